@@ -1,0 +1,159 @@
+package password
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+
+	"github.com/portcullis-auth/portcullis/sdk"
+)
+
+// Version is the backend's version, reported in its metadata.
+const Version = "1.0.0"
+
+// Config is the backend's `config:` section.
+type Config struct {
+	// Argon2id sets the cost of new hashes (default: DefaultArgon2Params).
+	Argon2id Argon2Params `json:"argon2id"`
+	// MaxConcurrentHashes bounds the hashes computed at once, and so the
+	// memory argon2id takes under a burst (default: 2 × CPUs).
+	MaxConcurrentHashes int `json:"max_concurrent_hashes"`
+}
+
+// ParseConfig decodes and validates a configuration, filling in defaults.
+// Every problem is reported in one *sdk.ConfigError.
+func ParseConfig(raw json.RawMessage) (Config, error) {
+	var c Config
+	if err := (&sdk.ConfigureRequest{Config: raw}).DecodeConfig(&c); err != nil {
+		return c, err
+	}
+	if c.Argon2id == (Argon2Params{}) {
+		c.Argon2id = DefaultArgon2Params
+	}
+	if c.MaxConcurrentHashes == 0 {
+		c.MaxConcurrentHashes = 2 * runtime.NumCPU()
+	}
+	var problems []sdk.FieldError
+	if err := c.Argon2id.validate(); err != nil {
+		problems = append(problems, sdk.FieldError{Path: "argon2id", Message: err.Error()})
+	}
+	if c.MaxConcurrentHashes < 1 {
+		problems = append(problems, sdk.FieldError{Path: "max_concurrent_hashes", Message: "must be > 0"})
+	}
+	if len(problems) > 0 {
+		return c, &sdk.ConfigError{Problems: problems}
+	}
+	return c, nil
+}
+
+// Backend is the password Authenticator. Create it with New; it is ready
+// after Configure.
+type Backend struct {
+	cfg   Config
+	users sdk.Users
+	log   *slog.Logger
+	// slots bounds concurrent hashing.
+	slots chan struct{}
+	// dummy is verified against for unknown users so they cost the same as
+	// known ones.
+	dummy string
+}
+
+// New returns an unconfigured backend.
+func New() *Backend { return &Backend{log: sdk.Logger()} }
+
+// Metadata implements sdk.Plugin.
+func (b *Backend) Metadata() sdk.Metadata {
+	return sdk.Metadata{
+		Name:         "password",
+		Version:      Version,
+		Capabilities: []sdk.Capability{sdk.CapabilityAuthenticator},
+	}
+}
+
+// Configure implements sdk.Plugin.
+func (b *Backend) Configure(_ context.Context, req *sdk.ConfigureRequest) error {
+	cfg, err := ParseConfig(req.Config)
+	if err != nil {
+		return err
+	}
+	dummy, err := Hash(rand.Text(), cfg.Argon2id)
+	if err != nil {
+		return err
+	}
+	b.cfg, b.users, b.dummy = cfg, req.Host.Users(), dummy
+	b.slots = make(chan struct{}, cfg.MaxConcurrentHashes)
+	return nil
+}
+
+// Authenticate implements sdk.Authenticator.
+func (b *Backend) Authenticate(ctx context.Context, req *sdk.AuthenticateRequest, resp *sdk.AuthenticateResponse) error {
+	if b.users == nil {
+		return fmt.Errorf("%w: password backend is not configured", sdk.ErrUnavailable)
+	}
+	user, err := b.users.LookupUser(ctx, req.Username)
+	known := err == nil
+	if err != nil && !errors.Is(err, sdk.ErrNotFound) {
+		return fmt.Errorf("looking up user: %w", err)
+	}
+	stored := user.PasswordHash
+	if !known || stored == "" {
+		stored = b.dummy
+	}
+	ok, err := b.verify(ctx, stored, req.Password)
+	if err != nil {
+		return err
+	}
+	if !known || !ok || user.PasswordHash == "" {
+		resp.Abstain(sdk.ReasonInvalidCredentials)
+		return nil
+	}
+	if user.Disabled {
+		resp.Deny("account_disabled", 0)
+		return nil
+	}
+	if NeedsRehash(user.PasswordHash, b.cfg.Argon2id) {
+		b.rehash(ctx, user, req.Password)
+	}
+	resp.Grant(sdk.Identity{Subject: user.ID, Username: user.Username})
+	return nil
+}
+
+// verify checks password against stored while holding a hashing slot.
+func (b *Backend) verify(ctx context.Context, stored, password string) (bool, error) {
+	select {
+	case b.slots <- struct{}{}:
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+	defer func() { <-b.slots }()
+	ok, err := Verify(stored, password)
+	if errors.Is(err, ErrUnknownFormat) {
+		// A hash this backend cannot read never matches; say so to operators.
+		b.log.Warn("stored password hash is in an unknown format; login refused")
+		return false, nil
+	}
+	return ok, err
+}
+
+// rehash replaces a legacy hash with argon2id. A failure is logged and does
+// not fail the login that proved the password.
+func (b *Backend) rehash(ctx context.Context, user sdk.User, password string) {
+	fresh, err := Hash(password, b.cfg.Argon2id)
+	if err == nil {
+		err = b.users.SetPasswordHash(ctx, user.ID, user.PasswordHash, fresh)
+	}
+	if err != nil && !errors.Is(err, sdk.ErrConflict) {
+		b.log.Warn("could not upgrade password hash", "user_id", user.ID, "error", err)
+	}
+}
+
+// Interface guards.
+var (
+	_ sdk.Plugin        = (*Backend)(nil)
+	_ sdk.Authenticator = (*Backend)(nil)
+)

@@ -1,0 +1,88 @@
+package password
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+
+	"github.com/portcullis-auth/portcullis/sdk"
+	"github.com/portcullis-auth/portcullis/sdk/sdktest"
+)
+
+var fastConfig = json.RawMessage(`{"argon2id":{"memory_kib":64,"iterations":1,"parallelism":1}}`)
+
+func seededHost(t testing.TB) *sdktest.MemoryHost {
+	h := sdktest.NewMemoryHost()
+	argon, err := Hash("alice-pw", fastParams)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.AddUser(sdk.User{Username: "alice", PasswordHash: argon})
+	h.AddUser(sdk.User{Username: "django", PasswordHash: "pbkdf2_sha256$10000$seasalt$CWWFdHOWwPnki7HvkcqN9iA2T3KLW1cf2uZ5kvArtVY="})
+	h.AddUser(sdk.User{Username: "nohash"})
+	return h
+}
+
+func TestConformance(t *testing.T) {
+	sdktest.AuthenticatorSuite{
+		New:    func() sdk.Plugin { return New() },
+		Config: fastConfig,
+		Host:   func(t testing.TB) sdk.Host { return seededHost(t) },
+		Valid: []sdktest.Credentials{
+			{Username: "alice", Password: "alice-pw"},
+			{Username: "django", Password: "lètmein"},
+		},
+		Invalid: []sdktest.Credentials{
+			{Username: "alice", Password: "wrong"},
+			{Username: "alice", Password: ""},
+			{Username: "Alice", Password: "alice-pw"},
+			{Username: "bob", Password: "alice-pw"},
+			{Username: "nohash", Password: ""},
+		},
+	}.Run(t)
+}
+
+func TestDjangoHashIsUpgradedOnLogin(t *testing.T) {
+	host := seededHost(t)
+	auth := sdktest.Start(t, New(), fastConfig, host).Authenticator()
+	login := func(pw string) sdk.AuthenticateResponse {
+		var resp sdk.AuthenticateResponse
+		if err := auth.Authenticate(context.Background(), &sdk.AuthenticateRequest{Username: "django", Password: pw}, &resp); err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	if resp := login("wrong"); resp.Decision != sdk.DecisionAbstain || resp.Reason != sdk.ReasonInvalidCredentials {
+		t.Fatalf("wrong password: %+v", resp)
+	}
+	if u, _ := host.User("django"); NeedsRehash(u.PasswordHash, fastParams) == false {
+		t.Fatal("a failed login rehashed the password")
+	}
+	if resp := login("lètmein"); resp.Decision != sdk.DecisionIdentity {
+		t.Fatalf("right password: %+v", resp)
+	}
+	u, _ := host.User("django")
+	if NeedsRehash(u.PasswordHash, fastParams) {
+		t.Fatalf("hash not upgraded after login: %.30s…", u.PasswordHash)
+	}
+	if resp := login("lètmein"); resp.Decision != sdk.DecisionIdentity {
+		t.Fatalf("login with the upgraded hash: %+v", resp)
+	}
+}
+
+func TestDisabledUserIsDeniedOnlyWithTheRightPassword(t *testing.T) {
+	host := seededHost(t)
+	u, _ := host.User("alice")
+	u.Disabled = true
+	host.AddUser(u)
+	auth := sdktest.Start(t, New(), fastConfig, host).Authenticator()
+	for pw, want := range map[string]sdk.Decision{"alice-pw": sdk.DecisionDeny, "wrong": sdk.DecisionAbstain} {
+		var resp sdk.AuthenticateResponse
+		if err := auth.Authenticate(context.Background(), &sdk.AuthenticateRequest{Username: "alice", Password: pw}, &resp); err != nil {
+			t.Fatal(err)
+		}
+		if resp.Decision != want {
+			t.Errorf("password %q: decision %v, want %v", pw, resp.Decision, want)
+		}
+	}
+}

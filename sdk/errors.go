@@ -1,0 +1,27 @@
+package sdk
+
+import "github.com/portcullis-auth/portcullis/sdk/internal/errwire"
+
+// Sentinel errors. They keep their identity across the wire: errors.Is works
+// on an error that came from the other side.
+var (
+	// ErrNotFound: the user or storage key does not exist.
+	ErrNotFound = errwire.ErrNotFound
+	// ErrConflict: a compare-and-swap lost, or the value changed meanwhile.
+	ErrConflict = errwire.ErrConflict
+	// ErrInvalidArgument: the request itself is malformed.
+	ErrInvalidArgument = errwire.ErrInvalidArgument
+	// ErrUnavailable: the other side could not be reached or is down. On the
+	// host this makes a login fail closed (503).
+	ErrUnavailable = errwire.ErrUnavailable
+	// ErrUnimplemented: the other side does not offer this call.
+	ErrUnimplemented = errwire.ErrUnimplemented
+)
+
+// FieldError is one problem in a plugin's configuration, at a dotted path
+// relative to the backend's `config:` section (e.g. "failure_limit").
+type FieldError = errwire.FieldError
+
+// ConfigError is returned by Configure to list every configuration problem at
+// once. errors.Is(err, ErrInvalidArgument) holds for it.
+type ConfigError = errwire.ConfigError

@@ -1,0 +1,71 @@
+package sdk
+
+import (
+	"context"
+	"time"
+)
+
+// Host is the set of services the host offers a plugin. It is handed to
+// Configure and is safe for concurrent use. Each call crosses the process
+// boundary: keep them off paths that can do without.
+type Host interface {
+	Users() Users
+	Storage() Storage
+	Signals() Emitter
+}
+
+// User is an account in the host's user table.
+type User struct {
+	ID       string
+	Username string
+	// PasswordHash is the stored hash in PHC or Django format; a secret.
+	PasswordHash string
+	Disabled     bool
+}
+
+// Users looks up and updates accounts in the host's database.
+type Users interface {
+	// LookupUser returns the user with exactly this username, or ErrNotFound.
+	LookupUser(ctx context.Context, username string) (User, error)
+	// SetPasswordHash replaces the user's hash with newHash if it is still
+	// oldHash, and returns ErrConflict if it changed meanwhile (a concurrent
+	// password change wins over a rehash).
+	SetPasswordHash(ctx context.Context, userID, oldHash, newHash string) error
+}
+
+// Entry is one stored value.
+type Entry struct {
+	Key   string
+	Value []byte
+	// ExpiresAt is zero for an entry that never expires.
+	ExpiresAt time.Time
+}
+
+// Storage is a key-value store private to one plugin instance and shared by
+// every host on the same database. Expired entries are never returned. A ttl
+// of zero means no expiry.
+type Storage interface {
+	// Get returns the entry or ErrNotFound.
+	Get(ctx context.Context, key string) (Entry, error)
+	// Put stores value under key, replacing any previous value.
+	Put(ctx context.Context, key string, value []byte, ttl time.Duration) error
+	// Delete removes key and reports whether it existed.
+	Delete(ctx context.Context, key string) (bool, error)
+	// List returns the live entries whose keys start with prefix, in key order.
+	List(ctx context.Context, prefix string) ([]Entry, error)
+	// Increment adds delta to the integer counter at key atomically and
+	// returns the new value. A missing or expired counter starts at zero; a
+	// ttl > 0 (re)sets the expiry. Concurrent increments from any number of
+	// hosts add up exactly.
+	Increment(ctx context.Context, key string, delta int64, ttl time.Duration) (int64, error)
+	// CompareAndSwap stores newValue if the current value equals oldValue
+	// (nil oldValue: only if the key is absent) and reports whether it did.
+	CompareAndSwap(ctx context.Context, key string, oldValue, newValue []byte, ttl time.Duration) (bool, error)
+}
+
+// Emitter sends signals into the host's signal stream.
+type Emitter interface {
+	// Emit sends the signal name with sender and args (a JSON-encodable
+	// struct or map) and returns its id. Args must not carry secrets.
+	Emit(ctx context.Context, name, sender string, args any) (string, error)
+}

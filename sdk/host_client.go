@@ -1,0 +1,125 @@
+package sdk
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/portcullis-auth/portcullis/sdk/internal/errwire"
+	"github.com/portcullis-auth/portcullis/sdk/internal/pb"
+)
+
+// hostClient is the plugin side of the host services: it implements Host,
+// Users, Storage and Emitter over the broker connection to the host.
+type hostClient struct {
+	c pb.HostServicesClient
+}
+
+func newHostClient(c pb.HostServicesClient) *hostClient { return &hostClient{c: c} }
+
+func (h *hostClient) Users() Users     { return h }
+func (h *hostClient) Storage() Storage { return h }
+func (h *hostClient) Signals() Emitter { return h }
+
+func (h *hostClient) LookupUser(ctx context.Context, username string) (User, error) {
+	resp, err := h.c.LookupUser(ctx, &pb.LookupUserRequest{Username: username})
+	if err != nil {
+		return User{}, errwire.FromStatus(err)
+	}
+	u := resp.GetUser()
+	return User{ID: u.GetId(), Username: u.GetUsername(), PasswordHash: u.GetPasswordHash(), Disabled: u.GetDisabled()}, nil
+}
+
+func (h *hostClient) SetPasswordHash(ctx context.Context, userID, oldHash, newHash string) error {
+	_, err := h.c.SetPasswordHash(ctx, &pb.SetPasswordHashRequest{UserId: userID, OldHash: oldHash, NewHash: newHash})
+	return errwire.FromStatus(err)
+}
+
+func (h *hostClient) Get(ctx context.Context, key string) (Entry, error) {
+	resp, err := h.c.StorageGet(ctx, &pb.StorageGetRequest{Key: key})
+	if err != nil {
+		return Entry{}, errwire.FromStatus(err)
+	}
+	return Entry{Key: key, Value: resp.GetValue(), ExpiresAt: timeFromProto(resp.GetExpiresAt())}, nil
+}
+
+func (h *hostClient) Put(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	_, err := h.c.StoragePut(ctx, &pb.StoragePutRequest{Key: key, Value: value, Ttl: ttlToProto(ttl)})
+	return errwire.FromStatus(err)
+}
+
+func (h *hostClient) Delete(ctx context.Context, key string) (bool, error) {
+	resp, err := h.c.StorageDelete(ctx, &pb.StorageDeleteRequest{Key: key})
+	if err != nil {
+		return false, errwire.FromStatus(err)
+	}
+	return resp.GetDeleted(), nil
+}
+
+func (h *hostClient) List(ctx context.Context, prefix string) ([]Entry, error) {
+	resp, err := h.c.StorageList(ctx, &pb.StorageListRequest{Prefix: prefix})
+	if err != nil {
+		return nil, errwire.FromStatus(err)
+	}
+	out := make([]Entry, 0, len(resp.GetEntries()))
+	for _, e := range resp.GetEntries() {
+		out = append(out, Entry{Key: e.GetKey(), Value: e.GetValue(), ExpiresAt: timeFromProto(e.GetExpiresAt())})
+	}
+	return out, nil
+}
+
+func (h *hostClient) Increment(ctx context.Context, key string, delta int64, ttl time.Duration) (int64, error) {
+	resp, err := h.c.StorageIncrement(ctx, &pb.StorageIncrementRequest{Key: key, Delta: delta, Ttl: ttlToProto(ttl)})
+	if err != nil {
+		return 0, errwire.FromStatus(err)
+	}
+	return resp.GetValue(), nil
+}
+
+func (h *hostClient) CompareAndSwap(ctx context.Context, key string, oldValue, newValue []byte, ttl time.Duration) (bool, error) {
+	resp, err := h.c.StorageCompareAndSwap(ctx, &pb.StorageCompareAndSwapRequest{
+		Key: key, OldPresent: oldValue != nil, OldValue: oldValue, NewValue: newValue, Ttl: ttlToProto(ttl),
+	})
+	if err != nil {
+		return false, errwire.FromStatus(err)
+	}
+	return resp.GetSwapped(), nil
+}
+
+func (h *hostClient) Emit(ctx context.Context, name, sender string, args any) (string, error) {
+	raw, err := json.Marshal(args)
+	if err != nil {
+		return "", fmt.Errorf("encoding signal %s: %w", name, err)
+	}
+	resp, err := h.c.EmitSignal(ctx, &pb.EmitSignalRequest{Name: name, Sender: sender, ArgsJson: raw})
+	if err != nil {
+		return "", errwire.FromStatus(err)
+	}
+	return resp.GetId(), nil
+}
+
+func ttlToProto(ttl time.Duration) *durationpb.Duration {
+	if ttl <= 0 {
+		return nil
+	}
+	return durationpb.New(ttl)
+}
+
+func timeFromProto(ts *timestamppb.Timestamp) time.Time {
+	if ts == nil {
+		return time.Time{}
+	}
+	return ts.AsTime()
+}
+
+// Interface guards.
+var (
+	_ Host    = (*hostClient)(nil)
+	_ Users   = (*hostClient)(nil)
+	_ Storage = (*hostClient)(nil)
+	_ Emitter = (*hostClient)(nil)
+)

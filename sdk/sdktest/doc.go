@@ -1,0 +1,16 @@
+// Package sdktest helps plugin authors test their plugins without a host.
+//
+// Start serves a plugin in the test process and returns the host's view of
+// it over real gRPC, so a test exercises the same wire conversion as
+// production. MemoryHost is an in-memory sdk.Host for seeding users and
+// inspecting stored values and emitted signals. AuthenticatorSuite is the
+// conformance suite every Authenticator should pass:
+//
+//	func TestConformance(t *testing.T) {
+//		sdktest.AuthenticatorSuite{
+//			New:     func() sdk.Plugin { return mybackend.New() },
+//			Valid:   []sdktest.Credentials{{Username: "alice", Password: "right"}},
+//			Invalid: []sdktest.Credentials{{Username: "alice", Password: "wrong"}},
+//		}.Run(t)
+//	}
+package sdktest

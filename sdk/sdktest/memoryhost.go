@@ -1,0 +1,217 @@
+package sdktest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/portcullis-auth/portcullis/sdk"
+)
+
+// MemoryHost is an in-memory sdk.Host for tests. The zero value is not
+// usable; call NewMemoryHost. It is safe for concurrent use.
+type MemoryHost struct {
+	mu      sync.Mutex
+	now     func() time.Time
+	users   map[string]sdk.User // by username
+	entries map[string]sdk.Entry
+	emitted []sdk.Signal
+	nextID  int
+}
+
+// NewMemoryHost returns an empty host.
+func NewMemoryHost() *MemoryHost {
+	return &MemoryHost{
+		now:     time.Now,
+		users:   map[string]sdk.User{},
+		entries: map[string]sdk.Entry{},
+	}
+}
+
+// SetClock makes the host's storage expire entries by now instead of the
+// wall clock.
+func (h *MemoryHost) SetClock(now func() time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.now = now
+}
+
+// AddUser adds or replaces a user; an empty ID gets one.
+func (h *MemoryHost) AddUser(u sdk.User) sdk.User {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if u.ID == "" {
+		h.nextID++
+		u.ID = "user-" + strconv.Itoa(h.nextID)
+	}
+	h.users[u.Username] = u
+	return u
+}
+
+// User returns the stored user by username.
+func (h *MemoryHost) User(username string) (sdk.User, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	u, ok := h.users[username]
+	return u, ok
+}
+
+// Emitted returns a copy of every signal emitted so far.
+func (h *MemoryHost) Emitted() []sdk.Signal {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]sdk.Signal(nil), h.emitted...)
+}
+
+func (h *MemoryHost) Users() sdk.Users     { return h }
+func (h *MemoryHost) Storage() sdk.Storage { return h }
+func (h *MemoryHost) Signals() sdk.Emitter { return h }
+
+func (h *MemoryHost) LookupUser(_ context.Context, username string) (sdk.User, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	u, ok := h.users[username]
+	if !ok {
+		return sdk.User{}, fmt.Errorf("user %q: %w", username, sdk.ErrNotFound)
+	}
+	return u, nil
+}
+
+func (h *MemoryHost) SetPasswordHash(_ context.Context, userID, oldHash, newHash string) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for name, u := range h.users {
+		if u.ID != userID {
+			continue
+		}
+		if u.PasswordHash != oldHash {
+			return fmt.Errorf("password of %q changed meanwhile: %w", name, sdk.ErrConflict)
+		}
+		u.PasswordHash = newHash
+		h.users[name] = u
+		return nil
+	}
+	return fmt.Errorf("user id %q: %w", userID, sdk.ErrNotFound)
+}
+
+// live returns the entry at key if it exists and has not expired; the
+// caller holds h.mu.
+func (h *MemoryHost) live(key string) (sdk.Entry, bool) {
+	e, ok := h.entries[key]
+	if !ok {
+		return sdk.Entry{}, false
+	}
+	if !e.ExpiresAt.IsZero() && !h.now().Before(e.ExpiresAt) {
+		delete(h.entries, key)
+		return sdk.Entry{}, false
+	}
+	return e, true
+}
+
+func (h *MemoryHost) expiry(ttl time.Duration) time.Time {
+	if ttl <= 0 {
+		return time.Time{}
+	}
+	return h.now().Add(ttl)
+}
+
+func (h *MemoryHost) Get(_ context.Context, key string) (sdk.Entry, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	e, ok := h.live(key)
+	if !ok {
+		return sdk.Entry{}, fmt.Errorf("key %q: %w", key, sdk.ErrNotFound)
+	}
+	return e, nil
+}
+
+func (h *MemoryHost) Put(_ context.Context, key string, value []byte, ttl time.Duration) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.entries[key] = sdk.Entry{Key: key, Value: append([]byte{}, value...), ExpiresAt: h.expiry(ttl)}
+	return nil
+}
+
+func (h *MemoryHost) Delete(_ context.Context, key string) (bool, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	_, ok := h.live(key)
+	delete(h.entries, key)
+	return ok, nil
+}
+
+func (h *MemoryHost) List(_ context.Context, prefix string) ([]sdk.Entry, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []sdk.Entry
+	for k := range h.entries {
+		if !strings.HasPrefix(k, prefix) {
+			continue
+		}
+		if e, ok := h.live(k); ok {
+			out = append(out, e)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out, nil
+}
+
+func (h *MemoryHost) Increment(_ context.Context, key string, delta int64, ttl time.Duration) (int64, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var n int64
+	e, ok := h.live(key)
+	if ok {
+		var err error
+		if n, err = strconv.ParseInt(string(e.Value), 10, 64); err != nil {
+			return 0, fmt.Errorf("key %q holds no counter: %w", key, sdk.ErrInvalidArgument)
+		}
+	}
+	n += delta
+	expires := e.ExpiresAt
+	if ttl > 0 {
+		expires = h.expiry(ttl)
+	}
+	h.entries[key] = sdk.Entry{Key: key, Value: []byte(strconv.FormatInt(n, 10)), ExpiresAt: expires}
+	return n, nil
+}
+
+func (h *MemoryHost) CompareAndSwap(_ context.Context, key string, oldValue, newValue []byte, ttl time.Duration) (bool, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	e, ok := h.live(key)
+	switch {
+	case oldValue == nil && ok:
+		return false, nil
+	case oldValue != nil && (!ok || string(e.Value) != string(oldValue)):
+		return false, nil
+	}
+	h.entries[key] = sdk.Entry{Key: key, Value: append([]byte{}, newValue...), ExpiresAt: h.expiry(ttl)}
+	return true, nil
+}
+
+func (h *MemoryHost) Emit(_ context.Context, name, sender string, args any) (string, error) {
+	raw, err := json.Marshal(args)
+	if err != nil {
+		return "", err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.nextID++
+	id := "signal-" + strconv.Itoa(h.nextID)
+	h.emitted = append(h.emitted, sdk.Signal{ID: id, Name: name, Sender: sender, Time: h.now(), Args: raw})
+	return id, nil
+}
+
+// Interface guards.
+var (
+	_ sdk.Host    = (*MemoryHost)(nil)
+	_ sdk.Users   = (*MemoryHost)(nil)
+	_ sdk.Storage = (*MemoryHost)(nil)
+	_ sdk.Emitter = (*MemoryHost)(nil)
+)

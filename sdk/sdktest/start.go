@@ -1,0 +1,64 @@
+package sdktest
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"testing"
+
+	"github.com/hashicorp/go-hclog"
+	goplugin "github.com/hashicorp/go-plugin"
+
+	"github.com/portcullis-auth/portcullis/sdk"
+	"github.com/portcullis-auth/portcullis/sdk/client"
+)
+
+// Start serves p in this process and returns the host's view of it, after
+// Configure with the given instance name, config (nil means "{}") and host
+// (nil means a new MemoryHost). Configure errors fail the test; use
+// StartUnconfigured to test them. Everything is stopped when the test ends.
+func Start(t testing.TB, p sdk.Plugin, config json.RawMessage, host sdk.Host) *client.Remote {
+	t.Helper()
+	r := StartUnconfigured(t, p, host)
+	if config == nil {
+		config = json.RawMessage("{}")
+	}
+	if err := r.Configure(context.Background(), "test", config); err != nil {
+		t.Fatalf("Configure: %v", err)
+	}
+	return r
+}
+
+// StartUnconfigured is Start without the Configure call.
+func StartUnconfigured(t testing.TB, p sdk.Plugin, host sdk.Host) *client.Remote {
+	t.Helper()
+	if host == nil {
+		host = NewMemoryHost()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	rc, err := sdk.ServeTest(ctx, p)
+	if err != nil {
+		cancel()
+		t.Fatalf("serving plugin: %v", err)
+	}
+	c := goplugin.NewClient(&goplugin.ClientConfig{
+		HandshakeConfig:  sdk.Handshake,
+		Plugins:          client.PluginSet(host),
+		Reattach:         rc,
+		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
+		Logger:           hclog.New(&hclog.LoggerOptions{Output: io.Discard}),
+	})
+	t.Cleanup(func() {
+		c.Kill()
+		cancel()
+	})
+	proto, err := c.Client()
+	if err != nil {
+		t.Fatalf("connecting to plugin: %v", err)
+	}
+	raw, err := proto.Dispense(sdk.PluginName)
+	if err != nil {
+		t.Fatalf("dispensing plugin: %v", err)
+	}
+	return raw.(*client.Remote)
+}
