@@ -56,6 +56,18 @@ func recoverInterceptor(log *slog.Logger) grpc.UnaryServerInterceptor {
 	}
 }
 
+// drainInterceptor refuses calls once the plugin is stopping and tracks
+// the rest until they finish.
+func drainInterceptor(d *drainer) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		if !d.begin() {
+			return nil, status.Error(codes.Unavailable, "plugin is stopping")
+		}
+		defer d.end()
+		return handler(ctx, req)
+	}
+}
+
 type pluginServer struct {
 	pb.UnimplementedPluginServer
 	impl   Plugin

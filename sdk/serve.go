@@ -53,8 +53,9 @@ func Serve(p Plugin) {
 		ch := make(chan os.Signal, 1)
 		signal.Notify(ch, syscall.SIGTERM)
 		<-ch
+		drain.stop(gracePeriod)
 		if s := server(); s != nil {
-			stopGracefully(s, gracePeriod)
+			s.Stop()
 		}
 		os.Exit(0)
 	}()
@@ -95,7 +96,7 @@ func serveConfig(p Plugin, stderr io.Writer) (*goplugin.ServeConfig, func() *grp
 		HandshakeConfig: Handshake,
 		Plugins:         goplugin.PluginSet{PluginName: &grpcPlugin{impl: p}},
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
-			opts = append(opts, grpc.ChainUnaryInterceptor(recoverInterceptor(log)))
+			opts = append(opts, grpc.ChainUnaryInterceptor(drainInterceptor(drain), recoverInterceptor(log)))
 			s := grpc.NewServer(opts...)
 			mu.Lock()
 			server = s
@@ -144,16 +145,44 @@ func CheckPlugin(p Plugin) error {
 	return nil
 }
 
-func stopGracefully(s *grpc.Server, grace time.Duration) {
+// drainer tracks in-flight calls so that SIGTERM can let them finish.
+// go-plugin keeps long-lived streams open (broker, stdio), so grpc's own
+// GracefulStop would wait for the host to hang up; only unary calls (every
+// plugin method) are waited for.
+type drainer struct {
+	mu       sync.Mutex
+	inflight sync.WaitGroup
+	draining bool
+}
+
+var drain = &drainer{}
+
+// begin registers a call; it fails once draining has started.
+func (d *drainer) begin() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.draining {
+		return false
+	}
+	d.inflight.Add(1)
+	return true
+}
+
+func (d *drainer) end() { d.inflight.Done() }
+
+// stop refuses new calls and waits up to grace for in-flight ones.
+func (d *drainer) stop(grace time.Duration) {
+	d.mu.Lock()
+	d.draining = true
+	d.mu.Unlock()
 	done := make(chan struct{})
 	go func() {
-		s.GracefulStop()
+		d.inflight.Wait()
 		close(done)
 	}()
 	select {
 	case <-done:
 	case <-time.After(grace):
-		s.Stop()
 	}
 }
 

@@ -28,18 +28,27 @@ type Config struct {
 // Every problem is reported in one *sdk.ConfigError.
 func ParseConfig(raw json.RawMessage) (Config, error) {
 	var c Config
-	if err := (&sdk.ConfigureRequest{Config: raw}).DecodeConfig(&c); err != nil {
+	var problems []sdk.FieldError
+	var decodeErr *sdk.ConfigError
+	if err := (&sdk.ConfigureRequest{Config: raw}).DecodeConfig(&c); errors.As(err, &decodeErr) {
+		problems = append(problems, decodeErr.Problems...)
+	} else if err != nil {
 		return c, err
 	}
-	if c.Argon2id == (Argon2Params{}) {
-		c.Argon2id = DefaultArgon2Params
+	if c.Argon2id.MemoryKiB == 0 {
+		c.Argon2id.MemoryKiB = DefaultArgon2Params.MemoryKiB
+	}
+	if c.Argon2id.Iterations == 0 {
+		c.Argon2id.Iterations = DefaultArgon2Params.Iterations
+	}
+	if c.Argon2id.Parallelism == 0 {
+		c.Argon2id.Parallelism = DefaultArgon2Params.Parallelism
 	}
 	if c.MaxConcurrentHashes == 0 {
 		c.MaxConcurrentHashes = 2 * runtime.NumCPU()
 	}
-	var problems []sdk.FieldError
-	if err := c.Argon2id.validate(); err != nil {
-		problems = append(problems, sdk.FieldError{Path: "argon2id", Message: err.Error()})
+	for _, p := range c.Argon2id.problems() {
+		problems = append(problems, sdk.FieldError{Path: "argon2id." + p.Path, Message: p.Message})
 	}
 	if c.MaxConcurrentHashes < 1 {
 		problems = append(problems, sdk.FieldError{Path: "max_concurrent_hashes", Message: "must be > 0"})

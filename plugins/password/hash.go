@@ -14,6 +14,8 @@ import (
 
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/portcullis-auth/portcullis/sdk"
 )
 
 // Argon2Params are the argon2id cost parameters for new hashes.
@@ -104,8 +106,8 @@ func parseArgon2id(stored string) (p Argon2Params, salt, key []byte, err error) 
 	if key, err = b64.DecodeString(parts[5]); err != nil || len(key) == 0 {
 		return p, nil, nil, fmt.Errorf("%w: malformed argon2id key", ErrUnknownFormat)
 	}
-	if err := p.validate(); err != nil {
-		return p, nil, nil, fmt.Errorf("%w: %v", ErrUnknownFormat, err)
+	if ps := p.problems(); len(ps) > 0 {
+		return p, nil, nil, fmt.Errorf("%w: argon2id %s", ErrUnknownFormat, ps[0])
 	}
 	return p, salt, key, nil
 }
@@ -153,17 +155,20 @@ func verifyDjangoPBKDF2(stored, password string) (bool, error) {
 	return subtle.ConstantTimeCompare(got, want) == 1, nil
 }
 
-// validate checks the parameters are usable and bounded.
-func (p Argon2Params) validate() error {
-	switch {
-	case p.Parallelism < 1:
-		return errors.New("parallelism must be >= 1")
-	case p.Iterations < 1 || p.Iterations > 64:
-		return errors.New("iterations must be between 1 and 64")
-	case p.MemoryKiB < 8*uint32(p.Parallelism):
-		return errors.New("memory_kib must be at least 8 × parallelism")
-	case p.MemoryKiB > 4<<20:
-		return errors.New("memory_kib must be at most 4194304 (4 GiB)")
+// problems lists what is wrong with the parameters, by field name.
+func (p Argon2Params) problems() []sdk.FieldError {
+	var ps []sdk.FieldError
+	if p.Parallelism < 1 {
+		ps = append(ps, sdk.FieldError{Path: "parallelism", Message: "must be >= 1"})
 	}
-	return nil
+	if p.Iterations < 1 || p.Iterations > 64 {
+		ps = append(ps, sdk.FieldError{Path: "iterations", Message: "must be between 1 and 64"})
+	}
+	if p.MemoryKiB < 8*uint32(max(p.Parallelism, 1)) {
+		ps = append(ps, sdk.FieldError{Path: "memory_kib", Message: "must be at least 8 × parallelism"})
+	}
+	if p.MemoryKiB > 4<<20 {
+		ps = append(ps, sdk.FieldError{Path: "memory_kib", Message: "must be at most 4194304 (4 GiB)"})
+	}
+	return ps
 }

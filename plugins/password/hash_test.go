@@ -113,7 +113,7 @@ func TestParseConfig(t *testing.T) {
 		{"empty gives defaults", `{}`, nil},
 		{"custom", `{"argon2id":{"memory_kib":65536,"iterations":3,"parallelism":2}}`, nil},
 		{"unknown field", `{"rounds":3}`, []string{"rounds"}},
-		{"bad params and bad concurrency", `{"argon2id":{"memory_kib":1,"iterations":1,"parallelism":1},"max_concurrent_hashes":-1}`, []string{"argon2id", "max_concurrent_hashes"}},
+		{"bad params and bad concurrency", `{"argon2id":{"memory_kib":1,"iterations":1,"parallelism":1},"max_concurrent_hashes":-1}`, []string{"argon2id.memory_kib", "max_concurrent_hashes"}},
 		{"wrong type", `{"max_concurrent_hashes":"many"}`, []string{"max_concurrent_hashes"}},
 	}
 	for _, tt := range tests {

@@ -1,0 +1,11 @@
+// Command portcullis is the Portcullis authentication host. Run
+// `portcullis --help` for its commands.
+package main
+
+import (
+	"os"
+
+	"github.com/portcullis-auth/portcullis/host/cli"
+)
+
+func main() { os.Exit(cli.Main(os.Args[1:])) }

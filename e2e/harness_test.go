@@ -1,0 +1,267 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Binaries built once for the whole package.
+var (
+	portcullisBin string
+	scriptedBin   string
+)
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "portcullis-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	portcullisBin = filepath.Join(dir, "portcullis")
+	scriptedBin = filepath.Join(dir, "portcullis-scripted")
+	for bin, pkg := range map[string]string{
+		portcullisBin: "../cmd/portcullis",
+		scriptedBin:   "../internal/testplugin/cmd/portcullis-scripted",
+	} {
+		out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "building %s: %v\n%s", pkg, err, out)
+			os.Exit(1)
+		}
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// host is one portcullis process under test.
+type host struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	url    string
+	config string
+	mu     sync.Mutex
+	log    bytes.Buffer
+	done   chan struct{}
+}
+
+// writeConfig writes a configuration file into a fresh directory and
+// returns its path. The YAML gets a JSON log and an ephemeral port.
+func writeConfig(t *testing.T, dir, yaml string) string {
+	t.Helper()
+	path := filepath.Join(dir, "portcullis.yaml")
+	full := "listen: 127.0.0.1:0\nlog: {format: json, level: debug}\n" + yaml
+	if err := os.WriteFile(path, []byte(full), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// startHost runs `portcullis serve --config path` and waits until it
+// serves, or fails the test with its log.
+func startHost(t *testing.T, configPath string) *host {
+	t.Helper()
+	h, err := launch(t, configPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// launch starts the host and waits for its "serving" line; on failure it
+// returns the error and the host's output.
+func launch(t *testing.T, configPath string) (*host, error) {
+	h := &host{t: t, config: configPath, done: make(chan struct{})}
+	h.cmd = exec.Command(portcullisBin, "serve", "--config", configPath)
+	h.cmd.Dir = filepath.Dir(configPath)
+	stderr, err := h.cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := h.cmd.Start(); err != nil {
+		return nil, err
+	}
+	listening := make(chan string, 1)
+	go func() {
+		defer close(h.done)
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			h.mu.Lock()
+			h.log.WriteString(line + "\n")
+			h.mu.Unlock()
+			var entry struct {
+				Msg    string `json:"msg"`
+				Listen string `json:"listen"`
+			}
+			if json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "portcullis is serving" {
+				listening <- entry.Listen
+			}
+		}
+		_ = h.cmd.Wait()
+	}()
+	t.Cleanup(func() { h.kill(syscall.SIGKILL) })
+	select {
+	case addr := <-listening:
+		h.url = "http://" + addr
+		return h, nil
+	case <-h.done:
+		return h, fmt.Errorf("host exited before serving:\n%s", h.output())
+	case <-time.After(60 * time.Second):
+		h.kill(syscall.SIGKILL)
+		return h, fmt.Errorf("host did not serve within 60s:\n%s", h.output())
+	}
+}
+
+func (h *host) output() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.log.String()
+}
+
+// kill sends sig and waits for the process to exit.
+func (h *host) kill(sig syscall.Signal) {
+	if h.cmd.Process == nil {
+		return
+	}
+	_ = h.cmd.Process.Signal(sig)
+	select {
+	case <-h.done:
+	case <-time.After(30 * time.Second):
+		h.t.Errorf("host did not exit after %v", sig)
+	}
+}
+
+// run runs a portcullis command against the host's configuration.
+func run(t *testing.T, configPath, stdin string, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(portcullisBin, append(args, "--config", configPath)...)
+	cmd.Dir = filepath.Dir(configPath)
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// mustRun is run that fails the test on error.
+func mustRun(t *testing.T, configPath, stdin string, args ...string) string {
+	t.Helper()
+	out, err := run(t, configPath, stdin, args...)
+	if err != nil {
+		t.Fatalf("portcullis %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+// response is a decoded HTTP answer.
+type response struct {
+	status int
+	header http.Header
+	body   map[string]any
+	raw    string
+}
+
+var httpClient = &http.Client{Timeout: 30 * time.Second}
+
+// post sends a raw body to path.
+func (h *host) post(path, body string) response {
+	h.t.Helper()
+	resp, err := httpClient.Post(h.url+path, "application/json", strings.NewReader(body))
+	if err != nil {
+		h.t.Fatalf("POST %s: %v", path, err)
+	}
+	return readResponse(h.t, resp)
+}
+
+func (h *host) get(path string) response {
+	h.t.Helper()
+	resp, err := httpClient.Get(h.url + path)
+	if err != nil {
+		h.t.Fatalf("GET %s: %v", path, err)
+	}
+	return readResponse(h.t, resp)
+}
+
+func readResponse(t *testing.T, resp *http.Response) response {
+	t.Helper()
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	r := response{status: resp.StatusCode, header: resp.Header, raw: string(raw)}
+	_ = json.Unmarshal(raw, &r.body)
+	return r
+}
+
+// login posts a username and password.
+func (h *host) login(username, password string) response {
+	h.t.Helper()
+	body, _ := json.Marshal(map[string]string{"username": username, "password": password})
+	return h.post("/v1/login", string(body))
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// childPIDs finds the processes whose parent is pid by reading /proc.
+func childPIDs(t *testing.T, pid int) []int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pids []int
+	for _, e := range entries {
+		var p int
+		if _, err := fmt.Sscan(e.Name(), &p); err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...; comm may hold spaces, so cut at the last ')'.
+		rest := string(stat[bytes.LastIndexByte(stat, ')')+1:])
+		var state string
+		var ppid int
+		fmt.Sscan(rest, &state, &ppid)
+		if ppid == pid {
+			pids = append(pids, p)
+		}
+	}
+	return pids
+}
+
+// alive reports whether pid is a live process: a zombie (killed, waiting for
+// its new parent to reap it) is not.
+func alive(pid int) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	rest := string(stat[bytes.LastIndexByte(stat, ')')+1:])
+	var state string
+	fmt.Sscan(rest, &state)
+	return state != "Z" && state != "X"
+}

@@ -1,0 +1,42 @@
+// Package builtin lists the first-party plugins the portcullis binary can
+// run as itself. The list is one literal map: adding a plugin means adding
+// it here, nowhere else.
+package builtin
+
+import (
+	"encoding/json"
+	"sort"
+
+	"github.com/portcullis-auth/portcullis/plugins/password"
+	"github.com/portcullis-auth/portcullis/sdk"
+)
+
+// Plugin is one first-party plugin.
+type Plugin struct {
+	// New returns a fresh plugin value to Serve.
+	New func() sdk.Plugin
+	// CheckConfig validates a backend's config section without starting
+	// the plugin; it returns a *sdk.ConfigError listing every problem.
+	CheckConfig func(json.RawMessage) error
+}
+
+// Plugins are the first-party plugins by name.
+var Plugins = map[string]Plugin{
+	"password": {
+		New: func() sdk.Plugin { return password.New() },
+		CheckConfig: func(raw json.RawMessage) error {
+			_, err := password.ParseConfig(raw)
+			return err
+		},
+	},
+}
+
+// Names returns the first-party plugin names, sorted.
+func Names() []string {
+	names := make([]string, 0, len(Plugins))
+	for n := range Plugins {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}

@@ -1,0 +1,97 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/portcullis-auth/portcullis/host/config"
+	"github.com/portcullis-auth/portcullis/host/storage"
+)
+
+// env is what every command needs: where to read and write, and the
+// --config flag's value.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	configPath     string
+}
+
+// loadConfig resolves the configuration the way every command does.
+func (e *env) loadConfig() (*config.Config, error) {
+	return config.Resolve(e.configPath)
+}
+
+// openStore opens the configured database.
+func (e *env) openStore(ctx context.Context) (*config.Config, *storage.Store, error) {
+	cfg, err := e.loadConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := storage.Open(ctx, cfg.Storage.Driver, cfg.Storage.DSN)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, s, nil
+}
+
+// Main runs the command line with args (without the program name) and
+// returns the process exit status.
+func Main(args []string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	root := NewRoot(os.Stdin, os.Stdout, os.Stderr)
+	root.SetArgs(args)
+	if err := root.ExecuteContext(ctx); err != nil {
+		var cfgErr *config.Error
+		if errors.As(err, &cfgErr) {
+			fmt.Fprintln(os.Stderr, "portcullis: invalid configuration:", err)
+			return 2
+		}
+		fmt.Fprintln(os.Stderr, "portcullis:", err)
+		return 1
+	}
+	return 0
+}
+
+// NewRoot returns the root command.
+func NewRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr}
+	root := &cobra.Command{
+		Use:           "portcullis",
+		Short:         "Portcullis is an authentication host with plugin backends.",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.PersistentFlags().StringVar(&e.configPath, "config", "", "configuration file (default: "+config.DefaultFile+" if present, else built-in defaults)")
+	root.AddCommand(
+		serveCmd(e),
+		usersCmd(e),
+		pluginsCmd(e),
+		configCmd(e),
+		versionCmd(e),
+		pluginServeCmd(),
+	)
+	return root
+}
+
+// newLogger builds the host's logger from the configuration.
+func newLogger(w io.Writer, cfg *config.Config) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Log.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Log.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

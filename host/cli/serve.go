@@ -1,0 +1,47 @@
+package cli
+
+import (
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/portcullis-auth/portcullis/host"
+)
+
+// drainTimeout bounds how long serve waits for in-flight requests on stop.
+const drainTimeout = 15 * time.Second
+
+func serveCmd(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "serve",
+		Short: "Run the host",
+		Long: "Run the host: open the database, start every backend's plugin and answer HTTP.\n" +
+			"SIGTERM or SIGINT stops it gracefully: in-flight requests finish, then plugins stop.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := e.loadConfig()
+			if err != nil {
+				return err
+			}
+			log := newLogger(e.stderr, cfg)
+			ctx := cmd.Context()
+			h, err := host.New(ctx, cfg, host.Options{Logger: log})
+			if err != nil {
+				return err
+			}
+			defer func() {
+				if err := h.Close(); err != nil {
+					log.Error("closing", "error", err)
+				}
+				log.Info("stopped")
+			}()
+			ln, err := net.Listen("tcp", cfg.Listen)
+			if err != nil {
+				return fmt.Errorf("listening on %s: %w", cfg.Listen, err)
+			}
+			return h.Serve(ctx, ln, drainTimeout)
+		},
+	}
+}

@@ -1,0 +1,385 @@
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/portcullis-auth/portcullis/host/builtin"
+	"github.com/portcullis-auth/portcullis/sdk"
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	// Listen is the HTTP listen address.
+	Listen string `yaml:"listen"`
+	// DataDir holds the SQLite database by default.
+	DataDir string `yaml:"data_dir"`
+	// TrustedProxies are the peers (addresses or CIDR prefixes) whose
+	// X-Forwarded-For header and login `client` field are believed.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	Storage        Storage  `yaml:"storage"`
+	Tokens         Tokens   `yaml:"tokens"`
+	Plugins        Plugins  `yaml:"plugins"`
+	// Backends is the login chain, in order.
+	Backends []Backend `yaml:"backends"`
+	Log      Log       `yaml:"log"`
+
+	// trusted is TrustedProxies parsed by Validate.
+	trusted []netip.Prefix
+}
+
+// Storage selects the database.
+type Storage struct {
+	// Driver is "sqlite" or "postgres".
+	Driver string `yaml:"driver"`
+	// DSN is a file path for sqlite, a postgres:// URL for postgres.
+	DSN string `yaml:"dsn"`
+}
+
+// Tokens configures the tokens a login returns.
+type Tokens struct {
+	AccessTTL  Duration `yaml:"access_ttl"`
+	RefreshTTL Duration `yaml:"refresh_ttl"`
+}
+
+// Plugins configures plugin supervision for every backend.
+type Plugins struct {
+	// StartTimeout bounds a plugin's start and handshake.
+	StartTimeout Duration `yaml:"start_timeout"`
+	// RestartBackoff is the first wait before restarting a crashed plugin;
+	// it doubles up to RestartBackoffMax.
+	RestartBackoff    Duration `yaml:"restart_backoff"`
+	RestartBackoffMax Duration `yaml:"restart_backoff_max"`
+	// StopGrace is how long a plugin may take to stop before it is killed.
+	StopGrace Duration `yaml:"stop_grace"`
+}
+
+// Backend is one link of the chain.
+type Backend struct {
+	// Name identifies the backend in logs, signals and errors.
+	Name string `yaml:"name"`
+	// Plugin is a first-party plugin name or a path to an executable.
+	Plugin string `yaml:"plugin"`
+	// SHA256 is the hex checksum an external plugin must match.
+	SHA256 string `yaml:"sha256"`
+	// Timeout bounds each call to the backend.
+	Timeout Duration `yaml:"timeout"`
+	// Config is handed to the plugin as JSON.
+	Config map[string]any `yaml:"config"`
+}
+
+// Log configures the host's own log.
+type Log struct {
+	// Level is debug, info, warn or error.
+	Level string `yaml:"level"`
+	// Format is text or json.
+	Format string `yaml:"format"`
+}
+
+// Duration is a time.Duration written as "30s", "15m" or "1h30m".
+type Duration time.Duration
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("must be a duration such as 30s, 15m or 1h, not %q", b)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// D returns the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// Problem is one mistake in the configuration.
+type Problem struct {
+	Path    string
+	Message string
+}
+
+func (p Problem) String() string {
+	if p.Path == "" {
+		return p.Message
+	}
+	return p.Path + ": " + p.Message
+}
+
+// Error lists every problem found in a configuration.
+type Error struct {
+	Source   string
+	Problems []Problem
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %d problem(s):", e.Source, len(e.Problems))
+	for _, p := range e.Problems {
+		b.WriteString("\n  " + p.String())
+	}
+	return b.String()
+}
+
+// DefaultFile is the configuration file used when --config is not given and
+// it exists in the working directory.
+const DefaultFile = "portcullis.yaml"
+
+// Resolve returns the configuration at path; with an empty path, that of
+// DefaultFile if it exists, else the built-in defaults.
+func Resolve(path string) (*Config, error) {
+	if path == "" {
+		if _, err := os.Stat(DefaultFile); err != nil {
+			return Default()
+		}
+		path = DefaultFile
+	}
+	return Load(path)
+}
+
+// Load reads, decodes and validates the file at path.
+func Load(path string) (*Config, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, raw, os.LookupEnv)
+}
+
+// Default is the built-in configuration: SQLite in ./data and a chain of
+// the first-party password backend.
+func Default() (*Config, error) {
+	return Parse("built-in defaults", nil, os.LookupEnv)
+}
+
+// Parse decodes and validates raw YAML; source names it in errors and
+// lookup resolves ${NAME}.
+func Parse(source string, raw []byte, lookup func(string) (string, bool)) (*Config, error) {
+	cfg := &Config{}
+	d := &decoder{}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		return nil, &Error{Source: source, Problems: []Problem{{Message: strings.TrimPrefix(err.Error(), "yaml: ")}}}
+	}
+	if len(doc.Content) > 0 {
+		d.expandEnv(&doc, "", lookup)
+		d.decode(doc.Content[0], reflect.ValueOf(cfg).Elem(), "")
+	}
+	cfg.applyDefaults()
+	d.problems = append(d.problems, cfg.validate()...)
+	if len(d.problems) > 0 {
+		return nil, &Error{Source: source, Problems: d.problems}
+	}
+	return cfg, nil
+}
+
+func defaultBackends() []Backend {
+	return []Backend{{Name: "local", Plugin: "password"}}
+}
+
+func (c *Config) applyDefaults() {
+	if c.Backends == nil { // absent, as opposed to an explicit empty list
+		c.Backends = defaultBackends()
+	}
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:8700"
+	}
+	if c.DataDir == "" {
+		c.DataDir = "data"
+	}
+	if c.TrustedProxies == nil {
+		c.TrustedProxies = []string{"127.0.0.0/8", "::1/128"}
+	}
+	if c.Storage.Driver == "" {
+		c.Storage.Driver = "sqlite"
+	}
+	if c.Storage.Driver == "sqlite" && c.Storage.DSN == "" {
+		c.Storage.DSN = filepath.Join(c.DataDir, "portcullis.db")
+	}
+	setDefault(&c.Tokens.AccessTTL, 15*time.Minute)
+	setDefault(&c.Tokens.RefreshTTL, 30*24*time.Hour)
+	setDefault(&c.Plugins.StartTimeout, 10*time.Second)
+	setDefault(&c.Plugins.RestartBackoff, 100*time.Millisecond)
+	setDefault(&c.Plugins.RestartBackoffMax, 30*time.Second)
+	setDefault(&c.Plugins.StopGrace, 5*time.Second)
+	for i := range c.Backends {
+		setDefault(&c.Backends[i].Timeout, 5*time.Second)
+	}
+	if c.Log.Level == "" {
+		c.Log.Level = "info"
+	}
+	if c.Log.Format == "" {
+		c.Log.Format = "text"
+	}
+}
+
+func setDefault(d *Duration, v time.Duration) {
+	if *d == 0 {
+		*d = Duration(v)
+	}
+}
+
+var (
+	backendName = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,62}$`)
+	hexSHA256   = regexp.MustCompile(`^[0-9a-f]{64}$`)
+)
+
+// validate checks settings without I/O and returns every problem.
+func (c *Config) validate() []Problem {
+	var ps []Problem
+	fail := func(path, format string, args ...any) {
+		ps = append(ps, Problem{Path: path, Message: fmt.Sprintf(format, args...)})
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		fail("listen", "must be host:port, not %q", c.Listen)
+	}
+	c.trusted = nil
+	for i, s := range c.TrustedProxies {
+		p, err := parsePrefix(s)
+		if err != nil {
+			fail(fmt.Sprintf("trusted_proxies[%d]", i), "must be an IP address or CIDR prefix, not %q", s)
+			continue
+		}
+		c.trusted = append(c.trusted, p)
+	}
+	switch c.Storage.Driver {
+	case "sqlite":
+	case "postgres":
+		if c.Storage.DSN == "" {
+			fail("storage.dsn", "is required for postgres")
+		}
+	default:
+		fail("storage.driver", "must be sqlite or postgres, not %q", c.Storage.Driver)
+	}
+	positive := func(path string, d Duration) {
+		if d <= 0 {
+			fail(path, "must be > 0")
+		}
+	}
+	positive("tokens.access_ttl", c.Tokens.AccessTTL)
+	positive("tokens.refresh_ttl", c.Tokens.RefreshTTL)
+	positive("plugins.start_timeout", c.Plugins.StartTimeout)
+	positive("plugins.restart_backoff", c.Plugins.RestartBackoff)
+	positive("plugins.stop_grace", c.Plugins.StopGrace)
+	if c.Plugins.RestartBackoffMax < c.Plugins.RestartBackoff {
+		fail("plugins.restart_backoff_max", "must be >= plugins.restart_backoff")
+	}
+	if len(c.Backends) == 0 {
+		fail("backends", "must list at least one backend")
+	}
+	names := map[string]int{}
+	for i, b := range c.Backends {
+		path := fmt.Sprintf("backends[%d]", i)
+		switch {
+		case b.Name == "":
+			fail(path+".name", "is required")
+		case !backendName.MatchString(b.Name):
+			fail(path+".name", "must be lower-case letters, digits, - and _, starting with a letter, not %q", b.Name)
+		default:
+			if j, dup := names[b.Name]; dup {
+				fail(path+".name", "%q is already the name of backends[%d]", b.Name, j)
+			}
+			names[b.Name] = i
+		}
+		positive(path+".timeout", b.Timeout)
+		ps = append(ps, validatePlugin(path, b)...)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		fail("log.level", "must be debug, info, warn or error, not %q", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		fail("log.format", "must be text or json, not %q", c.Log.Format)
+	}
+	return ps
+}
+
+// validatePlugin checks a backend's plugin reference and, for a first-party
+// plugin, its settings.
+func validatePlugin(path string, b Backend) []Problem {
+	var ps []Problem
+	if b.Plugin == "" {
+		return []Problem{{Path: path + ".plugin", Message: "is required"}}
+	}
+	if !IsExternal(b.Plugin) {
+		p, ok := builtin.Plugins[b.Plugin]
+		if !ok {
+			return []Problem{{Path: path + ".plugin", Message: fmt.Sprintf("unknown first-party plugin %q (known: %s; an external plugin is a path, e.g. ./bin/%s)", b.Plugin, strings.Join(builtin.Names(), ", "), b.Plugin)}}
+		}
+		if b.SHA256 != "" {
+			ps = append(ps, Problem{Path: path + ".sha256", Message: "is only for external plugins"})
+		}
+		if err := p.CheckConfig(b.ConfigJSON()); err != nil {
+			ps = append(ps, pluginProblems(path+".config", err)...)
+		}
+		return ps
+	}
+	switch {
+	case b.SHA256 == "":
+		ps = append(ps, Problem{Path: path + ".sha256", Message: "is required for an external plugin (run: portcullis plugins checksum " + b.Plugin + ")"})
+	case !hexSHA256.MatchString(b.SHA256):
+		ps = append(ps, Problem{Path: path + ".sha256", Message: "must be 64 lower-case hex digits"})
+	}
+	return ps
+}
+
+// IsExternal reports whether a backend's plugin names an executable rather
+// than a first-party plugin.
+func IsExternal(plugin string) bool { return strings.ContainsRune(plugin, '/') }
+
+// ConfigJSON returns the backend's config section as JSON ("{}" when absent).
+func (b Backend) ConfigJSON() json.RawMessage {
+	if b.Config == nil {
+		return json.RawMessage("{}")
+	}
+	raw, err := json.Marshal(b.Config)
+	if err != nil {
+		return json.RawMessage("{}") // unreachable: decoded from YAML scalars
+	}
+	return raw
+}
+
+// pluginProblems turns a plugin's configuration error into problems under
+// path.
+func pluginProblems(path string, err error) []Problem {
+	var cfgErr *sdk.ConfigError
+	if errors.As(err, &cfgErr) {
+		var ps []Problem
+		for _, f := range cfgErr.Problems {
+			ps = append(ps, Problem{Path: join(path, f.Path), Message: f.Message})
+		}
+		return ps
+	}
+	return []Problem{{Path: path, Message: err.Error()}}
+}
+
+// TrustedPrefixes returns trusted_proxies parsed.
+func (c *Config) TrustedPrefixes() []netip.Prefix { return c.trusted }
+
+func parsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		return p.Masked(), err
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
+}

@@ -1,0 +1,102 @@
+package httpapi
+
+import (
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+
+	"github.com/portcullis-auth/portcullis/sdk"
+)
+
+// clientBody is the optional "client" object of a login.
+type clientBody struct {
+	IP        string `json:"ip"`
+	UserAgent string `json:"user_agent"`
+}
+
+// trustedProxies decides whose word about the end user's address counts.
+type trustedProxies []netip.Prefix
+
+func (t trustedProxies) contains(a netip.Addr) bool {
+	for _, p := range t {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// peerAddr is the address of the connection's other end.
+func peerAddr(r *http.Request) netip.Addr {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return a.Unmap().WithZone("")
+}
+
+// clientFacts establishes the end user's IP and user agent. Only a peer in
+// the trusted proxies may speak for someone else: through the login's
+// "client" object, or else X-Forwarded-For, read from the right and taking
+// the first address that is not itself a trusted proxy. Anyone else's
+// claims are ignored. ok is false when a trusted peer sent an invalid
+// client.ip.
+func (t trustedProxies) clientFacts(r *http.Request, body *clientBody) (c sdk.Client, ok bool) {
+	peer := peerAddr(r)
+	c = sdk.Client{IP: addrString(peer), UserAgent: r.UserAgent()}
+	if !peer.IsValid() || !t.contains(peer) {
+		return c, true
+	}
+	if body != nil && body.UserAgent != "" {
+		c.UserAgent = body.UserAgent
+	}
+	if body != nil && body.IP != "" {
+		a, err := netip.ParseAddr(body.IP)
+		if err != nil {
+			return c, false
+		}
+		c.IP = addrString(a.Unmap().WithZone(""))
+		return c, true
+	}
+	if a, found := t.fromForwardedFor(r.Header.Values("X-Forwarded-For")); found {
+		c.IP = addrString(a)
+	}
+	return c, true
+}
+
+// fromForwardedFor walks the X-Forwarded-For chain right to left. An entry
+// that does not parse ends the walk with no answer: a chain someone has
+// tampered with is not evidence.
+func (t trustedProxies) fromForwardedFor(headers []string) (netip.Addr, bool) {
+	var hops []string
+	for _, h := range headers {
+		for _, part := range strings.Split(h, ",") {
+			hops = append(hops, strings.TrimSpace(part))
+		}
+	}
+	var last netip.Addr
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(hops[i])
+		if err != nil {
+			return netip.Addr{}, false
+		}
+		a = a.Unmap().WithZone("")
+		if !t.contains(a) {
+			return a, true
+		}
+		last = a
+	}
+	return last, last.IsValid()
+}
+
+func addrString(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
+}

@@ -1,0 +1,8 @@
+// Package httpapi is the host's HTTP API: login, health and readiness.
+//
+// Every error is JSON, {"error": "<code>", "error_description": "<text>"},
+// with the status codes of the product contract: 400 invalid_request, 401
+// invalid_credentials, 403 permission_denied, 429 locked_out (with
+// Retry-After), 503 backend_unavailable. Request bodies are size-limited and
+// decoded strictly; bad input changes nothing.
+package httpapi

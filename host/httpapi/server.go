@@ -1,0 +1,99 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/portcullis-auth/portcullis/host/chain"
+	"github.com/portcullis-auth/portcullis/host/tokens"
+)
+
+// maxBodyBytes bounds every request body.
+const maxBodyBytes = 64 << 10
+
+// Options are the parts of the host the API serves.
+type Options struct {
+	Chain  *chain.Chain
+	Tokens *tokens.Issuer
+	// Ready reports whether the host can serve logins, and the details to
+	// show on /readyz.
+	Ready func(ctx context.Context) (bool, any)
+	// TrustedProxies may speak for the end user's address.
+	TrustedProxies []netip.Prefix
+	Logger         *slog.Logger
+}
+
+// Server is the HTTP API. It implements http.Handler.
+type Server struct {
+	opts    Options
+	trusted trustedProxies
+	log     *slog.Logger
+	mux     *http.ServeMux
+}
+
+// New returns the API handler.
+func New(opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	s := &Server{opts: opts, trusted: opts.TrustedProxies, log: opts.Logger, mux: http.NewServeMux()}
+	s.mux.HandleFunc("POST /v1/login", s.handleLogin)
+	s.mux.HandleFunc("GET /healthz", s.handleHealth)
+	s.mux.HandleFunc("GET /readyz", s.handleReady)
+	s.mux.HandleFunc("/", s.handleNotFound)
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Request-Id", newRequestID())
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if r.Body != nil {
+		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+func (s *Server) handleHealth(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	ok, details := s.opts.Ready(ctx)
+	status, word := http.StatusOK, "ready"
+	if !ok {
+		status, word = http.StatusServiceUnavailable, "unavailable"
+	}
+	writeJSON(w, status, map[string]any{"status": word, "details": details})
+}
+
+// handleNotFound answers unknown paths, and known paths with the wrong
+// method, in JSON.
+func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {
+	for _, m := range []string{http.MethodGet, http.MethodPost} {
+		if m == r.Method {
+			continue
+		}
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "/" {
+			w.Header().Set("Allow", m)
+			writeError(w, http.StatusMethodNotAllowed, codeMethodNotAllowed, r.Method+" is not allowed on "+r.URL.Path, nil)
+			return
+		}
+	}
+	writeError(w, http.StatusNotFound, codeNotFound, "no such endpoint: "+r.URL.Path, nil)
+}
+
+func newRequestID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

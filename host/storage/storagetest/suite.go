@@ -1,0 +1,156 @@
+package storagetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/portcullis-auth/portcullis/host/storage"
+	"github.com/portcullis-auth/portcullis/sdk"
+)
+
+// Opener returns a handle on one database. Every call within a test must
+// reach the same database, as a second host process would; the first call
+// may create it.
+type Opener func(t testing.TB) *storage.Store
+
+// Run runs the storage conformance suite. newDB is called once per subtest
+// and returns an Opener on a fresh database.
+func Run(t *testing.T, newDB func(t testing.TB) Opener) {
+	t.Run("ConcurrentMigrations", func(t *testing.T) { testConcurrentMigrations(t, newDB(t)) })
+	t.Run("Users", func(t *testing.T) { testUsers(t, newDB(t)(t)) })
+	t.Run("ReplacePasswordHash", func(t *testing.T) { testReplacePasswordHash(t, newDB(t)(t)) })
+	t.Run("Tokens", func(t *testing.T) { testTokens(t, newDB(t)(t)) })
+}
+
+func testConcurrentMigrations(t *testing.T, open Opener) {
+	const hosts = 4
+	var wg sync.WaitGroup
+	stores := make([]*storage.Store, hosts)
+	for i := range hosts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			stores[i] = open(t)
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	ctx := context.Background()
+	if _, err := stores[0].CreateUser(ctx, "migrated", "h"); err != nil {
+		t.Fatalf("using the schema after concurrent migrations: %v", err)
+	}
+	for i, s := range stores {
+		if _, err := s.UserByUsername(ctx, "migrated"); err != nil {
+			t.Errorf("host %d does not see the user: %v", i, err)
+		}
+	}
+}
+
+func testUsers(t *testing.T, s *storage.Store) {
+	ctx := context.Background()
+	alice, err := s.CreateUser(ctx, "alice", "hash-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if alice.ID == "" || alice.CreatedAt.IsZero() {
+		t.Fatalf("created user lacks id or time: %+v", alice)
+	}
+	if _, err := s.CreateUser(ctx, "alice", "other"); !errors.Is(err, sdk.ErrConflict) {
+		t.Fatalf("duplicate username: got %v, want ErrConflict", err)
+	}
+	if _, err := s.CreateUser(ctx, "Alice", "hash-A"); err != nil {
+		t.Fatalf("usernames are case-sensitive, as in Django: %v", err)
+	}
+	got, err := s.UserByUsername(ctx, "alice")
+	if err != nil || got.ID != alice.ID || got.PasswordHash != "hash-a" {
+		t.Fatalf("UserByUsername = %+v, %v", got, err)
+	}
+	if _, err := s.UserByUsername(ctx, "nobody"); !errors.Is(err, sdk.ErrNotFound) {
+		t.Fatalf("unknown user: got %v, want ErrNotFound", err)
+	}
+	if err := s.SetPassword(ctx, "alice", "hash-b"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.UserByUsername(ctx, "alice"); got.PasswordHash != "hash-b" {
+		t.Fatalf("SetPassword did not stick: %+v", got)
+	}
+	if err := s.SetPassword(ctx, "nobody", "x"); !errors.Is(err, sdk.ErrNotFound) {
+		t.Fatalf("SetPassword of unknown user: got %v", err)
+	}
+	users, err := s.ListUsers(ctx)
+	if err != nil || len(users) != 2 || users[0].Username != "Alice" || users[1].Username != "alice" {
+		t.Fatalf("ListUsers = %+v, %v", users, err)
+	}
+	if err := s.RemoveUser(ctx, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RemoveUser(ctx, "alice"); !errors.Is(err, sdk.ErrNotFound) {
+		t.Fatalf("removing twice: got %v, want ErrNotFound", err)
+	}
+	if _, err := s.UserByUsername(ctx, "alice"); !errors.Is(err, sdk.ErrNotFound) {
+		t.Fatalf("removed user still found: %v", err)
+	}
+}
+
+func testReplacePasswordHash(t *testing.T, s *storage.Store) {
+	ctx := context.Background()
+	u, err := s.CreateUser(ctx, "bob", "legacy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ReplacePasswordHash(ctx, u.ID, "not-the-hash", "new"); !errors.Is(err, sdk.ErrConflict) {
+		t.Fatalf("stale old hash: got %v, want ErrConflict", err)
+	}
+	if err := s.ReplacePasswordHash(ctx, "no-such-id", "legacy", "new"); !errors.Is(err, sdk.ErrNotFound) {
+		t.Fatalf("unknown id: got %v, want ErrNotFound", err)
+	}
+	// Of concurrent replacements from the same old hash exactly one wins.
+	const racers = 8
+	var wg sync.WaitGroup
+	errs := make([]error, racers)
+	for i := range racers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.ReplacePasswordHash(ctx, u.ID, "legacy", fmt.Sprintf("new-%d", i))
+		}()
+	}
+	wg.Wait()
+	wins := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			wins++
+		case !errors.Is(err, sdk.ErrConflict):
+			t.Errorf("racer failed with %v", err)
+		}
+	}
+	if wins != 1 {
+		t.Fatalf("%d concurrent replacements won, want exactly 1", wins)
+	}
+}
+
+func testTokens(t *testing.T, s *storage.Store) {
+	ctx := context.Background()
+	exp := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
+	tok := storage.Token{Hash: "ab12", Kind: "access", Subject: "u1", Username: "alice", FamilyID: "f1", ExpiresAt: exp}
+	if err := s.SaveTokens(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.TokenByHash(ctx, "ab12")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Subject != "u1" || !got.ExpiresAt.Equal(exp) || !got.RevokedAt.IsZero() {
+		t.Fatalf("TokenByHash = %+v", got)
+	}
+	if _, err := s.TokenByHash(ctx, "nope"); !errors.Is(err, sdk.ErrNotFound) {
+		t.Fatalf("unknown token: got %v", err)
+	}
+}

@@ -1,0 +1,132 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// Drivers.
+const (
+	SQLite   = "sqlite"
+	Postgres = "postgres"
+)
+
+// Store is the host's database handle. It is safe for concurrent use by
+// many goroutines, and several processes may share one database.
+type Store struct {
+	db     *gorm.DB
+	driver string
+}
+
+// migrationLockKey is the PostgreSQL advisory lock taken while migrating,
+// so that hosts starting at once migrate one after the other.
+const migrationLockKey = 0x706f7274 // "port"
+
+// Open connects to the database and brings its schema up to date.
+func Open(ctx context.Context, driver, dsn string) (*Store, error) {
+	var dialector gorm.Dialector
+	switch driver {
+	case SQLite:
+		full, err := sqliteDSN(dsn)
+		if err != nil {
+			return nil, err
+		}
+		dialector = sqlite.Open(full)
+	case Postgres:
+		dialector = postgres.Open(dsn)
+	default:
+		return nil, fmt.Errorf("storage: unknown driver %q (want sqlite or postgres)", driver)
+	}
+	db, err := gorm.Open(dialector, &gorm.Config{
+		Logger:                 logger.Discard,
+		SkipDefaultTransaction: true,
+		NowFunc:                func() time.Time { return time.Now().UTC() },
+		TranslateError:         true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("storage: opening %s: %w", driver, err)
+	}
+	s := &Store{db: db, driver: driver}
+	if driver == SQLite {
+		sqlDB, err := db.DB()
+		if err != nil {
+			return nil, err
+		}
+		// SQLite has one writer; a few connections let reads run beside it.
+		sqlDB.SetMaxOpenConns(4)
+	}
+	if err := s.migrate(ctx); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// sqliteDSN turns a file path into a DSN with the pragmas the host relies
+// on: WAL so readers never wait for the writer, a busy timeout so that
+// processes sharing the file wait for each other, and immediate
+// transactions so that a read-then-write transaction cannot deadlock.
+func sqliteDSN(path string) (string, error) {
+	if path == "" {
+		return "", errors.New("storage: sqlite needs a file path")
+	}
+	if strings.HasPrefix(path, "file:") || strings.Contains(path, "?") {
+		return path, nil // the operator chose every parameter
+	}
+	if path != ":memory:" {
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return "", fmt.Errorf("storage: creating the database directory: %w", err)
+		}
+	}
+	return "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
+		"&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)&_txlock=immediate", nil
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if s.driver == Postgres {
+			if err := tx.Exec("SELECT pg_advisory_xact_lock(?)", migrationLockKey).Error; err != nil {
+				return err
+			}
+		}
+		return tx.AutoMigrate(models...)
+	})
+	if err != nil {
+		return fmt.Errorf("storage: migrating the schema: %w", err)
+	}
+	return nil
+}
+
+// models are the tables the host owns.
+var models = []any{&userRow{}, &tokenRow{}}
+
+// Driver returns the driver name.
+func (s *Store) Driver() string { return s.driver }
+
+// Close closes the connections.
+func (s *Store) Close() error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Close()
+}
+
+// Ping checks the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.PingContext(ctx)
+}

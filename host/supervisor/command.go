@@ -1,0 +1,82 @@
+package supervisor
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+)
+
+// ErrChecksumMismatch means an external plugin's file does not match the
+// sha256 in the configuration.
+var ErrChecksumMismatch = errors.New("plugin checksum does not match")
+
+// Checksum returns the hex SHA-256 of the file at path.
+func Checksum(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	return checksumOf(f)
+}
+
+func checksumOf(f *os.File) (string, error) {
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// openVerified opens the external plugin at path and checks it against the
+// expected hex SHA-256. The caller executes the returned file (see
+// execPathFor) and closes it once the process has started.
+func openVerified(path, want string) (*os.File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("opening plugin %s: %w", path, err)
+	}
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() || st.Mode().Perm()&0o111 == 0 {
+		f.Close()
+		return nil, fmt.Errorf("plugin %s is not an executable file", path)
+	}
+	got, err := checksumOf(f)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("reading plugin %s: %w", path, err)
+	}
+	if subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+		f.Close()
+		return nil, fmt.Errorf("%w: %s has sha256 %s, the configuration expects %s", ErrChecksumMismatch, path, got, want)
+	}
+	return f, nil
+}
+
+// pluginEnv is the environment a plugin starts with. The host's own
+// environment may hold secrets (database passwords given as ${ENV}), so
+// only what a program needs to run is passed on.
+func pluginEnv() []string {
+	var env []string
+	for _, k := range []string{"PATH", "HOME", "TMPDIR", "TZ", "LANG", "LC_ALL", "GOCOVERDIR"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	return env
+}
+
+// BuiltinCommand is how the host runs a first-party plugin: its own
+// executable with the hidden "plugin-serve" sub-command.
+func BuiltinCommand(name string) (*exec.Cmd, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("finding the portcullis executable: %w", err)
+	}
+	return exec.Command(self, "plugin-serve", name), nil
+}

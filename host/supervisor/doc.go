@@ -1,0 +1,18 @@
+// Package supervisor starts, watches, restarts and stops the host's plugin
+// processes.
+//
+// Each configured backend is one plugin process, started with go-plugin
+// over gRPC with AutoMTLS. A first-party plugin is the portcullis binary
+// itself run with a hidden sub-command; an external plugin is verified
+// against its SHA-256 before every start, from the same open file that is
+// then executed, so the file cannot be swapped between check and exec.
+//
+// A plugin that exits is restarted with exponential back-off. While it is
+// down its Instance answers every call with an error that wraps
+// sdk.ErrUnavailable, which the host turns into 503: a login that needs it
+// fails closed. Plugins are asked by the kernel to die with the host (Linux
+// parent-death signal, from a thread that lives as long as the process), and
+// the SDK also exits when its parent changes, so a host killed with SIGKILL
+// leaves no plugin behind. Stop asks each plugin to stop with SIGTERM, waits
+// for a grace period, then kills it.
+package supervisor

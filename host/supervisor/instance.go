@@ -1,0 +1,306 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+	"time"
+
+	goplugin "github.com/hashicorp/go-plugin"
+
+	"github.com/portcullis-auth/portcullis/sdk"
+	"github.com/portcullis-auth/portcullis/sdk/client"
+)
+
+// State is an instance's life-cycle state.
+type State string
+
+// The states.
+const (
+	StateRunning  State = "running"
+	StateDown     State = "down"
+	StateStopped  State = "stopped"
+	StateStarting State = "starting"
+)
+
+// Status is a snapshot of one instance.
+type Status struct {
+	Name      string
+	Plugin    string
+	State     State
+	PID       int
+	Restarts  int
+	Metadata  sdk.Metadata
+	LastError string
+}
+
+// stableAfter is how long a plugin must run before its back-off resets.
+const stableAfter = time.Minute
+
+// exitPollInterval is how often the supervisor checks that a plugin lives.
+const exitPollInterval = 50 * time.Millisecond
+
+// Instance is one supervised plugin process and its restarts.
+type Instance struct {
+	spec  Spec
+	sup   *Supervisor
+	nudge chan struct{}
+
+	mu        sync.RWMutex
+	state     State
+	client    *goplugin.Client
+	remote    *client.Remote
+	md        sdk.Metadata
+	pid       int
+	starts    int
+	startedAt time.Time
+	lastErr   error
+}
+
+// Status reports the instance's state.
+func (i *Instance) Status() Status {
+	i.mu.RLock()
+	defer i.mu.RUnlock()
+	st := Status{Name: i.spec.Name, Plugin: i.spec.Plugin, State: i.state, PID: i.pid, Metadata: i.md}
+	if i.starts > 0 {
+		st.Restarts = i.starts - 1
+	}
+	if i.lastErr != nil {
+		st.LastError = i.lastErr.Error()
+	}
+	return st
+}
+
+// current returns the live remote, or nil while the process is down.
+func (i *Instance) current() *client.Remote {
+	i.mu.RLock()
+	defer i.mu.RUnlock()
+	if i.state != StateRunning {
+		return nil
+	}
+	return i.remote
+}
+
+// Authenticator returns the instance's Authenticator. It stays valid across
+// restarts: each call goes to the process running at the time, and fails
+// with ErrBackendDown while there is none.
+func (i *Instance) Authenticator() sdk.Authenticator { return authenticator{i} }
+
+// SignalReceiver returns the instance's SignalReceiver, valid across
+// restarts like Authenticator.
+func (i *Instance) SignalReceiver() sdk.SignalReceiver { return receiver{i} }
+
+type authenticator struct{ i *Instance }
+
+func (a authenticator) Authenticate(ctx context.Context, req *sdk.AuthenticateRequest, resp *sdk.AuthenticateResponse) error {
+	r := a.i.current()
+	if r == nil {
+		return ErrBackendDown
+	}
+	err := r.Authenticator().Authenticate(ctx, req, resp)
+	a.i.checkAfter(err)
+	return err
+}
+
+type receiver struct{ i *Instance }
+
+func (rc receiver) Receive(ctx context.Context, sig *sdk.Signal) error {
+	r := rc.i.current()
+	if r == nil {
+		return ErrBackendDown
+	}
+	err := r.SignalReceiver().Receive(ctx, sig)
+	rc.i.checkAfter(err)
+	return err
+}
+
+// checkAfter wakes the watcher when a call failed as if the process died,
+// so that the instance is marked down at once rather than at the next poll.
+func (i *Instance) checkAfter(err error) {
+	if errors.Is(err, sdk.ErrUnavailable) {
+		select {
+		case i.nudge <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// start runs the plugin process once and hands it its configuration.
+func (i *Instance) start(ctx context.Context) error {
+	opts := i.sup.opts
+	ctx, cancel := context.WithTimeout(ctx, opts.StartTimeout)
+	defer cancel()
+
+	i.mu.Lock()
+	i.state = StateStarting
+	i.mu.Unlock()
+
+	cmd, verified, err := i.command()
+	if err != nil {
+		return err
+	}
+	if verified != nil {
+		defer verified.Close()
+	}
+	log := opts.Logger.With("backend", i.spec.Name, "plugin", i.spec.Plugin)
+	c := goplugin.NewClient(&goplugin.ClientConfig{
+		HandshakeConfig:  sdk.Handshake,
+		Plugins:          client.PluginSet(i.spec.Host),
+		Cmd:              cmd,
+		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
+		AutoMTLS:         true,
+		StartTimeout:     opts.StartTimeout,
+		SkipHostEnv:      true,
+		Logger:           newHCLogAdapter(log),
+		SyncStdout:       io.Discard,
+		SyncStderr:       io.Discard,
+	})
+	fail := func(err error) error {
+		c.Kill()
+		return err
+	}
+	if err := i.sup.spawn.run(func() error { _, err := c.Start(); return err }); err != nil {
+		return fail(fmt.Errorf("starting process: %w", err))
+	}
+	rpc, err := c.Client()
+	if err != nil {
+		return fail(fmt.Errorf("connecting: %w", err))
+	}
+	raw, err := rpc.Dispense(sdk.PluginName)
+	if err != nil {
+		return fail(fmt.Errorf("dispensing: %w", err))
+	}
+	remote, ok := raw.(*client.Remote)
+	if !ok {
+		return fail(fmt.Errorf("%w: plugin dispensed %T", errPermanent, raw))
+	}
+	md, err := remote.Metadata(ctx)
+	if err != nil {
+		return fail(fmt.Errorf("reading metadata: %w", err))
+	}
+	for _, want := range i.spec.Requires {
+		if !md.Has(want) {
+			return fail(fmt.Errorf("%w: plugin %q does not implement the %s capability", errPermanent, md.Name, want))
+		}
+	}
+	if err := remote.Configure(ctx, i.spec.Name, i.spec.Config); err != nil {
+		var cfgErr *sdk.ConfigError
+		if errors.As(err, &cfgErr) {
+			err = fmt.Errorf("%w: %w", errPermanent, err)
+		}
+		return fail(fmt.Errorf("configuring: %w", err))
+	}
+
+	i.mu.Lock()
+	i.state, i.client, i.remote, i.md = StateRunning, c, remote, md
+	i.pid = c.ReattachConfig().Pid
+	i.startedAt = time.Now()
+	i.starts++
+	i.lastErr = nil
+	ev := Event{Instance: i.spec.Name, Plugin: i.spec.Plugin, Started: true, PID: i.pid, Restart: i.starts - 1}
+	i.mu.Unlock()
+	log.Info("plugin started", "pid", ev.PID, "restart", ev.Restart)
+	opts.OnEvent(ev)
+	return nil
+}
+
+// command builds the command for the plugin; for an external plugin it
+// also returns the verified open file, to be closed after start.
+func (i *Instance) command() (*exec.Cmd, *os.File, error) {
+	var (
+		cmd *exec.Cmd
+		f   *os.File
+		err error
+	)
+	if i.spec.External {
+		if f, err = openVerified(i.spec.Plugin, i.spec.SHA256); err != nil {
+			return nil, nil, fmt.Errorf("%w: %w", errPermanent, err)
+		}
+		cmd = exec.Command(execPathFor(f))
+		cmd.Args[0] = i.spec.Plugin
+	} else if cmd, err = i.sup.opts.BuiltinCommand(i.spec.Plugin); err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", errPermanent, err)
+	}
+	cmd.Env = pluginEnv()
+	configureProcess(cmd)
+	return cmd, f, nil
+}
+
+// watch restarts the plugin whenever its process exits, until ctx ends.
+func (i *Instance) watch(ctx context.Context) {
+	opts := i.sup.opts
+	ticker := time.NewTicker(exitPollInterval)
+	defer ticker.Stop()
+	backoff := opts.BackoffMin
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		case <-i.nudge:
+		}
+		i.mu.RLock()
+		c, state, startedAt := i.client, i.state, i.startedAt
+		i.mu.RUnlock()
+		if state == StateRunning && !c.Exited() {
+			continue
+		}
+		if state == StateRunning {
+			i.markDown(c)
+			if time.Since(startedAt) > stableAfter {
+				backoff = opts.BackoffMin
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		if err := i.start(ctx); err != nil {
+			i.mu.Lock()
+			i.state, i.lastErr = StateDown, err
+			i.mu.Unlock()
+			opts.Logger.Error("plugin restart failed", "backend", i.spec.Name, "plugin", i.spec.Plugin, "error", err, "retry_in", backoff*2)
+			backoff = min(backoff*2, opts.BackoffMax)
+		}
+	}
+}
+
+// markDown records that the process c has exited.
+func (i *Instance) markDown(c *goplugin.Client) {
+	i.mu.Lock()
+	pid := i.pid
+	i.state, i.lastErr = StateDown, errors.New("plugin process exited")
+	i.mu.Unlock()
+	c.Kill() // reaps the process and frees the client's resources
+	i.sup.opts.Logger.Error("plugin exited; failing closed until it is restarted", "backend", i.spec.Name, "plugin", i.spec.Plugin, "pid", pid)
+	i.sup.opts.OnEvent(Event{Instance: i.spec.Name, Plugin: i.spec.Plugin, PID: pid})
+}
+
+// stop ends the process: SIGTERM, up to StopGrace to finish in-flight calls,
+// then go-plugin's Kill (which force-kills a plugin that did not exit).
+func (i *Instance) stop() {
+	i.mu.Lock()
+	c, pid, state := i.client, i.pid, i.state
+	i.state = StateStopped
+	i.mu.Unlock()
+	if c == nil {
+		return
+	}
+	if state == StateRunning && pid > 0 {
+		_ = syscall.Kill(pid, syscall.SIGTERM)
+		deadline := time.Now().Add(i.sup.opts.StopGrace)
+		for !c.Exited() && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	c.Kill()
+	if state == StateRunning {
+		i.sup.opts.OnEvent(Event{Instance: i.spec.Name, Plugin: i.spec.Plugin, PID: pid})
+	}
+}

@@ -1,0 +1,174 @@
+package supervisor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os/exec"
+	"sync"
+	"time"
+
+	"github.com/portcullis-auth/portcullis/sdk"
+)
+
+// Options configure a Supervisor.
+type Options struct {
+	// StartTimeout bounds one start: spawn, handshake, Metadata, Configure.
+	StartTimeout time.Duration
+	// BackoffMin and BackoffMax bound the wait before a restart; it doubles
+	// after each failed start and resets once a plugin has run for
+	// stableAfter.
+	BackoffMin, BackoffMax time.Duration
+	// StopGrace is how long a plugin may take to stop after SIGTERM.
+	StopGrace time.Duration
+	// Logger receives the supervisor's and the plugins' logs.
+	Logger *slog.Logger
+	// BuiltinCommand returns the command that runs a first-party plugin
+	// (default: BuiltinCommand).
+	BuiltinCommand func(name string) (*exec.Cmd, error)
+	// OnEvent, if set, is told of every start and exit. It must not block.
+	OnEvent func(Event)
+}
+
+// Event reports a plugin process starting or exiting.
+type Event struct {
+	Instance string
+	Plugin   string
+	// Started is true for a start, false for an exit.
+	Started bool
+	PID     int
+	// Restart counts the starts before this one.
+	Restart int
+}
+
+// Spec describes one plugin instance to run.
+type Spec struct {
+	// Name is the instance (backend) name.
+	Name string
+	// Plugin is a first-party plugin name, or an executable's path when
+	// External is set.
+	Plugin   string
+	External bool
+	// SHA256 is the hex checksum an external plugin must match.
+	SHA256 string
+	// Config is the instance's configuration, as JSON.
+	Config json.RawMessage
+	// Host is served to the plugin.
+	Host sdk.Host
+	// Requires lists the capabilities the plugin must declare.
+	Requires []sdk.Capability
+}
+
+// Supervisor owns the plugin processes.
+type Supervisor struct {
+	opts      Options
+	spawn     *spawner
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	mu        sync.Mutex
+	instances []*Instance
+}
+
+// New returns a Supervisor with no plugins.
+func New(opts Options) *Supervisor {
+	if opts.BuiltinCommand == nil {
+		opts.BuiltinCommand = BuiltinCommand
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.OnEvent == nil {
+		opts.OnEvent = func(Event) {}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Supervisor{opts: opts, spawn: newSpawner(), ctx: ctx, cancel: cancel}
+}
+
+// Start starts one instance per spec, in order, and then watches them. If
+// any fails to start (a bad checksum, a configuration the plugin rejects, a
+// missing capability) Start stops those already started and returns an
+// error naming the instance; the host then refuses to run.
+func (s *Supervisor) Start(ctx context.Context, specs []Spec) error {
+	for _, spec := range specs {
+		inst := &Instance{spec: spec, sup: s, nudge: make(chan struct{}, 1)}
+		if err := inst.start(ctx); err != nil {
+			s.Stop()
+			return fmt.Errorf("backend %q (plugin %s): %w", spec.Name, spec.Plugin, err)
+		}
+		s.mu.Lock()
+		s.instances = append(s.instances, inst)
+		s.mu.Unlock()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, inst := range s.instances {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			inst.watch(s.ctx)
+		}()
+	}
+	return nil
+}
+
+// Instance returns the running instance with this name, or nil.
+func (s *Supervisor) Instance(name string) *Instance {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, inst := range s.instances {
+		if inst.spec.Name == name {
+			return inst
+		}
+	}
+	return nil
+}
+
+// Statuses reports every instance's state, in start order.
+func (s *Supervisor) Statuses() []Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Status, len(s.instances))
+	for i, inst := range s.instances {
+		out[i] = inst.Status()
+	}
+	return out
+}
+
+// Ready reports whether every instance is running.
+func (s *Supervisor) Ready() bool {
+	for _, st := range s.Statuses() {
+		if st.State != StateRunning {
+			return false
+		}
+	}
+	return true
+}
+
+// Stop stops watching and stops every plugin, each with its grace period,
+// in parallel. It is safe to call more than once.
+func (s *Supervisor) Stop() {
+	s.cancel()
+	s.wg.Wait()
+	s.mu.Lock()
+	instances := s.instances
+	s.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, inst := range instances {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			inst.stop()
+		}()
+	}
+	wg.Wait()
+}
+
+// ErrBackendDown is returned by an Instance's capabilities while its
+// process is not running. It wraps sdk.ErrUnavailable.
+var ErrBackendDown = fmt.Errorf("%w: plugin is not running", sdk.ErrUnavailable)
+
+// errPermanent marks a start failure that retrying cannot fix.
+var errPermanent = errors.New("permanent")
