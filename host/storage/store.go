@@ -2,14 +2,9 @@ package storage
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
 	"time"
 
-	"github.com/glebarez/sqlite"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -37,11 +32,11 @@ func Open(ctx context.Context, driver, dsn string) (*Store, error) {
 	var dialector gorm.Dialector
 	switch driver {
 	case SQLite:
-		full, err := sqliteDSN(dsn)
+		full, err := sqliteDriver.dsn(dsn)
 		if err != nil {
 			return nil, err
 		}
-		dialector = sqlite.Open(full)
+		dialector = sqliteDriver.open(full)
 	case Postgres:
 		dialector = postgres.Open(dsn)
 	default:
@@ -70,26 +65,6 @@ func Open(ctx context.Context, driver, dsn string) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
-}
-
-// sqliteDSN turns a file path into a DSN with the pragmas the host relies
-// on: WAL so readers never wait for the writer, a busy timeout so that
-// processes sharing the file wait for each other, and immediate
-// transactions so that a read-then-write transaction cannot deadlock.
-func sqliteDSN(path string) (string, error) {
-	if path == "" {
-		return "", errors.New("storage: sqlite needs a file path")
-	}
-	if strings.HasPrefix(path, "file:") || strings.Contains(path, "?") {
-		return path, nil // the operator chose every parameter
-	}
-	if path != ":memory:" {
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			return "", fmt.Errorf("storage: creating the database directory: %w", err)
-		}
-	}
-	return "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
-		"&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)&_txlock=immediate", nil
 }
 
 func (s *Store) migrate(ctx context.Context) error {
