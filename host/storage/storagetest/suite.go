@@ -24,6 +24,14 @@ func Run(t *testing.T, newDB func(t testing.TB) Opener) {
 	t.Run("Users", func(t *testing.T) { testUsers(t, newDB(t)(t)) })
 	t.Run("ReplacePasswordHash", func(t *testing.T) { testReplacePasswordHash(t, newDB(t)(t)) })
 	t.Run("Tokens", func(t *testing.T) { testTokens(t, newDB(t)(t)) })
+	t.Run("KVBasics", func(t *testing.T) { testKVBasics(t, newDB(t)(t)) })
+	t.Run("KVList", func(t *testing.T) { testKVList(t, newDB(t)(t)) })
+	t.Run("KVIncrement", func(t *testing.T) { testKVIncrement(t, newDB(t)(t)) })
+	t.Run("KVCompareAndSwap", func(t *testing.T) { testKVCompareAndSwap(t, newDB(t)(t)) })
+	t.Run("KVConcurrentIncrementsFromTwoHosts", func(t *testing.T) { testConcurrentIncrements(t, newDB(t)) })
+	t.Run("KVPurgeExpired", func(t *testing.T) { testPurgeExpired(t, newDB(t)(t)) })
+	t.Run("OutboxLifecycle", func(t *testing.T) { testOutboxLifecycle(t, newDB(t)(t)) })
+	t.Run("OutboxClaimsAreExclusive", func(t *testing.T) { testOutboxClaimsAreExclusive(t, newDB(t)) })
 }
 
 func testConcurrentMigrations(t *testing.T, open Opener) {

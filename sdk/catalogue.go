@@ -1,0 +1,404 @@
+package sdk
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// SignalArgs is implemented by the typed arguments of every signal in the
+// catalogue. Argument structs carry no secrets: no passwords, codes, tokens
+// or device secrets, by construction.
+type SignalArgs interface {
+	// SignalName is the signal these arguments belong to.
+	SignalName() string
+}
+
+// Decode decodes the signal's arguments into args, whose type must belong
+// to the signal's name.
+func (s *Signal) Decode(args SignalArgs) error {
+	if args.SignalName() != s.Name {
+		return fmt.Errorf("%w: signal %s cannot decode into %T (for %s)", ErrInvalidArgument, s.Name, args, args.SignalName())
+	}
+	return json.Unmarshal(s.Args, args)
+}
+
+// Catalogue maps every signal name the host knows to a constructor of its
+// typed arguments. Names follow the seed systems (lback, django-auth-token,
+// django-axes) so their users find them.
+var Catalogue = map[string]func() SignalArgs{
+	// admin
+	"admin_auth_initialized":        func() SignalArgs { return &AdminAuthInitialized{} },
+	"admin_registration_attempt":    func() SignalArgs { return &AdminRegistrationAttempt{} },
+	"admin_registration_successful": func() SignalArgs { return &AdminRegistrationSuccessful{} },
+	"admin_registration_failed":     func() SignalArgs { return &AdminRegistrationFailed{} },
+	"admin_login_attempt":           func() SignalArgs { return &AdminLoginAttempt{} },
+	"admin_login_successful":        func() SignalArgs { return &AdminLoginSuccessful{} },
+	"admin_login_failed":            func() SignalArgs { return &AdminLoginFailed{} },
+	"admin_logout_attempt":          func() SignalArgs { return &AdminLogoutAttempt{} },
+	"admin_logout_successful":       func() SignalArgs { return &AdminLogoutSuccessful{} },
+	"admin_authentication_check":    func() SignalArgs { return &AdminAuthenticationCheck{} },
+	// tokens
+	"jwt_access_token_created":  func() SignalArgs { return &JWTAccessTokenCreated{} },
+	"jwt_refresh_token_created": func() SignalArgs { return &JWTRefreshTokenCreated{} },
+	"jwt_token_decoded":         func() SignalArgs { return &JWTTokenDecoded{} },
+	"jwt_decode_failed":         func() SignalArgs { return &JWTDecodeFailed{} },
+	// oauth2
+	"oauth2_authorize_url_generated": func() SignalArgs { return &OAuth2AuthorizeURLGenerated{} },
+	"oauth2_token_fetched":           func() SignalArgs { return &OAuth2TokenFetched{} },
+	"oauth2_token_fetch_failed":      func() SignalArgs { return &OAuth2TokenFetchFailed{} },
+	"oauth2_token_refreshed":         func() SignalArgs { return &OAuth2TokenRefreshed{} },
+	"oauth2_token_refresh_failed":    func() SignalArgs { return &OAuth2TokenRefreshFailed{} },
+	// permissions
+	"permission_check_started":   func() SignalArgs { return &PermissionCheckStarted{} },
+	"permission_check_succeeded": func() SignalArgs { return &PermissionCheckSucceeded{} },
+	"permission_check_failed":    func() SignalArgs { return &PermissionCheckFailed{} },
+	// sessions and logins
+	"user_login_failed":            func() SignalArgs { return &UserLoginFailed{} },
+	"user_logged_in":               func() SignalArgs { return &UserLoggedIn{} },
+	"session_login_failed":         func() SignalArgs { return &SessionLoginFailed{} },
+	"session_authentication_check": func() SignalArgs { return &SessionAuthenticationCheck{} },
+	"user_logged_out":              func() SignalArgs { return &UserLoggedOut{} },
+	// authorization requests (sender: the request's slug)
+	"authorization_requested": func() SignalArgs { return &AuthorizationRequested{} },
+	"authorization_granted":   func() SignalArgs { return &AuthorizationGranted{} },
+	"authorization_denied":    func() SignalArgs { return &AuthorizationDenied{} },
+	"authorization_cancelled": func() SignalArgs { return &AuthorizationCancelled{} },
+	"authorization_expired":   func() SignalArgs { return &AuthorizationExpired{} },
+	// lockout
+	"user_locked_out": func() SignalArgs { return &UserLockedOut{} },
+	"lockout_reset":   func() SignalArgs { return &LockoutReset{} },
+	// host
+	"plugin_started": func() SignalArgs { return &PluginStarted{} },
+	"plugin_exited":  func() SignalArgs { return &PluginExited{} },
+}
+
+// Client facts shared by several signals.
+type ClientFacts struct {
+	ClientIP  string `json:"client_ip"`
+	UserAgent string `json:"user_agent"`
+}
+
+// --- admin (lback AdminAuth) ---
+
+// AdminAuthInitialized: the admin subsystem is ready.
+type AdminAuthInitialized struct{}
+
+// AdminRegistrationAttempt: an admin account is about to be created.
+type AdminRegistrationAttempt struct {
+	Username string `json:"username"`
+	Email    string `json:"email"`
+}
+
+// AdminRegistrationSuccessful: an admin account was created.
+type AdminRegistrationSuccessful struct {
+	AdminUserID string `json:"admin_user_id"`
+	Username    string `json:"username"`
+	Email       string `json:"email"`
+}
+
+// AdminRegistrationFailed: creating an admin account failed.
+type AdminRegistrationFailed struct {
+	Username string `json:"username"`
+	Email    string `json:"email"`
+	// ErrorType is e.g. "validation_error" or "already_exists".
+	ErrorType    string `json:"error_type"`
+	ErrorMessage string `json:"error_message,omitempty"`
+}
+
+// AdminLoginAttempt: an admin login started.
+type AdminLoginAttempt struct {
+	Username string `json:"username"`
+	ClientFacts
+}
+
+// AdminLoginSuccessful: an admin logged in.
+type AdminLoginSuccessful struct {
+	AdminUserID string `json:"admin_user_id"`
+	Username    string `json:"username"`
+	ClientFacts
+}
+
+// AdminLoginFailed: an admin login failed.
+type AdminLoginFailed struct {
+	Username string `json:"username"`
+	ClientFacts
+	// Reason is "authentication_failed" or "exception".
+	Reason string `json:"reason"`
+}
+
+// AdminLogoutAttempt: an admin logout started.
+type AdminLogoutAttempt struct {
+	// SessionID identifies the session; it is not the cookie value.
+	SessionID string `json:"session_id"`
+	UserID    string `json:"user_id"`
+}
+
+// AdminLogoutSuccessful: an admin session ended.
+type AdminLogoutSuccessful struct {
+	SessionID string `json:"session_id"`
+	UserID    string `json:"user_id"`
+}
+
+// AdminAuthenticationCheck: a request was checked for an admin session.
+type AdminAuthenticationCheck struct {
+	UserID  string `json:"user_id"`
+	IsAdmin bool   `json:"is_admin"`
+	// Reason is one of authenticated_session_is_admin,
+	// authenticated_session_not_admin, session_authentication_failed, ...
+	Reason string `json:"reason"`
+}
+
+// --- tokens (lback JWTAuth) ---
+
+// JWTAccessTokenCreated: an access token was issued. The token itself is
+// never included; TokenID identifies it.
+type JWTAccessTokenCreated struct {
+	Subject   string            `json:"subject"`
+	TokenID   string            `json:"token_id"`
+	ExpiresAt time.Time         `json:"expires_at"`
+	Claims    map[string]string `json:"claims,omitempty"`
+}
+
+// JWTRefreshTokenCreated: a refresh token was issued.
+type JWTRefreshTokenCreated struct {
+	Subject   string    `json:"subject"`
+	TokenID   string    `json:"token_id"`
+	FamilyID  string    `json:"family_id"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// JWTTokenDecoded: a token was verified.
+type JWTTokenDecoded struct {
+	Subject   string `json:"subject"`
+	TokenID   string `json:"token_id"`
+	TokenType string `json:"token_type"`
+}
+
+// JWTDecodeFailed: a token was rejected.
+type JWTDecodeFailed struct {
+	// ErrorType is one of empty_token, expired, invalid_signature,
+	// invalid_audience, invalid_issuer, invalid_issued_at, malformed,
+	// type_mismatch, revoked, unexpected_exception.
+	ErrorType    string `json:"error_type"`
+	ExpectedType string `json:"expected_type,omitempty"`
+	ActualType   string `json:"actual_type,omitempty"`
+}
+
+// --- oauth2 (lback OAuth2Auth) ---
+
+// OAuth2AuthorizeURLGenerated: a browser is sent to the provider. The URL
+// is given without its query (which carries the state).
+type OAuth2AuthorizeURLGenerated struct {
+	Backend      string `json:"backend"`
+	AuthorizeURL string `json:"authorize_url"`
+	Scope        string `json:"scope"`
+}
+
+// OAuth2TokenFetched: the provider exchanged a code for tokens.
+type OAuth2TokenFetched struct {
+	Backend   string `json:"backend"`
+	Scope     string `json:"scope"`
+	ExpiresIn int64  `json:"expires_in"`
+}
+
+// OAuth2TokenFetchFailed: the exchange failed.
+type OAuth2TokenFetchFailed struct {
+	Backend string `json:"backend"`
+	// Error is timeout, http_error_<status>, request_error or
+	// unexpected_exception.
+	Error string `json:"error"`
+}
+
+// OAuth2TokenRefreshed: upstream tokens were refreshed.
+type OAuth2TokenRefreshed struct {
+	Backend   string `json:"backend"`
+	ExpiresIn int64  `json:"expires_in"`
+}
+
+// OAuth2TokenRefreshFailed: refreshing upstream tokens failed.
+type OAuth2TokenRefreshFailed struct {
+	Backend string `json:"backend"`
+	Error   string `json:"error"`
+}
+
+// --- permissions (lback PermissionRequired) ---
+
+// PermissionCheck holds the arguments every permission signal shares.
+type PermissionCheck struct {
+	UserID              string   `json:"user_id"`
+	RequiredPermissions []string `json:"required_permissions"`
+	Resource            string   `json:"resource,omitempty"`
+}
+
+// PermissionCheckStarted: a permission check began.
+type PermissionCheckStarted struct{ PermissionCheck }
+
+// PermissionCheckSucceeded: the user holds every permission.
+type PermissionCheckSucceeded struct{ PermissionCheck }
+
+// PermissionCheckFailed: the check failed.
+type PermissionCheckFailed struct {
+	PermissionCheck
+	// Reason is user_not_authenticated or missing_permissions.
+	Reason  string   `json:"reason"`
+	Missing []string `json:"missing,omitempty"`
+}
+
+// --- sessions and logins ---
+
+// UserLoginFailed: a login was refused with a decision (every backend
+// abstained, or one denied). A backend that could not decide (down, timed
+// out) does not produce it: that is not a failed password.
+type UserLoginFailed struct {
+	Username string `json:"username"`
+	ClientFacts
+	// Backend is the backend that decided, if any.
+	Backend string `json:"backend"`
+	// Reason is the backend's reason code, e.g. invalid_credentials or
+	// locked_out.
+	Reason    string `json:"reason"`
+	RequestID string `json:"request_id"`
+	Path      string `json:"path"`
+}
+
+// UserLoggedIn: a login succeeded.
+type UserLoggedIn struct {
+	UserID   string `json:"user_id"`
+	Username string `json:"username"`
+	// UserType is "user" or "admin".
+	UserType string `json:"user_type"`
+	ClientFacts
+	Backend string `json:"backend"`
+	// SessionID identifies the new session (the token family); it is not a
+	// token.
+	SessionID string `json:"session_id"`
+	RequestID string `json:"request_id"`
+	Path      string `json:"path"`
+}
+
+// SessionLoginFailed: a session could not be established after a login.
+type SessionLoginFailed struct {
+	UserID   string `json:"user_id"`
+	UserType string `json:"user_type"`
+	// Reason is session_unavailable, session_inactive, ...
+	Reason string `json:"reason"`
+}
+
+// SessionAuthenticationCheck: a request's session was checked.
+type SessionAuthenticationCheck struct {
+	UserID          string `json:"user_id"`
+	IsAuthenticated bool   `json:"is_authenticated"`
+	// Reason is authenticated_and_active, session_inactive,
+	// session_expiry_missing, session_unavailable, ...
+	Reason string `json:"reason"`
+}
+
+// UserLoggedOut: a session ended.
+type UserLoggedOut struct {
+	UserID    string `json:"user_id"`
+	SessionID string `json:"session_id"`
+	ClientFacts
+}
+
+// --- authorization requests (django-auth-token; sender: the slug) ---
+
+// AuthorizationRequest holds the arguments every authorization signal
+// shares.
+type AuthorizationRequest struct {
+	AuthorizationRequestID string `json:"authorization_request_id"`
+	Slug                   string `json:"slug"`
+	UserID                 string `json:"user_id"`
+	Backend                string `json:"backend"`
+}
+
+// AuthorizationRequested: a request was created (or reset) and is WAITING.
+type AuthorizationRequested struct {
+	AuthorizationRequest
+	Title     string    `json:"title"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// AuthorizationGranted: a WAITING request was granted.
+type AuthorizationGranted struct{ AuthorizationRequest }
+
+// AuthorizationDenied: a WAITING request was denied.
+type AuthorizationDenied struct{ AuthorizationRequest }
+
+// AuthorizationCancelled: a WAITING request was cancelled.
+type AuthorizationCancelled struct{ AuthorizationRequest }
+
+// AuthorizationExpired: a request expired while WAITING.
+type AuthorizationExpired struct{ AuthorizationRequest }
+
+// --- lockout (django-axes) ---
+
+// UserLockedOut: a client reached the failure limit.
+type UserLockedOut struct {
+	Username string `json:"username"`
+	ClientFacts
+	Failures int `json:"failures"`
+	// Until is when the lock ends; zero for a lock that lasts until reset.
+	Until time.Time `json:"until"`
+}
+
+// LockoutReset: an operator removed lockout records.
+type LockoutReset struct {
+	Username string `json:"username,omitempty"`
+	ClientIP string `json:"client_ip,omitempty"`
+	Removed  int    `json:"removed"`
+}
+
+// --- host ---
+
+// PluginStarted: a plugin process started (Restart > 0 for a restart).
+type PluginStarted struct {
+	Backend string `json:"backend"`
+	Plugin  string `json:"plugin"`
+	PID     int    `json:"pid"`
+	Restart int    `json:"restart"`
+}
+
+// PluginExited: a plugin process exited or was stopped.
+type PluginExited struct {
+	Backend string `json:"backend"`
+	Plugin  string `json:"plugin"`
+	PID     int    `json:"pid"`
+}
+
+func (AdminAuthInitialized) SignalName() string        { return "admin_auth_initialized" }
+func (AdminRegistrationAttempt) SignalName() string    { return "admin_registration_attempt" }
+func (AdminRegistrationSuccessful) SignalName() string { return "admin_registration_successful" }
+func (AdminRegistrationFailed) SignalName() string     { return "admin_registration_failed" }
+func (AdminLoginAttempt) SignalName() string           { return "admin_login_attempt" }
+func (AdminLoginSuccessful) SignalName() string        { return "admin_login_successful" }
+func (AdminLoginFailed) SignalName() string            { return "admin_login_failed" }
+func (AdminLogoutAttempt) SignalName() string          { return "admin_logout_attempt" }
+func (AdminLogoutSuccessful) SignalName() string       { return "admin_logout_successful" }
+func (AdminAuthenticationCheck) SignalName() string    { return "admin_authentication_check" }
+func (JWTAccessTokenCreated) SignalName() string       { return "jwt_access_token_created" }
+func (JWTRefreshTokenCreated) SignalName() string      { return "jwt_refresh_token_created" }
+func (JWTTokenDecoded) SignalName() string             { return "jwt_token_decoded" }
+func (JWTDecodeFailed) SignalName() string             { return "jwt_decode_failed" }
+func (OAuth2AuthorizeURLGenerated) SignalName() string { return "oauth2_authorize_url_generated" }
+func (OAuth2TokenFetched) SignalName() string          { return "oauth2_token_fetched" }
+func (OAuth2TokenFetchFailed) SignalName() string      { return "oauth2_token_fetch_failed" }
+func (OAuth2TokenRefreshed) SignalName() string        { return "oauth2_token_refreshed" }
+func (OAuth2TokenRefreshFailed) SignalName() string    { return "oauth2_token_refresh_failed" }
+func (PermissionCheckStarted) SignalName() string      { return "permission_check_started" }
+func (PermissionCheckSucceeded) SignalName() string    { return "permission_check_succeeded" }
+func (PermissionCheckFailed) SignalName() string       { return "permission_check_failed" }
+func (UserLoginFailed) SignalName() string             { return "user_login_failed" }
+func (UserLoggedIn) SignalName() string                { return "user_logged_in" }
+func (SessionLoginFailed) SignalName() string          { return "session_login_failed" }
+func (SessionAuthenticationCheck) SignalName() string  { return "session_authentication_check" }
+func (UserLoggedOut) SignalName() string               { return "user_logged_out" }
+func (AuthorizationRequested) SignalName() string      { return "authorization_requested" }
+func (AuthorizationGranted) SignalName() string        { return "authorization_granted" }
+func (AuthorizationDenied) SignalName() string         { return "authorization_denied" }
+func (AuthorizationCancelled) SignalName() string      { return "authorization_cancelled" }
+func (AuthorizationExpired) SignalName() string        { return "authorization_expired" }
+func (UserLockedOut) SignalName() string               { return "user_locked_out" }
+func (LockoutReset) SignalName() string                { return "lockout_reset" }
+func (PluginStarted) SignalName() string               { return "plugin_started" }
+func (PluginExited) SignalName() string                { return "plugin_exited" }
