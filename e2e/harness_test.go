@@ -16,12 +16,18 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	// The binaries are built from these packages; importing them makes the
+	// test cache key change whenever they do.
+	_ "github.com/portcullis-auth/portcullis/host/cli"
+	_ "github.com/portcullis-auth/portcullis/internal/testplugin"
 )
 
 // Binaries built once for the whole package.
 var (
 	portcullisBin string
 	scriptedBin   string
+	receiverBin   string
 )
 
 func TestMain(m *testing.M) {
@@ -32,9 +38,11 @@ func TestMain(m *testing.M) {
 	}
 	portcullisBin = filepath.Join(dir, "portcullis")
 	scriptedBin = filepath.Join(dir, "portcullis-scripted")
+	receiverBin = filepath.Join(dir, "portcullis-receiver")
 	for bin, pkg := range map[string]string{
 		portcullisBin: "../cmd/portcullis",
 		scriptedBin:   "../internal/testplugin/cmd/portcullis-scripted",
+		receiverBin:   "../internal/testplugin/cmd/portcullis-receiver",
 	} {
 		out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput()
 		if err != nil {

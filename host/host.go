@@ -8,12 +8,15 @@ import (
 	"net"
 	"net/http"
 	"os/exec"
+	"sync"
 	"time"
 
 	"github.com/portcullis-auth/portcullis/host/chain"
 	"github.com/portcullis-auth/portcullis/host/config"
 	"github.com/portcullis-auth/portcullis/host/hostsvc"
 	"github.com/portcullis-auth/portcullis/host/httpapi"
+	"github.com/portcullis-auth/portcullis/host/metrics"
+	"github.com/portcullis-auth/portcullis/host/signals"
 	"github.com/portcullis-auth/portcullis/host/storage"
 	"github.com/portcullis-auth/portcullis/host/supervisor"
 	"github.com/portcullis-auth/portcullis/host/tokens"
@@ -30,16 +33,22 @@ type Options struct {
 
 // Host is a running host: its database is open and its plugins started.
 type Host struct {
-	cfg   *config.Config
-	log   *slog.Logger
-	store *storage.Store
-	sup   *supervisor.Supervisor
-	api   *httpapi.Server
+	cfg     *config.Config
+	log     *slog.Logger
+	store   *storage.Store
+	sup     *supervisor.Supervisor
+	api     *httpapi.Server
+	metrics *metrics.Registry
+	signals *signals.Dispatcher
+	closers []func() error
+	// stop ends the background work (signal delivery, purges).
+	stop func()
+	bg   sync.WaitGroup
 }
 
-// New opens the database (migrating it), starts every backend's plugin and
-// builds the chain. A plugin that fails to start fails New with an error
-// naming it.
+// New opens the database (migrating it), starts every backend's and
+// signal subscriber's plugin, and builds the chain and the signal stream. A
+// plugin that fails to start fails New with an error naming it.
 func New(ctx context.Context, cfg *config.Config, opts Options) (*Host, error) {
 	log := opts.Logger
 	if log == nil {
@@ -49,43 +58,194 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Host, error) {
 	if err != nil {
 		return nil, err
 	}
-	sup := supervisor.New(supervisor.Options{
+	h := &Host{cfg: cfg, log: log, store: store, metrics: metrics.New()}
+	h.signals = signals.NewDispatcher(store, log, h.metrics)
+	if err := h.start(ctx, opts); err != nil {
+		_ = h.Close()
+		return nil, err
+	}
+	return h, nil
+}
+
+func (h *Host) start(ctx context.Context, opts Options) error {
+	cfg := h.cfg
+	// Built-in subscribers first, so that they see the plugins start.
+	builtinSubs, err := h.builtinSubscribers()
+	if err != nil {
+		return err
+	}
+	h.signals.Subscribe(builtinSubs...)
+
+	restarts := h.metrics.Counter("portcullis_plugin_restarts_total", "Plugin processes restarted after an exit.", "backend")
+	h.sup = supervisor.New(supervisor.Options{
 		StartTimeout:   cfg.Plugins.StartTimeout.D(),
 		BackoffMin:     cfg.Plugins.RestartBackoff.D(),
 		BackoffMax:     cfg.Plugins.RestartBackoffMax.D(),
 		StopGrace:      cfg.Plugins.StopGrace.D(),
-		Logger:         log,
+		Logger:         h.log,
 		BuiltinCommand: opts.BuiltinCommand,
+		OnEvent: func(ev supervisor.Event) {
+			if ev.Started && ev.Restart > 0 {
+				restarts.Inc(ev.Instance)
+			}
+			go h.emitPluginEvent(ev) // OnEvent must not block the supervisor
+		},
 	})
-	specs := make([]supervisor.Spec, len(cfg.Backends))
-	for i, b := range cfg.Backends {
-		specs[i] = supervisor.Spec{
+	var specs []supervisor.Spec
+	for _, b := range cfg.Backends {
+		specs = append(specs, supervisor.Spec{
 			Name:     b.Name,
 			Plugin:   b.Plugin,
 			External: config.IsExternal(b.Plugin),
 			SHA256:   b.SHA256,
 			Config:   b.ConfigJSON(),
-			Host:     hostsvc.New(store, b.Name),
+			Host:     hostsvc.New(h.store, b.Name, h.signals),
 			Requires: []sdk.Capability{sdk.CapabilityAuthenticator},
+		})
+	}
+	for _, sub := range cfg.Signals.Subscribers {
+		if sub.Plugin == "" {
+			continue
 		}
+		specs = append(specs, supervisor.Spec{
+			Name:     sub.Name,
+			Plugin:   sub.Plugin,
+			External: config.IsExternal(sub.Plugin),
+			SHA256:   sub.SHA256,
+			Config:   config.Backend{Config: sub.Config}.ConfigJSON(),
+			Host:     hostsvc.New(h.store, sub.Name, h.signals),
+			Requires: []sdk.Capability{sdk.CapabilitySignalReceiver},
+		})
 	}
-	if err := sup.Start(ctx, specs); err != nil {
-		_ = store.Close()
-		return nil, err
+	if err := h.sup.Start(ctx, specs); err != nil {
+		return err
 	}
+	h.signals.Subscribe(h.pluginSubscribers()...)
+
 	links := make([]chain.Link, len(cfg.Backends))
 	for i, b := range cfg.Backends {
-		links[i] = chain.Link{Name: b.Name, Authenticator: sup.Instance(b.Name).Authenticator(), Timeout: b.Timeout.D()}
+		links[i] = chain.Link{Name: b.Name, Authenticator: h.sup.Instance(b.Name).Authenticator(), Timeout: b.Timeout.D()}
 	}
-	h := &Host{cfg: cfg, log: log, store: store, sup: sup}
 	h.api = httpapi.New(httpapi.Options{
 		Chain:          chain.New(links...),
-		Tokens:         tokens.NewIssuer(store, cfg.Tokens.AccessTTL.D(), cfg.Tokens.RefreshTTL.D()),
+		Tokens:         tokens.NewIssuer(h.store, cfg.Tokens.AccessTTL.D(), cfg.Tokens.RefreshTTL.D()),
 		Ready:          h.ready,
 		TrustedProxies: cfg.TrustedPrefixes(),
-		Logger:         log,
+		Logger:         h.log,
+		Signals:        h.signals,
+		Metrics:        h.metrics,
 	})
-	return h, nil
+
+	bgCtx, cancel := context.WithCancel(context.Background())
+	h.stop = cancel
+	d := cfg.Signals.Delivery
+	deliverer := signals.NewDeliverer(h.store, h.signals, signals.DeliveryOptions{
+		MaxAttempts: d.MaxAttempts, Backoff: d.Backoff.D(), BackoffMax: d.BackoffMax.D(), Lease: d.Lease.D(),
+		Poll: d.Poll.D(), BatchSize: d.BatchSize, RetainDelivered: d.RetainDelivered.D(),
+	}, h.log, h.metrics)
+	h.bg.Add(2)
+	go func() { defer h.bg.Done(); deliverer.Run(bgCtx) }()
+	go func() { defer h.bg.Done(); h.purgeExpired(bgCtx) }()
+	return nil
+}
+
+// builtinSubscribers builds the webhook and audit-file subscribers.
+func (h *Host) builtinSubscribers() ([]*signals.Subscription, error) {
+	var subs []*signals.Subscription
+	for _, sc := range h.cfg.Signals.Subscribers {
+		var recv sdk.SignalReceiver
+		switch {
+		case sc.Webhook != "":
+			recv = signals.NewWebhook(sc.Webhook, sc.Secret)
+		case sc.AuditFile != "":
+			f, err := signals.OpenAuditFile(sc.AuditFile)
+			if err != nil {
+				return nil, fmt.Errorf("signal subscriber %q: %w", sc.Name, err)
+			}
+			h.closers = append(h.closers, f.Close)
+			recv = f
+		default:
+			continue
+		}
+		subs = append(subs, &signals.Subscription{
+			Name: sc.Name, Mode: signals.Mode(sc.Mode), Signals: sc.Signals, Sender: sc.Sender,
+			Timeout: sc.Timeout.D(), Receiver: recv,
+		})
+	}
+	return subs, nil
+}
+
+// pluginSubscribers subscribes the plugins that declared subscriptions in
+// their metadata: backends synchronously (a backend such as lockout must
+// see a login's outcome before the answer leaves), subscriber plugins in
+// their configured mode, narrowed to their configured signals.
+func (h *Host) pluginSubscribers() []*signals.Subscription {
+	configured := map[string]config.Subscriber{}
+	for _, sc := range h.cfg.Signals.Subscribers {
+		if sc.Plugin != "" {
+			configured[sc.Name] = sc
+		}
+	}
+	var subs []*signals.Subscription
+	for _, st := range h.sup.Statuses() {
+		if !st.Metadata.Has(sdk.CapabilitySignalReceiver) {
+			continue
+		}
+		recv := h.sup.Instance(st.Name).SignalReceiver()
+		sc, isSubscriber := configured[st.Name]
+		for _, want := range st.Metadata.Subscriptions {
+			sub := &signals.Subscription{
+				Name: st.Name, Mode: signals.Sync, Signals: []string{want.Signal}, Sender: want.Sender,
+				Timeout: h.cfg.Signals.PluginTimeout.D(), Receiver: recv,
+			}
+			if isSubscriber {
+				if len(sc.Signals) > 0 && !contains(sc.Signals, want.Signal) && !contains(sc.Signals, "*") {
+					continue
+				}
+				if sc.Sender != "" {
+					sub.Sender = sc.Sender
+				}
+				sub.Name = fmt.Sprintf("%s/%s", st.Name, want.Signal)
+				sub.Mode, sub.Timeout = signals.Mode(sc.Mode), sc.Timeout.D()
+			}
+			subs = append(subs, sub)
+		}
+	}
+	return subs
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (h *Host) emitPluginEvent(ev supervisor.Event) {
+	ctx := context.Background()
+	if ev.Started {
+		h.signals.Emit(ctx, ev.Instance, &sdk.PluginStarted{Backend: ev.Instance, Plugin: ev.Plugin, PID: ev.PID, Restart: ev.Restart})
+	} else {
+		h.signals.Emit(ctx, ev.Instance, &sdk.PluginExited{Backend: ev.Instance, Plugin: ev.Plugin, PID: ev.PID})
+	}
+}
+
+// purgeExpired removes expired plugin storage entries every minute.
+func (h *Host) purgeExpired(ctx context.Context) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := h.store.PurgeExpired(ctx, 10000); err != nil && ctx.Err() == nil {
+				h.log.Warn("purging expired plugin storage", "error", err)
+			}
+		}
+	}
 }
 
 // Handler returns the HTTP API.
@@ -145,8 +305,20 @@ func (h *Host) Serve(ctx context.Context, ln net.Listener, drain time.Duration) 
 	return nil
 }
 
-// Close stops the plugins and closes the database.
+// Close stops background work and the plugins, then closes the
+// subscribers and the database.
 func (h *Host) Close() error {
-	h.sup.Stop()
-	return h.store.Close()
+	if h.stop != nil {
+		h.stop()
+		h.bg.Wait()
+	}
+	if h.sup != nil {
+		h.sup.Stop()
+	}
+	var errs []error
+	for _, c := range h.closers {
+		errs = append(errs, c())
+	}
+	errs = append(errs, h.store.Close())
+	return errors.Join(errs...)
 }

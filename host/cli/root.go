@@ -78,6 +78,7 @@ func NewRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		serveCmd(e),
 		usersCmd(e),
 		pluginsCmd(e),
+		signalsCmd(e),
 		configCmd(e),
 		versionCmd(e),
 		pluginServeCmd(),

@@ -33,6 +33,7 @@ type Config struct {
 	Plugins        Plugins  `yaml:"plugins"`
 	// Backends is the login chain, in order.
 	Backends []Backend `yaml:"backends"`
+	Signals  Signals   `yaml:"signals"`
 	Log      Log       `yaml:"log"`
 
 	// trusted is TrustedProxies parsed by Validate.
@@ -218,6 +219,7 @@ func (c *Config) applyDefaults() {
 	for i := range c.Backends {
 		setDefault(&c.Backends[i].Timeout, 5*time.Second)
 	}
+	c.Signals.applyDefaults()
 	if c.Log.Level == "" {
 		c.Log.Level = "info"
 	}
@@ -235,6 +237,8 @@ func setDefault(d *Duration, v time.Duration) {
 var (
 	backendName = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,62}$`)
 	hexSHA256   = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	// customSignal is the form of a plugin's own signal name.
+	customSignal = regexp.MustCompile(`^[a-z][a-z0-9_.]{0,62}$`)
 )
 
 // validate checks settings without I/O and returns every problem.
@@ -297,6 +301,7 @@ func (c *Config) validate() []Problem {
 		positive(path+".timeout", b.Timeout)
 		ps = append(ps, validatePlugin(path, b)...)
 	}
+	ps = append(ps, c.Signals.validate(names)...)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

@@ -1,30 +1,38 @@
 // Package hostsvc implements the services the host offers each plugin
-// instance (sdk.Host) on top of the host's storage.
+// instance (sdk.Host) on top of the host's storage and signal dispatcher.
 package hostsvc
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/portcullis-auth/portcullis/host/storage"
 	"github.com/portcullis-auth/portcullis/sdk"
 )
 
-// Services is the sdk.Host of one plugin instance.
+// Emitter is where plugin signals go (the host's dispatcher).
+type Emitter interface {
+	EmitRaw(ctx context.Context, name, sender string, args json.RawMessage) (string, error)
+}
+
+// Services is the sdk.Host of one plugin instance: its storage is the
+// instance's own namespace, and signals it emits without a sender are sent
+// in its name.
 type Services struct {
 	store    *storage.Store
 	instance string
+	emitter  Emitter
 }
 
 // New returns the services for the named instance.
-func New(store *storage.Store, instance string) *Services {
-	return &Services{store: store, instance: instance}
+func New(store *storage.Store, instance string, emitter Emitter) *Services {
+	return &Services{store: store, instance: instance, emitter: emitter}
 }
 
 func (s *Services) Users() sdk.Users     { return users{s.store} }
-func (s *Services) Storage() sdk.Storage { return unimplementedStorage{} }
-func (s *Services) Signals() sdk.Emitter { return unimplementedEmitter{} }
+func (s *Services) Storage() sdk.Storage { return s.store.KV(s.instance) }
+func (s *Services) Signals() sdk.Emitter { return signals{s} }
 
 type users struct{ store *storage.Store }
 
@@ -40,37 +48,27 @@ func (u users) SetPasswordHash(ctx context.Context, userID, oldHash, newHash str
 	return u.store.ReplacePasswordHash(ctx, userID, oldHash, newHash)
 }
 
-var errNoStorage = fmt.Errorf("%w: plugin storage is not available in this version", sdk.ErrUnimplemented)
+type signals struct{ s *Services }
 
-type unimplementedStorage struct{}
-
-func (unimplementedStorage) Get(context.Context, string) (sdk.Entry, error) {
-	return sdk.Entry{}, errNoStorage
-}
-func (unimplementedStorage) Put(context.Context, string, []byte, time.Duration) error {
-	return errNoStorage
-}
-func (unimplementedStorage) Delete(context.Context, string) (bool, error) { return false, errNoStorage }
-func (unimplementedStorage) List(context.Context, string) ([]sdk.Entry, error) {
-	return nil, errNoStorage
-}
-func (unimplementedStorage) Increment(context.Context, string, int64, time.Duration) (int64, error) {
-	return 0, errNoStorage
-}
-func (unimplementedStorage) CompareAndSwap(context.Context, string, []byte, []byte, time.Duration) (bool, error) {
-	return false, errNoStorage
-}
-
-type unimplementedEmitter struct{}
-
-func (unimplementedEmitter) Emit(context.Context, string, string, any) (string, error) {
-	return "", fmt.Errorf("%w: signal emission is not available in this version", sdk.ErrUnimplemented)
+// Emit implements sdk.Emitter. args arrives from the wire as JSON; a value
+// given in-process is encoded first.
+func (e signals) Emit(ctx context.Context, name, sender string, args any) (string, error) {
+	raw, ok := args.(json.RawMessage)
+	if !ok {
+		var err error
+		if raw, err = json.Marshal(args); err != nil {
+			return "", fmt.Errorf("%w: encoding signal arguments: %v", sdk.ErrInvalidArgument, err)
+		}
+	}
+	if sender == "" {
+		sender = e.s.instance
+	}
+	return e.s.emitter.EmitRaw(ctx, name, sender, raw)
 }
 
 // Interface guards.
 var (
 	_ sdk.Host    = (*Services)(nil)
 	_ sdk.Users   = users{}
-	_ sdk.Storage = unimplementedStorage{}
-	_ sdk.Emitter = unimplementedEmitter{}
+	_ sdk.Emitter = signals{}
 )

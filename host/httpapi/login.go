@@ -13,6 +13,7 @@ import (
 	"unicode"
 
 	"github.com/portcullis-auth/portcullis/host/chain"
+	"github.com/portcullis-auth/portcullis/host/tokens"
 	"github.com/portcullis-auth/portcullis/sdk"
 )
 
@@ -149,32 +150,50 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		if errors.As(err, &be) {
 			backend = fmt.Sprintf("backend %q", be.Backend)
 		}
+		s.logins.Inc("unavailable")
 		log.Warn("login failed closed", "error", err)
 		writeError(w, http.StatusServiceUnavailable, codeBackendUnavailable, backend+" is unavailable; try again later", nil)
 		return
 	}
-	switch res.Outcome {
-	case chain.Success:
-		pair, err := s.opts.Tokens.Issue(r.Context(), res.Identity)
-		if err != nil {
-			log.Error("issuing tokens", "error", err)
-			writeError(w, http.StatusServiceUnavailable, codeBackendUnavailable, "could not issue tokens; try again later", nil)
-			return
-		}
-		log.Info("login succeeded", "backend", res.Backend, "subject", res.Identity.Subject)
-		writeJSON(w, http.StatusOK, map[string]any{
-			"access_token":  pair.AccessToken,
-			"refresh_token": pair.RefreshToken,
-			"token_type":    "Bearer",
-			"expires_in":    int64(pair.ExpiresIn.Seconds()),
+	facts := sdk.ClientFacts{ClientIP: client.IP, UserAgent: client.UserAgent}
+	if res.Outcome != chain.Success {
+		s.logins.Inc(res.Outcome.String())
+		log.Info("login failed", "outcome", res.Outcome.String(), "backend", res.Backend, "reason", res.Reason)
+		s.opts.Signals.Emit(r.Context(), res.Backend, &sdk.UserLoginFailed{
+			Username: req.Username, ClientFacts: facts, Backend: res.Backend, Reason: res.Reason,
+			RequestID: requestID, Path: req.Path,
 		})
-	case chain.Denied:
-		log.Info("login denied", "backend", res.Backend, "reason", res.Reason)
-		s.writeDenied(w, res)
-	default:
-		log.Info("login failed", "backend", res.Backend, "reason", res.Reason)
-		writeError(w, http.StatusUnauthorized, codeInvalidCredentials, "the username or password is wrong", nil)
+		if res.Outcome == chain.Denied {
+			s.writeDenied(w, res)
+		} else {
+			writeError(w, http.StatusUnauthorized, codeInvalidCredentials, "the username or password is wrong", nil)
+		}
+		return
 	}
+	pair, err := s.opts.Tokens.Issue(r.Context(), res.Identity)
+	if err != nil {
+		s.logins.Inc("unavailable")
+		log.Error("issuing tokens", "error", err)
+		writeError(w, http.StatusServiceUnavailable, codeBackendUnavailable, "could not issue tokens; try again later", nil)
+		return
+	}
+	s.logins.Inc("success")
+	log.Info("login succeeded", "backend", res.Backend, "subject", res.Identity.Subject)
+	s.opts.Signals.Emit(r.Context(), res.Backend, &sdk.UserLoggedIn{
+		UserID: res.Identity.Subject, Username: res.Identity.Username, UserType: "user", ClientFacts: facts,
+		Backend: res.Backend, SessionID: pair.Access.FamilyID, RequestID: requestID, Path: req.Path,
+	})
+	writeTokens(w, pair)
+}
+
+// writeTokens answers with a token pair.
+func writeTokens(w http.ResponseWriter, pair tokens.Pair) {
+	writeJSON(w, http.StatusOK, map[string]any{
+		"access_token":  pair.AccessToken,
+		"refresh_token": pair.RefreshToken,
+		"token_type":    "Bearer",
+		"expires_in":    int64(pair.ExpiresIn.Seconds()),
+	})
 }
 
 // writeDenied answers a deny: 429 for a lockout (with Retry-After when a

@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/portcullis-auth/portcullis/host/chain"
+	"github.com/portcullis-auth/portcullis/host/metrics"
 	"github.com/portcullis-auth/portcullis/host/tokens"
+	"github.com/portcullis-auth/portcullis/sdk"
 )
 
 // maxBodyBytes bounds every request body.
@@ -26,7 +28,20 @@ type Options struct {
 	// TrustedProxies may speak for the end user's address.
 	TrustedProxies []netip.Prefix
 	Logger         *slog.Logger
+	// Signals receives the login and session signals (optional).
+	Signals Emitter
+	// Metrics is written on GET /metrics (optional).
+	Metrics *metrics.Registry
 }
+
+// Emitter sends signals; the host's signals.Dispatcher is one.
+type Emitter interface {
+	Emit(ctx context.Context, sender string, args sdk.SignalArgs) string
+}
+
+type noSignals struct{}
+
+func (noSignals) Emit(context.Context, string, sdk.SignalArgs) string { return "" }
 
 // Server is the HTTP API. It implements http.Handler.
 type Server struct {
@@ -34,6 +49,7 @@ type Server struct {
 	trusted trustedProxies
 	log     *slog.Logger
 	mux     *http.ServeMux
+	logins  *metrics.Counter
 }
 
 // New returns the API handler.
@@ -41,8 +57,18 @@ func New(opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.Signals == nil {
+		opts.Signals = noSignals{}
+	}
+	if opts.Metrics == nil {
+		opts.Metrics = metrics.New()
+	}
 	s := &Server{opts: opts, trusted: opts.TrustedProxies, log: opts.Logger, mux: http.NewServeMux()}
+	s.logins = opts.Metrics.Counter("portcullis_logins_total", "Logins by outcome.", "outcome")
 	s.mux.HandleFunc("POST /v1/login", s.handleLogin)
+	s.mux.HandleFunc("POST /v1/token/refresh", s.handleRefresh)
+	s.mux.HandleFunc("POST /v1/token/revoke", s.handleRevoke)
+	s.mux.HandleFunc("GET /metrics", s.handleMetrics)
 	s.mux.HandleFunc("GET /healthz", s.handleHealth)
 	s.mux.HandleFunc("GET /readyz", s.handleReady)
 	s.mux.HandleFunc("/", s.handleNotFound)
@@ -90,6 +116,11 @@ func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeError(w, http.StatusNotFound, codeNotFound, "no such endpoint: "+r.URL.Path, nil)
+}
+
+func (s *Server) handleMetrics(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+	_ = s.opts.Metrics.WriteText(w)
 }
 
 func newRequestID() string {

@@ -145,6 +145,15 @@ func (s *Store) MarkFailed(ctx context.Context, id int64, owner string, cause st
 		cause, next.UnixMilli(), maxAttempts, DeliveryDead, DeliveryPending, id, owner).Error
 }
 
+// Release gives a claimed delivery back without counting an attempt, to be
+// tried again at next (used when its subscriber just failed another
+// delivery).
+func (s *Store) Release(ctx context.Context, id int64, owner string, next time.Time) error {
+	return s.db.WithContext(ctx).Exec(
+		`UPDATE signal_outbox SET leased_until_ms = 0, next_attempt_at_ms = ? WHERE id = ? AND leased_by = ? AND state = ?`,
+		next.UnixMilli(), id, owner, DeliveryPending).Error
+}
+
 // ListDeliveries returns deliveries in state (all states if empty), newest
 // first, at most limit.
 func (s *Store) ListDeliveries(ctx context.Context, state string, limit int) ([]Delivery, error) {

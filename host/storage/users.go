@@ -2,11 +2,11 @@ package storage
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"time"
 
+	"github.com/google/uuid"
 	"gorm.io/gorm"
 
 	"github.com/portcullis-auth/portcullis/sdk"
@@ -38,7 +38,7 @@ func (r userRow) user() User {
 
 // CreateUser adds a user; sdk.ErrConflict if the username is taken.
 func (s *Store) CreateUser(ctx context.Context, username, passwordHash string) (User, error) {
-	row := userRow{ID: newID(), Username: username, PasswordHash: passwordHash}
+	row := userRow{ID: uuid.NewString(), Username: username, PasswordHash: passwordHash}
 	err := s.db.WithContext(ctx).Create(&row).Error
 	if errors.Is(err, gorm.ErrDuplicatedKey) {
 		return User{}, fmt.Errorf("user %q already exists: %w", username, sdk.ErrConflict)
@@ -121,13 +121,4 @@ func (s *Store) RemoveUser(ctx context.Context, username string) error {
 		return fmt.Errorf("user %q: %w", username, sdk.ErrNotFound)
 	}
 	return nil
-}
-
-// newID returns a random UUID (version 4) string.
-func newID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }

@@ -1,9 +1,13 @@
-// Package tokens issues the access and refresh tokens a successful login
-// returns.
+// Package tokens issues, rotates and revokes the access and refresh tokens
+// a successful login returns.
 //
 // Tokens are opaque random strings; only their SHA-256 is stored, so a
-// database leak reveals no usable token. (Signed JWTs with key rotation
-// replace the access token in a later version; the response shape stays.)
+// database leak reveals no usable token. A refresh token is single-use: a
+// refresh rotates it within its family, and a refresh token presented a
+// second time revokes the whole family (the theft signal of OAuth 2.0
+// refresh token rotation). Signed JWT access tokens with key rotation
+// replace the opaque access token in a later version; the response shape
+// stays.
 package tokens
 
 import (
@@ -12,7 +16,11 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/portcullis-auth/portcullis/host/storage"
 	"github.com/portcullis-auth/portcullis/sdk"
@@ -24,12 +32,23 @@ const (
 	Refresh = "refresh"
 )
 
-// Pair is what a login returns.
+// Errors of Refresh and Revoke.
+var (
+	// ErrInvalidToken: unknown, expired, revoked, or the wrong kind.
+	ErrInvalidToken = errors.New("the token is not valid")
+	// ErrTokenReused: a refresh token was presented a second time; its
+	// family has been revoked.
+	ErrTokenReused = errors.New("the refresh token was already used; its session is revoked")
+)
+
+// Pair is what a login or refresh returns.
 type Pair struct {
 	AccessToken  string
 	RefreshToken string
 	// ExpiresIn is the access token's lifetime.
 	ExpiresIn time.Duration
+	// Access and Refresh describe the stored tokens (no secrets).
+	Access, Refresh storage.Token
 }
 
 // Issuer mints and stores tokens.
@@ -46,19 +65,79 @@ func NewIssuer(store *storage.Store, accessTTL, refreshTTL time.Duration) *Issue
 }
 
 // Issue mints a new access and refresh token for id, starting a new
-// refresh family.
+// refresh family (a session).
 func (i *Issuer) Issue(ctx context.Context, id sdk.Identity) (Pair, error) {
+	return i.issue(ctx, id.Subject, id.Username, uuid.NewString())
+}
+
+func (i *Issuer) issue(ctx context.Context, subject, username, family string) (Pair, error) {
 	access, refresh := "pca_"+random(), "pcr_"+random()
-	family := random()[:36] // fits the family id column
-	now := i.now()
-	err := i.store.SaveTokens(ctx,
-		storage.Token{Hash: Hash(access), Kind: Access, Subject: id.Subject, Username: id.Username, FamilyID: family, ExpiresAt: now.Add(i.accessTTL)},
-		storage.Token{Hash: Hash(refresh), Kind: Refresh, Subject: id.Subject, Username: id.Username, FamilyID: family, ExpiresAt: now.Add(i.refreshTTL)},
-	)
+	now := i.now().UTC()
+	p := Pair{
+		AccessToken: access, RefreshToken: refresh, ExpiresIn: i.accessTTL,
+		Access:  storage.Token{ID: uuid.NewString(), Hash: Hash(access), Kind: Access, Subject: subject, Username: username, FamilyID: family, ExpiresAt: now.Add(i.accessTTL)},
+		Refresh: storage.Token{ID: uuid.NewString(), Hash: Hash(refresh), Kind: Refresh, Subject: subject, Username: username, FamilyID: family, ExpiresAt: now.Add(i.refreshTTL)},
+	}
+	if err := i.store.SaveTokens(ctx, p.Access, p.Refresh); err != nil {
+		return Pair{}, err
+	}
+	return p, nil
+}
+
+// Refresh exchanges a refresh token for a new pair in the same family. The
+// old refresh token is used up; presenting it again returns ErrTokenReused
+// and revokes the family.
+func (i *Issuer) Refresh(ctx context.Context, refreshToken string) (Pair, error) {
+	t, err := i.lookup(ctx, refreshToken)
 	if err != nil {
 		return Pair{}, err
 	}
-	return Pair{AccessToken: access, RefreshToken: refresh, ExpiresIn: i.accessTTL}, nil
+	if t.Kind != Refresh {
+		return Pair{}, fmt.Errorf("%w: not a refresh token", ErrInvalidToken)
+	}
+	if !t.RevokedAt.IsZero() {
+		if _, err := i.store.RevokeFamily(ctx, t.FamilyID); err != nil {
+			return Pair{}, err
+		}
+		return Pair{}, ErrTokenReused
+	}
+	if !i.now().Before(t.ExpiresAt) {
+		return Pair{}, fmt.Errorf("%w: expired", ErrInvalidToken)
+	}
+	won, err := i.store.UseToken(ctx, t.Hash)
+	if err != nil {
+		return Pair{}, err
+	}
+	if !won { // a concurrent refresh used it first: that is a reuse too
+		if _, err := i.store.RevokeFamily(ctx, t.FamilyID); err != nil {
+			return Pair{}, err
+		}
+		return Pair{}, ErrTokenReused
+	}
+	return i.issue(ctx, t.Subject, t.Username, t.FamilyID)
+}
+
+// Revoke ends the session of token (access or refresh): every token of its
+// family is revoked. It returns the token's record and whether anything was
+// live; an unknown token is not an error (RFC 7009).
+func (i *Issuer) Revoke(ctx context.Context, token string) (storage.Token, bool, error) {
+	t, err := i.lookup(ctx, token)
+	if errors.Is(err, ErrInvalidToken) {
+		return storage.Token{}, false, nil
+	}
+	if err != nil {
+		return storage.Token{}, false, err
+	}
+	n, err := i.store.RevokeFamily(ctx, t.FamilyID)
+	return t, n > 0, err
+}
+
+func (i *Issuer) lookup(ctx context.Context, token string) (storage.Token, error) {
+	t, err := i.store.TokenByHash(ctx, Hash(token))
+	if errors.Is(err, sdk.ErrNotFound) {
+		return storage.Token{}, fmt.Errorf("%w: unknown", ErrInvalidToken)
+	}
+	return t, err
 }
 
 // Hash returns the stored form of a token.

@@ -1,0 +1,178 @@
+package config
+
+import (
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/portcullis-auth/portcullis/sdk"
+)
+
+// Signals configures who receives the host's signals and how.
+type Signals struct {
+	Subscribers []Subscriber `yaml:"subscribers"`
+	Delivery    Delivery     `yaml:"delivery"`
+	// PluginTimeout bounds a sync delivery to a backend plugin that
+	// subscribed in its metadata.
+	PluginTimeout Duration `yaml:"plugin_timeout"`
+}
+
+// Subscriber is one receiver of signals: exactly one of Webhook, AuditFile
+// or Plugin.
+type Subscriber struct {
+	// Name identifies the subscriber in the outbox; it must stay the same
+	// across restarts and be the same on every host (default: derived from
+	// the target).
+	Name string `yaml:"name"`
+	// Webhook is an http(s) URL that receives each signal as a signed POST.
+	Webhook string `yaml:"webhook"`
+	// Secret keys the webhook's HMAC-SHA256 signature.
+	Secret string `yaml:"secret"`
+	// AuditFile is a file that receives each signal as a JSON line.
+	AuditFile string `yaml:"audit_file"`
+	// Plugin is a signal-receiver plugin: a first-party name or a path.
+	Plugin string `yaml:"plugin"`
+	// SHA256 is the external plugin's checksum.
+	SHA256 string `yaml:"sha256"`
+	// Config is handed to the plugin.
+	Config map[string]any `yaml:"config"`
+	// Signals selects signal names ("*" for all). For a plugin it narrows
+	// the plugin's own subscriptions; for others it is required.
+	Signals []string `yaml:"signals"`
+	// Sender, if set, selects only signals from that sender (e.g. "2FA").
+	Sender string `yaml:"sender"`
+	// Mode is sync (in the request, with Timeout) or async (durable outbox).
+	Mode string `yaml:"mode"`
+	// Timeout bounds one delivery.
+	Timeout Duration `yaml:"timeout"`
+}
+
+// Delivery tunes async delivery.
+type Delivery struct {
+	MaxAttempts     int      `yaml:"max_attempts"`
+	Backoff         Duration `yaml:"backoff"`
+	BackoffMax      Duration `yaml:"backoff_max"`
+	Lease           Duration `yaml:"lease"`
+	Poll            Duration `yaml:"poll"`
+	BatchSize       int      `yaml:"batch_size"`
+	RetainDelivered Duration `yaml:"retain_delivered"`
+}
+
+func (s *Signals) applyDefaults() {
+	d := &s.Delivery
+	if d.MaxAttempts == 0 {
+		d.MaxAttempts = 10
+	}
+	if d.BatchSize == 0 {
+		d.BatchSize = 100
+	}
+	setDefault(&d.Backoff, time.Second)
+	setDefault(&d.BackoffMax, 5*time.Minute)
+	setDefault(&d.Lease, time.Minute)
+	setDefault(&d.Poll, time.Second)
+	setDefault(&d.RetainDelivered, 24*time.Hour)
+	setDefault(&s.PluginTimeout, time.Second)
+	for i := range s.Subscribers {
+		sub := &s.Subscribers[i]
+		if sub.Mode == "" {
+			sub.Mode = "async"
+		}
+		if sub.Timeout == 0 {
+			if sub.Mode == "sync" {
+				sub.Timeout = Duration(time.Second)
+			} else {
+				sub.Timeout = Duration(5 * time.Second)
+			}
+		}
+		if sub.Name == "" {
+			switch {
+			case sub.Webhook != "":
+				sub.Name = "webhook:" + sub.Webhook
+			case sub.AuditFile != "":
+				sub.Name = "audit_file:" + sub.AuditFile
+			case sub.Plugin != "":
+				sub.Name = "plugin:" + sub.Plugin
+			}
+		}
+	}
+}
+
+func (s *Signals) validate(backendNames map[string]int) []Problem {
+	var ps []Problem
+	fail := func(path, format string, args ...any) {
+		ps = append(ps, Problem{Path: path, Message: fmt.Sprintf(format, args...)})
+	}
+	d := s.Delivery
+	if d.MaxAttempts < 1 {
+		fail("signals.delivery.max_attempts", "must be > 0")
+	}
+	if d.BatchSize < 1 || d.BatchSize > 1000 {
+		fail("signals.delivery.batch_size", "must be between 1 and 1000")
+	}
+	for path, v := range map[string]Duration{
+		"signals.delivery.backoff": d.Backoff, "signals.delivery.lease": d.Lease, "signals.delivery.poll": d.Poll,
+		"signals.delivery.retain_delivered": d.RetainDelivered, "signals.plugin_timeout": s.PluginTimeout,
+	} {
+		if v <= 0 {
+			fail(path, "must be > 0")
+		}
+	}
+	if d.BackoffMax < d.Backoff {
+		fail("signals.delivery.backoff_max", "must be >= signals.delivery.backoff")
+	}
+	names := map[string]int{}
+	for i, sub := range s.Subscribers {
+		path := fmt.Sprintf("signals.subscribers[%d]", i)
+		targets := 0
+		for _, set := range []string{sub.Webhook, sub.AuditFile, sub.Plugin} {
+			if set != "" {
+				targets++
+			}
+		}
+		if targets != 1 {
+			fail(path, "needs exactly one of webhook, audit_file or plugin")
+		}
+		if j, dup := names[sub.Name]; dup && sub.Name != "" {
+			fail(path+".name", "%q is already the name of signals.subscribers[%d]", sub.Name, j)
+		}
+		names[sub.Name] = i
+		if sub.Plugin != "" {
+			if _, clash := backendNames[sub.Name]; clash {
+				fail(path+".name", "%q is also a backend's name", sub.Name)
+			}
+			ps = append(ps, validatePlugin(path, Backend{Plugin: sub.Plugin, SHA256: sub.SHA256, Config: sub.Config})...)
+		} else {
+			if sub.SHA256 != "" || sub.Config != nil {
+				fail(path, "sha256 and config are only for a plugin subscriber")
+			}
+			if len(sub.Signals) == 0 {
+				fail(path+".signals", "must list the signals to receive (\"*\" for all)")
+			}
+		}
+		if sub.Webhook != "" {
+			u, err := url.Parse(sub.Webhook)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				fail(path+".webhook", "must be an http or https URL, not %q", sub.Webhook)
+			}
+			if len(sub.Secret) < 16 {
+				fail(path+".secret", "is required for a webhook and must be at least 16 characters (use ${ENV})")
+			}
+		} else if sub.Secret != "" {
+			fail(path+".secret", "is only for a webhook")
+		}
+		for j, name := range sub.Signals {
+			if _, ok := sdk.Catalogue[name]; !ok && name != "*" && !customSignal.MatchString(name) {
+				fail(fmt.Sprintf("%s.signals[%d]", path, j), "unknown signal %q", name)
+			}
+		}
+		switch sub.Mode {
+		case "sync", "async":
+		default:
+			fail(path+".mode", "must be sync or async, not %q", sub.Mode)
+		}
+		if sub.Timeout <= 0 {
+			fail(path+".timeout", "must be > 0")
+		}
+	}
+	return ps
+}

@@ -1,0 +1,90 @@
+package httpapi
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/portcullis-auth/portcullis/host/tokens"
+	"github.com/portcullis-auth/portcullis/sdk"
+)
+
+const codeInvalidToken = "invalid_token"
+
+// maxTokenBytes bounds a token in a request.
+const maxTokenBytes = 512
+
+type refreshBody struct {
+	RefreshToken *string `json:"refresh_token"`
+}
+
+type revokeBody struct {
+	Token         *string `json:"token"`
+	TokenTypeHint string  `json:"token_type_hint"`
+}
+
+func checkToken(field string, v *string) error {
+	switch {
+	case v == nil || *v == "":
+		return invalid("%s is required", field)
+	case len(*v) > maxTokenBytes || strings.ContainsFunc(*v, func(r rune) bool { return r <= ' ' || r > '~' }):
+		return invalid("%s is not a token", field)
+	}
+	return nil
+}
+
+// handleRefresh rotates a refresh token: POST /v1/token/refresh.
+func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
+	var body refreshBody
+	err := decodeJSON(r, &body)
+	if err == nil {
+		err = checkToken("refresh_token", body.RefreshToken)
+	}
+	var bad *badRequest
+	if errors.As(err, &bad) {
+		writeError(w, bad.status, codeInvalidRequest, bad.msg, nil)
+		return
+	}
+	pair, err := s.opts.Tokens.Refresh(r.Context(), *body.RefreshToken)
+	switch {
+	case errors.Is(err, tokens.ErrTokenReused):
+		s.log.Warn("refresh token reused: session revoked", "request_id", w.Header().Get("X-Request-Id"))
+		writeError(w, http.StatusUnauthorized, codeInvalidToken, "the refresh token was already used; the session is revoked", nil)
+	case errors.Is(err, tokens.ErrInvalidToken):
+		writeError(w, http.StatusUnauthorized, codeInvalidToken, "the refresh token is not valid", nil)
+	case err != nil:
+		s.log.Error("refreshing tokens", "error", err)
+		writeError(w, http.StatusServiceUnavailable, codeBackendUnavailable, "could not refresh tokens; try again later", nil)
+	default:
+		writeTokens(w, pair)
+	}
+}
+
+// handleRevoke ends a token's session: POST /v1/token/revoke. As RFC 7009
+// asks, an unknown or already revoked token is answered 200 too.
+func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
+	var body revokeBody
+	err := decodeJSON(r, &body)
+	if err == nil {
+		err = checkToken("token", body.Token)
+	}
+	var bad *badRequest
+	if errors.As(err, &bad) {
+		writeError(w, bad.status, codeInvalidRequest, bad.msg, nil)
+		return
+	}
+	t, revoked, err := s.opts.Tokens.Revoke(r.Context(), *body.Token)
+	if err != nil {
+		s.log.Error("revoking tokens", "error", err)
+		writeError(w, http.StatusServiceUnavailable, codeBackendUnavailable, "could not revoke the token; try again later", nil)
+		return
+	}
+	if revoked {
+		client, _ := s.trusted.clientFacts(r, nil)
+		s.opts.Signals.Emit(r.Context(), "tokens", &sdk.UserLoggedOut{
+			UserID: t.Subject, SessionID: t.FamilyID,
+			ClientFacts: sdk.ClientFacts{ClientIP: client.IP, UserAgent: client.UserAgent},
+		})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{})
+}

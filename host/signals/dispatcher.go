@@ -1,0 +1,205 @@
+package signals
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/portcullis-auth/portcullis/host/metrics"
+	"github.com/portcullis-auth/portcullis/host/storage"
+	"github.com/portcullis-auth/portcullis/sdk"
+)
+
+// Mode is how a subscriber receives signals.
+type Mode string
+
+// The modes.
+const (
+	Sync  Mode = "sync"
+	Async Mode = "async"
+)
+
+// Subscription is one subscriber and what it receives.
+type Subscription struct {
+	// Name identifies the subscriber; outbox rows refer to it, so it must
+	// stay the same across restarts and be the same on every host.
+	Name string
+	Mode Mode
+	// Signals selects signal names; "*" selects all.
+	Signals []string
+	// Sender, if set, selects only signals from that sender (a slug).
+	Sender string
+	// Timeout bounds one delivery.
+	Timeout  time.Duration
+	Receiver sdk.SignalReceiver
+}
+
+func (s *Subscription) wants(name, sender string) bool {
+	if s.Sender != "" && s.Sender != sender {
+		return false
+	}
+	for _, n := range s.Signals {
+		if n == "*" || n == name {
+			return true
+		}
+	}
+	return false
+}
+
+// Dispatcher emits signals. It is safe for concurrent use.
+type Dispatcher struct {
+	store *storage.Store
+	log   *slog.Logger
+	now   func() time.Time
+
+	mu   sync.RWMutex
+	subs []*Subscription
+
+	// queued wakes the local Deliverer when a signal is queued.
+	queued chan struct{}
+
+	emitted       *metrics.Counter
+	syncFailures  *metrics.Counter
+	enqueueErrors *metrics.Counter
+}
+
+// NewDispatcher returns a dispatcher with no subscribers.
+func NewDispatcher(store *storage.Store, log *slog.Logger, reg *metrics.Registry) *Dispatcher {
+	return &Dispatcher{
+		store:         store,
+		log:           log,
+		now:           time.Now,
+		queued:        make(chan struct{}, 1),
+		emitted:       reg.Counter("portcullis_signals_emitted_total", "Signals emitted, by name.", "signal"),
+		syncFailures:  reg.Counter("portcullis_signal_sync_failures_total", "Sync receivers that failed, panicked or timed out.", "subscriber", "signal"),
+		enqueueErrors: reg.Counter("portcullis_signal_enqueue_errors_total", "Signals that could not be queued for async delivery.", "signal"),
+	}
+}
+
+// Subscribe adds subscribers; sync ones run in the order added.
+func (d *Dispatcher) Subscribe(subs ...*Subscription) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.subs = append(d.subs, subs...)
+}
+
+// Subscriptions returns the subscribers by name.
+func (d *Dispatcher) Subscriptions() map[string]*Subscription {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	m := make(map[string]*Subscription, len(d.subs))
+	for _, s := range d.subs {
+		m[s.Name] = s
+	}
+	return m
+}
+
+// customName is the form of a signal name outside the catalogue.
+var customName = regexp.MustCompile(`^[a-z][a-z0-9_.]{0,62}$`)
+
+// ErrBadSignal is returned for a signal whose name or arguments are not
+// acceptable. It wraps sdk.ErrInvalidArgument.
+var ErrBadSignal = fmt.Errorf("%w: bad signal", sdk.ErrInvalidArgument)
+
+// Emit sends the signal args (typed arguments from the catalogue) from
+// sender and returns its id.
+func (d *Dispatcher) Emit(ctx context.Context, sender string, args sdk.SignalArgs) string {
+	raw, err := json.Marshal(args)
+	if err != nil { // unreachable for catalogue types
+		d.log.Error("encoding signal", "signal", args.SignalName(), "error", err)
+		return ""
+	}
+	return d.emit(ctx, sdk.Signal{Name: args.SignalName(), Sender: sender, Args: raw})
+}
+
+// EmitRaw sends a signal whose arguments are already JSON, as a plugin
+// sends it. A catalogue name must carry exactly its documented arguments;
+// any other name must look like one (lower case, digits, _ and .).
+func (d *Dispatcher) EmitRaw(ctx context.Context, name, sender string, args json.RawMessage) (string, error) {
+	if newArgs, ok := sdk.Catalogue[name]; ok {
+		typed := newArgs()
+		dec := json.NewDecoder(bytes.NewReader(args))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(typed); err != nil {
+			return "", fmt.Errorf("%w: arguments of %s: %v", ErrBadSignal, name, err)
+		}
+		raw, _ := json.Marshal(typed)
+		args = raw
+	} else if !customName.MatchString(name) {
+		return "", fmt.Errorf("%w: name %q must be lower-case letters, digits, _ and .", ErrBadSignal, name)
+	} else if !json.Valid(args) || len(args) == 0 || args[0] != '{' {
+		return "", fmt.Errorf("%w: arguments of %s must be a JSON object", ErrBadSignal, name)
+	}
+	return d.emit(ctx, sdk.Signal{Name: name, Sender: sender, Args: args}), nil
+}
+
+func (d *Dispatcher) emit(ctx context.Context, sig sdk.Signal) string {
+	sig.ID = uuid.NewString()
+	sig.Time = d.now().UTC().Truncate(time.Millisecond)
+	d.emitted.Inc(sig.Name)
+
+	d.mu.RLock()
+	var async []string
+	var syncSubs []*Subscription
+	for _, s := range d.subs {
+		if !s.wants(sig.Name, sig.Sender) {
+			continue
+		}
+		if s.Mode == Sync {
+			syncSubs = append(syncSubs, s)
+		} else {
+			async = append(async, s.Name)
+		}
+	}
+	d.mu.RUnlock()
+
+	// The request may end before delivery does; the signal must not.
+	ctx = context.WithoutCancel(ctx)
+	if len(async) > 0 {
+		if err := d.store.Enqueue(ctx, sig, async); err != nil {
+			d.enqueueErrors.Inc(sig.Name)
+			d.log.Error("signal lost: could not queue it for async delivery", "signal", sig.Name, "id", sig.ID, "error", err)
+		} else {
+			select {
+			case d.queued <- struct{}{}:
+			default:
+			}
+		}
+	}
+	for _, s := range syncSubs {
+		if err := deliverSync(ctx, s, &sig); err != nil {
+			d.syncFailures.Inc(s.Name, sig.Name)
+			d.log.Error("sync signal receiver failed; the caller goes on", "subscriber", s.Name, "signal", sig.Name, "id", sig.ID, "error", err)
+		}
+	}
+	return sig.ID
+}
+
+// deliverSync calls one sync receiver with its deadline, turning a panic
+// into an error.
+func deliverSync(ctx context.Context, s *Subscription, sig *sdk.Signal) (err error) {
+	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
+	defer cancel()
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("receiver panicked: %v\n%s", r, debug.Stack())
+		}
+	}()
+	err = s.Receiver.Receive(ctx, sig)
+	if err == nil && ctx.Err() != nil {
+		err = ctx.Err()
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = fmt.Errorf("no answer within %s: %w", s.Timeout, err)
+	}
+	return err
+}

@@ -1,0 +1,27 @@
+package signals
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/portcullis-auth/portcullis/sdk"
+)
+
+// envelope is a signal as the built-in subscribers write it:
+//
+//	{"id":"…","name":"user_login_failed","sender":"local","time":"…","args":{…}}
+type envelope struct {
+	ID     string          `json:"id"`
+	Name   string          `json:"name"`
+	Sender string          `json:"sender"`
+	Time   time.Time       `json:"time"`
+	Args   json.RawMessage `json:"args"`
+}
+
+func encodeEnvelope(sig *sdk.Signal) ([]byte, error) {
+	args := sig.Args
+	if len(args) == 0 {
+		args = json.RawMessage("{}")
+	}
+	return json.Marshal(envelope{ID: sig.ID, Name: sig.Name, Sender: sig.Sender, Time: sig.Time.UTC(), Args: args})
+}
