@@ -674,18 +674,24 @@ func TestTrustedPrefixes(t *testing.T) {
 		name    string
 		proxies string
 		want    []string
+		bug     string
 	}{
-		{"default is loopback", "", []string{"127.0.0.0/8", "::1/128"}},
-		{"explicit empty trusts nobody", "trusted_proxies: []\n", nil},
-		{"bare IPv4 is /32", "trusted_proxies: [10.1.2.3]\n", []string{"10.1.2.3/32"}},
-		{"bare IPv6 is /128", "trusted_proxies: ['2001:db8::7']\n", []string{"2001:db8::7/128"}},
-		{"bare IPv4-mapped IPv6 is unmapped to /32", "trusted_proxies: ['::ffff:10.1.2.3']\n", []string{"10.1.2.3/32"}},
-		{"zone is dropped", "trusted_proxies: ['fe80::1%eth0']\n", []string{"fe80::1/128"}},
-		{"prefixes are masked", "trusted_proxies: [10.1.2.3/8, '2001:db8::1/32']\n", []string{"10.0.0.0/8", "2001:db8::/32"}},
-		{"order is kept", "trusted_proxies: [192.168.0.0/16, 10.0.0.1, '::1']\n", []string{"192.168.0.0/16", "10.0.0.1/32", "::1/128"}},
+		{"default is loopback", "", []string{"127.0.0.0/8", "::1/128"}, ""},
+		{"explicit empty trusts nobody", "trusted_proxies: []\n", nil, ""},
+		{"bare IPv4 is /32", "trusted_proxies: [10.1.2.3]\n", []string{"10.1.2.3/32"}, ""},
+		{"bare IPv6 is /128", "trusted_proxies: ['2001:db8::7']\n", []string{"2001:db8::7/128"}, ""},
+		{"bare IPv4-mapped IPv6 is unmapped to /32", "trusted_proxies: ['::ffff:10.1.2.3']\n", []string{"10.1.2.3/32"}, ""},
+		{"zone is dropped", "trusted_proxies: ['fe80::1%eth0']\n", []string{"fe80::1/128"}, ""},
+		{"prefixes are masked", "trusted_proxies: [10.1.2.3/8, '2001:db8::1/32']\n", []string{"10.0.0.0/8", "2001:db8::/32"}, ""},
+		{"order is kept", "trusted_proxies: [192.168.0.0/16, 10.0.0.1, '::1']\n", []string{"192.168.0.0/16", "10.0.0.1/32", "::1/128"}, ""},
+		{"IPv4-mapped prefix is unmapped", "trusted_proxies: ['::ffff:10.0.0.0/104']\n", []string{"10.0.0.0/8"},
+			"parsePrefix (host/config/config.go) unmaps a bare IPv4-mapped address but keeps an IPv4-mapped CIDR prefix as IPv6 (::ffff:10.0.0.0/104); the HTTP API unmaps every peer before matching, so that entry can never match"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			if tt.bug != "" {
+				t.Skip("BUG: " + tt.bug)
+			}
 			cfg := mustParse(t, tt.proxies, nil)
 			var want []netip.Prefix
 			for _, s := range tt.want {
