@@ -479,8 +479,9 @@ func TestParseDuplicateKeysInBackendConfig(t *testing.T) {
 		{"nested mapping", "backends: [{name: a, plugin: password, config: {argon2id: {iterations: 2, iterations: 3}}}]\n",
 			want{"backends[0].config.argon2id", "already defined"}, ""},
 		{"top of config", "backends: [{name: a, plugin: password, config: {max_concurrent_hashes: 1, max_concurrent_hashes: 2}}]\n",
-			want{"backends[0].config.max_concurrent_hashes", "given twice"},
-			"decodeMap (host/config/decode.go) never checks for repeated keys; the last value silently wins"},
+			want{"backends[0].config.max_concurrent_hashes", "given twice"}, ""},
+		{"in an external plugin's config", extBackend + "      a: 1\n      a: 2\n",
+			want{"backends[0].config.a", "given twice"}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -145,8 +145,16 @@ func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string) {
 		return
 	}
 	m := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
+	seen := make(map[string]bool, len(n.Content)/2)
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		key := n.Content[i].Value
+		if seen[key] {
+			// As for a struct's keys: the first value stands and the
+			// repeat is a problem, never a silent override.
+			d.fail(join(path, key), "given twice")
+			continue
+		}
+		seen[key] = true
 		elem := reflect.New(v.Type().Elem()).Elem()
 		d.decode(n.Content[i+1], elem, join(path, key))
 		m.SetMapIndex(reflect.ValueOf(key).Convert(v.Type().Key()), elem)

@@ -132,7 +132,26 @@ func TestDecodeScalars(t *testing.T) {
 }
 
 func TestDecodeDuplicateMapKeys(t *testing.T) {
-	t.Skip("BUG: decodeMap (host/config/decode.go) does not report a key given twice; decodeStruct does")
-	_, problems := decodeSample(t, "map: {a: 1, a: 2}", nil)
-	checkProblems(t, problems, []want{{"map.a", "given twice"}})
+	tests := []struct {
+		name  string
+		raw   string
+		want  sample
+		wants []want
+	}{
+		{"flow mapping", "map: {a: 1, a: 2}", sample{Map: map[string]int{"a": 1}}, []want{{"map.a", "given twice"}}},
+		{"block mapping", "map:\n  a: 1\n  b: 2\n  a: 3\n", sample{Map: map[string]int{"a": 1, "b": 2}}, []want{{"map.a", "given twice"}}},
+		{"three times", "map: {a: 1, a: 2, a: 3}", sample{Map: map[string]int{"a": 1}}, []want{{"map.a", "given twice"}, {"map.a", "given twice"}}},
+		{"in a map of structs", "by_name: {x: {n: 1}, x: {n: 2}}", sample{ByName: map[string]sampleNested{"x": {N: 1}}}, []want{{"by_name.x", "given twice"}}},
+		{"the repeat is not decoded", "map: {a: 1, a: x}", sample{Map: map[string]int{"a": 1}}, []want{{"map.a", "given twice"}}},
+		{"same key in different maps is fine", "map: {a: 1}\nby_name: {a: {n: 1}}", sample{Map: map[string]int{"a": 1}, ByName: map[string]sampleNested{"a": {N: 1}}}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, problems := decodeSample(t, tt.raw, nil)
+			checkProblems(t, problems, tt.wants)
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("decoded %+v, want %+v", got, tt.want)
+			}
+		})
+	}
 }
