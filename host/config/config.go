@@ -253,7 +253,12 @@ func (c *Config) validate() []Problem {
 	c.trusted = nil
 	for i, s := range c.TrustedProxies {
 		p, err := parsePrefix(s)
-		if err != nil {
+		var pe *prefixError
+		switch {
+		case errors.As(err, &pe):
+			fail(fmt.Sprintf("trusted_proxies[%d]", i), "%s", pe.msg)
+			continue
+		case err != nil:
 			fail(fmt.Sprintf("trusted_proxies[%d]", i), "must be an IP address or CIDR prefix, not %q", s)
 			continue
 		}
@@ -377,10 +382,30 @@ func pluginProblems(path string, err error) []Problem {
 // TrustedPrefixes returns trusted_proxies parsed.
 func (c *Config) TrustedPrefixes() []netip.Prefix { return c.trusted }
 
+// prefixError is a trusted_proxies entry that parses but cannot be used as
+// written; its message replaces the generic one.
+type prefixError struct{ msg string }
+
+func (e *prefixError) Error() string { return e.msg }
+
+// parsePrefix parses an address or CIDR prefix, masked. IPv4-mapped IPv6
+// (::ffff:a.b.c.d) is turned into IPv4, as the HTTP API unmaps every peer
+// address before matching: a mapped prefix left as IPv6 could never match.
 func parsePrefix(s string) (netip.Prefix, error) {
 	if strings.Contains(s, "/") {
 		p, err := netip.ParsePrefix(s)
-		return p.Masked(), err
+		if err != nil {
+			return netip.Prefix{}, err
+		}
+		if p.Addr().Is4In6() {
+			// The mapped block ::ffff:0:0/96 is the first 96 bits; a
+			// shorter prefix also covers addresses that are not IPv4.
+			if p.Bits() < 96 {
+				return netip.Prefix{}, &prefixError{fmt.Sprintf("%q covers more than IPv4-mapped addresses; write the IPv4 prefix", s)}
+			}
+			return netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96).Masked(), nil
+		}
+		return p.Masked(), nil
 	}
 	a, err := netip.ParseAddr(s)
 	if err != nil {

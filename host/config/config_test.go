@@ -351,6 +351,11 @@ func TestParseProblems(t *testing.T) {
 				{"trusted_proxies[3]", "must be an IP address or CIDR prefix"},
 				{"trusted_proxies[4]", "must be an IP address or CIDR prefix"},
 			}},
+		{"IPv4-mapped prefix shorter than /96", "trusted_proxies: ['::ffff:10.0.0.0/95', '::ffff:0.0.0.0/0', '::ffff:10.0.0.0/96']\n",
+			[]want{
+				{"trusted_proxies[0]", `"::ffff:10.0.0.0/95" covers more than IPv4-mapped addresses; write the IPv4 prefix`},
+				{"trusted_proxies[1]", "covers more than IPv4-mapped addresses"},
+			}},
 		{"bad storage driver", "storage: {driver: mysql}\n", []want{{"storage.driver", `must be sqlite or postgres, not "mysql"`}}},
 		{"postgres without dsn", "storage: {driver: postgres}\n", []want{{"storage.dsn", "is required for postgres"}}},
 
@@ -685,8 +690,11 @@ func TestTrustedPrefixes(t *testing.T) {
 		{"zone is dropped", "trusted_proxies: ['fe80::1%eth0']\n", []string{"fe80::1/128"}, ""},
 		{"prefixes are masked", "trusted_proxies: [10.1.2.3/8, '2001:db8::1/32']\n", []string{"10.0.0.0/8", "2001:db8::/32"}, ""},
 		{"order is kept", "trusted_proxies: [192.168.0.0/16, 10.0.0.1, '::1']\n", []string{"192.168.0.0/16", "10.0.0.1/32", "::1/128"}, ""},
-		{"IPv4-mapped prefix is unmapped", "trusted_proxies: ['::ffff:10.0.0.0/104']\n", []string{"10.0.0.0/8"},
-			"parsePrefix (host/config/config.go) unmaps a bare IPv4-mapped address but keeps an IPv4-mapped CIDR prefix as IPv6 (::ffff:10.0.0.0/104); the HTTP API unmaps every peer before matching, so that entry can never match"},
+		{"IPv4-mapped prefix is unmapped", "trusted_proxies: ['::ffff:10.0.0.0/104']\n", []string{"10.0.0.0/8"}, ""},
+		{"IPv4-mapped prefix is unmapped and masked", "trusted_proxies: ['::ffff:192.168.7.9/112', '::ffff:10.1.2.3/128']\n", []string{"192.168.0.0/16", "10.1.2.3/32"}, ""},
+		{"the whole IPv4-mapped block is all of IPv4", "trusted_proxies: ['::ffff:0.0.0.0/96']\n", []string{"0.0.0.0/0"}, ""},
+		{"IPv4-mapped prefix in hex is unmapped", "trusted_proxies: ['::ffff:a00:0/104']\n", []string{"10.0.0.0/8"}, ""},
+		{"plain IPv6 prefix over the mapped block stays IPv6", "trusted_proxies: ['::/80']\n", []string{"::/80"}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
