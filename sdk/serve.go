@@ -212,7 +212,9 @@ func Logger() *slog.Logger {
 }
 
 // newHostLogger writes JSON lines in the shape go-plugin's host parses
-// (@level, @message, @timestamp).
+// (@level, @message, @timestamp). The host drops nothing it cannot parse:
+// it logs the whole line verbatim at debug level instead, so a line whose
+// timestamp or level it does not understand is as good as lost.
 func newHostLogger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{
 		Level: slog.LevelInfo,
@@ -222,14 +224,37 @@ func newHostLogger(w io.Writer) *slog.Logger {
 			}
 			switch a.Key {
 			case slog.TimeKey:
+				// go-plugin parses "@timestamp" with exactly hclog's JSON
+				// layout (microseconds); slog's own RFC 3339 with
+				// nanoseconds fails to parse.
 				a.Key = "@timestamp"
+				a.Value = slog.StringValue(a.Value.Time().Format(hclog.TimeFormatJSON))
 			case slog.LevelKey:
 				a.Key = "@level"
-				a.Value = slog.StringValue(strings.ToLower(a.Value.String()))
+				if l, ok := a.Value.Any().(slog.Level); ok {
+					a.Value = slog.StringValue(hclogLevel(l))
+				}
 			case slog.MessageKey:
 				a.Key = "@message"
 			}
 			return a
 		},
 	}))
+}
+
+// hclogLevel names l as hclog does, so that go-plugin's host recognises
+// it; slog levels between the named ones (slog.LevelInfo+2 is "INFO+2")
+// round down to the named level below.
+func hclogLevel(l slog.Level) string {
+	switch {
+	case l < slog.LevelDebug:
+		return "trace"
+	case l < slog.LevelInfo:
+		return "debug"
+	case l < slog.LevelWarn:
+		return "info"
+	case l < slog.LevelError:
+		return "warn"
+	}
+	return "error"
 }
