@@ -160,8 +160,8 @@ func Load(path string) (*Config, error) {
 	return Parse(path, raw, os.LookupEnv)
 }
 
-// Default is the built-in configuration: SQLite in ./data and a chain of
-// the first-party password backend.
+// Default is the built-in configuration: SQLite in ./data and the chain
+// [lockout, password].
 func Default() (*Config, error) {
 	return Parse("built-in defaults", nil, os.LookupEnv)
 }
@@ -180,15 +180,28 @@ func Parse(source string, raw []byte, lookup func(string) (string, bool)) (*Conf
 		d.decode(doc.Content[0], reflect.ValueOf(cfg).Elem(), "")
 	}
 	cfg.applyDefaults()
-	d.problems = append(d.problems, cfg.validate()...)
+	// A value whose ${NAME} could not be expanded was left undecoded (so a
+	// default may stand in for it); what validation then says about that
+	// place would only repeat the environment problem.
+	d.problems = append(d.problems, d.withoutSkipped(cfg.validate())...)
 	if len(d.problems) > 0 {
 		return nil, &Error{Source: source, Problems: d.problems}
 	}
 	return cfg, nil
 }
 
+// defaultBackends is the built-in chain: brute-force lockout in front of
+// the password backend.
 func defaultBackends() []Backend {
-	return []Backend{{Name: "local", Plugin: "password"}}
+	return []Backend{
+		{Name: "lockout", Plugin: "lockout", Config: map[string]any{
+			"failure_limit":      5,
+			"cooloff":            "30m",
+			"lockout_parameters": []any{[]any{"username", "ip_address"}},
+			"reset_on_success":   true,
+		}},
+		{Name: "local", Plugin: "password"},
+	}
 }
 
 func (c *Config) applyDefaults() {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/portcullis-auth/portcullis/host/builtin"
 )
 
 // env is a lookup over a fixed set of variables that records every name
@@ -109,7 +111,13 @@ func checkDefaults(t *testing.T, cfg *Config) {
 	if cfg.Plugins != wantPlugins {
 		t.Errorf("plugins = %+v, want %+v", cfg.Plugins, wantPlugins)
 	}
-	wantBackends := []Backend{{Name: "local", Plugin: "password", Timeout: Duration(5 * time.Second)}}
+	wantBackends := []Backend{
+		{Name: "lockout", Plugin: "lockout", Timeout: Duration(5 * time.Second), Config: map[string]any{
+			"failure_limit": 5, "cooloff": "30m",
+			"lockout_parameters": []any{[]any{"username", "ip_address"}}, "reset_on_success": true,
+		}},
+		{Name: "local", Plugin: "password", Timeout: Duration(5 * time.Second)},
+	}
 	if !reflect.DeepEqual(cfg.Backends, wantBackends) {
 		t.Errorf("backends = %+v, want %+v", cfg.Backends, wantBackends)
 	}
@@ -153,8 +161,8 @@ func TestDefault(t *testing.T) {
 func TestParseBackendsAbsentVersusEmpty(t *testing.T) {
 	t.Run("absent gives the default chain", func(t *testing.T) {
 		cfg := mustParse(t, "listen: 127.0.0.1:9000\n", nil)
-		if got := cfg.Backends; len(got) != 1 || got[0].Name != "local" || got[0].Plugin != "password" || got[0].Timeout.D() != 5*time.Second {
-			t.Errorf("backends = %+v, want the default [local: password, 5s]", got)
+		if got := cfg.Backends; len(got) != 2 || got[0].Plugin != "lockout" || got[1].Name != "local" || got[1].Plugin != "password" || got[1].Timeout.D() != 5*time.Second {
+			t.Errorf("backends = %+v, want the default [lockout, local: password, 5s]", got)
 		}
 	})
 	t.Run("explicit empty list is a problem", func(t *testing.T) {
@@ -315,7 +323,7 @@ func TestParseProblems(t *testing.T) {
 		{"backend name too long", "backends: [{name: a" + strings.Repeat("b", 63) + ", plugin: password}]\n", []want{{"backends[0].name", "must be lower-case"}}},
 		{"missing plugin", "backends: [{name: a}]\n", []want{{"backends[0].plugin", "is required"}}},
 		{"unknown first-party plugin", "backends: [{name: a, plugin: ldap}]\n",
-			[]want{{"backends[0].plugin", `unknown first-party plugin "ldap" (known: password; an external plugin is a path, e.g. ./bin/ldap)`}}},
+			[]want{{"backends[0].plugin", `unknown first-party plugin "ldap" (known: ` + strings.Join(builtin.Names(), ", ") + `; an external plugin is a path, e.g. ./bin/ldap)`}}},
 		{"external plugin without sha256", "backends: [{name: a, plugin: ./bin/ldap}]\n",
 			[]want{{"backends[0].sha256", "is required for an external plugin (run: portcullis plugins checksum ./bin/ldap)"}}},
 		{"external plugin by absolute path without sha256", "backends: [{name: a, plugin: /usr/lib/ldap}]\n",
@@ -629,17 +637,42 @@ func TestParseEnvProblems(t *testing.T) {
 		raw   string
 		wants []want
 	}{
+		// Each unset variable is one problem: the value is not decoded, so
+		// neither decoding nor validation adds a follow-on problem there.
 		{"unset at top level", "listen: ${ADDR}\n", []want{
 			{"listen", "environment variable ADDR is not set"},
-			{"listen", `must be host:port, not "${ADDR}"`},
 		}},
 		{"unset in a mapping", "storage: {driver: postgres, dsn: \"${PG_DSN}\"}\n", []want{
 			{"storage.dsn", "environment variable PG_DSN is not set"},
-			// the value stays unexpanded; validation still runs
 		}},
 		{"unset in a list", "trusted_proxies: [10.0.0.0/8, '${PROXY}']\n", []want{
 			{"trusted_proxies[1]", "environment variable PROXY is not set"},
-			{"trusted_proxies[1]", "must be an IP address"},
+		}},
+		{"unset into a duration", "tokens:\n  access_ttl: ${TTL}\n  refresh_ttl: '${RTTL}'\nplugins:\n  stop_grace: x${G}\n", []want{
+			{"tokens.access_ttl", "TTL is not set"},
+			{"tokens.refresh_ttl", "RTTL is not set"},
+			{"plugins.stop_grace", "G is not set"},
+		}},
+		{"unset into a backend's timeout", "backends:\n  - name: a\n    plugin: password\n    timeout: ${T}\n", []want{
+			{"backends[0].timeout", "T is not set"},
+		}},
+		{"unset into a whole number in first-party config", "backends:\n  - name: a\n    plugin: password\n    config:\n      max_concurrent_hashes: ${N}\n      argon2id:\n        iterations: ${I}\n", []want{
+			{"backends[0].config.max_concurrent_hashes", "N is not set"},
+			{"backends[0].config.argon2id.iterations", "I is not set"},
+		}},
+		{"unset into a quoted number in first-party config", "backends: [{name: a, plugin: password, config: {max_concurrent_hashes: '${N}'}}]\n", []want{
+			{"backends[0].config.max_concurrent_hashes", "N is not set"},
+		}},
+		{"unset into a required value", "backends:\n  - name: ${NAME}\n    plugin: password\n", []want{
+			{"backends[0].name", "NAME is not set"},
+		}},
+		{"an alias of an unset value", "listen: &l ${ADDR}\nlog: {level: *l}\n", []want{
+			{"listen", "ADDR is not set"},
+		}},
+		{"unset beside a real problem", "listen: ${ADDR}\nlog: {level: loud}\ntokens: {access_ttl: 15}\n", []want{
+			{"listen", "ADDR is not set"},
+			{"log.level", `must be debug, info, warn or error, not "loud"`},
+			{"tokens.access_ttl", "must be a duration"},
 		}},
 		{"unset in plugin config", "backends:\n  - name: a\n    plugin: ./x\n    sha256: 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n    config: {bind_password: '${LDAP_PW}', servers: [a, '${SRV}']}\n",
 			[]want{
@@ -647,12 +680,11 @@ func TestParseEnvProblems(t *testing.T) {
 				{"backends[0].config.servers[1]", "SRV is not set"},
 			}},
 		{"unterminated", "data_dir: /x/${HOME\n", []want{{"data_dir", "unterminated ${"}}},
+		{"unterminated into a duration", "tokens:\n  access_ttl: 1${TTL\n", []want{{"tokens.access_ttl", "unterminated ${"}}},
 		{"several unset at once", "listen: ${A}\ndata_dir: ${B}\nlog: {level: '${C}'}\n", []want{
 			{"listen", "A is not set"},
 			{"data_dir", "B is not set"},
 			{"log.level", "C is not set"},
-			{"listen", "must be host:port"},
-			{"log.level", "must be debug"},
 		}},
 	}
 	for _, tt := range tests {

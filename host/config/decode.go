@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -15,6 +16,53 @@ import (
 // problem with its path instead of stopping at the first.
 type decoder struct {
 	problems []Problem
+	// unexpanded are the scalars whose ${NAME} expansion failed. Their
+	// problem is already reported, so they are not decoded: their text is
+	// not the value meant, and checking it would only add a follow-on
+	// problem at the same place.
+	unexpanded map[*yaml.Node]bool
+	// skipped are the paths of the values left undecoded for that reason;
+	// see withoutSkipped.
+	skipped []string
+}
+
+// skip reports whether n (an alias is followed) is a value whose expansion
+// failed, recording path as skipped if so.
+func (d *decoder) skip(n *yaml.Node, path string) bool {
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	if !d.unexpanded[n] {
+		return false
+	}
+	d.skipped = append(d.skipped, path)
+	return true
+}
+
+// withoutSkipped drops the problems found later (by validation or a
+// plugin's configuration check) at or under a value left undecoded because
+// its ${NAME} could not be expanded: the environment problem already
+// stands for them.
+func (d *decoder) withoutSkipped(ps []Problem) []Problem {
+	if len(d.skipped) == 0 {
+		return ps
+	}
+	var out []Problem
+	for _, p := range ps {
+		if !slices.ContainsFunc(d.skipped, func(s string) bool { return within(p.Path, s) }) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// within reports whether path is at or under the value at parent.
+func within(path, parent string) bool {
+	if parent == "" || path == parent {
+		return true
+	}
+	rest, ok := strings.CutPrefix(path, parent)
+	return ok && (rest[0] == '.' || rest[0] == '[')
 }
 
 func (d *decoder) fail(path, format string, args ...any) {
@@ -25,6 +73,9 @@ var textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
 
 // decode fills v (addressable) from n.
 func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
+	if d.skip(n, path) {
+		return // leave the zero value, as for null
+	}
 	if n.Kind == yaml.AliasNode {
 		n = n.Alias
 	}
@@ -58,7 +109,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		d.decodeMap(n, v, path)
 	case reflect.Interface:
 		var out any
-		if err := n.Decode(&out); err != nil {
+		if err := d.pruned(n, path).Decode(&out); err != nil {
 			d.fail(path, "%v", err)
 			return
 		}
@@ -155,11 +206,82 @@ func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string) {
 			continue
 		}
 		seen[key] = true
+		if d.skip(n.Content[i+1], join(path, key)) {
+			continue // absent rather than a zero value
+		}
 		elem := reflect.New(v.Type().Elem()).Elem()
 		d.decode(n.Content[i+1], elem, join(path, key))
 		m.SetMapIndex(reflect.ValueOf(key).Convert(v.Type().Key()), elem)
 	}
 	v.Set(m)
+}
+
+// pruned returns n, or when values under it could not be expanded, a copy
+// without them: a mapping loses the key, a list keeps a null in its place
+// so that the indexes of the other items stay as written.
+func (d *decoder) pruned(n *yaml.Node, path string) *yaml.Node {
+	if len(d.unexpanded) == 0 {
+		return n
+	}
+	return d.prune(n, path, map[*yaml.Node]*yaml.Node{})
+}
+
+// prune is pruned with done holding the copies made so far. An alias stays
+// an alias (of the copy of its anchor), so that yaml.v3 still bounds how
+// far aliases may expand, and each anchor is copied once.
+func (d *decoder) prune(n *yaml.Node, path string, done map[*yaml.Node]*yaml.Node) *yaml.Node {
+	if c, ok := done[n]; ok {
+		return c
+	}
+	done[n] = n // until a copy proves needed; also stops a cycle
+	switch n.Kind {
+	case yaml.AliasNode:
+		if target := d.prune(n.Alias, path, done); target != n.Alias {
+			c := *n
+			c.Alias = target
+			done[n] = &c
+		}
+	case yaml.MappingNode, yaml.SequenceNode:
+		var content []*yaml.Node
+		for i, item := range n.Content {
+			sub := fmt.Sprintf("%s[%d]", path, i)
+			if n.Kind == yaml.MappingNode {
+				if i%2 == 0 {
+					continue // keys are never expanded
+				}
+				sub = join(path, n.Content[i-1].Value)
+			}
+			p := item
+			if d.skip(item, sub) {
+				p = nil
+			} else {
+				p = d.prune(item, sub, done)
+			}
+			if p == item && content == nil {
+				continue
+			}
+			if content == nil {
+				content = slices.Clone(n.Content[:i:i])
+				if n.Kind == yaml.MappingNode {
+					content = content[:i-1]
+				}
+			}
+			switch {
+			case p != nil && n.Kind == yaml.MappingNode:
+				content = append(content, n.Content[i-1], p)
+			case p != nil:
+				content = append(content, p)
+			case n.Kind == yaml.SequenceNode:
+				content = append(content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Value: "null"})
+			}
+		}
+		if content != nil {
+			c := *n
+			c.Content = content
+			done[n] = &c
+		}
+	}
+	return done[n]
 }
 
 // normalize turns yaml.v3's generic values into JSON-encodable ones.
@@ -221,13 +343,13 @@ func (d *decoder) expandEnv(n *yaml.Node, path string, lookup func(string) (stri
 			}
 			end := strings.IndexByte(s[i:], '}')
 			if end < 0 {
-				d.fail(path, "unterminated ${ in value")
+				d.failExpansion(n, path, "unterminated ${ in value")
 				return
 			}
 			name := s[i+2 : i+end]
 			val, ok := lookup(name)
 			if !ok {
-				d.fail(path, "environment variable %s is not set", name)
+				d.failExpansion(n, path, "environment variable %s is not set", name)
 				return
 			}
 			b.WriteString(s[:i] + val)
@@ -245,6 +367,16 @@ func (d *decoder) expandEnv(n *yaml.Node, path string, lookup func(string) (stri
 			}
 		}
 	}
+}
+
+// failExpansion reports that n's ${NAME} could not be expanded and marks n
+// so that it is not decoded.
+func (d *decoder) failExpansion(n *yaml.Node, path, format string, args ...any) {
+	d.fail(path, format, args...)
+	if d.unexpanded == nil {
+		d.unexpanded = map[*yaml.Node]bool{}
+	}
+	d.unexpanded[n] = true
 }
 
 func join(path, key string) string {

@@ -155,3 +155,78 @@ func TestDecodeDuplicateMapKeys(t *testing.T) {
 		})
 	}
 }
+
+// TestDecodeSkipsUnexpandedValues checks that a value whose ${NAME} could
+// not be expanded is reported once and left undecoded, wherever it is.
+func TestDecodeSkipsUnexpandedValues(t *testing.T) {
+	tests := []struct {
+		name    string
+		raw     string
+		want    sample
+		wants   []want
+		skipped []string
+	}{
+		{"scalars keep their zero value", "int: ${N}\nbool: ${B}\ndur: ${D}\nfloat: '${F}'\nstring: x${S}\n", sample{},
+			[]want{{"int", "N is not set"}, {"bool", "B is not set"}, {"dur", "D is not set"}, {"float", "F is not set"}, {"string", "S is not set"}},
+			[]string{"int", "bool", "dur", "float", "string"}},
+		{"unterminated", "int: 1${N\n", sample{}, []want{{"int", "unterminated ${"}}, []string{"int"}},
+		{"a map loses the key", "map: {a: '${X}', b: 2}", sample{Map: map[string]int{"b": 2}},
+			[]want{{"map.a", "X is not set"}}, []string{"map.a"}},
+		{"a list keeps the place", "list: [a, '${X}', c]", sample{List: []string{"a", "", "c"}},
+			[]want{{"list[1]", "X is not set"}}, []string{"list[1]"}},
+		{"in a struct in a list", "items: [{n: 1}, {n: '${X}'}]", sample{Items: []sampleNested{{N: 1}, {}}},
+			[]want{{"items[1].n", "X is not set"}}, []string{"items[1].n"}},
+		{"free-form values lose the key or keep a null", "any:\n  a: {b: '${X}', c: 1}\n  l: [1, '${Y}', 3]\n  k: ok\n",
+			sample{Any: map[string]any{"a": map[string]any{"c": 1}, "l": []any{1, nil, 3}, "k": "ok"}},
+			[]want{{"any.a.b", "X is not set"}, {"any.l[1]", "Y is not set"}}, []string{"any.a.b", "any.l[1]"}},
+		{"free-form value that is itself unexpanded", "any: ${X}\n", sample{}, []want{{"any", "X is not set"}}, []string{"any"}},
+		{"an alias of an unexpanded value", "string: &s '${X}'\nlist: [*s, b]\n", sample{List: []string{"", "b"}},
+			[]want{{"string", "X is not set"}}, []string{"string", "list[0]"}},
+		{"an alias of a free-form anchor holding an unexpanded value", "nested: {n: 1}\nany:\n  a: &a {b: '${X}', c: 1}\n  d: *a\n",
+			sample{Nested: sampleNested{N: 1}, Any: map[string]any{"a": map[string]any{"c": 1}, "d": map[string]any{"c": 1}}},
+			[]want{{"any.a.b", "X is not set"}}, []string{"any.a.b"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var doc yaml.Node
+			if err := yaml.Unmarshal([]byte(tt.raw), &doc); err != nil {
+				t.Fatalf("yaml: %v", err)
+			}
+			var got sample
+			d := &decoder{}
+			d.expandEnv(&doc, "", (&env{}).lookup)
+			d.decode(doc.Content[0], reflect.ValueOf(&got).Elem(), "")
+			checkProblems(t, d.problems, tt.wants)
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("decoded %+v, want %+v", got, tt.want)
+			}
+			if !reflect.DeepEqual(d.skipped, tt.skipped) {
+				t.Errorf("skipped %q, want %q", d.skipped, tt.skipped)
+			}
+		})
+	}
+}
+
+func TestWithoutSkipped(t *testing.T) {
+	d := &decoder{skipped: []string{"listen", "backends[0].config.a", "list[1]"}}
+	ps := []Problem{
+		{Path: "listen", Message: "dropped"},
+		{Path: "listen_other", Message: "kept"},
+		{Path: "backends[0].config.a", Message: "dropped"},
+		{Path: "backends[0].config.a.b", Message: "dropped"},
+		{Path: "backends[0].config.a[2]", Message: "dropped"},
+		{Path: "backends[0].config.ab", Message: "kept"},
+		{Path: "backends[0].config", Message: "kept"},
+		{Path: "list[1]", Message: "dropped"},
+		{Path: "list[10]", Message: "kept"},
+		{Path: "", Message: "kept"},
+	}
+	for _, p := range d.withoutSkipped(ps) {
+		if p.Message != "kept" {
+			t.Errorf("%s was not dropped", p)
+		}
+	}
+	if n := len(d.withoutSkipped(ps)); n != 5 {
+		t.Errorf("kept %d problems, want 5", n)
+	}
+}
