@@ -146,14 +146,14 @@ type fakeRunner struct {
 	stdout, stderr io.ReadCloser
 }
 
-func (r *fakeRunner) Start(context.Context) error    { return nil }
+func (r *fakeRunner) Start(context.Context) error     { return nil }
 func (r *fakeRunner) Diagnose(context.Context) string { return "" }
-func (r *fakeRunner) Stdout() io.ReadCloser          { return r.stdout }
-func (r *fakeRunner) Stderr() io.ReadCloser          { return r.stderr }
-func (r *fakeRunner) Name() string                   { return "fake-plugin" }
-func (r *fakeRunner) Wait(context.Context) error     { return nil }
-func (r *fakeRunner) Kill(context.Context) error     { return r.stderr.Close() }
-func (r *fakeRunner) ID() string                     { return "fake" }
+func (r *fakeRunner) Stdout() io.ReadCloser           { return r.stdout }
+func (r *fakeRunner) Stderr() io.ReadCloser           { return r.stderr }
+func (r *fakeRunner) Name() string                    { return "fake-plugin" }
+func (r *fakeRunner) Wait(context.Context) error      { return nil }
+func (r *fakeRunner) Kill(context.Context) error      { return r.stderr.Close() }
+func (r *fakeRunner) ID() string                      { return "fake" }
 func (r *fakeRunner) PluginToHost(n, a string) (string, string, error) {
 	return n, a, nil
 }
