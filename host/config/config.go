@@ -286,6 +286,10 @@ func (c *Config) validate() []Problem {
 	default:
 		fail("storage.driver", "must be sqlite or postgres, not %q", c.Storage.Driver)
 	}
+	// An explicit zero duration (0, 0s) means "use the default":
+	// applyDefaults has already replaced it, exactly as if the key were
+	// absent, so only a negative duration gets here as a problem. This is
+	// deliberate and documented; keep it.
 	positive := func(path string, d Duration) {
 		if d <= 0 {
 			fail(path, "must be > 0")

