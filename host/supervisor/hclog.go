@@ -5,6 +5,7 @@ import (
 	"io"
 	"log"
 	"log/slog"
+	"path/filepath"
 
 	"github.com/hashicorp/go-hclog"
 )
@@ -12,13 +13,26 @@ import (
 // hclogAdapter lets go-plugin, which logs through hclog, write into the
 // host's slog logger. Plugin log lines arrive here too, re-emitted by
 // go-plugin with the plugin's own level and fields.
+//
+// The slog logger already names the backend and the plugin. go-plugin adds
+// its own "plugin" attribute (the executable's path) to some lines, and
+// names the logger for the plugin's stderr after the executable's base
+// name. Both only repeat which executable runs, and badly: an external
+// plugin runs as /proc/self/fd/N, a first-party one as the host's own
+// executable. The adapter drops them; other names (go-plugin's "stdio"
+// sub-logger) are kept as a "logger" attribute.
 type hclogAdapter struct {
 	log     *slog.Logger
+	exec    string // the plugin's executable path as go-plugin knows it
 	name    string
 	implied []any
 }
 
-func newHCLogAdapter(l *slog.Logger) hclog.Logger { return &hclogAdapter{log: l} }
+// newHCLogAdapter returns an hclog.Logger writing to l for the plugin run
+// from the executable at execPath (the exec.Cmd's Path).
+func newHCLogAdapter(l *slog.Logger, execPath string) hclog.Logger {
+	return &hclogAdapter{log: l, exec: execPath}
+}
 
 func (a *hclogAdapter) Log(level hclog.Level, msg string, args ...any) {
 	var lv slog.Level
@@ -35,10 +49,27 @@ func (a *hclogAdapter) Log(level hclog.Level, msg string, args ...any) {
 	if !a.log.Enabled(context.Background(), lv) {
 		return
 	}
+	args = a.dropExecPath(args)
 	if a.name != "" {
 		args = append(args, "logger", a.name)
 	}
 	a.log.Log(context.Background(), lv, msg, append(a.implied, args...)...)
+}
+
+// dropExecPath removes the "plugin" attributes go-plugin adds with the
+// executable's path as their value; a plugin's own "plugin" attribute, with
+// any other value, stays.
+func (a *hclogAdapter) dropExecPath(args []any) []any {
+	if a.exec == "" {
+		return args
+	}
+	for i := 0; i+1 < len(args); i += 2 {
+		if k, _ := args[i].(string); k == "plugin" && args[i+1] == a.exec {
+			out := append(make([]any, 0, len(args)-2), args[:i]...)
+			return append(out, a.dropExecPath(args[i+2:])...)
+		}
+	}
+	return args
 }
 
 func (a *hclogAdapter) Trace(msg string, args ...any) { a.Log(hclog.Trace, msg, args...) }
@@ -67,6 +98,9 @@ func (a *hclogAdapter) Name() string { return a.name }
 
 func (a *hclogAdapter) Named(name string) hclog.Logger {
 	c := *a
+	if a.exec != "" && name == filepath.Base(a.exec) {
+		return &c // the stderr logger, named after the executable
+	}
 	if c.name != "" {
 		name = c.name + "." + name
 	}
@@ -96,7 +130,11 @@ func (a *hclogAdapter) GetLevel() hclog.Level {
 }
 
 func (a *hclogAdapter) StandardLogger(*hclog.StandardLoggerOptions) *log.Logger {
-	return slog.NewLogLogger(a.log.Handler(), slog.LevelInfo)
+	l := a.log.With(a.implied...)
+	if a.name != "" {
+		l = l.With("logger", a.name)
+	}
+	return slog.NewLogLogger(l.Handler(), slog.LevelInfo)
 }
 
 func (a *hclogAdapter) StandardWriter(*hclog.StandardLoggerOptions) io.Writer {

@@ -156,7 +156,7 @@ func (i *Instance) start(ctx context.Context) error {
 		AutoMTLS:         true,
 		StartTimeout:     opts.StartTimeout,
 		SkipHostEnv:      true,
-		Logger:           newHCLogAdapter(log),
+		Logger:           newHCLogAdapter(log, cmd.Path),
 		SyncStdout:       io.Discard,
 		SyncStderr:       io.Discard,
 	})

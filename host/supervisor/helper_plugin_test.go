@@ -1,0 +1,200 @@
+package supervisor
+
+// The supervisor's tests run real plugin processes. Their executable is
+// this test binary: init serves helperPlugin instead of running tests when
+// go-plugin started the binary (the handshake cookie is set) and either the
+// last two arguments are helperArg and a mode (a first-party plugin, see
+// helperCommand) or the executable's name is helperArg-<mode> (an external
+// plugin, which gets no arguments; see helperExternal). The mode is not
+// passed in the environment because the supervisor gives plugins an
+// allowlisted one. init runs before any TestMain, so this works whatever
+// TestMain the package's test files have.
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/portcullis-auth/portcullis/sdk"
+)
+
+const helperArg = "portcullis-supervisor-test-plugin"
+
+// The helper plugin's modes.
+const (
+	// modeLog logs a warning with attributes when configured.
+	modeLog = "log"
+	// modeCrash exits crashAfter after being configured.
+	modeCrash = "crash"
+)
+
+// crashAfter is how long a modeCrash plugin lives after Configure: long
+// enough for the host to finish starting it, far below stableAfter.
+const crashAfter = 150 * time.Millisecond
+
+func init() {
+	if mode, ok := helperMode(); ok {
+		sdk.Serve(&helperPlugin{mode: mode}) // never returns
+	}
+}
+
+func helperMode() (string, bool) {
+	if os.Getenv(sdk.Handshake.MagicCookieKey) != sdk.Handshake.MagicCookieValue {
+		return "", false
+	}
+	if n := len(os.Args); n >= 3 && os.Args[n-2] == helperArg {
+		return os.Args[n-1], true
+	}
+	if mode, ok := strings.CutPrefix(filepath.Base(os.Args[0]), helperArg+"-"); ok {
+		return mode, true
+	}
+	return "", false
+}
+
+// helperCommand is Options.BuiltinCommand running the helper plugin in the
+// given mode. "-test.run=^$" keeps the binary from running tests should
+// init ever not recognise the arguments.
+func helperCommand(mode string) func(string) (*exec.Cmd, error) {
+	return func(string) (*exec.Cmd, error) {
+		return exec.Command(os.Args[0], "-test.run=^$", helperArg, mode), nil
+	}
+}
+
+// helperExternal returns the path and checksum of an external plugin that
+// runs the helper plugin in the given mode: a symbolic link to this test
+// binary named after the mode.
+func helperExternal(t *testing.T, mode string) (path, sum string) {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path = filepath.Join(t.TempDir(), helperArg+"-"+mode)
+	if err := os.Symlink(self, path); err != nil {
+		t.Fatal(err)
+	}
+	if sum, err = Checksum(path); err != nil {
+		t.Fatal(err)
+	}
+	return path, sum
+}
+
+type helperPlugin struct{ mode string }
+
+func (p *helperPlugin) Metadata() sdk.Metadata {
+	return sdk.Metadata{Name: "helper", Version: "test", Capabilities: []sdk.Capability{sdk.CapabilityAuthenticator}}
+}
+
+func (p *helperPlugin) Configure(_ context.Context, req *sdk.ConfigureRequest) error {
+	switch p.mode {
+	case modeLog:
+		sdk.Logger().Warn("helper configured", "instance", req.Instance, "answer", 42)
+	case modeCrash:
+		go func() {
+			time.Sleep(crashAfter)
+			os.Exit(3)
+		}()
+	}
+	return nil
+}
+
+func (p *helperPlugin) Authenticate(_ context.Context, _ *sdk.AuthenticateRequest, resp *sdk.AuthenticateResponse) error {
+	resp.Abstain("")
+	return nil
+}
+
+// logRecorder is a slog.Handler that keeps every record with the
+// attributes its logger was given, flattened to key/value pairs in order.
+type logRecorder struct {
+	store *logStore
+	attrs []slog.Attr
+}
+
+type logStore struct {
+	mu      sync.Mutex
+	records []logRecord
+}
+
+type logRecord struct {
+	Time    time.Time
+	Level   slog.Level
+	Message string
+	Attrs   []slog.Attr
+}
+
+func newLogRecorder() *logRecorder { return &logRecorder{store: &logStore{}} }
+
+func (h *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h *logRecorder) Handle(_ context.Context, r slog.Record) error {
+	rec := logRecord{Time: r.Time, Level: r.Level, Message: r.Message, Attrs: append([]slog.Attr{}, h.attrs...)}
+	r.Attrs(func(a slog.Attr) bool {
+		rec.Attrs = append(rec.Attrs, a)
+		return true
+	})
+	h.store.mu.Lock()
+	h.store.records = append(h.store.records, rec)
+	h.store.mu.Unlock()
+	return nil
+}
+
+func (h *logRecorder) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return &logRecorder{store: h.store, attrs: append(append([]slog.Attr{}, h.attrs...), attrs...)}
+}
+
+// WithGroup is not needed by the code under test.
+func (h *logRecorder) WithGroup(string) slog.Handler { return h }
+
+func (h *logRecorder) records() []logRecord {
+	h.store.mu.Lock()
+	defer h.store.mu.Unlock()
+	return append([]logRecord{}, h.store.records...)
+}
+
+// waitFor polls the log until a record with the message appears.
+func (h *logRecorder) waitFor(t *testing.T, msg string) logRecord {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		for _, r := range h.records() {
+			if r.Message == msg {
+				return r
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no log record %q in time", msg)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// values returns the values of the attributes named key, in order.
+func (r logRecord) values(key string) []string {
+	var vs []string
+	for _, a := range r.Attrs {
+		if a.Key == key {
+			vs = append(vs, a.Value.String())
+		}
+	}
+	return vs
+}
+
+func testOptions(log *slog.Logger, mode string) Options {
+	return Options{
+		StartTimeout:   30 * time.Second,
+		BackoffMin:     50 * time.Millisecond,
+		BackoffMax:     time.Second,
+		StopGrace:      5 * time.Second,
+		Logger:         log,
+		BuiltinCommand: helperCommand(mode),
+	}
+}
+
+var emptyConfig = json.RawMessage("{}")
