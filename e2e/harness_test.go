@@ -273,3 +273,31 @@ func alive(pid int) bool {
 	fmt.Sscan(rest, &state)
 	return state != "Z" && state != "X"
 }
+
+// pluginPID returns the pid of the host's plugin process whose command line
+// mentions name (a first-party plugin's name or an external plugin's path).
+func pluginPID(t *testing.T, hostPID int, name string) int {
+	t.Helper()
+	for _, pid := range childPIDs(t, hostPID) {
+		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err != nil {
+			continue
+		}
+		for _, arg := range strings.Split(string(raw), "\x00") {
+			if arg == name {
+				return pid
+			}
+		}
+	}
+	t.Fatalf("no plugin process %q under host %d", name, hostPID)
+	return 0
+}
+
+// newRequest builds a JSON POST.
+func newRequest(url, body string) (*http.Request, error) {
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	if err == nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	return req, err
+}

@@ -196,6 +196,7 @@ func (h *Host) pluginSubscribers() []*signals.Subscription {
 		for _, want := range st.Metadata.Subscriptions {
 			sub := &signals.Subscription{
 				Name: st.Name, Mode: signals.Sync, Signals: []string{want.Signal}, Sender: want.Sender,
+				IgnoreOwn: want.IgnoreOwn, Owner: st.Name,
 				Timeout: h.cfg.Signals.PluginTimeout.D(), Receiver: recv,
 			}
 			if isSubscriber {

@@ -99,6 +99,8 @@ type AuthenticateResponse struct {
 	// HTTPStatus, with a deny, asks for a status: 401, 403 or 429. Zero lets
 	// the host choose from the reason.
 	HTTPStatus int
+	// Description, with a deny, is the human-readable error_description.
+	Description string
 }
 
 // Grant sets the Identity decision.

@@ -59,6 +59,7 @@ var Catalogue = map[string]func() SignalArgs{
 	"session_login_failed":         func() SignalArgs { return &SessionLoginFailed{} },
 	"session_authentication_check": func() SignalArgs { return &SessionAuthenticationCheck{} },
 	"user_logged_out":              func() SignalArgs { return &UserLoggedOut{} },
+	"user_login_unavailable":       func() SignalArgs { return &UserLoginUnavailable{} },
 	// authorization requests (sender: the request's slug)
 	"authorization_requested": func() SignalArgs { return &AuthorizationRequested{} },
 	"authorization_granted":   func() SignalArgs { return &AuthorizationGranted{} },
@@ -262,9 +263,24 @@ type UserLoginFailed struct {
 	Path      string `json:"path"`
 }
 
+// UserLoginUnavailable: a login was refused because a backend could not
+// decide (it is down, timed out or failed): the host failed closed. It is
+// not a failed password and must never be counted as one; a backend that
+// reserved something for the attempt releases it here. (Portcullis's own;
+// the seed systems have no equivalent.)
+type UserLoginUnavailable struct {
+	Username string `json:"username"`
+	ClientFacts
+	// Backend is the backend that could not decide.
+	Backend   string `json:"backend"`
+	RequestID string `json:"request_id"`
+	Path      string `json:"path"`
+}
+
 // UserLoggedIn: a login succeeded.
 type UserLoggedIn struct {
-	UserID   string `json:"user_id"`
+	UserID string `json:"user_id"`
+	// Username is the name the client logged in with.
 	Username string `json:"username"`
 	// UserType is "user" or "admin".
 	UserType string `json:"user_type"`
@@ -393,6 +409,7 @@ func (UserLoggedIn) SignalName() string                { return "user_logged_in"
 func (SessionLoginFailed) SignalName() string          { return "session_login_failed" }
 func (SessionAuthenticationCheck) SignalName() string  { return "session_authentication_check" }
 func (UserLoggedOut) SignalName() string               { return "user_logged_out" }
+func (UserLoginUnavailable) SignalName() string        { return "user_login_unavailable" }
 func (AuthorizationRequested) SignalName() string      { return "authorization_requested" }
 func (AuthorizationGranted) SignalName() string        { return "authorization_granted" }
 func (AuthorizationDenied) SignalName() string         { return "authorization_denied" }

@@ -55,8 +55,12 @@ user_locked_out lockout_reset plugin_started plugin_exited`
 			t.Errorf("signal %q is missing from the catalogue", n)
 		}
 	}
-	if len(Catalogue) != len(names) {
-		t.Errorf("catalogue has %d signals, SPEC names %d", len(Catalogue), len(names))
+	// Portcullis adds these to the seeds' names; docs/signals.md says why.
+	extra := map[string]bool{"user_login_unavailable": true}
+	for n := range Catalogue {
+		if !strings.Contains(" "+strings.Join(names, " ")+" ", " "+n+" ") && !extra[n] {
+			t.Errorf("signal %q is neither in SPEC §7 nor a documented addition", n)
+		}
 	}
 }
 

@@ -81,7 +81,7 @@ func (s *pluginServer) Metadata(context.Context, *pb.MetadataRequest) (*pb.Metad
 		resp.Capabilities = append(resp.Capabilities, capabilityToProto[c])
 	}
 	for _, sub := range md.Subscriptions {
-		resp.Subscriptions = append(resp.Subscriptions, &pb.Subscription{Signal: sub.Signal, Sender: sub.Sender})
+		resp.Subscriptions = append(resp.Subscriptions, &pb.Subscription{Signal: sub.Signal, Sender: sub.Sender, IgnoreOwn: sub.IgnoreOwn})
 	}
 	return resp, nil
 }
@@ -118,9 +118,10 @@ func (s *authenticatorServer) Authenticate(ctx context.Context, req *pb.Authenti
 		return nil, errwire.ToStatus(err)
 	}
 	resp := &pb.AuthenticateResponse{
-		Decision:   decisionToProto[out.Decision],
-		Reason:     out.Reason,
-		HttpStatus: int32(out.HTTPStatus),
+		Decision:    decisionToProto[out.Decision],
+		Reason:      out.Reason,
+		HttpStatus:  int32(out.HTTPStatus),
+		Description: out.Description,
 	}
 	if out.Decision == DecisionIdentity {
 		resp.Identity = &pb.Identity{

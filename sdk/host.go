@@ -60,6 +60,8 @@ type Storage interface {
 	Increment(ctx context.Context, key string, delta int64, ttl time.Duration) (int64, error)
 	// CompareAndSwap stores newValue if the current value equals oldValue
 	// (nil oldValue: only if the key is absent) and reports whether it did.
+	// A counter's value is its decimal text; swapped to another decimal it
+	// stays a counter.
 	CompareAndSwap(ctx context.Context, key string, oldValue, newValue []byte, ttl time.Duration) (bool, error)
 }
 

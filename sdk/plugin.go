@@ -11,8 +11,10 @@ const ProtocolVersion = 1
 
 // Plugin is implemented by every plugin.
 type Plugin interface {
-	// Metadata describes the plugin. The host calls it once after start; it
-	// must not depend on configuration and must not do I/O.
+	// Metadata describes the plugin. It must not do I/O. The host calls it
+	// after start, before Configure, to learn the capabilities (which must
+	// not depend on configuration), and again after Configure to learn the
+	// subscriptions (which may).
 	Metadata() Metadata
 
 	// Configure is called once, after Metadata and before any capability
@@ -62,6 +64,10 @@ func (m Metadata) Has(c Capability) bool {
 type Subscription struct {
 	Signal string
 	Sender string
+	// IgnoreOwn skips the signals this plugin instance is the sender of: for
+	// a backend, the login signals of logins it decided itself (it already
+	// knows), which saves a round trip on that path.
+	IgnoreOwn bool
 }
 
 // ConfigureRequest carries what a plugin instance needs to run.

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"sort"
 
+	"github.com/portcullis-auth/portcullis/plugins/lockout"
 	"github.com/portcullis-auth/portcullis/plugins/password"
 	"github.com/portcullis-auth/portcullis/sdk"
 )
@@ -22,6 +23,13 @@ type Plugin struct {
 
 // Plugins are the first-party plugins by name.
 var Plugins = map[string]Plugin{
+	"lockout": {
+		New: func() sdk.Plugin { return lockout.New() },
+		CheckConfig: func(raw json.RawMessage) error {
+			_, err := lockout.ParseConfig(raw)
+			return err
+		},
+	},
 	"password": {
 		New: func() sdk.Plugin { return password.New() },
 		CheckConfig: func(raw json.RawMessage) error {

@@ -68,10 +68,11 @@ type Result struct {
 	Identity sdk.Identity
 	// Reason is the deciding backend's reason code.
 	Reason string
-	// RetryAfter, Details and HTTPStatus come from a deny.
-	RetryAfter time.Duration
-	Details    map[string]any
-	HTTPStatus int
+	// RetryAfter, Details, HTTPStatus and Description come from a deny.
+	RetryAfter  time.Duration
+	Details     map[string]any
+	HTTPStatus  int
+	Description string
 }
 
 // BackendError is a backend that could not decide.
@@ -98,7 +99,7 @@ func (c *Chain) Authenticate(ctx context.Context, req *sdk.AuthenticateRequest) 
 		case sdk.DecisionDeny:
 			return Result{
 				Outcome: Denied, Backend: l.Name, Reason: orDefault(resp.Reason, sdk.ReasonPermissionDenied),
-				RetryAfter: resp.RetryAfter, Details: resp.Details, HTTPStatus: resp.HTTPStatus,
+				RetryAfter: resp.RetryAfter, Details: resp.Details, HTTPStatus: resp.HTTPStatus, Description: resp.Description,
 			}, nil
 		case sdk.DecisionAbstain:
 			if resp.Reason != "" {

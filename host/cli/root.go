@@ -79,6 +79,7 @@ func NewRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		usersCmd(e),
 		pluginsCmd(e),
 		signalsCmd(e),
+		lockoutCmd(e),
 		configCmd(e),
 		versionCmd(e),
 		pluginServeCmd(),

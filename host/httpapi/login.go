@@ -145,20 +145,24 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	res, err := s.opts.Chain.Authenticate(r.Context(), req)
 	log := s.log.With("request_id", requestID, "username", req.Username, "ip", client.IP)
 	if err != nil {
-		var be *chain.BackendError
+		be := &chain.BackendError{}
 		backend := "a backend"
 		if errors.As(err, &be) {
 			backend = fmt.Sprintf("backend %q", be.Backend)
 		}
 		s.logins.Inc("unavailable")
 		log.Warn("login failed closed", "error", err)
+		s.opts.Signals.Emit(r.Context(), be.Backend, &sdk.UserLoginUnavailable{
+			Username: req.Username, ClientFacts: sdk.ClientFacts{ClientIP: client.IP, UserAgent: client.UserAgent},
+			Backend: be.Backend, RequestID: requestID, Path: req.Path,
+		})
 		writeError(w, http.StatusServiceUnavailable, codeBackendUnavailable, backend+" is unavailable; try again later", nil)
 		return
 	}
 	facts := sdk.ClientFacts{ClientIP: client.IP, UserAgent: client.UserAgent}
 	if res.Outcome != chain.Success {
 		s.logins.Inc(res.Outcome.String())
-		log.Info("login failed", "outcome", res.Outcome.String(), "backend", res.Backend, "reason", res.Reason)
+		log.Debug("login failed", "outcome", res.Outcome.String(), "backend", res.Backend, "reason", res.Reason)
 		s.opts.Signals.Emit(r.Context(), res.Backend, &sdk.UserLoginFailed{
 			Username: req.Username, ClientFacts: facts, Backend: res.Backend, Reason: res.Reason,
 			RequestID: requestID, Path: req.Path,
@@ -178,9 +182,9 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.logins.Inc("success")
-	log.Info("login succeeded", "backend", res.Backend, "subject", res.Identity.Subject)
+	log.Debug("login succeeded", "backend", res.Backend, "subject", res.Identity.Subject)
 	s.opts.Signals.Emit(r.Context(), res.Backend, &sdk.UserLoggedIn{
-		UserID: res.Identity.Subject, Username: res.Identity.Username, UserType: "user", ClientFacts: facts,
+		UserID: res.Identity.Subject, Username: req.Username, UserType: "user", ClientFacts: facts,
 		Backend: res.Backend, SessionID: pair.Access.FamilyID, RequestID: requestID, Path: req.Path,
 	})
 	writeTokens(w, pair)
@@ -210,6 +214,9 @@ func (s *Server) writeDenied(w http.ResponseWriter, res chain.Result) {
 	switch res.HTTPStatus {
 	case http.StatusUnauthorized, http.StatusForbidden, http.StatusTooManyRequests:
 		status = res.HTTPStatus
+	}
+	if res.Description != "" {
+		desc = res.Description
 	}
 	if res.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.FormatInt(int64(math.Ceil(res.RetryAfter.Seconds())), 10))

@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"regexp"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
@@ -38,6 +40,10 @@ type Subscription struct {
 	Signals []string
 	// Sender, if set, selects only signals from that sender (a slug).
 	Sender string
+	// IgnoreOwn skips signals whose sender is Owner.
+	IgnoreOwn bool
+	// Owner is the plugin instance behind the subscription, if any.
+	Owner string
 	// Timeout bounds one delivery.
 	Timeout  time.Duration
 	Receiver sdk.SignalReceiver
@@ -45,6 +51,9 @@ type Subscription struct {
 
 func (s *Subscription) wants(name, sender string) bool {
 	if s.Sender != "" && s.Sender != sender {
+		return false
+	}
+	if s.IgnoreOwn && sender == s.Owner {
 		return false
 	}
 	for _, n := range s.Signals {
@@ -132,6 +141,12 @@ func (d *Dispatcher) EmitRaw(ctx context.Context, name, sender string, args json
 		if err := dec.Decode(typed); err != nil {
 			return "", fmt.Errorf("%w: arguments of %s: %v", ErrBadSignal, name, err)
 		}
+		if len(bytes.TrimSpace(args[dec.InputOffset():])) > 0 {
+			return "", fmt.Errorf("%w: arguments of %s: data after the JSON object", ErrBadSignal, name)
+		}
+		if err := exactKeys(args, typed); err != nil {
+			return "", fmt.Errorf("%w: arguments of %s: %v", ErrBadSignal, name, err)
+		}
 		raw, _ := json.Marshal(typed)
 		args = raw
 	} else if !customName.MatchString(name) {
@@ -140,6 +155,45 @@ func (d *Dispatcher) EmitRaw(ctx context.Context, name, sender string, args json
 		return "", fmt.Errorf("%w: arguments of %s must be a JSON object", ErrBadSignal, name)
 	}
 	return d.emit(ctx, sdk.Signal{Name: name, Sender: sender, Args: args}), nil
+}
+
+// exactKeys checks that every top-level key of the object raw is spelled
+// exactly as one of typed's JSON names (encoding/json matches names without
+// regard to case).
+func exactKeys(raw json.RawMessage, typed any) error {
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &obj); err != nil {
+		return err
+	}
+	names := map[string]bool{}
+	jsonNames(reflect.TypeOf(typed), names)
+	for k := range obj {
+		if !names[k] {
+			return fmt.Errorf("unknown argument %q", k)
+		}
+	}
+	return nil
+}
+
+// jsonNames collects the JSON names of a struct's fields, embedded structs
+// included.
+func jsonNames(t reflect.Type, into map[string]bool) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		switch {
+		case f.Anonymous && name == "":
+			jsonNames(f.Type, into)
+		case name == "-" || !f.IsExported():
+		case name == "":
+			into[f.Name] = true
+		default:
+			into[name] = true
+		}
+	}
 }
 
 func (d *Dispatcher) emit(ctx context.Context, sig sdk.Signal) string {
@@ -189,12 +243,21 @@ func (d *Dispatcher) emit(ctx context.Context, sig sdk.Signal) string {
 func deliverSync(ctx context.Context, s *Subscription, sig *sdk.Signal) (err error) {
 	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("receiver panicked: %v\n%s", r, debug.Stack())
-		}
+	// The receiver runs on its own goroutine so that one that ignores its
+	// deadline cannot hold the caller: it is abandoned when time is up.
+	done := make(chan error, 1)
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				done <- fmt.Errorf("receiver panicked: %v\n%s", r, debug.Stack())
+			}
+		}()
+		done <- s.Receiver.Receive(ctx, sig)
 	}()
-	err = s.Receiver.Receive(ctx, sig)
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+	}
 	if err == nil && ctx.Err() != nil {
 		err = ctx.Err()
 	}

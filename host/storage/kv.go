@@ -17,7 +17,7 @@ import (
 
 // Limits on plugin storage entries.
 const (
-	MaxKeyBytes   = 512
+	MaxKeyBytes   = 1024
 	MaxValueBytes = 1 << 20
 )
 
@@ -27,7 +27,7 @@ const (
 // number.
 type kvRow struct {
 	Namespace   string `gorm:"primaryKey;size:128"`
-	Key         string `gorm:"primaryKey;size:512"`
+	Key         string `gorm:"primaryKey;size:1024"`
 	Value       []byte
 	Num         *int64
 	ExpiresAtMS *int64 `gorm:"index"`
@@ -235,16 +235,34 @@ func (kv *KV) CompareAndSwap(ctx context.Context, key string, oldValue, newValue
 			 WHERE plugin_kv.expires_at_ms IS NOT NULL AND plugin_kv.expires_at_ms <= ?`,
 			kv.namespace, key, newValue, kv.expiry(ttl), now)
 	} else {
+		// A counter swapped to a decimal value stays a counter, so that
+		// Increment keeps working on it.
+		var newNum *int64
+		if n, err := strconv.ParseInt(string(newValue), 10, 64); err == nil {
+			newNum = &n
+		}
 		res = db.Exec(
-			`UPDATE plugin_kv SET value = ?, num = NULL, expires_at_ms = ?
+			`UPDATE plugin_kv SET
+			   value = CASE WHEN num IS NOT NULL AND CAST(? AS BIGINT) IS NOT NULL THEN NULL ELSE `+kv.store.blobParam()+` END,
+			   num = CASE WHEN num IS NOT NULL THEN CAST(? AS BIGINT) ELSE NULL END,
+			   expires_at_ms = ?
 			 WHERE namespace = ? AND key = ? AND `+live+`
 			   AND ((num IS NULL AND value = ?) OR (num IS NOT NULL AND CAST(num AS TEXT) = ?))`,
-			newValue, kv.expiry(ttl), kv.namespace, key, now, oldValue, string(oldValue))
+			newNum, newValue, newNum, kv.expiry(ttl), kv.namespace, key, now, oldValue, string(oldValue))
 	}
 	if res.Error != nil {
 		return false, fmt.Errorf("storage compare-and-swap: %w", res.Error)
 	}
 	return res.RowsAffected == 1, nil
+}
+
+// blobParam is a bind parameter typed as binary where the database cannot
+// infer it (a CASE branch on PostgreSQL).
+func (s *Store) blobParam() string {
+	if s.driver == Postgres {
+		return "?::bytea" // not CAST(? ...): gorm would expand a []byte after "(" as a list
+	}
+	return "?"
 }
 
 // PurgeExpired deletes up to limit expired entries in every namespace and

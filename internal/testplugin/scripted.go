@@ -17,13 +17,18 @@ import (
 // An answer is "identity", "abstain[:reason]", "deny[:reason]" or
 // "sleep:<duration>" (answer abstain after sleeping, honouring the
 // deadline). "*" is the answer for any other username (default abstain).
+// With "count": "calls", every call is counted in the host storage key
+// "calls", so a test can see how many attempts reached the backend.
 type Scripted struct {
 	answers map[string]string
+	count   string
+	storage sdk.Storage
 }
 
 // ScriptedConfig is Scripted's configuration.
 type ScriptedConfig struct {
 	Answers map[string]string `json:"answers"`
+	Count   string            `json:"count"`
 }
 
 // Metadata implements sdk.Plugin.
@@ -37,12 +42,17 @@ func (s *Scripted) Configure(_ context.Context, req *sdk.ConfigureRequest) error
 	if err := req.DecodeConfig(&cfg); err != nil {
 		return err
 	}
-	s.answers = cfg.Answers
+	s.answers, s.count, s.storage = cfg.Answers, cfg.Count, req.Host.Storage()
 	return nil
 }
 
 // Authenticate implements sdk.Authenticator.
 func (s *Scripted) Authenticate(ctx context.Context, req *sdk.AuthenticateRequest, resp *sdk.AuthenticateResponse) error {
+	if s.count != "" {
+		if _, err := s.storage.Increment(ctx, s.count, 1, 0); err != nil {
+			return err
+		}
+	}
 	answer, ok := s.answers[req.Username]
 	if !ok {
 		answer = s.answers["*"]

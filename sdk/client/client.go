@@ -74,7 +74,7 @@ func (r *Remote) Metadata(ctx context.Context) (sdk.Metadata, error) {
 		md.Capabilities = append(md.Capabilities, capability)
 	}
 	for _, s := range resp.GetSubscriptions() {
-		md.Subscriptions = append(md.Subscriptions, sdk.Subscription{Signal: s.GetSignal(), Sender: s.GetSender()})
+		md.Subscriptions = append(md.Subscriptions, sdk.Subscription{Signal: s.GetSignal(), Sender: s.GetSender(), IgnoreOwn: s.GetIgnoreOwn()})
 	}
 	return md, nil
 }
@@ -115,8 +115,9 @@ func (a authenticatorClient) Authenticate(ctx context.Context, req *sdk.Authenti
 		return errwire.FromStatus(err)
 	}
 	*resp = sdk.AuthenticateResponse{
-		Reason:     out.GetReason(),
-		HTTPStatus: int(out.GetHttpStatus()),
+		Reason:      out.GetReason(),
+		HTTPStatus:  int(out.GetHttpStatus()),
+		Description: out.GetDescription(),
 	}
 	if d := out.GetRetryAfter(); d != nil {
 		resp.RetryAfter = d.AsDuration()

@@ -230,6 +230,10 @@ func testKVCompareAndSwap(t *testing.T, s *storage.Store) {
 	if ok, _ := kv.CompareAndSwap(ctx, "n", []byte("41"), []byte("42"), 0); !ok {
 		t.Fatal("swap on a counter with its decimal value failed")
 	}
+	// It is still a counter.
+	if n, err := kv.Increment(ctx, "n", 1, 0); err != nil || n != 43 {
+		t.Fatalf("Increment after a swap to a decimal = %d, %v; want 43", n, err)
+	}
 	// An expired entry counts as absent.
 	if ok, _ := kv.CompareAndSwap(ctx, "e", nil, []byte("x"), time.Second); !ok {
 		t.Fatal("create with ttl failed")

@@ -176,7 +176,9 @@ type Subscription struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Signal string                 `protobuf:"bytes,1,opt,name=signal,proto3" json:"signal,omitempty"`
 	// Empty means every sender.
-	Sender        string `protobuf:"bytes,2,opt,name=sender,proto3" json:"sender,omitempty"`
+	Sender string `protobuf:"bytes,2,opt,name=sender,proto3" json:"sender,omitempty"`
+	// Skip signals whose sender is the subscribing instance itself.
+	IgnoreOwn     bool `protobuf:"varint,3,opt,name=ignore_own,json=ignoreOwn,proto3" json:"ignore_own,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -223,6 +225,13 @@ func (x *Subscription) GetSender() string {
 		return x.Sender
 	}
 	return ""
+}
+
+func (x *Subscription) GetIgnoreOwn() bool {
+	if x != nil {
+		return x.IgnoreOwn
+	}
+	return false
 }
 
 type MetadataResponse struct {
@@ -595,7 +604,9 @@ type AuthenticateResponse struct {
 	// Extra fields for the error body of a deny, as a JSON object.
 	DetailsJson []byte `protobuf:"bytes,5,opt,name=details_json,json=detailsJson,proto3" json:"details_json,omitempty"`
 	// The HTTP status a deny asks for (401, 403 or 429); 0 lets the host choose.
-	HttpStatus    int32 `protobuf:"varint,6,opt,name=http_status,json=httpStatus,proto3" json:"http_status,omitempty"`
+	HttpStatus int32 `protobuf:"varint,6,opt,name=http_status,json=httpStatus,proto3" json:"http_status,omitempty"`
+	// Human-readable text for the error body of a deny.
+	Description   string `protobuf:"bytes,7,opt,name=description,proto3" json:"description,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -670,6 +681,13 @@ func (x *AuthenticateResponse) GetHttpStatus() int32 {
 		return x.HttpStatus
 	}
 	return 0
+}
+
+func (x *AuthenticateResponse) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
 }
 
 type Signal struct {
@@ -1845,10 +1863,12 @@ var File_plugin_proto protoreflect.FileDescriptor
 const file_plugin_proto_rawDesc = "" +
 	"\n" +
 	"\fplugin.proto\x12\x14portcullis.plugin.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x11\n" +
-	"\x0fMetadataRequest\">\n" +
+	"\x0fMetadataRequest\"]\n" +
 	"\fSubscription\x12\x16\n" +
 	"\x06signal\x18\x01 \x01(\tR\x06signal\x12\x16\n" +
-	"\x06sender\x18\x02 \x01(\tR\x06sender\"\xd0\x01\n" +
+	"\x06sender\x18\x02 \x01(\tR\x06sender\x12\x1d\n" +
+	"\n" +
+	"ignore_own\x18\x03 \x01(\bR\tignoreOwn\"\xd0\x01\n" +
 	"\x10MetadataResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12D\n" +
@@ -1883,7 +1903,7 @@ const file_plugin_proto_rawDesc = "" +
 	"attributes\x1a=\n" +
 	"\x0fAttributesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xa6\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc8\x02\n" +
 	"\x14AuthenticateResponse\x12:\n" +
 	"\bdecision\x18\x01 \x01(\x0e2\x1e.portcullis.plugin.v1.DecisionR\bdecision\x12:\n" +
 	"\bidentity\x18\x02 \x01(\v2\x1e.portcullis.plugin.v1.IdentityR\bidentity\x12\x16\n" +
@@ -1892,7 +1912,8 @@ const file_plugin_proto_rawDesc = "" +
 	"retryAfter\x12!\n" +
 	"\fdetails_json\x18\x05 \x01(\fR\vdetailsJson\x12\x1f\n" +
 	"\vhttp_status\x18\x06 \x01(\x05R\n" +
-	"httpStatus\"\x91\x01\n" +
+	"httpStatus\x12 \n" +
+	"\vdescription\x18\a \x01(\tR\vdescription\"\x91\x01\n" +
 	"\x06Signal\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +

@@ -36,7 +36,8 @@ const (
 // Plugin is served by every plugin.
 type PluginClient interface {
 	// Metadata reports the plugin's name, version, capabilities and
-	// subscriptions. The host calls it once after start, before Configure.
+	// subscriptions. The host calls it after start, before Configure, and
+	// again after Configure (subscriptions may depend on configuration).
 	Metadata(ctx context.Context, in *MetadataRequest, opts ...grpc.CallOption) (*MetadataResponse, error)
 	// Configure hands the plugin its instance name and configuration, and the
 	// broker id on which the host serves HostServices.
@@ -78,7 +79,8 @@ func (c *pluginClient) Configure(ctx context.Context, in *ConfigureRequest, opts
 // Plugin is served by every plugin.
 type PluginServer interface {
 	// Metadata reports the plugin's name, version, capabilities and
-	// subscriptions. The host calls it once after start, before Configure.
+	// subscriptions. The host calls it after start, before Configure, and
+	// again after Configure (subscriptions may depend on configuration).
 	Metadata(context.Context, *MetadataRequest) (*MetadataResponse, error)
 	// Configure hands the plugin its instance name and configuration, and the
 	// broker id on which the host serves HostServices.

@@ -1,0 +1,247 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/portcullis-auth/portcullis/host/storage"
+	"github.com/portcullis-auth/portcullis/host/storage/storagetest"
+)
+
+// loginFrom logs in as an app beside the host would: with the end user's
+// address in the client field (the host trusts loopback by default).
+func (h *host) loginFrom(ip, username, password string) response {
+	h.t.Helper()
+	return h.post("/v1/login", fmt.Sprintf(`{"username":%q,"password":%q,"client":{"ip":%q}}`, username, password, ip))
+}
+
+func TestLockoutThroughTheHost(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, `
+storage: {driver: sqlite, dsn: ./portcullis.db}
+backends:
+  - name: lockout
+    plugin: lockout
+    config: {failure_limit: 3, cooloff: 15m, lockout_parameters: [[username, ip_address]]}
+  - {name: local, plugin: password}
+`)
+	h := startHost(t, cfg)
+	mustRun(t, cfg, "pw-alice\n", "users", "add", "alice", "--password-stdin")
+	const ip = "203.0.113.7"
+	// The 3rd wrong attempt still reaches the password backend (401); the
+	// 4th is refused.
+	for i := 1; i <= 3; i++ {
+		if r := h.loginFrom(ip, "alice", "wrong"); r.status != 401 {
+			t.Fatalf("wrong attempt %d: %d %s", i, r.status, r.raw)
+		}
+	}
+	r := h.loginFrom(ip, "alice", "wrong")
+	if r.status != 429 || r.header.Get("Retry-After") != "900" || r.body["error"] != "locked_out" {
+		t.Fatalf("4th attempt: %d Retry-After=%q %s", r.status, r.header.Get("Retry-After"), r.raw)
+	}
+	for _, field := range []string{"failure_limit", "failure_count", "username", "cooloff_time", "cooloff_seconds"} {
+		if _, ok := r.body[field]; !ok {
+			t.Errorf("lockout body lacks %s: %s", field, r.raw)
+		}
+	}
+	if r.body["cooloff_time"] != "PT15M" || r.body["failure_limit"] != float64(3) {
+		t.Errorf("lockout body: %s", r.raw)
+	}
+	if r := h.loginFrom(ip, "alice", "pw-alice"); r.status != 429 {
+		t.Fatalf("right password while locked: %d %s", r.status, r.raw)
+	}
+	if r := h.loginFrom("203.0.113.8", "alice", "pw-alice"); r.status != 200 {
+		t.Fatalf("same user from another IP: %d %s", r.status, r.raw)
+	}
+	out := mustRun(t, cfg, "", "lockout", "list")
+	if !strings.Contains(out, ip) || !strings.Contains(out, "alice") {
+		t.Fatalf("lockout list:\n%s", out)
+	}
+	if out := mustRun(t, cfg, "", "lockout", "reset", "--username", "alice"); !strings.Contains(out, "1 attempt removed.") {
+		t.Fatalf("reset said: %s", out)
+	}
+	if r := h.loginFrom(ip, "alice", "pw-alice"); r.status != 200 {
+		t.Fatalf("after reset: %d %s", r.status, r.raw)
+	}
+	if out := mustRun(t, cfg, "", "lockout", "reset", "--ip", "198.51.100.1"); !strings.Contains(out, "No attempts found.") {
+		t.Fatalf("reset of nothing said: %s", out)
+	}
+	if out, err := run(t, cfg, "", "lockout", "reset"); err == nil || !strings.Contains(out, "name an IP address, a username, or all") {
+		t.Fatalf("reset without a filter: %v %s", err, out)
+	}
+}
+
+func TestSpoofedForwardedForIsIgnored(t *testing.T) {
+	dir := t.TempDir()
+	// Nobody is a trusted proxy: the peer's own address counts.
+	cfg := writeConfig(t, dir, `
+storage: {driver: sqlite, dsn: ./portcullis.db}
+trusted_proxies: []
+backends:
+  - name: lockout
+    plugin: lockout
+    config: {failure_limit: 2, cooloff: 1m, lockout_parameters: [ip_address]}
+  - {name: local, plugin: password}
+`)
+	h := startHost(t, cfg)
+	for i := 0; i < 4; i++ {
+		body := fmt.Sprintf(`{"username":"u%d","password":"x","client":{"ip":"198.51.100.%d"}}`, i, i)
+		req, _ := newRequest(h.url+"/v1/login", body)
+		req.Header.Set("X-Forwarded-For", fmt.Sprintf("192.0.2.%d", i))
+		resp, err := httpClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := readResponse(t, resp)
+		want := 401
+		if i >= 2 {
+			want = 429 // the rotating headers and client fields did not help
+		}
+		if r.status != want {
+			t.Fatalf("attempt %d with spoofed addresses: %d %s, want %d", i, r.status, r.raw, want)
+		}
+	}
+	out := mustRun(t, cfg, "", "lockout", "list")
+	if !strings.Contains(out, "127.0.0.1") || strings.Contains(out, "192.0.2.") || strings.Contains(out, "198.51.100.") {
+		t.Fatalf("lockout counted a spoofed address:\n%s", out)
+	}
+}
+
+// burstConfig is [lockout (limit 5), counter, password]: the counter is a
+// test backend that counts every attempt reaching it, i.e. every attempt the
+// lockout let through to the password backend.
+func burstConfig(t *testing.T, dir, storageLine string) string {
+	sum := strings.Fields(mustRun(t, writeConfig(t, dir, ""), "", "plugins", "checksum", scriptedBin))[0]
+	return writeConfig(t, dir, fmt.Sprintf(`
+%s
+backends:
+  - name: lockout
+    plugin: lockout
+    config: {failure_limit: 5, cooloff: 30m, lockout_parameters: [[username, ip_address]]}
+  - {name: counter, plugin: %s, sha256: %s, config: {count: calls}}
+  - {name: local, plugin: password}
+`, storageLine, scriptedBin, sum))
+}
+
+// concurrentWrong sends n wrong attempts at once, spread over hosts, and
+// returns the statuses seen.
+func concurrentWrong(t *testing.T, hosts []*host, n int) map[int]int {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	statuses := map[int]int{}
+	start := make(chan struct{})
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			r := hosts[i%len(hosts)].loginFrom("203.0.113.50", "victim", "guess-"+strconv.Itoa(i))
+			mu.Lock()
+			statuses[r.status]++
+			mu.Unlock()
+		}()
+	}
+	close(start)
+	wg.Wait()
+	return statuses
+}
+
+func reachedBackend(t *testing.T, driver, dsn string) int64 {
+	s := storagetest.Open(t, driver, dsn)
+	n, err := s.KV("counter").Increment(context.Background(), "calls", 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestBurstOnSQLite(t *testing.T) {
+	dir := t.TempDir()
+	cfg := burstConfig(t, dir, "storage: {driver: sqlite, dsn: ./portcullis.db}")
+	h := startHost(t, cfg)
+	statuses := concurrentWrong(t, []*host{h}, 100)
+	reached := reachedBackend(t, storage.SQLite, dir+"/portcullis.db")
+	if reached > 5 || statuses[401] > 5 || statuses[401]+statuses[429] != 100 {
+		t.Fatalf("100 concurrent wrong attempts, limit 5: %d reached the password backend, statuses %v", reached, statuses)
+	}
+	t.Logf("reached the backend: %d, statuses %v", reached, statuses)
+}
+
+func TestBurstOnTwoHostsSharingPostgres(t *testing.T) {
+	dsn := storagetest.PostgresDSN(t)
+	cfg := burstConfig(t, t.TempDir(), fmt.Sprintf("storage: {driver: postgres, dsn: %q}", dsn))
+	hosts := []*host{startHost(t, cfg), startHost(t, cfg)}
+	statuses := concurrentWrong(t, hosts, 100)
+	reached := reachedBackend(t, storage.Postgres, dsn)
+	if reached > 5 || statuses[401] > 5 || statuses[401]+statuses[429] != 100 {
+		t.Fatalf("100 concurrent wrong attempts on two hosts, limit 5: %d reached the password backend, statuses %v", reached, statuses)
+	}
+	t.Logf("reached the backend: %d, statuses %v", reached, statuses)
+}
+
+func TestSIGKILLMidBurstKeepsCountsAndLocks(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, `
+storage: {driver: sqlite, dsn: ./portcullis.db}
+backends:
+  - name: lockout
+    plugin: lockout
+    config: {failure_limit: 5, cooloff: 30m, lockout_parameters: [[username, ip_address]]}
+  - {name: local, plugin: password}
+`)
+	h := startHost(t, cfg)
+	mustRun(t, cfg, "pw-victim\n", "users", "add", "victim", "--password-stdin")
+	var answered atomic.Int64
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				resp, err := httpClient.Post(h.url+"/v1/login", "application/json",
+					strings.NewReader(`{"username":"victim","password":"wrong","client":{"ip":"203.0.113.60"}}`))
+				if err != nil {
+					return // the host is gone
+				}
+				resp.Body.Close()
+				if resp.StatusCode == 401 || resp.StatusCode == 429 {
+					answered.Add(1)
+				}
+			}
+		}()
+	}
+	waitFor(t, "the burst to get going", 20*time.Second, func() bool { return answered.Load() >= 30 })
+	h.kill(syscall.SIGKILL)
+	close(stop)
+	wg.Wait()
+	seen := answered.Load()
+
+	h2 := startHost(t, cfg)
+	out := mustRun(t, cfg, "", "lockout", "list")
+	var failures int64
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) >= 6 && f[2] == "victim" {
+			failures, _ = strconv.ParseInt(f[4], 10, 64)
+		}
+	}
+	// Every answered attempt was counted before it was answered.
+	if failures < seen {
+		t.Fatalf("after SIGKILL and restart %d failures are recorded, but %d attempts had been answered:\n%s", failures, seen, out)
+	}
+	if r := h2.loginFrom("203.0.113.60", "victim", "pw-victim"); r.status != 429 {
+		t.Fatalf("the lock did not survive the SIGKILL: %d %s", r.status, r.raw)
+	}
+}

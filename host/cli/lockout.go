@@ -1,0 +1,202 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/portcullis-auth/portcullis/host/config"
+	"github.com/portcullis-auth/portcullis/host/metrics"
+	"github.com/portcullis-auth/portcullis/host/signals"
+	"github.com/portcullis-auth/portcullis/host/storage"
+	"github.com/portcullis-auth/portcullis/plugins/lockout"
+	"github.com/portcullis-auth/portcullis/sdk"
+)
+
+// lockoutBackend is one configured lockout backend and its settings.
+type lockoutBackend struct {
+	name     string
+	settings *lockout.Settings
+}
+
+// lockoutBackends returns the configured lockout backends, or only the one
+// named.
+func lockoutBackends(cfg *config.Config, only string) ([]lockoutBackend, error) {
+	var out []lockoutBackend
+	for _, b := range cfg.Backends {
+		if b.Plugin != "lockout" || (only != "" && b.Name != only) {
+			continue
+		}
+		s, err := lockout.ParseConfig(b.ConfigJSON())
+		if err != nil {
+			return nil, fmt.Errorf("backend %q: %w", b.Name, err)
+		}
+		out = append(out, lockoutBackend{name: b.Name, settings: s})
+	}
+	if len(out) == 0 {
+		if only != "" {
+			return nil, fmt.Errorf("no lockout backend named %q in the configuration", only)
+		}
+		return nil, fmt.Errorf("the configuration has no lockout backend")
+	}
+	return out, nil
+}
+
+func lockoutCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{Use: "lockout", Short: "Inspect and reset brute-force lockouts"}
+	var backend string
+	cmd.PersistentFlags().StringVar(&backend, "backend", "", "only this lockout backend (default: every one)")
+
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List clients with counted failures",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, store, err := e.openStore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			backends, err := lockoutBackends(cfg, backend)
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "BACKEND\tIP\tUSERNAME\tUSER AGENT\tFAILURES\tLOCKED UNTIL")
+			total := 0
+			for _, b := range backends {
+				attempts, err := lockout.ListAttempts(cmd.Context(), store.KV(b.name), b.settings)
+				if err != nil {
+					return err
+				}
+				for _, a := range attempts {
+					until := "-"
+					switch {
+					case a.Locked && a.ExpiresAt.IsZero():
+						until = "until reset"
+					case a.Locked:
+						until = a.ExpiresAt.Local().Format(time.RFC3339)
+					}
+					ip, user, ua := orDash(a.IPAddress), orDash(a.Username), orDash(a.UserAgent)
+					if a.Hashed {
+						ip, user, ua = "(hashed)", "(hashed)", "(hashed)"
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", b.name, ip, user, ua, a.Failures, until)
+					total++
+				}
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "%d record(s).\n", total)
+			return nil
+		},
+	}
+
+	var f lockout.Filter
+	reset := &cobra.Command{
+		Use:   "reset [--ip IP] [--username U] [--all]",
+		Short: "Remove counted failures: by IP, by username, by both (that pair), or all",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if f.All && (f.Username != "" || f.IPAddress != "") {
+				return fmt.Errorf("--all cannot be combined with --ip or --username")
+			}
+			cfg, store, err := e.openStore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			backends, err := lockoutBackends(cfg, backend)
+			if err != nil {
+				return err
+			}
+			removed := 0
+			for _, b := range backends {
+				n, err := lockout.Reset(cmd.Context(), store.KV(b.name), b.settings, f)
+				if err != nil {
+					return err
+				}
+				removed += n
+				if n > 0 {
+					queueSignal(cmd.Context(), cfg, store, newLogger(e.stderr, cfg), b.name, &sdk.LockoutReset{Username: f.Username, ClientIP: f.IPAddress, Removed: n})
+				}
+			}
+			if removed == 0 {
+				fmt.Fprintln(e.stdout, "No attempts found.")
+			} else {
+				fmt.Fprintf(e.stdout, "%d attempt%s removed.\n", removed, plural(removed, "", "s"))
+			}
+			return nil
+		},
+	}
+	reset.Flags().StringVar(&f.IPAddress, "ip", "", "the client IP address")
+	reset.Flags().StringVar(&f.Username, "username", "", "the username")
+	reset.Flags().BoolVar(&f.All, "all", false, "every record")
+
+	var age string
+	prune := &cobra.Command{
+		Use:   "prune --age 30d",
+		Short: "Remove access and access failure log records older than an age",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			d, err := lockout.ParseAge(age)
+			if err != nil {
+				return err
+			}
+			cfg, store, err := e.openStore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			backends, err := lockoutBackends(cfg, backend)
+			if err != nil {
+				return err
+			}
+			removed := 0
+			for _, b := range backends {
+				n, err := lockout.Prune(cmd.Context(), store.KV(b.name), d, time.Now())
+				if err != nil {
+					return err
+				}
+				removed += n
+			}
+			if removed == 0 {
+				fmt.Fprintln(e.stdout, "No logs found.")
+			} else {
+				fmt.Fprintf(e.stdout, "%d log%s removed.\n", removed, plural(removed, "", "s"))
+			}
+			return nil
+		},
+	}
+	prune.Flags().StringVar(&age, "age", "", "remove records older than this (e.g. 30d, 12h)")
+	_ = prune.MarkFlagRequired("age")
+
+	cmd.AddCommand(list, reset, prune)
+	return cmd
+}
+
+// queueSignal queues a signal from a command for the configured async
+// webhook and audit-file subscribers; a running host delivers it. (Sync
+// subscribers and plugins live in the host process and do not see signals
+// sent by commands.)
+func queueSignal(ctx context.Context, cfg *config.Config, store *storage.Store, log *slog.Logger, sender string, args sdk.SignalArgs) {
+	d := signals.NewDispatcher(store, log, metrics.New())
+	for _, sc := range cfg.Signals.Subscribers {
+		if sc.Plugin == "" && sc.Mode == string(signals.Async) {
+			d.Subscribe(&signals.Subscription{Name: sc.Name, Mode: signals.Async, Signals: sc.Signals, Sender: sc.Sender})
+		}
+	}
+	d.Emit(ctx, sender, args)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

@@ -1,0 +1,131 @@
+package lockout
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/portcullis-auth/portcullis/sdk"
+)
+
+// flushTimeout bounds one storage increment made for a batch of attempts.
+const flushTimeout = 5 * time.Second
+
+// counter increments attempt counters in host storage, coalescing
+// concurrent increments of the same key: while one increment of a key is on
+// its way to the database, the attempts that arrive meanwhile wait and go
+// together in the next one (Increment by n). Each attempt still gets its own
+// count, as if they had gone one by one, so the decision per attempt is
+// exact; a burst just costs a few database round trips instead of one per
+// attempt. Nothing is held back in memory: an attempt is answered only after
+// its increment is stored.
+type counter struct {
+	storage sdk.Storage
+	mu      sync.Mutex
+	keys    map[string]*keyQueue
+}
+
+type keyQueue struct {
+	flushing bool
+	next     *batch
+}
+
+type batch struct {
+	ttl    time.Duration
+	n      int64
+	done   chan struct{}
+	result int64
+	err    error
+}
+
+func newCounter(s sdk.Storage) *counter {
+	return &counter{storage: s, keys: map[string]*keyQueue{}}
+}
+
+// add counts one attempt on key (resetting its expiry to ttl, 0 for none)
+// and returns the count including it.
+func (c *counter) add(ctx context.Context, key string, ttl time.Duration) (int64, error) {
+	c.mu.Lock()
+	q := c.keys[key]
+	if q == nil {
+		q = &keyQueue{}
+		c.keys[key] = q
+	}
+	b := q.next
+	if b == nil {
+		b = &batch{ttl: ttl, done: make(chan struct{})}
+		q.next = b
+	}
+	b.n++
+	mine := b.n
+	if !q.flushing {
+		q.flushing = true
+		go c.flush(key, q)
+	}
+	c.mu.Unlock()
+
+	select {
+	case <-b.done:
+	case <-ctx.Done():
+		// The increment still happens; this attempt just stops waiting.
+		return 0, ctx.Err()
+	}
+	if b.err != nil {
+		return 0, b.err
+	}
+	return b.result - b.n + mine, nil
+}
+
+// flush stores the key's batches one after the other until none is left.
+func (c *counter) flush(key string, q *keyQueue) {
+	for {
+		c.mu.Lock()
+		b := q.next
+		if b == nil {
+			q.flushing = false
+			delete(c.keys, key)
+			c.mu.Unlock()
+			return
+		}
+		q.next = nil
+		c.mu.Unlock()
+
+		ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
+		b.result, b.err = c.storage.Increment(ctx, key, b.n, b.ttl)
+		cancel()
+		close(b.done)
+	}
+}
+
+// refund gives one attempt back on key, never taking the count below zero
+// (the counter may have expired and started again meanwhile). The expiry is
+// kept.
+func (c *counter) refund(ctx context.Context, key string) error {
+	for range 20 {
+		e, err := c.storage.Get(ctx, key)
+		if errors.Is(err, sdk.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		n, err := strconv.ParseInt(string(e.Value), 10, 64)
+		if err != nil || n <= 0 {
+			return nil
+		}
+		ttl := time.Duration(0)
+		if !e.ExpiresAt.IsZero() {
+			ttl = time.Until(e.ExpiresAt)
+			if ttl <= 0 {
+				return nil
+			}
+		}
+		ok, err := c.storage.CompareAndSwap(ctx, key, e.Value, []byte(strconv.FormatInt(n-1, 10)), ttl)
+		if err != nil || ok {
+			return err
+		}
+	}
+	return errors.New("refund gave up: the counter kept changing")
+}
