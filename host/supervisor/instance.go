@@ -39,7 +39,8 @@ type Status struct {
 	LastError string
 }
 
-// stableAfter is how long a plugin must run before its back-off resets.
+// stableAfter is how long a plugin must run before its back-off resets
+// (Supervisor.stableAfter, which tests shorten).
 const stableAfter = time.Minute
 
 // exitPollInterval is how often the supervisor checks that a plugin lives.
@@ -195,10 +196,6 @@ func (i *Instance) start(ctx context.Context) error {
 		}
 		return fail(fmt.Errorf("configuring: %w", err))
 	}
-	// Subscriptions may depend on the configuration: read them again.
-	if md, err = remote.Metadata(ctx); err != nil {
-		return fail(fmt.Errorf("reading metadata after configuring: %w", err))
-	}
 
 	i.mu.Lock()
 	i.state, i.client, i.remote, i.md = StateRunning, c, remote, md
@@ -236,11 +233,17 @@ func (i *Instance) command() (*exec.Cmd, *os.File, error) {
 }
 
 // watch restarts the plugin whenever its process exits, until ctx ends.
+//
+// The wait before a restart starts at BackoffMin and doubles, up to
+// BackoffMax, with every restart that follows a failed start or a run
+// shorter than stableAfter, so that a plugin that crashes as soon as it
+// is up is not restarted in a tight loop. A run of stableAfter or longer
+// resets it to BackoffMin.
 func (i *Instance) watch(ctx context.Context) {
 	opts := i.sup.opts
 	ticker := time.NewTicker(exitPollInterval)
 	defer ticker.Stop()
-	backoff := opts.BackoffMin
+	wait := opts.BackoffMin // before the next restart
 	for {
 		select {
 		case <-ctx.Done():
@@ -255,34 +258,38 @@ func (i *Instance) watch(ctx context.Context) {
 			continue
 		}
 		if state == StateRunning {
-			i.markDown(c)
-			if time.Since(startedAt) > stableAfter {
-				backoff = opts.BackoffMin
+			if time.Since(startedAt) >= i.sup.stableAfter {
+				wait = opts.BackoffMin
 			}
+			i.markDown(c, wait)
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(backoff):
+		case <-time.After(wait):
 		}
-		if err := i.start(ctx); err != nil {
+		err := i.start(ctx)
+		// If this start fails, or the process it started exits before
+		// stableAfter, the next restart waits longer.
+		wait = min(wait*2, opts.BackoffMax)
+		if err != nil {
 			i.mu.Lock()
 			i.state, i.lastErr = StateDown, err
 			i.mu.Unlock()
-			opts.Logger.Error("plugin restart failed", "backend", i.spec.Name, "plugin", i.spec.Plugin, "error", err, "retry_in", backoff*2)
-			backoff = min(backoff*2, opts.BackoffMax)
+			opts.Logger.Error("plugin restart failed", "backend", i.spec.Name, "plugin", i.spec.Plugin, "error", err, "retry_in", wait)
 		}
 	}
 }
 
-// markDown records that the process c has exited.
-func (i *Instance) markDown(c *goplugin.Client) {
+// markDown records that the process c has exited; it is restarted after
+// retryIn.
+func (i *Instance) markDown(c *goplugin.Client, retryIn time.Duration) {
 	i.mu.Lock()
 	pid := i.pid
 	i.state, i.lastErr = StateDown, errors.New("plugin process exited")
 	i.mu.Unlock()
 	c.Kill() // reaps the process and frees the client's resources
-	i.sup.opts.Logger.Error("plugin exited; failing closed until it is restarted", "backend", i.spec.Name, "plugin", i.spec.Plugin, "pid", pid)
+	i.sup.opts.Logger.Error("plugin exited; failing closed until it is restarted", "backend", i.spec.Name, "plugin", i.spec.Plugin, "pid", pid, "retry_in", retryIn)
 	i.sup.opts.OnEvent(Event{Instance: i.spec.Name, Plugin: i.spec.Plugin, PID: pid})
 }
 

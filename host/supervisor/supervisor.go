@@ -18,8 +18,8 @@ type Options struct {
 	// StartTimeout bounds one start: spawn, handshake, Metadata, Configure.
 	StartTimeout time.Duration
 	// BackoffMin and BackoffMax bound the wait before a restart; it doubles
-	// after each failed start and resets once a plugin has run for
-	// stableAfter.
+	// after each failed start and each exit of a plugin that ran for less
+	// than a minute, and resets once a plugin has run for a minute.
 	BackoffMin, BackoffMax time.Duration
 	// StopGrace is how long a plugin may take to stop after SIGTERM.
 	StopGrace time.Duration
@@ -63,13 +63,14 @@ type Spec struct {
 
 // Supervisor owns the plugin processes.
 type Supervisor struct {
-	opts      Options
-	spawn     *spawner
-	ctx       context.Context
-	cancel    context.CancelFunc
-	wg        sync.WaitGroup
-	mu        sync.Mutex
-	instances []*Instance
+	opts        Options
+	stableAfter time.Duration
+	spawn       *spawner
+	ctx         context.Context
+	cancel      context.CancelFunc
+	wg          sync.WaitGroup
+	mu          sync.Mutex
+	instances   []*Instance
 }
 
 // New returns a Supervisor with no plugins.
@@ -84,7 +85,7 @@ func New(opts Options) *Supervisor {
 		opts.OnEvent = func(Event) {}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Supervisor{opts: opts, spawn: newSpawner(), ctx: ctx, cancel: cancel}
+	return &Supervisor{opts: opts, stableAfter: stableAfter, spawn: newSpawner(), ctx: ctx, cancel: cancel}
 }
 
 // Start starts one instance per spec, in order, and then watches them. If
