@@ -93,6 +93,9 @@ func (p *helperPlugin) Metadata() sdk.Metadata {
 }
 
 func (p *helperPlugin) Configure(_ context.Context, req *sdk.ConfigureRequest) error {
+	if err := req.DecodeConfig(&struct{}{}); err != nil {
+		return err // any setting is unknown
+	}
 	switch p.mode {
 	case modeLog:
 		sdk.Logger().Warn("helper configured", "instance", req.Instance, "answer", 42)

@@ -178,7 +178,7 @@ func (i *Instance) start(ctx context.Context) error {
 	}
 	remote, ok := raw.(*client.Remote)
 	if !ok {
-		return fail(fmt.Errorf("%w: plugin dispensed %T", errPermanent, raw))
+		return fail(permanent(fmt.Errorf("plugin dispensed %T", raw)))
 	}
 	md, err := remote.Metadata(ctx)
 	if err != nil {
@@ -186,13 +186,13 @@ func (i *Instance) start(ctx context.Context) error {
 	}
 	for _, want := range i.spec.Requires {
 		if !md.Has(want) {
-			return fail(fmt.Errorf("%w: plugin %q does not implement the %s capability", errPermanent, md.Name, want))
+			return fail(permanent(fmt.Errorf("plugin %q does not implement the %s capability", md.Name, want)))
 		}
 	}
 	if err := remote.Configure(ctx, i.spec.Name, i.spec.Config); err != nil {
 		var cfgErr *sdk.ConfigError
 		if errors.As(err, &cfgErr) {
-			err = fmt.Errorf("%w: %w", errPermanent, err)
+			err = permanent(err)
 		}
 		return fail(fmt.Errorf("configuring: %w", err))
 	}
@@ -220,12 +220,12 @@ func (i *Instance) command() (*exec.Cmd, *os.File, error) {
 	)
 	if i.spec.External {
 		if f, err = openVerified(i.spec.Plugin, i.spec.SHA256); err != nil {
-			return nil, nil, fmt.Errorf("%w: %w", errPermanent, err)
+			return nil, nil, permanent(err)
 		}
 		cmd = exec.Command(execPathFor(f))
 		cmd.Args[0] = i.spec.Plugin
 	} else if cmd, err = i.sup.opts.BuiltinCommand(i.spec.Plugin); err != nil {
-		return nil, nil, fmt.Errorf("%w: %w", errPermanent, err)
+		return nil, nil, permanent(err)
 	}
 	cmd.Env = pluginEnv()
 	configureProcess(cmd)

@@ -3,7 +3,6 @@ package supervisor
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os/exec"
@@ -171,5 +170,14 @@ func (s *Supervisor) Stop() {
 // process is not running. It wraps sdk.ErrUnavailable.
 var ErrBackendDown = fmt.Errorf("%w: plugin is not running", sdk.ErrUnavailable)
 
-// errPermanent marks a start failure that retrying cannot fix.
-var errPermanent = errors.New("permanent")
+// permanentError marks a start failure that retrying cannot fix (a bad
+// checksum, a configuration the plugin rejects, a missing capability); find
+// it with errors.As. It does not change the message, which reaches
+// operators as is.
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+// permanent marks err as permanent.
+func permanent(err error) error { return &permanentError{err} }
