@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"strings"
 	"sync"
 	"testing"
@@ -168,9 +169,11 @@ func (s AuthenticatorSuite) start(t testing.TB) sdk.Authenticator {
 	return Start(t, s.New(), s.Config, s.host(t)).Authenticator()
 }
 
+// isValid reports whether c is one of the Valid credentials: the same
+// username, password and other credentials (a nil map equals an empty one).
 func (s AuthenticatorSuite) isValid(c Credentials) bool {
 	for _, v := range s.Valid {
-		if v.Username == c.Username && v.Password == c.Password {
+		if v.Username == c.Username && v.Password == c.Password && maps.Equal(v.Credentials, c.Credentials) {
 			return true
 		}
 	}
