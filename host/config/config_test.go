@@ -423,7 +423,7 @@ plugins: {restart_backoff: 2s, restart_backoff_max: 1s, stop_grace: [1s]}
 backends:
   - name: local
     plugin: password
-    config: {argon2id: {memory_kib: 1, lanes: 2}}
+    config: {argon2id: {memory_kib: 1}}
   - name: local
     plugin: ./bin/ext
   - name: Bad
@@ -435,6 +435,7 @@ backends:
     plugin: password
     sha256: 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
     timeout: 0.5
+    config: {argon2id: {lanes: 2}}
 log: {level: loud, format: xml}
 `
 	_, err := Parse("portcullis.yaml", []byte(raw), (&env{}).lookup)
@@ -449,7 +450,7 @@ log: {level: loud, format: xml}
 		{"storage.dsn", "is required for postgres"},
 		{"tokens.refresh_ttl", "must be > 0"},
 		{"plugins.restart_backoff_max", "must be >="},
-		{"backends[0].config.argon2id.lanes", "unknown field"},
+		{"backends[4].config.argon2id.lanes", "unknown field"},
 		{"backends[0].config.argon2id.memory_kib", "at least 8"},
 		{"backends[1].name", "already the name of backends[0]"},
 		{"backends[1].sha256", "is required"},
