@@ -71,7 +71,9 @@ func decodeJSON(r *http.Request, v any) error {
 		}
 		return invalid("the request body is not valid JSON: %s", strings.TrimPrefix(err.Error(), "json: "))
 	}
-	if dec.More() {
+	// Only whitespace may follow the object. (dec.More is false before a
+	// stray '}' or ']', so it would let {...}} through.)
+	if rest := bytes.TrimLeft(raw[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
 		return invalid("the request body holds more than one JSON value")
 	}
 	return nil
