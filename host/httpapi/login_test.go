@@ -504,20 +504,70 @@ func TestLoginTrailingClosers(t *testing.T) {
 // that reads the first "password" and the host that uses the last one
 // would disagree about what was sent.
 func TestLoginAmbiguousFields(t *testing.T) {
-	t.Skip("BUG: decodeJSON (host/httpapi/login.go) relies on encoding/json, which matches field names case-insensitively and lets a repeated key win silently; {\"password\":\"pw\",\"Password\":\"x\"} logs in with password x")
 	for _, body := range []string{
 		`{"username": "alice", "password": "pw", "Password": "x"}`,
 		`{"USERNAME": "alice", "PASSWORD": "pw"}`,
 		`{"username": "alice", "password": "pw", "password": "x"}`,
 		`{"username": "alice", "username": "admin", "password": "pw"}`,
+		`{"username": "alice", "password": "pw", "password": "pw"}`,
+		`{"Username": "alice", "password": "pw"}`,
+		`{"username": "alice", "pasſword": "pw"}`,
+		`{"username": "alice", "password": "pw", "client": {"ip": "198.51.100.1", "ip": "198.51.100.2"}}`,
+		`{"username": "alice", "password": "pw", "client": {"IP": "198.51.100.1"}}`,
+		`{"username": "alice", "password": "pw", "client": {"user_agent": "a"}, "client": {"ip": "198.51.100.2"}}`,
+		`{"username": "alice", "password": "pw", "credentials": {"otp": "1", "otp": "2"}}`,
+		`{"username": "alice", "password": "pw", "credentials": {}, "Credentials": {"otp": "2"}}`,
 	} {
 		t.Run(body, func(t *testing.T) {
 			auth := granting(sdk.Identity{Subject: "s"})
 			a := newAPI(t, auth)
-			w := a.do(t, "POST", "/v1/login", body)
+			w := a.do(t, "POST", "/v1/login", body, fromPeer("127.0.0.1:1"))
 			checkError(t, w, http.StatusBadRequest, "invalid_request")
 			if n := auth.calls(); n != 0 {
 				t.Errorf("the authenticator was asked %d times about an ambiguous request", n)
+			}
+		})
+	}
+}
+
+// TestLoginCredentialKeysAreCaseSensitive checks that the keys of a map
+// field are only checked for repeats: "otp" and "OTP" are two credentials.
+func TestLoginCredentialKeysAreCaseSensitive(t *testing.T) {
+	auth := granting(sdk.Identity{Subject: "s"})
+	a := newAPI(t, auth)
+	w := a.do(t, "POST", "/v1/login", `{"username": "alice", "password": "pw", "credentials": {"otp": "1", "OTP": "2", "Password": "3"}}`)
+	if w.Code != http.StatusOK {
+		t.Fatalf("status = %d, want 200 (body %s)", w.Code, w.Body)
+	}
+	if got := auth.last(t).Credentials; len(got) != 3 || got["otp"] != "1" || got["OTP"] != "2" || got["Password"] != "3" {
+		t.Errorf("credentials = %v", got)
+	}
+}
+
+// TestTokenBodiesAreStrict checks that the token endpoints, which share the
+// login's decoding, refuse the same ambiguous and malformed bodies.
+func TestTokenBodiesAreStrict(t *testing.T) {
+	tests := []struct {
+		path, body, want string
+	}{
+		{"/v1/token/refresh", `{"refresh_token": "pcr_a", "refresh_token": "pcr_b"}`, `field "refresh_token" is given twice`},
+		{"/v1/token/refresh", `{"Refresh_Token": "pcr_a"}`, `unknown field "Refresh_Token"`},
+		{"/v1/token/refresh", `{"refresh_token": "pcr_a"}}`, "more than one JSON value"},
+		{"/v1/token/refresh", `["pcr_a"]`, "the request body must be a JSON object"},
+		{"/v1/token/refresh", `{"refresh_token": 1}`, `field "refresh_token" must be a string, not a number`},
+		{"/v1/token/revoke", `{"token": "pca_a", "token": "pca_b"}`, `field "token" is given twice`},
+		{"/v1/token/revoke", `{"token": "pca_a", "TOKEN_TYPE_HINT": "access_token"}`, `unknown field "TOKEN_TYPE_HINT"`},
+		{"/v1/token/revoke", `{"token": "pca_a", "token_type_hint": "a", "token_type_hint": "b"}`, `field "token_type_hint" is given twice`},
+		{"/v1/token/revoke", `{"token": "pca_a"}]`, "more than one JSON value"},
+		{"/v1/token/revoke", `{"token": ["pca_a"]}`, `field "token" must be a string, not an array`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path+" "+tt.body, func(t *testing.T) {
+			a := newAPI(t, abstaining(""))
+			w := a.do(t, "POST", tt.path, tt.body)
+			body := checkError(t, w, http.StatusBadRequest, "invalid_request")
+			if d, _ := body["error_description"].(string); !strings.Contains(d, tt.want) {
+				t.Errorf("error_description = %q, want it to hold %q", d, tt.want)
 			}
 		})
 	}
@@ -578,12 +628,29 @@ func TestLoginBadRequestDescriptions(t *testing.T) {
 		{"trailing closer", goodLogin + "}", "more than one JSON value", ""},
 		{"wrong type", `{"username": 5, "password": "p"}`, `"username" must be a string`, ""},
 		{"wrong nested type", `{"username": "a", "password": "p", "client": {"ip": 5}}`, `"client.ip" must be a string`, ""},
+		{"wrong type names the JSON type given", `{"username": {"name": "a"}, "password": "p"}`, `field "username" must be a string, not an object`, ""},
+		{"password is a bool", `{"username": "a", "password": true}`, `field "password" must be a string, not a boolean`, ""},
+		{"credentials is a list", `{"username": "a", "password": "p", "credentials": ["otp"]}`, `field "credentials" must be a JSON object, not an array`, ""},
+		{"credential value is a number", `{"username": "a", "password": "p", "credentials": {"otp": 123456}}`, "credentials values must be strings, not a number", ""},
+		{"credential value is an object", `{"username": "a", "password": "p", "credentials": {"otp": {}}}`, "credentials values must be strings, not an object", ""},
+		{"client is a string", `{"username": "a", "password": "p", "client": "198.51.100.1"}`, `field "client" must be a JSON object, not a string`, ""},
+		{"client ip is a list", `{"username": "a", "password": "p", "client": {"ip": []}}`, `field "client.ip" must be a string, not an array`, ""},
+		{"key given twice", `{"username": "a", "password": "p", "password": "q"}`, `field "password" is given twice`, ""},
+		{"nested key given twice", `{"username": "a", "password": "p", "client": {"ip": "1.2.3.4", "ip": "1.2.3.4"}}`, `field "client.ip" is given twice`, ""},
+		{"credential given twice", `{"username": "a", "password": "p", "credentials": {"otp": "1", "otp": "1"}}`, `field "credentials.otp" is given twice`, ""},
+		{"key in another case", `{"USERNAME": "a", "password": "p"}`, `unknown field "USERNAME"`, ""},
+		{"nested key in another case", `{"username": "a", "password": "p", "client": {"User_Agent": "x"}}`, `unknown field "client.User_Agent"`, ""},
+		{"nested unknown field", `{"username": "a", "password": "p", "client": {"port": 5}}`, `unknown field "client.port"`, ""},
+		{"malformed inside", `{"username": "a", "password": "p", "client": {"ip" "x"}}`, "not valid JSON", ""},
+		{"truncated", `{"username": "a", "password": "p", "client": {`, "not valid JSON", ""},
+		{"blank", " \n ", "empty", ""},
+		{"a string", `"alice"`, "the request body must be a JSON object, not a string", ""},
+		{"null", `null`, "the request body must be a JSON object, not null", ""},
 		{"missing username", `{"password": "p"}`, "username is required", ""},
 		{"long password", `{"username": "a", "password": "` + strings.Repeat("p", 4097) + `"}`, "password is longer than 4096 bytes", ""},
 		{"invalid client ip", `{"username": "a", "password": "p", "client": {"ip": "x"}}`, "client.ip is not an IP address", ""},
 		{"not an object", `[]`, "JSON object", ""},
-		{"not an object names no empty field", `[]`, "request body",
-			`decodeJSON (host/httpapi/login.go) reports a non-object body as: field "" must be a JSON object`},
+		{"not an object names no empty field", `[]`, "the request body must be a JSON object, not an array", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
