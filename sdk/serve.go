@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	goplugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/stats"
 )
 
 // Handshake is the go-plugin handshake every Portcullis plugin and host use.
@@ -32,6 +33,10 @@ const PluginName = "portcullis"
 // gracePeriod is how long Serve lets in-flight calls finish after SIGTERM.
 const gracePeriod = 5 * time.Second
 
+// flushDelay is how long Serve leaves the connections open, after the last
+// in-flight call has ended, for its answer to be written (see shutdown).
+const flushDelay = 100 * time.Millisecond
+
 // parentPollInterval is how often Serve checks that the host still lives.
 const parentPollInterval = 250 * time.Millisecond
 
@@ -46,17 +51,14 @@ func Serve(p Plugin) {
 	}
 	stderr := os.Stderr // go-plugin replaces os.Stderr once serving
 	Logger()            // binds the plugin's logger to the real stderr
-	cfg, server := serveConfig(p, stderr)
+	cfg, srv := serveConfig(p, stderr)
 
 	go watchParent(os.Getppid())
 	go func() {
 		ch := make(chan os.Signal, 1)
 		signal.Notify(ch, syscall.SIGTERM)
 		<-ch
-		drain.stop(gracePeriod)
-		if s := server(); s != nil {
-			s.Stop()
-		}
+		srv.shutdown(gracePeriod)
 		os.Exit(0)
 	}()
 
@@ -85,33 +87,66 @@ func ServeTest(ctx context.Context, p Plugin) (*goplugin.ReattachConfig, error) 
 }
 
 // serveConfig builds the go-plugin configuration that serves p, logging to
-// stderr, and a function that returns the gRPC server once it exists.
-func serveConfig(p Plugin, stderr io.Writer) (*goplugin.ServeConfig, func() *grpc.Server) {
+// stderr, and the handle that stops the gRPC server it makes.
+func serveConfig(p Plugin, stderr io.Writer) (*goplugin.ServeConfig, *served) {
 	log := newHostLogger(stderr)
-	var (
-		mu     sync.Mutex
-		server *grpc.Server
-	)
+	srv := &served{drain: newDrainer()}
 	cfg := &goplugin.ServeConfig{
 		HandshakeConfig: Handshake,
 		Plugins:         goplugin.PluginSet{PluginName: &grpcPlugin{impl: p}},
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
-			opts = append(opts, grpc.ChainUnaryInterceptor(drainInterceptor(drain), recoverInterceptor(log)))
+			opts = append(opts,
+				grpc.StatsHandler(srv.drain),
+				grpc.ChainUnaryInterceptor(drainInterceptor(srv.drain), recoverInterceptor(log)))
 			s := grpc.NewServer(opts...)
-			mu.Lock()
-			server = s
-			mu.Unlock()
+			srv.mu.Lock()
+			srv.server = s
+			srv.mu.Unlock()
 			return s
 		},
 		Logger: hclog.New(&hclog.LoggerOptions{
 			Output: stderr, JSONFormat: true, Level: hclog.Info,
 		}),
 	}
-	return cfg, func() *grpc.Server {
-		mu.Lock()
-		defer mu.Unlock()
-		return server
+	return cfg, srv
+}
+
+// served is the gRPC server go-plugin has Serve make, once it exists, and
+// the drainer that tracks its calls.
+type served struct {
+	drain  *drainer
+	mu     sync.Mutex
+	server *grpc.Server
+}
+
+// shutdown stops the server for SIGTERM: it refuses new calls, waits up to
+// grace for those in flight to end, then stops the server.
+//
+// A call's end (see drainer) means its answer is queued on the connection,
+// not yet written: grpc writes frames from another goroutine, and Stop
+// closes connections at once, dropping what is still queued. So shutdown
+// first starts a GracefulStop, which sends the host a GOAWAY behind the
+// queued frames, and gives the connections flushDelay before Stop cuts
+// them. GracefulStop alone would not do: it waits for go-plugin's
+// long-lived streams, which end only when the host hangs up.
+func (s *served) shutdown(grace time.Duration) {
+	s.drain.stop(grace)
+	s.mu.Lock()
+	server := s.server
+	s.mu.Unlock()
+	if server == nil {
+		return
 	}
+	stopped := make(chan struct{})
+	go func() {
+		server.GracefulStop()
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+	case <-time.After(flushDelay):
+	}
+	server.Stop()
 }
 
 // CheckPlugin reports whether p implements every capability its metadata
@@ -145,44 +180,113 @@ func CheckPlugin(p Plugin) error {
 	return nil
 }
 
-// drainer tracks in-flight calls so that SIGTERM can let them finish.
-// go-plugin keeps long-lived streams open (broker, stdio), so grpc's own
-// GracefulStop would wait for the host to hang up; only unary calls (every
-// plugin method) are waited for.
+// drainer tracks in-flight calls so that SIGTERM can let them finish, and
+// refuses new ones once it is draining. It counts unary calls (every plugin
+// method) as a grpc stats.Handler: a unary call's End event comes only
+// after its response and status have been handed to the transport, where
+// an interceptor returns before the response is even encoded. Streams are
+// not waited for: go-plugin keeps long-lived ones open (broker, stdio)
+// until the host hangs up.
+//
+// Whether a call may run is decided at its Begin event; drainInterceptor
+// refuses the calls that began once draining had started.
 type drainer struct {
 	mu       sync.Mutex
-	inflight sync.WaitGroup
+	inflight int
 	draining bool
+	idle     chan struct{} // closed once draining with no call in flight
 }
 
-var drain = &drainer{}
+func newDrainer() *drainer { return &drainer{idle: make(chan struct{})} }
 
-// begin registers a call; it fails once draining has started.
-func (d *drainer) begin() bool {
+// drainCall is one RPC's record, put in its context by TagRPC.
+type drainCall struct {
+	admitted bool // a unary call that began before draining
+}
+
+type drainCallKey struct{}
+
+// TagRPC implements stats.Handler.
+func (d *drainer) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context {
+	return context.WithValue(ctx, drainCallKey{}, &drainCall{})
+}
+
+// HandleRPC implements stats.Handler. Begin and End of one call come from
+// the goroutine that runs it, as does its interceptor, so drainCall needs
+// no lock.
+func (d *drainer) HandleRPC(ctx context.Context, s stats.RPCStats) {
+	c, _ := ctx.Value(drainCallKey{}).(*drainCall)
+	if c == nil {
+		return
+	}
+	switch s := s.(type) {
+	case *stats.Begin:
+		if s.IsClientStream || s.IsServerStream {
+			return
+		}
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		if !d.draining {
+			d.inflight++
+			c.admitted = true
+		}
+	case *stats.End:
+		if !c.admitted {
+			return
+		}
+		c.admitted = false
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		d.inflight--
+		if d.draining && d.inflight == 0 {
+			close(d.idle)
+		}
+	}
+}
+
+// TagConn implements stats.Handler.
+func (d *drainer) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context { return ctx }
+
+// HandleConn implements stats.Handler.
+func (d *drainer) HandleConn(context.Context, stats.ConnStats) {}
+
+// admitted reports whether the call with this context may run.
+func (d *drainer) admitted(ctx context.Context) bool {
+	if c, ok := ctx.Value(drainCallKey{}).(*drainCall); ok {
+		return c.admitted
+	}
+	return !d.isDraining() // a server without the stats handler
+}
+
+func (d *drainer) isDraining() bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.draining {
-		return false
-	}
-	d.inflight.Add(1)
-	return true
+	return d.draining
 }
 
-func (d *drainer) end() { d.inflight.Done() }
-
-// stop refuses new calls and waits up to grace for in-flight ones.
-func (d *drainer) stop(grace time.Duration) {
+// stop refuses new calls and waits up to grace for in-flight ones to end.
+// It reports whether they all did.
+func (d *drainer) stop(grace time.Duration) bool {
 	d.mu.Lock()
-	d.draining = true
+	if !d.draining {
+		d.draining = true
+		if d.inflight == 0 {
+			close(d.idle)
+		}
+	}
 	d.mu.Unlock()
-	done := make(chan struct{})
-	go func() {
-		d.inflight.Wait()
-		close(done)
-	}()
 	select {
-	case <-done:
-	case <-time.After(grace):
+	case <-d.idle:
+		return true
+	default:
+	}
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	select {
+	case <-d.idle:
+		return true
+	case <-t.C:
+		return false
 	}
 }
 

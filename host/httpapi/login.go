@@ -499,18 +499,27 @@ func writeTokens(w http.ResponseWriter, pair tokens.Pair) {
 
 // writeDenied answers a deny: 429 for a lockout (with Retry-After when a
 // cool-off applies), 401 for invalid credentials, else 403. A backend may ask
-// for 401, 403 or 429 instead.
+// for 401, 403 or 429 instead; the error code always follows the status
+// sent (401 invalid_credentials, 403 permission_denied with the reason,
+// 429 locked_out), so that a client keying on either reads the same.
 func (s *Server) writeDenied(w http.ResponseWriter, res chain.Result) {
-	status, code, desc := http.StatusForbidden, codePermissionDenied, "the login was refused"
+	status, desc := http.StatusForbidden, "the login was refused"
 	switch res.Reason {
 	case sdk.ReasonLockedOut:
-		status, code, desc = http.StatusTooManyRequests, codeLockedOut, "too many failed login attempts"
+		status, desc = http.StatusTooManyRequests, "too many failed login attempts"
 	case sdk.ReasonInvalidCredentials:
-		status, code, desc = http.StatusUnauthorized, codeInvalidCredentials, "the username or password is wrong"
+		status, desc = http.StatusUnauthorized, "the username or password is wrong"
 	}
 	switch res.HTTPStatus {
 	case http.StatusUnauthorized, http.StatusForbidden, http.StatusTooManyRequests:
 		status = res.HTTPStatus
+	}
+	code := codePermissionDenied
+	switch status {
+	case http.StatusUnauthorized:
+		code = codeInvalidCredentials
+	case http.StatusTooManyRequests:
+		code = codeLockedOut
 	}
 	if res.Description != "" {
 		desc = res.Description
