@@ -196,6 +196,10 @@ func (i *Instance) start(ctx context.Context) error {
 		}
 		return fail(fmt.Errorf("configuring: %w", err))
 	}
+	// Subscriptions may depend on the configuration: read them again.
+	if md, err = remote.Metadata(ctx); err != nil {
+		return fail(fmt.Errorf("reading metadata after configuring: %w", err))
+	}
 
 	i.mu.Lock()
 	i.state, i.client, i.remote, i.md = StateRunning, c, remote, md
