@@ -56,14 +56,14 @@ func recoverInterceptor(log *slog.Logger) grpc.UnaryServerInterceptor {
 	}
 }
 
-// drainInterceptor refuses calls once the plugin is stopping and tracks
-// the rest until they finish.
+// drainInterceptor refuses the calls that began once the plugin was
+// stopping; d, the server's stats handler, tracks the others until they
+// have ended.
 func drainInterceptor(d *drainer) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		if !d.begin() {
+		if !d.admitted(ctx) {
 			return nil, status.Error(codes.Unavailable, "plugin is stopping")
 		}
-		defer d.end()
 		return handler(ctx, req)
 	}
 }
