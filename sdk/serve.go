@@ -31,6 +31,9 @@ var Handshake = goplugin.HandshakeConfig{
 const PluginName = "portcullis"
 
 // gracePeriod is how long Serve lets in-flight calls finish after SIGTERM.
+// It does not know the host's plugins.stop_grace, and need not: the host
+// kills the plugin once its own stop_grace has passed, whichever is
+// shorter.
 const gracePeriod = 5 * time.Second
 
 // flushDelay is how long Serve leaves the connections open, after the last
