@@ -37,7 +37,7 @@ const (
 
 // crashAfter is how long a modeCrash plugin lives after Configure: long
 // enough for the host to finish starting it, far below stableAfter.
-const crashAfter = 150 * time.Millisecond
+const crashAfter = 400 * time.Millisecond
 
 func init() {
 	if mode, ok := helperMode(); ok {
