@@ -47,6 +47,8 @@ func Open(ctx context.Context, driver, dsn string) (*Store, error) {
 		SkipDefaultTransaction: true,
 		NowFunc:                func() time.Time { return time.Now().UTC() },
 		TranslateError:         true,
+		// Hot statements (counter increments above all) are parsed once.
+		PrepareStmt: true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("storage: opening %s: %w", driver, err)

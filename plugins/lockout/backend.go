@@ -245,7 +245,7 @@ func (p *Plugin) deny(resp *sdk.AuthenticateResponse, c Client, failures int64, 
 		resp.Details["cooloff_time"] = isoDuration(cooloff)
 		resp.Details["cooloff_seconds"] = int64((cooloff + time.Second - 1) / time.Second)
 	}
-	p.log.Info("lockout: attempt refused", p.masked(c, "failures", failures)...)
+	p.log.Debug("lockout: attempt refused", p.masked(c, "failures", failures)...)
 }
 
 // Receive implements sdk.SignalReceiver: the outcome of a login this
@@ -339,7 +339,7 @@ func (p *Plugin) forgetOld() {
 
 func (p *Plugin) refundAll(ctx context.Context, counted map[string]int64) {
 	for key := range counted {
-		if err := p.counter.refund(ctx, key); err != nil {
+		if err := p.counter.refund(ctx, key, p.settings.maxCooloff()); err != nil {
 			p.log.Warn("lockout: giving back an attempt", "error", err)
 		}
 	}

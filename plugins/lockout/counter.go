@@ -3,7 +3,6 @@ package lockout
 import (
 	"context"
 	"errors"
-	"strconv"
 	"sync"
 	"time"
 
@@ -12,6 +11,9 @@ import (
 
 // flushTimeout bounds one storage increment made for a batch of attempts.
 const flushTimeout = 5 * time.Second
+
+// idleForget is when a key's queue is dropped from memory.
+const idleForget = time.Minute
 
 // counter increments attempt counters in host storage, coalescing
 // concurrent increments of the same key: while one increment of a key is on
@@ -28,8 +30,9 @@ type counter struct {
 }
 
 type keyQueue struct {
-	flushing bool
-	next     *batch
+	flushing  bool
+	next      *batch
+	lastFlush time.Time
 }
 
 type batch struct {
@@ -64,6 +67,9 @@ func (c *counter) add(ctx context.Context, key string, ttl time.Duration) (int64
 		q.flushing = true
 		go c.flush(key, q)
 	}
+	if len(c.keys) > 4096 {
+		c.forgetIdle()
+	}
 	c.mu.Unlock()
 
 	select {
@@ -85,7 +91,6 @@ func (c *counter) flush(key string, q *keyQueue) {
 		b := q.next
 		if b == nil {
 			q.flushing = false
-			delete(c.keys, key)
 			c.mu.Unlock()
 			return
 		}
@@ -95,37 +100,36 @@ func (c *counter) flush(key string, q *keyQueue) {
 		ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
 		b.result, b.err = c.storage.Increment(ctx, key, b.n, b.ttl)
 		cancel()
+		c.mu.Lock()
+		q.lastFlush = time.Now()
+		c.mu.Unlock()
 		close(b.done)
 	}
 }
 
-// refund gives one attempt back on key, never taking the count below zero
-// (the counter may have expired and started again meanwhile). The expiry is
-// kept.
-func (c *counter) refund(ctx context.Context, key string) error {
-	for range 20 {
-		e, err := c.storage.Get(ctx, key)
-		if errors.Is(err, sdk.ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		n, err := strconv.ParseInt(string(e.Value), 10, 64)
-		if err != nil || n <= 0 {
-			return nil
-		}
-		ttl := time.Duration(0)
-		if !e.ExpiresAt.IsZero() {
-			ttl = time.Until(e.ExpiresAt)
-			if ttl <= 0 {
-				return nil
-			}
-		}
-		ok, err := c.storage.CompareAndSwap(ctx, key, e.Value, []byte(strconv.FormatInt(n-1, 10)), ttl)
-		if err != nil || ok {
-			return err
+// forgetIdle drops the queues of keys not used for a while; c.mu is held.
+func (c *counter) forgetIdle() {
+	for k, q := range c.keys {
+		if !q.flushing && q.next == nil && time.Since(q.lastFlush) > idleForget {
+			delete(c.keys, k)
 		}
 	}
-	return errors.New("refund gave up: the counter kept changing")
+}
+
+// refund gives one attempt back on key: one atomic decrement, which keeps
+// the expiry. A counter that is gone (expired, or reset by an operator) is
+// left alone; if it vanished between the look and the decrement, the
+// decrement is undone (with ttl), so a counter never stays below zero.
+func (c *counter) refund(ctx context.Context, key string, ttl time.Duration) error {
+	if _, err := c.storage.Get(ctx, key); errors.Is(err, sdk.ErrNotFound) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	n, err := c.storage.Increment(ctx, key, -1, 0)
+	if err != nil || n >= 0 {
+		return err
+	}
+	_, err = c.storage.Increment(ctx, key, 1, ttl)
+	return err
 }
