@@ -1,0 +1,356 @@
+package e2e
+
+// End-to-end benchmarks (issues #3 and #4): real `portcullis serve`
+// processes with real plugin subprocesses, measured over HTTP.
+//
+//	go test ./e2e -run '^$' -bench . -count 5
+//
+// PostgreSQL variants skip without PORTCULLIS_TEST_POSTGRES_DSN (see
+// DEVELOPERS.md). docs/benchmarks.md records the figures and the exact
+// commands. The hosts log at info level (the default), not at the debug
+// level the tests use, so that no log line is written per login.
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/portcullis-auth/portcullis/host/storage/storagetest"
+)
+
+// benchHost is a portcullis process started for a benchmark (the test
+// harness's host is tied to *testing.T).
+type benchHost struct {
+	cmd    *exec.Cmd
+	url    string
+	config string
+	done   chan struct{}
+	mu     sync.Mutex
+	log    bytes.Buffer
+}
+
+// benchStorage is one database a benchmark host can use.
+type benchStorage struct {
+	name string
+	// line returns the storage: line of the configuration; it may skip b.
+	line func(b *testing.B) string
+}
+
+var benchStorages = []benchStorage{
+	{"sqlite", func(*testing.B) string { return "storage: {driver: sqlite, dsn: ./portcullis.db}" }},
+	{"postgres", func(b *testing.B) string {
+		return fmt.Sprintf("storage: {driver: postgres, dsn: %q}", storagetest.PostgresDSN(b))
+	}},
+}
+
+// writeBenchConfig writes a configuration into dir: an ephemeral port, JSON
+// logs at info level, and yaml.
+func writeBenchConfig(b *testing.B, dir, yaml string) string {
+	b.Helper()
+	path := filepath.Join(dir, "portcullis.yaml")
+	full := "listen: 127.0.0.1:0\nlog: {format: json, level: info}\n" + yaml
+	if err := os.WriteFile(path, []byte(full), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	return path
+}
+
+// benchCLI runs a portcullis command against a configuration.
+func benchCLI(b *testing.B, configPath, stdin string, args ...string) string {
+	b.Helper()
+	cmd := exec.Command(portcullisBin, append(args, "--config", configPath)...)
+	cmd.Dir = filepath.Dir(configPath)
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		b.Fatalf("portcullis %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// pluginSum returns an external plugin's checksum, as the configuration
+// wants it.
+func pluginSum(b *testing.B, dir, bin string) string {
+	return strings.Fields(benchCLI(b, writeBenchConfig(b, dir, ""), "", "plugins", "checksum", bin))[0]
+}
+
+// startBenchHost runs `portcullis serve` on a configuration in a fresh
+// directory and waits until it serves; the process is killed when b ends.
+func startBenchHost(b *testing.B, yaml string) *benchHost {
+	b.Helper()
+	h := &benchHost{config: writeBenchConfig(b, b.TempDir(), yaml), done: make(chan struct{})}
+	h.cmd = exec.Command(portcullisBin, "serve", "--config", h.config)
+	h.cmd.Dir = filepath.Dir(h.config)
+	stderr, err := h.cmd.StderrPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := h.cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	listening := make(chan string, 1)
+	go func() {
+		defer close(h.done)
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			h.mu.Lock()
+			h.log.WriteString(line + "\n")
+			h.mu.Unlock()
+			var entry struct {
+				Msg    string `json:"msg"`
+				Listen string `json:"listen"`
+			}
+			if json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "portcullis is serving" {
+				listening <- entry.Listen
+			}
+		}
+		_ = h.cmd.Wait()
+	}()
+	b.Cleanup(func() {
+		_ = h.cmd.Process.Signal(syscall.SIGKILL)
+		<-h.done
+	})
+	select {
+	case addr := <-listening:
+		h.url = "http://" + addr
+	case <-h.done:
+		b.Fatalf("host exited before serving:\n%s", h.output())
+	case <-time.After(60 * time.Second):
+		b.Fatalf("host did not serve within 60s:\n%s", h.output())
+	}
+	return h
+}
+
+func (h *benchHost) output() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.log.String()
+}
+
+// loginBody is a login as an app beside the host sends it, with the end
+// user's address in the client field (the host trusts loopback).
+func loginBody(username, password, ip string) []byte {
+	return fmt.Appendf(nil, `{"username":%q,"password":%q,"client":{"ip":%q}}`, username, password, ip)
+}
+
+// postLogin sends one login and returns its status, reading the answer to
+// the end so that the connection is reused.
+func postLogin(client *http.Client, url string, body []byte) (int, error) {
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, err
+}
+
+// sequentialLogins sends b.N logins one after the other over one kept-alive
+// connection and fails b on any answer but want. ns/op is then the latency
+// of one login.
+func sequentialLogins(b *testing.B, h *benchHost, body []byte, want int) {
+	b.Helper()
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
+	defer client.CloseIdleConnections()
+	url := h.url + "/v1/login"
+	// Warm the connection (and the plugins' connections to the host).
+	for range 20 {
+		if status, err := postLogin(client, url, body); err != nil || status != want {
+			b.Fatalf("warm-up login: %d %v, want %d\n%s", status, err, want, h.output())
+		}
+	}
+	b.ResetTimer()
+	for range b.N {
+		status, err := postLogin(client, url, body)
+		if err != nil || status != want {
+			b.Fatalf("login: %d %v, want %d", status, err, want)
+		}
+	}
+	b.StopTimer()
+}
+
+// scriptedGrant is a backend entry for the scripted test plugin that grants
+// the identity of alice without hashing a password.
+func scriptedGrant(b *testing.B, dir string) string {
+	return fmt.Sprintf("  - {name: sso, plugin: %s, sha256: %s, config: {answers: {alice: identity, \"*\": abstain}}}\n",
+		scriptedBin, pluginSum(b, dir, scriptedBin))
+}
+
+// benchLockout is the lockout backend of the default chain without
+// reset_on_success: limit 5, cool-off 30m, by username and address
+// together.
+const benchLockout = "  - {name: lockout, plugin: lockout, config: {failure_limit: 5, cooloff: 30m, lockout_parameters: [[username, ip_address]]}}\n"
+
+// benchLockoutNoAccessLog is benchLockout without the access log of
+// successful logins (access_log is on by default).
+const benchLockoutNoAccessLog = "  - {name: lockout, plugin: lockout, config: {failure_limit: 5, cooloff: 30m, lockout_parameters: [[username, ip_address]], access_log: false}}\n"
+
+// BenchmarkLoginSyncReceiver (issue #3) measures a successful login over
+// HTTP, one at a time, whose only backend is the scripted plugin (no
+// password hashing), on SQLite: without signal subscribers, and with one
+// sync receiver plugin (the Receiver test plugin, behaviour ok) subscribed
+// to user_logged_in. The difference is the latency one sync receiver adds
+// to a login.
+func BenchmarkLoginSyncReceiver(b *testing.B) {
+	dir := b.TempDir()
+	backends := "backends:\n" + scriptedGrant(b, dir)
+	receiverSum := pluginSum(b, dir, receiverBin)
+	variants := []struct{ name, yaml string }{
+		{"subscribers=none", ""},
+		{"subscribers=sync-receiver", fmt.Sprintf(`signals:
+  subscribers:
+    - {name: receiver, plugin: %s, sha256: %s, mode: sync, signals: [user_logged_in], config: {behaviour: ok}}
+`, receiverBin, receiverSum)},
+	}
+	storageLine := benchStorages[0].line(b)
+	for _, v := range variants {
+		b.Run("sqlite/"+v.name, func(b *testing.B) {
+			h := startBenchHost(b, storageLine+"\n"+backends+v.yaml)
+			sequentialLogins(b, h, loginBody("alice", "any", "203.0.113.9"), http.StatusOK)
+		})
+	}
+}
+
+// BenchmarkLockoutAllowedLogin (issue #4) measures a successful login over
+// HTTP, one at a time, through [lockout, scripted] against [scripted]
+// alone, on SQLite and PostgreSQL. The scripted plugin grants without
+// hashing a password, so the difference is what the lockout adds to an
+// allowed login: its plugin hop and the counter increment before the
+// answer, and the user_logged_in signal it receives synchronously (which
+// gives the attempt back and writes its access-log record). A third chain
+// turns the access log off to show its share.
+func BenchmarkLockoutAllowedLogin(b *testing.B) {
+	dir := b.TempDir()
+	granter := scriptedGrant(b, dir)
+	chains := []struct{ name, backends string }{
+		{"chain=scripted", "backends:\n" + granter},
+		{"chain=lockout+scripted", "backends:\n" + benchLockout + granter},
+		// The same without the access log, to show its share.
+		{"chain=lockout-noaccesslog+scripted", "backends:\n" + benchLockoutNoAccessLog + granter},
+	}
+	for _, st := range benchStorages {
+		for _, c := range chains {
+			b.Run(st.name+"/"+c.name, func(b *testing.B) {
+				h := startBenchHost(b, st.line(b)+"\n"+c.backends)
+				sequentialLogins(b, h, loginBody("alice", "any", "203.0.113.9"), http.StatusOK)
+			})
+		}
+	}
+}
+
+// lockoutFailures returns the failures `portcullis lockout list` shows for
+// a username.
+func lockoutFailures(b *testing.B, configPath, username string) int64 {
+	b.Helper()
+	out := benchCLI(b, configPath, "", "lockout", "list")
+	for _, line := range strings.Split(out, "\n") {
+		// BACKEND IP USERNAME USER-AGENT FAILURES LOCKED-UNTIL
+		if f := strings.Fields(line); len(f) >= 6 && f[2] == username {
+			n, err := strconv.ParseInt(f[4], 10, 64)
+			if err != nil {
+				b.Fatalf("lockout list: %v\n%s", err, out)
+			}
+			return n
+		}
+	}
+	b.Fatalf("lockout list shows no %s:\n%s", username, out)
+	return 0
+}
+
+// rejectionConns is the number of concurrent keep-alive connections of the
+// rejection benchmark.
+const rejectionConns = 32
+
+// BenchmarkLockoutRejections (issue #4) measures how many wrong logins per
+// second a host refuses for a locked-out client: the default-style chain
+// [lockout (limit 5, cool-off 30m, by username and address), password], a
+// client locked out by 6 wrong attempts, then b.N more wrong attempts from
+// 32 goroutines sharing one http.Client with 32 kept-alive connections.
+// Every answer must be 429, and afterwards `portcullis lockout list` must
+// show the client's failure count grown by at least the number of 429s:
+// every rejection is counted.
+func BenchmarkLockoutRejections(b *testing.B) {
+	for _, st := range benchStorages {
+		b.Run(st.name, func(b *testing.B) {
+			h := startBenchHost(b, st.line(b)+"\nbackends:\n"+benchLockout+"  - {name: local, plugin: password}\n")
+			benchCLI(b, h.config, "pw-victim\n", "users", "add", "victim", "--password-stdin")
+			body := loginBody("victim", "wrong", "203.0.113.7")
+			url := h.url + "/v1/login"
+			setup := &http.Client{Timeout: 30 * time.Second}
+			for i := 1; i <= 6; i++ {
+				want := http.StatusUnauthorized
+				if i == 6 {
+					want = http.StatusTooManyRequests
+				}
+				if status, err := postLogin(setup, url, body); err != nil || status != want {
+					b.Fatalf("wrong attempt %d: %d %v, want %d\n%s", i, status, err, want, h.output())
+				}
+			}
+			setup.CloseIdleConnections()
+
+			b.Run(fmt.Sprintf("conns=%d", rejectionConns), func(b *testing.B) {
+				client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+					MaxIdleConnsPerHost: rejectionConns, MaxConnsPerHost: rejectionConns,
+				}}
+				defer client.CloseIdleConnections()
+				before := lockoutFailures(b, h.config, "victim")
+
+				var next, rejected atomic.Int64
+				var mu sync.Mutex
+				var firstErr error
+				var wg sync.WaitGroup
+				b.ResetTimer()
+				for range rejectionConns {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						for next.Add(1) <= int64(b.N) {
+							status, err := postLogin(client, url, body)
+							if err == nil && status != http.StatusTooManyRequests {
+								err = fmt.Errorf("status %d, want 429", status)
+							}
+							if err != nil {
+								mu.Lock()
+								if firstErr == nil {
+									firstErr = err
+								}
+								mu.Unlock()
+								continue
+							}
+							rejected.Add(1)
+						}
+					}()
+				}
+				wg.Wait()
+				b.StopTimer()
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rejections/s")
+				if firstErr != nil {
+					b.Fatalf("%d of %d wrong logins rejected; first other answer: %v", rejected.Load(), b.N, firstErr)
+				}
+				if grew := lockoutFailures(b, h.config, "victim") - before; grew < rejected.Load() {
+					b.Fatalf("the failure count grew by %d, but %d attempts were rejected: not every rejection was counted", grew, rejected.Load())
+				}
+			})
+		})
+	}
+}
