@@ -89,7 +89,7 @@ func (p *Plugin) Configure(_ context.Context, req *sdk.ConfigureRequest) error {
 		p.log.Warn("lockout configuration: " + w)
 	}
 	p.settings, p.host = s, req.Host
-	p.counter = newCounter(req.Host.Storage())
+	p.counter = newCounter(req.Host.Storage(), s.batchExpiry)
 	return nil
 }
 
@@ -138,16 +138,14 @@ func (p *Plugin) Authenticate(ctx context.Context, req *sdk.AuthenticateRequest,
 		}
 	}
 
-	ttl := s.maxCooloff()
 	counted := map[string]int64{}
 	var worst int64
-	var worstKey string
 	for _, g := range s.Groups {
 		key, ok := counterKey(g, c)
 		if !ok {
 			continue
 		}
-		n, err := p.counter.add(ctx, key, ttl)
+		n, err := p.counter.add(ctx, key)
 		if err != nil {
 			// This attempt must not go through unchecked: fail closed, and
 			// give back what was counted, since the attempt will not be
@@ -156,12 +154,7 @@ func (p *Plugin) Authenticate(ctx context.Context, req *sdk.AuthenticateRequest,
 			return fmt.Errorf("counting the attempt: %w", err)
 		}
 		counted[key] = n
-		if n > worst {
-			worst, worstKey = n, key
-		}
-	}
-	if len(s.Tiers) > 0 && worstKey != "" {
-		p.shortenToTier(ctx, worstKey, worst)
+		worst = max(worst, n)
 	}
 
 	if s.LockOutAtFailure && worst > int64(s.FailureLimit) {
@@ -173,6 +166,10 @@ func (p *Plugin) Authenticate(ctx context.Context, req *sdk.AuthenticateRequest,
 			failures--
 		}
 		p.deny(resp, c, failures, s.CooloffFor(failures))
+		if s.CountDuringLock && s.locksAt(worst) {
+			// This refusal took the lock to a longer tier.
+			p.emitLockedOut(ctx, c, sdk.ClientFacts{ClientIP: req.Client.IP, UserAgent: req.Client.UserAgent}, worst)
+		}
 		if s.FailureLog {
 			if err := p.logFailure(ctx, c, true); err != nil {
 				p.log.Warn("lockout: writing the access failure log", "error", err)
@@ -188,20 +185,6 @@ func (p *Plugin) Authenticate(ctx context.Context, req *sdk.AuthenticateRequest,
 	}
 	resp.Abstain("")
 	return nil
-}
-
-// shortenToTier sets a counter's expiry to the cool-off of the tier its
-// count has reached (counters are stored with the longest cool-off). A
-// concurrent attempt that changed the count sets its own.
-func (p *Plugin) shortenToTier(ctx context.Context, key string, count int64) {
-	want := p.settings.CooloffFor(count)
-	if want >= p.settings.maxCooloff() {
-		return
-	}
-	v := []byte(fmt.Sprint(count))
-	if _, err := p.host.Storage().CompareAndSwap(ctx, key, v, v, want); err != nil {
-		p.log.Warn("lockout: setting a tier's cool-off", "error", err)
-	}
 }
 
 // lockedNow reports, without counting, whether c is locked out and until
@@ -270,7 +253,7 @@ func (p *Plugin) Receive(ctx context.Context, sig *sdk.Signal) error {
 			return nil
 		}
 		if ok {
-			p.lockedJustNow(ctx, res, a.ClientFacts)
+			p.confirmFailure(ctx, res, a.ClientFacts)
 		}
 		if p.settings.FailureLog {
 			return p.logFailure(ctx, p.clientOf(a.Username, a.ClientIP, a.UserAgent), false)
@@ -339,35 +322,51 @@ func (p *Plugin) forgetOld() {
 
 func (p *Plugin) refundAll(ctx context.Context, counted map[string]int64) {
 	for key := range counted {
-		if err := p.counter.refund(ctx, key, p.settings.maxCooloff()); err != nil {
+		if err := p.counter.refund(ctx, key); err != nil {
 			p.log.Warn("lockout: giving back an attempt", "error", err)
 		}
 	}
 }
 
-// lockedJustNow sends user_locked_out when this failed attempt brought a
-// counter to the limit: the next attempt will be refused.
-func (p *Plugin) lockedJustNow(ctx context.Context, res reservation, facts sdk.ClientFacts) {
+// confirmFailure settles a reservation that turned out to be a wrong
+// password: each counter's window starts again from now (as django-axes
+// refreshes attempt_time), with the cool-off of the tier its count reached,
+// and user_locked_out is sent when this failure brought a counter to a lock.
+func (p *Plugin) confirmFailure(ctx context.Context, res reservation, facts sdk.ClientFacts) {
 	s := p.settings
-	if !s.LockOutAtFailure {
-		return
+	var locked int64
+	for key, n := range res.counted {
+		if ttl := s.CooloffFor(n); ttl > 0 {
+			now, err := p.host.Storage().Increment(ctx, key, 0, ttl)
+			if longer := s.CooloffFor(now); err == nil && longer > ttl {
+				// Later attempts reached a longer tier meanwhile: keep it.
+				_, err = p.host.Storage().Increment(ctx, key, 0, longer)
+			}
+			if err != nil {
+				p.log.Warn("lockout: renewing a counter's window", "error", err)
+			}
+		}
+		if s.LockOutAtFailure && s.locksAt(n) {
+			locked = max(locked, n)
+		}
 	}
-	for _, n := range res.counted {
-		if !s.locksAt(n) {
-			continue
-		}
-		var until time.Time
-		if d := s.CooloffFor(n); d > 0 {
-			until = p.now().Add(d).UTC()
-		}
-		p.log.Warn("lockout: client locked out", p.masked(res.client, "failures", n)...)
-		_, err := p.host.Signals().Emit(ctx, "user_locked_out", "", &sdk.UserLockedOut{
-			Username: res.client.Username, ClientFacts: facts, Failures: int(n), Until: until,
-		})
-		if err != nil {
-			p.log.Warn("lockout: sending user_locked_out", "error", err)
-		}
-		return
+	if locked > 0 {
+		p.emitLockedOut(ctx, res.client, facts, locked)
+	}
+}
+
+// emitLockedOut sends user_locked_out for a client whose count reached n.
+func (p *Plugin) emitLockedOut(ctx context.Context, c Client, facts sdk.ClientFacts, n int64) {
+	var until time.Time
+	if d := p.settings.CooloffFor(n); d > 0 {
+		until = p.now().Add(d).UTC()
+	}
+	p.log.Warn("lockout: client locked out", p.masked(c, "failures", n)...)
+	_, err := p.host.Signals().Emit(ctx, "user_locked_out", "", &sdk.UserLockedOut{
+		Username: c.Username, ClientFacts: facts, Failures: int(n), Until: until,
+	})
+	if err != nil {
+		p.log.Warn("lockout: sending user_locked_out", "error", err)
 	}
 }
 

@@ -130,6 +130,9 @@ func ParseConfig(raw json.RawMessage) (*Settings, error) {
 	var decodeErr *sdk.ConfigError
 	if err := (&sdk.ConfigureRequest{Config: raw}).DecodeConfig(&c); errors.As(err, &decodeErr) {
 		problems = append(problems, decodeErr.Problems...)
+		// Fill in what can be read, so that the checks below report the
+		// remaining problems in the same run.
+		_ = json.Unmarshal(raw, &c)
 	} else if err != nil {
 		return nil, err
 	}
@@ -319,6 +322,14 @@ func parsePrefixes(list []string) ([]netip.Prefix, error) {
 			if err != nil {
 				return nil, fmt.Errorf("%q is not a CIDR prefix", s)
 			}
+			// Client addresses are compared unmapped: an IPv4-mapped prefix
+			// must be too.
+			if p.Addr().Is4In6() {
+				if p.Bits() < 96 {
+					return nil, fmt.Errorf("%q covers more than IPv4-mapped addresses; write the IPv4 prefix", s)
+				}
+				p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+			}
 			out = append(out, p.Masked())
 			continue
 		}
@@ -347,16 +358,6 @@ func (s *Settings) CooloffFor(count int64) time.Duration {
 	return d
 }
 
-// maxCooloff is the longest cool-off any count can reach; counters live this
-// long after the last attempt (0: forever).
-func (s *Settings) maxCooloff() time.Duration {
-	d := s.Cooloff
-	for _, t := range s.Tiers {
-		d = max(d, t.Cooloff)
-	}
-	return d
-}
-
 // locksAt reports whether the count n is where a lock starts or grows to a
 // longer tier.
 func (s *Settings) locksAt(n int64) bool {
@@ -369,4 +370,15 @@ func (s *Settings) locksAt(n int64) bool {
 		}
 	}
 	return false
+}
+
+// batchExpiry is the expiry a counter gets after a batch of attempts that
+// got the counts first to last: a new counter gets its window, and attempts
+// refused while locked (when they count) extend it. Attempts let through
+// leave it alone until their outcome is known. 0: leave the expiry as is.
+func (s *Settings) batchExpiry(first, last int64) time.Duration {
+	if first == 1 || (s.LockOutAtFailure && s.CountDuringLock && last > int64(s.FailureLimit)) {
+		return s.CooloffFor(last)
+	}
+	return 0
 }

@@ -25,8 +25,11 @@ const idleForget = time.Minute
 // its increment is stored.
 type counter struct {
 	storage sdk.Storage
-	mu      sync.Mutex
-	keys    map[string]*keyQueue
+	// expiry says, for a stored batch whose attempts got the counts first
+	// to last, what expiry to give the key afterwards (0: leave it).
+	expiry func(first, last int64) time.Duration
+	mu     sync.Mutex
+	keys   map[string]*keyQueue
 }
 
 type keyQueue struct {
@@ -36,20 +39,21 @@ type keyQueue struct {
 }
 
 type batch struct {
-	ttl    time.Duration
 	n      int64
 	done   chan struct{}
 	result int64
 	err    error
 }
 
-func newCounter(s sdk.Storage) *counter {
-	return &counter{storage: s, keys: map[string]*keyQueue{}}
+func newCounter(s sdk.Storage, expiry func(first, last int64) time.Duration) *counter {
+	return &counter{storage: s, expiry: expiry, keys: map[string]*keyQueue{}}
 }
 
-// add counts one attempt on key (resetting its expiry to ttl, 0 for none)
-// and returns the count including it.
-func (c *counter) add(ctx context.Context, key string, ttl time.Duration) (int64, error) {
+// add counts one attempt on key and returns the count including it. The
+// increment itself keeps the key's expiry, so that an attempt that is later
+// given back leaves no trace; the expiry is set afterwards as c.expiry says
+// (for a new counter, or for attempts refused while locked).
+func (c *counter) add(ctx context.Context, key string) (int64, error) {
 	c.mu.Lock()
 	q := c.keys[key]
 	if q == nil {
@@ -58,7 +62,7 @@ func (c *counter) add(ctx context.Context, key string, ttl time.Duration) (int64
 	}
 	b := q.next
 	if b == nil {
-		b = &batch{ttl: ttl, done: make(chan struct{})}
+		b = &batch{done: make(chan struct{})}
 		q.next = b
 	}
 	b.n++
@@ -98,7 +102,13 @@ func (c *counter) flush(key string, q *keyQueue) {
 		c.mu.Unlock()
 
 		ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
-		b.result, b.err = c.storage.Increment(ctx, key, b.n, b.ttl)
+		b.result, b.err = c.storage.Increment(ctx, key, b.n, 0)
+		if b.err == nil {
+			if ttl := c.expiry(b.result-b.n+1, b.result); ttl > 0 {
+				// An increment by zero only sets the expiry.
+				_, b.err = c.storage.Increment(ctx, key, 0, ttl)
+			}
+		}
 		cancel()
 		c.mu.Lock()
 		q.lastFlush = time.Now()
@@ -119,8 +129,8 @@ func (c *counter) forgetIdle() {
 // refund gives one attempt back on key: one atomic decrement, which keeps
 // the expiry. A counter that is gone (expired, or reset by an operator) is
 // left alone; if it vanished between the look and the decrement, the
-// decrement is undone (with ttl), so a counter never stays below zero.
-func (c *counter) refund(ctx context.Context, key string, ttl time.Duration) error {
+// decrement is undone, so a counter never stays below zero.
+func (c *counter) refund(ctx context.Context, key string) error {
 	if _, err := c.storage.Get(ctx, key); errors.Is(err, sdk.ErrNotFound) {
 		return nil
 	} else if err != nil {
@@ -130,6 +140,6 @@ func (c *counter) refund(ctx context.Context, key string, ttl time.Duration) err
 	if err != nil || n >= 0 {
 		return err
 	}
-	_, err = c.storage.Increment(ctx, key, 1, ttl)
+	_, err = c.storage.Increment(ctx, key, 1, time.Minute) // a zero needs no long life
 	return err
 }

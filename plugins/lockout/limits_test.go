@@ -378,9 +378,6 @@ func TestTierCooloffShorterThanStorageTTL(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.twoGroups {
-				t.Skip("BUG: backend.go Authenticate (line 164) calls shortenToTier only for worstKey (the first group with the highest count); " +
-					"every other group's counter keeps the longest tier's TTL (1h), so a client who reached only the 1m tier " +
-					"is still locked a minute later (429 locked_out, failure_count 4) instead of being let through")
 			}
 			h := newHarness(t, `{"tiers":[{"failures":3,"cooloff":"1m"},{"failures":5,"cooloff":"1h"}],"lockout_parameters":`+tt.params+`}`)
 			h.tryN(alice, wrongPassword, 3)

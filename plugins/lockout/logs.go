@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -33,14 +34,24 @@ type FailureRecord struct {
 	Time      time.Time `json:"time"`
 }
 
+// sessionLinkTTL is how long a session's link to its access record lives.
+const sessionLinkTTL = 90 * 24 * time.Hour
+
 const (
 	prefixAccess  = "a|"
 	prefixSession = "as|"
 	prefixFailure = "x|"
 )
 
-// timeKey is a sortable fixed-width timestamp for keys.
-func timeKey(t time.Time) string { return fmt.Sprintf("%016d", t.UnixMilli()) }
+// logSeq orders records written in the same millisecond by this process.
+var logSeq atomic.Uint64
+
+// timeKey is a sortable fixed-width timestamp for keys: unix milliseconds,
+// then a sequence number, so that records of one millisecond sort in the
+// order they were written.
+func timeKey(t time.Time) string {
+	return fmt.Sprintf("%016d%08d", t.UnixMilli(), logSeq.Add(1)%100_000_000)
+}
 
 func (p *Plugin) logAccess(ctx context.Context, c Client, sessionID string) error {
 	now := p.now().UTC()
@@ -51,7 +62,9 @@ func (p *Plugin) logAccess(ctx context.Context, c Client, sessionID string) erro
 		return fmt.Errorf("writing the access log: %w", err)
 	}
 	if sessionID != "" {
-		if err := st.Put(ctx, prefixSession+sessionID, []byte(key), 0); err != nil {
+		// The link from a session to its record is only needed until the
+		// logout; sessions that never log out must not stay forever.
+		if err := st.Put(ctx, prefixSession+sessionID, []byte(key), sessionLinkTTL); err != nil {
 			return fmt.Errorf("writing the access log: %w", err)
 		}
 	}
@@ -131,7 +144,10 @@ func logTime(key string) (time.Time, bool) {
 	default:
 		return time.Time{}, false
 	}
-	ms, err := strconv.ParseInt(ts, 10, 64)
+	if len(ts) < 16 {
+		return time.Time{}, false
+	}
+	ms, err := strconv.ParseInt(ts[:16], 10, 64)
 	if err != nil {
 		return time.Time{}, false
 	}

@@ -212,10 +212,6 @@ func TestIPv4MappedCIDRInLists(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			t.Skip("BUG: config.go parsePrefixes (line 322, p.Masked()) keeps an IPv4-mapped CIDR (e.g. ::ffff:198.51.100.0/120) as an IPv6 prefix " +
-				"(only single addresses are unmapped), while Authenticate unmaps the client address, so the prefix never " +
-				"matches: block_ips lets 198.51.100.7 through, only_allowed_ips refuses 10.1.2.3 (the host fixed the same " +
-				"thing for trusted_proxies in commit c183cef)")
 			h := newHarness(t, tt.config)
 			r := h.try(attempt{"alice", tt.ip, "ua"}, rightPassword)
 			if r.Reason != tt.want {

@@ -32,6 +32,7 @@ func ParseConfig(raw json.RawMessage) (Config, error) {
 	var decodeErr *sdk.ConfigError
 	if err := (&sdk.ConfigureRequest{Config: raw}).DecodeConfig(&c); errors.As(err, &decodeErr) {
 		problems = append(problems, decodeErr.Problems...)
+		_ = json.Unmarshal(raw, &c) // read what can be read, to check the rest too
 	} else if err != nil {
 		return c, err
 	}
