@@ -17,7 +17,7 @@ import (
 const hookSecret = "an-e2e-webhook-secret-of-some-length"
 
 // fastDelivery makes async delivery retry quickly in tests.
-const fastDelivery = `  delivery: {backoff: 50ms, backoff_max: 300ms, poll: 100ms, lease: 2s, max_attempts: 1000}
+const fastDelivery = `  delivery: {backoff: 50ms, backoff_max: 300ms, poll: 100ms, lease: 10s, max_attempts: 1000}
 `
 
 func TestWebhookReceivesLoginSignals(t *testing.T) {
@@ -174,7 +174,7 @@ backends:
   - {name: nobody, plugin: %s, sha256: %s, config: {answers: {"*": "abstain:invalid_credentials"}}}
 signals:
   subscribers:
-    - {name: hook, webhook: %q, secret: %q, signals: [user_login_failed]}
+    - {name: hook, webhook: %q, secret: %q, signals: [user_login_failed], timeout: 500ms}
   delivery: {backoff: 50ms, backoff_max: 300ms, poll: 100ms, lease: 1s, batch_size: 20, max_attempts: 1000}
 `, dsn, scriptedBin, sum, wh.url(), hookSecret))
 }

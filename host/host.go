@@ -44,6 +44,9 @@ type Host struct {
 	// stop ends the background work (signal delivery, purges).
 	stop func()
 	bg   sync.WaitGroup
+	// events tracks plugin start/exit signals still being emitted, so
+	// that Close waits for them before closing the database.
+	events sync.WaitGroup
 }
 
 // New opens the database (migrating it), starts every backend's and
@@ -88,7 +91,11 @@ func (h *Host) start(ctx context.Context, opts Options) error {
 			if ev.Started && ev.Restart > 0 {
 				restarts.Inc(ev.Instance)
 			}
-			go h.emitPluginEvent(ev) // OnEvent must not block the supervisor
+			h.events.Add(1)
+			go func() { // OnEvent must not block the supervisor
+				defer h.events.Done()
+				h.emitPluginEvent(ev)
+			}()
 		},
 	})
 	var specs []supervisor.Spec
@@ -316,6 +323,7 @@ func (h *Host) Close() error {
 	if h.sup != nil {
 		h.sup.Stop()
 	}
+	h.events.Wait() // plugin_exited of the plugins just stopped
 	var errs []error
 	for _, c := range h.closers {
 		errs = append(errs, c())

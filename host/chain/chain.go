@@ -62,7 +62,7 @@ func (o Outcome) String() string {
 type Result struct {
 	Outcome Outcome
 	// Backend is the backend that decided: the one that granted or denied,
-	// or for InvalidCredentials the last one that gave a reason.
+	// or for InvalidCredentials the last one that abstained with a reason.
 	Backend string
 	// Identity is set on Success.
 	Identity sdk.Identity
@@ -102,8 +102,12 @@ func (c *Chain) Authenticate(ctx context.Context, req *sdk.AuthenticateRequest) 
 				RetryAfter: resp.RetryAfter, Details: resp.Details, HTTPStatus: resp.HTTPStatus, Description: resp.Description,
 			}, nil
 		case sdk.DecisionAbstain:
+			// The end of the chain is invalid credentials whatever the
+			// abstain reasons (a later backend's "not mine" must not hide
+			// an earlier wrong password); the backend that gave a reason is
+			// named.
 			if resp.Reason != "" {
-				res.Backend, res.Reason = l.Name, resp.Reason
+				res.Backend = l.Name
 			}
 		default:
 			return Result{}, &BackendError{Backend: l.Name, Err: fmt.Errorf("no decision (%v)", resp.Decision)}

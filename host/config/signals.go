@@ -87,7 +87,7 @@ func (s *Signals) applyDefaults() {
 		if sub.Name == "" {
 			switch {
 			case sub.Webhook != "":
-				sub.Name = "webhook:" + sub.Webhook
+				sub.Name = "webhook:" + redactURL(sub.Webhook)
 			case sub.AuditFile != "":
 				sub.Name = "audit_file:" + sub.AuditFile
 			case sub.Plugin != "":
@@ -173,6 +173,21 @@ func (s *Signals) validate(backendNames map[string]int) []Problem {
 		if sub.Timeout <= 0 {
 			fail(path+".timeout", "must be > 0")
 		}
+		if sub.Mode == "async" && sub.Timeout >= d.Lease {
+			fail(path+".timeout", "must be shorter than signals.delivery.lease (%s), or a slow delivery could be claimed again by another host", d.Lease.D())
+		}
 	}
 	return ps
+}
+
+// redactURL drops the user information, query and fragment of a URL, which
+// may hold credentials, so that a subscriber's default name (shown in logs,
+// metrics and `signals list`) never does.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	u.User, u.RawQuery, u.Fragment = nil, "", ""
+	return u.String()
 }

@@ -46,9 +46,15 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	pair, err := s.opts.Tokens.Refresh(r.Context(), *body.RefreshToken)
+	var reused *tokens.ReusedError
 	switch {
-	case errors.Is(err, tokens.ErrTokenReused):
-		s.log.Warn("refresh token reused: session revoked", "request_id", w.Header().Get("X-Request-Id"))
+	case errors.As(err, &reused):
+		s.log.Warn("refresh token reused: session revoked", "request_id", w.Header().Get("X-Request-Id"), "session_id", reused.Token.FamilyID)
+		client, _ := s.trusted.clientFacts(r, nil)
+		s.opts.Signals.Emit(r.Context(), "tokens", &sdk.UserLoggedOut{
+			UserID: reused.Token.Subject, SessionID: reused.Token.FamilyID,
+			ClientFacts: sdk.ClientFacts{ClientIP: client.IP, UserAgent: client.UserAgent},
+		})
 		writeError(w, http.StatusUnauthorized, codeInvalidToken, "the refresh token was already used; the session is revoked", nil)
 	case errors.Is(err, tokens.ErrInvalidToken):
 		writeError(w, http.StatusUnauthorized, codeInvalidToken, "the refresh token is not valid", nil)

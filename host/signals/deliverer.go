@@ -82,10 +82,12 @@ func (d *Deliverer) Run(ctx context.Context) {
 
 // deliverBatch claims and delivers one batch and returns its size.
 func (d *Deliverer) deliverBatch(ctx context.Context) (int, error) {
+	claimed := time.Now()
 	batch, err := d.store.Claim(ctx, d.owner, d.opts.BatchSize, d.opts.Lease)
 	if err != nil {
 		return 0, err
 	}
+	leaseEnds := claimed.Add(d.opts.Lease)
 	subs := d.disp.Subscriptions()
 	// Subscribers are served side by side, each in queue order; one that
 	// fails gets the rest of its share back without losing attempts.
@@ -102,12 +104,14 @@ func (d *Deliverer) deliverBatch(ctx context.Context) (int, error) {
 				if ctx.Err() != nil {
 					return // the lease runs out and another host (or the next start) delivers
 				}
-				if next, failed := d.deliver(ctx, subs[name], del); failed {
-					for _, rest := range dels[i+1:] {
-						if err := d.store.Release(context.WithoutCancel(ctx), rest.ID, d.owner, next); err != nil {
-							d.log.Error("signal delivery: releasing a delivery", "id", rest.ID, "error", err)
-						}
-					}
+				if time.Until(leaseEnds) < minDeliveryWindow {
+					// The lease is nearly over: give the rest back rather
+					// than risk another host delivering them too.
+					d.release(ctx, dels[i:], time.Now())
+					return
+				}
+				if next, failed := d.deliver(ctx, subs[name], del, leaseEnds); failed {
+					d.release(ctx, dels[i+1:], next)
 					return
 				}
 			}
@@ -117,8 +121,24 @@ func (d *Deliverer) deliverBatch(ctx context.Context) (int, error) {
 	return len(batch), nil
 }
 
-// deliver makes one attempt. On failure it reports when to try again.
-func (d *Deliverer) deliver(ctx context.Context, sub *Subscription, del storage.Delivery) (next time.Time, failed bool) {
+// release gives claimed deliveries back, due at next, without counting an
+// attempt.
+func (d *Deliverer) release(ctx context.Context, dels []storage.Delivery, next time.Time) {
+	for _, del := range dels {
+		if err := d.store.Release(context.WithoutCancel(ctx), del.ID, d.owner, next); err != nil {
+			d.log.Error("signal delivery: releasing a delivery", "id", del.ID, "error", err)
+		}
+	}
+}
+
+// minDeliveryWindow is the least lease time left in which a delivery is
+// still started.
+const minDeliveryWindow = 50 * time.Millisecond
+
+// deliver makes one attempt, which must end by leaseEnds (after that
+// another host may claim the delivery). On failure it reports when to try
+// again.
+func (d *Deliverer) deliver(ctx context.Context, sub *Subscription, del storage.Delivery, leaseEnds time.Time) (next time.Time, failed bool) {
 	// Acknowledgements must land even while the host is stopping.
 	ackCtx := context.WithoutCancel(ctx)
 	if sub == nil || sub.Mode != Async {
@@ -130,7 +150,11 @@ func (d *Deliverer) deliver(ctx context.Context, sub *Subscription, del storage.
 		return time.Time{}, false
 	}
 	sig := del.Signal()
-	callCtx, cancel := context.WithTimeout(ctx, sub.Timeout)
+	deadline := time.Now().Add(sub.Timeout)
+	if leaseEnds.Before(deadline) {
+		deadline = leaseEnds
+	}
+	callCtx, cancel := context.WithDeadline(ctx, deadline)
 	err := sub.Receiver.Receive(callCtx, &sig)
 	cancel()
 	if err == nil {

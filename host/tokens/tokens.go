@@ -37,9 +37,19 @@ var (
 	// ErrInvalidToken: unknown, expired, revoked, or the wrong kind.
 	ErrInvalidToken = errors.New("the token is not valid")
 	// ErrTokenReused: a refresh token was presented a second time; its
-	// family has been revoked.
+	// family has been revoked. The error is a *ReusedError.
 	ErrTokenReused = errors.New("the refresh token was already used; its session is revoked")
 )
+
+// ReusedError is returned for a reused refresh token: it names the token
+// (no secret) whose session was revoked. errors.Is(err, ErrTokenReused)
+// holds for it.
+type ReusedError struct {
+	Token storage.Token
+}
+
+func (e *ReusedError) Error() string { return ErrTokenReused.Error() }
+func (e *ReusedError) Unwrap() error { return ErrTokenReused }
 
 // Pair is what a login or refresh returns.
 type Pair struct {
@@ -99,7 +109,7 @@ func (i *Issuer) Refresh(ctx context.Context, refreshToken string) (Pair, error)
 		if _, err := i.store.RevokeFamily(ctx, t.FamilyID); err != nil {
 			return Pair{}, err
 		}
-		return Pair{}, ErrTokenReused
+		return Pair{}, &ReusedError{Token: t}
 	}
 	if !i.now().Before(t.ExpiresAt) {
 		return Pair{}, fmt.Errorf("%w: expired", ErrInvalidToken)
@@ -112,7 +122,7 @@ func (i *Issuer) Refresh(ctx context.Context, refreshToken string) (Pair, error)
 		if _, err := i.store.RevokeFamily(ctx, t.FamilyID); err != nil {
 			return Pair{}, err
 		}
-		return Pair{}, ErrTokenReused
+		return Pair{}, &ReusedError{Token: t}
 	}
 	return i.issue(ctx, t.Subject, t.Username, t.FamilyID)
 }
