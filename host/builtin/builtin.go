@@ -19,6 +19,9 @@ type Plugin struct {
 	// CheckConfig validates a backend's config section without starting
 	// the plugin; it returns a *sdk.ConfigError listing every problem.
 	CheckConfig func(json.RawMessage) error
+	// Warnings, if set, lists settings in a valid config section that work
+	// but are likely mistakes.
+	Warnings func(json.RawMessage) []string
 }
 
 // Plugins are the first-party plugins by name.
@@ -28,6 +31,13 @@ var Plugins = map[string]Plugin{
 		CheckConfig: func(raw json.RawMessage) error {
 			_, err := lockout.ParseConfig(raw)
 			return err
+		},
+		Warnings: func(raw json.RawMessage) []string {
+			s, err := lockout.ParseConfig(raw)
+			if err != nil {
+				return nil
+			}
+			return s.Warnings
 		},
 	},
 	"password": {

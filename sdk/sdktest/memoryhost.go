@@ -20,16 +20,20 @@ type MemoryHost struct {
 	now     func() time.Time
 	users   map[string]sdk.User // by username
 	entries map[string]sdk.Entry
-	emitted []sdk.Signal
-	nextID  int
+	// counters marks the keys that hold a counter (made by Increment), as
+	// the host's storage does: Put makes a key an ordinary value again.
+	counters map[string]bool
+	emitted  []sdk.Signal
+	nextID   int
 }
 
 // NewMemoryHost returns an empty host.
 func NewMemoryHost() *MemoryHost {
 	return &MemoryHost{
-		now:     time.Now,
-		users:   map[string]sdk.User{},
-		entries: map[string]sdk.Entry{},
+		now:      time.Now,
+		users:    map[string]sdk.User{},
+		entries:  map[string]sdk.Entry{},
+		counters: map[string]bool{},
 	}
 }
 
@@ -108,6 +112,7 @@ func (h *MemoryHost) live(key string) (sdk.Entry, bool) {
 	}
 	if !e.ExpiresAt.IsZero() && !h.now().Before(e.ExpiresAt) {
 		delete(h.entries, key)
+		delete(h.counters, key)
 		return sdk.Entry{}, false
 	}
 	return e, true
@@ -134,6 +139,7 @@ func (h *MemoryHost) Put(_ context.Context, key string, value []byte, ttl time.D
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.entries[key] = sdk.Entry{Key: key, Value: append([]byte{}, value...), ExpiresAt: h.expiry(ttl)}
+	delete(h.counters, key)
 	return nil
 }
 
@@ -142,6 +148,7 @@ func (h *MemoryHost) Delete(_ context.Context, key string) (bool, error) {
 	defer h.mu.Unlock()
 	_, ok := h.live(key)
 	delete(h.entries, key)
+	delete(h.counters, key)
 	return ok, nil
 }
 
@@ -167,17 +174,21 @@ func (h *MemoryHost) Increment(_ context.Context, key string, delta int64, ttl t
 	var n int64
 	e, ok := h.live(key)
 	if ok {
-		var err error
-		if n, err = strconv.ParseInt(string(e.Value), 10, 64); err != nil {
-			return 0, fmt.Errorf("key %q holds no counter: %w", key, sdk.ErrInvalidArgument)
+		if !h.counters[key] {
+			return 0, fmt.Errorf("key %q holds a value that is not a counter: %w", key, sdk.ErrInvalidArgument)
 		}
+		n, _ = strconv.ParseInt(string(e.Value), 10, 64)
 	}
 	n += delta
-	expires := e.ExpiresAt
+	var expires time.Time
+	if ok {
+		expires = e.ExpiresAt
+	}
 	if ttl > 0 {
 		expires = h.expiry(ttl)
 	}
 	h.entries[key] = sdk.Entry{Key: key, Value: []byte(strconv.FormatInt(n, 10)), ExpiresAt: expires}
+	h.counters[key] = true
 	return n, nil
 }
 
@@ -192,6 +203,10 @@ func (h *MemoryHost) CompareAndSwap(_ context.Context, key string, oldValue, new
 		return false, nil
 	}
 	h.entries[key] = sdk.Entry{Key: key, Value: append([]byte{}, newValue...), ExpiresAt: h.expiry(ttl)}
+	// A counter swapped to another decimal stays a counter.
+	if _, err := strconv.ParseInt(string(newValue), 10, 64); !ok || err != nil || !h.counters[key] {
+		delete(h.counters, key)
+	}
 	return true, nil
 }
 
