@@ -81,9 +81,9 @@ func benchCLI(b *testing.B, configPath, stdin string, args ...string) string {
 	return string(out)
 }
 
-// pluginSum returns an external plugin's checksum, as the configuration
+// benchPluginSum returns an external plugin's checksum, as the configuration
 // wants it.
-func pluginSum(b *testing.B, dir, bin string) string {
+func benchPluginSum(b *testing.B, dir, bin string) string {
 	return strings.Fields(benchCLI(b, writeBenchConfig(b, dir, ""), "", "plugins", "checksum", bin))[0]
 }
 
@@ -142,15 +142,92 @@ func (h *benchHost) output() string {
 	return h.log.String()
 }
 
-// loginBody is a login as an app beside the host sends it, with the end
+// benchProcCPU returns the user and system CPU time process pid has used, with
+// the 10 ms resolution of /proc/PID/stat (Linux only: ok is false
+// elsewhere).
+func benchProcCPU(pid int) (d time.Duration, ok bool) {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, false
+	}
+	// The command name (field 2) may hold spaces; count from the ")" after it.
+	fields := strings.Fields(string(raw[bytes.LastIndexByte(raw, ')')+1:]))
+	if len(fields) < 13 {
+		return 0, false
+	}
+	utime, err1 := strconv.ParseInt(fields[11], 10, 64) // field 14
+	stime, err2 := strconv.ParseInt(fields[12], 10, 64) // field 15
+	if err1 != nil || err2 != nil {
+		return 0, false
+	}
+	const userHZ = 100 // USER_HZ, 100 on every Linux architecture Go supports
+	return time.Duration(utime+stime) * (time.Second / userHZ), true
+}
+
+// hostCPU returns the CPU time used so far by the host process and its
+// plugin processes (its children).
+func (h *benchHost) hostCPU() (time.Duration, bool) {
+	total, ok := benchProcCPU(h.cmd.Process.Pid)
+	if !ok {
+		return 0, false
+	}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, false
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		var state string
+		var ppid int
+		fmt.Sscan(string(raw[bytes.LastIndexByte(raw, ')')+1:]), &state, &ppid)
+		if ppid == h.cmd.Process.Pid {
+			if d, ok := benchProcCPU(pid); ok {
+				total += d
+			}
+		}
+	}
+	return total, true
+}
+
+// benchReportCPU starts measuring the CPU time used by the host with its
+// plugins, and by this process (the load generator); the function it
+// returns reports both per operation, as host-cpu-ns/op and
+// client-cpu-ns/op. On a machine shared with other work, wall time includes
+// waiting for a CPU and CPU time does not.
+func benchReportCPU(b *testing.B, h *benchHost) func() {
+	hostStart, ok1 := h.hostCPU()
+	selfStart, ok2 := benchProcCPU(os.Getpid())
+	return func() {
+		hostEnd, ok3 := h.hostCPU()
+		selfEnd, ok4 := benchProcCPU(os.Getpid())
+		if b.N == 0 {
+			return
+		}
+		if ok1 && ok3 {
+			b.ReportMetric(float64(hostEnd-hostStart)/float64(b.N), "host-cpu-ns/op")
+		}
+		if ok2 && ok4 {
+			b.ReportMetric(float64(selfEnd-selfStart)/float64(b.N), "client-cpu-ns/op")
+		}
+	}
+}
+
+// benchLoginBody is a login as an app beside the host sends it, with the end
 // user's address in the client field (the host trusts loopback).
-func loginBody(username, password, ip string) []byte {
+func benchLoginBody(username, password, ip string) []byte {
 	return fmt.Appendf(nil, `{"username":%q,"password":%q,"client":{"ip":%q}}`, username, password, ip)
 }
 
-// postLogin sends one login and returns its status, reading the answer to
+// benchPostLogin sends one login and returns its status, reading the answer to
 // the end so that the connection is reused.
-func postLogin(client *http.Client, url string, body []byte) (int, error) {
+func benchPostLogin(client *http.Client, url string, body []byte) (int, error) {
 	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return 0, err
@@ -165,35 +242,37 @@ func postLogin(client *http.Client, url string, body []byte) (int, error) {
 	return resp.StatusCode, err
 }
 
-// sequentialLogins sends b.N logins one after the other over one kept-alive
+// benchSequentialLogins sends b.N logins one after the other over one kept-alive
 // connection and fails b on any answer but want. ns/op is then the latency
 // of one login.
-func sequentialLogins(b *testing.B, h *benchHost, body []byte, want int) {
+func benchSequentialLogins(b *testing.B, h *benchHost, body []byte, want int) {
 	b.Helper()
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
 	defer client.CloseIdleConnections()
 	url := h.url + "/v1/login"
 	// Warm the connection (and the plugins' connections to the host).
 	for range 20 {
-		if status, err := postLogin(client, url, body); err != nil || status != want {
+		if status, err := benchPostLogin(client, url, body); err != nil || status != want {
 			b.Fatalf("warm-up login: %d %v, want %d\n%s", status, err, want, h.output())
 		}
 	}
+	cpu := benchReportCPU(b, h)
 	b.ResetTimer()
 	for range b.N {
-		status, err := postLogin(client, url, body)
+		status, err := benchPostLogin(client, url, body)
 		if err != nil || status != want {
 			b.Fatalf("login: %d %v, want %d", status, err, want)
 		}
 	}
 	b.StopTimer()
+	cpu()
 }
 
-// scriptedGrant is a backend entry for the scripted test plugin that grants
+// benchScriptedGrant is a backend entry for the scripted test plugin that grants
 // the identity of alice without hashing a password.
-func scriptedGrant(b *testing.B, dir string) string {
+func benchScriptedGrant(b *testing.B, dir string) string {
 	return fmt.Sprintf("  - {name: sso, plugin: %s, sha256: %s, config: {answers: {alice: identity, \"*\": abstain}}}\n",
-		scriptedBin, pluginSum(b, dir, scriptedBin))
+		scriptedBin, benchPluginSum(b, dir, scriptedBin))
 }
 
 // benchLockout is the lockout backend of the default chain without
@@ -213,8 +292,8 @@ const benchLockoutNoAccessLog = "  - {name: lockout, plugin: lockout, config: {f
 // to a login.
 func BenchmarkLoginSyncReceiver(b *testing.B) {
 	dir := b.TempDir()
-	backends := "backends:\n" + scriptedGrant(b, dir)
-	receiverSum := pluginSum(b, dir, receiverBin)
+	backends := "backends:\n" + benchScriptedGrant(b, dir)
+	receiverSum := benchPluginSum(b, dir, receiverBin)
 	variants := []struct{ name, yaml string }{
 		{"subscribers=none", ""},
 		{"subscribers=sync-receiver", fmt.Sprintf(`signals:
@@ -226,7 +305,7 @@ func BenchmarkLoginSyncReceiver(b *testing.B) {
 	for _, v := range variants {
 		b.Run("sqlite/"+v.name, func(b *testing.B) {
 			h := startBenchHost(b, storageLine+"\n"+backends+v.yaml)
-			sequentialLogins(b, h, loginBody("alice", "any", "203.0.113.9"), http.StatusOK)
+			benchSequentialLogins(b, h, benchLoginBody("alice", "any", "203.0.113.9"), http.StatusOK)
 		})
 	}
 }
@@ -241,7 +320,7 @@ func BenchmarkLoginSyncReceiver(b *testing.B) {
 // turns the access log off to show its share.
 func BenchmarkLockoutAllowedLogin(b *testing.B) {
 	dir := b.TempDir()
-	granter := scriptedGrant(b, dir)
+	granter := benchScriptedGrant(b, dir)
 	chains := []struct{ name, backends string }{
 		{"chain=scripted", "backends:\n" + granter},
 		{"chain=lockout+scripted", "backends:\n" + benchLockout + granter},
@@ -252,15 +331,15 @@ func BenchmarkLockoutAllowedLogin(b *testing.B) {
 		for _, c := range chains {
 			b.Run(st.name+"/"+c.name, func(b *testing.B) {
 				h := startBenchHost(b, st.line(b)+"\n"+c.backends)
-				sequentialLogins(b, h, loginBody("alice", "any", "203.0.113.9"), http.StatusOK)
+				benchSequentialLogins(b, h, benchLoginBody("alice", "any", "203.0.113.9"), http.StatusOK)
 			})
 		}
 	}
 }
 
-// lockoutFailures returns the failures `portcullis lockout list` shows for
+// benchLockoutFailures returns the failures `portcullis lockout list` shows for
 // a username.
-func lockoutFailures(b *testing.B, configPath, username string) int64 {
+func benchLockoutFailures(b *testing.B, configPath, username string) int64 {
 	b.Helper()
 	out := benchCLI(b, configPath, "", "lockout", "list")
 	for _, line := range strings.Split(out, "\n") {
@@ -277,9 +356,9 @@ func lockoutFailures(b *testing.B, configPath, username string) int64 {
 	return 0
 }
 
-// rejectionConns is the number of concurrent keep-alive connections of the
+// benchRejectionConns is the number of concurrent keep-alive connections of the
 // rejection benchmark.
-const rejectionConns = 32
+const benchRejectionConns = 32
 
 // BenchmarkLockoutRejections (issue #4) measures how many wrong logins per
 // second a host refuses for a locked-out client: the default-style chain
@@ -288,13 +367,15 @@ const rejectionConns = 32
 // 32 goroutines sharing one http.Client with 32 kept-alive connections.
 // Every answer must be 429, and afterwards `portcullis lockout list` must
 // show the client's failure count grown by at least the number of 429s:
-// every rejection is counted.
+// every rejection is counted. Besides rejections/s it reports the CPU time
+// per rejection of the host with its plugins and of the load generator
+// (not of PostgreSQL's server processes).
 func BenchmarkLockoutRejections(b *testing.B) {
 	for _, st := range benchStorages {
 		b.Run(st.name, func(b *testing.B) {
 			h := startBenchHost(b, st.line(b)+"\nbackends:\n"+benchLockout+"  - {name: local, plugin: password}\n")
 			benchCLI(b, h.config, "pw-victim\n", "users", "add", "victim", "--password-stdin")
-			body := loginBody("victim", "wrong", "203.0.113.7")
+			body := benchLoginBody("victim", "wrong", "203.0.113.7")
 			url := h.url + "/v1/login"
 			setup := &http.Client{Timeout: 30 * time.Second}
 			for i := 1; i <= 6; i++ {
@@ -302,30 +383,31 @@ func BenchmarkLockoutRejections(b *testing.B) {
 				if i == 6 {
 					want = http.StatusTooManyRequests
 				}
-				if status, err := postLogin(setup, url, body); err != nil || status != want {
+				if status, err := benchPostLogin(setup, url, body); err != nil || status != want {
 					b.Fatalf("wrong attempt %d: %d %v, want %d\n%s", i, status, err, want, h.output())
 				}
 			}
 			setup.CloseIdleConnections()
 
-			b.Run(fmt.Sprintf("conns=%d", rejectionConns), func(b *testing.B) {
+			b.Run(fmt.Sprintf("conns=%d", benchRejectionConns), func(b *testing.B) {
 				client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
-					MaxIdleConnsPerHost: rejectionConns, MaxConnsPerHost: rejectionConns,
+					MaxIdleConnsPerHost: benchRejectionConns, MaxConnsPerHost: benchRejectionConns,
 				}}
 				defer client.CloseIdleConnections()
-				before := lockoutFailures(b, h.config, "victim")
+				before := benchLockoutFailures(b, h.config, "victim")
 
 				var next, rejected atomic.Int64
 				var mu sync.Mutex
 				var firstErr error
 				var wg sync.WaitGroup
+				cpu := benchReportCPU(b, h)
 				b.ResetTimer()
-				for range rejectionConns {
+				for range benchRejectionConns {
 					wg.Add(1)
 					go func() {
 						defer wg.Done()
 						for next.Add(1) <= int64(b.N) {
-							status, err := postLogin(client, url, body)
+							status, err := benchPostLogin(client, url, body)
 							if err == nil && status != http.StatusTooManyRequests {
 								err = fmt.Errorf("status %d, want 429", status)
 							}
@@ -344,10 +426,11 @@ func BenchmarkLockoutRejections(b *testing.B) {
 				wg.Wait()
 				b.StopTimer()
 				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rejections/s")
+				cpu()
 				if firstErr != nil {
 					b.Fatalf("%d of %d wrong logins rejected; first other answer: %v", rejected.Load(), b.N, firstErr)
 				}
-				if grew := lockoutFailures(b, h.config, "victim") - before; grew < rejected.Load() {
+				if grew := benchLockoutFailures(b, h.config, "victim") - before; grew < rejected.Load() {
 					b.Fatalf("the failure count grew by %d, but %d attempts were rejected: not every rejection was counted", grew, rejected.Load())
 				}
 			})

@@ -37,9 +37,9 @@ var benchDelivery = DeliveryOptions{
 	Lease: time.Minute, Poll: time.Second, BatchSize: 100, RetainDelivered: 24 * time.Hour,
 }
 
-// stallLimit fails a run in which no delivery has been made for this long:
+// benchStallLimit fails a run in which no delivery has been made for this long:
 // a guard against a stuck benchmark, not a timing assertion.
-const stallLimit = 2 * time.Minute
+const benchStallLimit = 2 * time.Minute
 
 // benchDB is one database the outbox can live in, fresh for each call.
 type benchDB struct {
@@ -131,7 +131,7 @@ func BenchmarkAsyncThroughput(b *testing.B) {
 				for last := got.Load(); ; {
 					select {
 					case <-all:
-					case <-time.After(stallLimit):
+					case <-time.After(benchStallLimit):
 						if now := got.Load(); now == last {
 							b.Fatalf("delivery stalled: %d of %d signals delivered", now, b.N)
 						} else {
