@@ -58,6 +58,11 @@ type Storage interface {
 	// ttl > 0 (re)sets the expiry. Concurrent increments from any number of
 	// hosts add up exactly.
 	Increment(ctx context.Context, key string, delta int64, ttl time.Duration) (int64, error)
+	// IncrementWindow is Increment for a fixed window: ttl only starts the
+	// expiry of a counter this call creates (or restarts after it
+	// expired); a live counter keeps its expiry. (Redis: INCR with EXPIRE
+	// NX.)
+	IncrementWindow(ctx context.Context, key string, delta int64, ttl time.Duration) (int64, error)
 	// CompareAndSwap stores newValue if the current value equals oldValue
 	// (nil oldValue: only if the key is absent) and reports whether it did.
 	// A counter's value is its decimal text; swapped to another decimal it

@@ -73,7 +73,15 @@ func (h *hostClient) List(ctx context.Context, prefix string) ([]Entry, error) {
 }
 
 func (h *hostClient) Increment(ctx context.Context, key string, delta int64, ttl time.Duration) (int64, error) {
-	resp, err := h.c.StorageIncrement(ctx, &pb.StorageIncrementRequest{Key: key, Delta: delta, Ttl: ttlToProto(ttl)})
+	return h.increment(ctx, &pb.StorageIncrementRequest{Key: key, Delta: delta, Ttl: ttlToProto(ttl)})
+}
+
+func (h *hostClient) IncrementWindow(ctx context.Context, key string, delta int64, ttl time.Duration) (int64, error) {
+	return h.increment(ctx, &pb.StorageIncrementRequest{Key: key, Delta: delta, Ttl: ttlToProto(ttl), TtlOnlyIfNew: true})
+}
+
+func (h *hostClient) increment(ctx context.Context, req *pb.StorageIncrementRequest) (int64, error) {
+	resp, err := h.c.StorageIncrement(ctx, req)
 	if err != nil {
 		return 0, errwire.FromStatus(err)
 	}

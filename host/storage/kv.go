@@ -181,8 +181,22 @@ func (kv *KV) List(ctx context.Context, prefix string) ([]sdk.Entry, error) {
 // Increment implements sdk.Storage in one statement, so concurrent
 // increments from any number of hosts add up exactly.
 func (kv *KV) Increment(ctx context.Context, key string, delta int64, ttl time.Duration) (int64, error) {
+	return kv.increment(ctx, key, delta, ttl, false)
+}
+
+// IncrementWindow implements sdk.Storage: like Increment, but ttl only
+// starts the expiry of a counter it creates.
+func (kv *KV) IncrementWindow(ctx context.Context, key string, delta int64, ttl time.Duration) (int64, error) {
+	return kv.increment(ctx, key, delta, ttl, true)
+}
+
+func (kv *KV) increment(ctx context.Context, key string, delta int64, ttl time.Duration, onlyIfNew bool) (int64, error) {
 	if err := checkKey(key); err != nil {
 		return 0, err
+	}
+	keep := 0 // whether a live counter keeps its expiry whatever ttl says
+	if onlyIfNew {
+		keep = 1
 	}
 	now := kv.nowMS()
 	exp := kv.expiry(ttl)
@@ -199,11 +213,12 @@ func (kv *KV) Increment(ctx context.Context, key string, delta int64, ttl time.D
 		     ELSE plugin_kv.value END,
 		   expires_at_ms = CASE
 		     WHEN plugin_kv.num IS NULL AND (plugin_kv.expires_at_ms IS NULL OR plugin_kv.expires_at_ms > ?) THEN plugin_kv.expires_at_ms
-		     WHEN excluded.expires_at_ms IS NOT NULL THEN excluded.expires_at_ms
+		     WHEN excluded.expires_at_ms IS NOT NULL
+		       AND (? = 0 OR (plugin_kv.expires_at_ms IS NOT NULL AND plugin_kv.expires_at_ms <= ?)) THEN excluded.expires_at_ms
 		     WHEN plugin_kv.expires_at_ms IS NOT NULL AND plugin_kv.expires_at_ms <= ? THEN NULL
 		     ELSE plugin_kv.expires_at_ms END
 		 RETURNING num`,
-		kv.namespace, key, delta, exp, now, now, now, now).Scan(&result).Error
+		kv.namespace, key, delta, exp, now, now, now, keep, now, now).Scan(&result).Error
 	if err != nil {
 		return 0, fmt.Errorf("storage increment: %w", err)
 	}

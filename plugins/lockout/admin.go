@@ -148,13 +148,13 @@ func Prune(ctx context.Context, st sdk.Storage, age time.Duration, now time.Time
 	}
 	cutoff := now.Add(-age)
 	removed := 0
-	for _, prefix := range []string{prefixAccess, prefixFailure} {
+	for _, prefix := range []string{prefixAccess, prefixSession, prefixFailure} {
 		entries, err := st.List(ctx, prefix)
 		if err != nil {
 			return removed, err
 		}
 		for _, e := range entries {
-			t, ok := logTime(e.Key)
+			t, ok := recordTime(e)
 			if !ok || t.After(cutoff) {
 				continue
 			}

@@ -89,7 +89,7 @@ func (p *Plugin) Configure(_ context.Context, req *sdk.ConfigureRequest) error {
 		p.log.Warn("lockout configuration: " + w)
 	}
 	p.settings, p.host = s, req.Host
-	p.counter = newCounter(req.Host.Storage(), s.batchExpiry)
+	p.counter = newCounter(req.Host.Storage(), s.CooloffFor, s.renewExpiry)
 	return nil
 }
 

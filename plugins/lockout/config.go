@@ -372,12 +372,12 @@ func (s *Settings) locksAt(n int64) bool {
 	return false
 }
 
-// batchExpiry is the expiry a counter gets after a batch of attempts that
-// got the counts first to last: a new counter gets its window, and attempts
-// refused while locked (when they count) extend it. Attempts let through
-// leave it alone until their outcome is known. 0: leave the expiry as is.
-func (s *Settings) batchExpiry(first, last int64) time.Duration {
-	if first == 1 || (s.LockOutAtFailure && s.CountDuringLock && last > int64(s.FailureLimit)) {
+// renewExpiry is the expiry a counter gets after a batch of attempts that
+// got the counts first to last: attempts refused while locked (when they
+// count) extend the lock. Attempts let through leave the expiry alone until
+// their outcome is known. 0: leave the expiry as is.
+func (s *Settings) renewExpiry(first, last int64) time.Duration {
+	if s.LockOutAtFailure && s.CountDuringLock && last > int64(s.FailureLimit) {
 		return s.CooloffFor(last)
 	}
 	return 0

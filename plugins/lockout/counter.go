@@ -2,7 +2,6 @@ package lockout
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"time"
 
@@ -25,11 +24,14 @@ const idleForget = time.Minute
 // its increment is stored.
 type counter struct {
 	storage sdk.Storage
-	// expiry says, for a stored batch whose attempts got the counts first
+	// window is the expiry a counter gets when a batch of n attempts
+	// creates it (0: none).
+	window func(n int64) time.Duration
+	// renew says, for a stored batch whose attempts got the counts first
 	// to last, what expiry to give the key afterwards (0: leave it).
-	expiry func(first, last int64) time.Duration
-	mu     sync.Mutex
-	keys   map[string]*keyQueue
+	renew func(first, last int64) time.Duration
+	mu    sync.Mutex
+	keys  map[string]*keyQueue
 }
 
 type keyQueue struct {
@@ -45,14 +47,15 @@ type batch struct {
 	err    error
 }
 
-func newCounter(s sdk.Storage, expiry func(first, last int64) time.Duration) *counter {
-	return &counter{storage: s, expiry: expiry, keys: map[string]*keyQueue{}}
+func newCounter(s sdk.Storage, window func(n int64) time.Duration, renew func(first, last int64) time.Duration) *counter {
+	return &counter{storage: s, window: window, renew: renew, keys: map[string]*keyQueue{}}
 }
 
 // add counts one attempt on key and returns the count including it. The
-// increment itself keeps the key's expiry, so that an attempt that is later
-// given back leaves no trace; the expiry is set afterwards as c.expiry says
-// (for a new counter, or for attempts refused while locked).
+// increment keeps a live key's expiry, so that an attempt that is later
+// given back leaves no trace; a new counter gets its window, and the expiry
+// is renewed afterwards when c.renew says so (attempts refused while
+// locked).
 func (c *counter) add(ctx context.Context, key string) (int64, error) {
 	c.mu.Lock()
 	q := c.keys[key]
@@ -102,9 +105,9 @@ func (c *counter) flush(key string, q *keyQueue) {
 		c.mu.Unlock()
 
 		ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
-		b.result, b.err = c.storage.Increment(ctx, key, b.n, 0)
+		b.result, b.err = c.storage.IncrementWindow(ctx, key, b.n, c.window(b.n))
 		if b.err == nil {
-			if ttl := c.expiry(b.result-b.n+1, b.result); ttl > 0 {
+			if ttl := c.renew(b.result-b.n+1, b.result); ttl > 0 {
 				// An increment by zero only sets the expiry.
 				_, b.err = c.storage.Increment(ctx, key, 0, ttl)
 			}
@@ -127,19 +130,14 @@ func (c *counter) forgetIdle() {
 }
 
 // refund gives one attempt back on key: one atomic decrement, which keeps
-// the expiry. A counter that is gone (expired, or reset by an operator) is
-// left alone; if it vanished between the look and the decrement, the
-// decrement is undone, so a counter never stays below zero.
+// the expiry. If the counter had gone meanwhile (expired, or reset by an
+// operator) the decrement made it negative: that is undone, so a counter
+// never stays below zero (what is left is a zero that soon expires).
 func (c *counter) refund(ctx context.Context, key string) error {
-	if _, err := c.storage.Get(ctx, key); errors.Is(err, sdk.ErrNotFound) {
-		return nil
-	} else if err != nil {
-		return err
-	}
 	n, err := c.storage.Increment(ctx, key, -1, 0)
 	if err != nil || n >= 0 {
 		return err
 	}
-	_, err = c.storage.Increment(ctx, key, 1, time.Minute) // a zero needs no long life
+	_, err = c.storage.Increment(ctx, key, 1, time.Minute)
 	return err
 }

@@ -34,11 +34,10 @@ type FailureRecord struct {
 	Time      time.Time `json:"time"`
 }
 
-// sessionLinkTTL is how long a session's link to its access record lives.
-const sessionLinkTTL = 90 * 24 * time.Hour
-
 const (
-	prefixAccess  = "a|"
+	// prefixAccess keys access records without a session, by time.
+	prefixAccess = "a|"
+	// prefixSession keys access records by session id.
 	prefixSession = "as|"
 	prefixFailure = "x|"
 )
@@ -55,18 +54,15 @@ func timeKey(t time.Time) string {
 
 func (p *Plugin) logAccess(ctx context.Context, c Client, sessionID string) error {
 	now := p.now().UTC()
+	// A record with a session is kept under the session's id, so that the
+	// logout finds it with one read; one write either way.
 	key := prefixAccess + timeKey(now) + "|" + uuid.NewString()
-	rec, _ := json.Marshal(AccessRecord{Username: c.Username, IPAddress: c.IPAddress, UserAgent: c.UserAgent, SessionID: sessionID, Time: now})
-	st := p.host.Storage()
-	if err := st.Put(ctx, key, rec, 0); err != nil {
-		return fmt.Errorf("writing the access log: %w", err)
-	}
 	if sessionID != "" {
-		// The link from a session to its record is only needed until the
-		// logout; sessions that never log out must not stay forever.
-		if err := st.Put(ctx, prefixSession+sessionID, []byte(key), sessionLinkTTL); err != nil {
-			return fmt.Errorf("writing the access log: %w", err)
-		}
+		key = prefixSession + sessionID
+	}
+	rec, _ := json.Marshal(AccessRecord{Username: c.Username, IPAddress: c.IPAddress, UserAgent: c.UserAgent, SessionID: sessionID, Time: now})
+	if err := p.host.Storage().Put(ctx, key, rec, 0); err != nil {
+		return fmt.Errorf("writing the access log: %w", err)
 	}
 	return nil
 }
@@ -77,14 +73,7 @@ func (p *Plugin) logLogout(ctx context.Context, sessionID string) error {
 		return nil
 	}
 	st := p.host.Storage()
-	ref, err := st.Get(ctx, prefixSession+sessionID)
-	if errors.Is(err, sdk.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	e, err := st.Get(ctx, string(ref.Value))
+	e, err := st.Get(ctx, prefixSession+sessionID)
 	if errors.Is(err, sdk.ErrNotFound) {
 		return nil
 	}
@@ -95,14 +84,12 @@ func (p *Plugin) logLogout(ctx context.Context, sessionID string) error {
 	if err := json.Unmarshal(e.Value, &rec); err != nil {
 		return err
 	}
-	if rec.LogoutTime.IsZero() {
-		rec.LogoutTime = p.now().UTC()
-		raw, _ := json.Marshal(rec)
-		if _, err := st.CompareAndSwap(ctx, e.Key, e.Value, raw, 0); err != nil {
-			return err
-		}
+	if !rec.LogoutTime.IsZero() {
+		return nil
 	}
-	_, err = st.Delete(ctx, prefixSession+sessionID)
+	rec.LogoutTime = p.now().UTC()
+	raw, _ := json.Marshal(rec)
+	_, err = st.CompareAndSwap(ctx, e.Key, e.Value, raw, 0)
 	return err
 }
 
@@ -127,6 +114,19 @@ func (p *Plugin) logFailure(ctx context.Context, c Client, lockedOut bool) error
 		}
 	}
 	return nil
+}
+
+// recordTime is when a log record was written: from its key, or for a
+// record kept by session, from the record.
+func recordTime(e sdk.Entry) (time.Time, bool) {
+	if strings.HasPrefix(e.Key, prefixSession) {
+		var rec AccessRecord
+		if err := json.Unmarshal(e.Value, &rec); err != nil || rec.Time.IsZero() {
+			return time.Time{}, false
+		}
+		return rec.Time, true
+	}
+	return logTime(e.Key)
 }
 
 // logTime reads the time out of a log key.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"sort"
 	"testing"
 	"time"
 
@@ -15,13 +16,14 @@ import (
 func (h *harness) accessRecords() []AccessRecord {
 	h.t.Helper()
 	var out []AccessRecord
-	for _, e := range h.entries(prefixAccess) {
+	for _, e := range append(h.entries(prefixAccess), h.entries(prefixSession)...) {
 		var r AccessRecord
 		if err := json.Unmarshal(e.Value, &r); err != nil {
 			h.t.Fatalf("access record %s: %v", e.Key, err)
 		}
 		out = append(out, r)
 	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })
 	return out
 }
 

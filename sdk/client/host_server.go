@@ -65,7 +65,11 @@ func (s *hostServer) StorageList(ctx context.Context, req *pb.StorageListRequest
 }
 
 func (s *hostServer) StorageIncrement(ctx context.Context, req *pb.StorageIncrementRequest) (*pb.StorageIncrementResponse, error) {
-	v, err := s.host.Storage().Increment(ctx, req.GetKey(), req.GetDelta(), ttlFromProto(req.GetTtl()))
+	inc := s.host.Storage().Increment
+	if req.GetTtlOnlyIfNew() {
+		inc = s.host.Storage().IncrementWindow
+	}
+	v, err := inc(ctx, req.GetKey(), req.GetDelta(), ttlFromProto(req.GetTtl()))
 	if err != nil {
 		return nil, errwire.ToStatus(err)
 	}

@@ -168,7 +168,15 @@ func (h *MemoryHost) List(_ context.Context, prefix string) ([]sdk.Entry, error)
 	return out, nil
 }
 
-func (h *MemoryHost) Increment(_ context.Context, key string, delta int64, ttl time.Duration) (int64, error) {
+func (h *MemoryHost) Increment(ctx context.Context, key string, delta int64, ttl time.Duration) (int64, error) {
+	return h.increment(key, delta, ttl, false)
+}
+
+func (h *MemoryHost) IncrementWindow(ctx context.Context, key string, delta int64, ttl time.Duration) (int64, error) {
+	return h.increment(key, delta, ttl, true)
+}
+
+func (h *MemoryHost) increment(key string, delta int64, ttl time.Duration, onlyIfNew bool) (int64, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var n int64
@@ -184,7 +192,7 @@ func (h *MemoryHost) Increment(_ context.Context, key string, delta int64, ttl t
 	if ok {
 		expires = e.ExpiresAt
 	}
-	if ttl > 0 {
+	if ttl > 0 && (!ok || !onlyIfNew) {
 		expires = h.expiry(ttl)
 	}
 	h.entries[key] = sdk.Entry{Key: key, Value: []byte(strconv.FormatInt(n, 10)), ExpiresAt: expires}

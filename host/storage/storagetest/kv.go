@@ -173,6 +173,25 @@ func testKVIncrement(t *testing.T, s *storage.Store) {
 	if e, _ := kv.Get(ctx, "w"); !e.ExpiresAt.Equal(clk.now().Add(time.Hour).Truncate(time.Millisecond)) {
 		t.Fatalf("expiry after increment with ttl = %v", e.ExpiresAt)
 	}
+	// IncrementWindow starts the expiry of a new counter only.
+	if _, err := kv.IncrementWindow(ctx, "fw", 1, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	start := clk.now()
+	clk.advance(40 * time.Second)
+	if n, err := kv.IncrementWindow(ctx, "fw", 1, time.Minute); err != nil || n != 2 {
+		t.Fatalf("IncrementWindow on a live counter = %d, %v", n, err)
+	}
+	if e, _ := kv.Get(ctx, "fw"); !e.ExpiresAt.Equal(start.Add(time.Minute).Truncate(time.Millisecond)) {
+		t.Fatalf("IncrementWindow moved a live counter's expiry to %v", e.ExpiresAt)
+	}
+	clk.advance(20 * time.Second)
+	if n, _ := kv.IncrementWindow(ctx, "fw", 1, time.Minute); n != 1 {
+		t.Fatalf("IncrementWindow after the window = %d, want a new counter at 1", n)
+	}
+	if e, _ := kv.Get(ctx, "fw"); !e.ExpiresAt.Equal(clk.now().Add(time.Minute).Truncate(time.Millisecond)) {
+		t.Fatalf("a restarted window expires at %v", e.ExpiresAt)
+	}
 	// Incrementing a non-counter is refused and changes nothing.
 	if err := kv.Put(ctx, "s", []byte("text"), 0); err != nil {
 		t.Fatal(err)

@@ -1530,10 +1530,12 @@ func (x *StorageListResponse) GetEntries() []*StorageEntry {
 }
 
 type StorageIncrementRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Key           string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
-	Delta         int64                  `protobuf:"varint,2,opt,name=delta,proto3" json:"delta,omitempty"`
-	Ttl           *durationpb.Duration   `protobuf:"bytes,3,opt,name=ttl,proto3" json:"ttl,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Key   string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	Delta int64                  `protobuf:"varint,2,opt,name=delta,proto3" json:"delta,omitempty"`
+	Ttl   *durationpb.Duration   `protobuf:"bytes,3,opt,name=ttl,proto3" json:"ttl,omitempty"`
+	// The ttl only starts the expiry of a counter this call creates.
+	TtlOnlyIfNew  bool `protobuf:"varint,4,opt,name=ttl_only_if_new,json=ttlOnlyIfNew,proto3" json:"ttl_only_if_new,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1587,6 +1589,13 @@ func (x *StorageIncrementRequest) GetTtl() *durationpb.Duration {
 		return x.Ttl
 	}
 	return nil
+}
+
+func (x *StorageIncrementRequest) GetTtlOnlyIfNew() bool {
+	if x != nil {
+		return x.TtlOnlyIfNew
+	}
+	return false
 }
 
 type StorageIncrementResponse struct {
@@ -1960,11 +1969,12 @@ const file_plugin_proto_rawDesc = "" +
 	"\n" +
 	"expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"S\n" +
 	"\x13StorageListResponse\x12<\n" +
-	"\aentries\x18\x01 \x03(\v2\".portcullis.plugin.v1.StorageEntryR\aentries\"n\n" +
+	"\aentries\x18\x01 \x03(\v2\".portcullis.plugin.v1.StorageEntryR\aentries\"\x95\x01\n" +
 	"\x17StorageIncrementRequest\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05delta\x18\x02 \x01(\x03R\x05delta\x12+\n" +
-	"\x03ttl\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x03ttl\"0\n" +
+	"\x03ttl\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x03ttl\x12%\n" +
+	"\x0fttl_only_if_new\x18\x04 \x01(\bR\fttlOnlyIfNew\"0\n" +
 	"\x18StorageIncrementResponse\x12\x14\n" +
 	"\x05value\x18\x01 \x01(\x03R\x05value\"\xb8\x01\n" +
 	"\x1cStorageCompareAndSwapRequest\x12\x10\n" +
