@@ -131,7 +131,10 @@ func (h *Host) start(ctx context.Context, opts Options) error {
 
 	links := make([]chain.Link, len(cfg.Backends))
 	for i, b := range cfg.Backends {
-		links[i] = chain.Link{Name: b.Name, Authenticator: h.sup.Instance(b.Name).Authenticator(), Timeout: b.Timeout.D()}
+		links[i] = chain.Link{
+			Name: b.Name, Authenticator: h.sup.Instance(b.Name).Authenticator(), Timeout: b.Timeout.D(),
+			Storage: h.store.KV(b.Name),
+		}
 	}
 	h.api = httpapi.New(httpapi.Options{
 		Chain:          chain.New(links...),

@@ -101,6 +101,30 @@ type AuthenticateResponse struct {
 	HTTPStatus int
 	// Description, with a deny, is the human-readable error_description.
 	Description string
+	// Shortcut, with a deny, lets the host answer repeats of this attempt
+	// without asking the backend (see Shortcut). Optional.
+	Shortcut *Shortcut
+}
+
+// Shortcut is a backend's promise about repeats of an attempt it denied:
+// for the same username, client IP and user agent, for TTL, the answer is
+// this same deny as long as, after counting the repeat, the highest of
+// Counters is above Above (and below Below, when Below is set). The host
+// then answers such repeats itself, which saves the round trip to the
+// plugin on a path an attacker can hammer. For each repeat it answers, the
+// host increments every one of Counters (keys in this plugin instance's
+// storage) by one, renewing their expiry to Renew when set, so every
+// repeat is counted exactly as the backend would have counted it; the
+// deny's details["failure_count"] becomes that highest count. As soon as
+// the promise does not hold (a reset, an expiry, a higher tier reached) the
+// host undoes its increments and asks the backend again. A host may ignore
+// a shortcut.
+type Shortcut struct {
+	TTL      time.Duration
+	Counters []string
+	Above    int64
+	Below    int64
+	Renew    time.Duration
 }
 
 // Grant sets the Identity decision.

@@ -133,6 +133,12 @@ func (s *authenticatorServer) Authenticate(ctx context.Context, req *pb.Authenti
 	if out.RetryAfter > 0 {
 		resp.RetryAfter = durationpb.New(out.RetryAfter)
 	}
+	if sc := out.Shortcut; sc != nil && out.Decision == DecisionDeny {
+		resp.Shortcut = &pb.Shortcut{
+			Ttl: durationpb.New(sc.TTL), Counters: sc.Counters, Above: sc.Above, Below: sc.Below,
+			Renew: durationpb.New(sc.Renew),
+		}
+	}
 	if len(out.Details) > 0 {
 		details, err := json.Marshal(out.Details)
 		if err != nil {

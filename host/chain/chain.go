@@ -23,15 +23,28 @@ type Link struct {
 	Authenticator sdk.Authenticator
 	// Timeout bounds each call; the caller's deadline applies too.
 	Timeout time.Duration
+	// Storage is the backend's storage namespace. With it the chain honours
+	// the shortcuts the backend gives with its denies (sdk.Shortcut);
+	// without it they are ignored.
+	Storage sdk.Storage
 }
 
 // Chain is an ordered list of backends. It is safe for concurrent use.
 type Chain struct {
-	links []Link
+	links     []Link
+	shortcuts []*shortcuts // per link; nil where the link has no storage
 }
 
 // New returns a chain of links, asked in order.
-func New(links ...Link) *Chain { return &Chain{links: links} }
+func New(links ...Link) *Chain {
+	c := &Chain{links: links, shortcuts: make([]*shortcuts, len(links))}
+	for i, l := range links {
+		if l.Storage != nil {
+			c.shortcuts[i] = newShortcuts(l.Storage)
+		}
+	}
+	return c
+}
 
 // Outcome is how a login ended.
 type Outcome int
@@ -88,7 +101,13 @@ func (e *BackendError) Unwrap() error { return e.Err }
 // *BackendError, and means the login must fail closed.
 func (c *Chain) Authenticate(ctx context.Context, req *sdk.AuthenticateRequest) (Result, error) {
 	res := Result{Outcome: InvalidCredentials, Reason: sdk.ReasonInvalidCredentials}
-	for _, l := range c.links {
+	for i, l := range c.links {
+		sc := c.shortcuts[i]
+		if sc != nil {
+			if deny, ok := sc.answer(ctx, req); ok {
+				return deny, nil
+			}
+		}
 		resp, err := call(ctx, l, req)
 		if err != nil {
 			return Result{}, &BackendError{Backend: l.Name, Err: err}
@@ -97,10 +116,14 @@ func (c *Chain) Authenticate(ctx context.Context, req *sdk.AuthenticateRequest) 
 		case sdk.DecisionIdentity:
 			return Result{Outcome: Success, Backend: l.Name, Identity: resp.Identity}, nil
 		case sdk.DecisionDeny:
-			return Result{
+			deny := Result{
 				Outcome: Denied, Backend: l.Name, Reason: orDefault(resp.Reason, sdk.ReasonPermissionDenied),
 				RetryAfter: resp.RetryAfter, Details: resp.Details, HTTPStatus: resp.HTTPStatus, Description: resp.Description,
-			}, nil
+			}
+			if sc != nil {
+				sc.remember(req, deny, resp.Shortcut)
+			}
+			return deny, nil
 		case sdk.DecisionAbstain:
 			// The end of the chain is invalid credentials whatever the
 			// abstain reasons (a later backend's "not mine" must not hide

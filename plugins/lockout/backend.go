@@ -166,6 +166,7 @@ func (p *Plugin) Authenticate(ctx context.Context, req *sdk.AuthenticateRequest,
 			failures--
 		}
 		p.deny(resp, c, failures, s.CooloffFor(failures))
+		resp.Shortcut = s.shortcut(counted, worst)
 		if s.CountDuringLock && s.locksAt(worst) {
 			// This refusal took the lock to a longer tier.
 			p.emitLockedOut(ctx, c, sdk.ClientFacts{ClientIP: req.Client.IP, UserAgent: req.Client.UserAgent}, worst)

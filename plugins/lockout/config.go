@@ -382,3 +382,30 @@ func (s *Settings) renewExpiry(first, last int64) time.Duration {
 	}
 	return 0
 }
+
+// shortcutTTL is how long the host may answer repeats of a locked-out
+// attempt without asking the plugin.
+const shortcutTTL = time.Second
+
+// shortcut is what the host may do with repeats of an attempt refused with
+// the counts counted (highest worst): count them on the same counters and
+// refuse them, while the highest count stays past the limit and within the
+// same tier. There is none when repeats must reach the plugin: when they
+// are not counted, when each is written to the failure log, or when tiers
+// could give the counters different cool-offs.
+func (s *Settings) shortcut(counted map[string]int64, worst int64) *sdk.Shortcut {
+	if !s.CountDuringLock || s.FailureLog || (len(s.Tiers) > 0 && len(counted) > 1) {
+		return nil
+	}
+	sc := &sdk.Shortcut{TTL: shortcutTTL, Above: int64(s.FailureLimit), Renew: s.CooloffFor(worst)}
+	for key := range counted {
+		sc.Counters = append(sc.Counters, key)
+	}
+	for _, t := range s.Tiers {
+		if int64(t.Failures) > worst {
+			sc.Below = int64(t.Failures)
+			break
+		}
+	}
+	return sc
+}

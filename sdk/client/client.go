@@ -139,6 +139,12 @@ func (a authenticatorClient) Authenticate(ctx context.Context, req *sdk.Authenti
 		resp.Decision = sdk.DecisionAbstain
 	case pb.Decision_DECISION_DENY:
 		resp.Decision = sdk.DecisionDeny
+		if sc := out.GetShortcut(); sc != nil {
+			resp.Shortcut = &sdk.Shortcut{
+				TTL: sc.GetTtl().AsDuration(), Counters: sc.GetCounters(), Above: sc.GetAbove(), Below: sc.GetBelow(),
+				Renew: sc.GetRenew().AsDuration(),
+			}
+		}
 	default:
 		return fmt.Errorf("%w: %v", ErrNoDecision, out.GetDecision())
 	}

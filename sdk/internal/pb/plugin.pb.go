@@ -606,7 +606,9 @@ type AuthenticateResponse struct {
 	// The HTTP status a deny asks for (401, 403 or 429); 0 lets the host choose.
 	HttpStatus int32 `protobuf:"varint,6,opt,name=http_status,json=httpStatus,proto3" json:"http_status,omitempty"`
 	// Human-readable text for the error body of a deny.
-	Description   string `protobuf:"bytes,7,opt,name=description,proto3" json:"description,omitempty"`
+	Description string `protobuf:"bytes,7,opt,name=description,proto3" json:"description,omitempty"`
+	// Lets the host answer repeats of a denied attempt itself.
+	Shortcut      *Shortcut `protobuf:"bytes,8,opt,name=shortcut,proto3" json:"shortcut,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -690,6 +692,89 @@ func (x *AuthenticateResponse) GetDescription() string {
 	return ""
 }
 
+func (x *AuthenticateResponse) GetShortcut() *Shortcut {
+	if x != nil {
+		return x.Shortcut
+	}
+	return nil
+}
+
+type Shortcut struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Ttl           *durationpb.Duration   `protobuf:"bytes,1,opt,name=ttl,proto3" json:"ttl,omitempty"`
+	Counters      []string               `protobuf:"bytes,2,rep,name=counters,proto3" json:"counters,omitempty"`
+	Above         int64                  `protobuf:"varint,3,opt,name=above,proto3" json:"above,omitempty"`
+	Below         int64                  `protobuf:"varint,4,opt,name=below,proto3" json:"below,omitempty"`
+	Renew         *durationpb.Duration   `protobuf:"bytes,5,opt,name=renew,proto3" json:"renew,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Shortcut) Reset() {
+	*x = Shortcut{}
+	mi := &file_plugin_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Shortcut) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Shortcut) ProtoMessage() {}
+
+func (x *Shortcut) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Shortcut.ProtoReflect.Descriptor instead.
+func (*Shortcut) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *Shortcut) GetTtl() *durationpb.Duration {
+	if x != nil {
+		return x.Ttl
+	}
+	return nil
+}
+
+func (x *Shortcut) GetCounters() []string {
+	if x != nil {
+		return x.Counters
+	}
+	return nil
+}
+
+func (x *Shortcut) GetAbove() int64 {
+	if x != nil {
+		return x.Above
+	}
+	return 0
+}
+
+func (x *Shortcut) GetBelow() int64 {
+	if x != nil {
+		return x.Below
+	}
+	return 0
+}
+
+func (x *Shortcut) GetRenew() *durationpb.Duration {
+	if x != nil {
+		return x.Renew
+	}
+	return nil
+}
+
 type Signal struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Id     string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -704,7 +789,7 @@ type Signal struct {
 
 func (x *Signal) Reset() {
 	*x = Signal{}
-	mi := &file_plugin_proto_msgTypes[9]
+	mi := &file_plugin_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -716,7 +801,7 @@ func (x *Signal) String() string {
 func (*Signal) ProtoMessage() {}
 
 func (x *Signal) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[9]
+	mi := &file_plugin_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -729,7 +814,7 @@ func (x *Signal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Signal.ProtoReflect.Descriptor instead.
 func (*Signal) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{9}
+	return file_plugin_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Signal) GetId() string {
@@ -776,7 +861,7 @@ type ReceiveRequest struct {
 
 func (x *ReceiveRequest) Reset() {
 	*x = ReceiveRequest{}
-	mi := &file_plugin_proto_msgTypes[10]
+	mi := &file_plugin_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -788,7 +873,7 @@ func (x *ReceiveRequest) String() string {
 func (*ReceiveRequest) ProtoMessage() {}
 
 func (x *ReceiveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[10]
+	mi := &file_plugin_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -801,7 +886,7 @@ func (x *ReceiveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReceiveRequest.ProtoReflect.Descriptor instead.
 func (*ReceiveRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{10}
+	return file_plugin_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ReceiveRequest) GetSignal() *Signal {
@@ -819,7 +904,7 @@ type ReceiveResponse struct {
 
 func (x *ReceiveResponse) Reset() {
 	*x = ReceiveResponse{}
-	mi := &file_plugin_proto_msgTypes[11]
+	mi := &file_plugin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -831,7 +916,7 @@ func (x *ReceiveResponse) String() string {
 func (*ReceiveResponse) ProtoMessage() {}
 
 func (x *ReceiveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[11]
+	mi := &file_plugin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -844,7 +929,7 @@ func (x *ReceiveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReceiveResponse.ProtoReflect.Descriptor instead.
 func (*ReceiveResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{11}
+	return file_plugin_proto_rawDescGZIP(), []int{12}
 }
 
 type User struct {
@@ -859,7 +944,7 @@ type User struct {
 
 func (x *User) Reset() {
 	*x = User{}
-	mi := &file_plugin_proto_msgTypes[12]
+	mi := &file_plugin_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -871,7 +956,7 @@ func (x *User) String() string {
 func (*User) ProtoMessage() {}
 
 func (x *User) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[12]
+	mi := &file_plugin_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -884,7 +969,7 @@ func (x *User) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use User.ProtoReflect.Descriptor instead.
 func (*User) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{12}
+	return file_plugin_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *User) GetId() string {
@@ -924,7 +1009,7 @@ type LookupUserRequest struct {
 
 func (x *LookupUserRequest) Reset() {
 	*x = LookupUserRequest{}
-	mi := &file_plugin_proto_msgTypes[13]
+	mi := &file_plugin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -936,7 +1021,7 @@ func (x *LookupUserRequest) String() string {
 func (*LookupUserRequest) ProtoMessage() {}
 
 func (x *LookupUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[13]
+	mi := &file_plugin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -949,7 +1034,7 @@ func (x *LookupUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupUserRequest.ProtoReflect.Descriptor instead.
 func (*LookupUserRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{13}
+	return file_plugin_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *LookupUserRequest) GetUsername() string {
@@ -968,7 +1053,7 @@ type LookupUserResponse struct {
 
 func (x *LookupUserResponse) Reset() {
 	*x = LookupUserResponse{}
-	mi := &file_plugin_proto_msgTypes[14]
+	mi := &file_plugin_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -980,7 +1065,7 @@ func (x *LookupUserResponse) String() string {
 func (*LookupUserResponse) ProtoMessage() {}
 
 func (x *LookupUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[14]
+	mi := &file_plugin_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -993,7 +1078,7 @@ func (x *LookupUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupUserResponse.ProtoReflect.Descriptor instead.
 func (*LookupUserResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{14}
+	return file_plugin_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *LookupUserResponse) GetUser() *User {
@@ -1014,7 +1099,7 @@ type SetPasswordHashRequest struct {
 
 func (x *SetPasswordHashRequest) Reset() {
 	*x = SetPasswordHashRequest{}
-	mi := &file_plugin_proto_msgTypes[15]
+	mi := &file_plugin_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1026,7 +1111,7 @@ func (x *SetPasswordHashRequest) String() string {
 func (*SetPasswordHashRequest) ProtoMessage() {}
 
 func (x *SetPasswordHashRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[15]
+	mi := &file_plugin_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1039,7 +1124,7 @@ func (x *SetPasswordHashRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPasswordHashRequest.ProtoReflect.Descriptor instead.
 func (*SetPasswordHashRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{15}
+	return file_plugin_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *SetPasswordHashRequest) GetUserId() string {
@@ -1071,7 +1156,7 @@ type SetPasswordHashResponse struct {
 
 func (x *SetPasswordHashResponse) Reset() {
 	*x = SetPasswordHashResponse{}
-	mi := &file_plugin_proto_msgTypes[16]
+	mi := &file_plugin_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1083,7 +1168,7 @@ func (x *SetPasswordHashResponse) String() string {
 func (*SetPasswordHashResponse) ProtoMessage() {}
 
 func (x *SetPasswordHashResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[16]
+	mi := &file_plugin_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1096,7 +1181,7 @@ func (x *SetPasswordHashResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPasswordHashResponse.ProtoReflect.Descriptor instead.
 func (*SetPasswordHashResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{16}
+	return file_plugin_proto_rawDescGZIP(), []int{17}
 }
 
 type StorageGetRequest struct {
@@ -1108,7 +1193,7 @@ type StorageGetRequest struct {
 
 func (x *StorageGetRequest) Reset() {
 	*x = StorageGetRequest{}
-	mi := &file_plugin_proto_msgTypes[17]
+	mi := &file_plugin_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1120,7 +1205,7 @@ func (x *StorageGetRequest) String() string {
 func (*StorageGetRequest) ProtoMessage() {}
 
 func (x *StorageGetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[17]
+	mi := &file_plugin_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1133,7 +1218,7 @@ func (x *StorageGetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StorageGetRequest.ProtoReflect.Descriptor instead.
 func (*StorageGetRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{17}
+	return file_plugin_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *StorageGetRequest) GetKey() string {
@@ -1154,7 +1239,7 @@ type StorageGetResponse struct {
 
 func (x *StorageGetResponse) Reset() {
 	*x = StorageGetResponse{}
-	mi := &file_plugin_proto_msgTypes[18]
+	mi := &file_plugin_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1166,7 +1251,7 @@ func (x *StorageGetResponse) String() string {
 func (*StorageGetResponse) ProtoMessage() {}
 
 func (x *StorageGetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[18]
+	mi := &file_plugin_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1179,7 +1264,7 @@ func (x *StorageGetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StorageGetResponse.ProtoReflect.Descriptor instead.
 func (*StorageGetResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{18}
+	return file_plugin_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *StorageGetResponse) GetValue() []byte {
@@ -1208,7 +1293,7 @@ type StoragePutRequest struct {
 
 func (x *StoragePutRequest) Reset() {
 	*x = StoragePutRequest{}
-	mi := &file_plugin_proto_msgTypes[19]
+	mi := &file_plugin_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1220,7 +1305,7 @@ func (x *StoragePutRequest) String() string {
 func (*StoragePutRequest) ProtoMessage() {}
 
 func (x *StoragePutRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[19]
+	mi := &file_plugin_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1233,7 +1318,7 @@ func (x *StoragePutRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoragePutRequest.ProtoReflect.Descriptor instead.
 func (*StoragePutRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{19}
+	return file_plugin_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *StoragePutRequest) GetKey() string {
@@ -1265,7 +1350,7 @@ type StoragePutResponse struct {
 
 func (x *StoragePutResponse) Reset() {
 	*x = StoragePutResponse{}
-	mi := &file_plugin_proto_msgTypes[20]
+	mi := &file_plugin_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1277,7 +1362,7 @@ func (x *StoragePutResponse) String() string {
 func (*StoragePutResponse) ProtoMessage() {}
 
 func (x *StoragePutResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[20]
+	mi := &file_plugin_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1290,7 +1375,7 @@ func (x *StoragePutResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoragePutResponse.ProtoReflect.Descriptor instead.
 func (*StoragePutResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{20}
+	return file_plugin_proto_rawDescGZIP(), []int{21}
 }
 
 type StorageDeleteRequest struct {
@@ -1302,7 +1387,7 @@ type StorageDeleteRequest struct {
 
 func (x *StorageDeleteRequest) Reset() {
 	*x = StorageDeleteRequest{}
-	mi := &file_plugin_proto_msgTypes[21]
+	mi := &file_plugin_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1314,7 +1399,7 @@ func (x *StorageDeleteRequest) String() string {
 func (*StorageDeleteRequest) ProtoMessage() {}
 
 func (x *StorageDeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[21]
+	mi := &file_plugin_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1327,7 +1412,7 @@ func (x *StorageDeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StorageDeleteRequest.ProtoReflect.Descriptor instead.
 func (*StorageDeleteRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{21}
+	return file_plugin_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *StorageDeleteRequest) GetKey() string {
@@ -1346,7 +1431,7 @@ type StorageDeleteResponse struct {
 
 func (x *StorageDeleteResponse) Reset() {
 	*x = StorageDeleteResponse{}
-	mi := &file_plugin_proto_msgTypes[22]
+	mi := &file_plugin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1358,7 +1443,7 @@ func (x *StorageDeleteResponse) String() string {
 func (*StorageDeleteResponse) ProtoMessage() {}
 
 func (x *StorageDeleteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[22]
+	mi := &file_plugin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1371,7 +1456,7 @@ func (x *StorageDeleteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StorageDeleteResponse.ProtoReflect.Descriptor instead.
 func (*StorageDeleteResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{22}
+	return file_plugin_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *StorageDeleteResponse) GetDeleted() bool {
@@ -1390,7 +1475,7 @@ type StorageListRequest struct {
 
 func (x *StorageListRequest) Reset() {
 	*x = StorageListRequest{}
-	mi := &file_plugin_proto_msgTypes[23]
+	mi := &file_plugin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1402,7 +1487,7 @@ func (x *StorageListRequest) String() string {
 func (*StorageListRequest) ProtoMessage() {}
 
 func (x *StorageListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[23]
+	mi := &file_plugin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1415,7 +1500,7 @@ func (x *StorageListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StorageListRequest.ProtoReflect.Descriptor instead.
 func (*StorageListRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{23}
+	return file_plugin_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *StorageListRequest) GetPrefix() string {
@@ -1436,7 +1521,7 @@ type StorageEntry struct {
 
 func (x *StorageEntry) Reset() {
 	*x = StorageEntry{}
-	mi := &file_plugin_proto_msgTypes[24]
+	mi := &file_plugin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1448,7 +1533,7 @@ func (x *StorageEntry) String() string {
 func (*StorageEntry) ProtoMessage() {}
 
 func (x *StorageEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[24]
+	mi := &file_plugin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1461,7 +1546,7 @@ func (x *StorageEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StorageEntry.ProtoReflect.Descriptor instead.
 func (*StorageEntry) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{24}
+	return file_plugin_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *StorageEntry) GetKey() string {
@@ -1494,7 +1579,7 @@ type StorageListResponse struct {
 
 func (x *StorageListResponse) Reset() {
 	*x = StorageListResponse{}
-	mi := &file_plugin_proto_msgTypes[25]
+	mi := &file_plugin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1506,7 +1591,7 @@ func (x *StorageListResponse) String() string {
 func (*StorageListResponse) ProtoMessage() {}
 
 func (x *StorageListResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[25]
+	mi := &file_plugin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1519,7 +1604,7 @@ func (x *StorageListResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StorageListResponse.ProtoReflect.Descriptor instead.
 func (*StorageListResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{25}
+	return file_plugin_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *StorageListResponse) GetEntries() []*StorageEntry {
@@ -1542,7 +1627,7 @@ type StorageIncrementRequest struct {
 
 func (x *StorageIncrementRequest) Reset() {
 	*x = StorageIncrementRequest{}
-	mi := &file_plugin_proto_msgTypes[26]
+	mi := &file_plugin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1554,7 +1639,7 @@ func (x *StorageIncrementRequest) String() string {
 func (*StorageIncrementRequest) ProtoMessage() {}
 
 func (x *StorageIncrementRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[26]
+	mi := &file_plugin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1567,7 +1652,7 @@ func (x *StorageIncrementRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StorageIncrementRequest.ProtoReflect.Descriptor instead.
 func (*StorageIncrementRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{26}
+	return file_plugin_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *StorageIncrementRequest) GetKey() string {
@@ -1607,7 +1692,7 @@ type StorageIncrementResponse struct {
 
 func (x *StorageIncrementResponse) Reset() {
 	*x = StorageIncrementResponse{}
-	mi := &file_plugin_proto_msgTypes[27]
+	mi := &file_plugin_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1619,7 +1704,7 @@ func (x *StorageIncrementResponse) String() string {
 func (*StorageIncrementResponse) ProtoMessage() {}
 
 func (x *StorageIncrementResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[27]
+	mi := &file_plugin_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1632,7 +1717,7 @@ func (x *StorageIncrementResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StorageIncrementResponse.ProtoReflect.Descriptor instead.
 func (*StorageIncrementResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{27}
+	return file_plugin_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *StorageIncrementResponse) GetValue() int64 {
@@ -1656,7 +1741,7 @@ type StorageCompareAndSwapRequest struct {
 
 func (x *StorageCompareAndSwapRequest) Reset() {
 	*x = StorageCompareAndSwapRequest{}
-	mi := &file_plugin_proto_msgTypes[28]
+	mi := &file_plugin_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1668,7 +1753,7 @@ func (x *StorageCompareAndSwapRequest) String() string {
 func (*StorageCompareAndSwapRequest) ProtoMessage() {}
 
 func (x *StorageCompareAndSwapRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[28]
+	mi := &file_plugin_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1681,7 +1766,7 @@ func (x *StorageCompareAndSwapRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StorageCompareAndSwapRequest.ProtoReflect.Descriptor instead.
 func (*StorageCompareAndSwapRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{28}
+	return file_plugin_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *StorageCompareAndSwapRequest) GetKey() string {
@@ -1728,7 +1813,7 @@ type StorageCompareAndSwapResponse struct {
 
 func (x *StorageCompareAndSwapResponse) Reset() {
 	*x = StorageCompareAndSwapResponse{}
-	mi := &file_plugin_proto_msgTypes[29]
+	mi := &file_plugin_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1740,7 +1825,7 @@ func (x *StorageCompareAndSwapResponse) String() string {
 func (*StorageCompareAndSwapResponse) ProtoMessage() {}
 
 func (x *StorageCompareAndSwapResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[29]
+	mi := &file_plugin_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1753,7 +1838,7 @@ func (x *StorageCompareAndSwapResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StorageCompareAndSwapResponse.ProtoReflect.Descriptor instead.
 func (*StorageCompareAndSwapResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{29}
+	return file_plugin_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *StorageCompareAndSwapResponse) GetSwapped() bool {
@@ -1774,7 +1859,7 @@ type EmitSignalRequest struct {
 
 func (x *EmitSignalRequest) Reset() {
 	*x = EmitSignalRequest{}
-	mi := &file_plugin_proto_msgTypes[30]
+	mi := &file_plugin_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1786,7 +1871,7 @@ func (x *EmitSignalRequest) String() string {
 func (*EmitSignalRequest) ProtoMessage() {}
 
 func (x *EmitSignalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[30]
+	mi := &file_plugin_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1799,7 +1884,7 @@ func (x *EmitSignalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmitSignalRequest.ProtoReflect.Descriptor instead.
 func (*EmitSignalRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{30}
+	return file_plugin_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *EmitSignalRequest) GetName() string {
@@ -1832,7 +1917,7 @@ type EmitSignalResponse struct {
 
 func (x *EmitSignalResponse) Reset() {
 	*x = EmitSignalResponse{}
-	mi := &file_plugin_proto_msgTypes[31]
+	mi := &file_plugin_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1844,7 +1929,7 @@ func (x *EmitSignalResponse) String() string {
 func (*EmitSignalResponse) ProtoMessage() {}
 
 func (x *EmitSignalResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[31]
+	mi := &file_plugin_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1857,7 +1942,7 @@ func (x *EmitSignalResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmitSignalResponse.ProtoReflect.Descriptor instead.
 func (*EmitSignalResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{31}
+	return file_plugin_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *EmitSignalResponse) GetId() string {
@@ -1912,7 +1997,7 @@ const file_plugin_proto_rawDesc = "" +
 	"attributes\x1a=\n" +
 	"\x0fAttributesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc8\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x84\x03\n" +
 	"\x14AuthenticateResponse\x12:\n" +
 	"\bdecision\x18\x01 \x01(\x0e2\x1e.portcullis.plugin.v1.DecisionR\bdecision\x12:\n" +
 	"\bidentity\x18\x02 \x01(\v2\x1e.portcullis.plugin.v1.IdentityR\bidentity\x12\x16\n" +
@@ -1922,7 +2007,14 @@ const file_plugin_proto_rawDesc = "" +
 	"\fdetails_json\x18\x05 \x01(\fR\vdetailsJson\x12\x1f\n" +
 	"\vhttp_status\x18\x06 \x01(\x05R\n" +
 	"httpStatus\x12 \n" +
-	"\vdescription\x18\a \x01(\tR\vdescription\"\x91\x01\n" +
+	"\vdescription\x18\a \x01(\tR\vdescription\x12:\n" +
+	"\bshortcut\x18\b \x01(\v2\x1e.portcullis.plugin.v1.ShortcutR\bshortcut\"\xb0\x01\n" +
+	"\bShortcut\x12+\n" +
+	"\x03ttl\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\x03ttl\x12\x1a\n" +
+	"\bcounters\x18\x02 \x03(\tR\bcounters\x12\x14\n" +
+	"\x05above\x18\x03 \x01(\x03R\x05above\x12\x14\n" +
+	"\x05below\x18\x04 \x01(\x03R\x05below\x12/\n" +
+	"\x05renew\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\x05renew\"\x91\x01\n" +
 	"\x06Signal\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
@@ -2039,7 +2131,7 @@ func file_plugin_proto_rawDescGZIP() []byte {
 }
 
 var file_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
+var file_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_plugin_proto_goTypes = []any{
 	(Capability)(0),                       // 0: portcullis.plugin.v1.Capability
 	(Decision)(0),                         // 1: portcullis.plugin.v1.Decision
@@ -2052,83 +2144,87 @@ var file_plugin_proto_goTypes = []any{
 	(*AuthenticateRequest)(nil),           // 8: portcullis.plugin.v1.AuthenticateRequest
 	(*Identity)(nil),                      // 9: portcullis.plugin.v1.Identity
 	(*AuthenticateResponse)(nil),          // 10: portcullis.plugin.v1.AuthenticateResponse
-	(*Signal)(nil),                        // 11: portcullis.plugin.v1.Signal
-	(*ReceiveRequest)(nil),                // 12: portcullis.plugin.v1.ReceiveRequest
-	(*ReceiveResponse)(nil),               // 13: portcullis.plugin.v1.ReceiveResponse
-	(*User)(nil),                          // 14: portcullis.plugin.v1.User
-	(*LookupUserRequest)(nil),             // 15: portcullis.plugin.v1.LookupUserRequest
-	(*LookupUserResponse)(nil),            // 16: portcullis.plugin.v1.LookupUserResponse
-	(*SetPasswordHashRequest)(nil),        // 17: portcullis.plugin.v1.SetPasswordHashRequest
-	(*SetPasswordHashResponse)(nil),       // 18: portcullis.plugin.v1.SetPasswordHashResponse
-	(*StorageGetRequest)(nil),             // 19: portcullis.plugin.v1.StorageGetRequest
-	(*StorageGetResponse)(nil),            // 20: portcullis.plugin.v1.StorageGetResponse
-	(*StoragePutRequest)(nil),             // 21: portcullis.plugin.v1.StoragePutRequest
-	(*StoragePutResponse)(nil),            // 22: portcullis.plugin.v1.StoragePutResponse
-	(*StorageDeleteRequest)(nil),          // 23: portcullis.plugin.v1.StorageDeleteRequest
-	(*StorageDeleteResponse)(nil),         // 24: portcullis.plugin.v1.StorageDeleteResponse
-	(*StorageListRequest)(nil),            // 25: portcullis.plugin.v1.StorageListRequest
-	(*StorageEntry)(nil),                  // 26: portcullis.plugin.v1.StorageEntry
-	(*StorageListResponse)(nil),           // 27: portcullis.plugin.v1.StorageListResponse
-	(*StorageIncrementRequest)(nil),       // 28: portcullis.plugin.v1.StorageIncrementRequest
-	(*StorageIncrementResponse)(nil),      // 29: portcullis.plugin.v1.StorageIncrementResponse
-	(*StorageCompareAndSwapRequest)(nil),  // 30: portcullis.plugin.v1.StorageCompareAndSwapRequest
-	(*StorageCompareAndSwapResponse)(nil), // 31: portcullis.plugin.v1.StorageCompareAndSwapResponse
-	(*EmitSignalRequest)(nil),             // 32: portcullis.plugin.v1.EmitSignalRequest
-	(*EmitSignalResponse)(nil),            // 33: portcullis.plugin.v1.EmitSignalResponse
-	nil,                                   // 34: portcullis.plugin.v1.AuthenticateRequest.CredentialsEntry
-	nil,                                   // 35: portcullis.plugin.v1.Identity.AttributesEntry
-	(*durationpb.Duration)(nil),           // 36: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),         // 37: google.protobuf.Timestamp
+	(*Shortcut)(nil),                      // 11: portcullis.plugin.v1.Shortcut
+	(*Signal)(nil),                        // 12: portcullis.plugin.v1.Signal
+	(*ReceiveRequest)(nil),                // 13: portcullis.plugin.v1.ReceiveRequest
+	(*ReceiveResponse)(nil),               // 14: portcullis.plugin.v1.ReceiveResponse
+	(*User)(nil),                          // 15: portcullis.plugin.v1.User
+	(*LookupUserRequest)(nil),             // 16: portcullis.plugin.v1.LookupUserRequest
+	(*LookupUserResponse)(nil),            // 17: portcullis.plugin.v1.LookupUserResponse
+	(*SetPasswordHashRequest)(nil),        // 18: portcullis.plugin.v1.SetPasswordHashRequest
+	(*SetPasswordHashResponse)(nil),       // 19: portcullis.plugin.v1.SetPasswordHashResponse
+	(*StorageGetRequest)(nil),             // 20: portcullis.plugin.v1.StorageGetRequest
+	(*StorageGetResponse)(nil),            // 21: portcullis.plugin.v1.StorageGetResponse
+	(*StoragePutRequest)(nil),             // 22: portcullis.plugin.v1.StoragePutRequest
+	(*StoragePutResponse)(nil),            // 23: portcullis.plugin.v1.StoragePutResponse
+	(*StorageDeleteRequest)(nil),          // 24: portcullis.plugin.v1.StorageDeleteRequest
+	(*StorageDeleteResponse)(nil),         // 25: portcullis.plugin.v1.StorageDeleteResponse
+	(*StorageListRequest)(nil),            // 26: portcullis.plugin.v1.StorageListRequest
+	(*StorageEntry)(nil),                  // 27: portcullis.plugin.v1.StorageEntry
+	(*StorageListResponse)(nil),           // 28: portcullis.plugin.v1.StorageListResponse
+	(*StorageIncrementRequest)(nil),       // 29: portcullis.plugin.v1.StorageIncrementRequest
+	(*StorageIncrementResponse)(nil),      // 30: portcullis.plugin.v1.StorageIncrementResponse
+	(*StorageCompareAndSwapRequest)(nil),  // 31: portcullis.plugin.v1.StorageCompareAndSwapRequest
+	(*StorageCompareAndSwapResponse)(nil), // 32: portcullis.plugin.v1.StorageCompareAndSwapResponse
+	(*EmitSignalRequest)(nil),             // 33: portcullis.plugin.v1.EmitSignalRequest
+	(*EmitSignalResponse)(nil),            // 34: portcullis.plugin.v1.EmitSignalResponse
+	nil,                                   // 35: portcullis.plugin.v1.AuthenticateRequest.CredentialsEntry
+	nil,                                   // 36: portcullis.plugin.v1.Identity.AttributesEntry
+	(*durationpb.Duration)(nil),           // 37: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),         // 38: google.protobuf.Timestamp
 }
 var file_plugin_proto_depIdxs = []int32{
 	0,  // 0: portcullis.plugin.v1.MetadataResponse.capabilities:type_name -> portcullis.plugin.v1.Capability
 	3,  // 1: portcullis.plugin.v1.MetadataResponse.subscriptions:type_name -> portcullis.plugin.v1.Subscription
-	34, // 2: portcullis.plugin.v1.AuthenticateRequest.credentials:type_name -> portcullis.plugin.v1.AuthenticateRequest.CredentialsEntry
+	35, // 2: portcullis.plugin.v1.AuthenticateRequest.credentials:type_name -> portcullis.plugin.v1.AuthenticateRequest.CredentialsEntry
 	7,  // 3: portcullis.plugin.v1.AuthenticateRequest.client:type_name -> portcullis.plugin.v1.Client
-	35, // 4: portcullis.plugin.v1.Identity.attributes:type_name -> portcullis.plugin.v1.Identity.AttributesEntry
+	36, // 4: portcullis.plugin.v1.Identity.attributes:type_name -> portcullis.plugin.v1.Identity.AttributesEntry
 	1,  // 5: portcullis.plugin.v1.AuthenticateResponse.decision:type_name -> portcullis.plugin.v1.Decision
 	9,  // 6: portcullis.plugin.v1.AuthenticateResponse.identity:type_name -> portcullis.plugin.v1.Identity
-	36, // 7: portcullis.plugin.v1.AuthenticateResponse.retry_after:type_name -> google.protobuf.Duration
-	37, // 8: portcullis.plugin.v1.Signal.time:type_name -> google.protobuf.Timestamp
-	11, // 9: portcullis.plugin.v1.ReceiveRequest.signal:type_name -> portcullis.plugin.v1.Signal
-	14, // 10: portcullis.plugin.v1.LookupUserResponse.user:type_name -> portcullis.plugin.v1.User
-	37, // 11: portcullis.plugin.v1.StorageGetResponse.expires_at:type_name -> google.protobuf.Timestamp
-	36, // 12: portcullis.plugin.v1.StoragePutRequest.ttl:type_name -> google.protobuf.Duration
-	37, // 13: portcullis.plugin.v1.StorageEntry.expires_at:type_name -> google.protobuf.Timestamp
-	26, // 14: portcullis.plugin.v1.StorageListResponse.entries:type_name -> portcullis.plugin.v1.StorageEntry
-	36, // 15: portcullis.plugin.v1.StorageIncrementRequest.ttl:type_name -> google.protobuf.Duration
-	36, // 16: portcullis.plugin.v1.StorageCompareAndSwapRequest.ttl:type_name -> google.protobuf.Duration
-	2,  // 17: portcullis.plugin.v1.Plugin.Metadata:input_type -> portcullis.plugin.v1.MetadataRequest
-	5,  // 18: portcullis.plugin.v1.Plugin.Configure:input_type -> portcullis.plugin.v1.ConfigureRequest
-	8,  // 19: portcullis.plugin.v1.Authenticator.Authenticate:input_type -> portcullis.plugin.v1.AuthenticateRequest
-	12, // 20: portcullis.plugin.v1.SignalReceiver.Receive:input_type -> portcullis.plugin.v1.ReceiveRequest
-	15, // 21: portcullis.plugin.v1.HostServices.LookupUser:input_type -> portcullis.plugin.v1.LookupUserRequest
-	17, // 22: portcullis.plugin.v1.HostServices.SetPasswordHash:input_type -> portcullis.plugin.v1.SetPasswordHashRequest
-	19, // 23: portcullis.plugin.v1.HostServices.StorageGet:input_type -> portcullis.plugin.v1.StorageGetRequest
-	21, // 24: portcullis.plugin.v1.HostServices.StoragePut:input_type -> portcullis.plugin.v1.StoragePutRequest
-	23, // 25: portcullis.plugin.v1.HostServices.StorageDelete:input_type -> portcullis.plugin.v1.StorageDeleteRequest
-	25, // 26: portcullis.plugin.v1.HostServices.StorageList:input_type -> portcullis.plugin.v1.StorageListRequest
-	28, // 27: portcullis.plugin.v1.HostServices.StorageIncrement:input_type -> portcullis.plugin.v1.StorageIncrementRequest
-	30, // 28: portcullis.plugin.v1.HostServices.StorageCompareAndSwap:input_type -> portcullis.plugin.v1.StorageCompareAndSwapRequest
-	32, // 29: portcullis.plugin.v1.HostServices.EmitSignal:input_type -> portcullis.plugin.v1.EmitSignalRequest
-	4,  // 30: portcullis.plugin.v1.Plugin.Metadata:output_type -> portcullis.plugin.v1.MetadataResponse
-	6,  // 31: portcullis.plugin.v1.Plugin.Configure:output_type -> portcullis.plugin.v1.ConfigureResponse
-	10, // 32: portcullis.plugin.v1.Authenticator.Authenticate:output_type -> portcullis.plugin.v1.AuthenticateResponse
-	13, // 33: portcullis.plugin.v1.SignalReceiver.Receive:output_type -> portcullis.plugin.v1.ReceiveResponse
-	16, // 34: portcullis.plugin.v1.HostServices.LookupUser:output_type -> portcullis.plugin.v1.LookupUserResponse
-	18, // 35: portcullis.plugin.v1.HostServices.SetPasswordHash:output_type -> portcullis.plugin.v1.SetPasswordHashResponse
-	20, // 36: portcullis.plugin.v1.HostServices.StorageGet:output_type -> portcullis.plugin.v1.StorageGetResponse
-	22, // 37: portcullis.plugin.v1.HostServices.StoragePut:output_type -> portcullis.plugin.v1.StoragePutResponse
-	24, // 38: portcullis.plugin.v1.HostServices.StorageDelete:output_type -> portcullis.plugin.v1.StorageDeleteResponse
-	27, // 39: portcullis.plugin.v1.HostServices.StorageList:output_type -> portcullis.plugin.v1.StorageListResponse
-	29, // 40: portcullis.plugin.v1.HostServices.StorageIncrement:output_type -> portcullis.plugin.v1.StorageIncrementResponse
-	31, // 41: portcullis.plugin.v1.HostServices.StorageCompareAndSwap:output_type -> portcullis.plugin.v1.StorageCompareAndSwapResponse
-	33, // 42: portcullis.plugin.v1.HostServices.EmitSignal:output_type -> portcullis.plugin.v1.EmitSignalResponse
-	30, // [30:43] is the sub-list for method output_type
-	17, // [17:30] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	37, // 7: portcullis.plugin.v1.AuthenticateResponse.retry_after:type_name -> google.protobuf.Duration
+	11, // 8: portcullis.plugin.v1.AuthenticateResponse.shortcut:type_name -> portcullis.plugin.v1.Shortcut
+	37, // 9: portcullis.plugin.v1.Shortcut.ttl:type_name -> google.protobuf.Duration
+	37, // 10: portcullis.plugin.v1.Shortcut.renew:type_name -> google.protobuf.Duration
+	38, // 11: portcullis.plugin.v1.Signal.time:type_name -> google.protobuf.Timestamp
+	12, // 12: portcullis.plugin.v1.ReceiveRequest.signal:type_name -> portcullis.plugin.v1.Signal
+	15, // 13: portcullis.plugin.v1.LookupUserResponse.user:type_name -> portcullis.plugin.v1.User
+	38, // 14: portcullis.plugin.v1.StorageGetResponse.expires_at:type_name -> google.protobuf.Timestamp
+	37, // 15: portcullis.plugin.v1.StoragePutRequest.ttl:type_name -> google.protobuf.Duration
+	38, // 16: portcullis.plugin.v1.StorageEntry.expires_at:type_name -> google.protobuf.Timestamp
+	27, // 17: portcullis.plugin.v1.StorageListResponse.entries:type_name -> portcullis.plugin.v1.StorageEntry
+	37, // 18: portcullis.plugin.v1.StorageIncrementRequest.ttl:type_name -> google.protobuf.Duration
+	37, // 19: portcullis.plugin.v1.StorageCompareAndSwapRequest.ttl:type_name -> google.protobuf.Duration
+	2,  // 20: portcullis.plugin.v1.Plugin.Metadata:input_type -> portcullis.plugin.v1.MetadataRequest
+	5,  // 21: portcullis.plugin.v1.Plugin.Configure:input_type -> portcullis.plugin.v1.ConfigureRequest
+	8,  // 22: portcullis.plugin.v1.Authenticator.Authenticate:input_type -> portcullis.plugin.v1.AuthenticateRequest
+	13, // 23: portcullis.plugin.v1.SignalReceiver.Receive:input_type -> portcullis.plugin.v1.ReceiveRequest
+	16, // 24: portcullis.plugin.v1.HostServices.LookupUser:input_type -> portcullis.plugin.v1.LookupUserRequest
+	18, // 25: portcullis.plugin.v1.HostServices.SetPasswordHash:input_type -> portcullis.plugin.v1.SetPasswordHashRequest
+	20, // 26: portcullis.plugin.v1.HostServices.StorageGet:input_type -> portcullis.plugin.v1.StorageGetRequest
+	22, // 27: portcullis.plugin.v1.HostServices.StoragePut:input_type -> portcullis.plugin.v1.StoragePutRequest
+	24, // 28: portcullis.plugin.v1.HostServices.StorageDelete:input_type -> portcullis.plugin.v1.StorageDeleteRequest
+	26, // 29: portcullis.plugin.v1.HostServices.StorageList:input_type -> portcullis.plugin.v1.StorageListRequest
+	29, // 30: portcullis.plugin.v1.HostServices.StorageIncrement:input_type -> portcullis.plugin.v1.StorageIncrementRequest
+	31, // 31: portcullis.plugin.v1.HostServices.StorageCompareAndSwap:input_type -> portcullis.plugin.v1.StorageCompareAndSwapRequest
+	33, // 32: portcullis.plugin.v1.HostServices.EmitSignal:input_type -> portcullis.plugin.v1.EmitSignalRequest
+	4,  // 33: portcullis.plugin.v1.Plugin.Metadata:output_type -> portcullis.plugin.v1.MetadataResponse
+	6,  // 34: portcullis.plugin.v1.Plugin.Configure:output_type -> portcullis.plugin.v1.ConfigureResponse
+	10, // 35: portcullis.plugin.v1.Authenticator.Authenticate:output_type -> portcullis.plugin.v1.AuthenticateResponse
+	14, // 36: portcullis.plugin.v1.SignalReceiver.Receive:output_type -> portcullis.plugin.v1.ReceiveResponse
+	17, // 37: portcullis.plugin.v1.HostServices.LookupUser:output_type -> portcullis.plugin.v1.LookupUserResponse
+	19, // 38: portcullis.plugin.v1.HostServices.SetPasswordHash:output_type -> portcullis.plugin.v1.SetPasswordHashResponse
+	21, // 39: portcullis.plugin.v1.HostServices.StorageGet:output_type -> portcullis.plugin.v1.StorageGetResponse
+	23, // 40: portcullis.plugin.v1.HostServices.StoragePut:output_type -> portcullis.plugin.v1.StoragePutResponse
+	25, // 41: portcullis.plugin.v1.HostServices.StorageDelete:output_type -> portcullis.plugin.v1.StorageDeleteResponse
+	28, // 42: portcullis.plugin.v1.HostServices.StorageList:output_type -> portcullis.plugin.v1.StorageListResponse
+	30, // 43: portcullis.plugin.v1.HostServices.StorageIncrement:output_type -> portcullis.plugin.v1.StorageIncrementResponse
+	32, // 44: portcullis.plugin.v1.HostServices.StorageCompareAndSwap:output_type -> portcullis.plugin.v1.StorageCompareAndSwapResponse
+	34, // 45: portcullis.plugin.v1.HostServices.EmitSignal:output_type -> portcullis.plugin.v1.EmitSignalResponse
+	33, // [33:46] is the sub-list for method output_type
+	20, // [20:33] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_plugin_proto_init() }
@@ -2142,7 +2238,7 @@ func file_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugin_proto_rawDesc), len(file_plugin_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   34,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   4,
 		},
