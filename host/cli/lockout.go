@@ -46,6 +46,21 @@ func lockoutBackends(cfg *config.Config, only string) ([]lockoutBackend, error) 
 	return out, nil
 }
 
+// openLockout opens the database and finds the lockout backends (only the
+// one named, if a name is given).
+func (e *env) openLockout(ctx context.Context, only string) (*config.Config, *storage.Store, []lockoutBackend, error) {
+	cfg, store, err := e.openStore(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	backends, err := lockoutBackends(cfg, only)
+	if err != nil {
+		store.Close()
+		return nil, nil, nil, err
+	}
+	return cfg, store, backends, nil
+}
+
 func lockoutCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{Use: "lockout", Short: "Inspect and reset brute-force lockouts"}
 	var backend string
@@ -56,15 +71,11 @@ func lockoutCmd(e *env) *cobra.Command {
 		Short: "List clients with counted failures",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, store, err := e.openStore(cmd.Context())
+			_, store, backends, err := e.openLockout(cmd.Context(), backend)
 			if err != nil {
 				return err
 			}
 			defer store.Close()
-			backends, err := lockoutBackends(cfg, backend)
-			if err != nil {
-				return err
-			}
 			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "BACKEND\tIP\tUSERNAME\tUSER AGENT\tFAILURES\tLOCKED UNTIL")
 			total := 0
@@ -106,15 +117,11 @@ func lockoutCmd(e *env) *cobra.Command {
 			if f.All && (f.Username != "" || f.IPAddress != "") {
 				return fmt.Errorf("--all cannot be combined with --ip or --username")
 			}
-			cfg, store, err := e.openStore(cmd.Context())
+			cfg, store, backends, err := e.openLockout(cmd.Context(), backend)
 			if err != nil {
 				return err
 			}
 			defer store.Close()
-			backends, err := lockoutBackends(cfg, backend)
-			if err != nil {
-				return err
-			}
 			removed := 0
 			for _, b := range backends {
 				n, err := lockout.Reset(cmd.Context(), store.KV(b.name), b.settings, f)
@@ -148,15 +155,11 @@ func lockoutCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cfg, store, err := e.openStore(cmd.Context())
+			_, store, backends, err := e.openLockout(cmd.Context(), backend)
 			if err != nil {
 				return err
 			}
 			defer store.Close()
-			backends, err := lockoutBackends(cfg, backend)
-			if err != nil {
-				return err
-			}
 			removed := 0
 			for _, b := range backends {
 				n, err := lockout.Prune(cmd.Context(), store.KV(b.name), d, time.Now())
