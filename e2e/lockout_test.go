@@ -184,6 +184,37 @@ func TestBurstOnTwoHostsSharingPostgres(t *testing.T) {
 		t.Fatalf("100 concurrent wrong attempts on two hosts, limit 5: %d reached the password backend, statuses %v", reached, statuses)
 	}
 	t.Logf("reached the backend: %d, statuses %v", reached, statuses)
+	// Both host processes incremented the one counter at once (through the
+	// plugin's storage and through shortcuts): the total is exact.
+	s := storagetest.Open(t, storage.Postgres, dsn)
+	entries, err := s.KV("lockout").List(context.Background(), "c|")
+	if err != nil || len(entries) != 1 || string(entries[0].Value) != "100" {
+		t.Fatalf("the counter after 100 attempts on two hosts: %+v, %v; want exactly 100", entries, err)
+	}
+}
+
+func TestLockoutPluginDownFailsClosed(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, `
+storage: {driver: sqlite, dsn: ./portcullis.db}
+plugins: {restart_backoff: 5s}
+backends:
+  - name: lockout
+    plugin: lockout
+    config: {failure_limit: 3, cooloff: 15m, lockout_parameters: [[username, ip_address]]}
+  - {name: local, plugin: password}
+`)
+	h := startHost(t, cfg)
+	mustRun(t, cfg, "pw-alice\n", "users", "add", "alice", "--password-stdin")
+	if err := syscall.Kill(pluginPID(t, h.cmd.Process.Pid, "lockout"), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the lockout plugin to be seen down", 10*time.Second, func() bool { return h.get("/readyz").status == 503 })
+	for _, pw := range []string{"pw-alice", "wrong"} {
+		if r := h.loginFrom("203.0.113.9", "alice", pw); r.status != 503 || r.body["error"] != "backend_unavailable" {
+			t.Fatalf("password %q with the lockout down: %d %s, want 503 (never a pass, never a counted failure)", pw, r.status, r.raw)
+		}
+	}
 }
 
 func TestSIGKILLMidBurstKeepsCountsAndLocks(t *testing.T) {

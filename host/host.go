@@ -86,6 +86,7 @@ func (h *Host) start(ctx context.Context, opts Options) error {
 		BackoffMax:     cfg.Plugins.RestartBackoffMax.D(),
 		StopGrace:      cfg.Plugins.StopGrace.D(),
 		Logger:         h.log,
+		LogLevel:       cfg.Log.Level,
 		BuiltinCommand: opts.BuiltinCommand,
 		OnEvent: func(ev supervisor.Event) {
 			if ev.Started && ev.Restart > 0 {

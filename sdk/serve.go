@@ -322,9 +322,22 @@ func Logger() *slog.Logger {
 // (@level, @message, @timestamp). The host drops nothing it cannot parse:
 // it logs the whole line verbatim at debug level instead, so a line whose
 // timestamp or level it does not understand is as good as lost.
+// LogLevelEnv is the environment variable through which the host tells a
+// plugin the least important level it logs ("debug", "info", "warn" or
+// "error"); lines below it are not written at all.
+const LogLevelEnv = "PORTCULLIS_LOG_LEVEL"
+
+func logLevelFromEnv() slog.Level {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(os.Getenv(LogLevelEnv))); err != nil {
+		return slog.LevelInfo
+	}
+	return l
+}
+
 func newHostLogger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{
-		Level: slog.LevelInfo,
+		Level: logLevelFromEnv(),
 		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
 			if len(groups) > 0 {
 				return a

@@ -93,8 +93,17 @@ func (s *shortcuts) answer(ctx context.Context, req *sdk.AuthenticateRequest) (R
 	if e == nil {
 		return Result{}, false
 	}
+	// The count keeps a live counter's expiry (one it has to create, after
+	// an expiry or a reset, gets Renew); only once it shows the promise
+	// holds is the expiry renewed, as the backend renews it for a refusal,
+	// so an attempt handed back to the backend leaves the expiry alone.
+	holds := func(v int64) bool { return v > e.sc.Above && (e.sc.Below <= 0 || v < e.sc.Below) }
 	inc := func(ctx context.Context, counter string, n int64) (int64, error) {
-		return s.storage.Increment(ctx, counter, n, e.sc.Renew)
+		v, err := s.storage.IncrementWindow(ctx, counter, n, e.sc.Renew)
+		if err == nil && e.sc.Renew > 0 && holds(v) {
+			_, err = s.storage.Increment(ctx, counter, 0, e.sc.Renew)
+		}
+		return v, err
 	}
 	var highest int64
 	var counted []string
@@ -108,7 +117,7 @@ func (s *shortcuts) answer(ctx context.Context, req *sdk.AuthenticateRequest) (R
 		counted = append(counted, c)
 		highest = max(highest, v)
 	}
-	if highest <= e.sc.Above || (e.sc.Below > 0 && highest >= e.sc.Below) {
+	if !holds(highest) {
 		s.undo(counted)
 		s.forget(key)
 		return Result{}, false
@@ -125,7 +134,8 @@ func (s *shortcuts) answer(ctx context.Context, req *sdk.AuthenticateRequest) (R
 	return res, true
 }
 
-// undo takes back the counts of an attempt the shortcut did not answer.
+// undo takes back the counts of an attempt the shortcut did not answer;
+// expiries stay as they are.
 func (s *shortcuts) undo(counters []string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

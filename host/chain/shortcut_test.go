@@ -20,7 +20,7 @@ type lockingBackend struct {
 
 func (b *lockingBackend) Authenticate(ctx context.Context, req *sdk.AuthenticateRequest, resp *sdk.AuthenticateResponse) error {
 	b.calls++
-	n, err := b.storage.Increment(ctx, "c|"+req.Username, 1, time.Hour)
+	n, err := b.storage.IncrementWindow(ctx, "c|"+req.Username, 1, time.Hour)
 	if err != nil {
 		return err
 	}
@@ -136,5 +136,52 @@ func TestShortcutIgnoredWithoutStorage(t *testing.T) {
 	}
 	if lock.calls != 3 {
 		t.Fatalf("calls = %d: a link without storage must not take shortcuts", lock.calls)
+	}
+}
+
+// A shortcut that no longer holds leaves the counters as it found them:
+// no renewed expiry, and no zero without expiry where it had to create one.
+func TestShortcutStepsAsideWithoutTouchingExpiry(t *testing.T) {
+	host := sdktest.NewMemoryHost()
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	host.SetClock(func() time.Time { return now })
+	lock := &lockingBackend{storage: host.Storage(), limit: 1}
+	c := New(Link{Name: "lockout", Authenticator: lock, Storage: host.Storage()}, Link{Name: "rest", Authenticator: grant("u")})
+	c.shortcuts[0].now = func() time.Time { return now }
+	req := &sdk.AuthenticateRequest{Username: "kim"}
+	c.Authenticate(context.Background(), req)
+	c.Authenticate(context.Background(), req) // denied: the shortcut is left
+	ctx := context.Background()
+	// The counter expired: the shortcut's count creates it anew, then must
+	// hand the attempt to the backend and leave no permanent zero behind.
+	if _, err := host.Storage().Delete(ctx, "c|kim"); err != nil {
+		t.Fatal(err)
+	}
+	lock.limit = 100 // and the backend now lets it through, counting it itself
+	if res, _ := c.Authenticate(ctx, req); res.Outcome != Success {
+		t.Fatalf("outcome %v, want the backend asked and success", res.Outcome)
+	}
+	e, err := host.Storage().Get(ctx, "c|kim")
+	if err != nil || string(e.Value) != "1" {
+		t.Fatalf("counter = %+v, %v; want the backend's one count", e, err)
+	}
+	// A live counter below the limit keeps its expiry when a shortcut
+	// steps aside.
+	lock.limit = 1
+	if err := host.Storage().Put(ctx, "c|kim", nil, 0); err != nil {
+		t.Fatal(err)
+	}
+	host.Storage().Delete(ctx, "c|kim")
+	c.Authenticate(ctx, req) // 1: let through (a window of an hour starts)
+	c.Authenticate(ctx, req) // 2: denied, shortcut left
+	before, _ := host.Storage().Get(ctx, "c|kim")
+	if _, err := host.Storage().Increment(ctx, "c|kim", -2, 0); err != nil { // an operator takes it back to 0
+		t.Fatal(err)
+	}
+	now = now.Add(time.Second)
+	c.Authenticate(ctx, req)
+	after, _ := host.Storage().Get(ctx, "c|kim")
+	if !after.ExpiresAt.Equal(before.ExpiresAt) {
+		t.Fatalf("a shortcut that stepped aside moved the expiry from %v to %v", before.ExpiresAt, after.ExpiresAt)
 	}
 }

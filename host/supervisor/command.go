@@ -9,6 +9,8 @@ import (
 	"io"
 	"os"
 	"os/exec"
+
+	"github.com/portcullis-auth/portcullis/sdk"
 )
 
 // ErrChecksumMismatch means an external plugin's file does not match the
@@ -61,8 +63,11 @@ func openVerified(path, want string) (*os.File, error) {
 // pluginEnv is the environment a plugin starts with. The host's own
 // environment may hold secrets (database passwords given as ${ENV}), so
 // only what a program needs to run is passed on.
-func pluginEnv() []string {
+func pluginEnv(logLevel string) []string {
 	var env []string
+	if logLevel != "" {
+		env = append(env, sdk.LogLevelEnv+"="+logLevel)
+	}
 	for _, k := range []string{"PATH", "HOME", "TMPDIR", "TZ", "LANG", "LC_ALL", "GOCOVERDIR"} {
 		if v, ok := os.LookupEnv(k); ok {
 			env = append(env, k+"="+v)

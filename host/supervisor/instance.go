@@ -231,7 +231,7 @@ func (i *Instance) command() (*exec.Cmd, *os.File, error) {
 	} else if cmd, err = i.sup.opts.BuiltinCommand(i.spec.Plugin); err != nil {
 		return nil, nil, permanent(err)
 	}
-	cmd.Env = pluginEnv()
+	cmd.Env = pluginEnv(i.sup.opts.LogLevel)
 	configureProcess(cmd)
 	return cmd, f, nil
 }

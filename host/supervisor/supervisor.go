@@ -24,6 +24,9 @@ type Options struct {
 	StopGrace time.Duration
 	// Logger receives the supervisor's and the plugins' logs.
 	Logger *slog.Logger
+	// LogLevel ("debug", "info", ...) is passed to plugins so that they do
+	// not write lines the host would drop (default: the SDK's, info).
+	LogLevel string
 	// BuiltinCommand returns the command that runs a first-party plugin
 	// (default: BuiltinCommand).
 	BuiltinCommand func(name string) (*exec.Cmd, error)

@@ -82,7 +82,10 @@ func (p *Plugin) logLogout(ctx context.Context, sessionID string) error {
 	}
 	var rec AccessRecord
 	if err := json.Unmarshal(e.Value, &rec); err != nil {
-		return err
+		// Not a record (an entry from before records were kept by
+		// session): nothing to stamp.
+		p.log.Debug("lockout: no access record for a session", "error", err)
+		return nil
 	}
 	if !rec.LogoutTime.IsZero() {
 		return nil

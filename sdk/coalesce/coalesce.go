@@ -49,10 +49,12 @@ type batch struct {
 // New returns a Counter.
 func New() *Counter { return &Counter{keys: map[string]*queue{}} }
 
-// Add counts one on key and returns the count including it. The batch it
-// joins is stored with the inc of the call that opened the batch, so calls
-// for one key should pass equivalent incs. If ctx ends first Add returns
-// its error, but the increment is still made.
+// Add counts one on key and returns the count including it, once it is
+// stored. The batch it joins is stored with the inc of the call that
+// opened the batch, so calls for one key should pass equivalent incs. Add
+// waits for its increment even if ctx ends first (a stored batch is bounded
+// by its own timeout): a caller that stopped waiting could not tell whether
+// it counted, and so could not take its count back.
 func (c *Counter) Add(ctx context.Context, key string, inc Increment) (int64, error) {
 	c.mu.Lock()
 	q := c.keys[key]
@@ -76,11 +78,7 @@ func (c *Counter) Add(ctx context.Context, key string, inc Increment) (int64, er
 	}
 	c.mu.Unlock()
 
-	select {
-	case <-b.done:
-	case <-ctx.Done():
-		return 0, ctx.Err()
-	}
+	<-b.done
 	if b.err != nil {
 		return 0, b.err
 	}
