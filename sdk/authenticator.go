@@ -111,14 +111,16 @@ type AuthenticateResponse struct {
 // this same deny as long as, after counting the repeat, the highest of
 // Counters is above Above (and below Below, when Below is set). The host
 // then answers such repeats itself, which saves the round trip to the
-// plugin on a path an attacker can hammer. For each repeat it answers, the
-// host increments every one of Counters (keys in this plugin instance's
-// storage) by one, renewing their expiry to Renew when set, so every
-// repeat is counted exactly as the backend would have counted it; the
-// deny's details["failure_count"] becomes that highest count. As soon as
-// the promise does not hold (a reset, an expiry, a higher tier reached) the
-// host undoes its increments and asks the backend again. A host may ignore
-// a shortcut.
+// plugin on a path an attacker can hammer. For each repeat, the host
+// increments every one of Counters (keys in this plugin instance's
+// storage) by one, keeping a live counter's expiry (a counter it creates
+// gets Renew as its window); when the promise holds it renews the expiry of
+// the counters that hold it to Renew (when set) and answers with the deny,
+// whose details["failure_count"] becomes the highest count, so every repeat
+// is counted before the answer, as the backend would have counted it. As
+// soon as the promise does not hold (a reset, an expiry, a higher tier
+// reached) the host takes back its increments, leaving expiries alone, and
+// asks the backend again. A host may ignore a shortcut.
 type Shortcut struct {
 	TTL      time.Duration
 	Counters []string
