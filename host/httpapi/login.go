@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,12 +10,14 @@ import (
 	"math"
 	"net/http"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
 
 	"github.com/portcullis-auth/portcullis/host/chain"
 	"github.com/portcullis-auth/portcullis/host/tokens"
+	"github.com/portcullis-auth/portcullis/internal/strictjson"
 	"github.com/portcullis-auth/portcullis/sdk"
 )
 
@@ -48,10 +51,13 @@ func invalid(format string, args ...any) error {
 }
 
 // decodeJSON decodes exactly one JSON object into v, a pointer to a struct.
-// Before decoding, checkBody refuses what encoding/json would resolve
-// silently (a key given twice, a key in another case than its field's
-// tag) and names the field of a value of the wrong type; after it, only
-// whitespace may follow.
+// strictjson.Check first refuses what encoding/json would resolve silently
+// (a key given twice at any depth, a key in another case than its field's
+// tag, data after the object): a proxy or WAF that read the body
+// differently from the host (the first "password", say) would disagree
+// with it about what was sent. It also names the field of a value of the
+// wrong type. The keys of a map are only checked for repeats. Of several
+// problems, the one nearest the start of the body is reported.
 func decodeJSON(r *http.Request, v any) error {
 	raw, err := io.ReadAll(r.Body)
 	var tooBig *http.MaxBytesError
@@ -61,258 +67,49 @@ func decodeJSON(r *http.Request, v any) error {
 	if err != nil {
 		return invalid("reading the request body: %v", err)
 	}
-	if err := checkBody(raw, reflect.TypeOf(v).Elem()); err != nil {
-		return err
+	// null would leave v as it is; here it is not an object.
+	if bytes.HasPrefix(bytes.TrimLeft(raw, " \t\r\n"), []byte("null")) {
+		return invalid("the request body must be a JSON object, not null")
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		// checkBody has seen to keys and types; this is a backstop.
+	if problems := strictjson.Check(raw, reflect.TypeOf(v).Elem()); len(problems) > 0 {
+		return bodyProblem(slices.MinFunc(problems, func(a, b strictjson.Problem) int { return cmp.Compare(a.Offset, b.Offset) }))
+	}
+	// The check has seen to syntax, keys and types; this is a backstop.
+	if err := json.Unmarshal(raw, v); err != nil {
 		var typeErr *json.UnmarshalTypeError
-		switch {
-		case errors.Is(err, io.EOF):
-			return invalid("the request body is empty; send a JSON object")
-		case errors.As(err, &typeErr):
+		if errors.As(err, &typeErr) {
 			return invalid("field %q must be %s", typeErr.Field, jsonKind(typeErr.Type))
-		case strings.HasPrefix(err.Error(), "json: unknown field"):
-			return invalid("%s", strings.TrimPrefix(err.Error(), "json: "))
 		}
 		return invalid("the request body is not valid JSON: %s", strings.TrimPrefix(err.Error(), "json: "))
 	}
-	// Only whitespace may follow the object. (dec.More is false before a
-	// stray '}' or ']', so it would let {...}} through.)
-	if rest := bytes.TrimLeft(raw[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
-		return invalid("the request body holds more than one JSON value")
-	}
 	return nil
 }
 
-// checkBody walks the JSON in raw token by token against t, the struct it
-// will be decoded into, and refuses:
-//   - a body that is not a JSON object;
-//   - a key given twice in any object, at any depth: encoding/json would
-//     let the last one win;
-//   - a key of a struct that is not exactly the json tag of one of its
-//     fields: encoding/json would match "Password" or "PASSWORD" to
-//     `json:"password"`;
-//   - a value of the wrong JSON type, naming the field.
-//
-// Either way, a proxy or WAF that read the body differently from the host
-// (the first "password", say) would disagree with it about what was sent.
-// The keys of a map are only checked for repeats.
-func checkBody(raw []byte, t reflect.Type) error {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	tok, err := dec.Token()
-	switch {
-	case errors.Is(err, io.EOF):
+// bodyProblem words a problem with a request body.
+func bodyProblem(p strictjson.Problem) error {
+	switch p.Kind {
+	case strictjson.Empty:
 		return invalid("the request body is empty; send a JSON object")
-	case err != nil:
-		return notJSON(err)
-	case tok != json.Delim('{'):
-		return invalid("the request body must be a JSON object, not %s", tokenKind(tok))
-	}
-	return (&bodyChecker{dec: dec}).object(t, "")
-}
-
-// bodyChecker is checkBody's walk.
-type bodyChecker struct {
-	dec *json.Decoder
-}
-
-// token returns the next token; running out of input is a syntax error
-// here, as a value was started.
-func (c *bodyChecker) token() (json.Token, error) {
-	tok, err := c.dec.Token()
-	if errors.Is(err, io.EOF) {
-		err = io.ErrUnexpectedEOF
-	}
-	if err != nil {
-		return nil, notJSON(err)
-	}
-	return tok, nil
-}
-
-// value checks the value that begins with tok against t; in says how to
-// name it in a message. A nil t takes any value.
-func (c *bodyChecker) value(tok json.Token, t reflect.Type, in place) error {
-	for t != nil && t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	if t != nil && t.Kind() == reflect.Interface && t.NumMethod() == 0 {
-		t = nil
-	}
-	if tok == nil {
-		return nil // null: absent, as encoding/json takes it
-	}
-	want := func(ok bool) error {
-		if t == nil || ok {
-			return nil
-		}
-		return in.mismatch(t, tok)
-	}
-	switch tok := tok.(type) {
-	case json.Delim:
+	case strictjson.Syntax:
+		return invalid("the request body is not valid JSON: %s", p.Message)
+	case strictjson.Trailing:
+		return invalid("the request body holds more than one JSON value")
+	case strictjson.Duplicate:
+		return invalid("field %q is given twice", p.Path)
+	case strictjson.Unknown, strictjson.WrongCase:
+		return invalid("unknown field %q", p.Path)
+	case strictjson.WrongType:
 		switch {
-		case tok == '{' && t != nil && t.Kind() == reflect.Struct:
-			return c.object(t, in.path)
-		case tok == '{' && t != nil && t.Kind() == reflect.Map && t.Key().Kind() == reflect.String:
-			return c.mapObject(t.Elem(), in.path)
-		case tok == '[' && t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array):
-			return c.array(t.Elem(), in.path)
-		case t != nil:
-			return in.mismatch(t, tok)
-		case tok == '{':
-			return c.mapObject(nil, in.path)
-		default:
-			return c.array(nil, in.path)
+		case p.Path == "":
+			return invalid("the request body must be a JSON object, not %s", gotKind(p.Got))
+		case p.ParentKind == reflect.Map:
+			return invalid("%s values must be %s, not %s", p.Parent, jsonKinds(p.Type), gotKind(p.Got))
+		case p.ParentKind == reflect.Slice || p.ParentKind == reflect.Array:
+			return invalid("%s items must be %s, not %s", p.Parent, jsonKinds(p.Type), gotKind(p.Got))
 		}
-	case string:
-		return want(t != nil && t.Kind() == reflect.String)
-	case bool:
-		return want(t != nil && t.Kind() == reflect.Bool)
-	case json.Number:
-		if t == nil {
-			return nil
-		}
-		switch t.Kind() {
-		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
-			reflect.Float32, reflect.Float64:
-			return nil // range and fractions are left to encoding/json
-		}
-		return in.mismatch(t, tok)
+		return invalid("field %q must be %s, not %s", p.Path, jsonKind(p.Type), gotKind(p.Got))
 	}
-	return nil
-}
-
-// object checks the members of an object, its '{' read, against struct t.
-func (c *bodyChecker) object(t reflect.Type, path string) error {
-	fields := jsonFields(t)
-	seen := map[string]bool{}
-	for c.dec.More() {
-		key, err := c.key(path, seen)
-		if err != nil {
-			return err
-		}
-		sub := joinPath(path, key)
-		ft, ok := fields[key]
-		if !ok {
-			return invalid("unknown field %q", sub)
-		}
-		tok, err := c.token()
-		if err != nil {
-			return err
-		}
-		if err := c.value(tok, ft, place{path: sub}); err != nil {
-			return err
-		}
-	}
-	_, err := c.token() // '}'
-	return err
-}
-
-// mapObject checks the members of an object, its '{' read, as a map of
-// elem (nil: anything).
-func (c *bodyChecker) mapObject(elem reflect.Type, path string) error {
-	seen := map[string]bool{}
-	for c.dec.More() {
-		key, err := c.key(path, seen)
-		if err != nil {
-			return err
-		}
-		tok, err := c.token()
-		if err != nil {
-			return err
-		}
-		if err := c.value(tok, elem, place{path: joinPath(path, key), mapPath: path}); err != nil {
-			return err
-		}
-	}
-	_, err := c.token() // '}'
-	return err
-}
-
-// array checks the items of an array, its '[' read.
-func (c *bodyChecker) array(elem reflect.Type, path string) error {
-	for i := 0; c.dec.More(); i++ {
-		tok, err := c.token()
-		if err != nil {
-			return err
-		}
-		if err := c.value(tok, elem, place{path: fmt.Sprintf("%s[%d]", path, i), listPath: path}); err != nil {
-			return err
-		}
-	}
-	_, err := c.token() // ']'
-	return err
-}
-
-// key reads an object's next key and refuses a repeat.
-func (c *bodyChecker) key(path string, seen map[string]bool) (string, error) {
-	tok, err := c.token()
-	if err != nil {
-		return "", err
-	}
-	key, ok := tok.(string)
-	if !ok { // unreachable: Token checks the syntax of objects
-		return "", invalid("the request body is not valid JSON")
-	}
-	if seen[key] {
-		return "", invalid("field %q is given twice", joinPath(path, key))
-	}
-	seen[key] = true
-	return key, nil
-}
-
-// place names a value in a message: a field, a map's value or a list's
-// item.
-type place struct {
-	path     string
-	mapPath  string // set for a value of the map at mapPath
-	listPath string // set for an item of the list at listPath
-}
-
-func (p place) mismatch(t reflect.Type, tok json.Token) error {
-	switch {
-	case p.mapPath != "":
-		return invalid("%s values must be %s, not %s", p.mapPath, jsonKinds(t), tokenKind(tok))
-	case p.listPath != "":
-		return invalid("%s items must be %s, not %s", p.listPath, jsonKinds(t), tokenKind(tok))
-	}
-	return invalid("field %q must be %s, not %s", p.path, jsonKind(t), tokenKind(tok))
-}
-
-func notJSON(err error) error {
-	return invalid("the request body is not valid JSON: %s", strings.TrimPrefix(err.Error(), "json: "))
-}
-
-// jsonFields maps the json tag names of a struct's exported fields (else
-// their Go names) to their types.
-func jsonFields(t reflect.Type) map[string]reflect.Type {
-	m := map[string]reflect.Type{}
-	for i := range t.NumField() {
-		f := t.Field(i)
-		if !f.IsExported() {
-			continue
-		}
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		switch name {
-		case "-":
-			continue
-		case "":
-			name = f.Name
-		}
-		m[name] = f.Type
-	}
-	return m
-}
-
-func joinPath(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
+	return invalid("field %q %s", p.Path, p.Message)
 }
 
 // jsonKind names the JSON type a value of Go type t is written as, with
@@ -363,23 +160,20 @@ func jsonKinds(t reflect.Type) string {
 	return "JSON values"
 }
 
-// tokenKind names the JSON type of the value a token begins, with its
+// gotKind names a JSON type as strictjson.Problem.Got gives it, with its
 // article.
-func tokenKind(tok json.Token) string {
-	switch tok := tok.(type) {
-	case json.Delim:
-		if tok == '[' {
-			return "an array"
-		}
+func gotKind(got string) string {
+	switch got {
+	case "array":
+		return "an array"
+	case "object":
 		return "an object"
-	case string:
+	case "string":
 		return "a string"
-	case bool:
+	case "bool":
 		return "a boolean"
-	case json.Number:
+	case "number":
 		return "a number"
-	case nil:
-		return "null"
 	}
 	return "a JSON value"
 }

@@ -1,7 +1,6 @@
 package signals
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/portcullis-auth/portcullis/host/metrics"
 	"github.com/portcullis-auth/portcullis/host/storage"
+	"github.com/portcullis-auth/portcullis/internal/strictjson"
 	"github.com/portcullis-auth/portcullis/sdk"
 )
 
@@ -136,16 +136,13 @@ func (d *Dispatcher) Emit(ctx context.Context, sender string, args sdk.SignalArg
 func (d *Dispatcher) EmitRaw(ctx context.Context, name, sender string, args json.RawMessage) (string, error) {
 	if newArgs, ok := sdk.Catalogue[name]; ok {
 		typed := newArgs()
-		dec := json.NewDecoder(bytes.NewReader(args))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(typed); err != nil {
-			return "", fmt.Errorf("%w: arguments of %s: %v", ErrBadSignal, name, err)
+		if problems := strictjson.Check(args, reflect.TypeOf(typed).Elem()); len(problems) > 0 {
+			return "", fmt.Errorf("%w: arguments of %s: %s", ErrBadSignal, name, argsProblem(problems[0]))
 		}
-		if len(bytes.TrimSpace(args[dec.InputOffset():])) > 0 {
-			return "", fmt.Errorf("%w: arguments of %s: data after the JSON object", ErrBadSignal, name)
-		}
-		if err := exactKeys(args, typed); err != nil {
-			return "", fmt.Errorf("%w: arguments of %s: %v", ErrBadSignal, name, err)
+		// What the check cannot judge (a time's format, say), Unmarshal
+		// still reports.
+		if err := json.Unmarshal(args, typed); err != nil {
+			return "", fmt.Errorf("%w: arguments of %s: %v", ErrBadSignal, name, strings.TrimPrefix(err.Error(), "json: "))
 		}
 		raw, _ := json.Marshal(typed)
 		args = raw
@@ -157,43 +154,23 @@ func (d *Dispatcher) EmitRaw(ctx context.Context, name, sender string, args json
 	return d.emit(ctx, sdk.Signal{Name: name, Sender: sender, Args: args}), nil
 }
 
-// exactKeys checks that every top-level key of the object raw is spelled
-// exactly as one of typed's JSON names (encoding/json matches names without
-// regard to case).
-func exactKeys(raw json.RawMessage, typed any) error {
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &obj); err != nil {
-		return err
-	}
-	names := map[string]bool{}
-	jsonNames(reflect.TypeOf(typed), names)
-	for k := range obj {
-		if !names[k] {
-			return fmt.Errorf("unknown argument %q", k)
+// argsProblem words a problem with a catalogue signal's arguments.
+func argsProblem(p strictjson.Problem) string {
+	switch p.Kind {
+	case strictjson.Empty, strictjson.Syntax:
+		return "not valid JSON: " + p.Message
+	case strictjson.Trailing:
+		return "data after the JSON object"
+	case strictjson.Duplicate:
+		return fmt.Sprintf("argument %q is given twice", p.Path)
+	case strictjson.Unknown, strictjson.WrongCase:
+		return fmt.Sprintf("unknown argument %q", p.Path)
+	case strictjson.WrongType:
+		if p.Path == "" {
+			return "must be a JSON object, not " + p.Got
 		}
 	}
-	return nil
-}
-
-// jsonNames collects the JSON names of a struct's fields, embedded structs
-// included.
-func jsonNames(t reflect.Type, into map[string]bool) {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		switch {
-		case f.Anonymous && name == "":
-			jsonNames(f.Type, into)
-		case name == "-" || !f.IsExported():
-		case name == "":
-			into[f.Name] = true
-		default:
-			into[name] = true
-		}
-	}
+	return fmt.Sprintf("argument %q %s", p.Path, p.Message)
 }
 
 func (d *Dispatcher) emit(ctx context.Context, sig sdk.Signal) string {
