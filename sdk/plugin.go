@@ -82,8 +82,11 @@ type ConfigureRequest struct {
 	Host Host
 }
 
-// DecodeConfig decodes the configuration strictly into v: unknown fields
-// are reported as a *ConfigError rather than ignored.
+// DecodeConfig decodes the configuration strictly into v. Every unknown
+// field (including one that matches a field only without regard to case),
+// every key given twice and every value of the wrong type, at any depth, is
+// reported in one *ConfigError, each at its exact path; v is written only
+// when there is no problem.
 func (r *ConfigureRequest) DecodeConfig(v any) error {
 	return decodeStrict(r.Config, v)
 }
