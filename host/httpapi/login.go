@@ -112,53 +112,24 @@ func bodyProblem(p strictjson.Problem) error {
 	return invalid("field %q %s", p.Path, p.Message)
 }
 
-// jsonKind names the JSON type a value of Go type t is written as, with
-// its article.
-func jsonKind(t reflect.Type) string {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	switch t.Kind() {
-	case reflect.String:
-		return "a string"
-	case reflect.Bool:
-		return "true or false"
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return "a whole number"
-	case reflect.Float32, reflect.Float64:
-		return "a number"
-	case reflect.Slice, reflect.Array:
-		return "a JSON array"
-	case reflect.Map, reflect.Struct:
-		return "a JSON object"
-	}
-	return "a JSON value"
+// kindWords are the words request-body messages use for each JSON kind,
+// singular and plural (for a map's values or a list's items).
+var kindWords = map[strictjson.JSONType][2]string{
+	strictjson.KindString:  {"a string", "strings"},
+	strictjson.KindBool:    {"true or false", "true or false"},
+	strictjson.KindInteger: {"a whole number", "whole numbers"},
+	strictjson.KindNumber:  {"a number", "numbers"},
+	strictjson.KindArray:   {"a JSON array", "JSON arrays"},
+	strictjson.KindObject:  {"a JSON object", "JSON objects"},
+	strictjson.KindOther:   {"a JSON value", "JSON values"},
 }
 
-// jsonKinds is jsonKind in the plural, for a map's values or a list's
-// items.
-func jsonKinds(t reflect.Type) string {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	switch t.Kind() {
-	case reflect.String:
-		return "strings"
-	case reflect.Bool:
-		return "true or false"
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return "whole numbers"
-	case reflect.Float32, reflect.Float64:
-		return "numbers"
-	case reflect.Slice, reflect.Array:
-		return "JSON arrays"
-	case reflect.Map, reflect.Struct:
-		return "JSON objects"
-	}
-	return "JSON values"
-}
+// jsonKind names the JSON type a value of Go type t is written as, with
+// its article.
+func jsonKind(t reflect.Type) string { return kindWords[strictjson.KindOf(t)][0] }
+
+// jsonKinds is jsonKind in the plural.
+func jsonKinds(t reflect.Type) string { return kindWords[strictjson.KindOf(t)][1] }
 
 // gotKind names a JSON type as strictjson.Problem.Got gives it, with its
 // article.
