@@ -11,7 +11,6 @@ package e2e
 // level the tests use, so that no log line is written per login.
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -22,13 +21,10 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -45,17 +41,6 @@ import (
 	"github.com/portcullis-auth/portcullis/sdk"
 )
 
-// benchHost is a portcullis process started for a benchmark (the test
-// harness's host is tied to *testing.T).
-type benchHost struct {
-	cmd    *exec.Cmd
-	url    string
-	config string
-	done   chan struct{}
-	mu     sync.Mutex
-	log    bytes.Buffer
-}
-
 // benchStorage is one database a benchmark host can use.
 type benchStorage struct {
 	name string
@@ -70,90 +55,18 @@ var benchStorages = []benchStorage{
 	}},
 }
 
-// writeBenchConfig writes a configuration into dir: an ephemeral port, JSON
-// logs at info level, and yaml.
-func writeBenchConfig(b *testing.B, dir, yaml string) string {
+// startBenchHost runs `portcullis serve` on a configuration in a fresh
+// directory, logging at info level (a debug line per login would weigh on
+// the figures), and waits until it serves.
+func startBenchHost(b *testing.B, yaml string) *host {
 	b.Helper()
-	path := filepath.Join(dir, "portcullis.yaml")
-	full := "listen: 127.0.0.1:0\nlog: {format: json, level: info}\n" + yaml
-	if err := os.WriteFile(path, []byte(full), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	return path
-}
-
-// benchCLI runs a portcullis command against a configuration.
-func benchCLI(b *testing.B, configPath, stdin string, args ...string) string {
-	b.Helper()
-	cmd := exec.Command(portcullisBin, append(args, "--config", configPath)...)
-	cmd.Dir = filepath.Dir(configPath)
-	cmd.Stdin = strings.NewReader(stdin)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		b.Fatalf("portcullis %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
+	return startHost(b, writeConfigAt(b, b.TempDir(), "info", yaml))
 }
 
 // benchPluginSum returns an external plugin's checksum, as the configuration
 // wants it.
 func benchPluginSum(b *testing.B, dir, bin string) string {
-	return strings.Fields(benchCLI(b, writeBenchConfig(b, dir, ""), "", "plugins", "checksum", bin))[0]
-}
-
-// startBenchHost runs `portcullis serve` on a configuration in a fresh
-// directory and waits until it serves; the process is killed when b ends.
-func startBenchHost(b *testing.B, yaml string) *benchHost {
-	b.Helper()
-	h := &benchHost{config: writeBenchConfig(b, b.TempDir(), yaml), done: make(chan struct{})}
-	h.cmd = exec.Command(portcullisBin, "serve", "--config", h.config)
-	h.cmd.Dir = filepath.Dir(h.config)
-	stderr, err := h.cmd.StderrPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := h.cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	listening := make(chan string, 1)
-	go func() {
-		defer close(h.done)
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			line := sc.Text()
-			h.mu.Lock()
-			h.log.WriteString(line + "\n")
-			h.mu.Unlock()
-			var entry struct {
-				Msg    string `json:"msg"`
-				Listen string `json:"listen"`
-			}
-			if json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "portcullis is serving" {
-				listening <- entry.Listen
-			}
-		}
-		_ = h.cmd.Wait()
-	}()
-	b.Cleanup(func() {
-		_ = h.cmd.Process.Signal(syscall.SIGKILL)
-		<-h.done
-	})
-	select {
-	case addr := <-listening:
-		h.url = "http://" + addr
-	case <-h.done:
-		b.Fatalf("host exited before serving:\n%s", h.output())
-	case <-time.After(60 * time.Second):
-		b.Fatalf("host did not serve within 60s:\n%s", h.output())
-	}
-	return h
-}
-
-func (h *benchHost) output() string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.log.String()
+	return strings.Fields(mustRun(b, writeConfigAt(b, dir, "info", ""), "", "plugins", "checksum", bin))[0]
 }
 
 // benchProcCPU returns the user and system CPU time process pid has used, with
@@ -180,7 +93,7 @@ func benchProcCPU(pid int) (d time.Duration, ok bool) {
 
 // hostCPU returns the CPU time used so far by the host process and its
 // plugin processes (its children).
-func (h *benchHost) hostCPU() (time.Duration, bool) {
+func (h *host) hostCPU() (time.Duration, bool) {
 	total, ok := benchProcCPU(h.cmd.Process.Pid)
 	if !ok {
 		return 0, false
@@ -215,7 +128,7 @@ func (h *benchHost) hostCPU() (time.Duration, bool) {
 // returns reports both per operation, as host-cpu-ns/op and
 // client-cpu-ns/op. On a machine shared with other work, wall time includes
 // waiting for a CPU and CPU time does not.
-func benchReportCPU(b *testing.B, h *benchHost) func() {
+func benchReportCPU(b *testing.B, h *host) func() {
 	hostStart, ok1 := h.hostCPU()
 	selfStart, ok2 := benchProcCPU(os.Getpid())
 	return func() {
@@ -259,7 +172,7 @@ func benchPostLogin(client *http.Client, url string, body []byte) (int, error) {
 // benchSequentialLogins sends b.N logins one after the other over one kept-alive
 // connection and fails b on any answer but want. ns/op is then the latency
 // of one login.
-func benchSequentialLogins(b *testing.B, h *benchHost, body []byte, want int) {
+func benchSequentialLogins(b *testing.B, h *host, body []byte, want int) {
 	b.Helper()
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
 	defer client.CloseIdleConnections()
@@ -355,7 +268,7 @@ func BenchmarkLockoutAllowedLogin(b *testing.B) {
 // a username.
 func benchLockoutFailures(b *testing.B, configPath, username string) int64 {
 	b.Helper()
-	out := benchCLI(b, configPath, "", "lockout", "list")
+	out := mustRun(b, configPath, "", "lockout", "list")
 	for _, line := range strings.Split(out, "\n") {
 		// BACKEND IP USERNAME USER-AGENT FAILURES LOCKED-UNTIL
 		if f := strings.Fields(line); len(f) >= 6 && f[2] == username {
@@ -388,7 +301,7 @@ func BenchmarkLockoutRejections(b *testing.B) {
 	for _, st := range benchStorages {
 		b.Run(st.name, func(b *testing.B) {
 			h := startBenchHost(b, st.line(b)+"\nbackends:\n"+benchLockout+"  - {name: local, plugin: password}\n")
-			benchCLI(b, h.config, "pw-victim\n", "users", "add", "victim", "--password-stdin")
+			mustRun(b, h.config, "pw-victim\n", "users", "add", "victim", "--password-stdin")
 			body := benchLoginBody("victim", "wrong", "203.0.113.7")
 			url := h.url + "/v1/login"
 			setup := &http.Client{Timeout: 30 * time.Second}

@@ -57,7 +57,7 @@ func TestMain(m *testing.M) {
 
 // host is one portcullis process under test.
 type host struct {
-	t      *testing.T
+	t      testing.TB
 	cmd    *exec.Cmd
 	url    string
 	config string
@@ -68,10 +68,16 @@ type host struct {
 
 // writeConfig writes a configuration file into a fresh directory and
 // returns its path. The YAML gets a JSON log and an ephemeral port.
-func writeConfig(t *testing.T, dir, yaml string) string {
+func writeConfig(t testing.TB, dir, yaml string) string {
+	t.Helper()
+	return writeConfigAt(t, dir, "debug", yaml)
+}
+
+// writeConfigAt is writeConfig with the host logging at level.
+func writeConfigAt(t testing.TB, dir, level, yaml string) string {
 	t.Helper()
 	path := filepath.Join(dir, "portcullis.yaml")
-	full := "listen: 127.0.0.1:0\nlog: {format: json, level: debug}\n" + yaml
+	full := "listen: 127.0.0.1:0\nlog: {format: json, level: " + level + "}\n" + yaml
 	if err := os.WriteFile(path, []byte(full), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +86,7 @@ func writeConfig(t *testing.T, dir, yaml string) string {
 
 // startHost runs `portcullis serve --config path` and waits until it
 // serves, or fails the test with its log.
-func startHost(t *testing.T, configPath string) *host {
+func startHost(t testing.TB, configPath string) *host {
 	t.Helper()
 	h, err := launch(t, configPath)
 	if err != nil {
@@ -91,7 +97,7 @@ func startHost(t *testing.T, configPath string) *host {
 
 // launch starts the host and waits for its "serving" line; on failure it
 // returns the error and the host's output.
-func launch(t *testing.T, configPath string) (*host, error) {
+func launch(t testing.TB, configPath string) (*host, error) {
 	h := &host{t: t, config: configPath, done: make(chan struct{})}
 	h.cmd = exec.Command(portcullisBin, "serve", "--config", configPath)
 	h.cmd.Dir = filepath.Dir(configPath)
@@ -155,7 +161,7 @@ func (h *host) kill(sig syscall.Signal) {
 }
 
 // run runs a portcullis command against the host's configuration.
-func run(t *testing.T, configPath, stdin string, args ...string) (string, error) {
+func run(t testing.TB, configPath, stdin string, args ...string) (string, error) {
 	t.Helper()
 	cmd := exec.Command(portcullisBin, append(args, "--config", configPath)...)
 	cmd.Dir = filepath.Dir(configPath)
@@ -165,7 +171,7 @@ func run(t *testing.T, configPath, stdin string, args ...string) (string, error)
 }
 
 // mustRun is run that fails the test on error.
-func mustRun(t *testing.T, configPath, stdin string, args ...string) string {
+func mustRun(t testing.TB, configPath, stdin string, args ...string) string {
 	t.Helper()
 	out, err := run(t, configPath, stdin, args...)
 	if err != nil {
@@ -203,7 +209,7 @@ func (h *host) get(path string) response {
 	return readResponse(h.t, resp)
 }
 
-func readResponse(t *testing.T, resp *http.Response) response {
+func readResponse(t testing.TB, resp *http.Response) response {
 	t.Helper()
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
@@ -220,7 +226,7 @@ func (h *host) login(username, password string) response {
 }
 
 // waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -234,7 +240,7 @@ func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool)
 }
 
 // childPIDs finds the processes whose parent is pid by reading /proc.
-func childPIDs(t *testing.T, pid int) []int {
+func childPIDs(t testing.TB, pid int) []int {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		t.Fatal(err)
@@ -276,7 +282,7 @@ func alive(pid int) bool {
 
 // pluginPID returns the pid of the host's plugin process whose command line
 // mentions name (a first-party plugin's name or an external plugin's path).
-func pluginPID(t *testing.T, hostPID int, name string) int {
+func pluginPID(t testing.TB, hostPID int, name string) int {
 	t.Helper()
 	for _, pid := range childPIDs(t, hostPID) {
 		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
