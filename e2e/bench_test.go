@@ -264,6 +264,46 @@ func BenchmarkLockoutAllowedLogin(b *testing.B) {
 	}
 }
 
+// benchRejectionBurst sends b.N wrong logins for a locked-out client over
+// benchRejectionConns keep-alive connections, timed, reports rejections/s,
+// and returns how many were answered 429 and the first other answer.
+func benchRejectionBurst(b *testing.B, url string, body []byte) (int64, error) {
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		MaxIdleConnsPerHost: benchRejectionConns, MaxConnsPerHost: benchRejectionConns,
+	}}
+	defer client.CloseIdleConnections()
+	var next, rejected atomic.Int64
+	var mu sync.Mutex
+	var firstErr error
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	for range benchRejectionConns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(b.N) {
+				status, err := benchPostLogin(client, url, body)
+				if err == nil && status != http.StatusTooManyRequests {
+					err = fmt.Errorf("status %d, want 429", status)
+				}
+				if err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = err
+					}
+					mu.Unlock()
+					continue
+				}
+				rejected.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rejections/s")
+	return rejected.Load(), firstErr
+}
+
 // benchLockoutFailures returns the failures `portcullis lockout list` shows for
 // a username.
 func benchLockoutFailures(b *testing.B, configPath, username string) int64 {
@@ -317,48 +357,15 @@ func BenchmarkLockoutRejections(b *testing.B) {
 			setup.CloseIdleConnections()
 
 			b.Run(fmt.Sprintf("conns=%d", benchRejectionConns), func(b *testing.B) {
-				client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
-					MaxIdleConnsPerHost: benchRejectionConns, MaxConnsPerHost: benchRejectionConns,
-				}}
-				defer client.CloseIdleConnections()
 				before := benchLockoutFailures(b, h.config, "victim")
-
-				var next, rejected atomic.Int64
-				var mu sync.Mutex
-				var firstErr error
-				var wg sync.WaitGroup
 				cpu := benchReportCPU(b, h)
-				b.ResetTimer()
-				for range benchRejectionConns {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						for next.Add(1) <= int64(b.N) {
-							status, err := benchPostLogin(client, url, body)
-							if err == nil && status != http.StatusTooManyRequests {
-								err = fmt.Errorf("status %d, want 429", status)
-							}
-							if err != nil {
-								mu.Lock()
-								if firstErr == nil {
-									firstErr = err
-								}
-								mu.Unlock()
-								continue
-							}
-							rejected.Add(1)
-						}
-					}()
-				}
-				wg.Wait()
-				b.StopTimer()
-				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rejections/s")
+				rejected, firstErr := benchRejectionBurst(b, url, body)
 				cpu()
 				if firstErr != nil {
-					b.Fatalf("%d of %d wrong logins rejected; first other answer: %v", rejected.Load(), b.N, firstErr)
+					b.Fatalf("%d of %d wrong logins rejected; first other answer: %v", rejected, b.N, firstErr)
 				}
-				if grew := benchLockoutFailures(b, h.config, "victim") - before; grew < rejected.Load() {
-					b.Fatalf("the failure count grew by %d, but %d attempts were rejected: not every rejection was counted", grew, rejected.Load())
+				if grew := benchLockoutFailures(b, h.config, "victim") - before; grew < rejected {
+					b.Fatalf("the failure count grew by %d, but %d attempts were rejected: not every rejection was counted", grew, rejected)
 				}
 			})
 		})
@@ -454,49 +461,17 @@ func BenchmarkLockoutRejectionsInProcess(b *testing.B) {
 	}
 
 	b.Run(fmt.Sprintf("conns=%d", benchRejectionConns), func(b *testing.B) {
-		client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
-			MaxIdleConnsPerHost: benchRejectionConns, MaxConnsPerHost: benchRejectionConns,
-		}}
-		defer client.CloseIdleConnections()
 		before := failures()
 		cpuStart, cpuOK := benchProcCPU(os.Getpid())
-		var next, rejected atomic.Int64
-		var mu sync.Mutex
-		var firstErr error
-		var wg sync.WaitGroup
-		b.ResetTimer()
-		for range benchRejectionConns {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for next.Add(1) <= int64(b.N) {
-					status, err := benchPostLogin(client, url, body)
-					if err == nil && status != http.StatusTooManyRequests {
-						err = fmt.Errorf("status %d, want 429", status)
-					}
-					if err != nil {
-						mu.Lock()
-						if firstErr == nil {
-							firstErr = err
-						}
-						mu.Unlock()
-						continue
-					}
-					rejected.Add(1)
-				}
-			}()
-		}
-		wg.Wait()
-		b.StopTimer()
-		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rejections/s")
+		rejected, firstErr := benchRejectionBurst(b, url, body)
 		if cpuEnd, ok := benchProcCPU(os.Getpid()); cpuOK && ok {
 			b.ReportMetric(float64(cpuEnd-cpuStart)/float64(b.N), "cpu-ns/op")
 		}
 		if firstErr != nil {
-			b.Fatalf("%d of %d wrong logins rejected; first other answer: %v", rejected.Load(), b.N, firstErr)
+			b.Fatalf("%d of %d wrong logins rejected; first other answer: %v", rejected, b.N, firstErr)
 		}
-		if grew := failures() - before; grew < rejected.Load() {
-			b.Fatalf("the failure count grew by %d, but %d attempts were rejected: not every rejection was counted", grew, rejected.Load())
+		if grew := failures() - before; grew < rejected {
+			b.Fatalf("the failure count grew by %d, but %d attempts were rejected: not every rejection was counted", grew, rejected)
 		}
 	})
 }
