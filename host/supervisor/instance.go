@@ -178,7 +178,7 @@ func (i *Instance) start(ctx context.Context) error {
 	}
 	remote, ok := raw.(*client.Remote)
 	if !ok {
-		return fail(permanent(fmt.Errorf("plugin dispensed %T", raw)))
+		return fail(fmt.Errorf("plugin dispensed %T", raw))
 	}
 	md, err := remote.Metadata(ctx)
 	if err != nil {
@@ -186,14 +186,10 @@ func (i *Instance) start(ctx context.Context) error {
 	}
 	for _, want := range i.spec.Requires {
 		if !md.Has(want) {
-			return fail(permanent(fmt.Errorf("plugin %q does not implement the %s capability", md.Name, want)))
+			return fail(fmt.Errorf("plugin %q does not implement the %s capability", md.Name, want))
 		}
 	}
 	if err := remote.Configure(ctx, i.spec.Name, i.spec.Config); err != nil {
-		var cfgErr *sdk.ConfigError
-		if errors.As(err, &cfgErr) {
-			err = permanent(err)
-		}
 		return fail(fmt.Errorf("configuring: %w", err))
 	}
 	// Subscriptions may depend on the configuration: read them again.
@@ -224,12 +220,12 @@ func (i *Instance) command() (*exec.Cmd, *os.File, error) {
 	)
 	if i.spec.External {
 		if f, err = openVerified(i.spec.Plugin, i.spec.SHA256); err != nil {
-			return nil, nil, permanent(err)
+			return nil, nil, err
 		}
 		cmd = exec.Command(execPathFor(f))
 		cmd.Args[0] = i.spec.Plugin
 	} else if cmd, err = i.sup.opts.BuiltinCommand(i.spec.Plugin); err != nil {
-		return nil, nil, permanent(err)
+		return nil, nil, err
 	}
 	cmd.Env = pluginEnv(i.sup.opts.LogLevel)
 	configureProcess(cmd)

@@ -172,15 +172,3 @@ func (s *Supervisor) Stop() {
 // ErrBackendDown is returned by an Instance's capabilities while its
 // process is not running. It wraps sdk.ErrUnavailable.
 var ErrBackendDown = fmt.Errorf("%w: plugin is not running", sdk.ErrUnavailable)
-
-// permanentError marks a start failure that retrying cannot fix (a bad
-// checksum, a configuration the plugin rejects, a missing capability); find
-// it with errors.As. It does not change the message, which reaches
-// operators as is.
-type permanentError struct{ err error }
-
-func (e *permanentError) Error() string { return e.err.Error() }
-func (e *permanentError) Unwrap() error { return e.err }
-
-// permanent marks err as permanent.
-func permanent(err error) error { return &permanentError{err} }
