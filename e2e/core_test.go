@@ -1,8 +1,10 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -99,40 +101,47 @@ backends:
 	}
 }
 
+// TestPluginCrashFailsClosedThenRecovers runs the built-in chain
+// [lockout (limit 5), password] and kills the password plugin.
 func TestPluginCrashFailsClosedThenRecovers(t *testing.T) {
 	dir := t.TempDir()
-	cfg := writeConfig(t, dir, "storage: {driver: sqlite, dsn: ./portcullis.db}\nplugins: {restart_backoff: 500ms}\n")
+	// The back-off keeps the plugin down for 3s: the logins below take
+	// milliseconds, so all of them meet it down.
+	cfg := writeConfig(t, dir, "storage: {driver: sqlite, dsn: ./portcullis.db}\nplugins: {restart_backoff: 3s}\n")
 	h := startHost(t, cfg)
 	mustRun(t, cfg, "s3cret\n", "users", "add", "alice", "--password-stdin")
 	if r := h.login("alice", "s3cret"); r.status != 200 {
 		t.Fatalf("before the crash: %d %s", r.status, r.raw)
 	}
+	// One wrong password while the plugin is up: the lockout counts it,
+	// which shows it is in the chain and that `lockout list` sees its count.
+	if r := h.login("alice", "wrong"); r.status != 401 {
+		t.Fatalf("a wrong password before the crash: %d %s", r.status, r.raw)
+	}
+	if n := lockoutFailures(t, cfg, "alice"); n != 1 {
+		t.Fatalf("failures counted before the crash: %d, want 1\n%s", n, mustRun(t, cfg, "", "lockout", "list"))
+	}
 	if err := syscall.Kill(pluginPID(t, h.cmd.Process.Pid, "password"), syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	// Until the restart (back-off 500ms) every login fails closed: never
-	// 200, never 401 (that would count as a wrong password).
-	sawUnavailable := false
-	for i := 0; i < 5; i++ {
-		r := h.login("alice", "s3cret")
-		if r.status == 200 {
-			break // already restarted
-		}
-		if r.status != 503 || r.body["error"] != "backend_unavailable" {
-			t.Fatalf("while the plugin is down: got %d %s, want 503 backend_unavailable", r.status, r.raw)
-		}
-		sawUnavailable = true
-		if r := h.login("alice", "wrong"); r.status != 503 {
-			t.Fatalf("a wrong password while the plugin is down: got %d, want 503", r.status)
+	waitFor(t, "readyz to report the plugin down", 10*time.Second, func() bool { return h.get("/readyz").status == 503 })
+	// While the plugin is down every login fails closed: never 200, never
+	// 401 (that would count as a wrong password). Six of each, more than
+	// the limit: had the lockout counted them, it would refuse with 429.
+	for i := 0; i < 6; i++ {
+		for _, pw := range []string{"s3cret", "wrong"} {
+			if r := h.login("alice", pw); r.status != 503 || r.body["error"] != "backend_unavailable" {
+				t.Fatalf("password %q while the plugin is down (attempt %d): got %d %s, want 503 backend_unavailable", pw, i+1, r.status, r.raw)
+			}
 		}
 	}
-	if !sawUnavailable {
-		t.Fatal("no login saw the plugin down")
+	if r := h.get("/readyz"); r.status != 503 {
+		t.Fatalf("readyz after the refused logins: %d, want 503 (the plugin should still be down)", r.status)
 	}
-	// The refused logins were not wrong passwords: the lockout in front of
-	// the password backend (limit 5) must not have counted them.
-	if r := h.get("/readyz"); r.status != 503 && r.status != 200 {
-		t.Fatalf("readyz: %d", r.status)
+	// The refused logins were not wrong passwords: the lockout gave each
+	// back, and the count is still the one failure from before the crash.
+	if n := lockoutFailures(t, cfg, "alice"); n != 1 {
+		t.Fatalf("failures counted after 12 logins refused with 503: %d, want still 1\n%s", n, mustRun(t, cfg, "", "lockout", "list"))
 	}
 	waitFor(t, "the plugin to restart", 30*time.Second, func() bool { return h.login("alice", "s3cret").status == 200 })
 	if r := h.get("/readyz"); r.status != 200 {
@@ -205,22 +214,34 @@ func TestHostSIGTERMStopsGracefully(t *testing.T) {
 	}
 }
 
+// TestWrongChecksumRefusesToStart starts [local, tampered]: the password
+// plugin starts first, then the tampered plugin's checksum does not match.
 func TestWrongChecksumRefusesToStart(t *testing.T) {
 	dir := t.TempDir()
+	// A copy of its own, so that any process running this file was started
+	// by this test's host.
+	tampered := filepath.Join(dir, "portcullis-tampered")
+	bin, err := os.ReadFile(scriptedBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(tampered, bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	bad := strings.Repeat("0", 64)
 	cfg := writeConfig(t, dir, fmt.Sprintf(`
 storage: {driver: sqlite, dsn: ./portcullis.db}
 backends:
   - {name: local, plugin: password}
   - {name: tampered, plugin: %s, sha256: %s}
-`, scriptedBin, bad))
+`, tampered, bad))
 	h, err := launch(t, cfg)
 	if err == nil {
 		t.Fatal("the host started with a plugin whose checksum does not match")
 	}
 	<-h.done
 	out := h.output()
-	for _, want := range []string{`tampered`, "checksum does not match", bad, scriptedBin} {
+	for _, want := range []string{`tampered`, "checksum does not match", bad, tampered} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the refusal does not mention %q:\n%s", want, out)
 		}
@@ -228,9 +249,28 @@ backends:
 	if code := h.cmd.ProcessState.ExitCode(); code == 0 {
 		t.Error("the host exited 0 after refusing to start")
 	}
-	// No plugin is left behind by the failed start.
-	if left := childPIDs(t, h.cmd.Process.Pid); len(left) != 0 {
-		t.Errorf("processes left behind: %v", left)
+	// The password plugin had started (the host starts backends in order);
+	// the failed start stopped it before the host exited. The tampered
+	// plugin never started, and no process runs its file.
+	started := map[string]int{}
+	for _, line := range strings.Split(out, "\n") {
+		var e struct {
+			Msg     string `json:"msg"`
+			Backend string `json:"backend"`
+			PID     int    `json:"pid"`
+		}
+		if json.Unmarshal([]byte(line), &e) == nil && e.Msg == "plugin started" {
+			started[e.Backend] = e.PID
+		}
+	}
+	if len(started) != 1 || started["local"] == 0 {
+		t.Fatalf("plugins started: %v, want only local (with its pid)\n%s", started, out)
+	}
+	if alive(started["local"]) {
+		t.Errorf("the password plugin (pid %d) outlived the host that failed to start", started["local"])
+	}
+	if pids := processesOf(t, tampered); len(pids) != 0 {
+		t.Errorf("the plugin with the wrong checksum runs: pids %v", pids)
 	}
 	if _, err := os.Stat(cfg); err != nil {
 		t.Fatal(err)

@@ -225,6 +225,27 @@ func (h *host) login(username, password string) response {
 	return h.post("/v1/login", string(body))
 }
 
+// metric returns the value of one series in the host's /metrics, such as
+// `portcullis_signal_deliveries_total{subscriber="hook",result="delivered"}`;
+// a series the host has not written yet is 0.
+func (h *host) metric(series string) float64 {
+	h.t.Helper()
+	r := h.get("/metrics")
+	if r.status != 200 {
+		h.t.Fatalf("GET /metrics: %d %s", r.status, r.raw)
+	}
+	for _, line := range strings.Split(r.raw, "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			var f float64
+			if _, err := fmt.Sscan(v, &f); err != nil {
+				h.t.Fatalf("metric %s: %q: %v", series, v, err)
+			}
+			return f
+		}
+	}
+	return 0
+}
+
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
@@ -278,6 +299,26 @@ func alive(pid int) bool {
 	var state string
 	fmt.Sscan(rest, &state)
 	return state != "Z" && state != "X"
+}
+
+// processesOf returns the live processes whose executable is the file at
+// path.
+func processesOf(t testing.TB, path string) []int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pids []int
+	for _, e := range entries {
+		var p int
+		if _, err := fmt.Sscan(e.Name(), &p); err != nil {
+			continue
+		}
+		if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", p)); err == nil && exe == path && alive(p) {
+			pids = append(pids, p)
+		}
+	}
+	return pids
 }
 
 // pluginPID returns the pid of the host's plugin process whose command line
