@@ -1,9 +1,11 @@
 package lockout
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"sort"
 	"strings"
 	"sync"
@@ -30,6 +32,27 @@ type harness struct {
 	seq    *atomic.Int64
 	// name tells request ids of several instances on one host apart.
 	name string
+	// logs holds the plugin's log lines, at every level.
+	logs *logBuffer
+}
+
+// logBuffer collects a plugin's log lines as JSON; the plugin writes from
+// its gRPC goroutines.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
 }
 
 // fakeClock is the settable clock shared by the plugin and its host; it is
@@ -71,9 +94,15 @@ func newHarnessOn(t *testing.T, config string, host *sdktest.MemoryHost, clock *
 		host = sdktest.NewMemoryHost()
 		host.SetClock(clock.now)
 	}
-	h := &harness{t: t, host: host, clock: clock, config: config, seq: new(atomic.Int64), name: "req"}
+	h := &harness{t: t, host: host, clock: clock, config: config, seq: new(atomic.Int64), name: "req", logs: &logBuffer{}}
 	p := New()
 	p.now = clock.now
+	p.log = slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("log of plugin instance %s:\n%s", h.name, h.logs)
+		}
+	})
 	r := sdktest.Start(t, p, json.RawMessage(config), host)
 	h.remote, h.auth, h.recv = r, r.Authenticator(), r.SignalReceiver()
 	return h
@@ -271,6 +300,20 @@ func (h *harness) failures(group string, a attempt) int64 {
 	h.t.Helper()
 	at, _ := h.counter(group, a)
 	return at.Failures
+}
+
+// logLines returns the plugin's log lines so far, each decoded from JSON.
+func (h *harness) logLines() []map[string]any {
+	h.t.Helper()
+	var out []map[string]any
+	for line := range strings.Lines(h.logs.String()) {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			h.t.Fatalf("log line %q: %v", line, err)
+		}
+		out = append(out, m)
+	}
+	return out
 }
 
 // entries lists the live storage entries under prefix.
