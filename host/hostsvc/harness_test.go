@@ -1,0 +1,165 @@
+package hostsvc_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/portcullis-auth/portcullis/host/hostsvc"
+	"github.com/portcullis-auth/portcullis/host/metrics"
+	"github.com/portcullis-auth/portcullis/host/signals"
+	"github.com/portcullis-auth/portcullis/host/storage"
+	"github.com/portcullis-auth/portcullis/host/storage/storagetest"
+	"github.com/portcullis-auth/portcullis/sdk"
+	"github.com/portcullis-auth/portcullis/sdk/sdktest"
+)
+
+// These tests call the host services the way a plugin does: through the
+// sdk.Host a plugin is handed in Configure, over the go-plugin broker and
+// gRPC (sdk's host client, sdk/client's host server), to hostsvc on a real
+// storage.Store. The storage conformance suite (host/storage/storagetest)
+// already checks storage.Store itself; what is checked here is that its
+// promises survive the adapter and the wire.
+
+// database opens handles on one fresh database, each as a separate host
+// process would.
+type database func(t testing.TB) *storage.Store
+
+func TestSQLite(t *testing.T) {
+	run(t, func(t testing.TB) database {
+		path := storagetest.SQLitePath(t)
+		return func(t testing.TB) *storage.Store { return storagetest.Open(t, storage.SQLite, path) }
+	})
+}
+
+func TestPostgres(t *testing.T) {
+	if os.Getenv(storagetest.PostgresEnv) == "" {
+		t.Skipf("skipping: %s is not set (see DEVELOPERS.md)", storagetest.PostgresEnv)
+	}
+	run(t, func(t testing.TB) database {
+		dsn := storagetest.PostgresDSN(t)
+		return func(t testing.TB) *storage.Store { return storagetest.Open(t, storage.Postgres, dsn) }
+	})
+}
+
+// run runs every test on a fresh database from newDB.
+func run(t *testing.T, newDB func(t testing.TB) database) {
+	tests := []struct {
+		name string
+		test func(t *testing.T, db database)
+	}{
+		{"GetPutDelete", testGetPutDelete},
+		{"Expiry", testExpiry},
+		{"List", testList},
+		{"Increment", testIncrement},
+		{"ConcurrentIncrements", testConcurrentIncrements},
+		{"CompareAndSwap", testCompareAndSwap},
+		{"Namespaces", testNamespaces},
+		{"Users", testUsers},
+		{"Signals", testSignals},
+		{"RefusedSignals", testRefusedSignals},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tt.test(t, newDB(t))
+		})
+	}
+}
+
+// hangLimit bounds a sync signal delivery; it only catches hangs.
+const hangLimit = 10 * time.Second
+
+// testHost is one host process on a database: its store, and a dispatcher
+// whose sync subscriber records every signal.
+type testHost struct {
+	store    *storage.Store
+	signals  *signals.Dispatcher
+	received *received
+}
+
+func newHost(t testing.TB, db database) *testHost {
+	store := db(t)
+	h := &testHost{
+		store:    store,
+		signals:  signals.NewDispatcher(store, slog.New(slog.DiscardHandler), metrics.New()),
+		received: &received{},
+	}
+	h.signals.Subscribe(&signals.Subscription{
+		Name: "recorder", Mode: signals.Sync, Signals: []string{"*"}, Timeout: hangLimit, Receiver: h.received,
+	})
+	return h
+}
+
+// plugin starts a plugin that runs as instance on this host and returns
+// the sdk.Host it was configured with: every call on it crosses the wire to
+// hostsvc.New(store, instance, dispatcher).
+func (h *testHost) plugin(t testing.TB, instance string) sdk.Host {
+	t.Helper()
+	p := &hostKeeper{configured: make(chan sdk.Host, 1)}
+	remote := sdktest.StartUnconfigured(t, p, hostsvc.New(h.store, instance, h.signals))
+	if err := remote.Configure(context.Background(), instance, json.RawMessage("{}")); err != nil {
+		t.Fatalf("Configure %s: %v", instance, err)
+	}
+	return <-p.configured
+}
+
+// storage is plugin(t, instance).Storage().
+func (h *testHost) storage(t testing.TB, instance string) sdk.Storage {
+	t.Helper()
+	return h.plugin(t, instance).Storage()
+}
+
+// hostKeeper is a plugin that hands over the sdk.Host it is configured
+// with, so that the test can use it as the plugin would.
+type hostKeeper struct{ configured chan sdk.Host }
+
+func (p *hostKeeper) Metadata() sdk.Metadata {
+	return sdk.Metadata{Name: "hostkeeper", Version: "test"}
+}
+
+func (p *hostKeeper) Configure(_ context.Context, req *sdk.ConfigureRequest) error {
+	p.configured <- req.Host
+	return nil
+}
+
+// received is a sync signal receiver that records what it is given.
+type received struct {
+	mu   sync.Mutex
+	sigs []sdk.Signal
+}
+
+func (r *received) Receive(_ context.Context, sig *sdk.Signal) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.sigs = append(r.sigs, *sig)
+	return nil
+}
+
+func (r *received) all() []sdk.Signal {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]sdk.Signal(nil), r.sigs...)
+}
+
+// sentinels are the errors a plugin tells apart with errors.Is.
+var sentinels = []error{sdk.ErrNotFound, sdk.ErrConflict, sdk.ErrInvalidArgument, sdk.ErrUnavailable, sdk.ErrUnimplemented}
+
+// wantErr fails unless err is want under errors.Is and no other sentinel.
+func wantErr(t testing.TB, what string, err, want error) {
+	t.Helper()
+	if err == nil {
+		t.Errorf("%s: no error, want %v", what, want)
+		return
+	}
+	for _, s := range sentinels {
+		if errors.Is(err, s) != (s == want) {
+			t.Errorf("%s: errors.Is(%q, %v) = %v", what, err, s, s != want)
+		}
+	}
+}
