@@ -7,7 +7,9 @@ import "github.com/portcullis-auth/portcullis/sdk/internal/errwire"
 var (
 	// ErrNotFound: the user or storage key does not exist.
 	ErrNotFound = errwire.ErrNotFound
-	// ErrConflict: a compare-and-swap lost, or the value changed meanwhile.
+	// ErrConflict: the value changed meanwhile (SetPasswordHash's old hash
+	// no longer matches). A lost CompareAndSwap is not an error: it
+	// returns false.
 	ErrConflict = errwire.ErrConflict
 	// ErrInvalidArgument: the request itself is malformed.
 	ErrInvalidArgument = errwire.ErrInvalidArgument

@@ -35,7 +35,9 @@ type Users interface {
 
 // Entry is one stored value.
 type Entry struct {
-	Key   string
+	Key string
+	// Value is never nil for an entry that exists, even an empty one, so
+	// that it can be given back to CompareAndSwap as the old value.
 	Value []byte
 	// ExpiresAt is zero for an entry that never expires.
 	ExpiresAt time.Time

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -25,7 +26,30 @@ func (h *hostClient) Users() Users     { return h }
 func (h *hostClient) Storage() Storage { return h }
 func (h *hostClient) Signals() Emitter { return h }
 
+// checkText refuses a string protobuf cannot carry. Without it the request
+// fails to encode and the plugin sees an internal gRPC error instead of
+// ErrInvalidArgument.
+func checkText(what, s string) error {
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("%w: %s is not valid UTF-8", ErrInvalidArgument, what)
+	}
+	return nil
+}
+
+// value returns a stored value as the Storage interface promises it: an
+// existing entry's value is never nil, even when it is empty (protobuf
+// does not tell an empty bytes field from an absent one).
+func value(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
+
 func (h *hostClient) LookupUser(ctx context.Context, username string) (User, error) {
+	if err := checkText("username", username); err != nil {
+		return User{}, err
+	}
 	resp, err := h.c.LookupUser(ctx, &pb.LookupUserRequest{Username: username})
 	if err != nil {
 		return User{}, errwire.FromStatus(err)
@@ -35,24 +59,38 @@ func (h *hostClient) LookupUser(ctx context.Context, username string) (User, err
 }
 
 func (h *hostClient) SetPasswordHash(ctx context.Context, userID, oldHash, newHash string) error {
+	for what, v := range map[string]string{"user id": userID, "old hash": oldHash, "new hash": newHash} {
+		if err := checkText(what, v); err != nil {
+			return err
+		}
+	}
 	_, err := h.c.SetPasswordHash(ctx, &pb.SetPasswordHashRequest{UserId: userID, OldHash: oldHash, NewHash: newHash})
 	return errwire.FromStatus(err)
 }
 
 func (h *hostClient) Get(ctx context.Context, key string) (Entry, error) {
+	if err := checkText("key", key); err != nil {
+		return Entry{}, err
+	}
 	resp, err := h.c.StorageGet(ctx, &pb.StorageGetRequest{Key: key})
 	if err != nil {
 		return Entry{}, errwire.FromStatus(err)
 	}
-	return Entry{Key: key, Value: resp.GetValue(), ExpiresAt: timeFromProto(resp.GetExpiresAt())}, nil
+	return Entry{Key: key, Value: value(resp.GetValue()), ExpiresAt: timeFromProto(resp.GetExpiresAt())}, nil
 }
 
-func (h *hostClient) Put(ctx context.Context, key string, value []byte, ttl time.Duration) error {
-	_, err := h.c.StoragePut(ctx, &pb.StoragePutRequest{Key: key, Value: value, Ttl: ttlToProto(ttl)})
+func (h *hostClient) Put(ctx context.Context, key string, v []byte, ttl time.Duration) error {
+	if err := checkText("key", key); err != nil {
+		return err
+	}
+	_, err := h.c.StoragePut(ctx, &pb.StoragePutRequest{Key: key, Value: v, Ttl: ttlToProto(ttl)})
 	return errwire.FromStatus(err)
 }
 
 func (h *hostClient) Delete(ctx context.Context, key string) (bool, error) {
+	if err := checkText("key", key); err != nil {
+		return false, err
+	}
 	resp, err := h.c.StorageDelete(ctx, &pb.StorageDeleteRequest{Key: key})
 	if err != nil {
 		return false, errwire.FromStatus(err)
@@ -61,13 +99,16 @@ func (h *hostClient) Delete(ctx context.Context, key string) (bool, error) {
 }
 
 func (h *hostClient) List(ctx context.Context, prefix string) ([]Entry, error) {
+	if err := checkText("prefix", prefix); err != nil {
+		return nil, err
+	}
 	resp, err := h.c.StorageList(ctx, &pb.StorageListRequest{Prefix: prefix})
 	if err != nil {
 		return nil, errwire.FromStatus(err)
 	}
 	out := make([]Entry, 0, len(resp.GetEntries()))
 	for _, e := range resp.GetEntries() {
-		out = append(out, Entry{Key: e.GetKey(), Value: e.GetValue(), ExpiresAt: timeFromProto(e.GetExpiresAt())})
+		out = append(out, Entry{Key: e.GetKey(), Value: value(e.GetValue()), ExpiresAt: timeFromProto(e.GetExpiresAt())})
 	}
 	return out, nil
 }
@@ -81,6 +122,9 @@ func (h *hostClient) IncrementWindow(ctx context.Context, key string, delta int6
 }
 
 func (h *hostClient) increment(ctx context.Context, req *pb.StorageIncrementRequest) (int64, error) {
+	if err := checkText("key", req.GetKey()); err != nil {
+		return 0, err
+	}
 	resp, err := h.c.StorageIncrement(ctx, req)
 	if err != nil {
 		return 0, errwire.FromStatus(err)
@@ -89,6 +133,9 @@ func (h *hostClient) increment(ctx context.Context, req *pb.StorageIncrementRequ
 }
 
 func (h *hostClient) CompareAndSwap(ctx context.Context, key string, oldValue, newValue []byte, ttl time.Duration) (bool, error) {
+	if err := checkText("key", key); err != nil {
+		return false, err
+	}
 	resp, err := h.c.StorageCompareAndSwap(ctx, &pb.StorageCompareAndSwapRequest{
 		Key: key, OldPresent: oldValue != nil, OldValue: oldValue, NewValue: newValue, Ttl: ttlToProto(ttl),
 	})
@@ -99,9 +146,15 @@ func (h *hostClient) CompareAndSwap(ctx context.Context, key string, oldValue, n
 }
 
 func (h *hostClient) Emit(ctx context.Context, name, sender string, args any) (string, error) {
+	if err := checkText("signal name", name); err != nil {
+		return "", err
+	}
+	if err := checkText("sender", sender); err != nil {
+		return "", err
+	}
 	raw, err := json.Marshal(args)
 	if err != nil {
-		return "", fmt.Errorf("encoding signal %s: %w", name, err)
+		return "", fmt.Errorf("%w: encoding the arguments of signal %s: %v", ErrInvalidArgument, name, err)
 	}
 	resp, err := h.c.EmitSignal(ctx, &pb.EmitSignalRequest{Name: name, Sender: sender, ArgsJson: raw})
 	if err != nil {

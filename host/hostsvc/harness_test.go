@@ -59,6 +59,7 @@ func run(t *testing.T, newDB func(t testing.TB) database) {
 		{"Increment", testIncrement},
 		{"ConcurrentIncrements", testConcurrentIncrements},
 		{"CompareAndSwap", testCompareAndSwap},
+		{"InvalidKeys", testInvalidKeys},
 		{"Namespaces", testNamespaces},
 		{"Users", testUsers},
 		{"Signals", testSignals},

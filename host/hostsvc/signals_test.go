@@ -71,6 +71,10 @@ func testRefusedSignals(t *testing.T, db database) {
 		{"an argument of the wrong type", "user_locked_out", map[string]any{"username": "alice", "failures": "five"}, `"failures"`},
 		{"catalogue arguments that are not an object", "user_locked_out", "alice", "JSON object"},
 		{"custom arguments that are not an object", "acme.widget_turned", []string{"w1"}, "JSON object"},
+		{"no catalogue arguments (nil)", "user_locked_out", nil, "JSON object"},
+		{"no catalogue arguments (a nil map)", "user_locked_out", map[string]any(nil), "JSON object"},
+		{"arguments that cannot be encoded", "user_locked_out", map[string]any{"username": func() {}}, "encoding the arguments"},
+		{"a name that is not UTF-8", "user_\xff", map[string]any{}, "not valid UTF-8"},
 	}
 	for _, tt := range tests {
 		_, err := emitter.Emit(t.Context(), tt.name, "", tt.args)

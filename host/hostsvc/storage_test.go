@@ -372,6 +372,46 @@ func testCompareAndSwap(t *testing.T, db database) {
 	if got := value(t, kv, "rmw"); got != "x+" {
 		t.Errorf("after read, modify, swap: %q, want x+", got)
 	}
+	// Also from an empty value, which Get and List return as empty, not
+	// nil (nil would ask to swap only if the key were absent).
+	put(t, kv, "rmw-empty", "", 0)
+	if e, err = kv.Get(ctx, "rmw-empty"); err != nil || e.Value == nil {
+		t.Fatalf("Get of an empty value: %+v, %v; want a non-nil empty value", e, err)
+	}
+	cas("rmw-empty", e.Value, append(e.Value, '+'), 0, true)
+	put(t, kv, "rmw-empty", "", 0)
+	listed, err := kv.List(ctx, "rmw-empty")
+	if err != nil || len(listed) != 1 || listed[0].Value == nil {
+		t.Fatalf("List of an empty value: %+v, %v; want one entry with a non-nil empty value", listed, err)
+	}
+	cas("rmw-empty", listed[0].Value, []byte("+"), 0, true)
+}
+
+// testInvalidKeys: a key protobuf cannot carry is refused as an invalid
+// argument on the plugin's side, by every call that takes one.
+func testInvalidKeys(t *testing.T, db database) {
+	ctx := t.Context()
+	h := newHost(t, db)
+	kv := h.storage(t, "keys")
+	bad := "k\xff"
+	_, err := kv.Get(ctx, bad)
+	wantErr(t, "Get", err, sdk.ErrInvalidArgument)
+	wantErr(t, "Put", kv.Put(ctx, bad, []byte("v"), 0), sdk.ErrInvalidArgument)
+	_, err = kv.Delete(ctx, bad)
+	wantErr(t, "Delete", err, sdk.ErrInvalidArgument)
+	_, err = kv.List(ctx, bad)
+	wantErr(t, "List", err, sdk.ErrInvalidArgument)
+	_, err = kv.Increment(ctx, bad, 1, 0)
+	wantErr(t, "Increment", err, sdk.ErrInvalidArgument)
+	_, err = kv.IncrementWindow(ctx, bad, 1, time.Minute)
+	wantErr(t, "IncrementWindow", err, sdk.ErrInvalidArgument)
+	_, err = kv.CompareAndSwap(ctx, bad, nil, []byte("v"), 0)
+	wantErr(t, "CompareAndSwap", err, sdk.ErrInvalidArgument)
+	_, err = h.plugin(t, "users").Users().LookupUser(ctx, bad)
+	wantErr(t, "LookupUser", err, sdk.ErrInvalidArgument)
+	if got := keys(t, kv, ""); got != "" {
+		t.Errorf("refused calls stored keys: %s", got)
+	}
 }
 
 func testNamespaces(t *testing.T, db database) {

@@ -1,6 +1,7 @@
 package signals
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -138,6 +139,11 @@ func (d *Dispatcher) EmitRaw(ctx context.Context, name, sender string, args json
 		typed := newArgs()
 		if problems := strictjson.Check(args, reflect.TypeOf(typed).Elem()); len(problems) > 0 {
 			return "", fmt.Errorf("%w: arguments of %s: %s", ErrBadSignal, name, argsProblem(problems[0]))
+		}
+		// The check accepts null, as encoding/json does, but a signal
+		// without its arguments would be delivered with every field empty.
+		if t := bytes.TrimSpace(args); len(t) == 0 || t[0] != '{' {
+			return "", fmt.Errorf("%w: arguments of %s: must be a JSON object, not %s", ErrBadSignal, name, t)
 		}
 		// What the check cannot judge (a time's format, say), Unmarshal
 		// still reports.

@@ -641,7 +641,8 @@ func TestEmitRaw(t *testing.T) {
 }
 
 // TestEmitRawCatalogueRejectsTrailingData: a catalogue signal's arguments
-// must be exactly one JSON object, like a custom signal's.
+// must be exactly one JSON object, like a custom signal's: nothing after it,
+// and not null or another JSON value instead of it.
 func TestEmitRawCatalogueRejectsTrailingData(t *testing.T) {
 	tests := []struct {
 		name string
@@ -650,6 +651,8 @@ func TestEmitRawCatalogueRejectsTrailingData(t *testing.T) {
 		{"two objects", `{"username":"alice"}{"password":"hunter2"}`},
 		{"object then garbage", `{"username":"alice"} not json`},
 		{"object then an unknown field's worth", `{"username":"alice"},"password":"hunter2"}`},
+		{"null", `null`},
+		{"null with spaces", ` null `},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
