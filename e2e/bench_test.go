@@ -308,8 +308,8 @@ const benchRejectionConns = 32
 // BenchmarkLockoutRejections (issue #4) measures how many wrong logins per
 // second a host refuses for a locked-out client: the default-style chain
 // [lockout (limit 5, cool-off 30m, by username and address), password], a
-// client locked out by 6 wrong attempts, then b.N more wrong attempts from
-// 32 goroutines sharing one http.Client with 32 kept-alive connections.
+// client locked out by 6 wrong attempts, then b.N more wrong attempts over
+// 32 kept-alive connections (httpload, one request at a time on each).
 // Every answer must be 429, and afterwards `portcullis lockout list` must
 // show the client's failure count grown by at least the number of 429s:
 // every rejection is counted. Besides rejections/s it reports the CPU time
