@@ -35,6 +35,7 @@ import (
 	"github.com/portcullis-auth/portcullis/host/storage/storagetest"
 	"github.com/portcullis-auth/portcullis/host/tokens"
 	"github.com/portcullis-auth/portcullis/internal/httpload"
+	"github.com/portcullis-auth/portcullis/internal/procstat"
 	"github.com/portcullis-auth/portcullis/plugins/lockout"
 	"github.com/portcullis-auth/portcullis/plugins/password"
 	"github.com/portcullis-auth/portcullis/sdk"
@@ -68,55 +69,16 @@ func benchPluginSum(b *testing.B, dir, bin string) string {
 	return strings.Fields(mustRun(b, writeConfigAt(b, dir, "info", ""), "", "plugins", "checksum", bin))[0]
 }
 
-// benchProcCPU returns the user and system CPU time process pid has used, with
-// the 10 ms resolution of /proc/PID/stat (Linux only: ok is false
-// elsewhere).
-func benchProcCPU(pid int) (d time.Duration, ok bool) {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, false
-	}
-	// The command name (field 2) may hold spaces; count from the ")" after it.
-	fields := strings.Fields(string(raw[bytes.LastIndexByte(raw, ')')+1:]))
-	if len(fields) < 13 {
-		return 0, false
-	}
-	utime, err1 := strconv.ParseInt(fields[11], 10, 64) // field 14
-	stime, err2 := strconv.ParseInt(fields[12], 10, 64) // field 15
-	if err1 != nil || err2 != nil {
-		return 0, false
-	}
-	const userHZ = 100 // USER_HZ, 100 on every Linux architecture Go supports
-	return time.Duration(utime+stime) * (time.Second / userHZ), true
-}
-
 // hostCPU returns the CPU time used so far by the host process and its
 // plugin processes (its children).
-func (h *host) hostCPU() (time.Duration, bool) {
-	total, ok := benchProcCPU(h.cmd.Process.Pid)
+func (h *host) hostCPU(t testing.TB) (time.Duration, bool) {
+	total, ok := procstat.CPU(h.cmd.Process.Pid)
 	if !ok {
 		return 0, false
 	}
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return 0, false
-	}
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			continue
-		}
-		var state string
-		var ppid int
-		fmt.Sscan(string(raw[bytes.LastIndexByte(raw, ')')+1:]), &state, &ppid)
-		if ppid == h.cmd.Process.Pid {
-			if d, ok := benchProcCPU(pid); ok {
-				total += d
-			}
+	for _, pid := range childPIDs(t, h.cmd.Process.Pid) {
+		if d, ok := procstat.CPU(pid); ok {
+			total += d
 		}
 	}
 	return total, true
@@ -128,11 +90,11 @@ func (h *host) hostCPU() (time.Duration, bool) {
 // client-cpu-ns/op. On a machine shared with other work, wall time includes
 // waiting for a CPU and CPU time does not.
 func benchReportCPU(b *testing.B, h *host) func() {
-	hostStart, ok1 := h.hostCPU()
-	selfStart, ok2 := benchProcCPU(os.Getpid())
+	hostStart, ok1 := h.hostCPU(b)
+	selfStart, ok2 := procstat.CPU(os.Getpid())
 	return func() {
-		hostEnd, ok3 := h.hostCPU()
-		selfEnd, ok4 := benchProcCPU(os.Getpid())
+		hostEnd, ok3 := h.hostCPU(b)
+		selfEnd, ok4 := procstat.CPU(os.Getpid())
 		if b.N == 0 {
 			return
 		}
@@ -440,9 +402,9 @@ func BenchmarkLockoutRejectionsInProcess(b *testing.B) {
 
 	b.Run(fmt.Sprintf("conns=%d", benchRejectionConns), func(b *testing.B) {
 		before := failures()
-		cpuStart, cpuOK := benchProcCPU(os.Getpid())
+		cpuStart, cpuOK := procstat.CPU(os.Getpid())
 		rejected, firstErr := benchRejectionBurst(b, url, body)
-		if cpuEnd, ok := benchProcCPU(os.Getpid()); cpuOK && ok {
+		if cpuEnd, ok := procstat.CPU(os.Getpid()); cpuOK && ok {
 			b.ReportMetric(float64(cpuEnd-cpuStart)/float64(b.N), "cpu-ns/op")
 		}
 		if firstErr != nil {

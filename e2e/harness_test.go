@@ -20,6 +20,7 @@ import (
 	// The binaries are built from these packages; importing them makes the
 	// test cache key change whenever they do.
 	_ "github.com/portcullis-auth/portcullis/host/cli"
+	"github.com/portcullis-auth/portcullis/internal/procstat"
 	_ "github.com/portcullis-auth/portcullis/internal/testplugin"
 )
 
@@ -260,60 +261,28 @@ func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool)
 	}
 }
 
-// childPIDs finds the processes whose parent is pid by reading /proc.
+// childPIDs finds the processes whose parent is pid.
 func childPIDs(t testing.TB, pid int) []int {
-	entries, err := os.ReadDir("/proc")
+	pids, err := procstat.Children(pid)
 	if err != nil {
 		t.Fatal(err)
-	}
-	var pids []int
-	for _, e := range entries {
-		var p int
-		if _, err := fmt.Sscan(e.Name(), &p); err != nil {
-			continue
-		}
-		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p))
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...; comm may hold spaces, so cut at the last ')'.
-		rest := string(stat[bytes.LastIndexByte(stat, ')')+1:])
-		var state string
-		var ppid int
-		fmt.Sscan(rest, &state, &ppid)
-		if ppid == pid {
-			pids = append(pids, p)
-		}
 	}
 	return pids
 }
 
 // alive reports whether pid is a live process: a zombie (killed, waiting for
 // its new parent to reap it) is not.
-func alive(pid int) bool {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	rest := string(stat[bytes.LastIndexByte(stat, ')')+1:])
-	var state string
-	fmt.Sscan(rest, &state)
-	return state != "Z" && state != "X"
-}
+func alive(pid int) bool { return procstat.Alive(pid) }
 
 // processesOf returns the live processes whose executable is the file at
 // path.
 func processesOf(t testing.TB, path string) []int {
-	entries, err := os.ReadDir("/proc")
+	all, err := procstat.PIDs()
 	if err != nil {
 		t.Fatal(err)
 	}
 	var pids []int
-	for _, e := range entries {
-		var p int
-		if _, err := fmt.Sscan(e.Name(), &p); err != nil {
-			continue
-		}
+	for _, p := range all {
 		if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", p)); err == nil && exe == path && alive(p) {
 			pids = append(pids, p)
 		}

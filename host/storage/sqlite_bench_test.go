@@ -16,11 +16,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
+
+	"github.com/portcullis-auth/portcullis/internal/procstat"
 )
 
 // benchHash has the shape and length of a PHC string from the password
@@ -153,37 +153,15 @@ func BenchmarkSQLite(b *testing.B) {
 // it returns reports it per operation as "cpu-ns/op". On a machine shared
 // with other work, wall time per operation includes waiting for a CPU and
 // CPU time does not, so the drivers can still be compared. Linux only (it
-// reads /proc/self/stat); elsewhere nothing is reported.
+// reads /proc/PID/stat); elsewhere nothing is reported.
 func reportCPU(b *testing.B) func() {
-	start, ok := processCPU()
+	start, ok := procstat.CPU(os.Getpid())
 	return func() {
-		end, ok2 := processCPU()
+		end, ok2 := procstat.CPU(os.Getpid())
 		if ok && ok2 && b.N > 0 {
 			b.ReportMetric(float64(end-start)/float64(b.N), "cpu-ns/op")
 		}
 	}
-}
-
-// processCPU returns the user and system CPU time this process has used,
-// with the 10 ms resolution of /proc/self/stat.
-func processCPU() (time.Duration, bool) {
-	raw, err := os.ReadFile("/proc/self/stat")
-	if err != nil {
-		return 0, false
-	}
-	// The command name (field 2) may hold spaces; count from the ")" after it.
-	s := string(raw)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(fields) < 13 {
-		return 0, false
-	}
-	utime, err1 := strconv.ParseInt(fields[11], 10, 64) // field 14
-	stime, err2 := strconv.ParseInt(fields[12], 10, 64) // field 15
-	if err1 != nil || err2 != nil {
-		return 0, false
-	}
-	const userHZ = 100 // USER_HZ, 100 on every Linux architecture Go supports
-	return time.Duration(utime+stime) * (time.Second / userHZ), true
 }
 
 // openBenchStore opens a store on a new SQLite file, closed when b ends.
