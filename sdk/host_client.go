@@ -59,8 +59,8 @@ func (h *hostClient) LookupUser(ctx context.Context, username string) (User, err
 }
 
 func (h *hostClient) SetPasswordHash(ctx context.Context, userID, oldHash, newHash string) error {
-	for what, v := range map[string]string{"user id": userID, "old hash": oldHash, "new hash": newHash} {
-		if err := checkText(what, v); err != nil {
+	for _, f := range [...]struct{ what, v string }{{"user id", userID}, {"old hash", oldHash}, {"new hash", newHash}} {
+		if err := checkText(f.what, f.v); err != nil {
 			return err
 		}
 	}
