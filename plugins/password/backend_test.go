@@ -3,7 +3,9 @@ package password
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"testing"
+	"time"
 
 	"github.com/portcullis-auth/portcullis/sdk"
 	"github.com/portcullis-auth/portcullis/sdk/sdktest"
@@ -83,6 +85,33 @@ func TestDisabledUserIsDeniedOnlyWithTheRightPassword(t *testing.T) {
 		}
 		if resp.Decision != want {
 			t.Errorf("password %q: decision %v, want %v", pw, resp.Decision, want)
+		}
+	}
+}
+
+// TestEveryAttemptVerifiesAHash: an unknown username, or a user without a
+// password, goes through a full verification as a wrong password does, so
+// that the answer takes as long (no user enumeration by timing). Checked
+// without timing anything: with every hashing slot taken, each attempt must
+// wait for one, and gives up only when its context ends.
+func TestEveryAttemptVerifiesAHash(t *testing.T) {
+	b := New()
+	if err := b.Configure(context.Background(), &sdk.ConfigureRequest{Instance: "local", Config: fastConfig, Host: seededHost(t)}); err != nil {
+		t.Fatal(err)
+	}
+	if NeedsRehash(b.dummy, fastParams) {
+		t.Errorf("the hash unknown users are verified against is not made with the configured parameters: %.40s…", b.dummy)
+	}
+	for range cap(b.slots) {
+		b.slots <- struct{}{}
+	}
+	for _, username := range []string{"alice", "bob", "nohash"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		var resp sdk.AuthenticateResponse
+		err := b.Authenticate(ctx, &sdk.AuthenticateRequest{Username: username, Password: "wrong"}, &resp)
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("%s: answered %+v, %v without waiting for a hashing slot", username, resp, err)
 		}
 	}
 }
