@@ -21,7 +21,6 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -244,25 +243,6 @@ func benchRejectionBurst(b *testing.B, url string, body []byte) (int64, error) {
 	return res.Matched, res.FirstErr
 }
 
-// benchLockoutFailures returns the failures `portcullis lockout list` shows for
-// a username.
-func benchLockoutFailures(b *testing.B, configPath, username string) int64 {
-	b.Helper()
-	out := mustRun(b, configPath, "", "lockout", "list")
-	for _, line := range strings.Split(out, "\n") {
-		// BACKEND IP USERNAME USER-AGENT FAILURES LOCKED-UNTIL
-		if f := strings.Fields(line); len(f) >= 6 && f[2] == username {
-			n, err := strconv.ParseInt(f[4], 10, 64)
-			if err != nil {
-				b.Fatalf("lockout list: %v\n%s", err, out)
-			}
-			return n
-		}
-	}
-	b.Fatalf("lockout list shows no %s:\n%s", username, out)
-	return 0
-}
-
 // benchRejectionConns is the number of concurrent keep-alive connections of the
 // rejection benchmark.
 const benchRejectionConns = 32
@@ -297,14 +277,17 @@ func BenchmarkLockoutRejections(b *testing.B) {
 			setup.CloseIdleConnections()
 
 			b.Run(fmt.Sprintf("conns=%d", benchRejectionConns), func(b *testing.B) {
-				before := benchLockoutFailures(b, h.config, "victim")
+				before := lockoutFailures(b, h.config, "victim")
+				if before == 0 {
+					b.Fatalf("lockout list shows no failures for victim after the lock:\n%s", mustRun(b, h.config, "", "lockout", "list"))
+				}
 				cpu := benchReportCPU(b, h)
 				rejected, firstErr := benchRejectionBurst(b, url, body)
 				cpu()
 				if firstErr != nil {
 					b.Fatalf("%d of %d wrong logins rejected; first other answer: %v", rejected, b.N, firstErr)
 				}
-				if grew := benchLockoutFailures(b, h.config, "victim") - before; grew < rejected {
+				if grew := lockoutFailures(b, h.config, "victim") - before; grew < rejected {
 					b.Fatalf("the failure count grew by %d, but %d attempts were rejected: not every rejection was counted", grew, rejected)
 				}
 			})
