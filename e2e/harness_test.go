@@ -20,8 +20,8 @@ import (
 	// The binaries are built from these packages; importing them makes the
 	// test cache key change whenever they do.
 	_ "github.com/portcullis-auth/portcullis/host/cli"
-	"github.com/portcullis-auth/portcullis/internal/procstat"
-	_ "github.com/portcullis-auth/portcullis/internal/testplugin"
+	"github.com/portcullis-auth/portcullis/testkit/procstat"
+	_ "github.com/portcullis-auth/portcullis/testkit/testplugin"
 )
 
 // Binaries built once for the whole package.

@@ -15,12 +15,15 @@ import (
 	"github.com/portcullis-auth/portcullis/host/config"
 	"github.com/portcullis-auth/portcullis/host/hostsvc"
 	"github.com/portcullis-auth/portcullis/host/httpapi"
+	"github.com/portcullis-auth/portcullis/host/limiter"
 	"github.com/portcullis-auth/portcullis/host/metrics"
 	"github.com/portcullis-auth/portcullis/host/signals"
 	"github.com/portcullis-auth/portcullis/host/storage"
 	"github.com/portcullis-auth/portcullis/host/supervisor"
 	"github.com/portcullis-auth/portcullis/host/tokens"
 	"github.com/portcullis-auth/portcullis/sdk"
+	"github.com/portcullis-auth/portcullis/sdk/hostside"
+	sigs "github.com/portcullis-auth/portcullis/sdk/signals"
 )
 
 // Options adjust how a host is built.
@@ -40,6 +43,8 @@ type Host struct {
 	api     *httpapi.Server
 	metrics *metrics.Registry
 	signals *signals.Dispatcher
+	// health records each backend's calls, for /readyz.
+	health  map[string]*chain.Health
 	closers []func() error
 	// stop ends the background work (signal delivery, purges).
 	stop func()
@@ -107,8 +112,8 @@ func (h *Host) start(ctx context.Context, opts Options) error {
 			External: config.IsExternal(b.Plugin),
 			SHA256:   b.SHA256,
 			Config:   b.ConfigJSON(),
-			Host:     hostsvc.New(h.store, b.Name, h.signals),
-			Requires: []sdk.Capability{sdk.CapabilityAuthenticator},
+			Host:     hostsvc.New(h.store, b.Name, h.signals, b.EffectiveGrants()),
+			AnyOf:    []hostside.Capability{hostside.Authenticator, hostside.AttemptLimiter},
 		})
 	}
 	for _, sub := range cfg.Signals.Subscribers {
@@ -121,8 +126,8 @@ func (h *Host) start(ctx context.Context, opts Options) error {
 			External: config.IsExternal(sub.Plugin),
 			SHA256:   sub.SHA256,
 			Config:   config.Backend{Config: sub.Config}.ConfigJSON(),
-			Host:     hostsvc.New(h.store, sub.Name, h.signals),
-			Requires: []sdk.Capability{sdk.CapabilitySignalReceiver},
+			Host:     hostsvc.New(h.store, sub.Name, h.signals, nil),
+			Requires: []hostside.Capability{hostside.SignalReceiver},
 		})
 	}
 	if err := h.sup.Start(ctx, specs); err != nil {
@@ -130,21 +135,23 @@ func (h *Host) start(ctx context.Context, opts Options) error {
 	}
 	h.signals.Subscribe(h.pluginSubscribers()...)
 
-	links := make([]chain.Link, len(cfg.Backends))
-	for i, b := range cfg.Backends {
-		links[i] = chain.Link{
-			Name: b.Name, Authenticator: h.sup.Instance(b.Name).Authenticator(), Timeout: b.Timeout.D(),
-			Storage: h.store.KV(b.Name),
-		}
+	links, err := h.links()
+	if err != nil {
+		return err
 	}
 	h.api = httpapi.New(httpapi.Options{
-		Chain:          chain.New(links...),
+		Chain:          chain.New(h.log, links...),
 		Tokens:         tokens.NewIssuer(h.store, cfg.Tokens.AccessTTL.D(), cfg.Tokens.RefreshTTL.D()),
 		Ready:          h.ready,
 		TrustedProxies: cfg.TrustedPrefixes(),
 		Logger:         h.log,
 		Signals:        h.signals,
 		Metrics:        h.metrics,
+		OnLogout: func(ctx context.Context, sessionID string) {
+			if _, err := h.store.RecordLogout(ctx, sessionID, time.Now()); err != nil {
+				h.log.Warn("stamping a logout in the access log", "error", err)
+			}
+		},
 	})
 
 	bgCtx, cancel := context.WithCancel(context.Background())
@@ -158,6 +165,40 @@ func (h *Host) start(ctx context.Context, opts Options) error {
 	go func() { defer h.bg.Done(); deliverer.Run(bgCtx) }()
 	go func() { defer h.bg.Done(); h.purgeExpired(bgCtx) }()
 	return nil
+}
+
+// links builds the chain: a backend that declares an attempt rule is
+// enforced by the host (package limiter), any other is called.
+func (h *Host) links() ([]chain.Link, error) {
+	// An attempt stays reserved at most as long as a login can last: every
+	// backend's timeout, and a margin for the host's own work.
+	lease := 30 * time.Second
+	for _, b := range h.cfg.Backends {
+		lease += b.Timeout.D()
+	}
+	links := make([]chain.Link, len(h.cfg.Backends))
+	h.health = map[string]*chain.Health{}
+	for i, b := range h.cfg.Backends {
+		inst := h.sup.Instance(b.Name)
+		info := inst.Status().Info
+		health := chain.NewHealth()
+		h.health[b.Name] = health
+		link := chain.Link{Name: b.Name, Timeout: b.Timeout.D(), SkipErrors: b.OnError == config.OnErrorSkip, Health: health}
+		if rule, ok := inst.AttemptRule(); ok {
+			lim, err := limiter.New(b.Name, rule, h.store, limiter.Options{Lease: lease, Emit: h.signals, Logger: h.log})
+			if err != nil {
+				return nil, fmt.Errorf("backend %q: %w", b.Name, err)
+			}
+			link.Limiter = lim
+		} else {
+			link.Authenticator = inst.Authenticator()
+		}
+		if info.Has(hostside.OutcomeObserver) {
+			link.Observer = inst.OutcomeObserver()
+		}
+		links[i] = link
+	}
+	return links, nil
 }
 
 // builtinSubscribers builds the webhook and audit-file subscribers.
@@ -187,9 +228,10 @@ func (h *Host) builtinSubscribers() ([]*signals.Subscription, error) {
 }
 
 // pluginSubscribers subscribes the plugins that declared subscriptions in
-// their metadata: backends synchronously (a backend such as lockout must
-// see a login's outcome before the answer leaves), subscriber plugins in
-// their configured mode, narrowed to their configured signals.
+// their metadata: backends asynchronously (durably, through the outbox;
+// a backend learns how its logins ended from the chain, not from signals),
+// subscriber plugins in their configured mode, narrowed to their
+// configured signals.
 func (h *Host) pluginSubscribers() []*signals.Subscription {
 	configured := map[string]config.Subscriber{}
 	for _, sc := range h.cfg.Signals.Subscribers {
@@ -199,15 +241,14 @@ func (h *Host) pluginSubscribers() []*signals.Subscription {
 	}
 	var subs []*signals.Subscription
 	for _, st := range h.sup.Statuses() {
-		if !st.Metadata.Has(sdk.CapabilitySignalReceiver) {
+		if !st.Info.Has(hostside.SignalReceiver) {
 			continue
 		}
 		recv := h.sup.Instance(st.Name).SignalReceiver()
 		sc, isSubscriber := configured[st.Name]
-		for _, want := range st.Metadata.Subscriptions {
+		for _, want := range st.Info.Subscriptions {
 			sub := &signals.Subscription{
-				Name: st.Name, Mode: signals.Sync, Signals: []string{want.Signal}, Sender: want.Sender,
-				IgnoreOwn: want.IgnoreOwn, Owner: st.Name,
+				Name: fmt.Sprintf("%s/%s", st.Name, want.Signal), Mode: signals.Async, Signals: []string{want.Signal}, Sender: want.Sender,
 				Timeout: h.cfg.Signals.PluginTimeout.D(), Receiver: recv,
 			}
 			if isSubscriber {
@@ -217,7 +258,6 @@ func (h *Host) pluginSubscribers() []*signals.Subscription {
 				if sc.Sender != "" {
 					sub.Sender = sc.Sender
 				}
-				sub.Name = fmt.Sprintf("%s/%s", st.Name, want.Signal)
 				sub.Mode, sub.Timeout = signals.Mode(sc.Mode), sc.Timeout.D()
 			}
 			subs = append(subs, sub)
@@ -238,9 +278,9 @@ func contains(list []string, s string) bool {
 func (h *Host) emitPluginEvent(ev supervisor.Event) {
 	ctx := context.Background()
 	if ev.Started {
-		h.signals.Emit(ctx, ev.Instance, &sdk.PluginStarted{Backend: ev.Instance, Plugin: ev.Plugin, PID: ev.PID, Restart: ev.Restart})
+		h.signals.Emit(ctx, ev.Instance, &sigs.PluginStarted{Backend: ev.Instance, Plugin: ev.Plugin, PID: ev.PID, Restart: ev.Restart})
 	} else {
-		h.signals.Emit(ctx, ev.Instance, &sdk.PluginExited{Backend: ev.Instance, Plugin: ev.Plugin, PID: ev.PID})
+		h.signals.Emit(ctx, ev.Instance, &sigs.PluginExited{Backend: ev.Instance, Plugin: ev.Plugin, PID: ev.PID})
 	}
 }
 
@@ -255,6 +295,9 @@ func (h *Host) purgeExpired(ctx context.Context) {
 		case <-t.C:
 			if _, err := h.store.PurgeExpired(ctx, 10000); err != nil && ctx.Err() == nil {
 				h.log.Warn("purging expired plugin storage", "error", err)
+			}
+			if _, err := h.store.PurgeAttempts(ctx, 10000); err != nil && ctx.Err() == nil {
+				h.log.Warn("purging expired attempt counters", "error", err)
 			}
 		}
 	}
@@ -272,14 +315,28 @@ type pluginReport struct {
 	Plugin   string `json:"plugin"`
 	State    string `json:"state"`
 	Restarts int    `json:"restarts"`
+	// Failing is set while the backend's calls fail (its last call, less
+	// than a minute ago); OnError says what logins do meanwhile.
+	Failing      bool   `json:"failing,omitempty"`
+	FailingCalls int    `json:"failing_calls,omitempty"`
+	LastError    string `json:"last_error,omitempty"`
+	OnError      string `json:"on_error,omitempty"`
 }
 
+// ready reports whether the host can serve logins: every plugin running,
+// no fail-closed backend failing, and the database answering.
 func (h *Host) ready(ctx context.Context) (bool, any) {
 	ok := true
+	onError := map[string]string{}
+	for _, b := range h.cfg.Backends {
+		onError[b.Name] = b.OnError
+	}
 	var plugins []pluginReport
 	for _, st := range h.sup.Statuses() {
-		plugins = append(plugins, pluginReport{Backend: st.Name, Plugin: st.Plugin, State: string(st.State), Restarts: st.Restarts})
-		ok = ok && st.State == supervisor.StateRunning
+		r := pluginReport{Backend: st.Name, Plugin: st.Plugin, State: string(st.State), Restarts: st.Restarts, OnError: onError[st.Name]}
+		r.Failing, r.FailingCalls, r.LastError = h.health[st.Name].Failing()
+		plugins = append(plugins, r)
+		ok = ok && st.State == supervisor.StateRunning && !(r.Failing && r.OnError == config.OnErrorFail)
 	}
 	dbState := "ok"
 	if err := h.store.Ping(ctx); err != nil {

@@ -8,26 +8,29 @@ import (
 // Authenticator is one link of the host's login chain.
 //
 // The host calls Authenticate for each login that reaches this backend, with
-// a deadline in ctx. The response must set exactly one decision: Identity
+// a deadline in ctx. The response must set exactly one decision with Grant
 // (success: the chain stops), Abstain (not mine: the next backend is asked)
 // or Deny (stop the chain). A wrong password is a decision, not an error; a
 // returned error means the backend could not decide, and the host refuses the
-// login with 503 without counting it as a failure. Implementations must be
-// safe for concurrent use.
+// login with 503 without counting it as a failure (unless the operator set
+// the backend's on_error to skip). Implementations must be safe for
+// concurrent use and keep no state between calls: what must outlive a call
+// goes to the host's storage, or into the response's Memo.
 type Authenticator interface {
 	Authenticate(ctx context.Context, req *AuthenticateRequest, resp *AuthenticateResponse) error
 }
 
 // Client describes the end user's client as the host established it: the IP
-// is the connection's peer unless a trusted proxy vouched for another.
+// is the connection's peer unless a trusted proxy or an app vouched for
+// another. Signals carry it under the same JSON names.
 type Client struct {
-	IP        string
-	UserAgent string
+	IP        string `json:"client_ip"`
+	UserAgent string `json:"user_agent"`
 }
 
 // AuthenticateRequest is one login attempt. It carries secrets: never log it.
 type AuthenticateRequest struct {
-	// RequestID identifies the login across backends and signals.
+	// RequestID identifies the login across backends, outcomes and signals.
 	RequestID string
 	Username  string
 	Password  string
@@ -38,14 +41,13 @@ type AuthenticateRequest struct {
 	Path string
 }
 
-// Decision is a backend's answer to a login.
+// Decision is a backend's answer to a login. The zero value is no decision:
+// a response left unset makes the host fail closed.
 type Decision int
 
-// The decisions. The zero value is not a decision: a response left unset
-// makes the host fail closed.
+// The decisions.
 const (
-	DecisionUnset Decision = iota
-	DecisionIdentity
+	DecisionIdentity Decision = iota + 1
 	DecisionAbstain
 	DecisionDeny
 )
@@ -72,25 +74,20 @@ type Identity struct {
 	Attributes map[string]string
 }
 
-// Reason codes with a meaning to the host. Backends may use others; a deny
-// with any other reason becomes 403 permission_denied.
-const (
-	// ReasonInvalidCredentials: wrong password or unknown user.
-	ReasonInvalidCredentials = "invalid_credentials"
-	// ReasonLockedOut: the client is locked out (429 with Retry-After).
-	ReasonLockedOut = "locked_out"
-	// ReasonPermissionDenied: the backend refuses this login.
-	ReasonPermissionDenied = "permission_denied"
-)
+// ReasonInvalidCredentials is the reason for a wrong password or an unknown
+// user. It is the only reason the host counts as a failed login (for
+// lockouts); a deny with any other reason becomes 403 permission_denied
+// with the reason in the body, and is not counted.
+const ReasonInvalidCredentials = "invalid_credentials"
 
 // AuthenticateResponse is filled in by an Authenticator. Use Grant, Abstain
-// or Deny rather than setting the fields by hand.
+// or Deny rather than setting Decision by hand.
 type AuthenticateResponse struct {
 	Decision Decision
 	// Identity is set with DecisionIdentity.
 	Identity Identity
-	// Reason is a short machine-readable code (e.g. "invalid_credentials",
-	// "locked_out"). It goes into signals and error bodies: no secrets.
+	// Reason is a short machine-readable code (e.g. "invalid_credentials").
+	// It goes into signals and error bodies: no secrets.
 	Reason string
 	// RetryAfter, with a deny, tells the client when trying again can help.
 	RetryAfter time.Duration
@@ -101,46 +98,26 @@ type AuthenticateResponse struct {
 	HTTPStatus int
 	// Description, with a deny, is the human-readable error_description.
 	Description string
-	// Shortcut, with a deny, lets the host answer repeats of this attempt
-	// without asking the backend (see Shortcut). Optional.
-	Shortcut *Shortcut
-}
-
-// Shortcut is a backend's promise about repeats of an attempt it denied:
-// for the same username, client IP and user agent, for TTL, the answer is
-// this same deny as long as, after counting the repeat, the highest of
-// Counters is above Above (and below Below, when Below is set). The host
-// then answers such repeats itself, which saves the round trip to the
-// plugin on a path an attacker can hammer. For each repeat, the host
-// increments every one of Counters (keys in this plugin instance's
-// storage) by one, keeping a live counter's expiry (a counter it creates
-// gets Renew as its window); when the promise holds it renews the expiry of
-// the counters that hold it to Renew (when set) and answers with the deny,
-// whose details["failure_count"] becomes the highest count, so every repeat
-// is counted before the answer, as the backend would have counted it. As
-// soon as the promise does not hold (a reset, an expiry, a higher tier
-// reached) the host takes back its increments, leaving expiries alone, and
-// asks the backend again. A host may ignore a shortcut.
-type Shortcut struct {
-	TTL      time.Duration
-	Counters []string
-	Above    int64
-	Below    int64
-	Renew    time.Duration
+	// Memo is opaque to the host and handed back to this backend with the
+	// login's outcome (see OutcomeObserver), so that a backend needs no
+	// memory of its own between its answer and the outcome. At most 4 KiB;
+	// no secrets.
+	Memo []byte
 }
 
 // Grant sets the Identity decision.
 func (r *AuthenticateResponse) Grant(id Identity) {
-	*r = AuthenticateResponse{Decision: DecisionIdentity, Identity: id}
+	*r = AuthenticateResponse{Decision: DecisionIdentity, Identity: id, Memo: r.Memo}
 }
 
 // Abstain sets the Abstain decision: this backend does not know the user or
-// the credentials did not match; the next backend is asked.
+// the credentials did not match (reason ReasonInvalidCredentials); the next
+// backend is asked.
 func (r *AuthenticateResponse) Abstain(reason string) {
-	*r = AuthenticateResponse{Decision: DecisionAbstain, Reason: reason}
+	*r = AuthenticateResponse{Decision: DecisionAbstain, Reason: reason, Memo: r.Memo}
 }
 
 // Deny sets the Deny decision: the chain stops with reason.
 func (r *AuthenticateResponse) Deny(reason string, retryAfter time.Duration) {
-	*r = AuthenticateResponse{Decision: DecisionDeny, Reason: reason, RetryAfter: retryAfter}
+	*r = AuthenticateResponse{Decision: DecisionDeny, Reason: reason, RetryAfter: retryAfter, Memo: r.Memo}
 }

@@ -8,7 +8,7 @@ import (
 	"reflect"
 	"strings"
 
-	"github.com/portcullis-auth/portcullis/internal/strictjson"
+	"github.com/portcullis-auth/portcullis/sdk/strictjson"
 )
 
 // decodeStrict decodes raw into v and reports, in one *ConfigError, every

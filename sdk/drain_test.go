@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/portcullis-auth/portcullis/sdk/internal/pb"
+	"github.com/portcullis-auth/portcullis/sdk/internal/wire"
 )
 
 // bigAnswer makes the slow call's answer large enough that it takes the
@@ -34,7 +35,7 @@ func newSlowPlugin() *slowPlugin {
 }
 
 func (p *slowPlugin) Metadata() Metadata {
-	return Metadata{Name: "slow", Version: "test", Capabilities: []Capability{CapabilityAuthenticator}}
+	return Metadata{Name: "slow", Version: "test"}
 }
 
 func (p *slowPlugin) Configure(context.Context, *ConfigureRequest) error { return nil }
@@ -52,13 +53,13 @@ func (p *slowPlugin) Authenticate(ctx context.Context, req *AuthenticateRequest,
 	return nil
 }
 
-// serveInProcess serves p with the server Serve would build, over a unix
+// serveOverSocket serves p with the server Serve would build, over a unix
 // socket, and returns the handle Serve stops it with and a client.
-func serveInProcess(t *testing.T, p Plugin) (*served, pb.AuthenticatorClient) {
+func serveOverSocket(t *testing.T, p Plugin) (*served, pb.AuthenticatorClient) {
 	t.Helper()
 	cfg, srv := serveConfig(p, io.Discard)
 	s := cfg.GRPCServer(nil)
-	if err := cfg.Plugins[PluginName].(goplugin.GRPCPlugin).GRPCServer(nil, s); err != nil {
+	if err := cfg.Plugins[wire.PluginName].(goplugin.GRPCPlugin).GRPCServer(nil, s); err != nil {
 		t.Fatal(err)
 	}
 	sock := filepath.Join(t.TempDir(), "plugin.sock")
@@ -81,7 +82,7 @@ func serveInProcess(t *testing.T, p Plugin) (*served, pb.AuthenticatorClient) {
 // refused with Unavailable; the server stops once the call has ended.
 func TestShutdownLetsInFlightCallAnswer(t *testing.T) {
 	p := newSlowPlugin()
-	srv, client := serveInProcess(t, p)
+	srv, client := serveOverSocket(t, p)
 	ctx := context.Background()
 
 	type result struct {
@@ -137,7 +138,7 @@ func TestShutdownLetsInFlightCallAnswer(t *testing.T) {
 func TestShutdownGivesUpAfterGrace(t *testing.T) {
 	p := newSlowPlugin()
 	defer close(p.release)
-	srv, client := serveInProcess(t, p)
+	srv, client := serveOverSocket(t, p)
 
 	slow := make(chan error, 1)
 	go func() {

@@ -13,6 +13,9 @@ var (
 	ErrConflict = errwire.ErrConflict
 	// ErrInvalidArgument: the request itself is malformed.
 	ErrInvalidArgument = errwire.ErrInvalidArgument
+	// ErrPermissionDenied: the plugin was not granted this service, or may
+	// not send this signal.
+	ErrPermissionDenied = errwire.ErrPermissionDenied
 	// ErrUnavailable: the other side could not be reached or is down. On the
 	// host this makes a login fail closed (503).
 	ErrUnavailable = errwire.ErrUnavailable

@@ -14,24 +14,37 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/portcullis-auth/portcullis/sdk/attempts"
 	"github.com/portcullis-auth/portcullis/sdk/internal/errwire"
 	"github.com/portcullis-auth/portcullis/sdk/internal/pb"
+	"github.com/portcullis-auth/portcullis/sdk/internal/wire"
 )
 
-// grpcPlugin is the plugin side of the go-plugin wiring: it registers the
-// gRPC servers for the capabilities the plugin declares.
+// maxMemoBytes bounds an AuthenticateResponse's Memo.
+const maxMemoBytes = 4 << 10
+
+// grpcPlugin is the plugin side of the go-plugin wiring: it registers a
+// gRPC server for each capability the plugin implements.
 type grpcPlugin struct {
 	goplugin.NetRPCUnsupportedPlugin
 	impl Plugin
 }
 
 func (g *grpcPlugin) GRPCServer(broker *goplugin.GRPCBroker, s *grpc.Server) error {
-	md := g.impl.Metadata()
 	pb.RegisterPluginServer(s, &pluginServer{impl: g.impl, broker: broker})
-	if a, ok := g.impl.(Authenticator); ok && md.Has(CapabilityAuthenticator) {
+	if a, ok := g.impl.(Authenticator); ok {
 		pb.RegisterAuthenticatorServer(s, &authenticatorServer{impl: a})
 	}
-	if r, ok := g.impl.(SignalReceiver); ok && md.Has(CapabilitySignalReceiver) {
+	if o, ok := g.impl.(OutcomeObserver); ok {
+		pb.RegisterOutcomeObserverServer(s, &observerServer{impl: o})
+	}
+	if l, ok := g.impl.(AttemptLimiter); ok {
+		pb.RegisterAttemptLimiterServer(s, &limiterServer{impl: l})
+	}
+	if a, ok := g.impl.(Admin); ok {
+		pb.RegisterAdminServer(s, &adminServer{impl: a})
+	}
+	if r, ok := g.impl.(SignalReceiver); ok {
 		pb.RegisterSignalReceiverServer(s, &signalReceiverServer{impl: r})
 	}
 	return nil
@@ -76,12 +89,12 @@ type pluginServer struct {
 
 func (s *pluginServer) Metadata(context.Context, *pb.MetadataRequest) (*pb.MetadataResponse, error) {
 	md := s.impl.Metadata()
-	resp := &pb.MetadataResponse{Name: md.Name, Version: md.Version}
-	for _, c := range md.Capabilities {
+	resp := &pb.MetadataResponse{Name: md.Name, Version: md.Version, Emits: md.Emits}
+	for _, c := range capabilities(s.impl) {
 		resp.Capabilities = append(resp.Capabilities, capabilityToProto[c])
 	}
 	for _, sub := range md.Subscriptions {
-		resp.Subscriptions = append(resp.Subscriptions, &pb.Subscription{Signal: sub.Signal, Sender: sub.Sender, IgnoreOwn: sub.IgnoreOwn})
+		resp.Subscriptions = append(resp.Subscriptions, &pb.Subscription{Signal: sub.Signal, Sender: sub.Sender})
 	}
 	return resp, nil
 }
@@ -117,11 +130,15 @@ func (s *authenticatorServer) Authenticate(ctx context.Context, req *pb.Authenti
 	if err := s.impl.Authenticate(ctx, in, &out); err != nil {
 		return nil, errwire.ToStatus(err)
 	}
+	if len(out.Memo) > maxMemoBytes {
+		return nil, errwire.ToStatus(fmt.Errorf("%w: the memo is %d bytes, more than %d", ErrInvalidArgument, len(out.Memo), maxMemoBytes))
+	}
 	resp := &pb.AuthenticateResponse{
 		Decision:    decisionToProto[out.Decision],
 		Reason:      out.Reason,
 		HttpStatus:  int32(out.HTTPStatus),
 		Description: out.Description,
+		Memo:        out.Memo,
 	}
 	if out.Decision == DecisionIdentity {
 		resp.Identity = &pb.Identity{
@@ -133,12 +150,6 @@ func (s *authenticatorServer) Authenticate(ctx context.Context, req *pb.Authenti
 	if out.RetryAfter > 0 {
 		resp.RetryAfter = durationpb.New(out.RetryAfter)
 	}
-	if sc := out.Shortcut; sc != nil && out.Decision == DecisionDeny {
-		resp.Shortcut = &pb.Shortcut{
-			Ttl: durationpb.New(sc.TTL), Counters: sc.Counters, Above: sc.Above, Below: sc.Below,
-			Renew: durationpb.New(sc.Renew),
-		}
-	}
 	if len(out.Details) > 0 {
 		details, err := json.Marshal(out.Details)
 		if err != nil {
@@ -147,6 +158,89 @@ func (s *authenticatorServer) Authenticate(ctx context.Context, req *pb.Authenti
 		resp.DetailsJson = details
 	}
 	return resp, nil
+}
+
+type observerServer struct {
+	pb.UnimplementedOutcomeObserverServer
+	impl OutcomeObserver
+}
+
+func (s *observerServer) LoginEnded(ctx context.Context, req *pb.LoginEndedRequest) (*pb.LoginEndedResponse, error) {
+	err := s.impl.LoginEnded(ctx, &Outcome{
+		RequestID: req.GetRequestId(),
+		Result:    LoginResult(req.GetResult()),
+		Username:  req.GetUsername(),
+		Client:    Client{IP: req.GetClient().GetIp(), UserAgent: req.GetClient().GetUserAgent()},
+		Backend:   req.GetBackend(),
+		Reason:    req.GetReason(),
+		Subject:   req.GetSubject(),
+		Memo:      req.GetMemo(),
+	})
+	return &pb.LoginEndedResponse{}, errwire.ToStatus(err)
+}
+
+type limiterServer struct {
+	pb.UnimplementedAttemptLimiterServer
+	impl AttemptLimiter
+}
+
+func (s *limiterServer) AttemptRule(context.Context, *pb.AttemptRuleRequest) (*pb.AttemptRuleResponse, error) {
+	return ruleToProto(s.impl.AttemptRule()), nil
+}
+
+// ruleToProto is the wire form of a rule; the host side reads it back.
+func ruleToProto(r attempts.Rule) *pb.AttemptRuleResponse {
+	out := &pb.AttemptRuleResponse{
+		UsernameNormalization: r.UsernameNormalization,
+		Ipv6Prefix:            int32(r.IPv6Prefix),
+		OnlyAllowedIps:        r.OnlyAllowedIPs,
+		NeverLock:             r.NeverLock,
+		CountWhileLocked:      r.CountWhileLocked,
+		ResetOnSuccess:        r.ResetOnSuccess,
+		StatusCode:            int32(r.StatusCode),
+		AccessLog:             r.AccessLog,
+		FailureLog:            r.FailureLog,
+		FailureLogPerUser:     int32(r.FailureLogPerUser),
+		SensitiveFields:       r.SensitiveFields,
+	}
+	if r.MaxWait > 0 {
+		out.MaxWait = durationpb.New(r.MaxWait)
+	}
+	for _, p := range r.AllowIPs {
+		out.AllowIps = append(out.AllowIps, p.String())
+	}
+	for _, p := range r.BlockIPs {
+		out.BlockIps = append(out.BlockIps, p.String())
+	}
+	for _, c := range r.Counters {
+		pc := &pb.AttemptCounter{Fields: c.Fields}
+		for _, t := range c.Tiers {
+			pt := &pb.AttemptTier{Failures: int32(t.Failures)}
+			if t.Cooloff > 0 {
+				pt.Cooloff = durationpb.New(t.Cooloff)
+			}
+			pc.Tiers = append(pc.Tiers, pt)
+		}
+		out.Counters = append(out.Counters, pc)
+	}
+	return out
+}
+
+type adminServer struct {
+	pb.UnimplementedAdminServer
+	impl Admin
+}
+
+func (s *adminServer) Admin(ctx context.Context, req *pb.AdminRequest) (*pb.AdminResponse, error) {
+	args := json.RawMessage(req.GetArgsJson())
+	if len(args) == 0 {
+		args = json.RawMessage("{}")
+	}
+	var out AdminResponse
+	if err := s.impl.Admin(ctx, &AdminRequest{Command: req.GetCommand(), Args: args, Secret: req.GetSecret()}, &out); err != nil {
+		return nil, errwire.ToStatus(err)
+	}
+	return &pb.AdminResponse{ResultJson: out.Result, Message: out.Message}, nil
 }
 
 type signalReceiverServer struct {
@@ -160,21 +254,22 @@ func (s *signalReceiverServer) Receive(ctx context.Context, req *pb.ReceiveReque
 		ID:     sig.GetId(),
 		Name:   sig.GetName(),
 		Sender: sig.GetSender(),
+		Origin: sig.GetOrigin(),
 		Time:   sig.GetTime().AsTime(),
 		Args:   json.RawMessage(sig.GetArgsJson()),
 	})
 	return &pb.ReceiveResponse{}, errwire.ToStatus(err)
 }
 
-var capabilityToProto = map[Capability]pb.Capability{
-	CapabilityAuthenticator:               pb.Capability_CAPABILITY_AUTHENTICATOR,
-	CapabilityRedirectAuthenticator:       pb.Capability_CAPABILITY_REDIRECT_AUTHENTICATOR,
-	CapabilityAuthorizationRequestBackend: pb.Capability_CAPABILITY_AUTHORIZATION_REQUEST_BACKEND,
-	CapabilitySignalReceiver:              pb.Capability_CAPABILITY_SIGNAL_RECEIVER,
+var capabilityToProto = map[wire.Capability]pb.Capability{
+	wire.Authenticator:   pb.Capability_CAPABILITY_AUTHENTICATOR,
+	wire.OutcomeObserver: pb.Capability_CAPABILITY_OUTCOME_OBSERVER,
+	wire.AttemptLimiter:  pb.Capability_CAPABILITY_ATTEMPT_LIMITER,
+	wire.Admin:           pb.Capability_CAPABILITY_ADMIN,
+	wire.SignalReceiver:  pb.Capability_CAPABILITY_SIGNAL_RECEIVER,
 }
 
 var decisionToProto = map[Decision]pb.Decision{
-	DecisionUnset:    pb.Decision_DECISION_UNSPECIFIED,
 	DecisionIdentity: pb.Decision_DECISION_IDENTITY,
 	DecisionAbstain:  pb.Decision_DECISION_ABSTAIN,
 	DecisionDeny:     pb.Decision_DECISION_DENY,
@@ -182,8 +277,11 @@ var decisionToProto = map[Decision]pb.Decision{
 
 // Interface guards.
 var (
-	_ goplugin.GRPCPlugin     = (*grpcPlugin)(nil)
-	_ pb.PluginServer         = (*pluginServer)(nil)
-	_ pb.AuthenticatorServer  = (*authenticatorServer)(nil)
-	_ pb.SignalReceiverServer = (*signalReceiverServer)(nil)
+	_ goplugin.GRPCPlugin      = (*grpcPlugin)(nil)
+	_ pb.PluginServer          = (*pluginServer)(nil)
+	_ pb.AuthenticatorServer   = (*authenticatorServer)(nil)
+	_ pb.OutcomeObserverServer = (*observerServer)(nil)
+	_ pb.AttemptLimiterServer  = (*limiterServer)(nil)
+	_ pb.AdminServer           = (*adminServer)(nil)
+	_ pb.SignalReceiverServer  = (*signalReceiverServer)(nil)
 )

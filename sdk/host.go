@@ -8,6 +8,17 @@ import (
 // Host is the set of services the host offers a plugin. It is handed to
 // Configure and is safe for concurrent use. Each call crosses the process
 // boundary: keep them off paths that can do without.
+//
+// A plugin gets only what it needs (least privilege):
+//   - Storage is always the plugin instance's own namespace.
+//   - Users answers Authenticators only; LookupUser returns the password
+//     hash only to a backend granted "password_hashes:read", and
+//     SetPasswordHash works only for one granted "password_hashes:write"
+//     (the operator grants them in the backend's `grants:`). Anything else
+//     is ErrPermissionDenied.
+//   - Signals sends only the signal names the plugin's Metadata.Emits
+//     declares, never a signal the host owns, and always with the plugin
+//     instance's name as the sender.
 type Host interface {
 	Users() Users
 	Storage() Storage
@@ -18,14 +29,16 @@ type Host interface {
 type User struct {
 	ID       string
 	Username string
-	// PasswordHash is the stored hash in PHC or Django format; a secret.
+	// PasswordHash is the stored hash in PHC or Django format, a secret;
+	// empty unless the plugin is granted password_hashes:read.
 	PasswordHash string
 	Disabled     bool
 }
 
 // Users looks up and updates accounts in the host's database.
 type Users interface {
-	// LookupUser returns the user with exactly this username, or ErrNotFound.
+	// LookupUser returns the user with exactly this username, or
+	// ErrNotFound.
 	LookupUser(ctx context.Context, username string) (User, error)
 	// SetPasswordHash replaces the user's hash with newHash if it is still
 	// oldHash, and returns ErrConflict if it changed meanwhile (a concurrent
@@ -45,7 +58,8 @@ type Entry struct {
 
 // Storage is a key-value store private to one plugin instance and shared by
 // every host on the same database. Expired entries are never returned. A ttl
-// of zero means no expiry.
+// of zero means no expiry. Keys are 1 to 1024 bytes of UTF-8; values at
+// most 1 MiB.
 type Storage interface {
 	// Get returns the entry or ErrNotFound.
 	Get(ctx context.Context, key string) (Entry, error)
@@ -60,11 +74,6 @@ type Storage interface {
 	// ttl > 0 (re)sets the expiry. Concurrent increments from any number of
 	// hosts add up exactly.
 	Increment(ctx context.Context, key string, delta int64, ttl time.Duration) (int64, error)
-	// IncrementWindow is Increment for a fixed window: ttl only starts the
-	// expiry of a counter this call creates (or restarts after it
-	// expired); a live counter keeps its expiry. (Redis: INCR with EXPIRE
-	// NX.)
-	IncrementWindow(ctx context.Context, key string, delta int64, ttl time.Duration) (int64, error)
 	// CompareAndSwap stores newValue if the current value equals oldValue
 	// (nil oldValue: only if the key is absent) and reports whether it did.
 	// A counter's value is its decimal text; swapped to another decimal it
@@ -74,7 +83,9 @@ type Storage interface {
 
 // Emitter sends signals into the host's signal stream.
 type Emitter interface {
-	// Emit sends the signal name with sender and args (a JSON-encodable
-	// struct or map) and returns its id. Args must not carry secrets.
-	Emit(ctx context.Context, name, sender string, args any) (string, error)
+	// Emit sends the signal name, one of the plugin's Metadata.Emits, with
+	// args (a JSON-encodable struct or map, encoding to an object) and
+	// returns its id. The sender is the plugin instance's name. Args must
+	// not carry secrets.
+	Emit(ctx context.Context, name string, args any) (string, error)
 }

@@ -117,10 +117,6 @@ func (h *hostClient) Increment(ctx context.Context, key string, delta int64, ttl
 	return h.increment(ctx, &pb.StorageIncrementRequest{Key: key, Delta: delta, Ttl: ttlToProto(ttl)})
 }
 
-func (h *hostClient) IncrementWindow(ctx context.Context, key string, delta int64, ttl time.Duration) (int64, error) {
-	return h.increment(ctx, &pb.StorageIncrementRequest{Key: key, Delta: delta, Ttl: ttlToProto(ttl), TtlOnlyIfNew: true})
-}
-
 func (h *hostClient) increment(ctx context.Context, req *pb.StorageIncrementRequest) (int64, error) {
 	if err := checkText("key", req.GetKey()); err != nil {
 		return 0, err
@@ -145,18 +141,15 @@ func (h *hostClient) CompareAndSwap(ctx context.Context, key string, oldValue, n
 	return resp.GetSwapped(), nil
 }
 
-func (h *hostClient) Emit(ctx context.Context, name, sender string, args any) (string, error) {
+func (h *hostClient) Emit(ctx context.Context, name string, args any) (string, error) {
 	if err := checkText("signal name", name); err != nil {
-		return "", err
-	}
-	if err := checkText("sender", sender); err != nil {
 		return "", err
 	}
 	raw, err := json.Marshal(args)
 	if err != nil {
 		return "", fmt.Errorf("%w: encoding the arguments of signal %s: %v", ErrInvalidArgument, name, err)
 	}
-	resp, err := h.c.EmitSignal(ctx, &pb.EmitSignalRequest{Name: name, Sender: sender, ArgsJson: raw})
+	resp, err := h.c.EmitSignal(ctx, &pb.EmitSignalRequest{Name: name, ArgsJson: raw})
 	if err != nil {
 		return "", errwire.FromStatus(err)
 	}

@@ -17,6 +17,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 	goplugin "github.com/hashicorp/go-plugin"
 	"github.com/hashicorp/go-plugin/runner"
+
+	"github.com/portcullis-auth/portcullis/sdk/internal/wire"
 )
 
 // goPluginTimeLayout is the layout go-plugin's host parses "@timestamp"
@@ -74,8 +76,8 @@ func TestHostLoggerThroughGoPlugin(t *testing.T) {
 	stderrR, stderrW := io.Pipe()
 	var hostOut syncBuffer
 	c := goplugin.NewClient(&goplugin.ClientConfig{
-		HandshakeConfig:  Handshake,
-		Plugins:          goplugin.PluginSet{PluginName: &grpcPlugin{}},
+		HandshakeConfig:  wire.Handshake,
+		Plugins:          goplugin.PluginSet{wire.PluginName: &grpcPlugin{}},
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
 		SkipHostEnv:      true,
 		Logger: hclog.New(&hclog.LoggerOptions{

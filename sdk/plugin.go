@@ -3,18 +3,23 @@ package sdk
 import (
 	"context"
 	"encoding/json"
+
+	"github.com/portcullis-auth/portcullis/sdk/internal/wire"
 )
 
 // ProtocolVersion is the version of the host/plugin wire protocol. A plugin
 // built against a different version is refused at the handshake.
-const ProtocolVersion = 1
+const ProtocolVersion = wire.ProtocolVersion
 
-// Plugin is implemented by every plugin.
+// Plugin is implemented by every plugin. What else a plugin can do is told
+// by the capability interfaces its value implements (Authenticator,
+// OutcomeObserver, AttemptLimiter, Admin, SignalReceiver); Serve derives
+// the plugin's capabilities from them, so they are never declared twice.
 type Plugin interface {
 	// Metadata describes the plugin. It must not do I/O. The host calls it
-	// after start, before Configure, to learn the capabilities (which must
-	// not depend on configuration), and again after Configure to learn the
-	// subscriptions (which may).
+	// after start, before Configure, and again after Configure, to learn
+	// the subscriptions (which may depend on the configuration; the signals
+	// the plugin emits may not).
 	Metadata() Metadata
 
 	// Configure is called once, after Metadata and before any capability
@@ -24,38 +29,21 @@ type Plugin interface {
 	Configure(ctx context.Context, req *ConfigureRequest) error
 }
 
-// Capability names one capability interface a plugin implements.
-type Capability string
-
-// The capabilities a plugin can declare.
-const (
-	CapabilityAuthenticator               Capability = "authenticator"
-	CapabilityRedirectAuthenticator       Capability = "redirect_authenticator"
-	CapabilityAuthorizationRequestBackend Capability = "authorization_request_backend"
-	CapabilitySignalReceiver              Capability = "signal_receiver"
-)
-
 // Metadata is what a plugin says about itself.
 type Metadata struct {
 	// Name is the plugin's name, e.g. "password".
 	Name string
 	// Version is the plugin's own version, for operators.
 	Version string
-	// Capabilities lists the capability interfaces the plugin implements.
-	Capabilities []Capability
-	// Subscriptions lists the signals the plugin receives; it needs
-	// CapabilitySignalReceiver.
+	// Subscriptions lists the signals the plugin receives; the plugin must
+	// implement SignalReceiver.
 	Subscriptions []Subscription
-}
-
-// Has reports whether the metadata declares the capability.
-func (m Metadata) Has(c Capability) bool {
-	for _, have := range m.Capabilities {
-		if have == c {
-			return true
-		}
-	}
-	return false
+	// Emits lists the signals the plugin may send with its Host's Emitter:
+	// its own signal names (lower case, digits, _ and .) or catalogue
+	// signals that plugins may send (package sdk/signals). The host refuses
+	// any other, and every signal the host owns (logins, tokens, sessions,
+	// lockouts, plugin_*) whatever a plugin declares.
+	Emits []string
 }
 
 // Subscription selects signals by name and, optionally, by sender (an
@@ -64,10 +52,6 @@ func (m Metadata) Has(c Capability) bool {
 type Subscription struct {
 	Signal string
 	Sender string
-	// IgnoreOwn skips the signals this plugin instance is the sender of: for
-	// a backend, the login signals of logins it decided itself (it already
-	// knows), which saves a round trip on that path.
-	IgnoreOwn bool
 }
 
 // ConfigureRequest carries what a plugin instance needs to run.
@@ -78,7 +62,8 @@ type ConfigureRequest struct {
 	// Config is the backend's `config:` section as JSON ("{}" when absent).
 	Config json.RawMessage
 	// Host gives access to the host's services. It stays valid for the life
-	// of the plugin process.
+	// of the plugin process. Which services answer depends on the plugin's
+	// capabilities and on what the operator granted it (see Host).
 	Host Host
 }
 

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -16,19 +17,9 @@ import (
 	goplugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/stats"
+
+	"github.com/portcullis-auth/portcullis/sdk/internal/wire"
 )
-
-// Handshake is the go-plugin handshake every Portcullis plugin and host use.
-// The magic cookie is not a security measure: it only stops a plugin binary
-// that is run by hand from waiting for a host that is not there.
-var Handshake = goplugin.HandshakeConfig{
-	ProtocolVersion:  ProtocolVersion,
-	MagicCookieKey:   "PORTCULLIS_PLUGIN",
-	MagicCookieValue: "b3c1d6b0-portcullis-plugin-v1",
-}
-
-// PluginName is the name under which the host dispenses a plugin.
-const PluginName = "portcullis"
 
 // gracePeriod is how long Serve lets in-flight calls finish after SIGTERM.
 // It does not know the host's plugins.stop_grace, and need not: the host
@@ -44,11 +35,13 @@ const flushDelay = 100 * time.Millisecond
 const parentPollInterval = 250 * time.Millisecond
 
 // Serve runs p as a plugin process and returns only when the host stops it.
-// It checks that p implements every capability its metadata declares and
-// exits with status 1 if not. The process exits by itself when the host
-// process dies (it is re-parented), and SIGTERM stops it gracefully.
+// It checks p (a name in its metadata, SignalReceiver for subscriptions) and
+// exits with status 1 if it is not a usable plugin. The plugin's
+// capabilities are the capability interfaces p implements. The process
+// exits by itself when the host process dies (it is re-parented), and
+// SIGTERM stops it gracefully.
 func Serve(p Plugin) {
-	if err := CheckPlugin(p); err != nil {
+	if err := checkPlugin(p); err != nil {
 		fmt.Fprintf(os.Stderr, "portcullis plugin: %v\n", err)
 		os.Exit(1)
 	}
@@ -69,11 +62,20 @@ func Serve(p Plugin) {
 	os.Exit(0)
 }
 
-// ServeTest serves p inside the calling process until ctx is done, without
-// TLS, and returns the config a host reattaches with. It is the in-process
-// half of sdktest.Start; plugin authors use that instead.
-func ServeTest(ctx context.Context, p Plugin) (*goplugin.ReattachConfig, error) {
-	if err := CheckPlugin(p); err != nil {
+// The in-process serving sdktest uses (see wire.ServeInProcess).
+var _ = func() bool {
+	wire.ServeInProcess = serveInProcess
+	return true
+}()
+
+// serveInProcess serves p inside the calling process until ctx is done,
+// without TLS, and returns the config a host reattaches with.
+func serveInProcess(ctx context.Context, v any) (*goplugin.ReattachConfig, error) {
+	p, ok := v.(Plugin)
+	if !ok {
+		return nil, fmt.Errorf("%T is not an sdk.Plugin", v)
+	}
+	if err := checkPlugin(p); err != nil {
 		return nil, err
 	}
 	cfg, _ := serveConfig(p, os.Stderr)
@@ -95,8 +97,8 @@ func serveConfig(p Plugin, stderr io.Writer) (*goplugin.ServeConfig, *served) {
 	log := newHostLogger(stderr)
 	srv := &served{drain: newDrainer()}
 	cfg := &goplugin.ServeConfig{
-		HandshakeConfig: Handshake,
-		Plugins:         goplugin.PluginSet{PluginName: &grpcPlugin{impl: p}},
+		HandshakeConfig: wire.Handshake,
+		Plugins:         goplugin.PluginSet{wire.PluginName: &grpcPlugin{impl: p}},
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
 			opts = append(opts,
 				grpc.StatsHandler(srv.drain),
@@ -152,35 +154,51 @@ func (s *served) shutdown(grace time.Duration) {
 	server.Stop()
 }
 
-// CheckPlugin reports whether p implements every capability its metadata
-// declares and whether the metadata is complete.
-func CheckPlugin(p Plugin) error {
+// checkPlugin reports whether p is a usable plugin: its metadata names it,
+// subscriptions come with SignalReceiver, and declared signal names look
+// like signal names.
+func checkPlugin(p Plugin) error {
 	md := p.Metadata()
 	var problems []string
 	if md.Name == "" {
 		problems = append(problems, "metadata has no name")
 	}
-	for _, c := range md.Capabilities {
-		switch c {
-		case CapabilityAuthenticator:
-			if _, ok := p.(Authenticator); !ok {
-				problems = append(problems, "declares authenticator but does not implement sdk.Authenticator")
-			}
-		case CapabilitySignalReceiver:
-			if _, ok := p.(SignalReceiver); !ok {
-				problems = append(problems, "declares signal_receiver but does not implement sdk.SignalReceiver")
-			}
-		default:
-			problems = append(problems, fmt.Sprintf("capability %q is not supported by this SDK version", c))
-		}
+	if _, ok := p.(SignalReceiver); len(md.Subscriptions) > 0 && !ok {
+		problems = append(problems, "has subscriptions but does not implement sdk.SignalReceiver")
 	}
-	if len(md.Subscriptions) > 0 && !md.Has(CapabilitySignalReceiver) {
-		problems = append(problems, "has subscriptions but does not declare signal_receiver")
+	for _, name := range md.Emits {
+		if !signalName.MatchString(name) {
+			problems = append(problems, fmt.Sprintf("emits %q, which is not a signal name (lower-case letters, digits, _ and .)", name))
+		}
 	}
 	if len(problems) > 0 {
 		return fmt.Errorf("plugin %q: %s", md.Name, strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// signalName is the form of every signal name.
+var signalName = regexp.MustCompile(`^[a-z][a-z0-9_.]{0,62}$`)
+
+// capabilities lists the capabilities p implements.
+func capabilities(p Plugin) []wire.Capability {
+	var caps []wire.Capability
+	if _, ok := p.(Authenticator); ok {
+		caps = append(caps, wire.Authenticator)
+	}
+	if _, ok := p.(OutcomeObserver); ok {
+		caps = append(caps, wire.OutcomeObserver)
+	}
+	if _, ok := p.(AttemptLimiter); ok {
+		caps = append(caps, wire.AttemptLimiter)
+	}
+	if _, ok := p.(Admin); ok {
+		caps = append(caps, wire.Admin)
+	}
+	if _, ok := p.(SignalReceiver); ok {
+		caps = append(caps, wire.SignalReceiver)
+	}
+	return caps
 }
 
 // drainer tracks in-flight calls so that SIGTERM can let them finish, and
@@ -318,23 +336,20 @@ func Logger() *slog.Logger {
 	return logger
 }
 
-// newHostLogger writes JSON lines in the shape go-plugin's host parses
-// (@level, @message, @timestamp). The host drops nothing it cannot parse:
-// it logs the whole line verbatim at debug level instead, so a line whose
-// timestamp or level it does not understand is as good as lost.
-// LogLevelEnv is the environment variable through which the host tells a
-// plugin the least important level it logs ("debug", "info", "warn" or
-// "error"); lines below it are not written at all.
-const LogLevelEnv = "PORTCULLIS_LOG_LEVEL"
-
+// logLevelFromEnv is the level the host asked for (wire.LogLevelEnv);
+// lines below it are not written at all.
 func logLevelFromEnv() slog.Level {
 	var l slog.Level
-	if err := l.UnmarshalText([]byte(os.Getenv(LogLevelEnv))); err != nil {
+	if err := l.UnmarshalText([]byte(os.Getenv(wire.LogLevelEnv))); err != nil {
 		return slog.LevelInfo
 	}
 	return l
 }
 
+// newHostLogger writes JSON lines in the shape go-plugin's host parses
+// (@level, @message, @timestamp). The host drops nothing it cannot parse:
+// it logs the whole line verbatim at debug level instead, so a line whose
+// timestamp or level it does not understand is as good as lost.
 func newHostLogger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{
 		Level: logLevelFromEnv(),

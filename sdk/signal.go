@@ -11,8 +11,14 @@ type Signal struct {
 	ID     string
 	Name   string
 	Sender string
+	// Origin is "host" for a signal the host emitted (every login, token,
+	// session, lockout and plugin_* signal is one) and "plugin" for one a
+	// plugin emitted; a receiver trusts a host signal's contents as the
+	// host's word.
+	Origin string
 	Time   time.Time
-	// Args holds the signal's arguments as a JSON object.
+	// Args holds the signal's arguments as a JSON object; for a catalogue
+	// signal, signals.Decode reads them into their type.
 	Args json.RawMessage
 }
 

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"sort"
 
+	"github.com/portcullis-auth/portcullis/host/hostsvc"
 	"github.com/portcullis-auth/portcullis/plugins/lockout"
 	"github.com/portcullis-auth/portcullis/plugins/password"
 	"github.com/portcullis-auth/portcullis/sdk"
@@ -22,6 +23,9 @@ type Plugin struct {
 	// Warnings, if set, lists settings in a valid config section that work
 	// but are likely mistakes.
 	Warnings func(json.RawMessage) []string
+	// Grants are the host services the plugin needs beyond what its
+	// capabilities give it (see package hostsvc).
+	Grants []string
 }
 
 // Plugins are the first-party plugins by name.
@@ -41,7 +45,8 @@ var Plugins = map[string]Plugin{
 		},
 	},
 	"password": {
-		New: func() sdk.Plugin { return password.New() },
+		New:    func() sdk.Plugin { return password.New() },
+		Grants: []string{hostsvc.GrantReadPasswordHashes, hostsvc.GrantWritePasswordHashes},
 		CheckConfig: func(raw json.RawMessage) error {
 			_, err := password.ParseConfig(raw)
 			return err

@@ -1,62 +1,81 @@
 // Package chain runs a login through the configured backends in order, the
 // way Django walks AUTHENTICATION_BACKENDS: identity stops the chain with
 // success, abstain asks the next backend, deny stops it with the backend's
-// reason, and the end of the chain means invalid credentials.
+// reason, and the end of the chain means invalid credentials. A backend
+// that declares an attempt rule (a lockout) is enforced by the host at its
+// place in the chain (package host/limiter) instead of being called.
 //
 // A backend that returns an error (it is down, timed out, or could not
 // decide) stops the chain with a *BackendError: the login is refused as
-// unavailable, never let through and never counted as a failed password.
+// unavailable, never let through and never counted as a failed password —
+// unless its link skips errors (on_error: skip), which treats the error as
+// an abstain, logged and counted.
+//
+// When the caller knows how the login ended (it may still fail after the
+// chain, issuing tokens), it calls Login.End: the chain settles the
+// lockout attempts and tells every backend it asked that observes outcomes
+// (sdk.OutcomeObserver), with the memo the backend returned.
 package chain
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
+	"github.com/portcullis-auth/portcullis/host/limiter"
 	"github.com/portcullis-auth/portcullis/sdk"
 )
 
-// Link is one backend of the chain.
+// Link is one backend of the chain: an Authenticator or a Limiter.
 type Link struct {
-	Name          string
+	Name string
+	// Authenticator answers logins; nil for a Limiter link.
 	Authenticator sdk.Authenticator
+	// Limiter is the backend's attempt rule, enforced by the host.
+	Limiter *limiter.Limiter
+	// Observer, if set, is told how each login it was asked about ended.
+	Observer sdk.OutcomeObserver
 	// Timeout bounds each call; the caller's deadline applies too.
 	Timeout time.Duration
-	// Storage is the backend's storage namespace. With it the chain honours
-	// the shortcuts the backend gives with its denies (sdk.Shortcut);
-	// without it they are ignored.
-	Storage sdk.Storage
+	// SkipErrors treats the backend's errors as abstains (on_error: skip).
+	SkipErrors bool
+	// Health, if set, records whether the backend's calls succeed.
+	Health *Health
 }
 
 // Chain is an ordered list of backends. It is safe for concurrent use.
 type Chain struct {
-	links     []Link
-	shortcuts []*shortcuts // per link; nil where the link has no storage
+	links []Link
+	log   *slog.Logger
 }
 
-// New returns a chain of links, asked in order.
-func New(links ...Link) *Chain {
-	c := &Chain{links: links, shortcuts: make([]*shortcuts, len(links))}
-	for i, l := range links {
-		if l.Storage != nil {
-			c.shortcuts[i] = newShortcuts(l.Storage)
-		}
+// New returns a chain of links, asked in order, logging to log (nil:
+// slog.Default).
+func New(log *slog.Logger, links ...Link) *Chain {
+	if log == nil {
+		log = slog.Default()
 	}
-	return c
+	return &Chain{links: links, log: log}
 }
 
-// Outcome is how a login ended.
+// Outcome is how the chain decided a login.
 type Outcome int
 
 // The outcomes.
 const (
 	// Success: a backend proved an identity.
 	Success Outcome = iota + 1
-	// Denied: a backend stopped the chain.
+	// Denied: a backend (or a lockout) stopped the chain.
 	Denied
 	// InvalidCredentials: every backend abstained.
 	InvalidCredentials
+	// Unavailable: a backend could not decide; the login fails closed.
+	Unavailable
+	// Busy: a lockout counter stayed full of attempts in flight for the
+	// rule's longest wait; the login fails closed, uncounted.
+	Busy
 )
 
 func (o Outcome) String() string {
@@ -67,6 +86,10 @@ func (o Outcome) String() string {
 		return "denied"
 	case InvalidCredentials:
 		return "invalid_credentials"
+	case Unavailable:
+		return "unavailable"
+	case Busy:
+		return "busy"
 	}
 	return "unknown"
 }
@@ -75,7 +98,8 @@ func (o Outcome) String() string {
 type Result struct {
 	Outcome Outcome
 	// Backend is the backend that decided: the one that granted or denied,
-	// or for InvalidCredentials the last one that abstained with a reason.
+	// the one that could not decide, or for InvalidCredentials the last
+	// one that abstained with a reason.
 	Backend string
 	// Identity is set on Success.
 	Identity sdk.Identity
@@ -86,6 +110,26 @@ type Result struct {
 	Details     map[string]any
 	HTTPStatus  int
 	Description string
+	// Err is the *BackendError of an Unavailable outcome.
+	Err error
+}
+
+// LoginResult is how a login with this result ended, if nothing after the
+// chain failed: a wrong password (every backend abstained, or one denied
+// with invalid_credentials) is the only failure.
+func (r Result) LoginResult() sdk.LoginResult {
+	switch r.Outcome {
+	case Success:
+		return sdk.LoginSucceeded
+	case InvalidCredentials:
+		return sdk.LoginFailed
+	case Denied:
+		if r.Reason == sdk.ReasonInvalidCredentials {
+			return sdk.LoginFailed
+		}
+		return sdk.LoginDenied
+	}
+	return sdk.LoginUnavailable
 }
 
 // BackendError is a backend that could not decide.
@@ -97,33 +141,79 @@ type BackendError struct {
 func (e *BackendError) Error() string { return fmt.Sprintf("backend %q: %v", e.Backend, e.Err) }
 func (e *BackendError) Unwrap() error { return e.Err }
 
-// Authenticate runs req through the chain. A non-nil error is always a
-// *BackendError, and means the login must fail closed.
-func (c *Chain) Authenticate(ctx context.Context, req *sdk.AuthenticateRequest) (Result, error) {
+// Login is one login through the chain: its Result, and what End needs.
+type Login struct {
+	Result Result
+
+	chain    *Chain
+	req      *sdk.AuthenticateRequest
+	asked    []asked
+	attempts []*limiter.Attempt
+	ended    bool
+}
+
+// asked is a link the chain asked, with the memo it answered.
+type asked struct {
+	link *Link
+	memo []byte
+}
+
+// Run runs req through the chain. The caller must call End once it knows
+// how the login ended, whatever the Result.
+func (c *Chain) Run(ctx context.Context, req *sdk.AuthenticateRequest) *Login {
+	login := &Login{chain: c, req: req}
+	login.Result = c.run(ctx, login)
+	return login
+}
+
+func (c *Chain) run(ctx context.Context, login *Login) Result {
+	req := login.req
 	res := Result{Outcome: InvalidCredentials, Reason: sdk.ReasonInvalidCredentials}
-	for i, l := range c.links {
-		sc := c.shortcuts[i]
-		if sc != nil {
-			if deny, ok := sc.answer(ctx, req); ok {
-				return deny, nil
+	for i := range c.links {
+		l := &c.links[i]
+		if l.Limiter != nil {
+			v, err := l.Limiter.Check(ctx, req)
+			if err != nil {
+				l.Health.record(err)
+				return Result{Outcome: Unavailable, Backend: l.Name, Err: &BackendError{Backend: l.Name, Err: err}}
 			}
+			l.Health.record(nil)
+			login.asked = append(login.asked, asked{link: l})
+			switch {
+			case v.Busy:
+				return Result{Outcome: Busy, Backend: l.Name, Reason: "try_again"}
+			case v.Refusal != nil:
+				r := v.Refusal
+				return Result{
+					Outcome: Denied, Backend: l.Name, Reason: r.Reason, RetryAfter: r.RetryAfter,
+					Details: r.Details, HTTPStatus: r.Status, Description: r.Description,
+				}
+			case v.Attempt != nil:
+				login.attempts = append(login.attempts, v.Attempt)
+			}
+			continue
 		}
 		resp, err := call(ctx, l, req)
-		if err != nil {
-			return Result{}, &BackendError{Backend: l.Name, Err: err}
+		if err == nil && resp.Decision != sdk.DecisionIdentity && resp.Decision != sdk.DecisionAbstain && resp.Decision != sdk.DecisionDeny {
+			err = fmt.Errorf("no decision (%v)", resp.Decision)
 		}
+		l.Health.record(err)
+		if err != nil {
+			if l.SkipErrors && ctx.Err() == nil {
+				c.log.Warn("backend failed; skipped as if it abstained (on_error: skip)", "backend", l.Name, "request_id", req.RequestID, "error", err)
+				continue
+			}
+			return Result{Outcome: Unavailable, Backend: l.Name, Err: &BackendError{Backend: l.Name, Err: err}}
+		}
+		login.asked = append(login.asked, asked{link: l, memo: resp.Memo})
 		switch resp.Decision {
 		case sdk.DecisionIdentity:
-			return Result{Outcome: Success, Backend: l.Name, Identity: resp.Identity}, nil
+			return Result{Outcome: Success, Backend: l.Name, Identity: resp.Identity}
 		case sdk.DecisionDeny:
-			deny := Result{
-				Outcome: Denied, Backend: l.Name, Reason: orDefault(resp.Reason, sdk.ReasonPermissionDenied),
+			return Result{
+				Outcome: Denied, Backend: l.Name, Reason: orDefault(resp.Reason, "permission_denied"),
 				RetryAfter: resp.RetryAfter, Details: resp.Details, HTTPStatus: resp.HTTPStatus, Description: resp.Description,
 			}
-			if sc != nil {
-				sc.remember(req, deny, resp.Shortcut)
-			}
-			return deny, nil
 		case sdk.DecisionAbstain:
 			// The end of the chain is invalid credentials whatever the
 			// abstain reasons (a later backend's "not mine" must not hide
@@ -132,14 +222,56 @@ func (c *Chain) Authenticate(ctx context.Context, req *sdk.AuthenticateRequest) 
 			if resp.Reason != "" {
 				res.Backend = l.Name
 			}
-		default:
-			return Result{}, &BackendError{Backend: l.Name, Err: fmt.Errorf("no decision (%v)", resp.Decision)}
 		}
 	}
-	return res, nil
+	return res
 }
 
-func call(ctx context.Context, l Link, req *sdk.AuthenticateRequest) (sdk.AuthenticateResponse, error) {
+// End records how the login ended — result, and for a success the session
+// it opened — and must be called once. It settles the lockout attempts
+// (a failure is counted durably before End returns) and then tells each
+// backend the chain asked that observes outcomes, in chain order. An error
+// means a failed login could not be counted: the caller must not answer it
+// as a wrong password, but fail closed.
+func (l *Login) End(ctx context.Context, result sdk.LoginResult, sessionID string) error {
+	if l.ended {
+		return errors.New("chain: login ended twice")
+	}
+	l.ended = true
+	var errs []error
+	for _, a := range l.attempts {
+		errs = append(errs, a.End(ctx, result, sessionID))
+	}
+	for _, a := range l.asked {
+		if a.link.Observer == nil {
+			continue
+		}
+		o := &sdk.Outcome{
+			RequestID: l.req.RequestID, Result: result, Username: l.req.Username, Client: l.req.Client,
+			Backend: l.Result.Backend, Reason: l.Result.Reason, Memo: a.memo,
+		}
+		if result == sdk.LoginSucceeded {
+			o.Subject = l.Result.Identity.Subject
+		}
+		l.chain.observe(ctx, a.link, o)
+	}
+	return errors.Join(errs...)
+}
+
+// observe tells one backend the outcome; its failure changes nothing.
+func (c *Chain) observe(ctx context.Context, l *Link, o *sdk.Outcome) {
+	ctx = context.WithoutCancel(ctx)
+	if l.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, l.Timeout)
+		defer cancel()
+	}
+	if err := l.Observer.LoginEnded(ctx, o); err != nil {
+		c.log.Warn("backend could not take the login's outcome", "backend", l.Name, "request_id", o.RequestID, "result", o.Result.String(), "error", err)
+	}
+}
+
+func call(ctx context.Context, l *Link, req *sdk.AuthenticateRequest) (sdk.AuthenticateResponse, error) {
 	if l.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, l.Timeout)

@@ -58,7 +58,7 @@ func TestChain(t *testing.T) {
 		{"identity first stops", []*fakeAuth{grant("a"), grant("b")}, Success, "b0", "", false, []int{1, 0}},
 		{"abstain then identity", []*fakeAuth{abstain(""), grant("b")}, Success, "b1", "", false, []int{1, 1}},
 		{"deny stops before identity", []*fakeAuth{abstain(""), deny("locked_out"), grant("c")}, Denied, "b1", "locked_out", false, []int{1, 1, 0}},
-		{"deny without reason is permission_denied", []*fakeAuth{deny("")}, Denied, "b0", sdk.ReasonPermissionDenied, false, []int{1}},
+		{"deny without reason is permission_denied", []*fakeAuth{deny("")}, Denied, "b0", "permission_denied", false, []int{1}},
 		{"all abstain", []*fakeAuth{abstain(""), abstain("")}, InvalidCredentials, "", sdk.ReasonInvalidCredentials, false, []int{1, 1}},
 		{"all abstain names the last backend with a reason", []*fakeAuth{abstain("invalid_credentials"), abstain("")}, InvalidCredentials, "b0", "invalid_credentials", false, []int{1, 1}},
 		{"a later custom abstain reason does not hide a wrong password", []*fakeAuth{abstain("invalid_credentials"), abstain("not_mine")}, InvalidCredentials, "b1", "invalid_credentials", false, []int{1, 1}},
@@ -72,7 +72,7 @@ func TestChain(t *testing.T) {
 			for i, f := range tt.links {
 				links = append(links, Link{Name: "b" + string(rune('0'+i)), Authenticator: f})
 			}
-			res, err := New(links...).Authenticate(context.Background(), &sdk.AuthenticateRequest{Username: "u"})
+			res, err := authenticate(New(nil, links...), context.Background(), &sdk.AuthenticateRequest{Username: "u"})
 			if tt.wantErr {
 				var be *BackendError
 				if !errors.As(err, &be) {
@@ -101,9 +101,16 @@ func TestTimeoutFailsClosed(t *testing.T) {
 		r.Grant(sdk.Identity{Subject: "late"}) // an answer after the deadline must not count
 		return nil
 	}}
-	_, err := New(Link{Name: "slow", Authenticator: slow, Timeout: 10 * time.Millisecond}).
-		Authenticate(context.Background(), &sdk.AuthenticateRequest{})
+	_, err := authenticate(New(nil, Link{Name: "slow", Authenticator: slow, Timeout: 10 * time.Millisecond}), context.Background(), &sdk.AuthenticateRequest{})
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("got %v, want a deadline error", err)
 	}
+}
+
+// authenticate runs req through c and returns its result, and the error of
+// an Unavailable result.
+func authenticate(c *Chain, ctx context.Context, req *sdk.AuthenticateRequest) (Result, error) {
+	login := c.Run(ctx, req)
+	_ = login.End(ctx, login.Result.LoginResult(), "")
+	return login.Result, login.Result.Err
 }

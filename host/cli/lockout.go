@@ -4,38 +4,37 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/portcullis-auth/portcullis/host/config"
+	"github.com/portcullis-auth/portcullis/host/limiter"
 	"github.com/portcullis-auth/portcullis/host/metrics"
 	"github.com/portcullis-auth/portcullis/host/signals"
 	"github.com/portcullis-auth/portcullis/host/storage"
-	"github.com/portcullis-auth/portcullis/plugins/lockout"
-	"github.com/portcullis-auth/portcullis/sdk"
+	sigs "github.com/portcullis-auth/portcullis/sdk/signals"
 )
 
-// lockoutBackend is one configured lockout backend and its settings.
-type lockoutBackend struct {
-	name     string
-	settings *lockout.Settings
-}
-
-// lockoutBackends returns the configured lockout backends, or only the one
-// named.
-func lockoutBackends(cfg *config.Config, only string) ([]lockoutBackend, error) {
-	var out []lockoutBackend
+// lockoutBackends returns the names of the lockout backends: the
+// configured backends with the lockout plugin, and any other configured
+// backend whose attempt rule has left counters or access records in the
+// database; only the one named, if a name is given.
+func lockoutBackends(ctx context.Context, cfg *config.Config, store *storage.Store, only string) ([]string, error) {
+	inDB, err := store.AttemptNamespaces(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
 	for _, b := range cfg.Backends {
-		if b.Plugin != "lockout" || (only != "" && b.Name != only) {
+		if only != "" && b.Name != only {
 			continue
 		}
-		s, err := lockout.ParseConfig(b.ConfigJSON())
-		if err != nil {
-			return nil, fmt.Errorf("backend %q: %w", b.Name, err)
+		if b.Plugin == "lockout" || slices.Contains(inDB, b.Name) {
+			out = append(out, b.Name)
 		}
-		out = append(out, lockoutBackend{name: b.Name, settings: s})
 	}
 	if len(out) == 0 {
 		if only != "" {
@@ -48,12 +47,12 @@ func lockoutBackends(cfg *config.Config, only string) ([]lockoutBackend, error) 
 
 // openLockout opens the database and finds the lockout backends (only the
 // one named, if a name is given).
-func (e *env) openLockout(ctx context.Context, only string) (*config.Config, *storage.Store, []lockoutBackend, error) {
+func (e *env) openLockout(ctx context.Context, only string) (*config.Config, *storage.Store, []string, error) {
 	cfg, store, err := e.openStore(ctx)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	backends, err := lockoutBackends(cfg, only)
+	backends, err := lockoutBackends(ctx, cfg, store, only)
 	if err != nil {
 		store.Close()
 		return nil, nil, nil, err
@@ -80,11 +79,11 @@ func lockoutCmd(e *env) *cobra.Command {
 			fmt.Fprintln(tw, "BACKEND\tIP\tUSERNAME\tUSER AGENT\tFAILURES\tLOCKED UNTIL")
 			total := 0
 			for _, b := range backends {
-				attempts, err := lockout.ListAttempts(cmd.Context(), store.KV(b.name), b.settings)
+				counters, err := limiter.List(cmd.Context(), store, b)
 				if err != nil {
 					return err
 				}
-				for _, a := range attempts {
+				for _, a := range counters {
 					until := "-"
 					switch {
 					case a.Locked && a.ExpiresAt.IsZero():
@@ -96,7 +95,7 @@ func lockoutCmd(e *env) *cobra.Command {
 					if a.Hashed {
 						ip, user, ua = "(hashed)", "(hashed)", "(hashed)"
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", b.name, ip, user, ua, a.Failures, until)
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", b, ip, user, ua, a.Failures, until)
 					total++
 				}
 			}
@@ -108,7 +107,7 @@ func lockoutCmd(e *env) *cobra.Command {
 		},
 	}
 
-	var f lockout.Filter
+	var f limiter.Filter
 	reset := &cobra.Command{
 		Use:   "reset [--ip IP] [--username U] [--all]",
 		Short: "Remove counted failures: by IP, by username, by both (that pair), or all",
@@ -124,13 +123,13 @@ func lockoutCmd(e *env) *cobra.Command {
 			defer store.Close()
 			removed := 0
 			for _, b := range backends {
-				n, err := lockout.Reset(cmd.Context(), store.KV(b.name), b.settings, f)
+				n, err := limiter.Reset(cmd.Context(), store, b, f)
 				if err != nil {
 					return err
 				}
 				removed += n
 				if n > 0 {
-					queueSignal(cmd.Context(), cfg, store, newLogger(e.stderr, cfg), b.name, &sdk.LockoutReset{Username: f.Username, ClientIP: f.IPAddress, Removed: n})
+					queueSignal(cmd.Context(), cfg, store, newLogger(e.stderr, cfg), b, &sigs.LockoutReset{Backend: b, Username: f.Username, ClientIP: f.IPAddress, All: f.All, Removed: n})
 				}
 			}
 			if removed == 0 {
@@ -151,27 +150,23 @@ func lockoutCmd(e *env) *cobra.Command {
 		Short: "Remove access and access failure log records older than an age",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			d, err := lockout.ParseAge(age)
+			d, err := limiter.ParseAge(age)
 			if err != nil {
 				return err
 			}
-			_, store, backends, err := e.openLockout(cmd.Context(), backend)
+			_, store, err := e.openStore(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer store.Close()
-			removed := 0
-			for _, b := range backends {
-				n, err := lockout.Prune(cmd.Context(), store.KV(b.name), d, time.Now())
-				if err != nil {
-					return err
-				}
-				removed += n
+			removed, err := limiter.Prune(cmd.Context(), store, d, time.Now())
+			if err != nil {
+				return err
 			}
 			if removed == 0 {
 				fmt.Fprintln(e.stdout, "No logs found.")
 			} else {
-				fmt.Fprintf(e.stdout, "%d log%s removed.\n", removed, plural(removed, "", "s"))
+				fmt.Fprintf(e.stdout, "%d log%s removed.\n", removed, plural(int(removed), "", "s"))
 			}
 			return nil
 		},
@@ -187,7 +182,7 @@ func lockoutCmd(e *env) *cobra.Command {
 // webhook and audit-file subscribers; a running host delivers it. (Sync
 // subscribers and plugins live in the host process and do not see signals
 // sent by commands.)
-func queueSignal(ctx context.Context, cfg *config.Config, store *storage.Store, log *slog.Logger, sender string, args sdk.SignalArgs) {
+func queueSignal(ctx context.Context, cfg *config.Config, store *storage.Store, log *slog.Logger, sender string, args any) {
 	d := signals.NewDispatcher(store, log, metrics.New())
 	for _, sc := range cfg.Signals.Subscribers {
 		if sc.Plugin == "" && sc.Mode == string(signals.Async) {

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"bufio"
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,12 +13,13 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/portcullis-auth/portcullis/plugins/password"
+	"github.com/portcullis-auth/portcullis/sdk"
 )
 
 func usersCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{Use: "users", Short: "Manage the password backend's users"}
 	var fromStdin bool
+	var hasher string
 	add := &cobra.Command{
 		Use:   "add USERNAME --password-stdin",
 		Short: "Add a user; the password is read from stdin",
@@ -25,7 +28,7 @@ func usersCmd(e *env) *cobra.Command {
 			if err := checkUsername(args[0]); err != nil {
 				return err
 			}
-			hash, err := e.readAndHash(fromStdin)
+			hash, err := e.readAndHash(cmd.Context(), fromStdin, hasher)
 			if err != nil {
 				return err
 			}
@@ -43,13 +46,14 @@ func usersCmd(e *env) *cobra.Command {
 		},
 	}
 	add.Flags().BoolVar(&fromStdin, "password-stdin", false, "read the password from the first line of stdin")
+	add.Flags().StringVar(&hasher, "backend", "", "the backend that hashes the password (default: the first password backend)")
 
 	passwd := &cobra.Command{
 		Use:   "passwd USERNAME --password-stdin",
 		Short: "Set a user's password; it is read from stdin",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			hash, err := e.readAndHash(fromStdin)
+			hash, err := e.readAndHash(cmd.Context(), fromStdin, hasher)
 			if err != nil {
 				return err
 			}
@@ -66,6 +70,7 @@ func usersCmd(e *env) *cobra.Command {
 		},
 	}
 	passwd.Flags().BoolVar(&fromStdin, "password-stdin", false, "read the password from the first line of stdin")
+	passwd.Flags().StringVar(&hasher, "backend", "", "the backend that hashes the password (default: the first password backend)")
 
 	list := &cobra.Command{
 		Use:   "list",
@@ -115,32 +120,44 @@ func usersCmd(e *env) *cobra.Command {
 	return cmd
 }
 
-// readAndHash reads the password from stdin and hashes it with the
-// parameters of the configuration's password backend.
-func (e *env) readAndHash(fromStdin bool) (string, error) {
+// readAndHash reads the password from stdin and has the password backend
+// (the one named, or the first whose plugin is the first-party password
+// plugin) hash it, with its configured parameters, in its own process.
+func (e *env) readAndHash(ctx context.Context, fromStdin bool, backend string) (string, error) {
 	if !fromStdin {
 		return "", errors.New("the password is read only from stdin: pass --password-stdin (e.g. printf '%s\\n' \"$PW\" | portcullis users add alice --password-stdin)")
 	}
-	cfg, err := e.loadConfig()
+	cfg, store, err := e.openStore(ctx)
 	if err != nil {
 		return "", err
 	}
+	defer store.Close()
 	pw, err := readSecretLine(e.stdin)
 	if err != nil {
 		return "", err
 	}
-	params := password.DefaultArgon2Params
-	for _, b := range cfg.Backends {
-		if b.Plugin == "password" {
-			pc, err := password.ParseConfig(b.ConfigJSON())
-			if err != nil {
-				return "", err
+	if backend == "" {
+		for _, b := range cfg.Backends {
+			if b.Plugin == "password" {
+				backend = b.Name
+				break
 			}
-			params = pc.Argon2id
-			break
+		}
+		if backend == "" {
+			return "", errors.New("the configuration has no password backend; name the backend that hashes passwords with --backend")
 		}
 	}
-	return password.Hash(pw, params)
+	resp, err := adminCommand(ctx, cfg, store, quietLogger(e, cfg), backend, &sdk.AdminRequest{Command: "hash_password", Secret: pw})
+	if err != nil {
+		return "", err
+	}
+	var out struct {
+		Hash string `json:"hash"`
+	}
+	if err := json.Unmarshal(resp.Result, &out); err != nil || out.Hash == "" {
+		return "", fmt.Errorf("backend %q answered hash_password without a hash", backend)
+	}
+	return out.Hash, nil
 }
 
 // readSecretLine reads the first line of r without its line ending.

@@ -10,12 +10,14 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/portcullis-auth/portcullis/host/builtin"
+	"github.com/portcullis-auth/portcullis/host/hostsvc"
 	"github.com/portcullis-auth/portcullis/sdk"
 )
 
@@ -76,8 +78,37 @@ type Backend struct {
 	SHA256 string `yaml:"sha256"`
 	// Timeout bounds each call to the backend.
 	Timeout Duration `yaml:"timeout"`
+	// OnError is what a login does when the backend errors or is down:
+	// "fail" (the default: fail closed, 503) or "skip" (treat the backend
+	// as abstaining, logged and counted).
+	OnError string `yaml:"on_error"`
+	// Grants are host services the plugin may use beyond what its
+	// capabilities give it (password_hashes:read, password_hashes:write).
+	// First-party plugins have theirs built in.
+	Grants []string `yaml:"grants"`
 	// Config is handed to the plugin as JSON.
 	Config map[string]any `yaml:"config"`
+}
+
+// The values of on_error.
+const (
+	OnErrorFail = "fail"
+	OnErrorSkip = "skip"
+)
+
+// EffectiveGrants are the grants the backend's plugin gets: a first-party
+// plugin's built-in ones and the entry's own.
+func (b Backend) EffectiveGrants() []string {
+	var out []string
+	if p, ok := builtin.Plugins[b.Plugin]; ok && !IsExternal(b.Plugin) {
+		out = append(out, p.Grants...)
+	}
+	for _, g := range b.Grants {
+		if !slices.Contains(out, g) {
+			out = append(out, g)
+		}
+	}
+	return out
 }
 
 // Log configures the host's own log.
@@ -231,6 +262,9 @@ func (c *Config) applyDefaults() {
 	setDefault(&c.Plugins.StopGrace, 5*time.Second)
 	for i := range c.Backends {
 		setDefault(&c.Backends[i].Timeout, 5*time.Second)
+		if c.Backends[i].OnError == "" {
+			c.Backends[i].OnError = OnErrorFail
+		}
 	}
 	c.Signals.applyDefaults()
 	if c.Log.Level == "" {
@@ -321,6 +355,16 @@ func (c *Config) validate() []Problem {
 			names[b.Name] = i
 		}
 		positive(path+".timeout", b.Timeout)
+		switch b.OnError {
+		case OnErrorFail, OnErrorSkip:
+		default:
+			fail(path+".on_error", "must be fail or skip, not %q", b.OnError)
+		}
+		for j, g := range b.Grants {
+			if !slices.Contains(hostsvc.Grants, g) {
+				fail(fmt.Sprintf("%s.grants[%d]", path, j), "unknown grant %q (known: %s)", g, strings.Join(hostsvc.Grants, ", "))
+			}
+		}
 		ps = append(ps, validatePlugin(path, b)...)
 	}
 	ps = append(ps, c.Signals.validate(names)...)

@@ -5,7 +5,7 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/portcullis-auth/portcullis/sdk"
+	"github.com/portcullis-auth/portcullis/sdk/signals"
 )
 
 // Signals configures who receives the host's signals and how.
@@ -161,7 +161,7 @@ func (s *Signals) validate(backendNames map[string]int) []Problem {
 			fail(path+".secret", "is only for a webhook")
 		}
 		for j, name := range sub.Signals {
-			if _, ok := sdk.Catalogue[name]; !ok && name != "*" && !customSignal.MatchString(name) {
+			if !signals.Known(name) && name != "*" && !customSignal.MatchString(name) {
 				fail(fmt.Sprintf("%s.signals[%d]", path, j), "unknown signal %q", name)
 			}
 		}

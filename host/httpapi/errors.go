@@ -12,6 +12,7 @@ const (
 	codePermissionDenied   = "permission_denied"
 	codeLockedOut          = "locked_out"
 	codeBackendUnavailable = "backend_unavailable"
+	codeTryAgain           = "try_again"
 	codeNotFound           = "not_found"
 	codeMethodNotAllowed   = "method_not_allowed"
 	codeServerError        = "server_error"

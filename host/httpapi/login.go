@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"net/http"
 	"reflect"
@@ -16,9 +17,11 @@ import (
 	"unicode"
 
 	"github.com/portcullis-auth/portcullis/host/chain"
+	"github.com/portcullis-auth/portcullis/host/limiter"
 	"github.com/portcullis-auth/portcullis/host/tokens"
-	"github.com/portcullis-auth/portcullis/internal/strictjson"
 	"github.com/portcullis-auth/portcullis/sdk"
+	"github.com/portcullis-auth/portcullis/sdk/signals"
+	"github.com/portcullis-auth/portcullis/sdk/strictjson"
 )
 
 // Input bounds.
@@ -204,50 +207,86 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		Client:      client,
 		Path:        r.URL.Path,
 	}
-	res, err := s.opts.Chain.Authenticate(r.Context(), req)
+	login := s.opts.Chain.Run(r.Context(), req)
+	res := login.Result
 	log := s.log.With("request_id", requestID, "username", req.Username, "ip", client.IP)
-	if err != nil {
-		be := &chain.BackendError{}
-		backend := "a backend"
-		if errors.As(err, &be) {
-			backend = fmt.Sprintf("backend %q", be.Backend)
-		}
+	switch res.Outcome {
+	case chain.Unavailable, chain.Busy:
+		s.failClosed(w, r, login, log, req)
+		return
+	case chain.Success:
+		s.succeed(w, r, login, log, req)
+		return
+	}
+	// A decided failure: it is counted before it is answered, and one that
+	// cannot be counted is not answered as a failure.
+	if err := login.End(r.Context(), res.LoginResult(), ""); err != nil {
 		s.logins.Inc("unavailable")
-		log.Warn("login failed closed", "error", err)
-		s.opts.Signals.Emit(r.Context(), be.Backend, &sdk.UserLoginUnavailable{
-			Username: req.Username, ClientFacts: sdk.ClientFacts{ClientIP: client.IP, UserAgent: client.UserAgent},
-			Backend: be.Backend, RequestID: requestID, Path: req.Path,
-		})
-		writeError(w, http.StatusServiceUnavailable, codeBackendUnavailable, backend+" is unavailable; try again later", nil)
+		log.Error("login failed closed: its failure could not be counted", "error", err)
+		s.emitUnavailable(r, req, res.Backend, codeBackendUnavailable)
+		writeError(w, http.StatusServiceUnavailable, codeBackendUnavailable, "the login could not be recorded; try again later", nil)
 		return
 	}
-	facts := sdk.ClientFacts{ClientIP: client.IP, UserAgent: client.UserAgent}
-	if res.Outcome != chain.Success {
-		s.logins.Inc(res.Outcome.String())
-		log.Debug("login failed", "outcome", res.Outcome.String(), "backend", res.Backend, "reason", res.Reason)
-		s.opts.Signals.Emit(r.Context(), res.Backend, &sdk.UserLoginFailed{
-			Username: req.Username, ClientFacts: facts, Backend: res.Backend, Reason: res.Reason,
-			RequestID: requestID, Path: req.Path,
-		})
-		if res.Outcome == chain.Denied {
-			s.writeDenied(w, res)
-		} else {
-			writeError(w, http.StatusUnauthorized, codeInvalidCredentials, "the username or password is wrong", nil)
-		}
+	s.logins.Inc(res.Outcome.String())
+	log.Debug("login failed", "outcome", res.Outcome.String(), "backend", res.Backend, "reason", res.Reason)
+	s.opts.Signals.Emit(r.Context(), res.Backend, &signals.UserLoginFailed{
+		Username: req.Username, Client: client, Backend: res.Backend, Reason: res.Reason,
+		RequestID: requestID, Path: req.Path,
+	})
+	if res.Outcome == chain.Denied {
+		s.writeDenied(w, res)
+	} else {
+		writeError(w, http.StatusUnauthorized, codeInvalidCredentials, "the username or password is wrong", nil)
+	}
+}
+
+// failClosed answers a login that could not be decided: 503, never counted.
+func (s *Server) failClosed(w http.ResponseWriter, r *http.Request, login *chain.Login, log *slog.Logger, req *sdk.AuthenticateRequest) {
+	res := login.Result
+	_ = login.End(r.Context(), sdk.LoginUnavailable, "")
+	s.logins.Inc("unavailable")
+	if res.Outcome == chain.Busy {
+		log.Warn("login failed closed: a lockout counter stayed full of attempts in flight", "backend", res.Backend)
+		s.emitUnavailable(r, req, res.Backend, codeTryAgain)
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, codeTryAgain, "too many logins for this client are in progress; try again in a moment", nil)
 		return
 	}
+	log.Warn("login failed closed", "error", res.Err)
+	s.emitUnavailable(r, req, res.Backend, codeBackendUnavailable)
+	backend := "a backend"
+	if res.Backend != "" {
+		backend = fmt.Sprintf("backend %q", res.Backend)
+	}
+	writeError(w, http.StatusServiceUnavailable, codeBackendUnavailable, backend+" is unavailable; try again later", nil)
+}
+
+func (s *Server) emitUnavailable(r *http.Request, req *sdk.AuthenticateRequest, backend, reason string) {
+	s.opts.Signals.Emit(r.Context(), backend, &signals.UserLoginUnavailable{
+		Username: req.Username, Client: req.Client, Backend: backend, Reason: reason,
+		RequestID: req.RequestID, Path: req.Path,
+	})
+}
+
+// succeed issues the tokens of a login the chain granted.
+func (s *Server) succeed(w http.ResponseWriter, r *http.Request, login *chain.Login, log *slog.Logger, req *sdk.AuthenticateRequest) {
+	res := login.Result
 	pair, err := s.opts.Tokens.Issue(r.Context(), res.Identity)
 	if err != nil {
+		_ = login.End(r.Context(), sdk.LoginUnavailable, "")
 		s.logins.Inc("unavailable")
 		log.Error("issuing tokens", "error", err)
 		writeError(w, http.StatusServiceUnavailable, codeBackendUnavailable, "could not issue tokens; try again later", nil)
 		return
 	}
+	if err := login.End(r.Context(), sdk.LoginSucceeded, pair.Access.FamilyID); err != nil {
+		log.Warn("recording a successful login", "error", err)
+	}
 	s.logins.Inc("success")
 	log.Debug("login succeeded", "backend", res.Backend, "subject", res.Identity.Subject)
-	s.opts.Signals.Emit(r.Context(), res.Backend, &sdk.UserLoggedIn{
-		UserID: res.Identity.Subject, Username: req.Username, UserType: "user", ClientFacts: facts,
-		Backend: res.Backend, SessionID: pair.Access.FamilyID, RequestID: requestID, Path: req.Path,
+	s.opts.Signals.Emit(r.Context(), res.Backend, &signals.UserLoggedIn{
+		UserID: res.Identity.Subject, Username: req.Username, UserType: "user", Client: req.Client,
+		Backend: res.Backend, SessionID: pair.Access.FamilyID, RequestID: req.RequestID, Path: req.Path,
 	})
 	writeTokens(w, pair)
 }
@@ -270,7 +309,7 @@ func writeTokens(w http.ResponseWriter, pair tokens.Pair) {
 func (s *Server) writeDenied(w http.ResponseWriter, res chain.Result) {
 	status, desc := http.StatusForbidden, "the login was refused"
 	switch res.Reason {
-	case sdk.ReasonLockedOut:
+	case limiter.ReasonLockedOut:
 		status, desc = http.StatusTooManyRequests, "too many failed login attempts"
 	case sdk.ReasonInvalidCredentials:
 		status, desc = http.StatusUnauthorized, "the username or password is wrong"

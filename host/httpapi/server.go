@@ -12,7 +12,6 @@ import (
 	"github.com/portcullis-auth/portcullis/host/chain"
 	"github.com/portcullis-auth/portcullis/host/metrics"
 	"github.com/portcullis-auth/portcullis/host/tokens"
-	"github.com/portcullis-auth/portcullis/sdk"
 )
 
 // maxBodyBytes bounds every request body.
@@ -32,16 +31,20 @@ type Options struct {
 	Signals Emitter
 	// Metrics is written on GET /metrics (optional).
 	Metrics *metrics.Registry
+	// OnLogout, if set, is told of each session that ends (the access
+	// log stamps its logout time).
+	OnLogout func(ctx context.Context, sessionID string)
 }
 
-// Emitter sends signals; the host's signals.Dispatcher is one.
+// Emitter sends the host's signals (typed arguments from package
+// sdk/signals); the host's signals.Dispatcher is one.
 type Emitter interface {
-	Emit(ctx context.Context, sender string, args sdk.SignalArgs) string
+	Emit(ctx context.Context, sender string, args any) string
 }
 
 type noSignals struct{}
 
-func (noSignals) Emit(context.Context, string, sdk.SignalArgs) string { return "" }
+func (noSignals) Emit(context.Context, string, any) string { return "" }
 
 // Server is the HTTP API. It implements http.Handler.
 type Server struct {

@@ -1,12 +1,14 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
 
 	"github.com/portcullis-auth/portcullis/host/tokens"
 	"github.com/portcullis-auth/portcullis/sdk"
+	"github.com/portcullis-auth/portcullis/sdk/signals"
 )
 
 const codeInvalidToken = "invalid_token"
@@ -51,10 +53,7 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
 	case errors.As(err, &reused):
 		s.log.Warn("refresh token reused: session revoked", "request_id", w.Header().Get("X-Request-Id"), "session_id", reused.Token.FamilyID)
 		client, _ := s.trusted.clientFacts(r, nil)
-		s.opts.Signals.Emit(r.Context(), "tokens", &sdk.UserLoggedOut{
-			UserID: reused.Token.Subject, SessionID: reused.Token.FamilyID,
-			ClientFacts: sdk.ClientFacts{ClientIP: client.IP, UserAgent: client.UserAgent},
-		})
+		s.loggedOut(r.Context(), reused.Token.Subject, reused.Token.FamilyID, client)
 		writeError(w, http.StatusUnauthorized, codeInvalidToken, "the refresh token was already used; the session is revoked", nil)
 	case errors.Is(err, tokens.ErrInvalidToken):
 		writeError(w, http.StatusUnauthorized, codeInvalidToken, "the refresh token is not valid", nil)
@@ -87,10 +86,16 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	}
 	if revoked {
 		client, _ := s.trusted.clientFacts(r, nil)
-		s.opts.Signals.Emit(r.Context(), "tokens", &sdk.UserLoggedOut{
-			UserID: t.Subject, SessionID: t.FamilyID,
-			ClientFacts: sdk.ClientFacts{ClientIP: client.IP, UserAgent: client.UserAgent},
-		})
+		s.loggedOut(r.Context(), t.Subject, t.FamilyID, client)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{})
+}
+
+// loggedOut records that a session ended: the access log's logout time,
+// and user_logged_out.
+func (s *Server) loggedOut(ctx context.Context, userID, sessionID string, client sdk.Client) {
+	if s.opts.OnLogout != nil {
+		s.opts.OnLogout(ctx, sessionID)
+	}
+	s.opts.Signals.Emit(ctx, "tokens", &signals.UserLoggedOut{UserID: userID, SessionID: sessionID, Client: client})
 }

@@ -18,8 +18,9 @@ import (
 
 	"github.com/portcullis-auth/portcullis/host/metrics"
 	"github.com/portcullis-auth/portcullis/host/storage"
-	"github.com/portcullis-auth/portcullis/internal/strictjson"
 	"github.com/portcullis-auth/portcullis/sdk"
+	"github.com/portcullis-auth/portcullis/sdk/signals"
+	"github.com/portcullis-auth/portcullis/sdk/strictjson"
 )
 
 // Mode is how a subscriber receives signals.
@@ -41,10 +42,6 @@ type Subscription struct {
 	Signals []string
 	// Sender, if set, selects only signals from that sender (a slug).
 	Sender string
-	// IgnoreOwn skips signals whose sender is Owner.
-	IgnoreOwn bool
-	// Owner is the plugin instance behind the subscription, if any.
-	Owner string
 	// Timeout bounds one delivery.
 	Timeout  time.Duration
 	Receiver sdk.SignalReceiver
@@ -52,9 +49,6 @@ type Subscription struct {
 
 func (s *Subscription) wants(name, sender string) bool {
 	if s.Sender != "" && s.Sender != sender {
-		return false
-	}
-	if s.IgnoreOwn && sender == s.Owner {
 		return false
 	}
 	for _, n := range s.Signals {
@@ -120,23 +114,36 @@ var customName = regexp.MustCompile(`^[a-z][a-z0-9_.]{0,62}$`)
 // acceptable. It wraps sdk.ErrInvalidArgument.
 var ErrBadSignal = fmt.Errorf("%w: bad signal", sdk.ErrInvalidArgument)
 
-// Emit sends the signal args (typed arguments from the catalogue) from
-// sender and returns its id.
-func (d *Dispatcher) Emit(ctx context.Context, sender string, args sdk.SignalArgs) string {
-	raw, err := json.Marshal(args)
-	if err != nil { // unreachable for catalogue types
-		d.log.Error("encoding signal", "signal", args.SignalName(), "error", err)
+// The origins of a signal (sdk.Signal.Origin).
+const (
+	OriginHost   = "host"
+	OriginPlugin = "plugin"
+)
+
+// Emit sends a host signal: args are the typed arguments of a catalogue
+// signal (package sdk/signals), sent from sender. It returns the signal's
+// id.
+func (d *Dispatcher) Emit(ctx context.Context, sender string, args any) string {
+	name, ok := signals.NameOf(args)
+	if !ok { // a programming error: only catalogue types are passed
+		d.log.Error("emitting a signal that is not in the catalogue", "type", fmt.Sprintf("%T", args))
 		return ""
 	}
-	return d.emit(ctx, sdk.Signal{Name: args.SignalName(), Sender: sender, Args: raw})
+	raw, err := json.Marshal(args)
+	if err != nil { // unreachable for catalogue types
+		d.log.Error("encoding signal", "signal", name, "error", err)
+		return ""
+	}
+	return d.emit(ctx, sdk.Signal{Name: name, Sender: sender, Origin: OriginHost, Args: raw})
 }
 
-// EmitRaw sends a signal whose arguments are already JSON, as a plugin
-// sends it. A catalogue name must carry exactly its documented arguments;
-// any other name must look like one (lower case, digits, _ and .).
-func (d *Dispatcher) EmitRaw(ctx context.Context, name, sender string, args json.RawMessage) (string, error) {
-	if newArgs, ok := sdk.Catalogue[name]; ok {
-		typed := newArgs()
+// EmitFromPlugin sends a signal of the plugin instance sender, whose
+// arguments are already JSON. The caller has checked that the plugin may
+// send name (see package hostsvc); a catalogue name must carry exactly its
+// documented arguments, and any other name must look like one (lower case,
+// digits, _ and .).
+func (d *Dispatcher) EmitFromPlugin(ctx context.Context, name, sender string, args json.RawMessage) (string, error) {
+	if typed, ok := signals.New(name); ok {
 		if problems := strictjson.Check(args, reflect.TypeOf(typed).Elem()); len(problems) > 0 {
 			return "", fmt.Errorf("%w: arguments of %s: %s", ErrBadSignal, name, argsProblem(problems[0]))
 		}
@@ -157,7 +164,7 @@ func (d *Dispatcher) EmitRaw(ctx context.Context, name, sender string, args json
 	} else if !json.Valid(args) || len(args) == 0 || args[0] != '{' {
 		return "", fmt.Errorf("%w: arguments of %s must be a JSON object", ErrBadSignal, name)
 	}
-	return d.emit(ctx, sdk.Signal{Name: name, Sender: sender, Args: args}), nil
+	return d.emit(ctx, sdk.Signal{Name: name, Sender: sender, Origin: OriginPlugin, Args: args}), nil
 }
 
 // argsProblem words a problem with a catalogue signal's arguments.

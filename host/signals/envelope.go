@@ -9,11 +9,12 @@ import (
 
 // envelope is a signal as the built-in subscribers write it:
 //
-//	{"id":"…","name":"user_login_failed","sender":"local","time":"…","args":{…}}
+//	{"id":"…","name":"user_login_failed","sender":"local","origin":"host","time":"…","args":{…}}
 type envelope struct {
 	ID     string          `json:"id"`
 	Name   string          `json:"name"`
 	Sender string          `json:"sender"`
+	Origin string          `json:"origin"`
 	Time   time.Time       `json:"time"`
 	Args   json.RawMessage `json:"args"`
 }
@@ -23,5 +24,5 @@ func encodeEnvelope(sig *sdk.Signal) ([]byte, error) {
 	if len(args) == 0 {
 		args = json.RawMessage("{}")
 	}
-	return json.Marshal(envelope{ID: sig.ID, Name: sig.Name, Sender: sig.Sender, Time: sig.Time.UTC(), Args: args})
+	return json.Marshal(envelope{ID: sig.ID, Name: sig.Name, Sender: sig.Sender, Origin: sig.Origin, Time: sig.Time.UTC(), Args: args})
 }

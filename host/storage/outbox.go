@@ -26,7 +26,9 @@ type Delivery struct {
 	Subscriber string
 	Name       string
 	Sender     string
-	Time       time.Time
+	// Origin is "host" or "plugin" (sdk.Signal.Origin).
+	Origin string
+	Time   time.Time
 	// Args is the signal's arguments as JSON.
 	Args          []byte
 	State         string
@@ -38,7 +40,7 @@ type Delivery struct {
 
 // Signal returns the delivery's signal.
 func (d Delivery) Signal() sdk.Signal {
-	return sdk.Signal{ID: d.SignalID, Name: d.Name, Sender: d.Sender, Time: d.Time, Args: d.Args}
+	return sdk.Signal{ID: d.SignalID, Name: d.Name, Sender: d.Sender, Origin: d.Origin, Time: d.Time, Args: d.Args}
 }
 
 // outboxRow is one delivery. Times that the database compares are unix
@@ -49,6 +51,7 @@ type outboxRow struct {
 	Subscriber      string `gorm:"size:255;not null"`
 	Name            string `gorm:"size:64;not null"`
 	Sender          string `gorm:"size:255;not null"`
+	Origin          string `gorm:"size:16;not null;default:'host'"`
 	SignalTimeMS    int64  `gorm:"not null"`
 	Args            []byte `gorm:"not null"`
 	State           string `gorm:"size:16;not null;index:idx_outbox_due,priority:1"`
@@ -64,7 +67,7 @@ func (outboxRow) TableName() string { return "signal_outbox" }
 
 func (r outboxRow) delivery() Delivery {
 	d := Delivery{
-		ID: r.ID, SignalID: r.SignalID, Subscriber: r.Subscriber, Name: r.Name, Sender: r.Sender,
+		ID: r.ID, SignalID: r.SignalID, Subscriber: r.Subscriber, Name: r.Name, Sender: r.Sender, Origin: r.Origin,
 		Time: time.UnixMilli(r.SignalTimeMS).UTC(), Args: r.Args, State: r.State, Attempts: r.Attempts,
 		NextAttemptAt: time.UnixMilli(r.NextAttemptAtMS).UTC(), LastError: r.LastError,
 	}
@@ -84,7 +87,7 @@ func (s *Store) Enqueue(ctx context.Context, sig sdk.Signal, subscribers []strin
 	rows := make([]outboxRow, len(subscribers))
 	for i, sub := range subscribers {
 		rows[i] = outboxRow{
-			SignalID: sig.ID, Subscriber: sub, Name: sig.Name, Sender: sig.Sender,
+			SignalID: sig.ID, Subscriber: sub, Name: sig.Name, Sender: sig.Sender, Origin: sig.Origin,
 			SignalTimeMS: sig.Time.UnixMilli(), Args: sig.Args, State: DeliveryPending, NextAttemptAtMS: now,
 		}
 	}

@@ -20,7 +20,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/portcullis-auth/portcullis/internal/procstat"
+	"github.com/portcullis-auth/portcullis/testkit/procstat"
 )
 
 // benchHash has the shape and length of a PHC string from the password

@@ -85,7 +85,7 @@ func (s *Store) migrate(ctx context.Context) error {
 }
 
 // models are the tables the host owns.
-var models = []any{&userRow{}, &tokenRow{}, &kvRow{}, &outboxRow{}}
+var models = []any{&userRow{}, &tokenRow{}, &kvRow{}, &outboxRow{}, &attemptRow{}, &reservationRow{}, &accessRow{}}
 
 // Driver returns the driver name.
 func (s *Store) Driver() string { return s.driver }

@@ -6,8 +6,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/portcullis-auth/portcullis/sdk/sdktest"
 )
 
 // timedEvent is an Event and when the supervisor reported it.
@@ -51,7 +49,7 @@ func runCrashLoop(t *testing.T, opts Options, stable time.Duration, n int) ([]ti
 	opts.Logger, opts.OnEvent = slog.New(rec), events.record
 	sup := New(opts)
 	sup.stableAfter = stable
-	spec := Spec{Name: "crashy", Plugin: "helper", Config: emptyConfig, Host: sdktest.NewMemoryHost()}
+	spec := Spec{Name: "crashy", Plugin: "helper", Config: emptyConfig, Host: newTestHost()}
 	if err := sup.Start(context.Background(), []Spec{spec}); err != nil {
 		t.Fatal(err)
 	}

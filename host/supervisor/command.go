@@ -10,7 +10,7 @@ import (
 	"os"
 	"os/exec"
 
-	"github.com/portcullis-auth/portcullis/sdk"
+	"github.com/portcullis-auth/portcullis/sdk/hostside"
 )
 
 // ErrChecksumMismatch means an external plugin's file does not match the
@@ -66,7 +66,7 @@ func openVerified(path, want string) (*os.File, error) {
 func pluginEnv(logLevel string) []string {
 	var env []string
 	if logLevel != "" {
-		env = append(env, sdk.LogLevelEnv+"="+logLevel)
+		env = append(env, hostside.LogLevelEnv+"="+logLevel)
 	}
 	for _, k := range []string{"PATH", "HOME", "TMPDIR", "TZ", "LANG", "LC_ALL", "GOCOVERDIR"} {
 		if v, ok := os.LookupEnv(k); ok {

@@ -23,6 +23,8 @@ import (
 	"time"
 
 	"github.com/portcullis-auth/portcullis/sdk"
+	"github.com/portcullis-auth/portcullis/sdk/hostside"
+	"github.com/portcullis-auth/portcullis/sdk/sdktest"
 )
 
 const helperArg = "portcullis-supervisor-test-plugin"
@@ -46,7 +48,7 @@ func init() {
 }
 
 func helperMode() (string, bool) {
-	if os.Getenv(sdk.Handshake.MagicCookieKey) != sdk.Handshake.MagicCookieValue {
+	if os.Getenv(hostside.Handshake.MagicCookieKey) != hostside.Handshake.MagicCookieValue {
 		return "", false
 	}
 	if n := len(os.Args); n >= 3 && os.Args[n-2] == helperArg {
@@ -89,7 +91,7 @@ func helperExternal(t *testing.T, mode string) (path, sum string) {
 type helperPlugin struct{ mode string }
 
 func (p *helperPlugin) Metadata() sdk.Metadata {
-	return sdk.Metadata{Name: "helper", Version: "test", Capabilities: []sdk.Capability{sdk.CapabilityAuthenticator}}
+	return sdk.Metadata{Name: "helper", Version: "test"}
 }
 
 func (p *helperPlugin) Configure(_ context.Context, req *sdk.ConfigureRequest) error {
@@ -201,3 +203,11 @@ func testOptions(log *slog.Logger, mode string) Options {
 }
 
 var emptyConfig = json.RawMessage("{}")
+
+// testHost is an in-memory host that the supervisor can tell what a
+// plugin is.
+type testHost struct{ *sdktest.MemoryHost }
+
+func (testHost) Declare(bool, []string) {}
+
+func newTestHost() testHost { return testHost{sdktest.NewMemoryHost()} }

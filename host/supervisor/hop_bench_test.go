@@ -41,9 +41,10 @@ import (
 
 	"github.com/portcullis-auth/portcullis/host/chain"
 	"github.com/portcullis-auth/portcullis/host/supervisor"
-	"github.com/portcullis-auth/portcullis/internal/testplugin"
 	"github.com/portcullis-auth/portcullis/sdk"
+	"github.com/portcullis-auth/portcullis/sdk/hostside"
 	"github.com/portcullis-auth/portcullis/sdk/sdktest"
+	"github.com/portcullis-auth/portcullis/testkit/testplugin"
 )
 
 // benchPluginArg, as the last argument, makes the test binary serve the
@@ -63,7 +64,7 @@ const benchHealthArg = "portcullis-bench-health"
 
 func TestMain(m *testing.M) {
 	if n := len(os.Args); n > 1 && os.Args[n-1] == benchPluginArg {
-		if os.Getenv(sdk.Handshake.MagicCookieKey) != sdk.Handshake.MagicCookieValue {
+		if os.Getenv(hostside.Handshake.MagicCookieKey) != hostside.Handshake.MagicCookieValue {
 			fmt.Fprintln(os.Stderr, "supervisor test binary: started as a plugin without the go-plugin handshake")
 			os.Exit(2)
 		}
@@ -143,8 +144,8 @@ func BenchmarkLogin(b *testing.B) {
 			Name:     name,
 			Plugin:   "scripted",
 			Config:   json.RawMessage(cfg),
-			Host:     sdktest.NewMemoryHost(),
-			Requires: []sdk.Capability{sdk.CapabilityAuthenticator},
+			Host:     newTestHost(),
+			Requires: []hostside.Capability{hostside.Authenticator},
 		}
 	}
 	if err := sup.Start(context.Background(), specs); err != nil {
@@ -177,18 +178,22 @@ func newChain(auths []sdk.Authenticator, n int) *chain.Chain {
 		links = append(links, chain.Link{Name: fmt.Sprintf("b%d", i), Authenticator: auths[i], Timeout: linkTimeout})
 	}
 	links = append(links, chain.Link{Name: "grant", Authenticator: auths[len(auths)-1], Timeout: linkTimeout})
-	return chain.New(links...)
+	return chain.New(nil, links...)
 }
 
 func benchmarkChain(b *testing.B, c *chain.Chain, n int) {
 	ctx := context.Background()
 	// One login outside the timer checks the chain answers as intended.
-	if res, err := c.Authenticate(ctx, benchLogin); err != nil || res.Outcome != chain.Success || res.Backend != "grant" {
-		b.Fatalf("login through %d backends: %+v, %v; want success from the last", n, res, err)
+	if res := c.Run(ctx, benchLogin).Result; res.Outcome != chain.Success || res.Backend != "grant" {
+		b.Fatalf("login through %d backends: %+v; want success from the last", n, res)
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := c.Authenticate(ctx, benchLogin); err != nil {
+		login := c.Run(ctx, benchLogin)
+		if login.Result.Outcome != chain.Success {
+			b.Fatal(login.Result.Err)
+		}
+		if err := login.End(ctx, sdk.LoginSucceeded, ""); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -529,3 +534,11 @@ func (m *mutualTLS) client() credentials.TransportCredentials {
 		MinVersion:   tls.VersionTLS12,
 	})
 }
+
+// benchHost is an in-memory host that the supervisor can tell what a
+// plugin is.
+type benchHost struct{ *sdktest.MemoryHost }
+
+func (benchHost) Declare(bool, []string) {}
+
+func newTestHost() benchHost { return benchHost{sdktest.NewMemoryHost()} }

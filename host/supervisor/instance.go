@@ -14,7 +14,8 @@ import (
 	goplugin "github.com/hashicorp/go-plugin"
 
 	"github.com/portcullis-auth/portcullis/sdk"
-	"github.com/portcullis-auth/portcullis/sdk/client"
+	"github.com/portcullis-auth/portcullis/sdk/attempts"
+	"github.com/portcullis-auth/portcullis/sdk/hostside"
 )
 
 // State is an instance's life-cycle state.
@@ -35,7 +36,7 @@ type Status struct {
 	State     State
 	PID       int
 	Restarts  int
-	Metadata  sdk.Metadata
+	Info      hostside.Info
 	LastError string
 }
 
@@ -55,8 +56,9 @@ type Instance struct {
 	mu        sync.RWMutex
 	state     State
 	client    *goplugin.Client
-	remote    *client.Remote
-	md        sdk.Metadata
+	remote    *hostside.Remote
+	info      hostside.Info
+	rule      *attempts.Rule
 	pid       int
 	starts    int
 	startedAt time.Time
@@ -67,7 +69,7 @@ type Instance struct {
 func (i *Instance) Status() Status {
 	i.mu.RLock()
 	defer i.mu.RUnlock()
-	st := Status{Name: i.spec.Name, Plugin: i.spec.Plugin, State: i.state, PID: i.pid, Metadata: i.md}
+	st := Status{Name: i.spec.Name, Plugin: i.spec.Plugin, State: i.state, PID: i.pid, Info: i.info}
 	if i.starts > 0 {
 		st.Restarts = i.starts - 1
 	}
@@ -78,7 +80,7 @@ func (i *Instance) Status() Status {
 }
 
 // current returns the live remote, or nil while the process is down.
-func (i *Instance) current() *client.Remote {
+func (i *Instance) current() *hostside.Remote {
 	i.mu.RLock()
 	defer i.mu.RUnlock()
 	if i.state != StateRunning {
@@ -95,6 +97,49 @@ func (i *Instance) Authenticator() sdk.Authenticator { return authenticator{i} }
 // SignalReceiver returns the instance's SignalReceiver, valid across
 // restarts like Authenticator.
 func (i *Instance) SignalReceiver() sdk.SignalReceiver { return receiver{i} }
+
+// OutcomeObserver returns the instance's OutcomeObserver, valid across
+// restarts like Authenticator.
+func (i *Instance) OutcomeObserver() sdk.OutcomeObserver { return observer{i} }
+
+// Admin returns the instance's Admin capability, valid across restarts
+// like Authenticator.
+func (i *Instance) Admin() sdk.Admin { return admin{i} }
+
+// AttemptRule returns the rule an AttemptLimiter declared at its first
+// start, and false for another plugin.
+func (i *Instance) AttemptRule() (attempts.Rule, bool) {
+	i.mu.RLock()
+	defer i.mu.RUnlock()
+	if i.rule == nil {
+		return attempts.Rule{}, false
+	}
+	return *i.rule, true
+}
+
+type observer struct{ i *Instance }
+
+func (o observer) LoginEnded(ctx context.Context, oc *sdk.Outcome) error {
+	r := o.i.current()
+	if r == nil {
+		return ErrBackendDown
+	}
+	err := r.OutcomeObserver().LoginEnded(ctx, oc)
+	o.i.checkAfter(err)
+	return err
+}
+
+type admin struct{ i *Instance }
+
+func (a admin) Admin(ctx context.Context, req *sdk.AdminRequest, resp *sdk.AdminResponse) error {
+	r := a.i.current()
+	if r == nil {
+		return ErrBackendDown
+	}
+	err := r.Admin().Admin(ctx, req, resp)
+	a.i.checkAfter(err)
+	return err
+}
 
 type authenticator struct{ i *Instance }
 
@@ -150,8 +195,8 @@ func (i *Instance) start(ctx context.Context) error {
 	}
 	log := opts.Logger.With("backend", i.spec.Name, "plugin", i.spec.Plugin)
 	c := goplugin.NewClient(&goplugin.ClientConfig{
-		HandshakeConfig:  sdk.Handshake,
-		Plugins:          client.PluginSet(i.spec.Host),
+		HandshakeConfig:  hostside.Handshake,
+		Plugins:          hostside.PluginSet(i.spec.Host),
 		Cmd:              cmd,
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
 		AutoMTLS:         true,
@@ -172,33 +217,45 @@ func (i *Instance) start(ctx context.Context) error {
 	if err != nil {
 		return fail(fmt.Errorf("connecting: %w", err))
 	}
-	raw, err := rpc.Dispense(sdk.PluginName)
+	raw, err := rpc.Dispense(hostside.PluginName)
 	if err != nil {
 		return fail(fmt.Errorf("dispensing: %w", err))
 	}
-	remote, ok := raw.(*client.Remote)
+	remote, ok := raw.(*hostside.Remote)
 	if !ok {
 		return fail(fmt.Errorf("plugin dispensed %T", raw))
 	}
-	md, err := remote.Metadata(ctx)
+	info, err := remote.Info(ctx)
 	if err != nil {
 		return fail(fmt.Errorf("reading metadata: %w", err))
 	}
-	for _, want := range i.spec.Requires {
-		if !md.Has(want) {
-			return fail(fmt.Errorf("plugin %q does not implement the %s capability", md.Name, want))
-		}
+	if err := i.checkCapabilities(info); err != nil {
+		return fail(err)
 	}
+	i.spec.Host.Declare(info.Has(hostside.Authenticator), info.Emits)
 	if err := remote.Configure(ctx, i.spec.Name, i.spec.Config); err != nil {
 		return fail(fmt.Errorf("configuring: %w", err))
 	}
 	// Subscriptions may depend on the configuration: read them again.
-	if md, err = remote.Metadata(ctx); err != nil {
+	emits := info.Emits
+	if info, err = remote.Info(ctx); err != nil {
 		return fail(fmt.Errorf("reading metadata after configuring: %w", err))
+	}
+	info.Emits = emits // what the plugin may send was settled before Configure
+	var rule *attempts.Rule
+	if info.Has(hostside.AttemptLimiter) {
+		r, err := remote.AttemptRule(ctx)
+		if err != nil {
+			return fail(fmt.Errorf("reading the attempt rule: %w", err))
+		}
+		rule = &r
 	}
 
 	i.mu.Lock()
-	i.state, i.client, i.remote, i.md = StateRunning, c, remote, md
+	i.state, i.client, i.remote, i.info = StateRunning, c, remote, info
+	if i.rule == nil {
+		i.rule = rule // the host enforces the rule of the first start
+	}
 	i.pid = c.ReattachConfig().Pid
 	i.startedAt = time.Now()
 	i.starts++
@@ -208,6 +265,29 @@ func (i *Instance) start(ctx context.Context) error {
 	log.Info("plugin started", "pid", ev.PID, "restart", ev.Restart)
 	opts.OnEvent(ev)
 	return nil
+}
+
+// checkCapabilities refuses a plugin that does not implement what its
+// place in the configuration needs.
+func (i *Instance) checkCapabilities(info hostside.Info) error {
+	for _, want := range i.spec.Requires {
+		if !info.Has(want) {
+			return fmt.Errorf("plugin %q does not implement the %s capability", info.Name, want)
+		}
+	}
+	if len(i.spec.AnyOf) == 0 {
+		return nil
+	}
+	for _, c := range i.spec.AnyOf {
+		if info.Has(c) {
+			return nil
+		}
+	}
+	names := make([]string, len(i.spec.AnyOf))
+	for k, c := range i.spec.AnyOf {
+		names[k] = string(c)
+	}
+	return fmt.Errorf("plugin %q implements none of the capabilities %v (it implements %v)", info.Name, names, info.Capabilities)
 }
 
 // command builds the command for the plugin; for an external plugin it

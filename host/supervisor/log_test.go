@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
-
-	"github.com/portcullis-auth/portcullis/sdk/sdktest"
 )
 
 // TestPluginLogReachesHostLog starts a real plugin, first-party and
@@ -31,7 +29,7 @@ func TestPluginLogReachesHostLog(t *testing.T) {
 func testPluginLog(t *testing.T, spec Spec) {
 	rec := newLogRecorder()
 	sup := New(testOptions(slog.New(rec), modeLog))
-	spec.Config, spec.Host = emptyConfig, sdktest.NewMemoryHost()
+	spec.Config, spec.Host = emptyConfig, newTestHost()
 	if err := sup.Start(context.Background(), []Spec{spec}); err != nil {
 		t.Fatal(err)
 	}

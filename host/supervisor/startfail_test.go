@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/portcullis-auth/portcullis/sdk"
-	"github.com/portcullis-auth/portcullis/sdk/sdktest"
+	"github.com/portcullis-auth/portcullis/sdk/hostside"
 )
 
 // TestStartFailuresSayWhy starts backends that can never start and checks
@@ -34,7 +34,7 @@ func TestStartFailuresSayWhy(t *testing.T) {
 		},
 		{
 			name:  "missing capability",
-			spec:  Spec{Plugin: "helper", Requires: []sdk.Capability{sdk.CapabilitySignalReceiver}},
+			spec:  Spec{Plugin: "helper", Requires: []hostside.Capability{hostside.SignalReceiver}},
 			cause: func(error) bool { return true },
 			want:  "does not implement the signal_receiver capability",
 		},
@@ -50,7 +50,7 @@ func TestStartFailuresSayWhy(t *testing.T) {
 			sup := New(testOptions(slog.New(slog.DiscardHandler), modeLog))
 			defer sup.Stop()
 			spec := tc.spec
-			spec.Name, spec.Host = "b", sdktest.NewMemoryHost()
+			spec.Name, spec.Host = "b", newTestHost()
 			if spec.Config == nil {
 				spec.Config = emptyConfig
 			}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/portcullis-auth/portcullis/sdk"
+	"github.com/portcullis-auth/portcullis/sdk/hostside"
 )
 
 // Options configure a Supervisor.
@@ -58,9 +59,20 @@ type Spec struct {
 	// Config is the instance's configuration, as JSON.
 	Config json.RawMessage
 	// Host is served to the plugin.
-	Host sdk.Host
-	// Requires lists the capabilities the plugin must declare.
-	Requires []sdk.Capability
+	Host HostServices
+	// Requires lists the capabilities the plugin must implement; it must
+	// implement at least one of AnyOf, when set.
+	Requires []hostside.Capability
+	AnyOf    []hostside.Capability
+}
+
+// HostServices are the services served to a plugin: an sdk.Host told what
+// the plugin is before Configure (package hostsvc).
+type HostServices interface {
+	sdk.Host
+	// Declare is called with what the plugin's metadata says, before
+	// Configure.
+	Declare(authenticator bool, emits []string)
 }
 
 // Supervisor owns the plugin processes.

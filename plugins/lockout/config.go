@@ -6,30 +6,35 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/portcullis-auth/portcullis/sdk"
+	"github.com/portcullis-auth/portcullis/sdk/attempts"
 )
 
-// Fields a lockout group can combine.
+// The fields a lockout group can combine.
 const (
-	FieldUsername  = "username"
-	FieldIPAddress = "ip_address"
-	FieldUserAgent = "user_agent"
+	FieldUsername  = attempts.FieldUsername
+	FieldIPAddress = attempts.FieldIPAddress
+	FieldUserAgent = attempts.FieldUserAgent
 )
 
 // Config is the plugin's `config:` section as written.
 type Config struct {
-	// FailureLimit is the number of failures allowed; the next attempt is
-	// locked out (default 3, as django-axes).
+	// FailureLimit is the number of failures a group allows; the next
+	// attempt is locked out (default 3, as django-axes). A group may set
+	// its own.
 	FailureLimit int `json:"failure_limit"`
 	// Cooloff is how long a lock lasts after the last counted attempt, as a
 	// Go duration ("30m"); absent or "0" locks until an operator resets it.
+	// A group may set its own.
 	Cooloff string `json:"cooloff"`
-	// LockoutParameters is a list of groups, OR'd; each group is a field or
-	// a list of fields, AND'd (default [ip_address], as django-axes).
+	// LockoutParameters is a list of groups, OR'd: each a field, a list of
+	// fields (AND'd), or an object {group, failure_limit, cooloff, tiers}
+	// with limits of its own (default [ip_address], as django-axes).
 	LockoutParameters []json.RawMessage `json:"lockout_parameters"`
 	// ResetOnSuccess removes this client's counts on a successful login.
 	ResetOnSuccess bool `json:"reset_on_success"`
@@ -39,7 +44,7 @@ type Config struct {
 	// and extend the lock (default true, as django-axes).
 	ResetCooloffOnFailureDuringLockout *bool `json:"reset_cooloff_on_failure_during_lockout"`
 	// Tiers give a progressive cool-off; they replace failure_limit (the
-	// lowest tier's failures) and cooloff.
+	// lowest tier's failures) and cooloff. A group may set its own.
 	Tiers []Tier `json:"tiers"`
 	// AllowIPs are never locked out (CIDR or address).
 	AllowIPs []string `json:"allow_ips"`
@@ -47,6 +52,9 @@ type Config struct {
 	BlockIPs []string `json:"block_ips"`
 	// OnlyAllowedIPs refuses every address not in AllowIPs.
 	OnlyAllowedIPs bool `json:"only_allowed_ips"`
+	// IPv6Prefix is how many leading bits of an IPv6 address count as one
+	// client (default 64).
+	IPv6Prefix int `json:"ipv6_prefix"`
 	// UsernameNormalization is "none" (default), "lowercase" or "casefold"
 	// (Unicode case folding), applied before counting.
 	UsernameNormalization string `json:"username_normalization"`
@@ -60,9 +68,12 @@ type Config struct {
 	// AccessFailureLogPerUserLimit caps failure-log records per username,
 	// dropping the oldest (default 1000).
 	AccessFailureLogPerUserLimit int `json:"access_failure_log_per_user_limit"`
-	// SensitiveParameters are masked in the plugin's log lines (default
-	// [username, ip_address], as django-axes).
+	// SensitiveParameters are masked in the host's log lines about the
+	// lockout (default [username, ip_address], as django-axes).
 	SensitiveParameters []string `json:"sensitive_parameters"`
+	// MaxWait bounds how long an attempt waits while a group is full of
+	// attempts in flight (default 10s); then the host answers 503.
+	MaxWait string `json:"max_wait"`
 }
 
 // Tier is one step of a progressive cool-off.
@@ -71,234 +82,337 @@ type Tier struct {
 	Cooloff  string `json:"cooloff"`
 }
 
-// Settings are a validated configuration, ready to use.
+// GroupConfig is a lockout group written as an object, with limits of its
+// own.
+type GroupConfig struct {
+	Group        json.RawMessage `json:"group"`
+	FailureLimit int             `json:"failure_limit"`
+	Cooloff      *string         `json:"cooloff"`
+	Tiers        []Tier          `json:"tiers"`
+}
+
+// Settings are a validated configuration: the rule the host enforces, and
+// warnings about settings that work but are likely mistakes.
 type Settings struct {
-	FailureLimit     int
-	Cooloff          time.Duration // 0: until reset
-	Groups           []Group
-	ResetOnSuccess   bool
-	LockOutAtFailure bool
-	CountDuringLock  bool
-	Tiers            []ParsedTier // ascending by Failures
-	AllowIPs         []netip.Prefix
-	BlockIPs         []netip.Prefix
-	OnlyAllowedIPs   bool
-	Normalize        func(string) string
-	StatusCode       int
-	AccessLog        bool
-	FailureLog       bool
-	FailureLogLimit  int
-	Sensitive        map[string]bool
-	// Warnings are settings that work but are likely mistakes.
+	Rule     attempts.Rule
 	Warnings []string
 }
 
-// ParsedTier is a tier with its cool-off parsed.
-type ParsedTier struct {
-	Failures int
-	Cooloff  time.Duration
+// problems collects configuration problems at their paths.
+type problems []sdk.FieldError
+
+func (p *problems) add(path, format string, args ...any) {
+	*p = append(*p, sdk.FieldError{Path: path, Message: fmt.Sprintf(format, args...)})
 }
-
-// Group is one lockout group: the fields whose values together identify a
-// counter, in canonical order.
-type Group []string
-
-// Name is the group's stable name, e.g. "ip_address+username".
-func (g Group) Name() string { return strings.Join(g, "+") }
-
-// Has reports whether the group uses field.
-func (g Group) Has(field string) bool {
-	for _, f := range g {
-		if f == field {
-			return true
-		}
-	}
-	return false
-}
-
-var knownFields = map[string]bool{FieldUsername: true, FieldIPAddress: true, FieldUserAgent: true}
 
 // ParseConfig decodes and validates a configuration, filling in defaults.
 // Every problem is reported in one *sdk.ConfigError; warnings are in
 // Settings.Warnings.
 func ParseConfig(raw json.RawMessage) (*Settings, error) {
 	var c Config
-	var problems []sdk.FieldError
-	fail := func(path, format string, args ...any) {
-		problems = append(problems, sdk.FieldError{Path: path, Message: fmt.Sprintf(format, args...)})
-	}
+	var ps problems
 	var decodeErr *sdk.ConfigError
 	if err := (&sdk.ConfigureRequest{Config: raw}).DecodeConfig(&c); errors.As(err, &decodeErr) {
-		problems = append(problems, decodeErr.Problems...)
+		ps = append(ps, decodeErr.Problems...)
 		// Fill in what can be read, so that the checks below report the
 		// remaining problems in the same run.
 		_ = json.Unmarshal(raw, &c)
 	} else if err != nil {
 		return nil, err
 	}
-	s := &Settings{
-		FailureLimit:     c.FailureLimit,
-		ResetOnSuccess:   c.ResetOnSuccess,
-		LockOutAtFailure: boolOr(c.LockOutAtFailure, true),
-		CountDuringLock:  boolOr(c.ResetCooloffOnFailureDuringLockout, true),
-		OnlyAllowedIPs:   c.OnlyAllowedIPs,
-		StatusCode:       c.StatusCode,
-		AccessLog:        boolOr(c.AccessLog, true),
-		FailureLog:       c.AccessFailureLog,
-		FailureLogLimit:  c.AccessFailureLogPerUserLimit,
-		Sensitive:        map[string]bool{},
+	s := &Settings{Rule: attempts.Rule{
+		UsernameNormalization: attempts.NormalizeNone,
+		IPv6Prefix:            64,
+		OnlyAllowedIPs:        c.OnlyAllowedIPs,
+		NeverLock:             !boolOr(c.LockOutAtFailure, true),
+		CountWhileLocked:      boolOr(c.ResetCooloffOnFailureDuringLockout, true),
+		ResetOnSuccess:        c.ResetOnSuccess,
+		StatusCode:            http.StatusTooManyRequests,
+		AccessLog:             boolOr(c.AccessLog, true),
+		FailureLog:            c.AccessFailureLog,
+		FailureLogPerUser:     1000,
+	}}
+	r := &s.Rule
+	for _, check := range settingChecks {
+		check(&c, r, &ps)
 	}
-	if s.FailureLimit == 0 && len(c.Tiers) == 0 {
-		s.FailureLimit = 3
+	base := tiersOf("", c.FailureLimit, optional(c.Cooloff), c.Tiers, 3, &ps)
+	if len(c.Tiers) > 0 && (c.FailureLimit != 0 || c.Cooloff != "") {
+		s.Warnings = append(s.Warnings, "tiers replace failure_limit and cooloff; those settings are ignored")
 	}
-	if c.FailureLimit < 0 {
-		fail("failure_limit", "must be > 0")
+	switch {
+	case c.LockoutParameters == nil:
+		r.Counters = []attempts.Counter{{Fields: []string{FieldIPAddress}, Tiers: base}}
+	case len(c.LockoutParameters) == 0:
+		ps.add("lockout_parameters", "must list at least one group")
 	}
-	if c.Cooloff != "" {
-		d, err := time.ParseDuration(c.Cooloff)
-		switch {
-		case err != nil:
-			fail("cooloff", "must be a duration such as 30m or 1h, not %q", c.Cooloff)
-		case d < 0:
-			fail("cooloff", "must not be negative")
-		default:
-			s.Cooloff = d
-		}
-	}
-
-	// Lockout parameters: a list of groups, each a field or a list of fields.
-	if c.LockoutParameters == nil {
-		s.Groups = []Group{{FieldIPAddress}}
-	} else if len(c.LockoutParameters) == 0 {
-		fail("lockout_parameters", "must list at least one group")
-	}
-	seenGroups := map[string]bool{}
+	seen := map[string]bool{}
 	for i, raw := range c.LockoutParameters {
 		path := fmt.Sprintf("lockout_parameters[%d]", i)
-		var fields []string
-		var one string
-		if err := json.Unmarshal(raw, &one); err == nil {
-			fields = []string{one}
-		} else if err := json.Unmarshal(raw, &fields); err != nil || len(fields) == 0 {
-			fail(path, "must be a field name or a non-empty list of field names")
-			continue
-		}
-		ok := true
-		seen := map[string]bool{}
-		for j, f := range fields {
-			if !knownFields[f] {
-				fail(fmt.Sprintf("%s[%d]", path, j), "%q is not a lockout parameter (allowed: username, ip_address, user_agent)", f)
-				ok = false
-			} else if seen[f] {
-				fail(fmt.Sprintf("%s[%d]", path, j), "%q is given twice in one group", f)
-				ok = false
-			}
-			seen[f] = true
-		}
+		counter, ok := parseGroup(path, raw, c, base, &ps)
 		if !ok {
 			continue
 		}
-		g := Group(append([]string(nil), fields...))
-		sort.Strings(g)
-		if seenGroups[g.Name()] {
-			s.Warnings = append(s.Warnings, fmt.Sprintf("lockout_parameters[%d] repeats the group %s", i, g.Name()))
+		name := strings.Join(counter.Fields, "+")
+		if seen[name] {
+			s.Warnings = append(s.Warnings, fmt.Sprintf("%s repeats the group %s", path, name))
 			continue
 		}
-		seenGroups[g.Name()] = true
-		s.Groups = append(s.Groups, g)
-	}
-
-	// Tiers replace failure_limit and cooloff.
-	for i, t := range c.Tiers {
-		path := fmt.Sprintf("tiers[%d]", i)
-		d, err := time.ParseDuration(t.Cooloff)
-		if err != nil || d <= 0 {
-			fail(path+".cooloff", "must be a positive duration such as 15m, not %q", t.Cooloff)
+		seen[name] = true
+		if !slices.Contains(counter.Fields, FieldIPAddress) && !r.NeverLock && permanent(counter.Tiers) {
+			ps.add(path, "the group %s has no cool-off: anyone could lock its clients out for good from anywhere; give it a cooloff", name)
 		}
-		if t.Failures < 1 {
-			fail(path+".failures", "must be > 0")
-		}
-		s.Tiers = append(s.Tiers, ParsedTier{Failures: t.Failures, Cooloff: d})
+		r.Counters = append(r.Counters, counter)
 	}
-	sort.SliceStable(s.Tiers, func(i, j int) bool { return s.Tiers[i].Failures < s.Tiers[j].Failures })
-	for i := 1; i < len(s.Tiers); i++ {
-		if s.Tiers[i].Failures == s.Tiers[i-1].Failures {
-			fail("tiers", "two tiers have %d failures", s.Tiers[i].Failures)
-		} else if s.Tiers[i].Cooloff < s.Tiers[i-1].Cooloff {
-			s.Warnings = append(s.Warnings, fmt.Sprintf("tiers: the tier at %d failures has a shorter cool-off than the one at %d", s.Tiers[i].Failures, s.Tiers[i-1].Failures))
-		}
+	if len(ps) > 0 {
+		return nil, &sdk.ConfigError{Problems: ps}
 	}
-	if len(s.Tiers) > 0 {
-		if c.FailureLimit != 0 || c.Cooloff != "" {
-			s.Warnings = append(s.Warnings, "tiers replace failure_limit and cooloff; those settings are ignored")
-		}
-		s.FailureLimit, s.Cooloff = s.Tiers[0].Failures, s.Tiers[0].Cooloff
-	}
-
-	var err error
-	if s.AllowIPs, err = parsePrefixes(c.AllowIPs); err != nil {
-		fail("allow_ips", "%v", err)
-	}
-	if s.BlockIPs, err = parsePrefixes(c.BlockIPs); err != nil {
-		fail("block_ips", "%v", err)
-	}
-	switch c.UsernameNormalization {
-	case "", "none":
-		s.Normalize = func(u string) string { return u }
-	case "lowercase":
-		s.Normalize = strings.ToLower
-	case "casefold":
-		s.Normalize = caseFold
-	default:
-		fail("username_normalization", "must be none, lowercase or casefold, not %q", c.UsernameNormalization)
-	}
-	switch c.StatusCode {
-	case 0:
-		s.StatusCode = http.StatusTooManyRequests
-	case http.StatusTooManyRequests, http.StatusForbidden:
-	default:
-		fail("status_code", "must be 429 or 403, not %d", c.StatusCode)
-	}
-	switch {
-	case c.AccessFailureLogPerUserLimit == 0:
-		s.FailureLogLimit = 1000
-	case c.AccessFailureLogPerUserLimit < 0:
-		fail("access_failure_log_per_user_limit", "must be > 0")
-	}
-	if c.SensitiveParameters == nil {
-		c.SensitiveParameters = []string{FieldUsername, FieldIPAddress}
-	}
-	for i, p := range c.SensitiveParameters {
-		if !knownFields[p] {
-			fail(fmt.Sprintf("sensitive_parameters[%d]", i), "%q is not a lockout parameter", p)
-		}
-		s.Sensitive[p] = true
-	}
-	if len(problems) > 0 {
-		return nil, &sdk.ConfigError{Problems: problems}
-	}
-	s.Warnings = append(s.Warnings, s.contradictions()...)
+	s.Warnings = append(s.Warnings, contradictions(r)...)
 	return s, nil
 }
 
+// settingChecks check and apply the settings other than the groups and
+// their limits, one each.
+var settingChecks = []func(c *Config, r *attempts.Rule, ps *problems){
+	func(c *Config, r *attempts.Rule, ps *problems) {
+		var err error
+		if r.AllowIPs, err = parsePrefixes(c.AllowIPs); err != nil {
+			ps.add("allow_ips", "%v", err)
+		}
+		if r.BlockIPs, err = parsePrefixes(c.BlockIPs); err != nil {
+			ps.add("block_ips", "%v", err)
+		}
+	},
+	func(c *Config, r *attempts.Rule, ps *problems) {
+		switch c.UsernameNormalization {
+		case "", "none":
+		case attempts.NormalizeLowercase, attempts.NormalizeCasefold:
+			r.UsernameNormalization = c.UsernameNormalization
+		default:
+			ps.add("username_normalization", "must be none, lowercase or casefold, not %q", c.UsernameNormalization)
+		}
+	},
+	func(c *Config, r *attempts.Rule, ps *problems) {
+		switch c.StatusCode {
+		case 0:
+		case http.StatusTooManyRequests, http.StatusForbidden:
+			r.StatusCode = c.StatusCode
+		default:
+			ps.add("status_code", "must be 429 or 403, not %d", c.StatusCode)
+		}
+	},
+	func(c *Config, r *attempts.Rule, ps *problems) {
+		switch {
+		case c.IPv6Prefix == 0:
+		case c.IPv6Prefix < 32 || c.IPv6Prefix > 128:
+			ps.add("ipv6_prefix", "must be between 32 and 128, not %d", c.IPv6Prefix)
+		default:
+			r.IPv6Prefix = c.IPv6Prefix
+		}
+	},
+	func(c *Config, r *attempts.Rule, ps *problems) {
+		switch {
+		case c.AccessFailureLogPerUserLimit < 0:
+			ps.add("access_failure_log_per_user_limit", "must be > 0")
+		case c.AccessFailureLogPerUserLimit > 0:
+			r.FailureLogPerUser = c.AccessFailureLogPerUserLimit
+		}
+	},
+	func(c *Config, r *attempts.Rule, ps *problems) {
+		if c.SensitiveParameters == nil {
+			c.SensitiveParameters = []string{FieldUsername, FieldIPAddress}
+		}
+		for i, p := range c.SensitiveParameters {
+			if !knownField(p) {
+				ps.add(fmt.Sprintf("sensitive_parameters[%d]", i), "%q is not a lockout parameter", p)
+			}
+		}
+		r.SensitiveFields = c.SensitiveParameters
+	},
+	func(c *Config, r *attempts.Rule, ps *problems) {
+		if c.MaxWait == "" {
+			return
+		}
+		d, err := time.ParseDuration(c.MaxWait)
+		if err != nil || d <= 0 || d > 5*time.Minute {
+			ps.add("max_wait", "must be a duration between 1ms and 5m such as 10s, not %q", c.MaxWait)
+			return
+		}
+		r.MaxWait = d
+	},
+}
+
+// parseGroup reads one entry of lockout_parameters: a field, a list of
+// fields, or an object with limits of its own (base otherwise).
+func parseGroup(path string, raw json.RawMessage, c Config, base []attempts.Tier, ps *problems) (attempts.Counter, bool) {
+	tiers := base
+	fieldsRaw := raw
+	if t := strings.TrimSpace(string(raw)); strings.HasPrefix(t, "{") {
+		var g GroupConfig
+		if err := (&sdk.ConfigureRequest{Config: raw}).DecodeConfig(&g); err != nil {
+			var ce *sdk.ConfigError
+			if errors.As(err, &ce) {
+				for _, p := range ce.Problems {
+					ps.add(joinPath(path, p.Path), "%s", p.Message)
+				}
+			}
+			return attempts.Counter{}, false
+		}
+		if g.Group == nil {
+			ps.add(path+".group", "is required: a field or a list of fields")
+			return attempts.Counter{}, false
+		}
+		fieldsRaw = g.Group
+		if g.FailureLimit != 0 || g.Cooloff != nil || g.Tiers != nil {
+			limit, cooloff := g.FailureLimit, g.Cooloff
+			if limit == 0 && len(g.Tiers) == 0 {
+				limit = baseLimit(base)
+			}
+			if cooloff == nil && len(g.Tiers) == 0 {
+				cooloff = optional(c.Cooloff)
+			}
+			tiers = tiersOf(path+".", limit, cooloff, g.Tiers, baseLimit(base), ps)
+		}
+		path += ".group"
+	}
+	var fields []string
+	var one string
+	if err := json.Unmarshal(fieldsRaw, &one); err == nil {
+		fields = []string{one}
+	} else if err := json.Unmarshal(fieldsRaw, &fields); err != nil || len(fields) == 0 {
+		ps.add(path, "must be a field name, a non-empty list of field names, or an object with a group")
+		return attempts.Counter{}, false
+	}
+	ok := true
+	seen := map[string]bool{}
+	for j, f := range fields {
+		switch {
+		case !knownField(f):
+			ps.add(fmt.Sprintf("%s[%d]", path, j), "%q is not a lockout parameter (allowed: username, ip_address, user_agent)", f)
+			ok = false
+		case seen[f]:
+			ps.add(fmt.Sprintf("%s[%d]", path, j), "%q is given twice in one group", f)
+			ok = false
+		}
+		seen[f] = true
+	}
+	sorted := slices.Clone(fields)
+	sort.Strings(sorted)
+	return attempts.Counter{Fields: sorted, Tiers: tiers}, ok && len(tiers) > 0
+}
+
+// tiersOf builds a group's tiers from a failure limit and cool-off, or from
+// explicit tiers (which win). prefix is the path of the object they are in
+// ("" for the top level); defaultLimit stands in for an absent limit.
+func tiersOf(prefix string, limit int, cooloff *string, tiers []Tier, defaultLimit int, ps *problems) []attempts.Tier {
+	if len(tiers) > 0 {
+		var out []attempts.Tier
+		for i, t := range tiers {
+			path := fmt.Sprintf("%stiers[%d]", prefix, i)
+			d, err := time.ParseDuration(t.Cooloff)
+			if err != nil || d <= 0 {
+				ps.add(path+".cooloff", "must be a positive duration such as 15m, not %q", t.Cooloff)
+			}
+			if t.Failures < 1 {
+				ps.add(path+".failures", "must be > 0")
+			}
+			out = append(out, attempts.Tier{Failures: t.Failures, Cooloff: d})
+		}
+		sort.SliceStable(out, func(i, j int) bool { return out[i].Failures < out[j].Failures })
+		for i := 1; i < len(out); i++ {
+			if out[i].Failures == out[i-1].Failures {
+				ps.add(prefix+"tiers", "two tiers have %d failures", out[i].Failures)
+			}
+		}
+		return out
+	}
+	if limit == 0 {
+		limit = defaultLimit
+	}
+	if limit < 0 {
+		ps.add(prefix+"failure_limit", "must be > 0")
+		return nil
+	}
+	var d time.Duration
+	if cooloff != nil && *cooloff != "" {
+		var err error
+		d, err = time.ParseDuration(*cooloff)
+		switch {
+		case err != nil:
+			ps.add(prefix+"cooloff", "must be a duration such as 30m or 1h, not %q", *cooloff)
+		case d < 0:
+			ps.add(prefix+"cooloff", "must not be negative")
+		}
+	}
+	return []attempts.Tier{{Failures: limit, Cooloff: d}}
+}
+
+func baseLimit(base []attempts.Tier) int {
+	if len(base) == 0 {
+		return 3
+	}
+	return base[0].Failures
+}
+
+// permanent reports whether a group's tiers ever lock until reset.
+func permanent(tiers []attempts.Tier) bool {
+	for _, t := range tiers {
+		if t.Cooloff <= 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func optional(s string) *string { return &s }
+
+func joinPath(path, sub string) string {
+	if sub == "" {
+		return path
+	}
+	return path + "." + sub
+}
+
+func knownField(f string) bool {
+	return f == FieldUsername || f == FieldIPAddress || f == FieldUserAgent
+}
+
 // contradictions lists settings that work but are likely mistakes.
-func (s *Settings) contradictions() []string {
+func contradictions(r *attempts.Rule) []string {
 	var w []string
-	withIP := false
-	for _, g := range s.Groups {
-		withIP = withIP || g.Has(FieldIPAddress)
+	withIP, withUser := false, false
+	for _, c := range r.Counters {
+		withIP = withIP || slices.Contains(c.Fields, FieldIPAddress)
+		withUser = withUser || slices.Contains(c.Fields, FieldUsername)
 	}
 	if !withIP {
 		w = append(w, "no lockout group contains ip_address: an attacker who rotates user agents or usernames is not slowed down (django-axes W006)")
 	}
-	if !s.LockOutAtFailure && (s.Cooloff > 0 || len(s.Tiers) > 0 || !s.CountDuringLock) {
+	everyWithUser, everyWithIP := true, true
+	for _, c := range r.Counters {
+		everyWithUser = everyWithUser && slices.Contains(c.Fields, FieldUsername)
+		everyWithIP = everyWithIP && slices.Contains(c.Fields, FieldIPAddress)
+	}
+	if len(r.Counters) > 0 && everyWithUser {
+		w = append(w, "every lockout group contains username: one address spraying a common password over many usernames is not slowed down; add an [ip_address] group with a higher limit")
+	}
+	if len(r.Counters) > 0 && everyWithIP && withUser {
+		w = append(w, "every lockout group contains ip_address: one username can be guessed at from many addresses without limit; add a [username] group with a cool-off")
+	}
+	for _, c := range r.Counters {
+		if len(c.Fields) == 1 && c.Fields[0] == FieldIPAddress && r.ResetOnSuccess {
+			w = append(w, "reset_on_success with an [ip_address] group: one valid login from an address resets an attacker's count there; prefer [username, ip_address] for the reset, or turn reset_on_success off")
+			break
+		}
+	}
+	if r.NeverLock && (!r.CountWhileLocked || len(r.Counters) > 0 && len(r.Counters[0].Tiers) > 1) {
 		w = append(w, "lock_out_at_failure is false: nobody is ever locked out, so cooloff, tiers and reset_cooloff_on_failure_during_lockout have no effect")
 	}
-	if s.OnlyAllowedIPs && len(s.AllowIPs) == 0 {
+	if r.OnlyAllowedIPs && len(r.AllowIPs) == 0 {
 		w = append(w, "only_allowed_ips is true but allow_ips is empty: every login is refused")
 	}
-	for _, a := range s.AllowIPs {
-		for _, b := range s.BlockIPs {
+	for _, a := range r.AllowIPs {
+		for _, b := range r.BlockIPs {
 			if a.Overlaps(b) {
 				w = append(w, fmt.Sprintf("allow_ips %s and block_ips %s overlap: block wins", a, b))
 			}
@@ -341,71 +455,4 @@ func parsePrefixes(list []string) ([]netip.Prefix, error) {
 		out = append(out, netip.PrefixFrom(a, a.BitLen()))
 	}
 	return out, nil
-}
-
-// CooloffFor is the cool-off that applies after count failures: the
-// highest tier reached, or the flat cool-off.
-func (s *Settings) CooloffFor(count int64) time.Duration {
-	if len(s.Tiers) == 0 {
-		return s.Cooloff
-	}
-	d := s.Tiers[0].Cooloff
-	for _, t := range s.Tiers {
-		if count >= int64(t.Failures) {
-			d = t.Cooloff
-		}
-	}
-	return d
-}
-
-// locksAt reports whether the count n is where a lock starts or grows to a
-// longer tier.
-func (s *Settings) locksAt(n int64) bool {
-	if n == int64(s.FailureLimit) {
-		return true
-	}
-	for _, t := range s.Tiers {
-		if n == int64(t.Failures) {
-			return true
-		}
-	}
-	return false
-}
-
-// renewExpiry is the expiry a counter gets after a batch of attempts that
-// got the counts first to last: attempts refused while locked (when they
-// count) extend the lock. Attempts let through leave the expiry alone until
-// their outcome is known. 0: leave the expiry as is.
-func (s *Settings) renewExpiry(first, last int64) time.Duration {
-	if s.LockOutAtFailure && s.CountDuringLock && last > int64(s.FailureLimit) {
-		return s.CooloffFor(last)
-	}
-	return 0
-}
-
-// shortcutTTL is how long the host may answer repeats of a locked-out
-// attempt without asking the plugin.
-const shortcutTTL = time.Second
-
-// shortcut is what the host may do with repeats of an attempt refused with
-// the counts counted (highest worst): count them on the same counters and
-// refuse them, while the highest count stays past the limit and within the
-// same tier. There is none when repeats must reach the plugin: when they
-// are not counted, when each is written to the failure log, or when tiers
-// could give the counters different cool-offs.
-func (s *Settings) shortcut(counted map[string]int64, worst int64) *sdk.Shortcut {
-	if !s.CountDuringLock || s.FailureLog || (len(s.Tiers) > 0 && len(counted) > 1) {
-		return nil
-	}
-	sc := &sdk.Shortcut{TTL: shortcutTTL, Above: int64(s.FailureLimit), Renew: s.CooloffFor(worst)}
-	for key := range counted {
-		sc.Counters = append(sc.Counters, key)
-	}
-	for _, t := range s.Tiers {
-		if int64(t.Failures) > worst {
-			sc.Below = int64(t.Failures)
-			break
-		}
-	}
-	return sc
 }

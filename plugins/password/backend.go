@@ -78,11 +78,7 @@ func New() *Backend { return &Backend{log: sdk.Logger()} }
 
 // Metadata implements sdk.Plugin.
 func (b *Backend) Metadata() sdk.Metadata {
-	return sdk.Metadata{
-		Name:         "password",
-		Version:      Version,
-		Capabilities: []sdk.Capability{sdk.CapabilityAuthenticator},
-	}
+	return sdk.Metadata{Name: "password", Version: Version}
 }
 
 // Configure implements sdk.Plugin.
@@ -162,8 +158,41 @@ func (b *Backend) rehash(ctx context.Context, user sdk.User, password string) {
 	}
 }
 
+// CommandHashPassword is the admin command that hashes the request's
+// Secret with the backend's configured parameters; its result is
+// {"hash": "<PHC string>"}. The host's command line stores the hash, so
+// the password never reaches the host's database in any other form.
+const CommandHashPassword = "hash_password"
+
+// Admin implements sdk.Admin.
+func (b *Backend) Admin(ctx context.Context, req *sdk.AdminRequest, resp *sdk.AdminResponse) error {
+	if req.Command != CommandHashPassword {
+		return fmt.Errorf("%w: the password backend has no command %q", sdk.ErrUnimplemented, req.Command)
+	}
+	if req.Secret == "" {
+		return fmt.Errorf("%w: no password to hash", sdk.ErrInvalidArgument)
+	}
+	if b.slots == nil {
+		return fmt.Errorf("%w: password backend is not configured", sdk.ErrUnavailable)
+	}
+	select {
+	case b.slots <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-b.slots }()
+	hash, err := Hash(req.Secret, b.cfg.Argon2id)
+	if err != nil {
+		return err
+	}
+	resp.Result, _ = json.Marshal(map[string]string{"hash": hash})
+	resp.Message = "Password hashed."
+	return nil
+}
+
 // Interface guards.
 var (
 	_ sdk.Plugin        = (*Backend)(nil)
 	_ sdk.Authenticator = (*Backend)(nil)
+	_ sdk.Admin         = (*Backend)(nil)
 )

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/portcullis-auth/portcullis/sdk"
+	"github.com/portcullis-auth/portcullis/sdk/hostside"
 )
 
 // Credentials is one login attempt for the conformance suite.
@@ -43,16 +44,18 @@ const hangLimit = 10 * time.Second
 // Run runs the suite as subtests of t.
 func (s AuthenticatorSuite) Run(t *testing.T) {
 	t.Run("Metadata", func(t *testing.T) {
-		p := s.New()
-		if err := sdk.CheckPlugin(p); err != nil {
+		info, err := StartUnconfigured(t, s.New(), s.host(t)).Info(context.Background())
+		if err != nil {
 			t.Fatal(err)
 		}
-		md := p.Metadata()
-		if !md.Has(sdk.CapabilityAuthenticator) {
-			t.Fatalf("metadata %+v does not declare %q", md, sdk.CapabilityAuthenticator)
+		if !info.Has(hostside.Authenticator) {
+			t.Fatalf("plugin %q does not implement sdk.Authenticator (capabilities %v)", info.Name, info.Capabilities)
 		}
-		if md.Version == "" {
-			t.Errorf("metadata of %q has no version", md.Name)
+		if info.Name == "" {
+			t.Error("metadata has no name")
+		}
+		if info.Version == "" {
+			t.Errorf("metadata of %q has no version", info.Name)
 		}
 	})
 

@@ -12,7 +12,7 @@ import (
 type otpPlugin struct{}
 
 func (otpPlugin) Metadata() sdk.Metadata {
-	return sdk.Metadata{Name: "otp-test", Version: "test", Capabilities: []sdk.Capability{sdk.CapabilityAuthenticator}}
+	return sdk.Metadata{Name: "otp-test", Version: "test"}
 }
 
 func (otpPlugin) Configure(_ context.Context, req *sdk.ConfigureRequest) error {

@@ -168,15 +168,7 @@ func (h *MemoryHost) List(_ context.Context, prefix string) ([]sdk.Entry, error)
 	return out, nil
 }
 
-func (h *MemoryHost) Increment(ctx context.Context, key string, delta int64, ttl time.Duration) (int64, error) {
-	return h.increment(key, delta, ttl, false)
-}
-
-func (h *MemoryHost) IncrementWindow(ctx context.Context, key string, delta int64, ttl time.Duration) (int64, error) {
-	return h.increment(key, delta, ttl, true)
-}
-
-func (h *MemoryHost) increment(key string, delta int64, ttl time.Duration, onlyIfNew bool) (int64, error) {
+func (h *MemoryHost) Increment(_ context.Context, key string, delta int64, ttl time.Duration) (int64, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var n int64
@@ -192,7 +184,7 @@ func (h *MemoryHost) increment(key string, delta int64, ttl time.Duration, onlyI
 	if ok {
 		expires = e.ExpiresAt
 	}
-	if ttl > 0 && (!ok || !onlyIfNew) {
+	if ttl > 0 {
 		expires = h.expiry(ttl)
 	}
 	h.entries[key] = sdk.Entry{Key: key, Value: []byte(strconv.FormatInt(n, 10)), ExpiresAt: expires}
@@ -218,7 +210,9 @@ func (h *MemoryHost) CompareAndSwap(_ context.Context, key string, oldValue, new
 	return true, nil
 }
 
-func (h *MemoryHost) Emit(_ context.Context, name, sender string, args any) (string, error) {
+// Emit records the signal with the sender "test" (the host sends a
+// plugin's signals under its instance name).
+func (h *MemoryHost) Emit(_ context.Context, name string, args any) (string, error) {
 	raw, err := json.Marshal(args)
 	if err != nil {
 		return "", err
@@ -227,7 +221,7 @@ func (h *MemoryHost) Emit(_ context.Context, name, sender string, args any) (str
 	defer h.mu.Unlock()
 	h.nextID++
 	id := "signal-" + strconv.Itoa(h.nextID)
-	h.emitted = append(h.emitted, sdk.Signal{ID: id, Name: name, Sender: sender, Time: h.now(), Args: raw})
+	h.emitted = append(h.emitted, sdk.Signal{ID: id, Name: name, Sender: "test", Origin: "plugin", Time: h.now(), Args: raw})
 	return id, nil
 }
 

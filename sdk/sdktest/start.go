@@ -10,14 +10,15 @@ import (
 	goplugin "github.com/hashicorp/go-plugin"
 
 	"github.com/portcullis-auth/portcullis/sdk"
-	"github.com/portcullis-auth/portcullis/sdk/client"
+	"github.com/portcullis-auth/portcullis/sdk/hostside"
+	"github.com/portcullis-auth/portcullis/sdk/internal/wire"
 )
 
 // Start serves p in this process and returns the host's view of it, after
 // Configure with the given instance name, config (nil means "{}") and host
 // (nil means a new MemoryHost). Configure errors fail the test; use
 // StartUnconfigured to test them. Everything is stopped when the test ends.
-func Start(t testing.TB, p sdk.Plugin, config json.RawMessage, host sdk.Host) *client.Remote {
+func Start(t testing.TB, p sdk.Plugin, config json.RawMessage, host sdk.Host) *hostside.Remote {
 	t.Helper()
 	r := StartUnconfigured(t, p, host)
 	if config == nil {
@@ -30,20 +31,20 @@ func Start(t testing.TB, p sdk.Plugin, config json.RawMessage, host sdk.Host) *c
 }
 
 // StartUnconfigured is Start without the Configure call.
-func StartUnconfigured(t testing.TB, p sdk.Plugin, host sdk.Host) *client.Remote {
+func StartUnconfigured(t testing.TB, p sdk.Plugin, host sdk.Host) *hostside.Remote {
 	t.Helper()
 	if host == nil {
 		host = NewMemoryHost()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	rc, err := sdk.ServeTest(ctx, p)
+	rc, err := wire.ServeInProcess(ctx, p)
 	if err != nil {
 		cancel()
 		t.Fatalf("serving plugin: %v", err)
 	}
 	c := goplugin.NewClient(&goplugin.ClientConfig{
-		HandshakeConfig:  sdk.Handshake,
-		Plugins:          client.PluginSet(host),
+		HandshakeConfig:  hostside.Handshake,
+		Plugins:          hostside.PluginSet(host),
 		Reattach:         rc,
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
 		Logger:           hclog.New(&hclog.LoggerOptions{Output: io.Discard}),
@@ -56,9 +57,9 @@ func StartUnconfigured(t testing.TB, p sdk.Plugin, host sdk.Host) *client.Remote
 	if err != nil {
 		t.Fatalf("connecting to plugin: %v", err)
 	}
-	raw, err := proto.Dispense(sdk.PluginName)
+	raw, err := proto.Dispense(hostside.PluginName)
 	if err != nil {
 		t.Fatalf("dispensing plugin: %v", err)
 	}
-	return raw.(*client.Remote)
+	return raw.(*hostside.Remote)
 }

@@ -19,11 +19,12 @@ import (
 
 // Sentinel errors; see their re-exports in package sdk for the contracts.
 var (
-	ErrNotFound        = errors.New("not found")
-	ErrConflict        = errors.New("conflict")
-	ErrInvalidArgument = errors.New("invalid argument")
-	ErrUnavailable     = errors.New("unavailable")
-	ErrUnimplemented   = errors.New("not implemented")
+	ErrNotFound         = errors.New("not found")
+	ErrConflict         = errors.New("conflict")
+	ErrInvalidArgument  = errors.New("invalid argument")
+	ErrPermissionDenied = errors.New("permission denied")
+	ErrUnavailable      = errors.New("unavailable")
+	ErrUnimplemented    = errors.New("not implemented")
 )
 
 // FieldError is one problem in a configuration, at a dotted path relative to
@@ -63,6 +64,7 @@ var sentinels = []struct {
 	{ErrNotFound, codes.NotFound},
 	{ErrConflict, codes.Aborted},
 	{ErrInvalidArgument, codes.InvalidArgument},
+	{ErrPermissionDenied, codes.PermissionDenied},
 	{ErrUnavailable, codes.Unavailable},
 	{ErrUnimplemented, codes.Unimplemented},
 	{context.DeadlineExceeded, codes.DeadlineExceeded},

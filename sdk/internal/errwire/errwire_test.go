@@ -24,6 +24,7 @@ var allSentinels = []struct {
 	{errwire.ErrNotFound, codes.NotFound},
 	{errwire.ErrConflict, codes.Aborted},
 	{errwire.ErrInvalidArgument, codes.InvalidArgument},
+	{errwire.ErrPermissionDenied, codes.PermissionDenied},
 	{errwire.ErrUnavailable, codes.Unavailable},
 	{errwire.ErrUnimplemented, codes.Unimplemented},
 	{context.DeadlineExceeded, codes.DeadlineExceeded},
@@ -176,7 +177,7 @@ func TestUnknownErrors(t *testing.T) {
 		wantMsg  string
 	}{
 		{"plain error", errwire.ToStatus(errors.New("disk on fire")), "Unknown", "disk on fire"},
-		{"other code", status.Error(codes.PermissionDenied, "go away"), "PermissionDenied", "go away"},
+		{"other code", status.Error(codes.FailedPrecondition, "go away"), "FailedPrecondition", "go away"},
 		{"internal", status.Error(codes.Internal, "panic: nil map"), "Internal", "panic: nil map"},
 		{"resource exhausted", status.Error(codes.ResourceExhausted, "too big"), "ResourceExhausted", "too big"},
 		{"invalid argument without details", status.Error(codes.InvalidArgument, "bad request"), "", "bad request"},

@@ -1,6 +1,6 @@
 // The wire protocol between the Portcullis host and its plugins.
 //
-// Protocol version 1. Fields and RPCs may be added; changing or removing one
+// Protocol version 2. Fields and RPCs may be added; changing or removing one
 // is a new protocol version (sdk.ProtocolVersion). Generated code is committed:
 // regenerate with `go generate ./sdk/internal/pb`.
 
@@ -37,6 +37,9 @@ const (
 	Capability_CAPABILITY_REDIRECT_AUTHENTICATOR        Capability = 2
 	Capability_CAPABILITY_AUTHORIZATION_REQUEST_BACKEND Capability = 3
 	Capability_CAPABILITY_SIGNAL_RECEIVER               Capability = 4
+	Capability_CAPABILITY_OUTCOME_OBSERVER              Capability = 5
+	Capability_CAPABILITY_ATTEMPT_LIMITER               Capability = 6
+	Capability_CAPABILITY_ADMIN                         Capability = 7
 )
 
 // Enum value maps for Capability.
@@ -47,6 +50,9 @@ var (
 		2: "CAPABILITY_REDIRECT_AUTHENTICATOR",
 		3: "CAPABILITY_AUTHORIZATION_REQUEST_BACKEND",
 		4: "CAPABILITY_SIGNAL_RECEIVER",
+		5: "CAPABILITY_OUTCOME_OBSERVER",
+		6: "CAPABILITY_ATTEMPT_LIMITER",
+		7: "CAPABILITY_ADMIN",
 	}
 	Capability_value = map[string]int32{
 		"CAPABILITY_UNSPECIFIED":                   0,
@@ -54,6 +60,9 @@ var (
 		"CAPABILITY_REDIRECT_AUTHENTICATOR":        2,
 		"CAPABILITY_AUTHORIZATION_REQUEST_BACKEND": 3,
 		"CAPABILITY_SIGNAL_RECEIVER":               4,
+		"CAPABILITY_OUTCOME_OBSERVER":              5,
+		"CAPABILITY_ATTEMPT_LIMITER":               6,
+		"CAPABILITY_ADMIN":                         7,
 	}
 )
 
@@ -136,6 +145,61 @@ func (Decision) EnumDescriptor() ([]byte, []int) {
 	return file_plugin_proto_rawDescGZIP(), []int{1}
 }
 
+type LoginResult int32
+
+const (
+	LoginResult_LOGIN_RESULT_UNSPECIFIED LoginResult = 0
+	LoginResult_LOGIN_RESULT_SUCCEEDED   LoginResult = 1
+	LoginResult_LOGIN_RESULT_FAILED      LoginResult = 2
+	LoginResult_LOGIN_RESULT_DENIED      LoginResult = 3
+	LoginResult_LOGIN_RESULT_UNAVAILABLE LoginResult = 4
+)
+
+// Enum value maps for LoginResult.
+var (
+	LoginResult_name = map[int32]string{
+		0: "LOGIN_RESULT_UNSPECIFIED",
+		1: "LOGIN_RESULT_SUCCEEDED",
+		2: "LOGIN_RESULT_FAILED",
+		3: "LOGIN_RESULT_DENIED",
+		4: "LOGIN_RESULT_UNAVAILABLE",
+	}
+	LoginResult_value = map[string]int32{
+		"LOGIN_RESULT_UNSPECIFIED": 0,
+		"LOGIN_RESULT_SUCCEEDED":   1,
+		"LOGIN_RESULT_FAILED":      2,
+		"LOGIN_RESULT_DENIED":      3,
+		"LOGIN_RESULT_UNAVAILABLE": 4,
+	}
+)
+
+func (x LoginResult) Enum() *LoginResult {
+	p := new(LoginResult)
+	*p = x
+	return p
+}
+
+func (x LoginResult) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (LoginResult) Descriptor() protoreflect.EnumDescriptor {
+	return file_plugin_proto_enumTypes[2].Descriptor()
+}
+
+func (LoginResult) Type() protoreflect.EnumType {
+	return &file_plugin_proto_enumTypes[2]
+}
+
+func (x LoginResult) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use LoginResult.Descriptor instead.
+func (LoginResult) EnumDescriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{2}
+}
+
 type MetadataRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -176,9 +240,7 @@ type Subscription struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Signal string                 `protobuf:"bytes,1,opt,name=signal,proto3" json:"signal,omitempty"`
 	// Empty means every sender.
-	Sender string `protobuf:"bytes,2,opt,name=sender,proto3" json:"sender,omitempty"`
-	// Skip signals whose sender is the subscribing instance itself.
-	IgnoreOwn     bool `protobuf:"varint,3,opt,name=ignore_own,json=ignoreOwn,proto3" json:"ignore_own,omitempty"`
+	Sender        string `protobuf:"bytes,2,opt,name=sender,proto3" json:"sender,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -227,19 +289,14 @@ func (x *Subscription) GetSender() string {
 	return ""
 }
 
-func (x *Subscription) GetIgnoreOwn() bool {
-	if x != nil {
-		return x.IgnoreOwn
-	}
-	return false
-}
-
 type MetadataResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	Version       string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
-	Capabilities  []Capability           `protobuf:"varint,3,rep,packed,name=capabilities,proto3,enum=portcullis.plugin.v1.Capability" json:"capabilities,omitempty"`
+	Capabilities  []Capability           `protobuf:"varint,3,rep,packed,name=capabilities,proto3,enum=portcullis.plugin.v2.Capability" json:"capabilities,omitempty"`
 	Subscriptions []*Subscription        `protobuf:"bytes,4,rep,name=subscriptions,proto3" json:"subscriptions,omitempty"`
+	// The signal names the plugin may emit.
+	Emits         []string `protobuf:"bytes,5,rep,name=emits,proto3" json:"emits,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -298,6 +355,13 @@ func (x *MetadataResponse) GetCapabilities() []Capability {
 func (x *MetadataResponse) GetSubscriptions() []*Subscription {
 	if x != nil {
 		return x.Subscriptions
+	}
+	return nil
+}
+
+func (x *MetadataResponse) GetEmits() []string {
+	if x != nil {
+		return x.Emits
 	}
 	return nil
 }
@@ -597,7 +661,7 @@ func (x *Identity) GetAttributes() map[string]string {
 
 type AuthenticateResponse struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
-	Decision   Decision               `protobuf:"varint,1,opt,name=decision,proto3,enum=portcullis.plugin.v1.Decision" json:"decision,omitempty"`
+	Decision   Decision               `protobuf:"varint,1,opt,name=decision,proto3,enum=portcullis.plugin.v2.Decision" json:"decision,omitempty"`
 	Identity   *Identity              `protobuf:"bytes,2,opt,name=identity,proto3" json:"identity,omitempty"`
 	Reason     string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
 	RetryAfter *durationpb.Duration   `protobuf:"bytes,4,opt,name=retry_after,json=retryAfter,proto3" json:"retry_after,omitempty"`
@@ -607,8 +671,8 @@ type AuthenticateResponse struct {
 	HttpStatus int32 `protobuf:"varint,6,opt,name=http_status,json=httpStatus,proto3" json:"http_status,omitempty"`
 	// Human-readable text for the error body of a deny.
 	Description string `protobuf:"bytes,7,opt,name=description,proto3" json:"description,omitempty"`
-	// Lets the host answer repeats of a denied attempt itself.
-	Shortcut      *Shortcut `protobuf:"bytes,8,opt,name=shortcut,proto3" json:"shortcut,omitempty"`
+	// Opaque to the host: handed back with the login's outcome.
+	Memo          []byte `protobuf:"bytes,8,opt,name=memo,proto3" json:"memo,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -692,38 +756,44 @@ func (x *AuthenticateResponse) GetDescription() string {
 	return ""
 }
 
-func (x *AuthenticateResponse) GetShortcut() *Shortcut {
+func (x *AuthenticateResponse) GetMemo() []byte {
 	if x != nil {
-		return x.Shortcut
+		return x.Memo
 	}
 	return nil
 }
 
-type Shortcut struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Ttl           *durationpb.Duration   `protobuf:"bytes,1,opt,name=ttl,proto3" json:"ttl,omitempty"`
-	Counters      []string               `protobuf:"bytes,2,rep,name=counters,proto3" json:"counters,omitempty"`
-	Above         int64                  `protobuf:"varint,3,opt,name=above,proto3" json:"above,omitempty"`
-	Below         int64                  `protobuf:"varint,4,opt,name=below,proto3" json:"below,omitempty"`
-	Renew         *durationpb.Duration   `protobuf:"bytes,5,opt,name=renew,proto3" json:"renew,omitempty"`
+type LoginEndedRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	RequestId string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	Result    LoginResult            `protobuf:"varint,2,opt,name=result,proto3,enum=portcullis.plugin.v2.LoginResult" json:"result,omitempty"`
+	Username  string                 `protobuf:"bytes,3,opt,name=username,proto3" json:"username,omitempty"`
+	Client    *Client                `protobuf:"bytes,4,opt,name=client,proto3" json:"client,omitempty"`
+	// The backend that decided, and its reason code.
+	Backend string `protobuf:"bytes,5,opt,name=backend,proto3" json:"backend,omitempty"`
+	Reason  string `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The user id, on success.
+	Subject string `protobuf:"bytes,7,opt,name=subject,proto3" json:"subject,omitempty"`
+	// The memo this plugin returned with its answer.
+	Memo          []byte `protobuf:"bytes,8,opt,name=memo,proto3" json:"memo,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *Shortcut) Reset() {
-	*x = Shortcut{}
+func (x *LoginEndedRequest) Reset() {
+	*x = LoginEndedRequest{}
 	mi := &file_plugin_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *Shortcut) String() string {
+func (x *LoginEndedRequest) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*Shortcut) ProtoMessage() {}
+func (*LoginEndedRequest) ProtoMessage() {}
 
-func (x *Shortcut) ProtoReflect() protoreflect.Message {
+func (x *LoginEndedRequest) ProtoReflect() protoreflect.Message {
 	mi := &file_plugin_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -735,44 +805,517 @@ func (x *Shortcut) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use Shortcut.ProtoReflect.Descriptor instead.
-func (*Shortcut) Descriptor() ([]byte, []int) {
+// Deprecated: Use LoginEndedRequest.ProtoReflect.Descriptor instead.
+func (*LoginEndedRequest) Descriptor() ([]byte, []int) {
 	return file_plugin_proto_rawDescGZIP(), []int{9}
 }
 
-func (x *Shortcut) GetTtl() *durationpb.Duration {
+func (x *LoginEndedRequest) GetRequestId() string {
 	if x != nil {
-		return x.Ttl
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *LoginEndedRequest) GetResult() LoginResult {
+	if x != nil {
+		return x.Result
+	}
+	return LoginResult_LOGIN_RESULT_UNSPECIFIED
+}
+
+func (x *LoginEndedRequest) GetUsername() string {
+	if x != nil {
+		return x.Username
+	}
+	return ""
+}
+
+func (x *LoginEndedRequest) GetClient() *Client {
+	if x != nil {
+		return x.Client
 	}
 	return nil
 }
 
-func (x *Shortcut) GetCounters() []string {
+func (x *LoginEndedRequest) GetBackend() string {
+	if x != nil {
+		return x.Backend
+	}
+	return ""
+}
+
+func (x *LoginEndedRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *LoginEndedRequest) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *LoginEndedRequest) GetMemo() []byte {
+	if x != nil {
+		return x.Memo
+	}
+	return nil
+}
+
+type LoginEndedResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LoginEndedResponse) Reset() {
+	*x = LoginEndedResponse{}
+	mi := &file_plugin_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LoginEndedResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LoginEndedResponse) ProtoMessage() {}
+
+func (x *LoginEndedResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LoginEndedResponse.ProtoReflect.Descriptor instead.
+func (*LoginEndedResponse) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{10}
+}
+
+type AttemptRuleRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AttemptRuleRequest) Reset() {
+	*x = AttemptRuleRequest{}
+	mi := &file_plugin_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AttemptRuleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AttemptRuleRequest) ProtoMessage() {}
+
+func (x *AttemptRuleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AttemptRuleRequest.ProtoReflect.Descriptor instead.
+func (*AttemptRuleRequest) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{11}
+}
+
+type AttemptTier struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Failures int32                  `protobuf:"varint,1,opt,name=failures,proto3" json:"failures,omitempty"`
+	// Unset: the lock lasts until an operator resets it.
+	Cooloff       *durationpb.Duration `protobuf:"bytes,2,opt,name=cooloff,proto3" json:"cooloff,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AttemptTier) Reset() {
+	*x = AttemptTier{}
+	mi := &file_plugin_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AttemptTier) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AttemptTier) ProtoMessage() {}
+
+func (x *AttemptTier) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AttemptTier.ProtoReflect.Descriptor instead.
+func (*AttemptTier) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *AttemptTier) GetFailures() int32 {
+	if x != nil {
+		return x.Failures
+	}
+	return 0
+}
+
+func (x *AttemptTier) GetCooloff() *durationpb.Duration {
+	if x != nil {
+		return x.Cooloff
+	}
+	return nil
+}
+
+type AttemptCounter struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The client fields that together key one counter: username,
+	// ip_address, user_agent.
+	Fields []string `protobuf:"bytes,1,rep,name=fields,proto3" json:"fields,omitempty"`
+	// Ascending by failures; the first tier's failures is the limit.
+	Tiers         []*AttemptTier `protobuf:"bytes,2,rep,name=tiers,proto3" json:"tiers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AttemptCounter) Reset() {
+	*x = AttemptCounter{}
+	mi := &file_plugin_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AttemptCounter) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AttemptCounter) ProtoMessage() {}
+
+func (x *AttemptCounter) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AttemptCounter.ProtoReflect.Descriptor instead.
+func (*AttemptCounter) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *AttemptCounter) GetFields() []string {
+	if x != nil {
+		return x.Fields
+	}
+	return nil
+}
+
+func (x *AttemptCounter) GetTiers() []*AttemptTier {
+	if x != nil {
+		return x.Tiers
+	}
+	return nil
+}
+
+type AttemptRuleResponse struct {
+	state                 protoimpl.MessageState `protogen:"open.v1"`
+	Counters              []*AttemptCounter      `protobuf:"bytes,1,rep,name=counters,proto3" json:"counters,omitempty"`
+	UsernameNormalization string                 `protobuf:"bytes,2,opt,name=username_normalization,json=usernameNormalization,proto3" json:"username_normalization,omitempty"`
+	Ipv6Prefix            int32                  `protobuf:"varint,3,opt,name=ipv6_prefix,json=ipv6Prefix,proto3" json:"ipv6_prefix,omitempty"`
+	AllowIps              []string               `protobuf:"bytes,4,rep,name=allow_ips,json=allowIps,proto3" json:"allow_ips,omitempty"`
+	BlockIps              []string               `protobuf:"bytes,5,rep,name=block_ips,json=blockIps,proto3" json:"block_ips,omitempty"`
+	OnlyAllowedIps        bool                   `protobuf:"varint,6,opt,name=only_allowed_ips,json=onlyAllowedIps,proto3" json:"only_allowed_ips,omitempty"`
+	NeverLock             bool                   `protobuf:"varint,7,opt,name=never_lock,json=neverLock,proto3" json:"never_lock,omitempty"`
+	CountWhileLocked      bool                   `protobuf:"varint,8,opt,name=count_while_locked,json=countWhileLocked,proto3" json:"count_while_locked,omitempty"`
+	ResetOnSuccess        bool                   `protobuf:"varint,9,opt,name=reset_on_success,json=resetOnSuccess,proto3" json:"reset_on_success,omitempty"`
+	StatusCode            int32                  `protobuf:"varint,10,opt,name=status_code,json=statusCode,proto3" json:"status_code,omitempty"`
+	AccessLog             bool                   `protobuf:"varint,11,opt,name=access_log,json=accessLog,proto3" json:"access_log,omitempty"`
+	FailureLog            bool                   `protobuf:"varint,12,opt,name=failure_log,json=failureLog,proto3" json:"failure_log,omitempty"`
+	FailureLogPerUser     int32                  `protobuf:"varint,13,opt,name=failure_log_per_user,json=failureLogPerUser,proto3" json:"failure_log_per_user,omitempty"`
+	SensitiveFields       []string               `protobuf:"bytes,14,rep,name=sensitive_fields,json=sensitiveFields,proto3" json:"sensitive_fields,omitempty"`
+	MaxWait               *durationpb.Duration   `protobuf:"bytes,15,opt,name=max_wait,json=maxWait,proto3" json:"max_wait,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
+}
+
+func (x *AttemptRuleResponse) Reset() {
+	*x = AttemptRuleResponse{}
+	mi := &file_plugin_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AttemptRuleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AttemptRuleResponse) ProtoMessage() {}
+
+func (x *AttemptRuleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AttemptRuleResponse.ProtoReflect.Descriptor instead.
+func (*AttemptRuleResponse) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *AttemptRuleResponse) GetCounters() []*AttemptCounter {
 	if x != nil {
 		return x.Counters
 	}
 	return nil
 }
 
-func (x *Shortcut) GetAbove() int64 {
+func (x *AttemptRuleResponse) GetUsernameNormalization() string {
 	if x != nil {
-		return x.Above
+		return x.UsernameNormalization
+	}
+	return ""
+}
+
+func (x *AttemptRuleResponse) GetIpv6Prefix() int32 {
+	if x != nil {
+		return x.Ipv6Prefix
 	}
 	return 0
 }
 
-func (x *Shortcut) GetBelow() int64 {
+func (x *AttemptRuleResponse) GetAllowIps() []string {
 	if x != nil {
-		return x.Below
-	}
-	return 0
-}
-
-func (x *Shortcut) GetRenew() *durationpb.Duration {
-	if x != nil {
-		return x.Renew
+		return x.AllowIps
 	}
 	return nil
+}
+
+func (x *AttemptRuleResponse) GetBlockIps() []string {
+	if x != nil {
+		return x.BlockIps
+	}
+	return nil
+}
+
+func (x *AttemptRuleResponse) GetOnlyAllowedIps() bool {
+	if x != nil {
+		return x.OnlyAllowedIps
+	}
+	return false
+}
+
+func (x *AttemptRuleResponse) GetNeverLock() bool {
+	if x != nil {
+		return x.NeverLock
+	}
+	return false
+}
+
+func (x *AttemptRuleResponse) GetCountWhileLocked() bool {
+	if x != nil {
+		return x.CountWhileLocked
+	}
+	return false
+}
+
+func (x *AttemptRuleResponse) GetResetOnSuccess() bool {
+	if x != nil {
+		return x.ResetOnSuccess
+	}
+	return false
+}
+
+func (x *AttemptRuleResponse) GetStatusCode() int32 {
+	if x != nil {
+		return x.StatusCode
+	}
+	return 0
+}
+
+func (x *AttemptRuleResponse) GetAccessLog() bool {
+	if x != nil {
+		return x.AccessLog
+	}
+	return false
+}
+
+func (x *AttemptRuleResponse) GetFailureLog() bool {
+	if x != nil {
+		return x.FailureLog
+	}
+	return false
+}
+
+func (x *AttemptRuleResponse) GetFailureLogPerUser() int32 {
+	if x != nil {
+		return x.FailureLogPerUser
+	}
+	return 0
+}
+
+func (x *AttemptRuleResponse) GetSensitiveFields() []string {
+	if x != nil {
+		return x.SensitiveFields
+	}
+	return nil
+}
+
+func (x *AttemptRuleResponse) GetMaxWait() *durationpb.Duration {
+	if x != nil {
+		return x.MaxWait
+	}
+	return nil
+}
+
+type AdminRequest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Command string                 `protobuf:"bytes,1,opt,name=command,proto3" json:"command,omitempty"`
+	// The command's arguments, as a JSON object.
+	ArgsJson []byte `protobuf:"bytes,2,opt,name=args_json,json=argsJson,proto3" json:"args_json,omitempty"`
+	// A secret the command needs (e.g. a password); never logged.
+	Secret        string `protobuf:"bytes,3,opt,name=secret,proto3" json:"secret,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AdminRequest) Reset() {
+	*x = AdminRequest{}
+	mi := &file_plugin_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AdminRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AdminRequest) ProtoMessage() {}
+
+func (x *AdminRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AdminRequest.ProtoReflect.Descriptor instead.
+func (*AdminRequest) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *AdminRequest) GetCommand() string {
+	if x != nil {
+		return x.Command
+	}
+	return ""
+}
+
+func (x *AdminRequest) GetArgsJson() []byte {
+	if x != nil {
+		return x.ArgsJson
+	}
+	return nil
+}
+
+func (x *AdminRequest) GetSecret() string {
+	if x != nil {
+		return x.Secret
+	}
+	return ""
+}
+
+type AdminResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The command's result, as a JSON value.
+	ResultJson []byte `protobuf:"bytes,1,opt,name=result_json,json=resultJson,proto3" json:"result_json,omitempty"`
+	// What the command did, in words for an operator.
+	Message       string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AdminResponse) Reset() {
+	*x = AdminResponse{}
+	mi := &file_plugin_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AdminResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AdminResponse) ProtoMessage() {}
+
+func (x *AdminResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AdminResponse.ProtoReflect.Descriptor instead.
+func (*AdminResponse) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *AdminResponse) GetResultJson() []byte {
+	if x != nil {
+		return x.ResultJson
+	}
+	return nil
+}
+
+func (x *AdminResponse) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
 }
 
 type Signal struct {
@@ -782,14 +1325,16 @@ type Signal struct {
 	Sender string                 `protobuf:"bytes,3,opt,name=sender,proto3" json:"sender,omitempty"`
 	Time   *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=time,proto3" json:"time,omitempty"`
 	// The signal's arguments, as a JSON object.
-	ArgsJson      []byte `protobuf:"bytes,5,opt,name=args_json,json=argsJson,proto3" json:"args_json,omitempty"`
+	ArgsJson []byte `protobuf:"bytes,5,opt,name=args_json,json=argsJson,proto3" json:"args_json,omitempty"`
+	// "host" for the signals the host emits, "plugin" for a plugin's.
+	Origin        string `protobuf:"bytes,6,opt,name=origin,proto3" json:"origin,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Signal) Reset() {
 	*x = Signal{}
-	mi := &file_plugin_proto_msgTypes[10]
+	mi := &file_plugin_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -801,7 +1346,7 @@ func (x *Signal) String() string {
 func (*Signal) ProtoMessage() {}
 
 func (x *Signal) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[10]
+	mi := &file_plugin_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -814,7 +1359,7 @@ func (x *Signal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Signal.ProtoReflect.Descriptor instead.
 func (*Signal) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{10}
+	return file_plugin_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Signal) GetId() string {
@@ -852,6 +1397,13 @@ func (x *Signal) GetArgsJson() []byte {
 	return nil
 }
 
+func (x *Signal) GetOrigin() string {
+	if x != nil {
+		return x.Origin
+	}
+	return ""
+}
+
 type ReceiveRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Signal        *Signal                `protobuf:"bytes,1,opt,name=signal,proto3" json:"signal,omitempty"`
@@ -861,7 +1413,7 @@ type ReceiveRequest struct {
 
 func (x *ReceiveRequest) Reset() {
 	*x = ReceiveRequest{}
-	mi := &file_plugin_proto_msgTypes[11]
+	mi := &file_plugin_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -873,7 +1425,7 @@ func (x *ReceiveRequest) String() string {
 func (*ReceiveRequest) ProtoMessage() {}
 
 func (x *ReceiveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[11]
+	mi := &file_plugin_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -886,7 +1438,7 @@ func (x *ReceiveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReceiveRequest.ProtoReflect.Descriptor instead.
 func (*ReceiveRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{11}
+	return file_plugin_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ReceiveRequest) GetSignal() *Signal {
@@ -904,7 +1456,7 @@ type ReceiveResponse struct {
 
 func (x *ReceiveResponse) Reset() {
 	*x = ReceiveResponse{}
-	mi := &file_plugin_proto_msgTypes[12]
+	mi := &file_plugin_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -916,7 +1468,7 @@ func (x *ReceiveResponse) String() string {
 func (*ReceiveResponse) ProtoMessage() {}
 
 func (x *ReceiveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[12]
+	mi := &file_plugin_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -929,22 +1481,23 @@ func (x *ReceiveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReceiveResponse.ProtoReflect.Descriptor instead.
 func (*ReceiveResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{12}
+	return file_plugin_proto_rawDescGZIP(), []int{19}
 }
 
 type User struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Username      string                 `protobuf:"bytes,2,opt,name=username,proto3" json:"username,omitempty"`
-	PasswordHash  string                 `protobuf:"bytes,3,opt,name=password_hash,json=passwordHash,proto3" json:"password_hash,omitempty"`
-	Disabled      bool                   `protobuf:"varint,4,opt,name=disabled,proto3" json:"disabled,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Id       string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Username string                 `protobuf:"bytes,2,opt,name=username,proto3" json:"username,omitempty"`
+	// Empty unless the plugin is granted password_hashes:read.
+	PasswordHash  string `protobuf:"bytes,3,opt,name=password_hash,json=passwordHash,proto3" json:"password_hash,omitempty"`
+	Disabled      bool   `protobuf:"varint,4,opt,name=disabled,proto3" json:"disabled,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *User) Reset() {
 	*x = User{}
-	mi := &file_plugin_proto_msgTypes[13]
+	mi := &file_plugin_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -956,7 +1509,7 @@ func (x *User) String() string {
 func (*User) ProtoMessage() {}
 
 func (x *User) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[13]
+	mi := &file_plugin_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -969,7 +1522,7 @@ func (x *User) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use User.ProtoReflect.Descriptor instead.
 func (*User) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{13}
+	return file_plugin_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *User) GetId() string {
@@ -1009,7 +1562,7 @@ type LookupUserRequest struct {
 
 func (x *LookupUserRequest) Reset() {
 	*x = LookupUserRequest{}
-	mi := &file_plugin_proto_msgTypes[14]
+	mi := &file_plugin_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1021,7 +1574,7 @@ func (x *LookupUserRequest) String() string {
 func (*LookupUserRequest) ProtoMessage() {}
 
 func (x *LookupUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[14]
+	mi := &file_plugin_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1034,7 +1587,7 @@ func (x *LookupUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupUserRequest.ProtoReflect.Descriptor instead.
 func (*LookupUserRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{14}
+	return file_plugin_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *LookupUserRequest) GetUsername() string {
@@ -1053,7 +1606,7 @@ type LookupUserResponse struct {
 
 func (x *LookupUserResponse) Reset() {
 	*x = LookupUserResponse{}
-	mi := &file_plugin_proto_msgTypes[15]
+	mi := &file_plugin_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1065,7 +1618,7 @@ func (x *LookupUserResponse) String() string {
 func (*LookupUserResponse) ProtoMessage() {}
 
 func (x *LookupUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[15]
+	mi := &file_plugin_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1078,7 +1631,7 @@ func (x *LookupUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupUserResponse.ProtoReflect.Descriptor instead.
 func (*LookupUserResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{15}
+	return file_plugin_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *LookupUserResponse) GetUser() *User {
@@ -1099,7 +1652,7 @@ type SetPasswordHashRequest struct {
 
 func (x *SetPasswordHashRequest) Reset() {
 	*x = SetPasswordHashRequest{}
-	mi := &file_plugin_proto_msgTypes[16]
+	mi := &file_plugin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1111,7 +1664,7 @@ func (x *SetPasswordHashRequest) String() string {
 func (*SetPasswordHashRequest) ProtoMessage() {}
 
 func (x *SetPasswordHashRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[16]
+	mi := &file_plugin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1124,7 +1677,7 @@ func (x *SetPasswordHashRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPasswordHashRequest.ProtoReflect.Descriptor instead.
 func (*SetPasswordHashRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{16}
+	return file_plugin_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *SetPasswordHashRequest) GetUserId() string {
@@ -1156,7 +1709,7 @@ type SetPasswordHashResponse struct {
 
 func (x *SetPasswordHashResponse) Reset() {
 	*x = SetPasswordHashResponse{}
-	mi := &file_plugin_proto_msgTypes[17]
+	mi := &file_plugin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1168,7 +1721,7 @@ func (x *SetPasswordHashResponse) String() string {
 func (*SetPasswordHashResponse) ProtoMessage() {}
 
 func (x *SetPasswordHashResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[17]
+	mi := &file_plugin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1181,7 +1734,7 @@ func (x *SetPasswordHashResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPasswordHashResponse.ProtoReflect.Descriptor instead.
 func (*SetPasswordHashResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{17}
+	return file_plugin_proto_rawDescGZIP(), []int{24}
 }
 
 type StorageGetRequest struct {
@@ -1193,7 +1746,7 @@ type StorageGetRequest struct {
 
 func (x *StorageGetRequest) Reset() {
 	*x = StorageGetRequest{}
-	mi := &file_plugin_proto_msgTypes[18]
+	mi := &file_plugin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1205,7 +1758,7 @@ func (x *StorageGetRequest) String() string {
 func (*StorageGetRequest) ProtoMessage() {}
 
 func (x *StorageGetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[18]
+	mi := &file_plugin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1218,7 +1771,7 @@ func (x *StorageGetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StorageGetRequest.ProtoReflect.Descriptor instead.
 func (*StorageGetRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{18}
+	return file_plugin_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *StorageGetRequest) GetKey() string {
@@ -1239,7 +1792,7 @@ type StorageGetResponse struct {
 
 func (x *StorageGetResponse) Reset() {
 	*x = StorageGetResponse{}
-	mi := &file_plugin_proto_msgTypes[19]
+	mi := &file_plugin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1251,7 +1804,7 @@ func (x *StorageGetResponse) String() string {
 func (*StorageGetResponse) ProtoMessage() {}
 
 func (x *StorageGetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[19]
+	mi := &file_plugin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1264,7 +1817,7 @@ func (x *StorageGetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StorageGetResponse.ProtoReflect.Descriptor instead.
 func (*StorageGetResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{19}
+	return file_plugin_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *StorageGetResponse) GetValue() []byte {
@@ -1293,7 +1846,7 @@ type StoragePutRequest struct {
 
 func (x *StoragePutRequest) Reset() {
 	*x = StoragePutRequest{}
-	mi := &file_plugin_proto_msgTypes[20]
+	mi := &file_plugin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1305,7 +1858,7 @@ func (x *StoragePutRequest) String() string {
 func (*StoragePutRequest) ProtoMessage() {}
 
 func (x *StoragePutRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[20]
+	mi := &file_plugin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1318,7 +1871,7 @@ func (x *StoragePutRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoragePutRequest.ProtoReflect.Descriptor instead.
 func (*StoragePutRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{20}
+	return file_plugin_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *StoragePutRequest) GetKey() string {
@@ -1350,7 +1903,7 @@ type StoragePutResponse struct {
 
 func (x *StoragePutResponse) Reset() {
 	*x = StoragePutResponse{}
-	mi := &file_plugin_proto_msgTypes[21]
+	mi := &file_plugin_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1362,7 +1915,7 @@ func (x *StoragePutResponse) String() string {
 func (*StoragePutResponse) ProtoMessage() {}
 
 func (x *StoragePutResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[21]
+	mi := &file_plugin_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1375,7 +1928,7 @@ func (x *StoragePutResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoragePutResponse.ProtoReflect.Descriptor instead.
 func (*StoragePutResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{21}
+	return file_plugin_proto_rawDescGZIP(), []int{28}
 }
 
 type StorageDeleteRequest struct {
@@ -1387,7 +1940,7 @@ type StorageDeleteRequest struct {
 
 func (x *StorageDeleteRequest) Reset() {
 	*x = StorageDeleteRequest{}
-	mi := &file_plugin_proto_msgTypes[22]
+	mi := &file_plugin_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1399,7 +1952,7 @@ func (x *StorageDeleteRequest) String() string {
 func (*StorageDeleteRequest) ProtoMessage() {}
 
 func (x *StorageDeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[22]
+	mi := &file_plugin_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1412,7 +1965,7 @@ func (x *StorageDeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StorageDeleteRequest.ProtoReflect.Descriptor instead.
 func (*StorageDeleteRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{22}
+	return file_plugin_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *StorageDeleteRequest) GetKey() string {
@@ -1431,7 +1984,7 @@ type StorageDeleteResponse struct {
 
 func (x *StorageDeleteResponse) Reset() {
 	*x = StorageDeleteResponse{}
-	mi := &file_plugin_proto_msgTypes[23]
+	mi := &file_plugin_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1443,7 +1996,7 @@ func (x *StorageDeleteResponse) String() string {
 func (*StorageDeleteResponse) ProtoMessage() {}
 
 func (x *StorageDeleteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[23]
+	mi := &file_plugin_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1456,7 +2009,7 @@ func (x *StorageDeleteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StorageDeleteResponse.ProtoReflect.Descriptor instead.
 func (*StorageDeleteResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{23}
+	return file_plugin_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *StorageDeleteResponse) GetDeleted() bool {
@@ -1475,7 +2028,7 @@ type StorageListRequest struct {
 
 func (x *StorageListRequest) Reset() {
 	*x = StorageListRequest{}
-	mi := &file_plugin_proto_msgTypes[24]
+	mi := &file_plugin_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1487,7 +2040,7 @@ func (x *StorageListRequest) String() string {
 func (*StorageListRequest) ProtoMessage() {}
 
 func (x *StorageListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[24]
+	mi := &file_plugin_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1500,7 +2053,7 @@ func (x *StorageListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StorageListRequest.ProtoReflect.Descriptor instead.
 func (*StorageListRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{24}
+	return file_plugin_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *StorageListRequest) GetPrefix() string {
@@ -1521,7 +2074,7 @@ type StorageEntry struct {
 
 func (x *StorageEntry) Reset() {
 	*x = StorageEntry{}
-	mi := &file_plugin_proto_msgTypes[25]
+	mi := &file_plugin_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1533,7 +2086,7 @@ func (x *StorageEntry) String() string {
 func (*StorageEntry) ProtoMessage() {}
 
 func (x *StorageEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[25]
+	mi := &file_plugin_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1546,7 +2099,7 @@ func (x *StorageEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StorageEntry.ProtoReflect.Descriptor instead.
 func (*StorageEntry) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{25}
+	return file_plugin_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *StorageEntry) GetKey() string {
@@ -1579,7 +2132,7 @@ type StorageListResponse struct {
 
 func (x *StorageListResponse) Reset() {
 	*x = StorageListResponse{}
-	mi := &file_plugin_proto_msgTypes[26]
+	mi := &file_plugin_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1591,7 +2144,7 @@ func (x *StorageListResponse) String() string {
 func (*StorageListResponse) ProtoMessage() {}
 
 func (x *StorageListResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[26]
+	mi := &file_plugin_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1604,7 +2157,7 @@ func (x *StorageListResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StorageListResponse.ProtoReflect.Descriptor instead.
 func (*StorageListResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{26}
+	return file_plugin_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *StorageListResponse) GetEntries() []*StorageEntry {
@@ -1615,19 +2168,17 @@ func (x *StorageListResponse) GetEntries() []*StorageEntry {
 }
 
 type StorageIncrementRequest struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	Key   string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
-	Delta int64                  `protobuf:"varint,2,opt,name=delta,proto3" json:"delta,omitempty"`
-	Ttl   *durationpb.Duration   `protobuf:"bytes,3,opt,name=ttl,proto3" json:"ttl,omitempty"`
-	// The ttl only starts the expiry of a counter this call creates.
-	TtlOnlyIfNew  bool `protobuf:"varint,4,opt,name=ttl_only_if_new,json=ttlOnlyIfNew,proto3" json:"ttl_only_if_new,omitempty"`
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	Delta         int64                  `protobuf:"varint,2,opt,name=delta,proto3" json:"delta,omitempty"`
+	Ttl           *durationpb.Duration   `protobuf:"bytes,3,opt,name=ttl,proto3" json:"ttl,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *StorageIncrementRequest) Reset() {
 	*x = StorageIncrementRequest{}
-	mi := &file_plugin_proto_msgTypes[27]
+	mi := &file_plugin_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1639,7 +2190,7 @@ func (x *StorageIncrementRequest) String() string {
 func (*StorageIncrementRequest) ProtoMessage() {}
 
 func (x *StorageIncrementRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[27]
+	mi := &file_plugin_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1652,7 +2203,7 @@ func (x *StorageIncrementRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StorageIncrementRequest.ProtoReflect.Descriptor instead.
 func (*StorageIncrementRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{27}
+	return file_plugin_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *StorageIncrementRequest) GetKey() string {
@@ -1676,13 +2227,6 @@ func (x *StorageIncrementRequest) GetTtl() *durationpb.Duration {
 	return nil
 }
 
-func (x *StorageIncrementRequest) GetTtlOnlyIfNew() bool {
-	if x != nil {
-		return x.TtlOnlyIfNew
-	}
-	return false
-}
-
 type StorageIncrementResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Value         int64                  `protobuf:"varint,1,opt,name=value,proto3" json:"value,omitempty"`
@@ -1692,7 +2236,7 @@ type StorageIncrementResponse struct {
 
 func (x *StorageIncrementResponse) Reset() {
 	*x = StorageIncrementResponse{}
-	mi := &file_plugin_proto_msgTypes[28]
+	mi := &file_plugin_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1704,7 +2248,7 @@ func (x *StorageIncrementResponse) String() string {
 func (*StorageIncrementResponse) ProtoMessage() {}
 
 func (x *StorageIncrementResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[28]
+	mi := &file_plugin_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1717,7 +2261,7 @@ func (x *StorageIncrementResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StorageIncrementResponse.ProtoReflect.Descriptor instead.
 func (*StorageIncrementResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{28}
+	return file_plugin_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *StorageIncrementResponse) GetValue() int64 {
@@ -1741,7 +2285,7 @@ type StorageCompareAndSwapRequest struct {
 
 func (x *StorageCompareAndSwapRequest) Reset() {
 	*x = StorageCompareAndSwapRequest{}
-	mi := &file_plugin_proto_msgTypes[29]
+	mi := &file_plugin_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1753,7 +2297,7 @@ func (x *StorageCompareAndSwapRequest) String() string {
 func (*StorageCompareAndSwapRequest) ProtoMessage() {}
 
 func (x *StorageCompareAndSwapRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[29]
+	mi := &file_plugin_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1766,7 +2310,7 @@ func (x *StorageCompareAndSwapRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StorageCompareAndSwapRequest.ProtoReflect.Descriptor instead.
 func (*StorageCompareAndSwapRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{29}
+	return file_plugin_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *StorageCompareAndSwapRequest) GetKey() string {
@@ -1813,7 +2357,7 @@ type StorageCompareAndSwapResponse struct {
 
 func (x *StorageCompareAndSwapResponse) Reset() {
 	*x = StorageCompareAndSwapResponse{}
-	mi := &file_plugin_proto_msgTypes[30]
+	mi := &file_plugin_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1825,7 +2369,7 @@ func (x *StorageCompareAndSwapResponse) String() string {
 func (*StorageCompareAndSwapResponse) ProtoMessage() {}
 
 func (x *StorageCompareAndSwapResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[30]
+	mi := &file_plugin_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1838,7 +2382,7 @@ func (x *StorageCompareAndSwapResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StorageCompareAndSwapResponse.ProtoReflect.Descriptor instead.
 func (*StorageCompareAndSwapResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{30}
+	return file_plugin_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *StorageCompareAndSwapResponse) GetSwapped() bool {
@@ -1851,15 +2395,14 @@ func (x *StorageCompareAndSwapResponse) GetSwapped() bool {
 type EmitSignalRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Sender        string                 `protobuf:"bytes,2,opt,name=sender,proto3" json:"sender,omitempty"`
-	ArgsJson      []byte                 `protobuf:"bytes,3,opt,name=args_json,json=argsJson,proto3" json:"args_json,omitempty"`
+	ArgsJson      []byte                 `protobuf:"bytes,2,opt,name=args_json,json=argsJson,proto3" json:"args_json,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *EmitSignalRequest) Reset() {
 	*x = EmitSignalRequest{}
-	mi := &file_plugin_proto_msgTypes[31]
+	mi := &file_plugin_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1871,7 +2414,7 @@ func (x *EmitSignalRequest) String() string {
 func (*EmitSignalRequest) ProtoMessage() {}
 
 func (x *EmitSignalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[31]
+	mi := &file_plugin_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1884,19 +2427,12 @@ func (x *EmitSignalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmitSignalRequest.ProtoReflect.Descriptor instead.
 func (*EmitSignalRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{31}
+	return file_plugin_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *EmitSignalRequest) GetName() string {
 	if x != nil {
 		return x.Name
-	}
-	return ""
-}
-
-func (x *EmitSignalRequest) GetSender() string {
-	if x != nil {
-		return x.Sender
 	}
 	return ""
 }
@@ -1917,7 +2453,7 @@ type EmitSignalResponse struct {
 
 func (x *EmitSignalResponse) Reset() {
 	*x = EmitSignalResponse{}
-	mi := &file_plugin_proto_msgTypes[32]
+	mi := &file_plugin_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1929,7 +2465,7 @@ func (x *EmitSignalResponse) String() string {
 func (*EmitSignalResponse) ProtoMessage() {}
 
 func (x *EmitSignalResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[32]
+	mi := &file_plugin_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1942,7 +2478,7 @@ func (x *EmitSignalResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmitSignalResponse.ProtoReflect.Descriptor instead.
 func (*EmitSignalResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{32}
+	return file_plugin_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *EmitSignalResponse) GetId() string {
@@ -1956,18 +2492,17 @@ var File_plugin_proto protoreflect.FileDescriptor
 
 const file_plugin_proto_rawDesc = "" +
 	"\n" +
-	"\fplugin.proto\x12\x14portcullis.plugin.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x11\n" +
-	"\x0fMetadataRequest\"]\n" +
+	"\fplugin.proto\x12\x14portcullis.plugin.v2\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x11\n" +
+	"\x0fMetadataRequest\">\n" +
 	"\fSubscription\x12\x16\n" +
 	"\x06signal\x18\x01 \x01(\tR\x06signal\x12\x16\n" +
-	"\x06sender\x18\x02 \x01(\tR\x06sender\x12\x1d\n" +
-	"\n" +
-	"ignore_own\x18\x03 \x01(\bR\tignoreOwn\"\xd0\x01\n" +
+	"\x06sender\x18\x02 \x01(\tR\x06sender\"\xe6\x01\n" +
 	"\x10MetadataResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12D\n" +
-	"\fcapabilities\x18\x03 \x03(\x0e2 .portcullis.plugin.v1.CapabilityR\fcapabilities\x12H\n" +
-	"\rsubscriptions\x18\x04 \x03(\v2\".portcullis.plugin.v1.SubscriptionR\rsubscriptions\"\x86\x01\n" +
+	"\fcapabilities\x18\x03 \x03(\x0e2 .portcullis.plugin.v2.CapabilityR\fcapabilities\x12H\n" +
+	"\rsubscriptions\x18\x04 \x03(\v2\".portcullis.plugin.v2.SubscriptionR\rsubscriptions\x12\x14\n" +
+	"\x05emits\x18\x05 \x03(\tR\x05emits\"\x86\x01\n" +
 	"\x10ConfigureRequest\x12\x1a\n" +
 	"\binstance\x18\x01 \x01(\tR\binstance\x12\x1f\n" +
 	"\vconfig_json\x18\x02 \x01(\fR\n" +
@@ -1983,8 +2518,8 @@ const file_plugin_proto_rawDesc = "" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12\x1a\n" +
 	"\busername\x18\x02 \x01(\tR\busername\x12\x1a\n" +
 	"\bpassword\x18\x03 \x01(\tR\bpassword\x12\\\n" +
-	"\vcredentials\x18\x04 \x03(\v2:.portcullis.plugin.v1.AuthenticateRequest.CredentialsEntryR\vcredentials\x124\n" +
-	"\x06client\x18\x05 \x01(\v2\x1c.portcullis.plugin.v1.ClientR\x06client\x12\x12\n" +
+	"\vcredentials\x18\x04 \x03(\v2:.portcullis.plugin.v2.AuthenticateRequest.CredentialsEntryR\vcredentials\x124\n" +
+	"\x06client\x18\x05 \x01(\v2\x1c.portcullis.plugin.v2.ClientR\x06client\x12\x12\n" +
 	"\x04path\x18\x06 \x01(\tR\x04path\x1a>\n" +
 	"\x10CredentialsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
@@ -1993,36 +2528,79 @@ const file_plugin_proto_rawDesc = "" +
 	"\asubject\x18\x01 \x01(\tR\asubject\x12\x1a\n" +
 	"\busername\x18\x02 \x01(\tR\busername\x12N\n" +
 	"\n" +
-	"attributes\x18\x03 \x03(\v2..portcullis.plugin.v1.Identity.AttributesEntryR\n" +
+	"attributes\x18\x03 \x03(\v2..portcullis.plugin.v2.Identity.AttributesEntryR\n" +
 	"attributes\x1a=\n" +
 	"\x0fAttributesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x84\x03\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xdc\x02\n" +
 	"\x14AuthenticateResponse\x12:\n" +
-	"\bdecision\x18\x01 \x01(\x0e2\x1e.portcullis.plugin.v1.DecisionR\bdecision\x12:\n" +
-	"\bidentity\x18\x02 \x01(\v2\x1e.portcullis.plugin.v1.IdentityR\bidentity\x12\x16\n" +
+	"\bdecision\x18\x01 \x01(\x0e2\x1e.portcullis.plugin.v2.DecisionR\bdecision\x12:\n" +
+	"\bidentity\x18\x02 \x01(\v2\x1e.portcullis.plugin.v2.IdentityR\bidentity\x12\x16\n" +
 	"\x06reason\x18\x03 \x01(\tR\x06reason\x12:\n" +
 	"\vretry_after\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\n" +
 	"retryAfter\x12!\n" +
 	"\fdetails_json\x18\x05 \x01(\fR\vdetailsJson\x12\x1f\n" +
 	"\vhttp_status\x18\x06 \x01(\x05R\n" +
 	"httpStatus\x12 \n" +
-	"\vdescription\x18\a \x01(\tR\vdescription\x12:\n" +
-	"\bshortcut\x18\b \x01(\v2\x1e.portcullis.plugin.v1.ShortcutR\bshortcut\"\xb0\x01\n" +
-	"\bShortcut\x12+\n" +
-	"\x03ttl\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\x03ttl\x12\x1a\n" +
-	"\bcounters\x18\x02 \x03(\tR\bcounters\x12\x14\n" +
-	"\x05above\x18\x03 \x01(\x03R\x05above\x12\x14\n" +
-	"\x05below\x18\x04 \x01(\x03R\x05below\x12/\n" +
-	"\x05renew\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\x05renew\"\x91\x01\n" +
+	"\vdescription\x18\a \x01(\tR\vdescription\x12\x12\n" +
+	"\x04memo\x18\b \x01(\fR\x04memo\"\x9f\x02\n" +
+	"\x11LoginEndedRequest\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\x129\n" +
+	"\x06result\x18\x02 \x01(\x0e2!.portcullis.plugin.v2.LoginResultR\x06result\x12\x1a\n" +
+	"\busername\x18\x03 \x01(\tR\busername\x124\n" +
+	"\x06client\x18\x04 \x01(\v2\x1c.portcullis.plugin.v2.ClientR\x06client\x12\x18\n" +
+	"\abackend\x18\x05 \x01(\tR\abackend\x12\x16\n" +
+	"\x06reason\x18\x06 \x01(\tR\x06reason\x12\x18\n" +
+	"\asubject\x18\a \x01(\tR\asubject\x12\x12\n" +
+	"\x04memo\x18\b \x01(\fR\x04memo\"\x14\n" +
+	"\x12LoginEndedResponse\"\x14\n" +
+	"\x12AttemptRuleRequest\"^\n" +
+	"\vAttemptTier\x12\x1a\n" +
+	"\bfailures\x18\x01 \x01(\x05R\bfailures\x123\n" +
+	"\acooloff\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\acooloff\"a\n" +
+	"\x0eAttemptCounter\x12\x16\n" +
+	"\x06fields\x18\x01 \x03(\tR\x06fields\x127\n" +
+	"\x05tiers\x18\x02 \x03(\v2!.portcullis.plugin.v2.AttemptTierR\x05tiers\"\xfd\x04\n" +
+	"\x13AttemptRuleResponse\x12@\n" +
+	"\bcounters\x18\x01 \x03(\v2$.portcullis.plugin.v2.AttemptCounterR\bcounters\x125\n" +
+	"\x16username_normalization\x18\x02 \x01(\tR\x15usernameNormalization\x12\x1f\n" +
+	"\vipv6_prefix\x18\x03 \x01(\x05R\n" +
+	"ipv6Prefix\x12\x1b\n" +
+	"\tallow_ips\x18\x04 \x03(\tR\ballowIps\x12\x1b\n" +
+	"\tblock_ips\x18\x05 \x03(\tR\bblockIps\x12(\n" +
+	"\x10only_allowed_ips\x18\x06 \x01(\bR\x0eonlyAllowedIps\x12\x1d\n" +
+	"\n" +
+	"never_lock\x18\a \x01(\bR\tneverLock\x12,\n" +
+	"\x12count_while_locked\x18\b \x01(\bR\x10countWhileLocked\x12(\n" +
+	"\x10reset_on_success\x18\t \x01(\bR\x0eresetOnSuccess\x12\x1f\n" +
+	"\vstatus_code\x18\n" +
+	" \x01(\x05R\n" +
+	"statusCode\x12\x1d\n" +
+	"\n" +
+	"access_log\x18\v \x01(\bR\taccessLog\x12\x1f\n" +
+	"\vfailure_log\x18\f \x01(\bR\n" +
+	"failureLog\x12/\n" +
+	"\x14failure_log_per_user\x18\r \x01(\x05R\x11failureLogPerUser\x12)\n" +
+	"\x10sensitive_fields\x18\x0e \x03(\tR\x0fsensitiveFields\x124\n" +
+	"\bmax_wait\x18\x0f \x01(\v2\x19.google.protobuf.DurationR\amaxWait\"]\n" +
+	"\fAdminRequest\x12\x18\n" +
+	"\acommand\x18\x01 \x01(\tR\acommand\x12\x1b\n" +
+	"\targs_json\x18\x02 \x01(\fR\bargsJson\x12\x16\n" +
+	"\x06secret\x18\x03 \x01(\tR\x06secret\"J\n" +
+	"\rAdminResponse\x12\x1f\n" +
+	"\vresult_json\x18\x01 \x01(\fR\n" +
+	"resultJson\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\"\xa9\x01\n" +
 	"\x06Signal\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
 	"\x06sender\x18\x03 \x01(\tR\x06sender\x12.\n" +
 	"\x04time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x1b\n" +
-	"\targs_json\x18\x05 \x01(\fR\bargsJson\"F\n" +
+	"\targs_json\x18\x05 \x01(\fR\bargsJson\x12\x16\n" +
+	"\x06origin\x18\x06 \x01(\tR\x06origin\"F\n" +
 	"\x0eReceiveRequest\x124\n" +
-	"\x06signal\x18\x01 \x01(\v2\x1c.portcullis.plugin.v1.SignalR\x06signal\"\x11\n" +
+	"\x06signal\x18\x01 \x01(\v2\x1c.portcullis.plugin.v2.SignalR\x06signal\"\x11\n" +
 	"\x0fReceiveResponse\"s\n" +
 	"\x04User\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
@@ -2032,7 +2610,7 @@ const file_plugin_proto_rawDesc = "" +
 	"\x11LookupUserRequest\x12\x1a\n" +
 	"\busername\x18\x01 \x01(\tR\busername\"D\n" +
 	"\x12LookupUserResponse\x12.\n" +
-	"\x04user\x18\x01 \x01(\v2\x1a.portcullis.plugin.v1.UserR\x04user\"g\n" +
+	"\x04user\x18\x01 \x01(\v2\x1a.portcullis.plugin.v2.UserR\x04user\"g\n" +
 	"\x16SetPasswordHashRequest\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x19\n" +
 	"\bold_hash\x18\x02 \x01(\tR\aoldHash\x12\x19\n" +
@@ -2061,12 +2639,11 @@ const file_plugin_proto_rawDesc = "" +
 	"\n" +
 	"expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"S\n" +
 	"\x13StorageListResponse\x12<\n" +
-	"\aentries\x18\x01 \x03(\v2\".portcullis.plugin.v1.StorageEntryR\aentries\"\x95\x01\n" +
+	"\aentries\x18\x01 \x03(\v2\".portcullis.plugin.v2.StorageEntryR\aentries\"n\n" +
 	"\x17StorageIncrementRequest\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05delta\x18\x02 \x01(\x03R\x05delta\x12+\n" +
-	"\x03ttl\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x03ttl\x12%\n" +
-	"\x0fttl_only_if_new\x18\x04 \x01(\bR\fttlOnlyIfNew\"0\n" +
+	"\x03ttl\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x03ttl\"0\n" +
 	"\x18StorageIncrementResponse\x12\x14\n" +
 	"\x05value\x18\x01 \x01(\x03R\x05value\"\xb8\x01\n" +
 	"\x1cStorageCompareAndSwapRequest\x12\x10\n" +
@@ -2077,46 +2654,61 @@ const file_plugin_proto_rawDesc = "" +
 	"\tnew_value\x18\x04 \x01(\fR\bnewValue\x12+\n" +
 	"\x03ttl\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\x03ttl\"9\n" +
 	"\x1dStorageCompareAndSwapResponse\x12\x18\n" +
-	"\aswapped\x18\x01 \x01(\bR\aswapped\"\\\n" +
+	"\aswapped\x18\x01 \x01(\bR\aswapped\"D\n" +
 	"\x11EmitSignalRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
-	"\x06sender\x18\x02 \x01(\tR\x06sender\x12\x1b\n" +
-	"\targs_json\x18\x03 \x01(\fR\bargsJson\"$\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1b\n" +
+	"\targs_json\x18\x02 \x01(\fR\bargsJson\"$\n" +
 	"\x12EmitSignalResponse\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id*\xbb\x01\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id*\x92\x02\n" +
 	"\n" +
 	"Capability\x12\x1a\n" +
 	"\x16CAPABILITY_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18CAPABILITY_AUTHENTICATOR\x10\x01\x12%\n" +
 	"!CAPABILITY_REDIRECT_AUTHENTICATOR\x10\x02\x12,\n" +
 	"(CAPABILITY_AUTHORIZATION_REQUEST_BACKEND\x10\x03\x12\x1e\n" +
-	"\x1aCAPABILITY_SIGNAL_RECEIVER\x10\x04*d\n" +
+	"\x1aCAPABILITY_SIGNAL_RECEIVER\x10\x04\x12\x1f\n" +
+	"\x1bCAPABILITY_OUTCOME_OBSERVER\x10\x05\x12\x1e\n" +
+	"\x1aCAPABILITY_ATTEMPT_LIMITER\x10\x06\x12\x14\n" +
+	"\x10CAPABILITY_ADMIN\x10\a*d\n" +
 	"\bDecision\x12\x18\n" +
 	"\x14DECISION_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11DECISION_IDENTITY\x10\x01\x12\x14\n" +
 	"\x10DECISION_ABSTAIN\x10\x02\x12\x11\n" +
-	"\rDECISION_DENY\x10\x032\xc1\x01\n" +
+	"\rDECISION_DENY\x10\x03*\x97\x01\n" +
+	"\vLoginResult\x12\x1c\n" +
+	"\x18LOGIN_RESULT_UNSPECIFIED\x10\x00\x12\x1a\n" +
+	"\x16LOGIN_RESULT_SUCCEEDED\x10\x01\x12\x17\n" +
+	"\x13LOGIN_RESULT_FAILED\x10\x02\x12\x17\n" +
+	"\x13LOGIN_RESULT_DENIED\x10\x03\x12\x1c\n" +
+	"\x18LOGIN_RESULT_UNAVAILABLE\x10\x042\xc1\x01\n" +
 	"\x06Plugin\x12Y\n" +
-	"\bMetadata\x12%.portcullis.plugin.v1.MetadataRequest\x1a&.portcullis.plugin.v1.MetadataResponse\x12\\\n" +
-	"\tConfigure\x12&.portcullis.plugin.v1.ConfigureRequest\x1a'.portcullis.plugin.v1.ConfigureResponse2v\n" +
+	"\bMetadata\x12%.portcullis.plugin.v2.MetadataRequest\x1a&.portcullis.plugin.v2.MetadataResponse\x12\\\n" +
+	"\tConfigure\x12&.portcullis.plugin.v2.ConfigureRequest\x1a'.portcullis.plugin.v2.ConfigureResponse2v\n" +
 	"\rAuthenticator\x12e\n" +
-	"\fAuthenticate\x12).portcullis.plugin.v1.AuthenticateRequest\x1a*.portcullis.plugin.v1.AuthenticateResponse2h\n" +
+	"\fAuthenticate\x12).portcullis.plugin.v2.AuthenticateRequest\x1a*.portcullis.plugin.v2.AuthenticateResponse2r\n" +
+	"\x0fOutcomeObserver\x12_\n" +
+	"\n" +
+	"LoginEnded\x12'.portcullis.plugin.v2.LoginEndedRequest\x1a(.portcullis.plugin.v2.LoginEndedResponse2t\n" +
+	"\x0eAttemptLimiter\x12b\n" +
+	"\vAttemptRule\x12(.portcullis.plugin.v2.AttemptRuleRequest\x1a).portcullis.plugin.v2.AttemptRuleResponse2Y\n" +
+	"\x05Admin\x12P\n" +
+	"\x05Admin\x12\".portcullis.plugin.v2.AdminRequest\x1a#.portcullis.plugin.v2.AdminResponse2h\n" +
 	"\x0eSignalReceiver\x12V\n" +
-	"\aReceive\x12$.portcullis.plugin.v1.ReceiveRequest\x1a%.portcullis.plugin.v1.ReceiveResponse2\xc6\a\n" +
+	"\aReceive\x12$.portcullis.plugin.v2.ReceiveRequest\x1a%.portcullis.plugin.v2.ReceiveResponse2\xc6\a\n" +
 	"\fHostServices\x12_\n" +
 	"\n" +
-	"LookupUser\x12'.portcullis.plugin.v1.LookupUserRequest\x1a(.portcullis.plugin.v1.LookupUserResponse\x12n\n" +
-	"\x0fSetPasswordHash\x12,.portcullis.plugin.v1.SetPasswordHashRequest\x1a-.portcullis.plugin.v1.SetPasswordHashResponse\x12_\n" +
+	"LookupUser\x12'.portcullis.plugin.v2.LookupUserRequest\x1a(.portcullis.plugin.v2.LookupUserResponse\x12n\n" +
+	"\x0fSetPasswordHash\x12,.portcullis.plugin.v2.SetPasswordHashRequest\x1a-.portcullis.plugin.v2.SetPasswordHashResponse\x12_\n" +
 	"\n" +
-	"StorageGet\x12'.portcullis.plugin.v1.StorageGetRequest\x1a(.portcullis.plugin.v1.StorageGetResponse\x12_\n" +
+	"StorageGet\x12'.portcullis.plugin.v2.StorageGetRequest\x1a(.portcullis.plugin.v2.StorageGetResponse\x12_\n" +
 	"\n" +
-	"StoragePut\x12'.portcullis.plugin.v1.StoragePutRequest\x1a(.portcullis.plugin.v1.StoragePutResponse\x12h\n" +
-	"\rStorageDelete\x12*.portcullis.plugin.v1.StorageDeleteRequest\x1a+.portcullis.plugin.v1.StorageDeleteResponse\x12b\n" +
-	"\vStorageList\x12(.portcullis.plugin.v1.StorageListRequest\x1a).portcullis.plugin.v1.StorageListResponse\x12q\n" +
-	"\x10StorageIncrement\x12-.portcullis.plugin.v1.StorageIncrementRequest\x1a..portcullis.plugin.v1.StorageIncrementResponse\x12\x80\x01\n" +
-	"\x15StorageCompareAndSwap\x122.portcullis.plugin.v1.StorageCompareAndSwapRequest\x1a3.portcullis.plugin.v1.StorageCompareAndSwapResponse\x12_\n" +
+	"StoragePut\x12'.portcullis.plugin.v2.StoragePutRequest\x1a(.portcullis.plugin.v2.StoragePutResponse\x12h\n" +
+	"\rStorageDelete\x12*.portcullis.plugin.v2.StorageDeleteRequest\x1a+.portcullis.plugin.v2.StorageDeleteResponse\x12b\n" +
+	"\vStorageList\x12(.portcullis.plugin.v2.StorageListRequest\x1a).portcullis.plugin.v2.StorageListResponse\x12q\n" +
+	"\x10StorageIncrement\x12-.portcullis.plugin.v2.StorageIncrementRequest\x1a..portcullis.plugin.v2.StorageIncrementResponse\x12\x80\x01\n" +
+	"\x15StorageCompareAndSwap\x122.portcullis.plugin.v2.StorageCompareAndSwapRequest\x1a3.portcullis.plugin.v2.StorageCompareAndSwapResponse\x12_\n" +
 	"\n" +
-	"EmitSignal\x12'.portcullis.plugin.v1.EmitSignalRequest\x1a(.portcullis.plugin.v1.EmitSignalResponseB7Z5github.com/portcullis-auth/portcullis/sdk/internal/pbb\x06proto3"
+	"EmitSignal\x12'.portcullis.plugin.v2.EmitSignalRequest\x1a(.portcullis.plugin.v2.EmitSignalResponseB7Z5github.com/portcullis-auth/portcullis/sdk/internal/pbb\x06proto3"
 
 var (
 	file_plugin_proto_rawDescOnce sync.Once
@@ -2130,101 +2722,118 @@ func file_plugin_proto_rawDescGZIP() []byte {
 	return file_plugin_proto_rawDescData
 }
 
-var file_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
+var file_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
 var file_plugin_proto_goTypes = []any{
-	(Capability)(0),                       // 0: portcullis.plugin.v1.Capability
-	(Decision)(0),                         // 1: portcullis.plugin.v1.Decision
-	(*MetadataRequest)(nil),               // 2: portcullis.plugin.v1.MetadataRequest
-	(*Subscription)(nil),                  // 3: portcullis.plugin.v1.Subscription
-	(*MetadataResponse)(nil),              // 4: portcullis.plugin.v1.MetadataResponse
-	(*ConfigureRequest)(nil),              // 5: portcullis.plugin.v1.ConfigureRequest
-	(*ConfigureResponse)(nil),             // 6: portcullis.plugin.v1.ConfigureResponse
-	(*Client)(nil),                        // 7: portcullis.plugin.v1.Client
-	(*AuthenticateRequest)(nil),           // 8: portcullis.plugin.v1.AuthenticateRequest
-	(*Identity)(nil),                      // 9: portcullis.plugin.v1.Identity
-	(*AuthenticateResponse)(nil),          // 10: portcullis.plugin.v1.AuthenticateResponse
-	(*Shortcut)(nil),                      // 11: portcullis.plugin.v1.Shortcut
-	(*Signal)(nil),                        // 12: portcullis.plugin.v1.Signal
-	(*ReceiveRequest)(nil),                // 13: portcullis.plugin.v1.ReceiveRequest
-	(*ReceiveResponse)(nil),               // 14: portcullis.plugin.v1.ReceiveResponse
-	(*User)(nil),                          // 15: portcullis.plugin.v1.User
-	(*LookupUserRequest)(nil),             // 16: portcullis.plugin.v1.LookupUserRequest
-	(*LookupUserResponse)(nil),            // 17: portcullis.plugin.v1.LookupUserResponse
-	(*SetPasswordHashRequest)(nil),        // 18: portcullis.plugin.v1.SetPasswordHashRequest
-	(*SetPasswordHashResponse)(nil),       // 19: portcullis.plugin.v1.SetPasswordHashResponse
-	(*StorageGetRequest)(nil),             // 20: portcullis.plugin.v1.StorageGetRequest
-	(*StorageGetResponse)(nil),            // 21: portcullis.plugin.v1.StorageGetResponse
-	(*StoragePutRequest)(nil),             // 22: portcullis.plugin.v1.StoragePutRequest
-	(*StoragePutResponse)(nil),            // 23: portcullis.plugin.v1.StoragePutResponse
-	(*StorageDeleteRequest)(nil),          // 24: portcullis.plugin.v1.StorageDeleteRequest
-	(*StorageDeleteResponse)(nil),         // 25: portcullis.plugin.v1.StorageDeleteResponse
-	(*StorageListRequest)(nil),            // 26: portcullis.plugin.v1.StorageListRequest
-	(*StorageEntry)(nil),                  // 27: portcullis.plugin.v1.StorageEntry
-	(*StorageListResponse)(nil),           // 28: portcullis.plugin.v1.StorageListResponse
-	(*StorageIncrementRequest)(nil),       // 29: portcullis.plugin.v1.StorageIncrementRequest
-	(*StorageIncrementResponse)(nil),      // 30: portcullis.plugin.v1.StorageIncrementResponse
-	(*StorageCompareAndSwapRequest)(nil),  // 31: portcullis.plugin.v1.StorageCompareAndSwapRequest
-	(*StorageCompareAndSwapResponse)(nil), // 32: portcullis.plugin.v1.StorageCompareAndSwapResponse
-	(*EmitSignalRequest)(nil),             // 33: portcullis.plugin.v1.EmitSignalRequest
-	(*EmitSignalResponse)(nil),            // 34: portcullis.plugin.v1.EmitSignalResponse
-	nil,                                   // 35: portcullis.plugin.v1.AuthenticateRequest.CredentialsEntry
-	nil,                                   // 36: portcullis.plugin.v1.Identity.AttributesEntry
-	(*durationpb.Duration)(nil),           // 37: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),         // 38: google.protobuf.Timestamp
+	(Capability)(0),                       // 0: portcullis.plugin.v2.Capability
+	(Decision)(0),                         // 1: portcullis.plugin.v2.Decision
+	(LoginResult)(0),                      // 2: portcullis.plugin.v2.LoginResult
+	(*MetadataRequest)(nil),               // 3: portcullis.plugin.v2.MetadataRequest
+	(*Subscription)(nil),                  // 4: portcullis.plugin.v2.Subscription
+	(*MetadataResponse)(nil),              // 5: portcullis.plugin.v2.MetadataResponse
+	(*ConfigureRequest)(nil),              // 6: portcullis.plugin.v2.ConfigureRequest
+	(*ConfigureResponse)(nil),             // 7: portcullis.plugin.v2.ConfigureResponse
+	(*Client)(nil),                        // 8: portcullis.plugin.v2.Client
+	(*AuthenticateRequest)(nil),           // 9: portcullis.plugin.v2.AuthenticateRequest
+	(*Identity)(nil),                      // 10: portcullis.plugin.v2.Identity
+	(*AuthenticateResponse)(nil),          // 11: portcullis.plugin.v2.AuthenticateResponse
+	(*LoginEndedRequest)(nil),             // 12: portcullis.plugin.v2.LoginEndedRequest
+	(*LoginEndedResponse)(nil),            // 13: portcullis.plugin.v2.LoginEndedResponse
+	(*AttemptRuleRequest)(nil),            // 14: portcullis.plugin.v2.AttemptRuleRequest
+	(*AttemptTier)(nil),                   // 15: portcullis.plugin.v2.AttemptTier
+	(*AttemptCounter)(nil),                // 16: portcullis.plugin.v2.AttemptCounter
+	(*AttemptRuleResponse)(nil),           // 17: portcullis.plugin.v2.AttemptRuleResponse
+	(*AdminRequest)(nil),                  // 18: portcullis.plugin.v2.AdminRequest
+	(*AdminResponse)(nil),                 // 19: portcullis.plugin.v2.AdminResponse
+	(*Signal)(nil),                        // 20: portcullis.plugin.v2.Signal
+	(*ReceiveRequest)(nil),                // 21: portcullis.plugin.v2.ReceiveRequest
+	(*ReceiveResponse)(nil),               // 22: portcullis.plugin.v2.ReceiveResponse
+	(*User)(nil),                          // 23: portcullis.plugin.v2.User
+	(*LookupUserRequest)(nil),             // 24: portcullis.plugin.v2.LookupUserRequest
+	(*LookupUserResponse)(nil),            // 25: portcullis.plugin.v2.LookupUserResponse
+	(*SetPasswordHashRequest)(nil),        // 26: portcullis.plugin.v2.SetPasswordHashRequest
+	(*SetPasswordHashResponse)(nil),       // 27: portcullis.plugin.v2.SetPasswordHashResponse
+	(*StorageGetRequest)(nil),             // 28: portcullis.plugin.v2.StorageGetRequest
+	(*StorageGetResponse)(nil),            // 29: portcullis.plugin.v2.StorageGetResponse
+	(*StoragePutRequest)(nil),             // 30: portcullis.plugin.v2.StoragePutRequest
+	(*StoragePutResponse)(nil),            // 31: portcullis.plugin.v2.StoragePutResponse
+	(*StorageDeleteRequest)(nil),          // 32: portcullis.plugin.v2.StorageDeleteRequest
+	(*StorageDeleteResponse)(nil),         // 33: portcullis.plugin.v2.StorageDeleteResponse
+	(*StorageListRequest)(nil),            // 34: portcullis.plugin.v2.StorageListRequest
+	(*StorageEntry)(nil),                  // 35: portcullis.plugin.v2.StorageEntry
+	(*StorageListResponse)(nil),           // 36: portcullis.plugin.v2.StorageListResponse
+	(*StorageIncrementRequest)(nil),       // 37: portcullis.plugin.v2.StorageIncrementRequest
+	(*StorageIncrementResponse)(nil),      // 38: portcullis.plugin.v2.StorageIncrementResponse
+	(*StorageCompareAndSwapRequest)(nil),  // 39: portcullis.plugin.v2.StorageCompareAndSwapRequest
+	(*StorageCompareAndSwapResponse)(nil), // 40: portcullis.plugin.v2.StorageCompareAndSwapResponse
+	(*EmitSignalRequest)(nil),             // 41: portcullis.plugin.v2.EmitSignalRequest
+	(*EmitSignalResponse)(nil),            // 42: portcullis.plugin.v2.EmitSignalResponse
+	nil,                                   // 43: portcullis.plugin.v2.AuthenticateRequest.CredentialsEntry
+	nil,                                   // 44: portcullis.plugin.v2.Identity.AttributesEntry
+	(*durationpb.Duration)(nil),           // 45: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),         // 46: google.protobuf.Timestamp
 }
 var file_plugin_proto_depIdxs = []int32{
-	0,  // 0: portcullis.plugin.v1.MetadataResponse.capabilities:type_name -> portcullis.plugin.v1.Capability
-	3,  // 1: portcullis.plugin.v1.MetadataResponse.subscriptions:type_name -> portcullis.plugin.v1.Subscription
-	35, // 2: portcullis.plugin.v1.AuthenticateRequest.credentials:type_name -> portcullis.plugin.v1.AuthenticateRequest.CredentialsEntry
-	7,  // 3: portcullis.plugin.v1.AuthenticateRequest.client:type_name -> portcullis.plugin.v1.Client
-	36, // 4: portcullis.plugin.v1.Identity.attributes:type_name -> portcullis.plugin.v1.Identity.AttributesEntry
-	1,  // 5: portcullis.plugin.v1.AuthenticateResponse.decision:type_name -> portcullis.plugin.v1.Decision
-	9,  // 6: portcullis.plugin.v1.AuthenticateResponse.identity:type_name -> portcullis.plugin.v1.Identity
-	37, // 7: portcullis.plugin.v1.AuthenticateResponse.retry_after:type_name -> google.protobuf.Duration
-	11, // 8: portcullis.plugin.v1.AuthenticateResponse.shortcut:type_name -> portcullis.plugin.v1.Shortcut
-	37, // 9: portcullis.plugin.v1.Shortcut.ttl:type_name -> google.protobuf.Duration
-	37, // 10: portcullis.plugin.v1.Shortcut.renew:type_name -> google.protobuf.Duration
-	38, // 11: portcullis.plugin.v1.Signal.time:type_name -> google.protobuf.Timestamp
-	12, // 12: portcullis.plugin.v1.ReceiveRequest.signal:type_name -> portcullis.plugin.v1.Signal
-	15, // 13: portcullis.plugin.v1.LookupUserResponse.user:type_name -> portcullis.plugin.v1.User
-	38, // 14: portcullis.plugin.v1.StorageGetResponse.expires_at:type_name -> google.protobuf.Timestamp
-	37, // 15: portcullis.plugin.v1.StoragePutRequest.ttl:type_name -> google.protobuf.Duration
-	38, // 16: portcullis.plugin.v1.StorageEntry.expires_at:type_name -> google.protobuf.Timestamp
-	27, // 17: portcullis.plugin.v1.StorageListResponse.entries:type_name -> portcullis.plugin.v1.StorageEntry
-	37, // 18: portcullis.plugin.v1.StorageIncrementRequest.ttl:type_name -> google.protobuf.Duration
-	37, // 19: portcullis.plugin.v1.StorageCompareAndSwapRequest.ttl:type_name -> google.protobuf.Duration
-	2,  // 20: portcullis.plugin.v1.Plugin.Metadata:input_type -> portcullis.plugin.v1.MetadataRequest
-	5,  // 21: portcullis.plugin.v1.Plugin.Configure:input_type -> portcullis.plugin.v1.ConfigureRequest
-	8,  // 22: portcullis.plugin.v1.Authenticator.Authenticate:input_type -> portcullis.plugin.v1.AuthenticateRequest
-	13, // 23: portcullis.plugin.v1.SignalReceiver.Receive:input_type -> portcullis.plugin.v1.ReceiveRequest
-	16, // 24: portcullis.plugin.v1.HostServices.LookupUser:input_type -> portcullis.plugin.v1.LookupUserRequest
-	18, // 25: portcullis.plugin.v1.HostServices.SetPasswordHash:input_type -> portcullis.plugin.v1.SetPasswordHashRequest
-	20, // 26: portcullis.plugin.v1.HostServices.StorageGet:input_type -> portcullis.plugin.v1.StorageGetRequest
-	22, // 27: portcullis.plugin.v1.HostServices.StoragePut:input_type -> portcullis.plugin.v1.StoragePutRequest
-	24, // 28: portcullis.plugin.v1.HostServices.StorageDelete:input_type -> portcullis.plugin.v1.StorageDeleteRequest
-	26, // 29: portcullis.plugin.v1.HostServices.StorageList:input_type -> portcullis.plugin.v1.StorageListRequest
-	29, // 30: portcullis.plugin.v1.HostServices.StorageIncrement:input_type -> portcullis.plugin.v1.StorageIncrementRequest
-	31, // 31: portcullis.plugin.v1.HostServices.StorageCompareAndSwap:input_type -> portcullis.plugin.v1.StorageCompareAndSwapRequest
-	33, // 32: portcullis.plugin.v1.HostServices.EmitSignal:input_type -> portcullis.plugin.v1.EmitSignalRequest
-	4,  // 33: portcullis.plugin.v1.Plugin.Metadata:output_type -> portcullis.plugin.v1.MetadataResponse
-	6,  // 34: portcullis.plugin.v1.Plugin.Configure:output_type -> portcullis.plugin.v1.ConfigureResponse
-	10, // 35: portcullis.plugin.v1.Authenticator.Authenticate:output_type -> portcullis.plugin.v1.AuthenticateResponse
-	14, // 36: portcullis.plugin.v1.SignalReceiver.Receive:output_type -> portcullis.plugin.v1.ReceiveResponse
-	17, // 37: portcullis.plugin.v1.HostServices.LookupUser:output_type -> portcullis.plugin.v1.LookupUserResponse
-	19, // 38: portcullis.plugin.v1.HostServices.SetPasswordHash:output_type -> portcullis.plugin.v1.SetPasswordHashResponse
-	21, // 39: portcullis.plugin.v1.HostServices.StorageGet:output_type -> portcullis.plugin.v1.StorageGetResponse
-	23, // 40: portcullis.plugin.v1.HostServices.StoragePut:output_type -> portcullis.plugin.v1.StoragePutResponse
-	25, // 41: portcullis.plugin.v1.HostServices.StorageDelete:output_type -> portcullis.plugin.v1.StorageDeleteResponse
-	28, // 42: portcullis.plugin.v1.HostServices.StorageList:output_type -> portcullis.plugin.v1.StorageListResponse
-	30, // 43: portcullis.plugin.v1.HostServices.StorageIncrement:output_type -> portcullis.plugin.v1.StorageIncrementResponse
-	32, // 44: portcullis.plugin.v1.HostServices.StorageCompareAndSwap:output_type -> portcullis.plugin.v1.StorageCompareAndSwapResponse
-	34, // 45: portcullis.plugin.v1.HostServices.EmitSignal:output_type -> portcullis.plugin.v1.EmitSignalResponse
-	33, // [33:46] is the sub-list for method output_type
-	20, // [20:33] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	0,  // 0: portcullis.plugin.v2.MetadataResponse.capabilities:type_name -> portcullis.plugin.v2.Capability
+	4,  // 1: portcullis.plugin.v2.MetadataResponse.subscriptions:type_name -> portcullis.plugin.v2.Subscription
+	43, // 2: portcullis.plugin.v2.AuthenticateRequest.credentials:type_name -> portcullis.plugin.v2.AuthenticateRequest.CredentialsEntry
+	8,  // 3: portcullis.plugin.v2.AuthenticateRequest.client:type_name -> portcullis.plugin.v2.Client
+	44, // 4: portcullis.plugin.v2.Identity.attributes:type_name -> portcullis.plugin.v2.Identity.AttributesEntry
+	1,  // 5: portcullis.plugin.v2.AuthenticateResponse.decision:type_name -> portcullis.plugin.v2.Decision
+	10, // 6: portcullis.plugin.v2.AuthenticateResponse.identity:type_name -> portcullis.plugin.v2.Identity
+	45, // 7: portcullis.plugin.v2.AuthenticateResponse.retry_after:type_name -> google.protobuf.Duration
+	2,  // 8: portcullis.plugin.v2.LoginEndedRequest.result:type_name -> portcullis.plugin.v2.LoginResult
+	8,  // 9: portcullis.plugin.v2.LoginEndedRequest.client:type_name -> portcullis.plugin.v2.Client
+	45, // 10: portcullis.plugin.v2.AttemptTier.cooloff:type_name -> google.protobuf.Duration
+	15, // 11: portcullis.plugin.v2.AttemptCounter.tiers:type_name -> portcullis.plugin.v2.AttemptTier
+	16, // 12: portcullis.plugin.v2.AttemptRuleResponse.counters:type_name -> portcullis.plugin.v2.AttemptCounter
+	45, // 13: portcullis.plugin.v2.AttemptRuleResponse.max_wait:type_name -> google.protobuf.Duration
+	46, // 14: portcullis.plugin.v2.Signal.time:type_name -> google.protobuf.Timestamp
+	20, // 15: portcullis.plugin.v2.ReceiveRequest.signal:type_name -> portcullis.plugin.v2.Signal
+	23, // 16: portcullis.plugin.v2.LookupUserResponse.user:type_name -> portcullis.plugin.v2.User
+	46, // 17: portcullis.plugin.v2.StorageGetResponse.expires_at:type_name -> google.protobuf.Timestamp
+	45, // 18: portcullis.plugin.v2.StoragePutRequest.ttl:type_name -> google.protobuf.Duration
+	46, // 19: portcullis.plugin.v2.StorageEntry.expires_at:type_name -> google.protobuf.Timestamp
+	35, // 20: portcullis.plugin.v2.StorageListResponse.entries:type_name -> portcullis.plugin.v2.StorageEntry
+	45, // 21: portcullis.plugin.v2.StorageIncrementRequest.ttl:type_name -> google.protobuf.Duration
+	45, // 22: portcullis.plugin.v2.StorageCompareAndSwapRequest.ttl:type_name -> google.protobuf.Duration
+	3,  // 23: portcullis.plugin.v2.Plugin.Metadata:input_type -> portcullis.plugin.v2.MetadataRequest
+	6,  // 24: portcullis.plugin.v2.Plugin.Configure:input_type -> portcullis.plugin.v2.ConfigureRequest
+	9,  // 25: portcullis.plugin.v2.Authenticator.Authenticate:input_type -> portcullis.plugin.v2.AuthenticateRequest
+	12, // 26: portcullis.plugin.v2.OutcomeObserver.LoginEnded:input_type -> portcullis.plugin.v2.LoginEndedRequest
+	14, // 27: portcullis.plugin.v2.AttemptLimiter.AttemptRule:input_type -> portcullis.plugin.v2.AttemptRuleRequest
+	18, // 28: portcullis.plugin.v2.Admin.Admin:input_type -> portcullis.plugin.v2.AdminRequest
+	21, // 29: portcullis.plugin.v2.SignalReceiver.Receive:input_type -> portcullis.plugin.v2.ReceiveRequest
+	24, // 30: portcullis.plugin.v2.HostServices.LookupUser:input_type -> portcullis.plugin.v2.LookupUserRequest
+	26, // 31: portcullis.plugin.v2.HostServices.SetPasswordHash:input_type -> portcullis.plugin.v2.SetPasswordHashRequest
+	28, // 32: portcullis.plugin.v2.HostServices.StorageGet:input_type -> portcullis.plugin.v2.StorageGetRequest
+	30, // 33: portcullis.plugin.v2.HostServices.StoragePut:input_type -> portcullis.plugin.v2.StoragePutRequest
+	32, // 34: portcullis.plugin.v2.HostServices.StorageDelete:input_type -> portcullis.plugin.v2.StorageDeleteRequest
+	34, // 35: portcullis.plugin.v2.HostServices.StorageList:input_type -> portcullis.plugin.v2.StorageListRequest
+	37, // 36: portcullis.plugin.v2.HostServices.StorageIncrement:input_type -> portcullis.plugin.v2.StorageIncrementRequest
+	39, // 37: portcullis.plugin.v2.HostServices.StorageCompareAndSwap:input_type -> portcullis.plugin.v2.StorageCompareAndSwapRequest
+	41, // 38: portcullis.plugin.v2.HostServices.EmitSignal:input_type -> portcullis.plugin.v2.EmitSignalRequest
+	5,  // 39: portcullis.plugin.v2.Plugin.Metadata:output_type -> portcullis.plugin.v2.MetadataResponse
+	7,  // 40: portcullis.plugin.v2.Plugin.Configure:output_type -> portcullis.plugin.v2.ConfigureResponse
+	11, // 41: portcullis.plugin.v2.Authenticator.Authenticate:output_type -> portcullis.plugin.v2.AuthenticateResponse
+	13, // 42: portcullis.plugin.v2.OutcomeObserver.LoginEnded:output_type -> portcullis.plugin.v2.LoginEndedResponse
+	17, // 43: portcullis.plugin.v2.AttemptLimiter.AttemptRule:output_type -> portcullis.plugin.v2.AttemptRuleResponse
+	19, // 44: portcullis.plugin.v2.Admin.Admin:output_type -> portcullis.plugin.v2.AdminResponse
+	22, // 45: portcullis.plugin.v2.SignalReceiver.Receive:output_type -> portcullis.plugin.v2.ReceiveResponse
+	25, // 46: portcullis.plugin.v2.HostServices.LookupUser:output_type -> portcullis.plugin.v2.LookupUserResponse
+	27, // 47: portcullis.plugin.v2.HostServices.SetPasswordHash:output_type -> portcullis.plugin.v2.SetPasswordHashResponse
+	29, // 48: portcullis.plugin.v2.HostServices.StorageGet:output_type -> portcullis.plugin.v2.StorageGetResponse
+	31, // 49: portcullis.plugin.v2.HostServices.StoragePut:output_type -> portcullis.plugin.v2.StoragePutResponse
+	33, // 50: portcullis.plugin.v2.HostServices.StorageDelete:output_type -> portcullis.plugin.v2.StorageDeleteResponse
+	36, // 51: portcullis.plugin.v2.HostServices.StorageList:output_type -> portcullis.plugin.v2.StorageListResponse
+	38, // 52: portcullis.plugin.v2.HostServices.StorageIncrement:output_type -> portcullis.plugin.v2.StorageIncrementResponse
+	40, // 53: portcullis.plugin.v2.HostServices.StorageCompareAndSwap:output_type -> portcullis.plugin.v2.StorageCompareAndSwapResponse
+	42, // 54: portcullis.plugin.v2.HostServices.EmitSignal:output_type -> portcullis.plugin.v2.EmitSignalResponse
+	39, // [39:55] is the sub-list for method output_type
+	23, // [23:39] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_plugin_proto_init() }
@@ -2237,10 +2846,10 @@ func file_plugin_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugin_proto_rawDesc), len(file_plugin_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   35,
+			NumEnums:      3,
+			NumMessages:   42,
 			NumExtensions: 0,
-			NumServices:   4,
+			NumServices:   7,
 		},
 		GoTypes:           file_plugin_proto_goTypes,
 		DependencyIndexes: file_plugin_proto_depIdxs,

@@ -1,6 +1,6 @@
 // The wire protocol between the Portcullis host and its plugins.
 //
-// Protocol version 1. Fields and RPCs may be added; changing or removing one
+// Protocol version 2. Fields and RPCs may be added; changing or removing one
 // is a new protocol version (sdk.ProtocolVersion). Generated code is committed:
 // regenerate with `go generate ./sdk/internal/pb`.
 
@@ -25,8 +25,8 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Plugin_Metadata_FullMethodName  = "/portcullis.plugin.v1.Plugin/Metadata"
-	Plugin_Configure_FullMethodName = "/portcullis.plugin.v1.Plugin/Configure"
+	Plugin_Metadata_FullMethodName  = "/portcullis.plugin.v2.Plugin/Metadata"
+	Plugin_Configure_FullMethodName = "/portcullis.plugin.v2.Plugin/Configure"
 )
 
 // PluginClient is the client API for Plugin service.
@@ -35,9 +35,11 @@ const (
 //
 // Plugin is served by every plugin.
 type PluginClient interface {
-	// Metadata reports the plugin's name, version, capabilities and
-	// subscriptions. The host calls it after start, before Configure, and
-	// again after Configure (subscriptions may depend on configuration).
+	// Metadata reports the plugin's name, version, capabilities (derived by
+	// the SDK from the interfaces the plugin implements), subscriptions and
+	// the signals it may emit. The host calls it after start, before
+	// Configure, and again after Configure (subscriptions may depend on
+	// configuration; capabilities and emitted signals may not).
 	Metadata(ctx context.Context, in *MetadataRequest, opts ...grpc.CallOption) (*MetadataResponse, error)
 	// Configure hands the plugin its instance name and configuration, and the
 	// broker id on which the host serves HostServices.
@@ -78,9 +80,11 @@ func (c *pluginClient) Configure(ctx context.Context, in *ConfigureRequest, opts
 //
 // Plugin is served by every plugin.
 type PluginServer interface {
-	// Metadata reports the plugin's name, version, capabilities and
-	// subscriptions. The host calls it after start, before Configure, and
-	// again after Configure (subscriptions may depend on configuration).
+	// Metadata reports the plugin's name, version, capabilities (derived by
+	// the SDK from the interfaces the plugin implements), subscriptions and
+	// the signals it may emit. The host calls it after start, before
+	// Configure, and again after Configure (subscriptions may depend on
+	// configuration; capabilities and emitted signals may not).
 	Metadata(context.Context, *MetadataRequest) (*MetadataResponse, error)
 	// Configure hands the plugin its instance name and configuration, and the
 	// broker id on which the host serves HostServices.
@@ -162,7 +166,7 @@ func _Plugin_Configure_Handler(srv interface{}, ctx context.Context, dec func(in
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
 var Plugin_ServiceDesc = grpc.ServiceDesc{
-	ServiceName: "portcullis.plugin.v1.Plugin",
+	ServiceName: "portcullis.plugin.v2.Plugin",
 	HandlerType: (*PluginServer)(nil),
 	Methods: []grpc.MethodDesc{
 		{
@@ -179,7 +183,7 @@ var Plugin_ServiceDesc = grpc.ServiceDesc{
 }
 
 const (
-	Authenticator_Authenticate_FullMethodName = "/portcullis.plugin.v1.Authenticator/Authenticate"
+	Authenticator_Authenticate_FullMethodName = "/portcullis.plugin.v2.Authenticator/Authenticate"
 )
 
 // AuthenticatorClient is the client API for Authenticator service.
@@ -272,7 +276,7 @@ func _Authenticator_Authenticate_Handler(srv interface{}, ctx context.Context, d
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
 var Authenticator_ServiceDesc = grpc.ServiceDesc{
-	ServiceName: "portcullis.plugin.v1.Authenticator",
+	ServiceName: "portcullis.plugin.v2.Authenticator",
 	HandlerType: (*AuthenticatorServer)(nil),
 	Methods: []grpc.MethodDesc{
 		{
@@ -285,7 +289,325 @@ var Authenticator_ServiceDesc = grpc.ServiceDesc{
 }
 
 const (
-	SignalReceiver_Receive_FullMethodName = "/portcullis.plugin.v1.SignalReceiver/Receive"
+	OutcomeObserver_LoginEnded_FullMethodName = "/portcullis.plugin.v2.OutcomeObserver/LoginEnded"
+)
+
+// OutcomeObserverClient is the client API for OutcomeObserver service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// OutcomeObserver is told how a login it was asked about ended.
+type OutcomeObserverClient interface {
+	LoginEnded(ctx context.Context, in *LoginEndedRequest, opts ...grpc.CallOption) (*LoginEndedResponse, error)
+}
+
+type outcomeObserverClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewOutcomeObserverClient(cc grpc.ClientConnInterface) OutcomeObserverClient {
+	return &outcomeObserverClient{cc}
+}
+
+func (c *outcomeObserverClient) LoginEnded(ctx context.Context, in *LoginEndedRequest, opts ...grpc.CallOption) (*LoginEndedResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(LoginEndedResponse)
+	err := c.cc.Invoke(ctx, OutcomeObserver_LoginEnded_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// OutcomeObserverServer is the server API for OutcomeObserver service.
+// All implementations must embed UnimplementedOutcomeObserverServer
+// for forward compatibility.
+//
+// OutcomeObserver is told how a login it was asked about ended.
+type OutcomeObserverServer interface {
+	LoginEnded(context.Context, *LoginEndedRequest) (*LoginEndedResponse, error)
+	mustEmbedUnimplementedOutcomeObserverServer()
+}
+
+// UnimplementedOutcomeObserverServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedOutcomeObserverServer struct{}
+
+func (UnimplementedOutcomeObserverServer) LoginEnded(context.Context, *LoginEndedRequest) (*LoginEndedResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method LoginEnded not implemented")
+}
+func (UnimplementedOutcomeObserverServer) mustEmbedUnimplementedOutcomeObserverServer() {}
+func (UnimplementedOutcomeObserverServer) testEmbeddedByValue()                         {}
+
+// UnsafeOutcomeObserverServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to OutcomeObserverServer will
+// result in compilation errors.
+type UnsafeOutcomeObserverServer interface {
+	mustEmbedUnimplementedOutcomeObserverServer()
+}
+
+func RegisterOutcomeObserverServer(s grpc.ServiceRegistrar, srv OutcomeObserverServer) {
+	// If the following call panics, it indicates UnimplementedOutcomeObserverServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&OutcomeObserver_ServiceDesc, srv)
+}
+
+func _OutcomeObserver_LoginEnded_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(LoginEndedRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutcomeObserverServer).LoginEnded(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutcomeObserver_LoginEnded_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutcomeObserverServer).LoginEnded(ctx, req.(*LoginEndedRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+// OutcomeObserver_ServiceDesc is the grpc.ServiceDesc for OutcomeObserver service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var OutcomeObserver_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "portcullis.plugin.v2.OutcomeObserver",
+	HandlerType: (*OutcomeObserverServer)(nil),
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "LoginEnded",
+			Handler:    _OutcomeObserver_LoginEnded_Handler,
+		},
+	},
+	Streams:  []grpc.StreamDesc{},
+	Metadata: "plugin.proto",
+}
+
+const (
+	AttemptLimiter_AttemptRule_FullMethodName = "/portcullis.plugin.v2.AttemptLimiter/AttemptRule"
+)
+
+// AttemptLimiterClient is the client API for AttemptLimiter service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// AttemptLimiter declares a rule the host enforces on login attempts.
+type AttemptLimiterClient interface {
+	AttemptRule(ctx context.Context, in *AttemptRuleRequest, opts ...grpc.CallOption) (*AttemptRuleResponse, error)
+}
+
+type attemptLimiterClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewAttemptLimiterClient(cc grpc.ClientConnInterface) AttemptLimiterClient {
+	return &attemptLimiterClient{cc}
+}
+
+func (c *attemptLimiterClient) AttemptRule(ctx context.Context, in *AttemptRuleRequest, opts ...grpc.CallOption) (*AttemptRuleResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AttemptRuleResponse)
+	err := c.cc.Invoke(ctx, AttemptLimiter_AttemptRule_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// AttemptLimiterServer is the server API for AttemptLimiter service.
+// All implementations must embed UnimplementedAttemptLimiterServer
+// for forward compatibility.
+//
+// AttemptLimiter declares a rule the host enforces on login attempts.
+type AttemptLimiterServer interface {
+	AttemptRule(context.Context, *AttemptRuleRequest) (*AttemptRuleResponse, error)
+	mustEmbedUnimplementedAttemptLimiterServer()
+}
+
+// UnimplementedAttemptLimiterServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedAttemptLimiterServer struct{}
+
+func (UnimplementedAttemptLimiterServer) AttemptRule(context.Context, *AttemptRuleRequest) (*AttemptRuleResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AttemptRule not implemented")
+}
+func (UnimplementedAttemptLimiterServer) mustEmbedUnimplementedAttemptLimiterServer() {}
+func (UnimplementedAttemptLimiterServer) testEmbeddedByValue()                        {}
+
+// UnsafeAttemptLimiterServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to AttemptLimiterServer will
+// result in compilation errors.
+type UnsafeAttemptLimiterServer interface {
+	mustEmbedUnimplementedAttemptLimiterServer()
+}
+
+func RegisterAttemptLimiterServer(s grpc.ServiceRegistrar, srv AttemptLimiterServer) {
+	// If the following call panics, it indicates UnimplementedAttemptLimiterServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&AttemptLimiter_ServiceDesc, srv)
+}
+
+func _AttemptLimiter_AttemptRule_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AttemptRuleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AttemptLimiterServer).AttemptRule(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AttemptLimiter_AttemptRule_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AttemptLimiterServer).AttemptRule(ctx, req.(*AttemptRuleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+// AttemptLimiter_ServiceDesc is the grpc.ServiceDesc for AttemptLimiter service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var AttemptLimiter_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "portcullis.plugin.v2.AttemptLimiter",
+	HandlerType: (*AttemptLimiterServer)(nil),
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "AttemptRule",
+			Handler:    _AttemptLimiter_AttemptRule_Handler,
+		},
+	},
+	Streams:  []grpc.StreamDesc{},
+	Metadata: "plugin.proto",
+}
+
+const (
+	Admin_Admin_FullMethodName = "/portcullis.plugin.v2.Admin/Admin"
+)
+
+// AdminClient is the client API for Admin service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// Admin serves operator commands (the command line, the admin API).
+type AdminClient interface {
+	Admin(ctx context.Context, in *AdminRequest, opts ...grpc.CallOption) (*AdminResponse, error)
+}
+
+type adminClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewAdminClient(cc grpc.ClientConnInterface) AdminClient {
+	return &adminClient{cc}
+}
+
+func (c *adminClient) Admin(ctx context.Context, in *AdminRequest, opts ...grpc.CallOption) (*AdminResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AdminResponse)
+	err := c.cc.Invoke(ctx, Admin_Admin_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// AdminServer is the server API for Admin service.
+// All implementations must embed UnimplementedAdminServer
+// for forward compatibility.
+//
+// Admin serves operator commands (the command line, the admin API).
+type AdminServer interface {
+	Admin(context.Context, *AdminRequest) (*AdminResponse, error)
+	mustEmbedUnimplementedAdminServer()
+}
+
+// UnimplementedAdminServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedAdminServer struct{}
+
+func (UnimplementedAdminServer) Admin(context.Context, *AdminRequest) (*AdminResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Admin not implemented")
+}
+func (UnimplementedAdminServer) mustEmbedUnimplementedAdminServer() {}
+func (UnimplementedAdminServer) testEmbeddedByValue()               {}
+
+// UnsafeAdminServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to AdminServer will
+// result in compilation errors.
+type UnsafeAdminServer interface {
+	mustEmbedUnimplementedAdminServer()
+}
+
+func RegisterAdminServer(s grpc.ServiceRegistrar, srv AdminServer) {
+	// If the following call panics, it indicates UnimplementedAdminServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&Admin_ServiceDesc, srv)
+}
+
+func _Admin_Admin_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AdminRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).Admin(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_Admin_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).Admin(ctx, req.(*AdminRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+// Admin_ServiceDesc is the grpc.ServiceDesc for Admin service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var Admin_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "portcullis.plugin.v2.Admin",
+	HandlerType: (*AdminServer)(nil),
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "Admin",
+			Handler:    _Admin_Admin_Handler,
+		},
+	},
+	Streams:  []grpc.StreamDesc{},
+	Metadata: "plugin.proto",
+}
+
+const (
+	SignalReceiver_Receive_FullMethodName = "/portcullis.plugin.v2.SignalReceiver/Receive"
 )
 
 // SignalReceiverClient is the client API for SignalReceiver service.
@@ -378,7 +700,7 @@ func _SignalReceiver_Receive_Handler(srv interface{}, ctx context.Context, dec f
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
 var SignalReceiver_ServiceDesc = grpc.ServiceDesc{
-	ServiceName: "portcullis.plugin.v1.SignalReceiver",
+	ServiceName: "portcullis.plugin.v2.SignalReceiver",
 	HandlerType: (*SignalReceiverServer)(nil),
 	Methods: []grpc.MethodDesc{
 		{
@@ -391,22 +713,23 @@ var SignalReceiver_ServiceDesc = grpc.ServiceDesc{
 }
 
 const (
-	HostServices_LookupUser_FullMethodName            = "/portcullis.plugin.v1.HostServices/LookupUser"
-	HostServices_SetPasswordHash_FullMethodName       = "/portcullis.plugin.v1.HostServices/SetPasswordHash"
-	HostServices_StorageGet_FullMethodName            = "/portcullis.plugin.v1.HostServices/StorageGet"
-	HostServices_StoragePut_FullMethodName            = "/portcullis.plugin.v1.HostServices/StoragePut"
-	HostServices_StorageDelete_FullMethodName         = "/portcullis.plugin.v1.HostServices/StorageDelete"
-	HostServices_StorageList_FullMethodName           = "/portcullis.plugin.v1.HostServices/StorageList"
-	HostServices_StorageIncrement_FullMethodName      = "/portcullis.plugin.v1.HostServices/StorageIncrement"
-	HostServices_StorageCompareAndSwap_FullMethodName = "/portcullis.plugin.v1.HostServices/StorageCompareAndSwap"
-	HostServices_EmitSignal_FullMethodName            = "/portcullis.plugin.v1.HostServices/EmitSignal"
+	HostServices_LookupUser_FullMethodName            = "/portcullis.plugin.v2.HostServices/LookupUser"
+	HostServices_SetPasswordHash_FullMethodName       = "/portcullis.plugin.v2.HostServices/SetPasswordHash"
+	HostServices_StorageGet_FullMethodName            = "/portcullis.plugin.v2.HostServices/StorageGet"
+	HostServices_StoragePut_FullMethodName            = "/portcullis.plugin.v2.HostServices/StoragePut"
+	HostServices_StorageDelete_FullMethodName         = "/portcullis.plugin.v2.HostServices/StorageDelete"
+	HostServices_StorageList_FullMethodName           = "/portcullis.plugin.v2.HostServices/StorageList"
+	HostServices_StorageIncrement_FullMethodName      = "/portcullis.plugin.v2.HostServices/StorageIncrement"
+	HostServices_StorageCompareAndSwap_FullMethodName = "/portcullis.plugin.v2.HostServices/StorageCompareAndSwap"
+	HostServices_EmitSignal_FullMethodName            = "/portcullis.plugin.v2.HostServices/EmitSignal"
 )
 
 // HostServicesClient is the client API for HostServices service.
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// HostServices is served by the host over the go-plugin broker.
+// HostServices is served by the host over the go-plugin broker. What a
+// plugin may call depends on its capabilities and its grants.
 type HostServicesClient interface {
 	LookupUser(ctx context.Context, in *LookupUserRequest, opts ...grpc.CallOption) (*LookupUserResponse, error)
 	SetPasswordHash(ctx context.Context, in *SetPasswordHashRequest, opts ...grpc.CallOption) (*SetPasswordHashResponse, error)
@@ -521,7 +844,8 @@ func (c *hostServicesClient) EmitSignal(ctx context.Context, in *EmitSignalReque
 // All implementations must embed UnimplementedHostServicesServer
 // for forward compatibility.
 //
-// HostServices is served by the host over the go-plugin broker.
+// HostServices is served by the host over the go-plugin broker. What a
+// plugin may call depends on its capabilities and its grants.
 type HostServicesServer interface {
 	LookupUser(context.Context, *LookupUserRequest) (*LookupUserResponse, error)
 	SetPasswordHash(context.Context, *SetPasswordHashRequest) (*SetPasswordHashResponse, error)
@@ -756,7 +1080,7 @@ func _HostServices_EmitSignal_Handler(srv interface{}, ctx context.Context, dec 
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
 var HostServices_ServiceDesc = grpc.ServiceDesc{
-	ServiceName: "portcullis.plugin.v1.HostServices",
+	ServiceName: "portcullis.plugin.v2.HostServices",
 	HandlerType: (*HostServicesServer)(nil),
 	Methods: []grpc.MethodDesc{
 		{

@@ -1,0 +1,160 @@
+package limiter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/portcullis-auth/portcullis/host/storage"
+	"github.com/portcullis-auth/portcullis/sdk/attempts"
+)
+
+// The operations in this file work on a limiter backend's counters and
+// access log without the rule or the plugin: the command line calls them on
+// the database directly, and the admin API can call the same code.
+
+// Counter is one counter, as listed.
+type Counter struct {
+	// Backend is the limiter backend the counter belongs to.
+	Backend string
+	// Group is the counter's fields, e.g. "ip_address+username".
+	Group     string
+	Username  string
+	IPAddress string
+	UserAgent string
+	// Hashed is set when the values were too long to keep in the key; the
+	// counter still works but its values cannot be shown.
+	Hashed   bool
+	Failures int64
+	LockAt   int64
+	// ExpiresAt is when the counter (and any lock) ends; zero: never.
+	ExpiresAt time.Time
+	// Locked is set when the next attempt would be refused.
+	Locked bool
+}
+
+// List returns every live counter of backend, most failures first.
+func List(ctx context.Context, store *storage.Store, backend string) ([]Counter, error) {
+	states, err := store.Attempts(backend).Counters(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []Counter
+	for _, st := range states {
+		pk, ok := parseCounterKey(st.Key)
+		if !ok {
+			continue
+		}
+		out = append(out, Counter{
+			Backend: backend, Group: pk.Group.name(), Username: pk.Values[attempts.FieldUsername],
+			IPAddress: pk.Values[attempts.FieldIPAddress], UserAgent: pk.Values[attempts.FieldUserAgent],
+			Hashed: pk.Values == nil, Failures: st.Failures, LockAt: st.LockAt, ExpiresAt: st.ExpiresAt, Locked: st.Locked(),
+		})
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Failures > out[j].Failures })
+	return out, nil
+}
+
+// Filter selects counters to reset. With both Username and IPAddress only
+// counters keyed on both, with both values, match (the pair); with one,
+// every counter whose group has that field with that value; All matches
+// every counter. A username matches a counter's value as written or as any
+// username normalization makes it (the rule is not at hand); an address
+// matches the counter's address or the IPv6 prefix that holds it.
+type Filter struct {
+	Username  string
+	IPAddress string
+	All       bool
+}
+
+// ErrEmptyFilter is returned by Reset for a filter that names nothing: a
+// reset never removes everything by accident.
+var ErrEmptyFilter = errors.New("name an IP address, a username, or all")
+
+// Reset removes backend's counters that f selects and returns how many.
+func Reset(ctx context.Context, store *storage.Store, backend string, f Filter) (int, error) {
+	if !f.All && f.Username == "" && f.IPAddress == "" {
+		return 0, ErrEmptyFilter
+	}
+	a := store.Attempts(backend)
+	states, err := a.Counters(ctx)
+	if err != nil {
+		return 0, err
+	}
+	removed := 0
+	for _, st := range states {
+		pk, ok := parseCounterKey(st.Key)
+		if !ok || !f.matches(pk) {
+			continue
+		}
+		deleted, err := a.DeleteCounter(ctx, st.Key)
+		if err != nil {
+			return removed, err
+		}
+		if deleted {
+			removed++
+		}
+	}
+	return removed, nil
+}
+
+func (f Filter) matches(pk parsedKey) bool {
+	if f.All {
+		return true
+	}
+	if pk.Values == nil {
+		return false // a hashed key's values are unknown; only all removes it
+	}
+	if f.Username != "" {
+		v, ok := pk.Values[attempts.FieldUsername]
+		if !ok || !usernameMatches(f.Username, v) {
+			return false
+		}
+	}
+	if f.IPAddress != "" {
+		v, ok := pk.Values[attempts.FieldIPAddress]
+		if !ok || !addressMatches(f.IPAddress, v) {
+			return false
+		}
+	}
+	return true
+}
+
+func usernameMatches(typed, v string) bool {
+	for _, n := range []string{attempts.NormalizeNone, attempts.NormalizeLowercase, attempts.NormalizeCasefold} {
+		norm, _ := normalizer(n)
+		if norm(typed) == v {
+			return true
+		}
+	}
+	return false
+}
+
+// Prune removes access and access failure log records older than age and
+// returns how many.
+func Prune(ctx context.Context, store *storage.Store, age time.Duration, now time.Time) (int64, error) {
+	if age <= 0 {
+		return 0, errors.New("the age must be positive")
+	}
+	return store.PruneAccessLog(ctx, now.Add(-age))
+}
+
+// ParseAge reads an age such as "30d", "12h" or "90m".
+func ParseAge(s string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n <= 0 {
+			return 0, fmt.Errorf("age %q: want a positive number of days such as 30d", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("age %q: want a positive age such as 30d or 12h", s)
+	}
+	return d, nil
+}

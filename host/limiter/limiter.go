@@ -1,0 +1,536 @@
+// Package limiter enforces the attempt rules that plugins declare
+// (sdk.AttemptLimiter, package sdk/attempts): brute-force lockout with
+// django-axes semantics, without axes' check-then-act race.
+//
+// The host owns the counting. At the declaring backend's place in the chain
+// Check works out the attempt's counters and, in one statement per counter,
+// refuses a client that is locked (counting the refusal when the rule says
+// so); otherwise it reserves the attempt on every counter in one
+// transaction, so that at most a counter's limit of attempts whose outcome
+// is unknown, plus its counted failures, are ever in play. An attempt that
+// finds a counter full of attempts in flight waits until one ends (its
+// outcome may unlock room, or lock the client) — bounded by the rule's
+// MaxWait, after which the login is answered 503 try_again and not counted.
+// When the login ends, End settles the reservation: a wrong password is
+// counted, anything else is given back. Every change is in the host's
+// database, so a restart, a SIGKILL or a second host sharing PostgreSQL
+// changes nothing about the bound.
+package limiter
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/portcullis-auth/portcullis/host/internal/coalesce"
+	"github.com/portcullis-auth/portcullis/host/storage"
+	"github.com/portcullis-auth/portcullis/sdk"
+	"github.com/portcullis-auth/portcullis/sdk/attempts"
+	"github.com/portcullis-auth/portcullis/sdk/signals"
+)
+
+// Reasons of a refusal.
+const (
+	// ReasonLockedOut: a counter is at its limit (429, or the rule's status).
+	ReasonLockedOut = "locked_out"
+	// ReasonIPBlocked: the address is in block_ips, or not in allow_ips
+	// with only_allowed_ips (403).
+	ReasonIPBlocked = "ip_blocked"
+)
+
+// Messages of a lockout answer, as django-axes words them.
+const (
+	cooloffMessage   = "Account locked: too many login attempts. Please try again later."
+	permalockMessage = "Account locked: too many login attempts. Contact an admin to unlock your account."
+	blockedMessage   = "Logins from this address are not allowed."
+)
+
+// Defaults.
+const (
+	defaultIPv6Prefix = 64
+	defaultMaxWait    = 10 * time.Second
+	// maxAdmissionRounds bounds how often one attempt goes between
+	// refusal and admission when a lock comes and goes under it.
+	maxAdmissionRounds = 8
+)
+
+// Emitter sends the host's signals; the host's dispatcher is one.
+type Emitter interface {
+	Emit(ctx context.Context, sender string, args any) string
+}
+
+// Options complete a Limiter.
+type Options struct {
+	// Lease bounds how long an attempt may stay in flight: a reservation
+	// whose host died is given back after it. It must outlast the longest
+	// login (the chain's timeouts), or the bound could be exceeded.
+	Lease  time.Duration
+	Emit   Emitter
+	Logger *slog.Logger
+	// Now is the clock (tests); nil means time.Now.
+	Now func() time.Time
+}
+
+// Limiter enforces one backend's rule. It is safe for concurrent use.
+type Limiter struct {
+	name      string
+	rule      attempts.Rule
+	groups    []group
+	policies  []counterPolicy // by group
+	normalize func(string) string
+	ipv6Bits  int
+	maxWait   time.Duration
+	store     *storage.Attempts
+	logs      *storage.Store
+	refusals  *coalesce.Batcher[refusal]
+	waiters   *waiters
+	opts      Options
+}
+
+// counterPolicy is a group's limit and cool-offs.
+type counterPolicy struct {
+	lockAt   int64
+	cooloffs []storage.CooloffStep
+}
+
+// New checks rule and returns the Limiter of backend name. A rule the host
+// cannot enforce as written is an error naming every problem.
+func New(name string, rule attempts.Rule, store *storage.Store, opts Options) (*Limiter, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Lease <= 0 {
+		opts.Lease = time.Minute
+	}
+	l := &Limiter{
+		name: name, rule: rule, ipv6Bits: rule.IPv6Prefix, maxWait: rule.MaxWait,
+		store: store.Attempts(name).WithClock(opts.Now), logs: store,
+		refusals: coalesce.New[refusal](), waiters: newWaiters(), opts: opts,
+	}
+	var problems []string
+	fail := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	var ok bool
+	if l.normalize, ok = normalizer(rule.UsernameNormalization); !ok {
+		fail("unknown username normalization %q", rule.UsernameNormalization)
+	}
+	if l.ipv6Bits == 0 {
+		l.ipv6Bits = defaultIPv6Prefix
+	}
+	if l.ipv6Bits < 1 || l.ipv6Bits > 128 {
+		fail("ipv6 prefix %d is not between 1 and 128", rule.IPv6Prefix)
+	}
+	if l.maxWait <= 0 {
+		l.maxWait = defaultMaxWait
+	}
+	switch rule.StatusCode {
+	case 0:
+		l.rule.StatusCode = http.StatusTooManyRequests
+	case http.StatusTooManyRequests, http.StatusForbidden:
+	default:
+		fail("status code %d is not 429 or 403", rule.StatusCode)
+	}
+	if len(rule.Counters) == 0 && !rule.OnlyAllowedIPs && len(rule.BlockIPs) == 0 {
+		fail("no counters")
+	}
+	seen := map[string]bool{}
+	for i, c := range rule.Counters {
+		g := group(slices.Clone(c.Fields))
+		sort.Strings(g)
+		if len(g) == 0 {
+			fail("counter %d has no fields", i)
+			continue
+		}
+		for j, f := range g {
+			if !knownFields[f] {
+				fail("counter %d: unknown field %q", i, f)
+			} else if j > 0 && g[j-1] == f {
+				fail("counter %d: field %q twice", i, f)
+			}
+		}
+		if seen[g.name()] {
+			fail("counter %d repeats the group %s", i, g.name())
+		}
+		seen[g.name()] = true
+		if len(c.Tiers) == 0 {
+			fail("counter %d has no limit", i)
+			continue
+		}
+		p := counterPolicy{lockAt: int64(c.Tiers[0].Failures)}
+		for j, t := range c.Tiers {
+			if t.Failures < 1 || (j > 0 && t.Failures <= c.Tiers[j-1].Failures) {
+				fail("counter %d: tier %d: failures must be positive and ascending", i, j)
+			}
+			if t.Cooloff < 0 {
+				fail("counter %d: tier %d: negative cool-off", i, j)
+			}
+			p.cooloffs = append(p.cooloffs, storage.CooloffStep{From: int64(t.Failures), Cooloff: t.Cooloff})
+		}
+		if rule.NeverLock {
+			p.lockAt = 0
+		}
+		l.groups = append(l.groups, g)
+		l.policies = append(l.policies, p)
+	}
+	for _, f := range rule.SensitiveFields {
+		if !knownFields[f] {
+			fail("unknown sensitive field %q", f)
+		}
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("attempt rule of %q: %v", name, errors.New(joinProblems(problems)))
+	}
+	return l, nil
+}
+
+func joinProblems(ps []string) string {
+	out := ps[0]
+	for _, p := range ps[1:] {
+		out += "; " + p
+	}
+	return out
+}
+
+// Name is the backend whose rule this is.
+func (l *Limiter) Name() string { return l.name }
+
+// Rule returns the rule as declared.
+func (l *Limiter) Rule() attempts.Rule { return l.rule }
+
+// Verdict is what Check decided.
+type Verdict struct {
+	// Refusal, if set, refuses the login: the chain stops with it.
+	Refusal *Refusal
+	// Busy is set when the attempt waited MaxWait for room on a counter
+	// and got none: the login fails closed (503 try_again), uncounted.
+	Busy bool
+	// Attempt, if set, is the admitted attempt: End must be called with
+	// the login's outcome. Nil for an address that is not counted.
+	Attempt *Attempt
+}
+
+// Refusal is a refused login, in the shape of a backend's deny.
+type Refusal struct {
+	Reason      string
+	Status      int
+	Description string
+	RetryAfter  time.Duration
+	Details     map[string]any
+}
+
+// Attempt is an admitted attempt: reserved on its counters until End.
+type Attempt struct {
+	l        *Limiter
+	id       string
+	client   Client
+	raw      sdk.Client
+	counters []storage.AttemptCounter
+	ended    bool
+}
+
+// clientOf builds the counter values of a login.
+func (l *Limiter) clientOf(username string, c sdk.Client) Client {
+	return Client{
+		Username:  l.normalize(username),
+		IPAddress: addressKey(c.IP, l.ipv6Bits),
+		UserAgent: truncateUTF8(c.UserAgent, maxUserAgentBytes),
+	}
+}
+
+// countersOf returns the counters of client c, and the groups they belong
+// to.
+func (l *Limiter) countersOf(c Client) ([]storage.AttemptCounter, []group) {
+	var out []storage.AttemptCounter
+	var groups []group
+	for i, g := range l.groups {
+		key, ok := counterKey(g, c)
+		if !ok {
+			continue
+		}
+		p := l.policies[i]
+		out = append(out, storage.AttemptCounter{Key: key, LockAt: p.lockAt, Cooloffs: p.cooloffs})
+		groups = append(groups, g)
+	}
+	return out, groups
+}
+
+func inAny(prefixes []netip.Prefix, a netip.Addr) bool {
+	if !a.IsValid() {
+		return false
+	}
+	for _, p := range prefixes {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// Check decides whether the login req may go on to the next backends.
+// An error means the host could not decide (its database failed): the
+// login must fail closed.
+func (l *Limiter) Check(ctx context.Context, req *sdk.AuthenticateRequest) (Verdict, error) {
+	ip, _ := netip.ParseAddr(req.Client.IP)
+	ip = ip.Unmap()
+	if inAny(l.rule.BlockIPs, ip) || (l.rule.OnlyAllowedIPs && !inAny(l.rule.AllowIPs, ip)) {
+		return Verdict{Refusal: &Refusal{Reason: ReasonIPBlocked, Status: http.StatusForbidden, Description: blockedMessage}}, nil
+	}
+	if inAny(l.rule.AllowIPs, ip) {
+		return Verdict{}, nil
+	}
+	c := l.clientOf(req.Username, req.Client)
+	counters, groups := l.countersOf(c)
+	if len(counters) == 0 {
+		return Verdict{}, nil
+	}
+	id := newAttemptID()
+	deadline := time.Now().Add(l.maxWait) // a real wait, whatever the rule's clock
+	backoff := 5 * time.Millisecond
+	for round := 0; ; round++ {
+		if !l.rule.NeverLock {
+			refused, err := l.refuseIfLocked(ctx, c, req.Client, counters, groups)
+			if err != nil || refused != nil {
+				return Verdict{Refusal: refused}, err
+			}
+		}
+		adm, st, err := l.store.Admit(ctx, counters, id, l.opts.Lease)
+		if err != nil {
+			return Verdict{}, err
+		}
+		switch adm {
+		case storage.Admitted:
+			return Verdict{Attempt: &Attempt{l: l, id: id, client: c, raw: req.Client, counters: counters}}, nil
+		case storage.Locked:
+			if round < maxAdmissionRounds {
+				continue // counted and answered by the refusal above
+			}
+			return Verdict{}, fmt.Errorf("attempt counter %q kept changing between locked and unlocked", st.Key)
+		}
+		// Busy: wait for an attempt in flight on the counter to end here,
+		// or poll for one ending on another host.
+		left := time.Until(deadline)
+		if left <= 0 {
+			l.opts.Logger.Warn("lockout: attempt waited too long for room on a counter; answered try_again", l.masked(c, "backend", l.name)...)
+			return Verdict{Busy: true}, nil
+		}
+		wait := min(backoff, left)
+		backoff = min(2*backoff, 100*time.Millisecond)
+		if err := l.waiters.wait(ctx, st.Key, wait); err != nil {
+			return Verdict{}, err
+		}
+	}
+}
+
+// refusal is the result of a batch of refusal checks on one counter.
+type refusal struct {
+	state  storage.CounterState
+	locked bool
+}
+
+// refuseIfLocked refuses the attempt if any of its counters is locked,
+// counting the refusal on the locked counters when the rule says so.
+func (l *Limiter) refuseIfLocked(ctx context.Context, c Client, raw sdk.Client, counters []storage.AttemptCounter, groups []group) (*Refusal, error) {
+	var worst storage.CounterState
+	var worstGroup group
+	locked := false
+	per := int64(0)
+	if l.rule.CountWhileLocked {
+		per = 1
+	}
+	for i, ctr := range counters {
+		if ctr.LockAt <= 0 {
+			continue
+		}
+		flush := func(ctx context.Context, key string, n int64) (refusal, error) {
+			st, ok, err := l.store.RefuseIfLocked(ctx, ctr, n*per)
+			return refusal{state: st, locked: ok}, err
+		}
+		r, place, err := l.refusals.Add(ctx, ctr.Key, flush)
+		if err != nil {
+			return nil, err
+		}
+		if !r.locked {
+			continue
+		}
+		st := r.state
+		if per > 0 {
+			// This caller's own count, as if the batch had been counted
+			// one by one.
+			st.Failures = st.Failures - place.N + place.Index
+			if st.Failures > st.LockAt && l.reachesTier(i, st.Failures) {
+				l.emitLockedOut(ctx, c, raw, groups[i], st.Failures)
+			}
+		}
+		if !locked || st.Failures > worst.Failures {
+			worst, worstGroup = st, groups[i]
+		}
+		locked = true
+	}
+	if !locked {
+		return nil, nil
+	}
+	if l.rule.FailureLog {
+		rec := storage.AccessRecord{Failed: true, LockedOut: true, Username: c.Username, IPAddress: raw.IP, UserAgent: c.UserAgent, Time: l.opts.Now()}
+		if err := l.logs.RecordAccess(context.WithoutCancel(ctx), l.name, rec, l.rule.FailureLogPerUser); err != nil {
+			l.opts.Logger.Warn("lockout: writing the access failure log", "backend", l.name, "error", err)
+		}
+	}
+	l.opts.Logger.Debug("lockout: attempt refused", l.masked(c, "backend", l.name, "group", worstGroup.name(), "failures", worst.Failures)...)
+	return l.refusal(c, worst), nil
+}
+
+// reachesTier reports whether counter i's count n is where a lock starts
+// or grows to a longer tier.
+func (l *Limiter) reachesTier(i int, n int64) bool {
+	p := l.policies[i]
+	if p.lockAt <= 0 {
+		return false
+	}
+	for _, s := range p.cooloffs {
+		if n == s.From {
+			return true
+		}
+	}
+	return false
+}
+
+// refusal is the answer to a client whose counter st is locked.
+func (l *Limiter) refusal(c Client, st storage.CounterState) *Refusal {
+	var left time.Duration
+	if !st.ExpiresAt.IsZero() {
+		left = max(st.ExpiresAt.Sub(l.opts.Now()), time.Second)
+	}
+	r := &Refusal{
+		Reason: ReasonLockedOut, Status: l.rule.StatusCode, RetryAfter: left, Description: permalockMessage,
+		Details: map[string]any{
+			"failure_limit": st.LockAt,
+			"failure_count": st.Failures,
+			"username":      c.Username,
+		},
+	}
+	if left > 0 {
+		r.Description = cooloffMessage
+		r.Details["cooloff_time"] = isoDuration(left)
+		r.Details["cooloff_seconds"] = int64((left + time.Second - 1) / time.Second)
+	}
+	return r
+}
+
+// End settles the attempt with the login's result: LoginFailed counts a
+// failure on every counter; LoginSucceeded gives the attempt back (or
+// resets the counters with reset_on_success) and writes the access log;
+// anything else gives it back. sessionID names the session a success
+// opened. End must be called once; an error means a failure could not be
+// counted, and the host must then not answer it as a wrong password.
+func (a *Attempt) End(ctx context.Context, result sdk.LoginResult, sessionID string) error {
+	if a == nil || a.ended {
+		return nil
+	}
+	a.ended = true
+	l := a.l
+	ctx = context.WithoutCancel(ctx)
+	s := storage.Settlement{ID: a.id}
+	rec := storage.AccessRecord{Username: a.client.Username, IPAddress: a.raw.IP, UserAgent: a.client.UserAgent, Time: l.opts.Now()}
+	switch result {
+	case sdk.LoginFailed:
+		s.Failed = true
+		if l.rule.FailureLog {
+			rec.Failed = true
+			s.Record, s.FailureLogLimit = &rec, l.rule.FailureLogPerUser
+		}
+	case sdk.LoginSucceeded:
+		s.Reset = l.rule.ResetOnSuccess
+		if l.rule.AccessLog {
+			rec.SessionID = sessionID
+			s.Record = &rec
+		}
+	}
+	states, err := l.store.Settle(ctx, a.counters, s)
+	// Room may have freed on these counters: wake one waiter on each.
+	for _, c := range a.counters {
+		l.waiters.wakeOne(c.Key)
+	}
+	if err != nil {
+		l.opts.Logger.Error("lockout: settling an attempt", "backend", l.name, "result", result.String(), "error", err)
+		if result == sdk.LoginFailed {
+			return err
+		}
+		return nil
+	}
+	if result == sdk.LoginFailed {
+		l.opts.Logger.Debug("lockout: failure counted", l.masked(a.client, "backend", l.name)...)
+		for _, st := range states {
+			if i := l.groupOfKey(st.Key); i >= 0 && l.reachesTier(i, st.Failures) {
+				l.emitLockedOut(ctx, a.client, a.raw, l.groups[i], st.Failures)
+			}
+		}
+	}
+	return nil
+}
+
+// groupOfKey is the index of the group a counter key belongs to, or -1.
+func (l *Limiter) groupOfKey(key string) int {
+	pk, ok := parseCounterKey(key)
+	if !ok {
+		return -1
+	}
+	for i, g := range l.groups {
+		if g.name() == pk.Group.name() {
+			return i
+		}
+	}
+	return -1
+}
+
+// emitLockedOut sends user_locked_out for a client whose counter of group
+// g reached n failures.
+func (l *Limiter) emitLockedOut(ctx context.Context, c Client, raw sdk.Client, g group, n int64) {
+	var until time.Time
+	for i, gg := range l.groups {
+		if gg.name() == g.name() {
+			p := storage.AttemptCounter{Cooloffs: l.policies[i].cooloffs}
+			if d := p.CooloffFor(n); d > 0 {
+				until = l.opts.Now().Add(d).UTC()
+			}
+		}
+	}
+	l.opts.Logger.Warn("lockout: client locked out", l.masked(c, "backend", l.name, "group", g.name(), "failures", n)...)
+	if l.opts.Emit == nil {
+		return
+	}
+	l.opts.Emit.Emit(ctx, l.name, &signals.UserLockedOut{
+		Backend: l.name, Username: c.Username, Client: raw, Failures: int(n), Group: g.name(), Until: until,
+	})
+}
+
+// masked returns log attributes for c with the rule's sensitive fields
+// masked, as django-axes masks them.
+func (l *Limiter) masked(c Client, extra ...any) []any {
+	mask := func(field, v string) string {
+		if slices.Contains(l.rule.SensitiveFields, field) {
+			return "********************"
+		}
+		return v
+	}
+	return append([]any{
+		"username", mask(attempts.FieldUsername, c.Username),
+		"ip_address", mask(attempts.FieldIPAddress, c.IPAddress),
+		"user_agent", mask(attempts.FieldUserAgent, c.UserAgent),
+	}, extra...)
+}
+
+func newAttemptID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,136 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+)
+
+// AccessRecord is one login in the access log an attempt rule keeps
+// (django-axes' AccessLog and AccessFailureLog): a success, or with Failed
+// a failure, LockedOut when the attempt was refused by a lock.
+type AccessRecord struct {
+	ID        string
+	Backend   string
+	Failed    bool
+	LockedOut bool
+	Username  string
+	IPAddress string
+	UserAgent string
+	// SessionID identifies the session a success opened (the token
+	// family); it is not a token.
+	SessionID  string
+	Time       time.Time
+	LogoutTime time.Time
+}
+
+type accessRow struct {
+	ID         string    `gorm:"primaryKey;size:36"`
+	Backend    string    `gorm:"size:128;not null;index:access_by_user,priority:1"`
+	Failed     bool      `gorm:"not null"`
+	LockedOut  bool      `gorm:"not null"`
+	Username   string    `gorm:"size:255;not null;index:access_by_user,priority:2"`
+	IPAddress  string    `gorm:"size:64;not null"`
+	UserAgent  string    `gorm:"size:255;not null"`
+	SessionID  string    `gorm:"size:36;not null;index"`
+	Time       time.Time `gorm:"not null;index;index:access_by_user,priority:3"`
+	LogoutTime *time.Time
+}
+
+func (accessRow) TableName() string { return "access_log" }
+
+func (r accessRow) record() AccessRecord {
+	rec := AccessRecord{
+		ID: r.ID, Backend: r.Backend, Failed: r.Failed, LockedOut: r.LockedOut, Username: r.Username,
+		IPAddress: r.IPAddress, UserAgent: r.UserAgent, SessionID: r.SessionID, Time: r.Time.UTC(),
+	}
+	if r.LogoutTime != nil {
+		rec.LogoutTime = r.LogoutTime.UTC()
+	}
+	return rec
+}
+
+// writeAccess adds a record to the access log inside tx; for a failure it
+// then drops the username's oldest failure records beyond perUser (0: no
+// bound).
+func (s *Store) writeAccess(tx *gorm.DB, backend string, rec AccessRecord, perUser int) error {
+	row := accessRow{
+		ID: uuid.NewString(), Backend: backend, Failed: rec.Failed, LockedOut: rec.LockedOut, Username: rec.Username,
+		IPAddress: rec.IPAddress, UserAgent: rec.UserAgent, SessionID: rec.SessionID, Time: rec.Time.UTC(),
+	}
+	if row.Time.IsZero() {
+		row.Time = time.Now().UTC()
+	}
+	if err := tx.Create(&row).Error; err != nil {
+		return err
+	}
+	if !rec.Failed || perUser <= 0 {
+		return nil
+	}
+	all := "LIMIT -1" // SQLite needs a LIMIT before an OFFSET
+	if s.driver == Postgres {
+		all = "LIMIT ALL"
+	}
+	return tx.Exec(`DELETE FROM access_log WHERE id IN (
+		SELECT id FROM access_log WHERE backend = ? AND username = ? AND failed
+		ORDER BY time DESC, id DESC `+all+` OFFSET ?)`, backend, rec.Username, perUser).Error
+}
+
+// RecordAccess adds one record to backend's access log outside any
+// attempt (a refusal, say).
+func (s *Store) RecordAccess(ctx context.Context, backend string, rec AccessRecord, perUser int) error {
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		return s.writeAccess(tx, backend, rec, perUser)
+	})
+	if err != nil {
+		return fmt.Errorf("writing the access log: %w", err)
+	}
+	return nil
+}
+
+// RecordLogout stamps the logout time on the access records of a session
+// that have none yet, and returns how many it stamped.
+func (s *Store) RecordLogout(ctx context.Context, sessionID string, at time.Time) (int64, error) {
+	if sessionID == "" {
+		return 0, nil
+	}
+	res := s.db.WithContext(ctx).Exec(`UPDATE access_log SET logout_time = ? WHERE session_id = ? AND logout_time IS NULL AND NOT failed`,
+		at.UTC(), sessionID)
+	if res.Error != nil {
+		return 0, fmt.Errorf("stamping the logout in the access log: %w", res.Error)
+	}
+	return res.RowsAffected, nil
+}
+
+// AccessLog returns backend's access records, newest first; failed selects
+// the failure log instead of the successes.
+func (s *Store) AccessLog(ctx context.Context, backend string, failed bool) ([]AccessRecord, error) {
+	var rows []accessRow
+	err := s.db.WithContext(ctx).Where("backend = ? AND failed = ?", backend, failed).
+		Order("time DESC, id DESC").Find(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("reading the access log: %w", err)
+	}
+	out := make([]AccessRecord, len(rows))
+	for i, r := range rows {
+		out[i] = r.record()
+	}
+	return out, nil
+}
+
+// PruneAccessLog removes access records written before cutoff, in every
+// backend, and returns how many.
+func (s *Store) PruneAccessLog(ctx context.Context, cutoff time.Time) (int64, error) {
+	if cutoff.IsZero() {
+		return 0, errors.New("prune: no cutoff")
+	}
+	res := s.db.WithContext(ctx).Exec(`DELETE FROM access_log WHERE time < ?`, cutoff.UTC())
+	if res.Error != nil {
+		return 0, fmt.Errorf("pruning the access log: %w", res.Error)
+	}
+	return res.RowsAffected, nil
+}

@@ -1,0 +1,427 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Attempt counters are the host's durable record of failed logins for an
+// attempt rule (package host/limiter): one row per counter, holding its
+// counted failures and its expiry, and one row per attempt in flight on it
+// (a reservation, with a lease). Counting has one owner, this file: every
+// change to a counter is one statement or one transaction here, so
+// concurrent attempts from any number of hosts sharing the database add up
+// exactly.
+
+// attemptRow is one counter. A counter with no failures exists only while
+// attempts are in flight on it: its expiry is then their lease.
+type attemptRow struct {
+	Namespace string `gorm:"primaryKey;size:128"`
+	Key       string `gorm:"primaryKey;size:1024"`
+	Failures  int64  `gorm:"not null"`
+	// LockAt is the failures at which the counter locks (0: never), as the
+	// rule said when it was last written; listings show locks with it.
+	LockAt      int64  `gorm:"not null"`
+	ExpiresAtMS *int64 `gorm:"index"`
+}
+
+func (attemptRow) TableName() string { return "attempt_counters" }
+
+// reservationRow is one attempt in flight on a counter.
+type reservationRow struct {
+	Namespace   string `gorm:"primaryKey;size:128"`
+	Key         string `gorm:"primaryKey;size:1024"`
+	ID          string `gorm:"primaryKey;size:64"`
+	ExpiresAtMS int64  `gorm:"not null;index"`
+}
+
+func (reservationRow) TableName() string { return "attempt_reservations" }
+
+// AttemptCounter is one counter of a login attempt, with its policy.
+type AttemptCounter struct {
+	Key string
+	// LockAt is the number of failures at which the counter locks; 0 means
+	// it never locks (failures are only counted).
+	LockAt int64
+	// Cooloffs say how long the counter lives once its count is n: the
+	// Cooloff of the last step whose From is at most n, or of the first
+	// step for a count below every From. Ascending by From; none, or a
+	// Cooloff of 0, means the counter does not expire.
+	Cooloffs []CooloffStep
+}
+
+// CooloffStep is one step of a counter's cool-off.
+type CooloffStep struct {
+	From    int64
+	Cooloff time.Duration
+}
+
+// CooloffFor is how long the counter lives once its count is n (0: no
+// expiry).
+func (c AttemptCounter) CooloffFor(n int64) time.Duration {
+	if len(c.Cooloffs) == 0 {
+		return 0
+	}
+	d := c.Cooloffs[0].Cooloff
+	for _, s := range c.Cooloffs {
+		if n >= s.From {
+			d = s.Cooloff
+		}
+	}
+	return d
+}
+
+// CounterState is a counter as stored.
+type CounterState struct {
+	Key      string
+	Failures int64
+	LockAt   int64
+	// ExpiresAt is zero for a counter that does not expire.
+	ExpiresAt time.Time
+}
+
+// Locked reports whether the counter is at or past its lock.
+func (c CounterState) Locked() bool { return c.LockAt > 0 && c.Failures >= c.LockAt }
+
+// Admission is what Admit decided for an attempt.
+type Admission int
+
+// The admissions.
+const (
+	// Admitted: the attempt is reserved on every counter.
+	Admitted Admission = iota + 1
+	// Locked: a counter is at its lock; nothing was reserved.
+	Locked
+	// Busy: a counter's failures and attempts in flight together reach
+	// its lock; nothing was reserved, and the attempt should wait.
+	Busy
+)
+
+// Attempts is the attempt counters of one namespace (one limiter backend).
+type Attempts struct {
+	store     *Store
+	namespace string
+	now       func() time.Time
+}
+
+// Attempts returns the attempt counters of namespace.
+func (s *Store) Attempts(namespace string) *Attempts {
+	return &Attempts{store: s, namespace: namespace, now: time.Now}
+}
+
+// WithClock returns a copy that reads time from now (for tests).
+func (a *Attempts) WithClock(now func() time.Time) *Attempts {
+	c := *a
+	c.now = now
+	return &c
+}
+
+func (a *Attempts) nowMS() int64 { return a.now().UnixMilli() }
+
+// expiryMS is the expiry of a counter whose count is n, or nil for none.
+func (a *Attempts) expiryMS(c AttemptCounter, n int64) *int64 {
+	d := c.CooloffFor(n)
+	if d <= 0 {
+		return nil
+	}
+	ms := a.now().Add(d).UnixMilli()
+	return &ms
+}
+
+func stateOf(key string, failures, lockAt int64, exp sql.NullInt64) CounterState {
+	st := CounterState{Key: key, Failures: failures, LockAt: lockAt}
+	if exp.Valid {
+		st.ExpiresAt = time.UnixMilli(exp.Int64).UTC()
+	}
+	return st
+}
+
+// RefuseIfLocked looks at counter c: if it is live and at or past its
+// lock, it adds n refused attempts to it (n may be 0: only look), starts
+// its cool-off again from now for the new count when n > 0, and returns its
+// state with locked true. Otherwise it changes nothing and returns locked
+// false. It is one statement, so concurrent callers on any host see a lock
+// and count their refusals exactly.
+func (a *Attempts) RefuseIfLocked(ctx context.Context, c AttemptCounter, n int64) (CounterState, bool, error) {
+	if c.LockAt <= 0 {
+		return CounterState{}, false, nil
+	}
+	now := a.nowMS()
+	var rows *sql.Rows
+	var err error
+	db := a.store.db.WithContext(ctx)
+	if n == 0 {
+		rows, err = db.Raw(`SELECT failures, expires_at_ms FROM attempt_counters
+			WHERE namespace = ? AND key = ? AND failures >= ? AND `+live,
+			a.namespace, c.Key, c.LockAt, now).Rows()
+	} else {
+		// The expiry for the new count: the cool-off of the step it reaches.
+		expiry, args := a.expiryCase(c, n)
+		rows, err = db.Raw(`UPDATE attempt_counters SET failures = failures + ?, expires_at_ms = `+expiry+`
+			WHERE namespace = ? AND key = ? AND failures >= ? AND `+live+`
+			RETURNING failures, expires_at_ms`,
+			append(append([]any{n}, args...), a.namespace, c.Key, c.LockAt, now)...).Rows()
+	}
+	if err != nil {
+		return CounterState{}, false, fmt.Errorf("attempt counter: %w", err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return CounterState{}, false, rows.Err()
+	}
+	var failures int64
+	var exp sql.NullInt64
+	if err := rows.Scan(&failures, &exp); err != nil {
+		return CounterState{}, false, fmt.Errorf("attempt counter: %w", err)
+	}
+	return stateOf(c.Key, failures, c.LockAt, exp), true, rows.Err()
+}
+
+// expiryCase is a SQL expression (and its arguments) for the expiry of a
+// locked counter after n more failures: the cool-off of the step its new
+// count reaches.
+func (a *Attempts) expiryCase(c AttemptCounter, n int64) (string, []any) {
+	var steps []CooloffStep
+	for _, s := range c.Cooloffs {
+		if s.From > c.LockAt {
+			steps = append(steps, s)
+		}
+	}
+	if len(steps) == 0 {
+		return "?", []any{a.expiryMS(c, c.LockAt)}
+	}
+	var b strings.Builder
+	var args []any
+	b.WriteString("CASE")
+	for i := len(steps) - 1; i >= 0; i-- {
+		b.WriteString(" WHEN failures + ? >= ? THEN ?")
+		args = append(args, n, steps[i].From, a.expiryMS(c, steps[i].From))
+	}
+	b.WriteString(" ELSE ? END")
+	args = append(args, a.expiryMS(c, c.LockAt))
+	return b.String(), args
+}
+
+// Admit reserves one attempt, under id, on every counter, with a lease:
+// unless a counter is locked (Locked) or its failures and attempts in
+// flight already reach its lock (Busy), in which case nothing is reserved.
+// Counters that never lock are not reserved on. It is one transaction,
+// taking the counters in key order, so that concurrent admissions on any
+// host see each other.
+func (a *Attempts) Admit(ctx context.Context, counters []AttemptCounter, id string, lease time.Duration) (Admission, CounterState, error) {
+	locking := make([]AttemptCounter, 0, len(counters))
+	for _, c := range counters {
+		if c.LockAt > 0 {
+			locking = append(locking, c)
+		}
+	}
+	if len(locking) == 0 {
+		return Admitted, CounterState{}, nil
+	}
+	slices.SortFunc(locking, func(x, y AttemptCounter) int { return strings.Compare(x.Key, y.Key) })
+	now := a.nowMS()
+	leaseEnd := a.now().Add(lease).UnixMilli()
+	verdict, at := Admitted, CounterState{}
+	err := a.store.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		for _, c := range locking {
+			// Create the counter if need be, and take its row lock (on
+			// PostgreSQL) until the end of the transaction. An expired
+			// counter starts again from zero; one with no failures lives
+			// as long as the attempts in flight on it.
+			var failures int64
+			var exp sql.NullInt64
+			row := tx.Raw(`INSERT INTO attempt_counters (namespace, key, failures, lock_at, expires_at_ms) VALUES (?, ?, 0, ?, ?)
+				ON CONFLICT (namespace, key) DO UPDATE SET
+				  failures = CASE WHEN attempt_counters.expires_at_ms IS NOT NULL AND attempt_counters.expires_at_ms <= ? THEN 0 ELSE attempt_counters.failures END,
+				  expires_at_ms = CASE
+				    WHEN attempt_counters.expires_at_ms IS NOT NULL AND attempt_counters.expires_at_ms <= ? THEN excluded.expires_at_ms
+				    WHEN attempt_counters.failures = 0 AND attempt_counters.expires_at_ms IS NOT NULL AND attempt_counters.expires_at_ms < excluded.expires_at_ms THEN excluded.expires_at_ms
+				    ELSE attempt_counters.expires_at_ms END,
+				  lock_at = excluded.lock_at
+				RETURNING failures, expires_at_ms`,
+				a.namespace, c.Key, c.LockAt, leaseEnd, now, now).Row()
+			if err := row.Scan(&failures, &exp); err != nil {
+				return err
+			}
+			if failures >= c.LockAt {
+				verdict, at = Locked, stateOf(c.Key, failures, c.LockAt, exp)
+				return errStop
+			}
+			var inFlight int64
+			if err := tx.Raw(`SELECT COUNT(*) FROM attempt_reservations WHERE namespace = ? AND key = ? AND expires_at_ms > ?`,
+				a.namespace, c.Key, now).Row().Scan(&inFlight); err != nil {
+				return err
+			}
+			if failures+inFlight >= c.LockAt {
+				verdict, at = Busy, stateOf(c.Key, failures, c.LockAt, exp)
+				return errStop
+			}
+		}
+		for _, c := range locking {
+			if err := tx.Exec(`INSERT INTO attempt_reservations (namespace, key, id, expires_at_ms) VALUES (?, ?, ?, ?)`,
+				a.namespace, c.Key, id, leaseEnd).Error; err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, errStop) {
+		return verdict, at, nil
+	}
+	if err != nil {
+		return 0, CounterState{}, fmt.Errorf("attempt admission: %w", err)
+	}
+	return Admitted, CounterState{}, nil
+}
+
+// errStop rolls a transaction back without it being a failure.
+var errStop = errors.New("stop")
+
+// Settlement is how an admitted attempt ended.
+type Settlement struct {
+	// ID is the attempt's reservation id.
+	ID string
+	// Failed counts the attempt as a failure on every counter.
+	Failed bool
+	// Reset removes every counter (a success with reset on success).
+	Reset bool
+	// Record, if set, is written to the access log in the same
+	// transaction; FailureLogLimit then bounds a username's failure
+	// records (oldest dropped).
+	Record          *AccessRecord
+	FailureLogLimit int
+}
+
+// Settle ends an admitted attempt in one transaction: it removes its
+// reservations, counts the failure (each counter's cool-off starts again
+// from now, for its new count) or resets the counters, and writes the
+// access record. It returns the counters' states after a failure.
+func (a *Attempts) Settle(ctx context.Context, counters []AttemptCounter, s Settlement) ([]CounterState, error) {
+	sorted := slices.Clone(counters)
+	slices.SortFunc(sorted, func(x, y AttemptCounter) int { return strings.Compare(x.Key, y.Key) })
+	now := a.nowMS()
+	var states []CounterState
+	err := a.store.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		states = states[:0]
+		for _, c := range sorted {
+			if c.LockAt > 0 {
+				if err := tx.Exec(`DELETE FROM attempt_reservations WHERE namespace = ? AND key = ? AND id = ?`,
+					a.namespace, c.Key, s.ID).Error; err != nil {
+					return err
+				}
+			}
+			switch {
+			case s.Reset:
+				if err := tx.Exec(`DELETE FROM attempt_counters WHERE namespace = ? AND key = ? AND failures > 0`,
+					a.namespace, c.Key).Error; err != nil {
+					return err
+				}
+			case s.Failed:
+				var failures int64
+				if err := tx.Raw(`INSERT INTO attempt_counters (namespace, key, failures, lock_at, expires_at_ms) VALUES (?, ?, 1, ?, NULL)
+					ON CONFLICT (namespace, key) DO UPDATE SET
+					  failures = CASE WHEN attempt_counters.expires_at_ms IS NOT NULL AND attempt_counters.expires_at_ms <= ? THEN 1 ELSE attempt_counters.failures + 1 END,
+					  lock_at = excluded.lock_at
+					RETURNING failures`, a.namespace, c.Key, c.LockAt, now).Row().Scan(&failures); err != nil {
+					return err
+				}
+				exp := a.expiryMS(c, failures)
+				if err := tx.Exec(`UPDATE attempt_counters SET expires_at_ms = ? WHERE namespace = ? AND key = ?`,
+					exp, a.namespace, c.Key).Error; err != nil {
+					return err
+				}
+				st := CounterState{Key: c.Key, Failures: failures, LockAt: c.LockAt}
+				if exp != nil {
+					st.ExpiresAt = time.UnixMilli(*exp).UTC()
+				}
+				states = append(states, st)
+			}
+		}
+		if s.Record != nil {
+			return a.store.writeAccess(tx, a.namespace, *s.Record, s.FailureLogLimit)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("settling an attempt: %w", err)
+	}
+	return states, nil
+}
+
+// Release gives back an attempt's reservations without counting it: Settle
+// with only the id.
+func (a *Attempts) Release(ctx context.Context, counters []AttemptCounter, id string) error {
+	_, err := a.Settle(ctx, counters, Settlement{ID: id})
+	return err
+}
+
+// Counters returns every live counter with at least one failure, in key
+// order.
+func (a *Attempts) Counters(ctx context.Context) ([]CounterState, error) {
+	var rows []attemptRow
+	err := a.store.db.WithContext(ctx).
+		Where("namespace = ? AND failures > 0 AND "+live, a.namespace, a.nowMS()).
+		Order("key").Find(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("listing attempt counters: %w", err)
+	}
+	out := make([]CounterState, len(rows))
+	for i, r := range rows {
+		out[i] = CounterState{Key: r.Key, Failures: r.Failures, LockAt: r.LockAt}
+		if r.ExpiresAtMS != nil {
+			out[i].ExpiresAt = time.UnixMilli(*r.ExpiresAtMS).UTC()
+		}
+	}
+	return out, nil
+}
+
+// DeleteCounter removes a counter's failures and reports whether it had
+// any (live). Attempts in flight on it stay reserved.
+func (a *Attempts) DeleteCounter(ctx context.Context, key string) (bool, error) {
+	res := a.store.db.WithContext(ctx).Exec(
+		`DELETE FROM attempt_counters WHERE namespace = ? AND key = ? AND failures > 0 AND `+live,
+		a.namespace, key, a.nowMS())
+	if res.Error != nil {
+		return false, fmt.Errorf("resetting an attempt counter: %w", res.Error)
+	}
+	return res.RowsAffected > 0, nil
+}
+
+// AttemptNamespaces returns the namespaces that hold counters or access
+// records, sorted.
+func (s *Store) AttemptNamespaces(ctx context.Context) ([]string, error) {
+	var names []string
+	err := s.db.WithContext(ctx).Raw(
+		`SELECT namespace FROM attempt_counters UNION SELECT backend FROM access_log ORDER BY 1`).Scan(&names).Error
+	if err != nil {
+		return nil, fmt.Errorf("listing attempt namespaces: %w", err)
+	}
+	return names, nil
+}
+
+// PurgeAttempts deletes up to limit expired counters and reservations and
+// returns how many.
+func (s *Store) PurgeAttempts(ctx context.Context, limit int) (int64, error) {
+	now := time.Now().UnixMilli()
+	var total int64
+	for _, q := range []string{
+		`DELETE FROM attempt_counters WHERE (namespace, key) IN (
+		   SELECT namespace, key FROM attempt_counters WHERE expires_at_ms IS NOT NULL AND expires_at_ms <= ? LIMIT ?)`,
+		`DELETE FROM attempt_reservations WHERE (namespace, key, id) IN (
+		   SELECT namespace, key, id FROM attempt_reservations WHERE expires_at_ms <= ? LIMIT ?)`,
+	} {
+		res := s.db.WithContext(ctx).Exec(q, now, limit)
+		if res.Error != nil {
+			return total, res.Error
+		}
+		total += res.RowsAffected
+	}
+	return total, nil
+}

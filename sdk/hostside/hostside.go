@@ -1,0 +1,301 @@
+// Package hostside is the host's side of the plugin protocol: it dispenses
+// plugins built with package sdk, calls their capabilities, and serves the
+// host's services to them. It is not a client library for applications.
+//
+// Plugin authors do not need this package; the Portcullis host and
+// sdk/sdktest use it.
+package hostside
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+
+	goplugin "github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/portcullis-auth/portcullis/sdk"
+	"github.com/portcullis-auth/portcullis/sdk/attempts"
+	"github.com/portcullis-auth/portcullis/sdk/internal/errwire"
+	"github.com/portcullis-auth/portcullis/sdk/internal/pb"
+	"github.com/portcullis-auth/portcullis/sdk/internal/wire"
+)
+
+// Handshake is the go-plugin handshake of the current protocol version.
+var Handshake = wire.Handshake
+
+// PluginName is the name to dispense a plugin by.
+const PluginName = wire.PluginName
+
+// LogLevelEnv is the environment variable that tells a plugin the host's
+// log level.
+const LogLevelEnv = wire.LogLevelEnv
+
+// Capability names one capability a plugin implements.
+type Capability = wire.Capability
+
+// The capabilities, as the host requires and reports them.
+const (
+	Authenticator   = wire.Authenticator
+	OutcomeObserver = wire.OutcomeObserver
+	AttemptLimiter  = wire.AttemptLimiter
+	Admin           = wire.Admin
+	SignalReceiver  = wire.SignalReceiver
+)
+
+// Info is what a plugin told the host about itself: its metadata and the
+// capabilities its value implements.
+type Info struct {
+	sdk.Metadata
+	Capabilities []Capability
+}
+
+// Has reports whether the plugin implements the capability.
+func (i Info) Has(c Capability) bool { return slices.Contains(i.Capabilities, c) }
+
+// PluginSet is the go-plugin plugin set to dispense PluginName from. host
+// is served to the plugin for the life of its process.
+func PluginSet(host sdk.Host) goplugin.PluginSet {
+	return goplugin.PluginSet{wire.PluginName: &grpcPlugin{host: host}}
+}
+
+type grpcPlugin struct {
+	goplugin.NetRPCUnsupportedPlugin
+	host sdk.Host
+}
+
+func (g *grpcPlugin) GRPCServer(*goplugin.GRPCBroker, *grpc.Server) error {
+	return errors.New("the host side has no plugin server")
+}
+
+func (g *grpcPlugin) GRPCClient(_ context.Context, broker *goplugin.GRPCBroker, conn *grpc.ClientConn) (any, error) {
+	id := broker.NextId()
+	go broker.AcceptAndServe(id, func(opts []grpc.ServerOption) *grpc.Server {
+		s := grpc.NewServer(opts...)
+		pb.RegisterHostServicesServer(s, &hostServer{host: g.host})
+		return s
+	})
+	return &Remote{
+		plugin:   pb.NewPluginClient(conn),
+		auth:     pb.NewAuthenticatorClient(conn),
+		observer: pb.NewOutcomeObserverClient(conn),
+		limiter:  pb.NewAttemptLimiterClient(conn),
+		admin:    pb.NewAdminClient(conn),
+		signals:  pb.NewSignalReceiverClient(conn),
+		hostID:   id,
+	}, nil
+}
+
+// Remote is a running plugin as the host sees it. Its methods are safe for
+// concurrent use; every call carries ctx's deadline to the plugin. Call a
+// capability's method only if Info says the plugin implements it.
+type Remote struct {
+	plugin   pb.PluginClient
+	auth     pb.AuthenticatorClient
+	observer pb.OutcomeObserverClient
+	limiter  pb.AttemptLimiterClient
+	admin    pb.AdminClient
+	signals  pb.SignalReceiverClient
+	hostID   uint32
+}
+
+// Info asks the plugin to describe itself.
+func (r *Remote) Info(ctx context.Context) (Info, error) {
+	resp, err := r.plugin.Metadata(ctx, &pb.MetadataRequest{})
+	if err != nil {
+		return Info{}, errwire.FromStatus(err)
+	}
+	info := Info{Metadata: sdk.Metadata{Name: resp.GetName(), Version: resp.GetVersion(), Emits: resp.GetEmits()}}
+	for _, c := range resp.GetCapabilities() {
+		capability, ok := capabilityFromProto[c]
+		if !ok {
+			return Info{}, fmt.Errorf("plugin %q reports an unknown capability %v", info.Name, c)
+		}
+		info.Capabilities = append(info.Capabilities, capability)
+	}
+	for _, s := range resp.GetSubscriptions() {
+		info.Subscriptions = append(info.Subscriptions, sdk.Subscription{Signal: s.GetSignal(), Sender: s.GetSender()})
+	}
+	return info, nil
+}
+
+// Configure hands the plugin its instance name and configuration. A bad
+// configuration comes back as *sdk.ConfigError.
+func (r *Remote) Configure(ctx context.Context, instance string, config json.RawMessage) error {
+	_, err := r.plugin.Configure(ctx, &pb.ConfigureRequest{
+		Instance: instance, ConfigJson: config, HostServicesBrokerId: r.hostID,
+	})
+	return errwire.FromStatus(err)
+}
+
+// Authenticator returns the plugin's Authenticator.
+func (r *Remote) Authenticator() sdk.Authenticator { return authenticatorClient{r.auth} }
+
+// OutcomeObserver returns the plugin's OutcomeObserver.
+func (r *Remote) OutcomeObserver() sdk.OutcomeObserver { return observerClient{r.observer} }
+
+// Admin returns the plugin's Admin capability.
+func (r *Remote) Admin() sdk.Admin { return adminClient{r.admin} }
+
+// SignalReceiver returns the plugin's SignalReceiver.
+func (r *Remote) SignalReceiver() sdk.SignalReceiver { return signalReceiverClient{r.signals} }
+
+// AttemptRule asks an AttemptLimiter for its rule. A rule the host could
+// not enforce as written (an unknown field, an address list that does not
+// parse) is an error.
+func (r *Remote) AttemptRule(ctx context.Context) (attempts.Rule, error) {
+	resp, err := r.limiter.AttemptRule(ctx, &pb.AttemptRuleRequest{})
+	if err != nil {
+		return attempts.Rule{}, errwire.FromStatus(err)
+	}
+	return ruleFromProto(resp)
+}
+
+func ruleFromProto(p *pb.AttemptRuleResponse) (attempts.Rule, error) {
+	r := attempts.Rule{
+		UsernameNormalization: p.GetUsernameNormalization(),
+		IPv6Prefix:            int(p.GetIpv6Prefix()),
+		OnlyAllowedIPs:        p.GetOnlyAllowedIps(),
+		NeverLock:             p.GetNeverLock(),
+		CountWhileLocked:      p.GetCountWhileLocked(),
+		ResetOnSuccess:        p.GetResetOnSuccess(),
+		StatusCode:            int(p.GetStatusCode()),
+		AccessLog:             p.GetAccessLog(),
+		FailureLog:            p.GetFailureLog(),
+		FailureLogPerUser:     int(p.GetFailureLogPerUser()),
+		SensitiveFields:       p.GetSensitiveFields(),
+		MaxWait:               p.GetMaxWait().AsDuration(),
+	}
+	for _, list := range []struct {
+		in  []string
+		out *[]netip.Prefix
+	}{{p.GetAllowIps(), &r.AllowIPs}, {p.GetBlockIps(), &r.BlockIPs}} {
+		for _, s := range list.in {
+			prefix, err := netip.ParsePrefix(s)
+			if err != nil {
+				return attempts.Rule{}, fmt.Errorf("%w: attempt rule: %q is not a CIDR prefix", sdk.ErrInvalidArgument, s)
+			}
+			*list.out = append(*list.out, prefix)
+		}
+	}
+	for _, c := range p.GetCounters() {
+		counter := attempts.Counter{Fields: c.GetFields()}
+		for _, t := range c.GetTiers() {
+			counter.Tiers = append(counter.Tiers, attempts.Tier{Failures: int(t.GetFailures()), Cooloff: t.GetCooloff().AsDuration()})
+		}
+		r.Counters = append(r.Counters, counter)
+	}
+	return r, nil
+}
+
+type authenticatorClient struct{ c pb.AuthenticatorClient }
+
+// ErrNoDecision is returned when a plugin answers without a valid decision;
+// the host treats it like any other failure to decide.
+var ErrNoDecision = errors.New("plugin answered without a valid decision")
+
+func (a authenticatorClient) Authenticate(ctx context.Context, req *sdk.AuthenticateRequest, resp *sdk.AuthenticateResponse) error {
+	out, err := a.c.Authenticate(ctx, &pb.AuthenticateRequest{
+		RequestId:   req.RequestID,
+		Username:    req.Username,
+		Password:    req.Password,
+		Credentials: req.Credentials,
+		Client:      &pb.Client{Ip: req.Client.IP, UserAgent: req.Client.UserAgent},
+		Path:        req.Path,
+	})
+	if err != nil {
+		return errwire.FromStatus(err)
+	}
+	*resp = sdk.AuthenticateResponse{
+		Reason:      out.GetReason(),
+		HTTPStatus:  int(out.GetHttpStatus()),
+		Description: out.GetDescription(),
+		Memo:        out.GetMemo(),
+	}
+	if d := out.GetRetryAfter(); d != nil {
+		resp.RetryAfter = d.AsDuration()
+	}
+	if raw := out.GetDetailsJson(); len(raw) > 0 {
+		if err := json.Unmarshal(raw, &resp.Details); err != nil {
+			return fmt.Errorf("%w: deny details are not a JSON object: %v", ErrNoDecision, err)
+		}
+	}
+	switch out.GetDecision() {
+	case pb.Decision_DECISION_IDENTITY:
+		id := out.GetIdentity()
+		if id.GetSubject() == "" {
+			return fmt.Errorf("%w: identity without a subject", ErrNoDecision)
+		}
+		resp.Decision = sdk.DecisionIdentity
+		resp.Identity = sdk.Identity{Subject: id.GetSubject(), Username: id.GetUsername(), Attributes: id.GetAttributes()}
+	case pb.Decision_DECISION_ABSTAIN:
+		resp.Decision = sdk.DecisionAbstain
+	case pb.Decision_DECISION_DENY:
+		resp.Decision = sdk.DecisionDeny
+	default:
+		return fmt.Errorf("%w: %v", ErrNoDecision, out.GetDecision())
+	}
+	return nil
+}
+
+type observerClient struct{ c pb.OutcomeObserverClient }
+
+func (o observerClient) LoginEnded(ctx context.Context, oc *sdk.Outcome) error {
+	_, err := o.c.LoginEnded(ctx, &pb.LoginEndedRequest{
+		RequestId: oc.RequestID,
+		Result:    pb.LoginResult(oc.Result),
+		Username:  oc.Username,
+		Client:    &pb.Client{Ip: oc.Client.IP, UserAgent: oc.Client.UserAgent},
+		Backend:   oc.Backend,
+		Reason:    oc.Reason,
+		Subject:   oc.Subject,
+		Memo:      oc.Memo,
+	})
+	return errwire.FromStatus(err)
+}
+
+type adminClient struct{ c pb.AdminClient }
+
+func (a adminClient) Admin(ctx context.Context, req *sdk.AdminRequest, resp *sdk.AdminResponse) error {
+	out, err := a.c.Admin(ctx, &pb.AdminRequest{Command: req.Command, ArgsJson: req.Args, Secret: req.Secret})
+	if err != nil {
+		return errwire.FromStatus(err)
+	}
+	*resp = sdk.AdminResponse{Result: out.GetResultJson(), Message: out.GetMessage()}
+	return nil
+}
+
+type signalReceiverClient struct{ c pb.SignalReceiverClient }
+
+func (s signalReceiverClient) Receive(ctx context.Context, sig *sdk.Signal) error {
+	_, err := s.c.Receive(ctx, &pb.ReceiveRequest{Signal: &pb.Signal{
+		Id:       sig.ID,
+		Name:     sig.Name,
+		Sender:   sig.Sender,
+		Origin:   sig.Origin,
+		Time:     timestamppb.New(sig.Time),
+		ArgsJson: sig.Args,
+	}})
+	return errwire.FromStatus(err)
+}
+
+var capabilityFromProto = map[pb.Capability]Capability{
+	pb.Capability_CAPABILITY_AUTHENTICATOR:    wire.Authenticator,
+	pb.Capability_CAPABILITY_OUTCOME_OBSERVER: wire.OutcomeObserver,
+	pb.Capability_CAPABILITY_ATTEMPT_LIMITER:  wire.AttemptLimiter,
+	pb.Capability_CAPABILITY_ADMIN:            wire.Admin,
+	pb.Capability_CAPABILITY_SIGNAL_RECEIVER:  wire.SignalReceiver,
+}
+
+// Interface guards.
+var (
+	_ goplugin.GRPCPlugin = (*grpcPlugin)(nil)
+	_ sdk.Authenticator   = authenticatorClient{}
+	_ sdk.OutcomeObserver = observerClient{}
+	_ sdk.Admin           = adminClient{}
+	_ sdk.SignalReceiver  = signalReceiverClient{}
+)

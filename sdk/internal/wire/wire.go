@@ -1,0 +1,55 @@
+// Package wire holds what the plugin and host sides of the protocol must
+// agree on besides the generated protobuf code: the go-plugin handshake, the
+// name under which a plugin is dispensed, the environment a plugin reads,
+// and a hook through which sdktest serves a plugin in-process.
+package wire
+
+import (
+	"context"
+
+	goplugin "github.com/hashicorp/go-plugin"
+)
+
+// ProtocolVersion is the version of the host/plugin protocol; sdk exports
+// it. A plugin built against another version is refused at the handshake.
+const ProtocolVersion = 2
+
+// Handshake is the go-plugin handshake every Portcullis plugin and host
+// use. The magic cookie is not a security measure: it only stops a plugin
+// binary that is run by hand from waiting for a host that is not there.
+var Handshake = goplugin.HandshakeConfig{
+	ProtocolVersion:  ProtocolVersion,
+	MagicCookieKey:   "PORTCULLIS_PLUGIN",
+	MagicCookieValue: "b3c1d6b0-portcullis-plugin-v1",
+}
+
+// PluginName is the name under which the host dispenses a plugin.
+const PluginName = "portcullis"
+
+// LogLevelEnv is the environment variable through which the host tells a
+// plugin the least important level it logs ("debug", "info", "warn" or
+// "error"); lines below it are not written at all.
+const LogLevelEnv = "PORTCULLIS_LOG_LEVEL"
+
+// Capability names one capability a plugin implements, as the host sees
+// it. The SDK derives a plugin's capabilities from the interfaces its value
+// implements.
+type Capability string
+
+// The capabilities.
+const (
+	Authenticator    Capability = "authenticator"
+	OutcomeObserver  Capability = "outcome_observer"
+	AttemptLimiter   Capability = "attempt_limiter"
+	Admin            Capability = "admin"
+	SignalReceiver   Capability = "signal_receiver"
+	RedirectAuth     Capability = "redirect_authenticator"
+	AuthorizationReq Capability = "authorization_request_backend"
+)
+
+// ServeInProcess serves a plugin value (an sdk.Plugin) inside the calling
+// process until ctx is done, without TLS, and returns the configuration a
+// host reattaches with. Package sdk sets it; sdktest calls it. It is a
+// variable only because sdktest cannot reach sdk's unexported code and sdk
+// cannot import sdktest.
+var ServeInProcess func(ctx context.Context, plugin any) (*goplugin.ReattachConfig, error)

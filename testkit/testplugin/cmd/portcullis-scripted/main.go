@@ -1,0 +1,10 @@
+// Command portcullis-scripted is the Scripted test plugin as an external
+// executable, for end-to-end tests of external plugins.
+package main
+
+import (
+	"github.com/portcullis-auth/portcullis/testkit/testplugin"
+	"github.com/portcullis-auth/portcullis/sdk"
+)
+
+func main() { sdk.Serve(&testplugin.Scripted{}) }
