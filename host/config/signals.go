@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/portcullis-auth/portcullis/host/signals/webhooksig"
+	"github.com/portcullis-auth/portcullis/internal/redact"
 	"github.com/portcullis-auth/portcullis/sdk"
 )
 
@@ -154,9 +155,13 @@ func (s *Signals) validate(backendNames map[string]int) []Problem {
 			}
 		}
 		if sub.Webhook != "" {
+			// The URL may hold credentials: a problem shows it redacted.
 			u, err := url.Parse(sub.Webhook)
-			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-				fail(path+".webhook", "must be an http or https URL, not %q", sub.Webhook)
+			switch {
+			case err != nil:
+				fail(path+".webhook", "must be an http or https URL; this one cannot be parsed (it is not shown: it may hold credentials)")
+			case (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+				fail(path+".webhook", "must be an http or https URL, not %q", redact.URL(sub.Webhook))
 			}
 			if sub.Secret == "" {
 				fail(path+".secret", "is required for a webhook (use ${ENV})")
@@ -188,7 +193,9 @@ func (s *Signals) validate(backendNames map[string]int) []Problem {
 
 // redactURL drops the user information, query and fragment of a URL, which
 // may hold credentials, so that a subscriber's default name (shown in logs,
-// metrics and `signals list`) never does.
+// metrics and `signals list`) never does. Unlike redact.URL it leaves no
+// mark of a query: a default name must stay what it has been, or queued
+// deliveries would lose their subscriber.
 func redactURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {

@@ -44,3 +44,43 @@ func TestParseWebhookSecret(t *testing.T) {
 	_, err := Parse("test.yaml", []byte("signals:\n  subscribers:\n    - {webhook: https://siem.example.com/hook, signals: [\"*\"]}\n"), (&env{}).lookup)
 	checkProblems(t, problems(t, err), []want{{"signals.subscribers[0].secret", "is required for a webhook"}})
 }
+
+// TestParseWebhookURLNeverShown: a webhook URL's user information and
+// query may hold credentials; neither a problem nor the default name shows
+// them.
+func TestParseWebhookURLNeverShown(t *testing.T) {
+	planted := []string{"plantedUser7q", "plantedPass7q", "plantedToken7q", "plantedFrag7q"}
+	tests := []struct {
+		name, url string
+		want      string // the problem at signals.subscribers[0].webhook; "": none
+	}{
+		{"not http", "ftp://plantedUser7q:plantedPass7q@example.com/x?token=plantedToken7q#plantedFrag7q",
+			`must be an http or https URL, not "ftp://example.com/x?…"`},
+		{"no host", "https://plantedUser7q:plantedPass7q@/x?token=plantedToken7q",
+			`must be an http or https URL, not "https:///x?…"`},
+		{"cannot be parsed", "https://plantedUser7q:planted%zzPass7q@example.com/x?token=plantedToken7q",
+			"must be an http or https URL; this one cannot be parsed"},
+		{"valid", "https://plantedUser7q:plantedPass7q@example.com/x?token=plantedToken7q#plantedFrag7q", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			raw := fmt.Sprintf("signals:\n  subscribers:\n    - {webhook: %q, secret: 0123456789abcdef, signals: [\"*\"]}\n", tt.url)
+			cfg, err := Parse("test.yaml", []byte(raw), (&env{}).lookup)
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("Parse: %v", err)
+				}
+				if got, want := cfg.Signals.Subscribers[0].Name, "webhook:https://example.com/x"; got != want {
+					t.Errorf("default name %q, want %q", got, want)
+				}
+				return
+			}
+			checkProblems(t, problems(t, err), []want{{"signals.subscribers[0].webhook", tt.want}})
+			for _, p := range planted {
+				if strings.Contains(err.Error(), p) {
+					t.Errorf("the problem shows %q: %v", p, err)
+				}
+			}
+		})
+	}
+}

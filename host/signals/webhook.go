@@ -3,13 +3,16 @@ package signals
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
 	"github.com/portcullis-auth/portcullis/host/signals/webhooksig"
+	"github.com/portcullis-auth/portcullis/internal/redact"
 	"github.com/portcullis-auth/portcullis/sdk"
 )
 
@@ -25,37 +28,50 @@ const HeaderSignal = "X-Portcullis-Signal"
 // attempt; webhook-signature is the HMAC of both and the body, keyed with
 // webhooksig.Key of the secret. Any 2xx answer is a delivery; redirects
 // are not followed.
+//
+// The URL may carry credentials (user information, a token in the query):
+// they are used for the request, and never appear in an error Receive
+// returns, which names the URL as redact.URL shows it.
 type Webhook struct {
 	url string
-	// key signs; keyErr, if set, is why there is no key, and every
-	// Receive fails with it without sending anything.
-	key    []byte
-	keyErr error
+	// shown is the URL as errors name it.
+	shown string
+	// key signs.
+	key []byte
+	// broken, if set, says why the URL or the secret cannot be used:
+	// every Receive fails with it without sending anything.
+	broken error
 	// now is the clock of webhook-timestamp.
 	now    func() time.Time
 	client *http.Client
 }
 
-// NewWebhook returns a webhook subscriber. A secret webhooksig.Key
-// refuses gives a webhook whose every Receive fails: configuration
-// validation reports it before a host starts.
-func NewWebhook(url, secret string) *Webhook {
+// NewWebhook returns a webhook subscriber. A URL that cannot be parsed, or
+// a secret webhooksig.Key refuses, gives a webhook whose every Receive
+// fails: configuration validation reports both before a host starts.
+func NewWebhook(rawURL, secret string) *Webhook {
 	w := &Webhook{
-		url: url,
-		now: time.Now,
+		shown: redact.URL(rawURL),
+		now:   time.Now,
 		client: &http.Client{
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
 	}
-	w.key, w.keyErr = webhooksig.Key(secret)
+	if _, err := url.Parse(rawURL); err != nil {
+		// Not err: url.Parse's error quotes the whole URL.
+		w.broken = errors.New("the URL cannot be parsed (it is not shown: it may hold credentials)")
+		return w
+	}
+	w.url = rawURL
+	w.key, w.broken = webhooksig.Key(secret)
 	return w
 }
 
 // Receive implements sdk.SignalReceiver. It makes one attempt, signed at
 // the time it is made.
 func (w *Webhook) Receive(ctx context.Context, sig *sdk.Signal) error {
-	if w.keyErr != nil {
-		return fmt.Errorf("webhook: %w", w.keyErr)
+	if w.broken != nil {
+		return fmt.Errorf("webhook: %w", w.broken)
 	}
 	// The id is signed between dots; the standard asks that it hold none.
 	if sig.ID == "" || strings.ContainsAny(sig.ID, ". \r\n") {
@@ -67,7 +83,8 @@ func (w *Webhook) Receive(ctx context.Context, sig *sdk.Signal) error {
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url, bytes.NewReader(body))
 	if err != nil {
-		return err
+		// Not err, which may quote the URL.
+		return fmt.Errorf("webhook: POST %s: the request cannot be made", w.shown)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "portcullis-webhook")
@@ -75,7 +92,13 @@ func (w *Webhook) Receive(ctx context.Context, sig *sdk.Signal) error {
 	webhooksig.SetHeaders(req.Header, w.key, sig.ID, w.now(), body)
 	resp, err := w.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("webhook: %w", err)
+		// net/http's error quotes the URL, user information (password
+		// starred) and query included: name it as shown instead.
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err
+		}
+		return fmt.Errorf("webhook: POST %s: %w", w.shown, err)
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
