@@ -14,7 +14,12 @@ import (
 	"github.com/portcullis-auth/portcullis/host/storage/storagetest"
 )
 
-const hookSecret = "an-e2e-webhook-secret-of-some-length"
+// The webhook secrets of the tests: most use a plain one, one the Standard
+// Webhooks form.
+const (
+	hookSecret         = "an-e2e-webhook-secret-of-some-length"
+	hookSecretStandard = "whsec_ZTJlLXN0YW5kYXJkLXdlYmhvb2tzLWtleS0zMmI="
+)
 
 // fastDelivery makes async delivery retry quickly in tests.
 const fastDelivery = `  delivery: {backoff: 50ms, backoff_max: 300ms, poll: 100ms, lease: 10s, max_attempts: 1000}
@@ -22,13 +27,13 @@ const fastDelivery = `  delivery: {backoff: 50ms, backoff_max: 300ms, poll: 100m
 
 func TestWebhookReceivesLoginSignals(t *testing.T) {
 	dir := t.TempDir()
-	wh := newHook(t, hookSecret)
+	wh := newHook(t, hookSecretStandard)
 	cfg := writeConfig(t, dir, fmt.Sprintf(`
 storage: {driver: sqlite, dsn: ./portcullis.db}
 signals:
   subscribers:
     - {webhook: %q, secret: %q, signals: [user_login_failed, user_logged_in], mode: async}
-`+fastDelivery, wh.url(), hookSecret))
+`+fastDelivery, wh.url(), hookSecretStandard))
 	h := startHost(t, cfg)
 	mustRun(t, cfg, "hunter2-alice\n", "users", "add", "alice", "--password-stdin")
 

@@ -2,26 +2,28 @@ package e2e
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 )
 
-// hook is a webhook receiver that checks signatures and records what it
-// got. It can be stopped and started again on the same address.
+// hook is a webhook receiver that checks every delivery with the official
+// Standard Webhooks library, as a receiver in the field would, and records
+// what it got. It can be stopped and started again on the same address.
 type hook struct {
-	t      *testing.T
-	secret string
-	addr   string
-	delay  time.Duration
+	t     *testing.T
+	lib   *standardwebhooks.Webhook
+	addr  string
+	delay time.Duration
 
 	mu      sync.Mutex
 	srv     *http.Server
@@ -38,8 +40,18 @@ type delivered struct {
 	Args   json.RawMessage `json:"args"`
 }
 
+// newHook starts a receiver for deliveries signed with secret, as the
+// subscriber's configuration gives it: a whsec_ secret goes to the library
+// as it is, any other as whsec_ and the base64 of its bytes.
 func newHook(t *testing.T, secret string) *hook {
-	h := &hook{t: t, secret: secret, counts: map[string]int{}}
+	if !strings.HasPrefix(secret, "whsec_") {
+		secret = "whsec_" + base64.StdEncoding.EncodeToString([]byte(secret))
+	}
+	lib, err := standardwebhooks.NewWebhook(secret)
+	if err != nil {
+		t.Fatalf("the Standard Webhooks library refuses the secret: %v", err)
+	}
+	h := &hook{t: t, lib: lib, counts: map[string]int{}}
 	h.start()
 	t.Cleanup(h.stop)
 	return h
@@ -92,14 +104,14 @@ func (h *hook) serve(w http.ResponseWriter, r *http.Request) {
 	if h.delay > 0 {
 		time.Sleep(h.delay)
 	}
-	mac := hmac.New(sha256.New, []byte(h.secret))
-	mac.Write(body)
-	want := "sha256=" + hex.EncodeToString(mac.Sum(nil))
+	// Signature and timestamp (within 5 minutes), and the signed id is
+	// the signal's.
+	err := h.lib.Verify(body, r.Header)
 	var d delivered
 	_ = json.Unmarshal(body, &d)
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if !hmac.Equal([]byte(r.Header.Get("X-Portcullis-Signature")), []byte(want)) || r.Header.Get("X-Portcullis-Signal-Id") != d.ID {
+	if err != nil || r.Header.Get("webhook-id") != d.ID || d.ID == "" {
 		h.badSigs++
 		http.Error(w, "bad signature", http.StatusUnauthorized)
 		return

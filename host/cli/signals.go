@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/portcullis-auth/portcullis/host/storage"
+	"github.com/portcullis-auth/portcullis/internal/redact"
 )
 
 func signalsCmd(e *env) *cobra.Command {
@@ -40,7 +41,9 @@ func signalsCmd(e *env) *cobra.Command {
 				if d.State == storage.DeliveryPending {
 					next = d.NextAttemptAt.Format(time.RFC3339)
 				}
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", d.ID, d.Name, d.Sender, d.Subscriber, d.State, d.Attempts, next, d.LastError)
+				// A URL in the error may carry credentials; rows stored
+				// by an older host may still hold one unredacted.
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", d.ID, d.Name, d.Sender, d.Subscriber, d.State, d.Attempts, next, redact.URLs(d.LastError))
 			}
 			if err := tw.Flush(); err != nil {
 				return err

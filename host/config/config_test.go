@@ -112,11 +112,11 @@ func checkDefaults(t *testing.T, cfg *Config) {
 		t.Errorf("plugins = %+v, want %+v", cfg.Plugins, wantPlugins)
 	}
 	wantBackends := []Backend{
-		{Name: "lockout", Plugin: "lockout", Timeout: Duration(5 * time.Second), Config: map[string]any{
+		{Name: "lockout", Plugin: "lockout", Timeout: Duration(5 * time.Second), OnError: OnErrorFail, Config: map[string]any{
 			"failure_limit": 5, "cooloff": "30m",
 			"lockout_parameters": []any{[]any{"username", "ip_address"}}, "reset_on_success": true,
 		}},
-		{Name: "local", Plugin: "password", Timeout: Duration(5 * time.Second)},
+		{Name: "local", Plugin: "password", Timeout: Duration(5 * time.Second), OnError: OnErrorFail},
 	}
 	if !reflect.DeepEqual(cfg.Backends, wantBackends) {
 		t.Errorf("backends = %+v, want %+v", cfg.Backends, wantBackends)

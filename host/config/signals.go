@@ -3,8 +3,11 @@ package config
 import (
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 
+	"github.com/portcullis-auth/portcullis/host/signals/webhooksig"
+	"github.com/portcullis-auth/portcullis/internal/redact"
 	"github.com/portcullis-auth/portcullis/sdk/signals"
 )
 
@@ -26,7 +29,9 @@ type Subscriber struct {
 	Name string `yaml:"name"`
 	// Webhook is an http(s) URL that receives each signal as a signed POST.
 	Webhook string `yaml:"webhook"`
-	// Secret keys the webhook's HMAC-SHA256 signature.
+	// Secret keys the webhook's Standard Webhooks signature: "whsec_" and a
+	// base64 key of 24 to 64 bytes, or any other string of at least 16
+	// characters, whose bytes are the key (webhooksig.Key).
 	Secret string `yaml:"secret"`
 	// AuditFile is a file that receives each signal as a JSON line.
 	AuditFile string `yaml:"audit_file"`
@@ -150,12 +155,18 @@ func (s *Signals) validate(backendNames map[string]int) []Problem {
 			}
 		}
 		if sub.Webhook != "" {
+			// The URL may hold credentials: a problem shows it redacted.
 			u, err := url.Parse(sub.Webhook)
-			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-				fail(path+".webhook", "must be an http or https URL, not %q", sub.Webhook)
+			switch {
+			case err != nil:
+				fail(path+".webhook", "must be an http or https URL; this one cannot be parsed (it is not shown: it may hold credentials)")
+			case (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+				fail(path+".webhook", "must be an http or https URL, not %q", redact.URL(sub.Webhook))
 			}
-			if len(sub.Secret) < 16 {
-				fail(path+".secret", "is required for a webhook and must be at least 16 characters (use ${ENV})")
+			if sub.Secret == "" {
+				fail(path+".secret", "is required for a webhook (use ${ENV})")
+			} else if _, err := webhooksig.Key(sub.Secret); err != nil {
+				fail(path+".secret", "%s", strings.TrimPrefix(err.Error(), webhooksig.ErrInvalidSecret.Error()+": "))
 			}
 		} else if sub.Secret != "" {
 			fail(path+".secret", "is only for a webhook")
@@ -182,7 +193,9 @@ func (s *Signals) validate(backendNames map[string]int) []Problem {
 
 // redactURL drops the user information, query and fragment of a URL, which
 // may hold credentials, so that a subscriber's default name (shown in logs,
-// metrics and `signals list`) never does.
+// metrics and `signals list`) never does. Unlike redact.URL it leaves no
+// mark of a query: a default name must stay what it has been, or queued
+// deliveries would lose their subscriber.
 func redactURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/portcullis-auth/portcullis/host/metrics"
+	"github.com/portcullis-auth/portcullis/host/signals/webhooksig"
 	"github.com/portcullis-auth/portcullis/host/storage"
 	"github.com/portcullis-auth/portcullis/host/storage/storagetest"
 	"github.com/portcullis-auth/portcullis/sdk"
@@ -76,7 +77,7 @@ var benchReceivers = []benchReceiver{
 	{"webhook", func(b *testing.B, delivered func()) sdk.SignalReceiver {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			_, _ = io.Copy(io.Discard, r.Body)
-			if r.Header.Get(HeaderSignature) == "" {
+			if r.Header.Get(webhooksig.HeaderSignature) == "" {
 				w.WriteHeader(http.StatusBadRequest)
 				return
 			}

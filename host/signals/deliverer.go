@@ -12,6 +12,7 @@ import (
 
 	"github.com/portcullis-auth/portcullis/host/metrics"
 	"github.com/portcullis-auth/portcullis/host/storage"
+	"github.com/portcullis-auth/portcullis/internal/redact"
 )
 
 // DeliveryOptions tune async delivery.
@@ -168,15 +169,18 @@ func (d *Deliverer) deliver(ctx context.Context, sub *Subscription, del storage.
 		return time.Now(), true // stopping: release the rest for the next start
 	}
 	attempt := del.Attempts + 1
+	// The error is logged and stored (last_error, shown by `signals
+	// list`): a URL in it, which may carry credentials, is shown redacted.
+	cause := redact.URLs(err.Error())
 	if attempt >= d.opts.MaxAttempts {
 		d.results.Inc(sub.Name, "dead")
-		d.log.Error("signal delivery failed for the last time: dead letter", "subscriber", sub.Name, "signal", del.Name, "delivery", del.ID, "attempts", attempt, "error", err)
+		d.log.Error("signal delivery failed for the last time: dead letter", "subscriber", sub.Name, "signal", del.Name, "delivery", del.ID, "attempts", attempt, "error", cause)
 	} else {
 		d.results.Inc(sub.Name, "failed")
-		d.log.Warn("signal delivery failed; will retry", "subscriber", sub.Name, "signal", del.Name, "delivery", del.ID, "attempt", attempt, "error", err)
+		d.log.Warn("signal delivery failed; will retry", "subscriber", sub.Name, "signal", del.Name, "delivery", del.ID, "attempt", attempt, "error", cause)
 	}
 	next = time.Now().Add(d.backoff(attempt))
-	if err := d.store.MarkFailed(ackCtx, del.ID, d.owner, err.Error(), next, d.opts.MaxAttempts); err != nil {
+	if err := d.store.MarkFailed(ackCtx, del.ID, d.owner, cause, next, d.opts.MaxAttempts); err != nil {
 		d.log.Error("signal delivery: recording a failure", "id", del.ID, "error", err)
 	}
 	return next, true

@@ -18,6 +18,7 @@ import (
 
 	"github.com/portcullis-auth/portcullis/host/metrics"
 	"github.com/portcullis-auth/portcullis/host/storage"
+	"github.com/portcullis-auth/portcullis/internal/redact"
 	"github.com/portcullis-auth/portcullis/sdk"
 	"github.com/portcullis-auth/portcullis/sdk/signals"
 	"github.com/portcullis-auth/portcullis/sdk/strictjson"
@@ -222,7 +223,8 @@ func (d *Dispatcher) emit(ctx context.Context, sig sdk.Signal) string {
 	for _, s := range syncSubs {
 		if err := deliverSync(ctx, s, &sig); err != nil {
 			d.syncFailures.Inc(s.Name, sig.Name)
-			d.log.Error("sync signal receiver failed; the caller goes on", "subscriber", s.Name, "signal", sig.Name, "id", sig.ID, "error", err)
+			// A URL in the error may carry credentials.
+			d.log.Error("sync signal receiver failed; the caller goes on", "subscriber", s.Name, "signal", sig.Name, "id", sig.ID, "error", redact.URLs(err.Error()))
 		}
 	}
 	return sig.ID

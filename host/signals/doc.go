@@ -9,7 +9,7 @@
 // under a lease and delivers them at least once, with exponential back-off
 // and a dead-letter state after the configured number of attempts.
 //
-// Built-in subscribers are a webhook (HMAC-SHA256 signed JSON POST) and an
-// audit file (JSON lines); plugins receive signals through the
-// sdk.SignalReceiver capability.
+// Built-in subscribers are a webhook (a JSON POST signed with the Standard
+// Webhooks scheme, package webhooksig) and an audit file (JSON lines);
+// plugins receive signals through the sdk.SignalReceiver capability.
 package signals

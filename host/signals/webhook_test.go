@@ -4,7 +4,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/hex"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,12 +12,16 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"github.com/portcullis-auth/portcullis/host/signals/webhooksig"
 	"github.com/portcullis-auth/portcullis/sdk"
 )
 
@@ -56,11 +60,20 @@ func (h *hookServer) received() []captured {
 	return slices.Clone(h.requests)
 }
 
-// hmacHex is the test's own HMAC-SHA256, hex-encoded.
-func hmacHex(secret, body string) string {
-	m := hmac.New(sha256.New, []byte(secret))
-	m.Write([]byte(body))
-	return hex.EncodeToString(m.Sum(nil))
+// testSecret is the webhook secret of most tests: the Standard Webhooks
+// libraries' own example, in the standard's form.
+const testSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+// libVerify checks a captured request with the official Standard Webhooks
+// Go library, as a receiver would, given secret in the form that library
+// takes.
+func libVerify(t *testing.T, secret string, req captured) error {
+	t.Helper()
+	lib, err := standardwebhooks.NewWebhook(secret)
+	if err != nil {
+		t.Fatalf("the library refuses the secret: %v", err)
+	}
+	return lib.Verify(req.body, req.header)
 }
 
 func testSignal() *sdk.Signal {
@@ -74,12 +87,13 @@ func testSignal() *sdk.Signal {
 }
 
 func TestWebhookRequest(t *testing.T) {
-	const secret = "s3cr3t-key"
 	srv := newHookServer(t, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	sig := testSignal()
-	if err := NewWebhook(srv.URL+"/hooks/portcullis", secret).Receive(context.Background(), sig); err != nil {
+	before := time.Now().Unix()
+	if err := NewWebhook(srv.URL+"/hooks/portcullis", testSecret).Receive(context.Background(), sig); err != nil {
 		t.Fatalf("Receive: %v", err)
 	}
+	after := time.Now().Unix()
 	reqs := srv.received()
 	if len(reqs) != 1 {
 		t.Fatalf("server got %d requests, want 1", len(reqs))
@@ -118,25 +132,168 @@ func TestWebhookRequest(t *testing.T) {
 		}
 	}
 
-	// The signature is the HMAC of the exact body bytes.
-	wantSig := "sha256=" + hmacHex(secret, string(req.body))
-	if got := req.header.Get(HeaderSignature); got != wantSig {
-		t.Errorf("%s = %q, want %q", HeaderSignature, got, wantSig)
+	// Standard Webhooks: the official library verifies the delivery.
+	if err := libVerify(t, testSecret, req); err != nil {
+		t.Errorf("the Standard Webhooks library refuses the delivery: %v\nheaders: %v", err, req.header)
 	}
-	if got := Sign([]byte(secret), req.body); got != wantSig {
-		t.Errorf("Sign(secret, body) = %q, want the header's %q", got, wantSig)
+	if got := req.header.Get("webhook-id"); got != sig.ID {
+		t.Errorf("webhook-id = %q, want the signal id %q", got, sig.ID)
 	}
-	if Sign([]byte("other secret"), req.body) == wantSig {
-		t.Error("another secret gives the same signature")
+	// The timestamp is the attempt's, not the signal's (2031).
+	ts, err := strconv.ParseInt(req.header.Get("webhook-timestamp"), 10, 64)
+	if err != nil || ts < before || ts > after {
+		t.Errorf("webhook-timestamp = %q, want the attempt's unix time in [%d, %d]", req.header.Get("webhook-timestamp"), before, after)
 	}
-	if got := req.header.Get(HeaderSignalID); got != sig.ID {
-		t.Errorf("%s = %q, want %q", HeaderSignalID, got, sig.ID)
+	// The same check, written out: v1, base64 HMAC-SHA256 of id.timestamp.body.
+	key, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(testSecret, "whsec_"))
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(sig.ID + "." + req.header.Get("webhook-timestamp") + "." + string(req.body)))
+	if got, wantSig := req.header.Get("webhook-signature"), "v1,"+base64.StdEncoding.EncodeToString(m.Sum(nil)); got != wantSig {
+		t.Errorf("webhook-signature = %q, want %q", got, wantSig)
 	}
 	if got := req.header.Get(HeaderSignal); got != sig.Name {
 		t.Errorf("%s = %q, want %q", HeaderSignal, got, sig.Name)
 	}
+	// The old body-only signature, replayable for ever, is gone.
+	for _, old := range []string{"X-Portcullis-Signature", "X-Portcullis-Signal-Id"} {
+		if v, ok := req.header[old]; ok {
+			t.Errorf("the delivery still carries %s: %q", old, v)
+		}
+	}
 	if got := req.header.Get("User-Agent"); got != "portcullis-webhook" {
 		t.Errorf("User-Agent %q", got)
+	}
+}
+
+// TestWebhookSecretForms: a whsec_ secret keys the HMAC with its decoded
+// bytes, any other with its own bytes (a receiver library then takes
+// whsec_ and their base64); a secret that gives no key sends nothing.
+func TestWebhookSecretForms(t *testing.T) {
+	plain := "a-plain-operator-secret"
+	tests := []struct {
+		name      string
+		secret    string
+		libSecret string // "" : Receive must fail without sending
+	}{
+		{"whsec_ secret", testSecret, testSecret},
+		{"whsec_ secret of 64 bytes", "whsec_" + base64.StdEncoding.EncodeToString([]byte(strings.Repeat("k", 64))),
+			"whsec_" + base64.StdEncoding.EncodeToString([]byte(strings.Repeat("k", 64)))},
+		{"plain secret", plain, "whsec_" + base64.StdEncoding.EncodeToString([]byte(plain))},
+		{"whsec_ secret that is not base64", "whsec_not*base64*at*all*not*base64", ""},
+		{"whsec_ secret too short", "whsec_" + base64.StdEncoding.EncodeToString([]byte("16 bytes is less")), ""},
+		{"plain secret too short", "short", ""},
+		{"no secret", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := newHookServer(t, func(http.ResponseWriter, *http.Request) {})
+			err := NewWebhook(srv.URL, tt.secret).Receive(context.Background(), testSignal())
+			reqs := srv.received()
+			if tt.libSecret == "" {
+				if err == nil || len(reqs) != 0 {
+					t.Fatalf("Receive with secret %q = %v after %d requests; want an error and no request", tt.secret, err, len(reqs))
+				}
+				if tt.secret != "" && strings.Contains(err.Error(), tt.secret) {
+					t.Fatalf("the error %q quotes the secret", err)
+				}
+				return
+			}
+			if err != nil || len(reqs) != 1 {
+				t.Fatalf("Receive = %v, %d requests; want nil and 1", err, len(reqs))
+			}
+			if err := libVerify(t, tt.libSecret, reqs[0]); err != nil {
+				t.Fatalf("the library, given %q, refuses the delivery: %v", tt.libSecret, err)
+			}
+		})
+	}
+}
+
+// TestWebhookReplayIsRefused: a captured delivery verifies within the
+// tolerance and is refused, by the documented check, once the tolerance
+// has passed, either way.
+func TestWebhookReplayIsRefused(t *testing.T) {
+	srv := newHookServer(t, func(http.ResponseWriter, *http.Request) {})
+	if err := NewWebhook(srv.URL, testSecret).Receive(context.Background(), testSignal()); err != nil {
+		t.Fatal(err)
+	}
+	captured := srv.received()[0]
+	sent, err := strconv.ParseInt(captured.header.Get("webhook-timestamp"), 10, 64)
+	if err != nil {
+		t.Fatalf("webhook-timestamp %q: %v", captured.header.Get("webhook-timestamp"), err)
+	}
+	at := time.Unix(sent, 0)
+	tests := []struct {
+		name   string
+		replay time.Time
+		want   error
+	}{
+		{"at once", at, nil},
+		{"4m59s later", at.Add(4*time.Minute + 59*time.Second), nil},
+		{"5m1s later", at.Add(5*time.Minute + time.Second), webhooksig.ErrTooOld},
+		{"a week later", at.Add(7 * 24 * time.Hour), webhooksig.ErrTooOld},
+		{"by a receiver whose clock is 5m1s behind", at.Add(-5*time.Minute - time.Second), webhooksig.ErrTooNew},
+	}
+	key, _ := webhooksig.Key(testSecret)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := &webhooksig.Verifier{Key: key, Now: func() time.Time { return tt.replay }}
+			if err := v.Verify(captured.header, captured.body); !errors.Is(err, tt.want) {
+				t.Fatalf("Verify = %v, want %v", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestWebhookTimestampIsEachAttempts: a retry carries the same webhook-id
+// and the time of its own attempt, signed anew.
+func TestWebhookTimestampIsEachAttempts(t *testing.T) {
+	srv := newHookServer(t, func(http.ResponseWriter, *http.Request) {})
+	w := NewWebhook(srv.URL, testSecret)
+	first := time.Unix(1_900_000_000, 0)
+	attempts := []time.Time{first, first.Add(90 * time.Second)}
+	for _, at := range attempts {
+		w.now = func() time.Time { return at }
+		if err := w.Receive(context.Background(), testSignal()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reqs := srv.received()
+	if len(reqs) != 2 {
+		t.Fatalf("%d requests, want 2", len(reqs))
+	}
+	key, _ := webhooksig.Key(testSecret)
+	for i, r := range reqs {
+		if got := r.header.Get("webhook-id"); got != testSignal().ID {
+			t.Errorf("attempt %d: webhook-id %q, want %q", i, got, testSignal().ID)
+		}
+		if got, want := r.header.Get("webhook-timestamp"), strconv.FormatInt(attempts[i].Unix(), 10); got != want {
+			t.Errorf("attempt %d: webhook-timestamp %s, want %s", i, got, want)
+		}
+		v := &webhooksig.Verifier{Key: key, Now: func() time.Time { return attempts[i] }}
+		if err := v.Verify(r.header, r.body); err != nil {
+			t.Errorf("attempt %d does not verify at its own time: %v", i, err)
+		}
+	}
+	if reqs[0].header.Get("webhook-signature") == reqs[1].header.Get("webhook-signature") {
+		t.Error("two attempts at different times share a signature")
+	}
+}
+
+// TestWebhookRefusesUnsignableIDs: an id that cannot stand between the dots
+// of the signed content, or is empty, is never sent.
+func TestWebhookRefusesUnsignableIDs(t *testing.T) {
+	for _, id := range []string{"", "a.b", "a b", "a\nb"} {
+		t.Run(strconv.Quote(id), func(t *testing.T) {
+			srv := newHookServer(t, func(http.ResponseWriter, *http.Request) {})
+			sig := testSignal()
+			sig.ID = id
+			if err := NewWebhook(srv.URL, testSecret).Receive(context.Background(), sig); err == nil {
+				t.Fatal("Receive succeeded")
+			}
+			if n := len(srv.received()); n != 0 {
+				t.Fatalf("%d requests sent", n)
+			}
+		})
 	}
 }
 
@@ -144,7 +301,7 @@ func TestWebhookEmptyArgs(t *testing.T) {
 	srv := newHookServer(t, func(http.ResponseWriter, *http.Request) {})
 	sig := testSignal()
 	sig.Args = nil
-	if err := NewWebhook(srv.URL, "k").Receive(context.Background(), sig); err != nil {
+	if err := NewWebhook(srv.URL, testSecret).Receive(context.Background(), sig); err != nil {
 		t.Fatal(err)
 	}
 	var env struct {
@@ -152,33 +309,6 @@ func TestWebhookEmptyArgs(t *testing.T) {
 	}
 	if err := json.Unmarshal(srv.received()[0].body, &env); err != nil || string(env.Args) != "{}" {
 		t.Fatalf("args of a signal without arguments = %s, %v; want {}", env.Args, err)
-	}
-}
-
-func TestSign(t *testing.T) {
-	tests := []struct {
-		name         string
-		secret, body string
-		want         string
-	}{
-		// RFC 4231, test case 2.
-		{"RFC 4231 case 2", "Jefe", "what do ya want for nothing?",
-			"sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"},
-		{"empty body", "k", "", "sha256=" + hmacHex("k", "")},
-		{"empty secret", "", `{"id":"x"}`, "sha256=" + hmacHex("", `{"id":"x"}`)},
-		{"envelope", "s3cr3t", `{"id":"1","name":"n","sender":"s","time":"2031-01-01T00:00:00Z","args":{}}`,
-			"sha256=" + hmacHex("s3cr3t", `{"id":"1","name":"n","sender":"s","time":"2031-01-01T00:00:00Z","args":{}}`)},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := Sign([]byte(tt.secret), []byte(tt.body)); got != tt.want {
-				t.Fatalf("Sign(%q, %q) = %q, want %q", tt.secret, tt.body, got, tt.want)
-			}
-		})
-	}
-	// One changed byte changes the signature.
-	if Sign([]byte("k"), []byte(`{"a":1}`)) == Sign([]byte("k"), []byte(`{"a":2}`)) {
-		t.Fatal("different bodies share a signature")
 	}
 }
 
@@ -218,7 +348,7 @@ func TestWebhookStatus(t *testing.T) {
 				w.WriteHeader(tt.status)
 				_, _ = io.WriteString(w, strings.Repeat("x", 100<<10)) // a body larger than the webhook reads
 			})
-			err := NewWebhook(srv.URL, "k").Receive(context.Background(), testSignal())
+			err := NewWebhook(srv.URL, testSecret).Receive(context.Background(), testSignal())
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("status %d: Receive = %v, want error: %v", tt.status, err, tt.wantErr)
 			}
@@ -247,7 +377,7 @@ func TestWebhookDeadline(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	err := NewWebhook(srv.URL, "k").Receive(ctx, testSignal())
+	err := NewWebhook(srv.URL, testSecret).Receive(ctx, testSignal())
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Receive against a server that does not answer = %v, want context.DeadlineExceeded", err)
 	}
@@ -260,7 +390,7 @@ func TestWebhookCancelledContext(t *testing.T) {
 	srv := newHookServer(t, func(http.ResponseWriter, *http.Request) {})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := NewWebhook(srv.URL, "k").Receive(ctx, testSignal()); !errors.Is(err, context.Canceled) {
+	if err := NewWebhook(srv.URL, testSecret).Receive(ctx, testSignal()); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Receive with a cancelled context = %v, want context.Canceled", err)
 	}
 	if n := len(srv.received()); n != 0 {
@@ -274,14 +404,14 @@ func TestWebhookUnreachable(t *testing.T) {
 	srv.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	err := NewWebhook(url, "k").Receive(ctx, testSignal())
+	err := NewWebhook(url, testSecret).Receive(ctx, testSignal())
 	if err == nil || !strings.HasPrefix(err.Error(), "webhook: ") {
 		t.Fatalf("Receive to a closed server = %v, want a webhook error", err)
 	}
 }
 
 func TestWebhookBadURL(t *testing.T) {
-	if err := NewWebhook("://not a url", "k").Receive(context.Background(), testSignal()); err == nil {
+	if err := NewWebhook("://not a url", testSecret).Receive(context.Background(), testSignal()); err == nil {
 		t.Fatal("Receive with an invalid URL succeeded")
 	}
 }
@@ -297,7 +427,7 @@ func TestWebhookThroughTheDeliverer(t *testing.T) {
 	})
 	e := newEnv(t, openSQLite(t))
 	e.disp.Subscribe(&Subscription{Name: "hook", Mode: Async, Signals: []string{"*"}, Timeout: 5 * time.Second,
-		Receiver: NewWebhook(srv.URL, "k")})
+		Receiver: NewWebhook(srv.URL, testSecret)})
 	id := e.disp.Emit(context.Background(), "local", loginFailed("alice"))
 	run(t, e.newDeliverer(shortOptions()))
 	waitFor(t, 10*time.Second, "the webhook delivery", func() bool {
@@ -308,8 +438,11 @@ func TestWebhookThroughTheDeliverer(t *testing.T) {
 		t.Fatalf("%d requests, want 2", len(reqs))
 	}
 	for _, r := range reqs {
-		if r.header.Get(HeaderSignalID) != id {
-			t.Errorf("request for %q, want %q (the same id on a retry)", r.header.Get(HeaderSignalID), id)
+		if r.header.Get("webhook-id") != id {
+			t.Errorf("request for %q, want %q (the same id on a retry)", r.header.Get("webhook-id"), id)
+		}
+		if err := libVerify(t, testSecret, r); err != nil {
+			t.Errorf("the Standard Webhooks library refuses a delivery: %v", err)
 		}
 	}
 	if string(reqs[0].body) != string(reqs[1].body) {
