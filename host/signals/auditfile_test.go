@@ -48,9 +48,9 @@ func TestAuditFileWritesOneLinePerSignal(t *testing.T) {
 
 	sigs := []*sdk.Signal{
 		testSignal(),
-		{ID: "id-2", Name: "user_logged_in", Sender: "local", Time: time.Date(2031, 1, 2, 3, 4, 5, 0, time.UTC),
+		{ID: "id-2", Name: "acme.user_exported", Sender: "exporter", Origin: OriginPlugin, Time: time.Date(2031, 1, 2, 3, 4, 5, 0, time.UTC),
 			Args: json.RawMessage(`{"user_id":"u1","note":"multi\nline"}`)},
-		{ID: "id-3", Name: "admin_auth_initialized", Sender: "host", Time: time.Date(2031, 1, 2, 3, 4, 6, 0, time.UTC)},
+		{ID: "id-3", Name: "admin_auth_initialized", Sender: "host", Origin: OriginHost, Time: time.Date(2031, 1, 2, 3, 4, 6, 0, time.UTC)},
 	}
 	for _, s := range sigs {
 		if err := a.Receive(context.Background(), s); err != nil {
@@ -59,9 +59,9 @@ func TestAuditFileWritesOneLinePerSignal(t *testing.T) {
 	}
 	lines := readLines(t, path)
 	want := []string{
-		`{"id":"6f1c3a52-8d0e-4b7a-9f3e-2b6d1c0a9e11","name":"user_login_failed","sender":"ldap","time":"2031-07-14T10:30:45.123Z","args":{"username":"alice","client_ip":"192.0.2.7"}}`,
-		`{"id":"id-2","name":"user_logged_in","sender":"local","time":"2031-01-02T03:04:05Z","args":{"user_id":"u1","note":"multi\nline"}}`,
-		`{"id":"id-3","name":"admin_auth_initialized","sender":"host","time":"2031-01-02T03:04:06Z","args":{}}`,
+		`{"id":"6f1c3a52-8d0e-4b7a-9f3e-2b6d1c0a9e11","name":"user_login_failed","sender":"ldap","origin":"host","time":"2031-07-14T10:30:45.123Z","args":{"username":"alice","client_ip":"192.0.2.7"}}`,
+		`{"id":"id-2","name":"acme.user_exported","sender":"exporter","origin":"plugin","time":"2031-01-02T03:04:05Z","args":{"user_id":"u1","note":"multi\nline"}}`,
+		`{"id":"id-3","name":"admin_auth_initialized","sender":"host","origin":"host","time":"2031-01-02T03:04:06Z","args":{}}`,
 	}
 	if len(lines) != len(want) {
 		t.Fatalf("%d lines, want %d:\n%s", len(lines), len(want), strings.Join(lines, "\n"))
@@ -229,14 +229,14 @@ func TestEncodeEnvelope(t *testing.T) {
 		sig  sdk.Signal
 		want string
 	}{
-		{"args kept as they are", sdk.Signal{ID: "i", Name: "n", Sender: "s", Time: when, Args: json.RawMessage(`{"b":2,"a":1}`)},
-			`{"id":"i","name":"n","sender":"s","time":"2031-07-14T17:00:00.5Z","args":{"b":2,"a":1}}`},
-		{"nil args are an empty object", sdk.Signal{ID: "i", Name: "n", Sender: "s", Time: when},
-			`{"id":"i","name":"n","sender":"s","time":"2031-07-14T17:00:00.5Z","args":{}}`},
-		{"empty args are an empty object", sdk.Signal{ID: "i", Name: "n", Sender: "s", Time: when, Args: json.RawMessage{}},
-			`{"id":"i","name":"n","sender":"s","time":"2031-07-14T17:00:00.5Z","args":{}}`},
-		{"HTML characters escaped as encoding/json does", sdk.Signal{ID: "<i>", Name: "n", Sender: "a&b", Time: when.UTC(), Args: json.RawMessage(`{}`)},
-			`{"id":"\u003ci\u003e","name":"n","sender":"a\u0026b","time":"2031-07-14T17:00:00.5Z","args":{}}`},
+		{"args kept as they are", sdk.Signal{ID: "i", Name: "n", Sender: "s", Origin: OriginPlugin, Time: when, Args: json.RawMessage(`{"b":2,"a":1}`)},
+			`{"id":"i","name":"n","sender":"s","origin":"plugin","time":"2031-07-14T17:00:00.5Z","args":{"b":2,"a":1}}`},
+		{"nil args are an empty object", sdk.Signal{ID: "i", Name: "n", Sender: "s", Origin: OriginHost, Time: when},
+			`{"id":"i","name":"n","sender":"s","origin":"host","time":"2031-07-14T17:00:00.5Z","args":{}}`},
+		{"empty args are an empty object", sdk.Signal{ID: "i", Name: "n", Sender: "s", Origin: OriginHost, Time: when, Args: json.RawMessage{}},
+			`{"id":"i","name":"n","sender":"s","origin":"host","time":"2031-07-14T17:00:00.5Z","args":{}}`},
+		{"HTML characters escaped as encoding/json does", sdk.Signal{ID: "<i>", Name: "n", Sender: "a&b", Origin: OriginPlugin, Time: when.UTC(), Args: json.RawMessage(`{}`)},
+			`{"id":"\u003ci\u003e","name":"n","sender":"a\u0026b","origin":"plugin","time":"2031-07-14T17:00:00.5Z","args":{}}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/portcullis-auth/portcullis/host/storage"
 	"github.com/portcullis-auth/portcullis/sdk"
+	"github.com/portcullis-auth/portcullis/sdk/signals"
 )
 
 // emitN emits n login failures (usernames user-0…) and returns their ids in
@@ -43,7 +44,7 @@ func TestDelivererDelivers(t *testing.T) {
 			&Subscription{Name: "audit", Mode: Async, Signals: []string{"user_login_failed"}, Timeout: time.Second, Receiver: rec.receiver("audit", nil)},
 		)
 		ids := emitN(t, e.disp, 5)
-		other := e.disp.Emit(context.Background(), "local", &sdk.UserLoggedIn{UserID: "u1"})
+		other := e.disp.Emit(context.Background(), "local", &signals.UserLoggedIn{UserID: "u1"})
 		emittedAt := time.Now()
 
 		run(t, e.newDeliverer(shortOptions()))
@@ -67,8 +68,8 @@ func TestDelivererDelivers(t *testing.T) {
 		if first.sig.Name != "user_login_failed" || first.sig.Sender != "local" || first.sig.Time.Location() != time.UTC {
 			t.Errorf("delivered signal %+v", first.sig)
 		}
-		var args sdk.UserLoginFailed
-		if err := first.sig.Decode(&args); err != nil || args != *loginFailed("user-0") {
+		var args signals.UserLoginFailed
+		if err := signals.Decode(&first.sig, &args); err != nil || args != *loginFailed("user-0") {
 			t.Errorf("delivered args %+v, %v", args, err)
 		}
 		if first.deadline <= 0 || first.deadline > time.Second {

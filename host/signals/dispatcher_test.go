@@ -14,6 +14,7 @@ import (
 
 	"github.com/portcullis-auth/portcullis/host/storage"
 	"github.com/portcullis-auth/portcullis/sdk"
+	"github.com/portcullis-auth/portcullis/sdk/signals"
 )
 
 func TestSubscriptionWants(t *testing.T) {
@@ -89,7 +90,7 @@ func TestEmitRoutes(t *testing.T) {
 		{
 			name: "login from local",
 			emit: func(ctx context.Context, d *Dispatcher) (string, error) {
-				return d.Emit(ctx, "local", &sdk.UserLoggedIn{UserID: "u1", Username: "alice"}), nil
+				return d.Emit(ctx, "local", &signals.UserLoggedIn{UserID: "u1", Username: "alice"}), nil
 			},
 			signal: "user_logged_in",
 			want:   []string{"all", "logged-in"},
@@ -97,7 +98,7 @@ func TestEmitRoutes(t *testing.T) {
 		{
 			name: "custom signal from a plugin",
 			emit: func(ctx context.Context, d *Dispatcher) (string, error) {
-				return d.EmitRaw(ctx, "acme.thing_done", "acme", json.RawMessage(`{"n":1}`))
+				return d.EmitFromPlugin(ctx, "acme.thing_done", "acme", json.RawMessage(`{"n":1}`))
 			},
 			signal: "acme.thing_done",
 			want:   []string{"all", "custom"},
@@ -105,7 +106,7 @@ func TestEmitRoutes(t *testing.T) {
 		{
 			name: "custom signal nobody selected from ldap",
 			emit: func(ctx context.Context, d *Dispatcher) (string, error) {
-				return d.EmitRaw(ctx, "acme.other", "ldap", json.RawMessage(`{}`))
+				return d.EmitFromPlugin(ctx, "acme.other", "ldap", json.RawMessage(`{}`))
 			},
 			signal: "acme.other",
 			want:   []string{"all", "ldap"},
@@ -309,7 +310,7 @@ func TestEmitIsolatesSyncFailures(t *testing.T) {
 
 			// A second signal: the failure is counted again, per signal name.
 			emitWithin(t, 10*time.Second, func() string {
-				return e.disp.Emit(context.Background(), "local", &sdk.UserLoggedIn{UserID: "u1"})
+				return e.disp.Emit(context.Background(), "local", &signals.UserLoggedIn{UserID: "u1"})
 			})
 			if got := e.syncFailures("bad", "user_logged_in"); got != 1 {
 				t.Errorf(`sync failures{subscriber="bad",signal="user_logged_in"} = %d, want 1`, got)
@@ -464,8 +465,8 @@ func TestEmitSignalFields(t *testing.T) {
 			t.Fatalf("sync receiver called %d times", len(calls))
 		}
 		sig := calls[0].sig
-		if sig.ID != id || sig.Name != "user_login_failed" || sig.Sender != "ldap" {
-			t.Errorf("sync receiver got %+v", sig)
+		if sig.ID != id || sig.Name != "user_login_failed" || sig.Sender != "ldap" || sig.Origin != OriginHost {
+			t.Errorf("sync receiver got %+v, want the host's user_login_failed from ldap", sig)
 		}
 		if !sig.Time.Equal(wantTime) || sig.Time.Location() != time.UTC {
 			t.Errorf("signal time = %v (%v), want %v in UTC", sig.Time, sig.Time.Location(), wantTime)
@@ -473,8 +474,8 @@ func TestEmitSignalFields(t *testing.T) {
 		if string(sig.Args) != string(wantArgs) {
 			t.Errorf("signal args = %s, want %s", sig.Args, wantArgs)
 		}
-		var back sdk.UserLoginFailed
-		if err := sig.Decode(&back); err != nil || back != *args {
+		var back signals.UserLoginFailed
+		if err := signals.Decode(&sig, &back); err != nil || back != *args {
 			t.Errorf("decoding the args: %+v, %v; want %+v", back, err, *args)
 		}
 
@@ -483,8 +484,8 @@ func TestEmitSignalFields(t *testing.T) {
 			t.Fatalf("outbox has %d rows", len(rows))
 		}
 		r := rows[0]
-		if r.SignalID != id || r.Name != "user_login_failed" || r.Sender != "ldap" || !r.Time.Equal(wantTime) {
-			t.Errorf("outbox row = %+v, want id %s, sender ldap, time %v", r, id, wantTime)
+		if r.SignalID != id || r.Name != "user_login_failed" || r.Sender != "ldap" || r.Origin != OriginHost || !r.Time.Equal(wantTime) {
+			t.Errorf("outbox row = %+v, want id %s, sender ldap, origin host, time %v", r, id, wantTime)
 		}
 		if string(r.Args) != string(wantArgs) {
 			t.Errorf("outbox args = %s, want %s", r.Args, wantArgs)
@@ -516,10 +517,10 @@ func TestEmitIDsAndTimesWithTheRealClock(t *testing.T) {
 	}
 }
 
-// TestEmitRaw checks what a plugin may emit: catalogue names with exactly
+// TestEmitFromPlugin checks what a plugin may emit: catalogue names with exactly
 // their documented arguments, and custom names of the documented form with
 // a JSON object. Anything else is refused and changes nothing.
-func TestEmitRaw(t *testing.T) {
+func TestEmitFromPlugin(t *testing.T) {
 	long63 := "a" + strings.Repeat("b", 62)
 	tests := []struct {
 		name     string
@@ -539,7 +540,7 @@ func TestEmitRaw(t *testing.T) {
 		{name: "catalogue: embedded struct fields", signal: "authorization_granted",
 			args:     `{"authorization_request_id":"ar1","slug":"deploy","user_id":"u1","backend":"local"}`,
 			wantArgs: `{"authorization_request_id":"ar1","slug":"deploy","user_id":"u1","backend":"local"}`},
-		{name: "catalogue: omitempty field left out", signal: "lockout_reset", args: `{"removed":3}`, wantArgs: `{"removed":3}`},
+		{name: "catalogue: omitempty fields left out", signal: "lockout_reset", args: `{"backend":"lockout","removed":3}`, wantArgs: `{"backend":"lockout","removed":3}`},
 		{name: "catalogue: unknown field", signal: "user_login_failed", args: `{"username":"alice","password":"hunter2"}`, wantErr: true},
 		{name: "catalogue: only an unknown field", signal: "admin_auth_initialized", args: `{"x":1}`, wantErr: true},
 		{name: "catalogue: field of another signal", signal: "user_logged_out", args: `{"user_id":"u","reason":"x"}`, wantErr: true},
@@ -585,11 +586,11 @@ func TestEmitRaw(t *testing.T) {
 			if tt.args != "" {
 				args = json.RawMessage(tt.args)
 			}
-			id, err := e.disp.EmitRaw(context.Background(), tt.signal, "plugin-x", args)
+			id, err := e.disp.EmitFromPlugin(context.Background(), tt.signal, "plugin-x", args)
 			emitted := e.reg.Counter("portcullis_signals_emitted_total", "").Value(tt.signal)
 			if tt.wantErr {
 				if err == nil {
-					t.Fatalf("EmitRaw(%q, %s) = %q, nil; want an error", tt.signal, tt.args, id)
+					t.Fatalf("EmitFromPlugin(%q, %s) = %q, nil; want an error", tt.signal, tt.args, id)
 				}
 				if !errors.Is(err, ErrBadSignal) || !errors.Is(err, sdk.ErrInvalidArgument) {
 					t.Errorf("error %v does not wrap ErrBadSignal and sdk.ErrInvalidArgument", err)
@@ -614,21 +615,21 @@ func TestEmitRaw(t *testing.T) {
 				return
 			}
 			if err != nil {
-				t.Fatalf("EmitRaw(%q, %s): %v", tt.signal, tt.args, err)
+				t.Fatalf("EmitFromPlugin(%q, %s): %v", tt.signal, tt.args, err)
 			}
 			if _, perr := uuid.Parse(id); perr != nil {
 				t.Errorf("id %q: %v", id, perr)
 			}
 			calls := rec.all()
-			if len(calls) != 1 || calls[0].sig.ID != id || calls[0].sig.Name != tt.signal || calls[0].sig.Sender != "plugin-x" {
+			if len(calls) != 1 || calls[0].sig.ID != id || calls[0].sig.Name != tt.signal || calls[0].sig.Sender != "plugin-x" || calls[0].sig.Origin != OriginPlugin {
 				t.Fatalf("sync receiver calls = %+v", calls)
 			}
 			if got := string(calls[0].sig.Args); got != tt.wantArgs {
 				t.Errorf("sync receiver args = %s, want %s", got, tt.wantArgs)
 			}
 			rows := e.rows(t)
-			if len(rows) != 1 || rows[0].SignalID != id || rows[0].Name != tt.signal {
-				t.Fatalf("outbox = %+v, want one row", rows)
+			if len(rows) != 1 || rows[0].SignalID != id || rows[0].Name != tt.signal || rows[0].Sender != "plugin-x" || rows[0].Origin != OriginPlugin {
+				t.Fatalf("outbox = %+v, want one row from plugin-x with origin plugin", rows)
 			}
 			if got := string(rows[0].Args); got != tt.wantArgs {
 				t.Errorf("queued args = %s, want %s", got, tt.wantArgs)
@@ -640,10 +641,10 @@ func TestEmitRaw(t *testing.T) {
 	}
 }
 
-// TestEmitRawCatalogueRejectsTrailingData: a catalogue signal's arguments
+// TestEmitFromPluginCatalogueRejectsTrailingData: a catalogue signal's arguments
 // must be exactly one JSON object, like a custom signal's: nothing after it,
 // and not null or another JSON value instead of it.
-func TestEmitRawCatalogueRejectsTrailingData(t *testing.T) {
+func TestEmitFromPluginCatalogueRejectsTrailingData(t *testing.T) {
 	tests := []struct {
 		name string
 		args string
@@ -659,9 +660,9 @@ func TestEmitRawCatalogueRejectsTrailingData(t *testing.T) {
 			e := newEnv(t, openSQLite(t))
 			e.disp.Subscribe(&Subscription{Name: "async", Mode: Async, Signals: []string{"*"}, Timeout: time.Second,
 				Receiver: &fakeReceiver{receive: func(context.Context, *sdk.Signal) error { return nil }}})
-			id, err := e.disp.EmitRaw(context.Background(), "user_login_failed", "plugin-x", json.RawMessage(tt.args))
+			id, err := e.disp.EmitFromPlugin(context.Background(), "user_login_failed", "plugin-x", json.RawMessage(tt.args))
 			if !errors.Is(err, ErrBadSignal) {
-				t.Fatalf("EmitRaw(user_login_failed, %s) = %q, %v; want ErrBadSignal", tt.args, id, err)
+				t.Fatalf("EmitFromPlugin(user_login_failed, %s) = %q, %v; want ErrBadSignal", tt.args, id, err)
 			}
 			if rows := e.rows(t); len(rows) != 0 {
 				t.Fatalf("queued: %+v", rows)

@@ -12,6 +12,7 @@ import (
 	"github.com/portcullis-auth/portcullis/host/storage"
 	"github.com/portcullis-auth/portcullis/host/storage/storagetest"
 	"github.com/portcullis-auth/portcullis/sdk"
+	"github.com/portcullis-auth/portcullis/sdk/signals"
 )
 
 // fakeReceiver is a hand-written sdk.SignalReceiver; receive decides what
@@ -244,9 +245,9 @@ func countState(rows []storage.Delivery, state string) int {
 }
 
 // loginFailed is a catalogue signal used throughout.
-func loginFailed(user string) *sdk.UserLoginFailed {
-	return &sdk.UserLoginFailed{
-		Username: user, ClientFacts: sdk.ClientFacts{ClientIP: "192.0.2.7", UserAgent: "curl/8"},
+func loginFailed(user string) *signals.UserLoginFailed {
+	return &signals.UserLoginFailed{
+		Username: user, Client: sdk.Client{IP: "192.0.2.7", UserAgent: "curl/8"},
 		Backend: "local", Reason: "invalid_credentials", RequestID: "req-1", Path: "/login",
 	}
 }

@@ -81,6 +81,7 @@ func testSignal() *sdk.Signal {
 		ID:     "6f1c3a52-8d0e-4b7a-9f3e-2b6d1c0a9e11",
 		Name:   "user_login_failed",
 		Sender: "ldap",
+		Origin: OriginHost,
 		Time:   time.Date(2031, 7, 14, 12, 30, 45, 123000000, time.FixedZone("CEST", 2*60*60)),
 		Args:   json.RawMessage(`{"username":"alice","client_ip":"192.0.2.7"}`),
 	}
@@ -116,13 +117,14 @@ func TestWebhookRequest(t *testing.T) {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	if want := []string{"args", "id", "name", "sender", "time"}; !slices.Equal(keys, want) {
+	if want := []string{"args", "id", "name", "origin", "sender", "time"}; !slices.Equal(keys, want) {
 		t.Errorf("envelope members %q, want %q", keys, want)
 	}
 	want := map[string]string{
 		"id":     `"6f1c3a52-8d0e-4b7a-9f3e-2b6d1c0a9e11"`,
 		"name":   `"user_login_failed"`,
 		"sender": `"ldap"`,
+		"origin": `"host"`,
 		"time":   `"2031-07-14T10:30:45.123Z"`,
 		"args":   `{"username":"alice","client_ip":"192.0.2.7"}`,
 	}
