@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -16,12 +17,13 @@ import (
 	"github.com/portcullis-auth/portcullis/host/storage"
 	"github.com/portcullis-auth/portcullis/host/storage/storagetest"
 	"github.com/portcullis-auth/portcullis/sdk"
+	"github.com/portcullis-auth/portcullis/sdk/hostside"
 	"github.com/portcullis-auth/portcullis/sdk/sdktest"
 )
 
 // These tests call the host services the way a plugin does: through the
 // sdk.Host a plugin is handed in Configure, over the go-plugin broker and
-// gRPC (sdk's host client, sdk/client's host server), to hostsvc on a real
+// gRPC (sdk's host client, sdk/hostside's host server), to hostsvc on a real
 // storage.Store. The storage conformance suite (host/storage/storagetest)
 // already checks storage.Store itself; what is checked here is that its
 // promises survive the adapter and the wire.
@@ -62,8 +64,16 @@ func run(t *testing.T, newDB func(t testing.TB) database) {
 		{"InvalidKeys", testInvalidKeys},
 		{"Namespaces", testNamespaces},
 		{"Users", testUsers},
+		{"UsersOnlyForAuthenticators", testUsersOnlyForAuthenticators},
+		{"HashesOnlyWithGrants", testHashesOnlyWithGrants},
+		{"SetPasswordHashNeedsWriteGrant", testSetPasswordHashNeedsWriteGrant},
+		{"NothingBeforeDeclare", testNothingBeforeDeclare},
+		{"StorageIsTheInstances", testStorageIsTheInstances},
 		{"Signals", testSignals},
 		{"RefusedSignals", testRefusedSignals},
+		{"HostSignalsRefused", testHostSignalsRefused},
+		{"UndeclaredSignalsRefused", testUndeclaredSignalsRefused},
+		{"SenderIsTheInstance", testSenderIsTheInstance},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -77,11 +87,23 @@ func run(t *testing.T, newDB func(t testing.TB) database) {
 const hangLimit = 10 * time.Second
 
 // testHost is one host process on a database: its store, and a dispatcher
-// whose sync subscriber records every signal.
+// whose sync subscriber records every signal and whose async subscriber
+// queues every signal in the outbox.
 type testHost struct {
 	store    *storage.Store
 	signals  *signals.Dispatcher
 	received *received
+}
+
+// queued returns the signals in the outbox, oldest first.
+func (h *testHost) queued(t testing.TB) []storage.Delivery {
+	t.Helper()
+	rows, err := h.store.ListDeliveries(context.Background(), "", 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Reverse(rows)
+	return rows
 }
 
 func newHost(t testing.TB, db database) *testHost {
@@ -91,41 +113,74 @@ func newHost(t testing.TB, db database) *testHost {
 		signals:  signals.NewDispatcher(store, slog.New(slog.DiscardHandler), metrics.New()),
 		received: &received{},
 	}
-	h.signals.Subscribe(&signals.Subscription{
-		Name: "recorder", Mode: signals.Sync, Signals: []string{"*"}, Timeout: hangLimit, Receiver: h.received,
-	})
+	h.signals.Subscribe(
+		&signals.Subscription{Name: "recorder", Mode: signals.Sync, Signals: []string{"*"}, Timeout: hangLimit, Receiver: h.received},
+		&signals.Subscription{Name: "queue", Mode: signals.Async, Signals: []string{"*"}, Timeout: hangLimit, Receiver: &received{}},
+	)
 	return h
 }
 
-// plugin starts a plugin that runs as instance on this host and returns
-// the sdk.Host it was configured with: every call on it crosses the wire to
-// hostsvc.New(store, instance, dispatcher).
-func (h *testHost) plugin(t testing.TB, instance string) sdk.Host {
+// role is what a plugin is to the host: whether it implements
+// sdk.Authenticator, the signals its metadata declares, and the grants of
+// its backend entry.
+type role struct {
+	authenticator bool
+	emits         []string
+	grants        []string
+}
+
+// plugin starts a plugin in role that runs as instance on this host, the
+// way the supervisor starts one (hostsvc.New with the entry's grants;
+// Declare from the metadata the plugin reports over the wire; Configure),
+// and returns the sdk.Host it was configured with: every call on it crosses
+// the wire to hostsvc.
+func (h *testHost) plugin(t testing.TB, instance string, r role) sdk.Host {
 	t.Helper()
-	p := &hostKeeper{configured: make(chan sdk.Host, 1)}
-	remote := sdktest.StartUnconfigured(t, p, hostsvc.New(h.store, instance, h.signals))
+	keeper := &hostKeeper{emits: r.emits, configured: make(chan sdk.Host, 1)}
+	var p sdk.Plugin = keeper
+	if r.authenticator {
+		p = &authKeeper{keeper}
+	}
+	svc := hostsvc.New(h.store, instance, h.signals, r.grants)
+	remote := sdktest.StartUnconfigured(t, p, svc)
+	info, err := remote.Info(context.Background())
+	if err != nil {
+		t.Fatalf("Metadata of %s: %v", instance, err)
+	}
+	svc.Declare(info.Has(hostside.Authenticator), info.Emits)
 	if err := remote.Configure(context.Background(), instance, json.RawMessage("{}")); err != nil {
 		t.Fatalf("Configure %s: %v", instance, err)
 	}
-	return <-p.configured
+	return <-keeper.configured
 }
 
-// storage is plugin(t, instance).Storage().
+// storage is the storage of a plugin running as instance.
 func (h *testHost) storage(t testing.TB, instance string) sdk.Storage {
 	t.Helper()
-	return h.plugin(t, instance).Storage()
+	return h.plugin(t, instance, role{}).Storage()
 }
 
 // hostKeeper is a plugin that hands over the sdk.Host it is configured
 // with, so that the test can use it as the plugin would.
-type hostKeeper struct{ configured chan sdk.Host }
+type hostKeeper struct {
+	emits      []string
+	configured chan sdk.Host
+}
 
 func (p *hostKeeper) Metadata() sdk.Metadata {
-	return sdk.Metadata{Name: "hostkeeper", Version: "test"}
+	return sdk.Metadata{Name: "hostkeeper", Version: "test", Emits: p.emits}
 }
 
 func (p *hostKeeper) Configure(_ context.Context, req *sdk.ConfigureRequest) error {
 	p.configured <- req.Host
+	return nil
+}
+
+// authKeeper is a hostKeeper that is an Authenticator (it abstains).
+type authKeeper struct{ *hostKeeper }
+
+func (authKeeper) Authenticate(_ context.Context, _ *sdk.AuthenticateRequest, resp *sdk.AuthenticateResponse) error {
+	resp.Abstain("")
 	return nil
 }
 
@@ -149,7 +204,7 @@ func (r *received) all() []sdk.Signal {
 }
 
 // sentinels are the errors a plugin tells apart with errors.Is.
-var sentinels = []error{sdk.ErrNotFound, sdk.ErrConflict, sdk.ErrInvalidArgument, sdk.ErrUnavailable, sdk.ErrUnimplemented}
+var sentinels = []error{sdk.ErrNotFound, sdk.ErrConflict, sdk.ErrInvalidArgument, sdk.ErrPermissionDenied, sdk.ErrUnavailable, sdk.ErrUnimplemented}
 
 // wantErr fails unless err is want under errors.Is and no other sentinel.
 func wantErr(t testing.TB, what string, err, want error) {

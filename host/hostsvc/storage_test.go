@@ -56,8 +56,6 @@ func testGetPutDelete(t *testing.T, db database) {
 		wantErr(t, "Delete with a bad key", err, sdk.ErrInvalidArgument)
 		_, err = kv.Increment(ctx, key, 1, 0)
 		wantErr(t, "Increment with a bad key", err, sdk.ErrInvalidArgument)
-		_, err = kv.IncrementWindow(ctx, key, 1, 0)
-		wantErr(t, "IncrementWindow with a bad key", err, sdk.ErrInvalidArgument)
 		_, err = kv.CompareAndSwap(ctx, key, nil, []byte("v"), 0)
 		wantErr(t, "CompareAndSwap with a bad key", err, sdk.ErrInvalidArgument)
 	}
@@ -95,16 +93,13 @@ func testExpiry(t *testing.T, db database) {
 	if _, err := kv.Increment(ctx, "counter", 2, ttl); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := kv.IncrementWindow(ctx, "window", 2, ttl); err != nil {
-		t.Fatal(err)
-	}
 	if ok, err := kv.CompareAndSwap(ctx, "created", nil, []byte("c"), ttl); err != nil || !ok {
 		t.Fatalf("CompareAndSwap creating a key = %v, %v", ok, err)
 	}
 	gone := time.Now().Add(ttl)
 	time.Sleep(time.Until(gone) + 20*time.Millisecond)
 
-	for _, key := range []string{"short", "counter", "window", "created"} {
+	for _, key := range []string{"short", "counter", "created"} {
 		_, err := kv.Get(ctx, key)
 		wantErr(t, "Get of expired "+key, err, sdk.ErrNotFound)
 	}
@@ -126,12 +121,6 @@ func testExpiry(t *testing.T, db database) {
 	}
 	if e := expiresAt(t, kv, "counter"); !e.IsZero() {
 		t.Errorf("a counter restarted without ttl expires at %v", e)
-	}
-	if n, err := kv.IncrementWindow(ctx, "window", 1, time.Hour); err != nil || n != 1 {
-		t.Errorf("IncrementWindow of an expired window = %d, %v; want 1", n, err)
-	}
-	if e := expiresAt(t, kv, "window"); time.Until(e) < 59*time.Minute {
-		t.Errorf("a restarted window expires at %v, want in an hour", e)
 	}
 }
 
@@ -207,20 +196,6 @@ func testIncrement(t *testing.T, db database) {
 		t.Errorf("Increment with a ttl of two hours: expires at %v, was %v", e, first)
 	}
 
-	// IncrementWindow: the ttl only starts the expiry of a counter it
-	// creates; a live counter keeps its expiry, or its lack of one.
-	increment(t, kv.IncrementWindow, "w", time.Minute, 1)
-	window := expiresAt(t, kv, "w")
-	increment(t, kv.IncrementWindow, "w", time.Hour, 2)
-	if e := expiresAt(t, kv, "w"); !e.Equal(window) {
-		t.Errorf("IncrementWindow moved a live window's expiry from %v to %v", window, e)
-	}
-	increment(t, kv.IncrementWindow, "forever", 0, 1)
-	increment(t, kv.IncrementWindow, "forever", time.Minute, 2)
-	if e := expiresAt(t, kv, "forever"); !e.IsZero() {
-		t.Errorf("IncrementWindow gave a live counter without expiry one: %v", e)
-	}
-
 	// Only counters count: a value from Put, even a decimal, is refused
 	// and left as it is.
 	put(t, kv, "text", "abc", 0)
@@ -228,8 +203,6 @@ func testIncrement(t *testing.T, db database) {
 	for _, key := range []string{"text", "decimal"} {
 		_, err := kv.Increment(ctx, key, 1, 0)
 		wantErr(t, "Increment of "+key, err, sdk.ErrInvalidArgument)
-		_, err = kv.IncrementWindow(ctx, key, 1, time.Minute)
-		wantErr(t, "IncrementWindow of "+key, err, sdk.ErrInvalidArgument)
 	}
 	if a, b := value(t, kv, "text"), value(t, kv, "decimal"); a != "abc" || b != "5" {
 		t.Errorf("after refused increments: text = %q, decimal = %q", a, b)
@@ -251,7 +224,6 @@ func testConcurrentIncrements(t *testing.T, db database) {
 		inc  func(kv sdk.Storage) incrementFunc
 	}{
 		{"Increment", func(kv sdk.Storage) incrementFunc { return kv.Increment }},
-		{"IncrementWindow", func(kv sdk.Storage) incrementFunc { return kv.IncrementWindow }},
 	} {
 		var seen [total + 1]atomic.Int32
 		var wg sync.WaitGroup
@@ -403,11 +375,9 @@ func testInvalidKeys(t *testing.T, db database) {
 	wantErr(t, "List", err, sdk.ErrInvalidArgument)
 	_, err = kv.Increment(ctx, bad, 1, 0)
 	wantErr(t, "Increment", err, sdk.ErrInvalidArgument)
-	_, err = kv.IncrementWindow(ctx, bad, 1, time.Minute)
-	wantErr(t, "IncrementWindow", err, sdk.ErrInvalidArgument)
 	_, err = kv.CompareAndSwap(ctx, bad, nil, []byte("v"), 0)
 	wantErr(t, "CompareAndSwap", err, sdk.ErrInvalidArgument)
-	_, err = h.plugin(t, "users").Users().LookupUser(ctx, bad)
+	_, err = h.plugin(t, "users", role{authenticator: true}).Users().LookupUser(ctx, bad)
 	wantErr(t, "LookupUser", err, sdk.ErrInvalidArgument)
 	if got := keys(t, kv, ""); got != "" {
 		t.Errorf("refused calls stored keys: %s", got)
@@ -469,7 +439,7 @@ func testNamespaces(t *testing.T, db database) {
 	}
 }
 
-// incrementFunc is sdk.Storage's Increment or IncrementWindow.
+// incrementFunc is sdk.Storage's Increment.
 type incrementFunc func(ctx context.Context, key string, delta int64, ttl time.Duration) (int64, error)
 
 // increment adds one to key with inc and wants the counter to be want.

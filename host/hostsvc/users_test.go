@@ -13,7 +13,8 @@ func testUsers(t *testing.T, db database) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	users := h.plugin(t, "users").Users()
+	// A password backend: an Authenticator granted both.
+	users := h.plugin(t, "users", passwordBackend).Users()
 
 	got, err := users.LookupUser(ctx, "alice")
 	want := sdk.User{ID: alice.ID, Username: "alice", PasswordHash: "hash-a"}
@@ -36,7 +37,7 @@ func testUsers(t *testing.T, db database) {
 	wantErr(t, "SetPasswordHash of a missing user", err, sdk.ErrNotFound)
 
 	// Users are the host's, not an instance's.
-	if u, err := h.plugin(t, "other").Users().LookupUser(ctx, "alice"); err != nil || u.PasswordHash != "hash-b" {
+	if u, err := h.plugin(t, "other", passwordBackend).Users().LookupUser(ctx, "alice"); err != nil || u.PasswordHash != "hash-b" {
 		t.Errorf("another instance looking up alice = %+v, %v; want hash-b", u, err)
 	}
 }
