@@ -197,14 +197,16 @@ func (a *Attempts) expiryCase(c AttemptCounter, n int64) (string, []any) {
 	if len(steps) == 0 {
 		return "?", []any{a.expiryMS(c, c.LockAt)}
 	}
+	// The branches' parameters are cast: PostgreSQL cannot infer their type
+	// inside a CASE and would take them for text.
 	var b strings.Builder
 	var args []any
 	b.WriteString("CASE")
 	for i := len(steps) - 1; i >= 0; i-- {
-		b.WriteString(" WHEN failures + ? >= ? THEN ?")
+		b.WriteString(" WHEN failures + ? >= ? THEN CAST(? AS BIGINT)")
 		args = append(args, n, steps[i].From, a.expiryMS(c, steps[i].From))
 	}
-	b.WriteString(" ELSE ? END")
+	b.WriteString(" ELSE CAST(? AS BIGINT) END")
 	args = append(args, a.expiryMS(c, c.LockAt))
 	return b.String(), args
 }
