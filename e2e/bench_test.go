@@ -13,31 +13,17 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
-	"net/netip"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/portcullis-auth/portcullis/host/chain"
-	"github.com/portcullis-auth/portcullis/host/hostsvc"
-	"github.com/portcullis-auth/portcullis/host/httpapi"
-	"github.com/portcullis-auth/portcullis/host/metrics"
-	"github.com/portcullis-auth/portcullis/host/signals"
-	"github.com/portcullis-auth/portcullis/host/storage"
 	"github.com/portcullis-auth/portcullis/host/storage/storagetest"
-	"github.com/portcullis-auth/portcullis/host/tokens"
 	"github.com/portcullis-auth/portcullis/testkit/httpload"
 	"github.com/portcullis-auth/portcullis/testkit/procstat"
-	"github.com/portcullis-auth/portcullis/plugins/lockout"
-	"github.com/portcullis-auth/portcullis/plugins/password"
-	"github.com/portcullis-auth/portcullis/sdk"
 )
 
 // benchStorage is one database a benchmark host can use.
@@ -293,108 +279,4 @@ func BenchmarkLockoutRejections(b *testing.B) {
 			})
 		})
 	}
-}
-
-// BenchmarkLockoutRejectionsInProcess is BenchmarkLockoutRejections with
-// the plugin hop taken out, as an experiment: the host's HTTP API, chain,
-// signal dispatcher and storage are wired as host.New wires them, but the
-// lockout and password backends are Go values called directly instead of
-// plugin processes. It is not how Portcullis runs; it measures what a
-// locked-out client would cost if the first-party lockout ran inside the
-// host (or if the host could refuse a locked key without calling the
-// plugin). The load generator runs in the same process, so only the total
-// CPU time per rejection is reported (cpu-ns/op). The counting check reads
-// the lockout's counters from the store.
-func BenchmarkLockoutRejectionsInProcess(b *testing.B) {
-	ctx := context.Background()
-	store := storagetest.Open(b, storage.SQLite, storagetest.SQLitePath(b))
-	reg := metrics.New()
-	log := slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	disp := signals.NewDispatcher(store, log, reg)
-
-	lockoutCfg := json.RawMessage(`{"failure_limit":5,"cooloff":"30m","lockout_parameters":[["username","ip_address"]]}`)
-	settings, err := lockout.ParseConfig(lockoutCfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	lo, pw := lockout.New(), password.New()
-	for _, p := range []struct {
-		name   string
-		plugin interface {
-			Configure(context.Context, *sdk.ConfigureRequest) error
-		}
-		cfg json.RawMessage
-	}{{"lockout", lo, lockoutCfg}, {"local", pw, json.RawMessage(`{}`)}} {
-		if err := p.plugin.Configure(ctx, &sdk.ConfigureRequest{Instance: p.name, Config: p.cfg, Host: hostsvc.New(store, p.name, disp)}); err != nil {
-			b.Fatalf("configuring %s: %v", p.name, err)
-		}
-	}
-	// The lockout receives the outcome of each login synchronously, as
-	// host.pluginSubscribers subscribes a backend.
-	for _, want := range lo.Metadata().Subscriptions {
-		disp.Subscribe(&signals.Subscription{
-			Name: "lockout", Mode: signals.Sync, Signals: []string{want.Signal}, Sender: want.Sender,
-			IgnoreOwn: want.IgnoreOwn, Owner: "lockout", Timeout: time.Second, Receiver: lo,
-		})
-	}
-	api := httpapi.New(httpapi.Options{
-		Chain: chain.New(
-			chain.Link{Name: "lockout", Authenticator: lo, Timeout: 5 * time.Second},
-			chain.Link{Name: "local", Authenticator: pw, Timeout: 5 * time.Second},
-		),
-		Tokens:         tokens.NewIssuer(store, 15*time.Minute, 30*24*time.Hour),
-		Ready:          func(context.Context) (bool, any) { return true, nil },
-		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
-		Logger:         log,
-		Signals:        disp,
-		Metrics:        reg,
-	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
-	go func() { _ = srv.Serve(ln) }()
-	b.Cleanup(func() { _ = srv.Close() })
-	url := "http://" + ln.Addr().String() + "/v1/login"
-
-	body := benchLoginBody("victim", "wrong", "203.0.113.7")
-	setup := &http.Client{Timeout: 30 * time.Second}
-	for i := 1; i <= 6; i++ {
-		want := http.StatusUnauthorized
-		if i == 6 {
-			want = http.StatusTooManyRequests
-		}
-		if status, err := benchPostLogin(setup, url, body); err != nil || status != want {
-			b.Fatalf("wrong attempt %d: %d %v, want %d", i, status, err, want)
-		}
-	}
-	failures := func() int64 {
-		attempts, err := lockout.ListAttempts(ctx, store.KV("lockout"), settings)
-		if err != nil {
-			b.Fatal(err)
-		}
-		for _, a := range attempts {
-			if a.Username == "victim" {
-				return a.Failures
-			}
-		}
-		b.Fatal("no attempts counted for victim")
-		return 0
-	}
-
-	b.Run(fmt.Sprintf("conns=%d", benchRejectionConns), func(b *testing.B) {
-		before := failures()
-		cpuStart, cpuOK := procstat.CPU(os.Getpid())
-		rejected, firstErr := benchRejectionBurst(b, url, body)
-		if cpuEnd, ok := procstat.CPU(os.Getpid()); cpuOK && ok {
-			b.ReportMetric(float64(cpuEnd-cpuStart)/float64(b.N), "cpu-ns/op")
-		}
-		if firstErr != nil {
-			b.Fatalf("%d of %d wrong logins rejected; first other answer: %v", rejected, b.N, firstErr)
-		}
-		if grew := failures() - before; grew < rejected {
-			b.Fatalf("the failure count grew by %d, but %d attempts were rejected: not every rejection was counted", grew, rejected)
-		}
-	})
 }

@@ -42,8 +42,8 @@ func TestMain(m *testing.M) {
 	receiverBin = filepath.Join(dir, "portcullis-receiver")
 	for bin, pkg := range map[string]string{
 		portcullisBin: "../cmd/portcullis",
-		scriptedBin:   "../internal/testplugin/cmd/portcullis-scripted",
-		receiverBin:   "../internal/testplugin/cmd/portcullis-receiver",
+		scriptedBin:   "../testkit/testplugin/cmd/portcullis-scripted",
+		receiverBin:   "../testkit/testplugin/cmd/portcullis-receiver",
 	} {
 		out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput()
 		if err != nil {

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -10,9 +9,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/portcullis-auth/portcullis/host/storage"
-	"github.com/portcullis-auth/portcullis/host/storage/storagetest"
 )
 
 // loginFrom logs in as an app beside the host would: with the end user's
@@ -131,118 +127,6 @@ func lockoutFailures(t testing.TB, cfg, username string) int64 {
 		}
 	}
 	return 0
-}
-
-// burstConfig is [lockout (limit 5), counter, password]: the counter is a
-// test backend that counts every attempt reaching it, i.e. every attempt the
-// lockout let through to the password backend.
-func burstConfig(t *testing.T, dir, storageLine string) string {
-	sum := strings.Fields(mustRun(t, writeConfig(t, dir, ""), "", "plugins", "checksum", scriptedBin))[0]
-	return writeConfig(t, dir, fmt.Sprintf(`
-%s
-backends:
-  - name: lockout
-    plugin: lockout
-    config: {failure_limit: 5, cooloff: 30m, lockout_parameters: [[username, ip_address]]}
-  - {name: counter, plugin: %s, sha256: %s, config: {count: calls}}
-  - {name: local, plugin: password}
-`, storageLine, scriptedBin, sum))
-}
-
-// concurrentWrong sends n wrong attempts at once, spread over hosts, and
-// returns the statuses seen.
-func concurrentWrong(t *testing.T, hosts []*host, n int) map[int]int {
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	statuses := map[int]int{}
-	start := make(chan struct{})
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			r := hosts[i%len(hosts)].loginFrom("203.0.113.50", "victim", "guess-"+strconv.Itoa(i))
-			mu.Lock()
-			statuses[r.status]++
-			mu.Unlock()
-		}()
-	}
-	close(start)
-	wg.Wait()
-	return statuses
-}
-
-func reachedBackend(t *testing.T, driver, dsn string) int64 {
-	s := storagetest.Open(t, driver, dsn)
-	n, err := s.KV("counter").Increment(context.Background(), "calls", 0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
-// checkBurst checks the outcome of 100 concurrent wrong attempts against
-// burstConfig's limit of 5. Each attempt is counted atomically before the
-// password is checked, so the attempts get the counts 1 to 100, one each:
-// exactly the 5 with a count within the limit go on (docs/lockout.md, "Why
-// there is no race"), reach the counter and the password backend, and get
-// 401 (wrong password); the other 95 are refused with 429.
-func checkBurst(t *testing.T, reached int64, statuses map[int]int) {
-	t.Helper()
-	if reached != 5 || statuses[401] != 5 || statuses[429] != 95 {
-		t.Fatalf("100 concurrent wrong attempts, limit 5: %d reached the password backend, statuses %v; want 5 reached, 5 × 401 and 95 × 429", reached, statuses)
-	}
-}
-
-func TestBurstOnSQLite(t *testing.T) {
-	dir := t.TempDir()
-	cfg := burstConfig(t, dir, "storage: {driver: sqlite, dsn: ./portcullis.db}")
-	h := startHost(t, cfg)
-	statuses := concurrentWrong(t, []*host{h}, 100)
-	reached := reachedBackend(t, storage.SQLite, dir+"/portcullis.db")
-	checkBurst(t, reached, statuses)
-	t.Logf("reached the backend: %d, statuses %v", reached, statuses)
-}
-
-func TestBurstOnTwoHostsSharingPostgres(t *testing.T) {
-	dsn := storagetest.PostgresDSN(t)
-	cfg := burstConfig(t, t.TempDir(), fmt.Sprintf("storage: {driver: postgres, dsn: %q}", dsn))
-	hosts := []*host{startHost(t, cfg), startHost(t, cfg)}
-	statuses := concurrentWrong(t, hosts, 100)
-	reached := reachedBackend(t, storage.Postgres, dsn)
-	checkBurst(t, reached, statuses)
-	t.Logf("reached the backend: %d, statuses %v", reached, statuses)
-	// Both host processes incremented the one counter at once (through the
-	// plugin's storage and through shortcuts): the total is exact.
-	s := storagetest.Open(t, storage.Postgres, dsn)
-	entries, err := s.KV("lockout").List(context.Background(), "c|")
-	if err != nil || len(entries) != 1 || string(entries[0].Value) != "100" {
-		t.Fatalf("the counter after 100 attempts on two hosts: %+v, %v; want exactly 100", entries, err)
-	}
-}
-
-func TestLockoutPluginDownFailsClosed(t *testing.T) {
-	dir := t.TempDir()
-	cfg := writeConfig(t, dir, `
-storage: {driver: sqlite, dsn: ./portcullis.db}
-plugins: {restart_backoff: 5s}
-backends:
-  - name: lockout
-    plugin: lockout
-    config: {failure_limit: 3, cooloff: 15m, lockout_parameters: [[username, ip_address]]}
-  - {name: local, plugin: password}
-`)
-	h := startHost(t, cfg)
-	mustRun(t, cfg, "pw-alice\n", "users", "add", "alice", "--password-stdin")
-	if err := syscall.Kill(pluginPID(t, h.cmd.Process.Pid, "lockout"), syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the lockout plugin to be seen down", 10*time.Second, func() bool { return h.get("/readyz").status == 503 })
-	for _, pw := range []string{"pw-alice", "wrong"} {
-		if r := h.loginFrom("203.0.113.9", "alice", pw); r.status != 503 || r.body["error"] != "backend_unavailable" {
-			t.Fatalf("password %q with the lockout down: %d %s, want 503 (never a pass, never a counted failure)", pw, r.status, r.raw)
-		}
-	}
 }
 
 func TestSIGKILLMidBurstKeepsCountsAndLocks(t *testing.T) {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/portcullis-auth/portcullis/host/chain"
 	"github.com/portcullis-auth/portcullis/host/httpapi"
+	"github.com/portcullis-auth/portcullis/host/limiter"
 	"github.com/portcullis-auth/portcullis/host/storage"
 	"github.com/portcullis-auth/portcullis/host/storage/storagetest"
 	"github.com/portcullis-auth/portcullis/host/tokens"
@@ -105,7 +106,7 @@ func newAPI(t *testing.T, backends ...*fakeAuth) *api {
 	}
 	a := &api{store: store, ready: func(context.Context) (bool, any) { return true, nil }}
 	a.handler = httpapi.New(httpapi.Options{
-		Chain:          chain.New(links...),
+		Chain:          chain.New(slog.New(slog.DiscardHandler), links...),
 		Tokens:         tokens.NewIssuer(store, accessTTL, 24*time.Hour),
 		Ready:          func(ctx context.Context) (bool, any) { return a.ready(ctx) },
 		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
@@ -285,18 +286,18 @@ func TestLoginOutcomes(t *testing.T) {
 			403, "permission_denied", "", map[string]any{"reason": "permission_denied"}, []int{1}},
 		{"deny for invalid credentials", []*fakeAuth{denying(sdk.AuthenticateResponse{Reason: sdk.ReasonInvalidCredentials})},
 			401, "invalid_credentials", "", nil, []int{1}},
-		{"locked out", []*fakeAuth{denying(sdk.AuthenticateResponse{Reason: sdk.ReasonLockedOut, RetryAfter: 30 * time.Second}), granting(sdk.Identity{Subject: "x"})},
+		{"locked out", []*fakeAuth{denying(sdk.AuthenticateResponse{Reason: limiter.ReasonLockedOut, RetryAfter: 30 * time.Second}), granting(sdk.Identity{Subject: "x"})},
 			429, "locked_out", "30", nil, []int{1, 0}},
-		{"retry-after rounds up", []*fakeAuth{denying(sdk.AuthenticateResponse{Reason: sdk.ReasonLockedOut, RetryAfter: 1500 * time.Millisecond})},
+		{"retry-after rounds up", []*fakeAuth{denying(sdk.AuthenticateResponse{Reason: limiter.ReasonLockedOut, RetryAfter: 1500 * time.Millisecond})},
 			429, "locked_out", "2", nil, []int{1}},
-		{"retry-after of a nanosecond is a second", []*fakeAuth{denying(sdk.AuthenticateResponse{Reason: sdk.ReasonLockedOut, RetryAfter: time.Nanosecond})},
+		{"retry-after of a nanosecond is a second", []*fakeAuth{denying(sdk.AuthenticateResponse{Reason: limiter.ReasonLockedOut, RetryAfter: time.Nanosecond})},
 			429, "locked_out", "1", nil, []int{1}},
-		{"retry-after of whole seconds is exact", []*fakeAuth{denying(sdk.AuthenticateResponse{Reason: sdk.ReasonLockedOut, RetryAfter: 2 * time.Second})},
+		{"retry-after of whole seconds is exact", []*fakeAuth{denying(sdk.AuthenticateResponse{Reason: limiter.ReasonLockedOut, RetryAfter: 2 * time.Second})},
 			429, "locked_out", "2", nil, []int{1}},
-		{"locked out without a cool-off", []*fakeAuth{denying(sdk.AuthenticateResponse{Reason: sdk.ReasonLockedOut})},
+		{"locked out without a cool-off", []*fakeAuth{denying(sdk.AuthenticateResponse{Reason: limiter.ReasonLockedOut})},
 			429, "locked_out", "", nil, []int{1}},
 		{"details are merged but never override error fields", []*fakeAuth{denying(sdk.AuthenticateResponse{
-			Reason: sdk.ReasonLockedOut, RetryAfter: 90 * time.Second,
+			Reason: limiter.ReasonLockedOut, RetryAfter: 90 * time.Second,
 			Details: map[string]any{"error": "hijacked", "error_description": "hijacked", "failures": 5, "cooloff": "30m"},
 		})}, 429, "locked_out", "90", map[string]any{"failures": 5.0, "cooloff": "30m", "error_description": "too many failed login attempts"}, []int{1}},
 		{"permission denied keeps its reason over details", []*fakeAuth{denying(sdk.AuthenticateResponse{
@@ -307,7 +308,7 @@ func TestLoginOutcomes(t *testing.T) {
 		// The error code follows the status sent, whatever the reason.
 		{"hint 401", []*fakeAuth{denying(sdk.AuthenticateResponse{Reason: "custom", HTTPStatus: 401})},
 			401, "invalid_credentials", "", nil, []int{1}},
-		{"hint 403 on a lockout", []*fakeAuth{denying(sdk.AuthenticateResponse{Reason: sdk.ReasonLockedOut, HTTPStatus: 403, RetryAfter: time.Minute})},
+		{"hint 403 on a lockout", []*fakeAuth{denying(sdk.AuthenticateResponse{Reason: limiter.ReasonLockedOut, HTTPStatus: 403, RetryAfter: time.Minute})},
 			403, "permission_denied", "60", map[string]any{"reason": "locked_out", "error_description": "too many failed login attempts"}, []int{1}},
 		{"hint 403 on invalid credentials", []*fakeAuth{denying(sdk.AuthenticateResponse{Reason: sdk.ReasonInvalidCredentials, HTTPStatus: 403})},
 			403, "permission_denied", "", map[string]any{"reason": sdk.ReasonInvalidCredentials}, []int{1}},
@@ -315,9 +316,9 @@ func TestLoginOutcomes(t *testing.T) {
 			429, "locked_out", "60", nil, []int{1}},
 		{"hint 429 on invalid credentials", []*fakeAuth{denying(sdk.AuthenticateResponse{Reason: sdk.ReasonInvalidCredentials, HTTPStatus: 429})},
 			429, "locked_out", "", nil, []int{1}},
-		{"hint 401 on a lockout", []*fakeAuth{denying(sdk.AuthenticateResponse{Reason: sdk.ReasonLockedOut, HTTPStatus: 401})},
+		{"hint 401 on a lockout", []*fakeAuth{denying(sdk.AuthenticateResponse{Reason: limiter.ReasonLockedOut, HTTPStatus: 401})},
 			401, "invalid_credentials", "", nil, []int{1}},
-		{"hint equal to the default", []*fakeAuth{denying(sdk.AuthenticateResponse{Reason: sdk.ReasonLockedOut, HTTPStatus: 429})},
+		{"hint equal to the default", []*fakeAuth{denying(sdk.AuthenticateResponse{Reason: limiter.ReasonLockedOut, HTTPStatus: 429})},
 			429, "locked_out", "", nil, []int{1}},
 		{"hint 403 keeps the reason over details", []*fakeAuth{denying(sdk.AuthenticateResponse{Reason: "custom", HTTPStatus: 403, Details: map[string]any{"reason": "other"}})},
 			403, "permission_denied", "", map[string]any{"reason": "custom"}, []int{1}},
@@ -329,7 +330,7 @@ func TestLoginOutcomes(t *testing.T) {
 			403, "permission_denied", "", nil, []int{1}},
 		{"hint 500 ignored", []*fakeAuth{denying(sdk.AuthenticateResponse{Reason: "custom", HTTPStatus: 500})},
 			403, "permission_denied", "", nil, []int{1}},
-		{"hint 503 ignored", []*fakeAuth{denying(sdk.AuthenticateResponse{Reason: sdk.ReasonLockedOut, HTTPStatus: 503})},
+		{"hint 503 ignored", []*fakeAuth{denying(sdk.AuthenticateResponse{Reason: limiter.ReasonLockedOut, HTTPStatus: 503})},
 			429, "locked_out", "", nil, []int{1}},
 		{"negative hint ignored", []*fakeAuth{denying(sdk.AuthenticateResponse{Reason: sdk.ReasonInvalidCredentials, HTTPStatus: -401})},
 			401, "invalid_credentials", "", nil, []int{1}},

@@ -39,7 +39,12 @@ type Counter struct {
 
 // List returns every live counter of backend, most failures first.
 func List(ctx context.Context, store *storage.Store, backend string) ([]Counter, error) {
-	states, err := store.Attempts(backend).Counters(ctx)
+	return list(ctx, store.Attempts(backend), backend)
+}
+
+// list is List on a's counters (a may read another clock).
+func list(ctx context.Context, a *storage.Attempts, backend string) ([]Counter, error) {
+	states, err := a.Counters(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -77,10 +82,14 @@ var ErrEmptyFilter = errors.New("name an IP address, a username, or all")
 
 // Reset removes backend's counters that f selects and returns how many.
 func Reset(ctx context.Context, store *storage.Store, backend string, f Filter) (int, error) {
+	return reset(ctx, store.Attempts(backend), f)
+}
+
+// reset is Reset on a's counters (a may read another clock).
+func reset(ctx context.Context, a *storage.Attempts, f Filter) (int, error) {
 	if !f.All && f.Username == "" && f.IPAddress == "" {
 		return 0, ErrEmptyFilter
 	}
-	a := store.Attempts(backend)
 	states, err := a.Counters(ctx)
 	if err != nil {
 		return 0, err
@@ -134,8 +143,8 @@ func usernameMatches(typed, v string) bool {
 	return false
 }
 
-// Prune removes access and access failure log records older than age and
-// returns how many.
+// Prune removes access and access failure log records age old or older
+// and returns how many.
 func Prune(ctx context.Context, store *storage.Store, age time.Duration, now time.Time) (int64, error) {
 	if age <= 0 {
 		return 0, errors.New("the age must be positive")

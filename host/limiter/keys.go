@@ -159,6 +159,9 @@ func addressMatches(typed, v string) bool {
 	return false
 }
 
+// validUTF8 replaces each run of bytes of s that is not UTF-8 by U+FFFD.
+func validUTF8(s string) string { return strings.ToValidUTF8(s, "\uFFFD") }
+
 // truncateUTF8 cuts s to at most n bytes without splitting a character.
 func truncateUTF8(s string, n int) string {
 	if len(s) <= n {

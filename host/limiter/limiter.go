@@ -56,9 +56,13 @@ const (
 // Defaults.
 const (
 	defaultIPv6Prefix = 64
-	defaultMaxWait    = 10 * time.Second
-	// maxAdmissionRounds bounds how often one attempt goes between
-	// refusal and admission when a lock comes and goes under it.
+	defaultMaxWait    = 30 * time.Second
+	// maxPoll is the longest a waiting attempt goes without looking for
+	// room made on another host.
+	maxPoll = 50 * time.Millisecond
+	// maxAdmissionRounds bounds how often one attempt finds a counter
+	// locked at admission but not when it looks again (an operator's reset
+	// racing new failures).
 	maxAdmissionRounds = 8
 )
 
@@ -238,12 +242,14 @@ type Attempt struct {
 	ended    bool
 }
 
-// clientOf builds the counter values of a login.
+// clientOf builds the counter values of a login. They are made valid
+// UTF-8 (a header may carry any bytes; PostgreSQL refuses text that is
+// not UTF-8, and would refuse the login with it).
 func (l *Limiter) clientOf(username string, c sdk.Client) Client {
 	return Client{
-		Username:  l.normalize(username),
-		IPAddress: addressKey(c.IP, l.ipv6Bits),
-		UserAgent: truncateUTF8(c.UserAgent, maxUserAgentBytes),
+		Username:  l.normalize(validUTF8(username)),
+		IPAddress: validUTF8(addressKey(c.IP, l.ipv6Bits)),
+		UserAgent: truncateUTF8(validUTF8(c.UserAgent), maxUserAgentBytes),
 	}
 }
 
@@ -281,7 +287,9 @@ func inAny(prefixes []netip.Prefix, a netip.Addr) bool {
 // login must fail closed.
 func (l *Limiter) Check(ctx context.Context, req *sdk.AuthenticateRequest) (Verdict, error) {
 	ip, _ := netip.ParseAddr(req.Client.IP)
-	ip = ip.Unmap()
+	// As the counters key it (addressKey): a zone names no other client,
+	// and a prefix never contains a zoned address.
+	ip = ip.Unmap().WithZone("")
 	if inAny(l.rule.BlockIPs, ip) || (l.rule.OnlyAllowedIPs && !inAny(l.rule.AllowIPs, ip)) {
 		return Verdict{Refusal: &Refusal{Reason: ReasonIPBlocked, Status: http.StatusForbidden, Description: blockedMessage}}, nil
 	}
@@ -296,14 +304,22 @@ func (l *Limiter) Check(ctx context.Context, req *sdk.AuthenticateRequest) (Verd
 	id := newAttemptID()
 	deadline := time.Now().Add(l.maxWait) // a real wait, whatever the rule's clock
 	backoff := 5 * time.Millisecond
-	for round := 0; ; round++ {
+	for locks, waited := 0, false; ; {
 		if !l.rule.NeverLock {
 			refused, err := l.refuseIfLocked(ctx, c, req.Client, counters, groups)
 			if err != nil || refused != nil {
 				return Verdict{Refusal: refused}, err
 			}
 		}
-		adm, st, err := l.store.Admit(ctx, counters, id, l.opts.Lease)
+		adm, st, err := storage.Admitted, storage.CounterState{}, error(nil)
+		if waited {
+			// Look before trying again: a waiting attempt costs no write
+			// while there is still no room.
+			adm, st, err = l.store.Look(ctx, counters)
+		}
+		if err == nil && adm == storage.Admitted {
+			adm, st, err = l.store.Admit(ctx, counters, id, l.opts.Lease)
+		}
 		if err != nil {
 			return Verdict{}, err
 		}
@@ -311,8 +327,11 @@ func (l *Limiter) Check(ctx context.Context, req *sdk.AuthenticateRequest) (Verd
 		case storage.Admitted:
 			return Verdict{Attempt: &Attempt{l: l, id: id, client: c, raw: req.Client, counters: counters}}, nil
 		case storage.Locked:
-			if round < maxAdmissionRounds {
-				continue // counted and answered by the refusal above
+			// Locked since the look above: the refusal, in the next round,
+			// counts and answers it.
+			if locks++; locks < maxAdmissionRounds {
+				waited = false
+				continue
 			}
 			return Verdict{}, fmt.Errorf("attempt counter %q kept changing between locked and unlocked", st.Key)
 		}
@@ -324,10 +343,11 @@ func (l *Limiter) Check(ctx context.Context, req *sdk.AuthenticateRequest) (Verd
 			return Verdict{Busy: true}, nil
 		}
 		wait := min(backoff, left)
-		backoff = min(2*backoff, 100*time.Millisecond)
+		backoff = min(2*backoff, maxPoll)
 		if err := l.waiters.wait(ctx, st.Key, wait); err != nil {
 			return Verdict{}, err
 		}
+		waited = true
 	}
 }
 
@@ -379,7 +399,8 @@ func (l *Limiter) refuseIfLocked(ctx context.Context, c Client, raw sdk.Client, 
 	if !locked {
 		return nil, nil
 	}
-	if l.rule.FailureLog {
+	// As django-axes: a refusal that is not counted is not logged either.
+	if l.rule.FailureLog && l.rule.CountWhileLocked {
 		rec := storage.AccessRecord{Failed: true, LockedOut: true, Username: c.Username, IPAddress: raw.IP, UserAgent: c.UserAgent, Time: l.opts.Now()}
 		if err := l.logs.RecordAccess(context.WithoutCancel(ctx), l.name, rec, l.rule.FailureLogPerUser); err != nil {
 			l.opts.Logger.Warn("lockout: writing the access failure log", "backend", l.name, "error", err)

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
@@ -54,13 +56,23 @@ func (r accessRow) record() AccessRecord {
 	return rec
 }
 
+// The most characters the access log keeps of a value: its columns' sizes.
+const (
+	maxAccessUsername  = 255
+	maxAccessIPAddress = 64
+	maxAccessUserAgent = 255
+)
+
 // writeAccess adds a record to the access log inside tx; for a failure it
 // then drops the username's oldest failure records beyond perUser (0: no
-// bound).
+// bound). Values are made valid UTF-8 and cut to their column's size
+// (PostgreSQL would refuse them, and with them the settlement the record is
+// part of).
 func (s *Store) writeAccess(tx *gorm.DB, backend string, rec AccessRecord, perUser int) error {
 	row := accessRow{
-		ID: uuid.NewString(), Backend: backend, Failed: rec.Failed, LockedOut: rec.LockedOut, Username: rec.Username,
-		IPAddress: rec.IPAddress, UserAgent: rec.UserAgent, SessionID: rec.SessionID, Time: rec.Time.UTC(),
+		ID: accessID(), Backend: backend, Failed: rec.Failed, LockedOut: rec.LockedOut,
+		Username: cutChars(rec.Username, maxAccessUsername), IPAddress: cutChars(rec.IPAddress, maxAccessIPAddress),
+		UserAgent: cutChars(rec.UserAgent, maxAccessUserAgent), SessionID: rec.SessionID, Time: rec.Time.UTC(),
 	}
 	if row.Time.IsZero() {
 		row.Time = time.Now().UTC()
@@ -78,6 +90,28 @@ func (s *Store) writeAccess(tx *gorm.DB, backend string, rec AccessRecord, perUs
 	return tx.Exec(`DELETE FROM access_log WHERE id IN (
 		SELECT id FROM access_log WHERE backend = ? AND username = ? AND failed
 		ORDER BY time DESC, id DESC `+all+` OFFSET ?)`, backend, rec.Username, perUser).Error
+}
+
+// accessID is a new record's id. Ids are time-ordered (UUIDv7, increasing
+// within a process), so that records written at the same time are still
+// ordered oldest to newest, and a username's oldest failure records are the
+// ones dropped.
+func accessID() string {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return uuid.NewString()
+	}
+	return id.String()
+}
+
+// cutChars makes s valid UTF-8 (each run of other bytes becomes U+FFFD)
+// and cuts it to at most n characters.
+func cutChars(s string, n int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n])
 }
 
 // RecordAccess adds one record to backend's access log outside any
@@ -122,13 +156,13 @@ func (s *Store) AccessLog(ctx context.Context, backend string, failed bool) ([]A
 	return out, nil
 }
 
-// PruneAccessLog removes access records written before cutoff, in every
-// backend, and returns how many.
+// PruneAccessLog removes access records written at or before cutoff, in
+// every backend, and returns how many.
 func (s *Store) PruneAccessLog(ctx context.Context, cutoff time.Time) (int64, error) {
 	if cutoff.IsZero() {
 		return 0, errors.New("prune: no cutoff")
 	}
-	res := s.db.WithContext(ctx).Exec(`DELETE FROM access_log WHERE time < ?`, cutoff.UTC())
+	res := s.db.WithContext(ctx).Exec(`DELETE FROM access_log WHERE time <= ?`, cutoff.UTC())
 	if res.Error != nil {
 		return 0, fmt.Errorf("pruning the access log: %w", res.Error)
 	}

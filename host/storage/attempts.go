@@ -283,6 +283,35 @@ func (a *Attempts) Admit(ctx context.Context, counters []AttemptCounter, id stri
 	return Admitted, CounterState{}, nil
 }
 
+// Look is Admit without reserving or locking anything: what Admit would
+// decide now, read in one query per counter. An attempt waiting for room
+// looks before it tries to admit, so that waiting costs no write.
+func (a *Attempts) Look(ctx context.Context, counters []AttemptCounter) (Admission, CounterState, error) {
+	now := a.nowMS()
+	for _, c := range counters {
+		if c.LockAt <= 0 {
+			continue
+		}
+		var failures, inFlight int64
+		var exp sql.NullInt64
+		err := a.store.db.WithContext(ctx).Raw(`SELECT
+			  COALESCE((SELECT failures FROM attempt_counters WHERE namespace = ? AND key = ? AND `+live+`), 0),
+			  (SELECT expires_at_ms FROM attempt_counters WHERE namespace = ? AND key = ? AND `+live+`),
+			  (SELECT COUNT(*) FROM attempt_reservations WHERE namespace = ? AND key = ? AND expires_at_ms > ?)`,
+			a.namespace, c.Key, now, a.namespace, c.Key, now, a.namespace, c.Key, now).Row().Scan(&failures, &exp, &inFlight)
+		if err != nil {
+			return 0, CounterState{}, fmt.Errorf("attempt counter: %w", err)
+		}
+		switch {
+		case failures >= c.LockAt:
+			return Locked, stateOf(c.Key, failures, c.LockAt, exp), nil
+		case failures+inFlight >= c.LockAt:
+			return Busy, stateOf(c.Key, failures, c.LockAt, exp), nil
+		}
+	}
+	return Admitted, CounterState{}, nil
+}
+
 // errStop rolls a transaction back without it being a failure.
 var errStop = errors.New("stop")
 

@@ -72,7 +72,7 @@ type Config struct {
 	// lockout (default [username, ip_address], as django-axes).
 	SensitiveParameters []string `json:"sensitive_parameters"`
 	// MaxWait bounds how long an attempt waits while a group is full of
-	// attempts in flight (default 10s); then the host answers 503.
+	// attempts in flight (default 30s); then the host answers 503.
 	MaxWait string `json:"max_wait"`
 }
 

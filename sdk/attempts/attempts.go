@@ -76,7 +76,7 @@ type Rule struct {
 	// SensitiveFields are masked in the host's log lines about the rule.
 	SensitiveFields []string
 	// MaxWait bounds how long an attempt waits while a counter is full of
-	// attempts in flight; 0 means 10 seconds.
+	// attempts in flight; 0 means 30 seconds.
 	MaxWait time.Duration
 }
 
