@@ -187,12 +187,15 @@ func TestDelivererReleasesTheRestOfAFailedBatch(t *testing.T) {
 		)
 		ids := emitN(t, e.disp, 4)
 		opts := shortOptions()
-		// A long back-off, so that "not due yet" is not a race.
-		opts.Backoff, opts.BackoffMax = 500*time.Millisecond, time.Second
+		// A long back-off, so that "not due yet" is not a race even on a
+		// loaded machine: the retry is 1.2s to 1.8s after the failure.
+		opts.Backoff, opts.BackoffMax = 1500*time.Millisecond, 3*time.Second
 		d := e.newDeliverer(opts)
 		ctx := context.Background()
 
+		before := time.Now()
 		n, err := d.deliverBatch(ctx)
+		after := time.Now()
 		if err != nil || n != 8 {
 			t.Fatalf("deliverBatch = %d, %v; want the 8 deliveries in one batch", n, err)
 		}
@@ -210,8 +213,9 @@ func TestDelivererReleasesTheRestOfAFailedBatch(t *testing.T) {
 		if failed.State != storage.DeliveryPending || failed.Attempts != 1 || failed.LastError != "flaky is down" {
 			t.Errorf("failed delivery: %+v; want pending, 1 attempt, its error", failed)
 		}
-		if lo := time.Now().Add(300 * time.Millisecond); failed.NextAttemptAt.Before(lo) {
-			t.Errorf("failed delivery retries at %v, want about 400-600ms ahead", failed.NextAttemptAt)
+		// The failure happened during the batch; times are kept in milliseconds.
+		if lo, hi := before.Add(1200*time.Millisecond-time.Millisecond), after.Add(1800*time.Millisecond); failed.NextAttemptAt.Before(lo) || failed.NextAttemptAt.After(hi) {
+			t.Errorf("failed delivery retries at %v, want 1.2s to 1.8s after the failure, between %v and %v", failed.NextAttemptAt, lo, hi)
 		}
 		for _, id := range ids[1:] {
 			r := byKey["flaky/"+id]
