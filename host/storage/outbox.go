@@ -26,7 +26,8 @@ type Delivery struct {
 	Subscriber string
 	Name       string
 	Sender     string
-	// Origin is "host" or "plugin" (sdk.Signal.Origin).
+	// Origin is "host" or "plugin" (sdk.Signal.Origin); empty for a signal
+	// queued before origins were recorded.
 	Origin string
 	Time   time.Time
 	// Args is the signal's arguments as JSON.
@@ -51,7 +52,7 @@ type outboxRow struct {
 	Subscriber      string `gorm:"size:255;not null"`
 	Name            string `gorm:"size:64;not null"`
 	Sender          string `gorm:"size:255;not null"`
-	Origin          string `gorm:"size:16;not null;default:'host'"`
+	Origin          string `gorm:"size:16;not null;default:''"`
 	SignalTimeMS    int64  `gorm:"not null"`
 	Args            []byte `gorm:"not null"`
 	State           string `gorm:"size:16;not null;index:idx_outbox_due,priority:1"`

@@ -317,4 +317,3 @@ type PluginExited struct {
 	Plugin  string `json:"plugin"`
 	PID     int    `json:"pid"`
 }
-

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
+	"strings"
 
 	"github.com/portcullis-auth/portcullis/sdk"
 )
@@ -113,11 +114,25 @@ func Known(name string) bool {
 	return ok
 }
 
-// HostOnly reports whether only the host may send the signal name. Names
-// outside the catalogue are not the host's.
+// hostPrefixes begin the names of the host's families of signals: a
+// plugin's own signal names may not begin with them, so that nobody can
+// mistake a plugin's signal for one of the host's.
+var hostPrefixes = []string{"admin_", "authorization_", "jwt_", "lockout_", "permission_", "plugin_", "session_", "user_"}
+
+// HostOnly reports whether only the host may send the signal name: a
+// catalogue signal the host owns, or any name in one of the host's
+// families (user_, session_, jwt_, admin_, permission_, authorization_,
+// lockout_, plugin_) that the catalogue does not give to plugins.
 func HostOnly(name string) bool {
-	e, ok := byName[name]
-	return ok && e.from == hostOnly
+	if e, ok := byName[name]; ok {
+		return e.from == hostOnly
+	}
+	for _, p := range hostPrefixes {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // New returns a pointer to a zero value of the arguments of the catalogue

@@ -3,8 +3,8 @@
 package main
 
 import (
-	"github.com/portcullis-auth/portcullis/testkit/testplugin"
 	"github.com/portcullis-auth/portcullis/sdk"
+	"github.com/portcullis-auth/portcullis/testkit/testplugin"
 )
 
 func main() { sdk.Serve(&testplugin.Scripted{}) }
