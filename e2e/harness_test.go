@@ -79,6 +79,12 @@ func writeConfigAt(t testing.TB, dir, level, yaml string) string {
 	t.Helper()
 	path := filepath.Join(dir, "portcullis.yaml")
 	full := "listen: 127.0.0.1:0\nlog: {format: json, level: " + level + "}\n" + yaml
+	if !strings.Contains(yaml, "trusted_proxies:") {
+		// The tests speak for their end users as an app or a proxy beside
+		// the host would (the login's client field): trust the test
+		// process, on loopback. A host trusts nobody by default.
+		full += "\ntrusted_proxies: [127.0.0.1]\n"
+	}
 	if err := os.WriteFile(path, []byte(full), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os/exec"
 	"sync"
 	"time"
@@ -65,6 +66,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Host, error) {
 	store, err := storage.Open(ctx, cfg.Storage.Driver, cfg.Storage.DSN)
 	if err != nil {
 		return nil, err
+	}
+	for _, w := range cfg.Warnings() {
+		log.Warn("configuration: " + w)
 	}
 	h := &Host{cfg: cfg, log: log, store: store, metrics: metrics.New()}
 	h.signals = signals.NewDispatcher(store, log, h.metrics)
@@ -144,6 +148,8 @@ func (h *Host) start(ctx context.Context, opts Options) error {
 		Tokens:         tokens.NewIssuer(h.store, cfg.Tokens.AccessTTL.D(), cfg.Tokens.RefreshTTL.D()),
 		Ready:          h.ready,
 		TrustedProxies: cfg.TrustedPrefixes(),
+		AllowedHosts:   cfg.AllowedHosts,
+		Loopback:       listensOnLoopback(cfg.Listen),
 		Logger:         h.log,
 		Signals:        h.signals,
 		Metrics:        h.metrics,
@@ -165,6 +171,20 @@ func (h *Host) start(ctx context.Context, opts Options) error {
 	go func() { defer h.bg.Done(); deliverer.Run(bgCtx) }()
 	go func() { defer h.bg.Done(); h.purgeExpired(bgCtx) }()
 	return nil
+}
+
+// listensOnLoopback reports whether listen (host:port) is a loopback
+// address or localhost.
+func listensOnLoopback(listen string) bool {
+	h, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return false
+	}
+	if h == "localhost" {
+		return true
+	}
+	a, err := netip.ParseAddr(h)
+	return err == nil && a.Unmap().IsLoopback()
 }
 
 // links builds the chain: a backend that declares an attempt rule is

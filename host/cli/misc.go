@@ -27,6 +27,9 @@ func configCmd(e *env) *cobra.Command {
 				src = "the configuration"
 			}
 			fmt.Fprintf(e.stdout, "%s is valid: %d backend(s), storage %s.\n", src, len(cfg.Backends), cfg.Storage.Driver)
+			for _, w := range cfg.Warnings() {
+				fmt.Fprintf(e.stdout, "warning: %s\n", w)
+			}
 			for i, b := range cfg.Backends {
 				if p, ok := builtin.Plugins[b.Plugin]; ok && p.Warnings != nil {
 					for _, w := range p.Warnings(b.ConfigJSON()) {

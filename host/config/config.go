@@ -28,11 +28,19 @@ type Config struct {
 	// DataDir holds the SQLite database by default.
 	DataDir string `yaml:"data_dir"`
 	// TrustedProxies are the peers (addresses or CIDR prefixes) whose
-	// X-Forwarded-For header and login `client` field are believed.
+	// X-Forwarded-For header and login `client` field are believed; none
+	// by default, not even loopback.
 	TrustedProxies []string `yaml:"trusted_proxies"`
-	Storage        Storage  `yaml:"storage"`
-	Tokens         Tokens   `yaml:"tokens"`
-	Plugins        Plugins  `yaml:"plugins"`
+	// AllowedHosts are the names the HTTP API answers to (the request's
+	// Host, without its port). When the host listens on loopback,
+	// localhost, 127.0.0.1 and ::1 are always allowed and any other name
+	// is refused (a web page cannot reach the host through a DNS name of
+	// its own that resolves to 127.0.0.1); elsewhere an empty list allows
+	// every name.
+	AllowedHosts []string `yaml:"allowed_hosts"`
+	Storage      Storage  `yaml:"storage"`
+	Tokens       Tokens   `yaml:"tokens"`
+	Plugins      Plugins  `yaml:"plugins"`
 	// Backends is the login chain, in order.
 	Backends []Backend `yaml:"backends"`
 	Signals  Signals   `yaml:"signals"`
@@ -40,6 +48,8 @@ type Config struct {
 
 	// trusted is TrustedProxies parsed by Validate.
 	trusted []netip.Prefix
+	// warnings are settings that work but are likely mistakes.
+	warnings []string
 }
 
 // Storage selects the database.
@@ -245,9 +255,6 @@ func (c *Config) applyDefaults() {
 	if c.DataDir == "" {
 		c.DataDir = "data"
 	}
-	if c.TrustedProxies == nil {
-		c.TrustedProxies = []string{"127.0.0.0/8", "::1/128"}
-	}
 	if c.Storage.Driver == "" {
 		c.Storage.Driver = "sqlite"
 	}
@@ -297,7 +304,7 @@ func (c *Config) validate() []Problem {
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		fail("listen", "must be host:port, not %q", c.Listen)
 	}
-	c.trusted = nil
+	c.trusted, c.warnings = nil, nil
 	for i, s := range c.TrustedProxies {
 		p, err := parsePrefix(s)
 		var pe *prefixError
@@ -310,6 +317,14 @@ func (c *Config) validate() []Problem {
 			continue
 		}
 		c.trusted = append(c.trusted, p)
+		if !narrowOrPrivate(p) {
+			c.warnings = append(c.warnings, fmt.Sprintf("trusted_proxies[%d] %s is wider than a private network: every address in it may claim to speak for any client (X-Forwarded-For, the login's client field); list your proxies' own addresses", i, p))
+		}
+	}
+	for i, h := range c.AllowedHosts {
+		if h == "" || strings.ContainsAny(h, "/:@ ") && !isIPv6(h) {
+			fail(fmt.Sprintf("allowed_hosts[%d]", i), "must be a host name or an address without a port, not %q", h)
+		}
 	}
 	switch c.Storage.Driver {
 	case "sqlite":
@@ -442,6 +457,43 @@ func pluginProblems(path string, err error) []Problem {
 
 // TrustedPrefixes returns trusted_proxies parsed.
 func (c *Config) TrustedPrefixes() []netip.Prefix { return c.trusted }
+
+// Warnings lists settings of the host's own that work but are likely
+// mistakes (first-party plugins' warnings are theirs: builtin.Plugins).
+func (c *Config) Warnings() []string { return c.warnings }
+
+// privateNetworks are the ranges a proxy of one's own lives in.
+var privateNetworks = []netip.Prefix{
+	netip.MustParsePrefix("10.0.0.0/8"),
+	netip.MustParsePrefix("172.16.0.0/12"),
+	netip.MustParsePrefix("192.168.0.0/16"),
+	netip.MustParsePrefix("127.0.0.0/8"),
+	netip.MustParsePrefix("100.64.0.0/10"),
+	netip.MustParsePrefix("169.254.0.0/16"),
+	netip.MustParsePrefix("::1/128"),
+	netip.MustParsePrefix("fc00::/7"),
+	netip.MustParsePrefix("fe80::/10"),
+}
+
+// narrowOrPrivate reports whether a trusted prefix is plausibly one's own
+// proxies: inside a private network, or no wider than a /24 (IPv4) or a
+// /64 (IPv6) of public addresses.
+func narrowOrPrivate(p netip.Prefix) bool {
+	for _, n := range privateNetworks {
+		if n.Bits() <= p.Bits() && n.Contains(p.Addr()) {
+			return true
+		}
+	}
+	if p.Addr().Is4() {
+		return p.Bits() >= 24
+	}
+	return p.Bits() >= 64
+}
+
+func isIPv6(s string) bool {
+	a, err := netip.ParseAddr(s)
+	return err == nil && a.Is6()
+}
 
 // prefixError is a trusted_proxies entry that parses but cannot be used as
 // written; its message replaces the generic one.

@@ -90,11 +90,9 @@ func checkDefaults(t *testing.T, cfg *Config) {
 	if cfg.Listen != "127.0.0.1:8700" || cfg.DataDir != "data" {
 		t.Errorf("listen/data_dir = %q/%q, want 127.0.0.1:8700/data", cfg.Listen, cfg.DataDir)
 	}
-	if !slices.Equal(cfg.TrustedProxies, []string{"127.0.0.0/8", "::1/128"}) {
-		t.Errorf("trusted_proxies = %q", cfg.TrustedProxies)
-	}
-	if want := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}; !slices.Equal(cfg.TrustedPrefixes(), want) {
-		t.Errorf("TrustedPrefixes = %v, want %v", cfg.TrustedPrefixes(), want)
+	// Nobody is trusted to speak for clients by default, not even loopback.
+	if len(cfg.TrustedProxies) != 0 || len(cfg.TrustedPrefixes()) != 0 {
+		t.Errorf("trusted_proxies = %q (%v), want none", cfg.TrustedProxies, cfg.TrustedPrefixes())
 	}
 	if want := (Storage{Driver: "sqlite", DSN: filepath.Join("data", "portcullis.db")}); cfg.Storage != want {
 		t.Errorf("storage = %+v, want %+v", cfg.Storage, want)
@@ -729,7 +727,7 @@ func TestTrustedPrefixes(t *testing.T) {
 		want    []string
 		bug     string
 	}{
-		{"default is loopback", "", []string{"127.0.0.0/8", "::1/128"}, ""},
+		{"default trusts nobody", "", nil, ""},
 		{"explicit empty trusts nobody", "trusted_proxies: []\n", nil, ""},
 		{"bare IPv4 is /32", "trusted_proxies: [10.1.2.3]\n", []string{"10.1.2.3/32"}, ""},
 		{"bare IPv6 is /128", "trusted_proxies: ['2001:db8::7']\n", []string{"2001:db8::7/128"}, ""},
@@ -780,5 +778,45 @@ func TestProblemString(t *testing.T) {
 	}
 	if got := (Problem{Message: "bad"}).String(); got != "bad" {
 		t.Errorf("got %q", got)
+	}
+}
+
+func TestWarnings(t *testing.T) {
+	tests := []struct {
+		yaml string
+		want []string // pieces of the warnings, in order; none for none
+	}{
+		{"", nil},
+		{"trusted_proxies: [10.0.0.0/8, 192.168.1.0/24, 127.0.0.1, '::1', 'fd00::/8', 203.0.113.0/24, '2001:db8:1::/64']\n", nil},
+		{"trusted_proxies: [0.0.0.0/0]\n", []string{"trusted_proxies[0] 0.0.0.0/0 is wider than a private network"}},
+		{"trusted_proxies: [10.0.0.0/8, 10.0.0.0/7, '::/0', 198.51.0.0/16]\n", []string{"trusted_proxies[1] 10.0.0.0/7", "trusted_proxies[2] ::/0", "trusted_proxies[3] 198.51.0.0/16"}},
+	}
+	for _, tt := range tests {
+		cfg, err := Parse("test.yaml", []byte(tt.yaml), (&env{}).lookup)
+		if err != nil {
+			t.Fatalf("%q: %v", tt.yaml, err)
+		}
+		got := cfg.Warnings()
+		if len(got) != len(tt.want) {
+			t.Errorf("%q: warnings %q, want %d", tt.yaml, got, len(tt.want))
+			continue
+		}
+		for i, w := range tt.want {
+			if !strings.Contains(got[i], w) {
+				t.Errorf("%q: warning %q, want it to hold %q", tt.yaml, got[i], w)
+			}
+		}
+	}
+}
+
+func TestAllowedHosts(t *testing.T) {
+	cfg, err := Parse("test.yaml", []byte("allowed_hosts: [auth.example.com, '::1', 10.0.0.5]\n"), (&env{}).lookup)
+	if err != nil || len(cfg.AllowedHosts) != 3 {
+		t.Fatalf("Parse: %+v, %v", cfg, err)
+	}
+	_, err = Parse("test.yaml", []byte("allowed_hosts: ['auth.example.com:8700', '', 'http://x']\n"), (&env{}).lookup)
+	var ce *Error
+	if !errors.As(err, &ce) || len(ce.Problems) != 3 {
+		t.Fatalf("Parse of bad allowed_hosts: %v, want 3 problems", err)
 	}
 }

@@ -13,6 +13,8 @@ const (
 	codeLockedOut          = "locked_out"
 	codeBackendUnavailable = "backend_unavailable"
 	codeTryAgain           = "try_again"
+	codeInvalidHost        = "invalid_host"
+	codeUnsupportedMedia   = "unsupported_media_type"
 	codeNotFound           = "not_found"
 	codeMethodNotAllowed   = "method_not_allowed"
 	codeServerError        = "server_error"

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"mime"
 	"net/http"
 	"reflect"
 	"slices"
@@ -41,10 +42,21 @@ type loginBody struct {
 	Client      *clientBody       `json:"client"`
 }
 
-// badRequest is a client mistake, answered 400 (or 413 for size).
+// badRequest is a client mistake, answered 400 invalid_request (or 413
+// for size, 415 for a body that is not JSON).
 type badRequest struct {
 	status int
+	code   string // invalid_request when empty
 	msg    string
+}
+
+// write answers the mistake.
+func (e *badRequest) write(w http.ResponseWriter) {
+	code := e.code
+	if code == "" {
+		code = codeInvalidRequest
+	}
+	writeError(w, e.status, code, e.msg, nil)
 }
 
 func (e *badRequest) Error() string { return e.msg }
@@ -62,6 +74,13 @@ func invalid(format string, args ...any) error {
 // wrong type. The keys of a map are only checked for repeats. Of several
 // problems, the one nearest the start of the body is reported.
 func decodeJSON(r *http.Request, v any) error {
+	// Only a JSON body is read: a form or text/plain body is what a web
+	// page can send to the host without the browser asking first (CORS),
+	// so a login from another site must not get this far.
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		return &badRequest{status: http.StatusUnsupportedMediaType, code: codeUnsupportedMedia,
+			msg: "the request body must be JSON, sent with Content-Type: application/json"}
+	}
 	raw, err := io.ReadAll(r.Body)
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
@@ -194,7 +213,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	var bad *badRequest
 	if errors.As(err, &bad) {
-		writeError(w, bad.status, codeInvalidRequest, bad.msg, nil)
+		bad.write(w)
 		return
 	}
 

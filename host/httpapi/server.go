@@ -5,8 +5,11 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/netip"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/portcullis-auth/portcullis/host/chain"
@@ -26,6 +29,12 @@ type Options struct {
 	Ready func(ctx context.Context) (bool, any)
 	// TrustedProxies may speak for the end user's address.
 	TrustedProxies []netip.Prefix
+	// AllowedHosts are the names the API answers to (a request's Host
+	// without its port); Loopback adds localhost, 127.0.0.1 and ::1 and
+	// refuses every other name even when AllowedHosts is empty (a web page
+	// must not reach a host on loopback under a DNS name of its own).
+	AllowedHosts []string
+	Loopback     bool
 	Logger         *slog.Logger
 	// Signals receives the login and session signals (optional).
 	Signals Emitter
@@ -82,10 +91,42 @@ func New(opts Options) *Server {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Request-Id", newRequestID())
 	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if !s.hostAllowed(r.Host) {
+		writeError(w, http.StatusMisdirectedRequest, codeInvalidHost, "this host does not answer to the name "+strconv.Quote(hostName(r.Host)), nil)
+		return
+	}
 	if r.Body != nil {
 		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
 	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// hostName is a Host header's name without its port and brackets.
+func hostName(host string) string {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		return h
+	}
+	return strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+}
+
+// hostAllowed reports whether the API answers to the request's Host.
+func (s *Server) hostAllowed(host string) bool {
+	if !s.opts.Loopback && len(s.opts.AllowedHosts) == 0 {
+		return true
+	}
+	name := strings.ToLower(hostName(host))
+	if s.opts.Loopback {
+		switch name {
+		case "localhost", "127.0.0.1", "::1":
+			return true
+		}
+	}
+	for _, h := range s.opts.AllowedHosts {
+		if strings.EqualFold(h, name) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Server) handleHealth(w http.ResponseWriter, _ *http.Request) {

@@ -2,10 +2,17 @@ package httpapi_test
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
+	"github.com/portcullis-auth/portcullis/host/chain"
+	"github.com/portcullis-auth/portcullis/host/httpapi"
+	"github.com/portcullis-auth/portcullis/host/storage"
+	"github.com/portcullis-auth/portcullis/host/storage/storagetest"
+	"github.com/portcullis-auth/portcullis/host/tokens"
 	"github.com/portcullis-auth/portcullis/sdk"
 )
 
@@ -122,5 +129,63 @@ func TestReadyz(t *testing.T) {
 				t.Errorf("Ready's context deadline = %v, want one within a few seconds", deadline)
 			}
 		})
+	}
+}
+
+func TestJSONEndpointsRefuseOtherContentTypes(t *testing.T) {
+	a := newAPI(t, granting(sdk.Identity{Subject: "u1", Username: "alice"}))
+	for _, path := range []string{"/v1/login", "/v1/token/refresh", "/v1/token/revoke"} {
+		for _, ct := range []string{"text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "", "application/json-patch+json", "text/json"} {
+			w := a.do(t, http.MethodPost, path, `{"username":"alice","password":"pw","refresh_token":"x","token":"x"}`, func(r *http.Request) {
+				r.Header.Set("Content-Type", ct)
+			})
+			body := jsonBody(t, w)
+			if w.Code != http.StatusUnsupportedMediaType || body["error"] != "unsupported_media_type" {
+				t.Errorf("POST %s with Content-Type %q: %d %v, want 415 unsupported_media_type", path, ct, w.Code, body)
+			}
+		}
+	}
+	// A charset parameter is fine.
+	w := a.do(t, http.MethodPost, "/v1/login", `{"username":"alice","password":"pw"}`, func(r *http.Request) {
+		r.Header.Set("Content-Type", "application/json; charset=utf-8")
+	})
+	if w.Code != http.StatusOK {
+		t.Errorf("application/json with a charset: %d %s", w.Code, w.Body)
+	}
+}
+
+func TestHostHeaderOnLoopback(t *testing.T) {
+	store := storagetest.Open(t, storage.SQLite, storagetest.SQLitePath(t))
+	for _, tt := range []struct {
+		loopback bool
+		allowed  []string
+		host     string
+		want     int
+	}{
+		{true, nil, "127.0.0.1:8700", http.StatusOK},
+		{true, nil, "localhost:8700", http.StatusOK},
+		{true, nil, "LOCALHOST", http.StatusOK},
+		{true, nil, "[::1]:8700", http.StatusOK},
+		{true, nil, "attacker.example:8700", http.StatusMisdirectedRequest},
+		{true, nil, "127.0.0.1.nip.io:8700", http.StatusMisdirectedRequest},
+		{true, nil, "", http.StatusMisdirectedRequest},
+		{true, []string{"auth.internal"}, "auth.internal:8700", http.StatusOK},
+		{true, []string{"auth.internal"}, "other.internal", http.StatusMisdirectedRequest},
+		{false, nil, "anything.example", http.StatusOK},
+		{false, []string{"auth.example.com"}, "auth.example.com", http.StatusOK},
+		{false, []string{"auth.example.com"}, "evil.example.com", http.StatusMisdirectedRequest},
+	} {
+		h := httpapi.New(httpapi.Options{
+			Chain: chain.New(nil), Tokens: tokens.NewIssuer(store, time.Minute, time.Hour),
+			Ready:  func(context.Context) (bool, any) { return true, nil },
+			Logger: slog.New(slog.DiscardHandler), Loopback: tt.loopback, AllowedHosts: tt.allowed,
+		})
+		r := httptest.NewRequest(http.MethodGet, "/healthz", nil)
+		r.Host = tt.host
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != tt.want {
+			t.Errorf("loopback %v, allowed %v, Host %q: %d %s, want %d", tt.loopback, tt.allowed, tt.host, w.Code, w.Body, tt.want)
+		}
 	}
 }

@@ -44,7 +44,7 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
 	}
 	var bad *badRequest
 	if errors.As(err, &bad) {
-		writeError(w, bad.status, codeInvalidRequest, bad.msg, nil)
+		bad.write(w)
 		return
 	}
 	pair, err := s.opts.Tokens.Refresh(r.Context(), *body.RefreshToken)
@@ -75,7 +75,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	}
 	var bad *badRequest
 	if errors.As(err, &bad) {
-		writeError(w, bad.status, codeInvalidRequest, bad.msg, nil)
+		bad.write(w)
 		return
 	}
 	t, revoked, err := s.opts.Tokens.Revoke(r.Context(), *body.Token)

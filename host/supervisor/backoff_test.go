@@ -86,7 +86,7 @@ func retryIns(rec *logRecorder, msgs ...string) []time.Duration {
 }
 
 const (
-	msgExited      = "plugin exited; failing closed until it is restarted"
+	msgExited      = "plugin exited; calls to it fail until it is restarted"
 	msgStartFailed = "plugin restart failed"
 )
 

@@ -369,7 +369,7 @@ func (i *Instance) markDown(c *goplugin.Client, retryIn time.Duration) {
 	i.state, i.lastErr = StateDown, errors.New("plugin process exited")
 	i.mu.Unlock()
 	c.Kill() // reaps the process and frees the client's resources
-	i.sup.opts.Logger.Error("plugin exited; failing closed until it is restarted", "backend", i.spec.Name, "plugin", i.spec.Plugin, "pid", pid, "retry_in", retryIn)
+	i.sup.opts.Logger.Error("plugin exited; calls to it fail until it is restarted", "backend", i.spec.Name, "plugin", i.spec.Plugin, "pid", pid, "retry_in", retryIn)
 	i.sup.opts.OnEvent(Event{Instance: i.spec.Name, Plugin: i.spec.Plugin, PID: pid})
 }
 

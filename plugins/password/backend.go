@@ -114,12 +114,11 @@ func (b *Backend) Authenticate(ctx context.Context, req *sdk.AuthenticateRequest
 	if err != nil {
 		return err
 	}
-	if !known || !ok || user.PasswordHash == "" {
+	// A disabled account answers exactly as a wrong password does, after
+	// the same work: an answer of its own for the right password would
+	// tell an attacker the password (Django's ModelBackend does the same).
+	if !known || !ok || user.PasswordHash == "" || user.Disabled {
 		resp.Abstain(sdk.ReasonInvalidCredentials)
-		return nil
-	}
-	if user.Disabled {
-		resp.Deny("account_disabled", 0)
 		return nil
 	}
 	if NeedsRehash(user.PasswordHash, b.cfg.Argon2id) {

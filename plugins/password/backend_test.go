@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"testing"
 	"time"
 
@@ -72,20 +73,25 @@ func TestDjangoHashIsUpgradedOnLogin(t *testing.T) {
 	}
 }
 
-func TestDisabledUserIsDeniedOnlyWithTheRightPassword(t *testing.T) {
+// TestDisabledUserAnswersAsAWrongPassword: the right and a wrong password
+// of a disabled account get the very same answer, so that the answer is
+// no password oracle.
+func TestDisabledUserAnswersAsAWrongPassword(t *testing.T) {
 	host := seededHost(t)
 	u, _ := host.User("alice")
 	u.Disabled = true
 	host.AddUser(u)
 	auth := sdktest.Start(t, New(), fastConfig, host).Authenticator()
-	for pw, want := range map[string]sdk.Decision{"alice-pw": sdk.DecisionDeny, "wrong": sdk.DecisionAbstain} {
+	var answers []sdk.AuthenticateResponse
+	for _, pw := range []string{"alice-pw", "wrong"} {
 		var resp sdk.AuthenticateResponse
 		if err := auth.Authenticate(context.Background(), &sdk.AuthenticateRequest{Username: "alice", Password: pw}, &resp); err != nil {
 			t.Fatal(err)
 		}
-		if resp.Decision != want {
-			t.Errorf("password %q: decision %v, want %v", pw, resp.Decision, want)
-		}
+		answers = append(answers, resp)
+	}
+	if !reflect.DeepEqual(answers[0], answers[1]) || answers[0].Decision != sdk.DecisionAbstain || answers[0].Reason != sdk.ReasonInvalidCredentials {
+		t.Errorf("disabled alice: right password %+v, wrong %+v; want both abstain invalid_credentials", answers[0], answers[1])
 	}
 }
 
