@@ -32,11 +32,16 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	os.Exit(inPrivateTempDir(func() int { return buildAndRun(m) }))
+}
+
+func buildAndRun(m *testing.M) int {
 	dir, err := os.MkdirTemp("", "portcullis-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+		return 1
 	}
+	defer os.RemoveAll(dir)
 	portcullisBin = filepath.Join(dir, "portcullis")
 	scriptedBin = filepath.Join(dir, "portcullis-scripted")
 	receiverBin = filepath.Join(dir, "portcullis-receiver")
@@ -48,12 +53,15 @@ func TestMain(m *testing.M) {
 		out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput()
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "building %s: %v\n%s", pkg, err, out)
-			os.Exit(1)
+			return 1
 		}
 	}
 	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	if err := startAndStopOneHost(); err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL:", err)
+		code = 1
+	}
+	return code
 }
 
 // host is one portcullis process under test.

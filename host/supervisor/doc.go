@@ -15,4 +15,10 @@
 // the SDK also exits when its parent changes, so a host killed with SIGKILL
 // leaves no plugin behind. Stop asks each plugin to stop with SIGTERM, waits
 // for a grace period, then kills it.
+//
+// The plugins' Unix sockets, and the host's ends of their connections, are
+// in a directory private to the Supervisor (0700, in the system temporary
+// directory), which Stop removes. The Supervisor holds a lock on it while it
+// runs; Start removes the directories of this user that nobody holds a
+// lock on, left by hosts killed with SIGKILL.
 package supervisor

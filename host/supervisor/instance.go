@@ -149,10 +149,12 @@ func (i *Instance) start(ctx context.Context) error {
 		defer verified.Close()
 	}
 	log := opts.Logger.With("backend", i.spec.Name, "plugin", i.spec.Plugin)
+	proc := newProcessRunner(cmd, i.sup.spawn)
 	c := goplugin.NewClient(&goplugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,
 		Plugins:          client.PluginSet(i.spec.Host),
-		Cmd:              cmd,
+		RunnerFunc:       proc.attach,
+		UnixSocketConfig: &goplugin.UnixSocketConfig{TempDir: i.sup.dir.path},
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
 		AutoMTLS:         true,
 		StartTimeout:     opts.StartTimeout,
@@ -163,9 +165,10 @@ func (i *Instance) start(ctx context.Context) error {
 	})
 	fail := func(err error) error {
 		c.Kill()
+		proc.removeSocketDir()
 		return err
 	}
-	if err := i.sup.spawn.run(func() error { _, err := c.Start(); return err }); err != nil {
+	if _, err := c.Start(); err != nil {
 		return fail(fmt.Errorf("starting process: %w", err))
 	}
 	rpc, err := c.Client()
@@ -199,7 +202,7 @@ func (i *Instance) start(ctx context.Context) error {
 
 	i.mu.Lock()
 	i.state, i.client, i.remote, i.md = StateRunning, c, remote, md
-	i.pid = c.ReattachConfig().Pid
+	i.pid = proc.pid
 	i.startedAt = time.Now()
 	i.starts++
 	i.lastErr = nil
