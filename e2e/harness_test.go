@@ -55,6 +55,11 @@ func buildAndRun(m *testing.M) int {
 			fmt.Fprintf(os.Stderr, "building %s: %v\n%s", pkg, err, out)
 			return 1
 		}
+		// Whatever the umask: the host refuses a plugin others can change.
+		if err := os.Chmod(bin, 0o755); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
 	}
 	code := m.Run()
 	if err := startAndStopOneHost(); err != nil {

@@ -35,29 +35,70 @@ func checksumOf(f *os.File) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// openVerified opens the external plugin at path and checks it against the
-// expected hex SHA-256. The caller executes the returned file (see
-// execPathFor) and closes it once the process has started.
-func openVerified(path, want string) (*os.File, error) {
-	f, err := os.Open(path)
+// openExternal opens the external plugin at path, after checking that no
+// user but this host's and root can change it (checkProtected), and checks
+// that it is an executable regular file.
+func openExternal(path string) (*os.File, error) {
+	resolved, checked, err := checkProtected(path)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(resolved)
 	if err != nil {
 		return nil, fmt.Errorf("opening plugin %s: %w", path, err)
 	}
 	st, err := f.Stat()
-	if err != nil || !st.Mode().IsRegular() || st.Mode().Perm()&0o111 == 0 {
+	if err != nil || !os.SameFile(st, checked) {
+		f.Close()
+		return nil, fmt.Errorf("plugin %s was replaced while it was being checked", path)
+	}
+	if !st.Mode().IsRegular() || st.Mode().Perm()&0o111 == 0 {
 		f.Close()
 		return nil, fmt.Errorf("plugin %s is not an executable file", path)
+	}
+	return f, nil
+}
+
+// checkSum compares the hex SHA-256 got with the configuration's want.
+func checkSum(path, got, want string) error {
+	if subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+		return fmt.Errorf("%w: %s has sha256 %s, the configuration expects %s", ErrChecksumMismatch, path, got, want)
+	}
+	return nil
+}
+
+// openVerified opens the external plugin at path and checks it against the
+// expected hex SHA-256. The caller executes the returned file (see
+// execPathFor) and closes it once the process has started.
+func openVerified(path, want string) (*os.File, error) {
+	f, err := openExternal(path)
+	if err != nil {
+		return nil, err
 	}
 	got, err := checksumOf(f)
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("reading plugin %s: %w", path, err)
 	}
-	if subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+	if err := checkSum(path, got, want); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("%w: %s has sha256 %s, the configuration expects %s", ErrChecksumMismatch, path, got, want)
+		return nil, err
 	}
 	return f, nil
+}
+
+// CheckExternal makes the checks the supervisor makes before every start of
+// the external plugin at path, without starting it: that no user but this
+// process's and root can change it (an error wrapping ErrUnprotected,
+// which names what to fix), that it is an executable regular file, and that
+// its SHA-256 is want (an error wrapping ErrChecksumMismatch). A missing
+// file gives an error wrapping fs.ErrNotExist.
+func CheckExternal(path, want string) error {
+	f, err := openVerified(path, want)
+	if err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 // pluginEnv is the environment a plugin starts with. The host's own

@@ -12,6 +12,8 @@ package supervisor
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"log/slog"
 	"os"
@@ -68,16 +70,20 @@ func helperCommand(mode string) func(string) (*exec.Cmd, error) {
 }
 
 // helperExternal returns the path and checksum of an external plugin that
-// runs the helper plugin in the given mode: a symbolic link to this test
-// binary named after the mode.
+// runs the helper plugin in the given mode: a copy of this test binary
+// named after the mode, which only this user can change.
 func helperExternal(t *testing.T, mode string) (path, sum string) {
 	t.Helper()
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
+	bin, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
 	path = filepath.Join(t.TempDir(), helperArg+"-"+mode)
-	if err := os.Symlink(self, path); err != nil {
+	if err := os.WriteFile(path, bin, 0o700); err != nil {
 		t.Fatal(err)
 	}
 	if sum, err = Checksum(path); err != nil {
@@ -201,3 +207,8 @@ func testOptions(log *slog.Logger, mode string) Options {
 }
 
 var emptyConfig = json.RawMessage("{}")
+
+func sha256Hex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}

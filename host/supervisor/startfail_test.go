@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"os"
 	"strings"
 	"testing"
 
@@ -17,6 +18,10 @@ import (
 // the failures apart with errors.Is and errors.As.
 func TestStartFailuresSayWhy(t *testing.T) {
 	path, _ := helperExternal(t, modeLog)
+	shared, sharedSum := helperExternal(t, modeLog)
+	if err := os.Chmod(shared, 0o775); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name  string
 		spec  Spec
@@ -43,6 +48,12 @@ func TestStartFailuresSayWhy(t *testing.T) {
 			spec:  Spec{Plugin: path, External: true, SHA256: strings.Repeat("0", 64)},
 			cause: func(err error) bool { return errors.Is(err, ErrChecksumMismatch) },
 			want:  "checksum does not match",
+		},
+		{
+			name:  "plugin writable by its group",
+			spec:  Spec{Plugin: shared, External: true, SHA256: sharedSum},
+			cause: func(err error) bool { return errors.Is(err, ErrUnprotected) },
+			want:  "is writable by its group (-rwxrwxr-x): a member of its group could replace the plugin after the host checked it; run: chmod g-w " + shared,
 		},
 	}
 	for _, tc := range cases {
