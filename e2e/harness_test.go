@@ -287,8 +287,9 @@ func childPIDs(t testing.TB, pid int) []int {
 // its new parent to reap it) is not.
 func alive(pid int) bool { return procstat.Alive(pid) }
 
-// processesOf returns the live processes whose executable is the file at
-// path.
+// processesOf returns the live processes that run the file at path: as
+// their executable, or, for a plugin the host runs from a copy of the file,
+// as their argv[0].
 func processesOf(t testing.TB, path string) []int {
 	all, err := procstat.PIDs()
 	if err != nil {
@@ -296,7 +297,10 @@ func processesOf(t testing.TB, path string) []int {
 	}
 	var pids []int
 	for _, p := range all {
-		if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", p)); err == nil && exe == path && alive(p) {
+		exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", p))
+		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p))
+		argv0, _, _ := strings.Cut(string(cmdline), "\x00")
+		if (exe == path || argv0 == path) && alive(p) {
 			pids = append(pids, p)
 		}
 	}

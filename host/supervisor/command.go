@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 
 	"github.com/portcullis-auth/portcullis/sdk"
 )
@@ -67,9 +68,8 @@ func checkSum(path, got, want string) error {
 	return nil
 }
 
-// openVerified opens the external plugin at path and checks it against the
-// expected hex SHA-256. The caller executes the returned file (see
-// execPathFor) and closes it once the process has started.
+// openVerified opens the external plugin at path (openExternal) and checks
+// it against the expected hex SHA-256.
 func openVerified(path, want string) (*os.File, error) {
 	f, err := openExternal(path)
 	if err != nil {
@@ -85,6 +85,39 @@ func openVerified(path, want string) (*os.File, error) {
 		return nil, err
 	}
 	return f, nil
+}
+
+// testHookVerified, if set, is called with the plugin's path between the
+// verification of an external plugin and its exec.
+var testHookVerified func(path string)
+
+// verifiedCopy opens the external plugin at path (openExternal), copies it
+// where nobody can change it (copyForExec, dir being the supervisor's
+// private directory), and checks the copy against the expected hex
+// SHA-256. The caller executes the copy and closes it once the process has
+// started.
+func verifiedCopy(path, want, dir string) (*execCopy, error) {
+	f, err := openExternal(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	c, err := copyForExec(f, filepath.Base(path), dir)
+	if err != nil {
+		return nil, fmt.Errorf("reading plugin %s: %w", path, err)
+	}
+	got, err := c.checksum()
+	if err == nil {
+		err = checkSum(path, got, want)
+	}
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	if testHookVerified != nil {
+		testHookVerified(path)
+	}
+	return c, nil
 }
 
 // CheckExternal makes the checks the supervisor makes before every start of

@@ -3,9 +3,12 @@
 //
 // Each configured backend is one plugin process, started with go-plugin
 // over gRPC with AutoMTLS. A first-party plugin is the portcullis binary
-// itself run with a hidden sub-command; an external plugin is verified
-// against its SHA-256 before every start, from the same open file that is
-// then executed, so the file cannot be swapped between check and exec.
+// itself run with a hidden sub-command. An external plugin is refused if a
+// user other than the host's and root could change it; before every start
+// it is copied where nobody can change it (a sealed memory file on Linux, a
+// private file elsewhere), the copy is verified against its SHA-256, and
+// the copy is executed, so the file cannot be swapped between check and
+// exec.
 //
 // A plugin that exits is restarted with exponential back-off. While it is
 // down its Instance answers every call with an error that wraps

@@ -35,6 +35,9 @@ const (
 	modeLog = "log"
 	// modeCrash exits crashAfter after being configured.
 	modeCrash = "crash"
+	// modeSelfHash logs, when configured, the SHA-256 of the program the
+	// kernel runs (/proc/self/exe) as exe_sha256.
+	modeSelfHash = "selfhash"
 )
 
 // crashAfter is how long a modeCrash plugin lives after Configure: long
@@ -105,6 +108,12 @@ func (p *helperPlugin) Configure(_ context.Context, req *sdk.ConfigureRequest) e
 	switch p.mode {
 	case modeLog:
 		sdk.Logger().Warn("helper configured", "instance", req.Instance, "answer", 42)
+	case modeSelfHash:
+		exe, err := os.ReadFile("/proc/self/exe")
+		if err != nil {
+			return err
+		}
+		sdk.Logger().Warn("helper configured", "exe_sha256", sha256Hex(string(exe)))
 	case modeCrash:
 		go func() {
 			time.Sleep(crashAfter)

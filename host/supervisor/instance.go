@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
 	"sync"
 	"syscall"
@@ -141,12 +140,12 @@ func (i *Instance) start(ctx context.Context) error {
 	i.state = StateStarting
 	i.mu.Unlock()
 
-	cmd, verified, err := i.command()
+	cmd, exe, err := i.command()
 	if err != nil {
 		return err
 	}
-	if verified != nil {
-		defer verified.Close()
+	if exe != nil {
+		defer exe.Close()
 	}
 	log := opts.Logger.With("backend", i.spec.Name, "plugin", i.spec.Plugin)
 	proc := newProcessRunner(cmd, i.sup.spawn)
@@ -214,25 +213,25 @@ func (i *Instance) start(ctx context.Context) error {
 }
 
 // command builds the command for the plugin; for an external plugin it
-// also returns the verified open file, to be closed after start.
-func (i *Instance) command() (*exec.Cmd, *os.File, error) {
+// also returns the verified copy it executes, to be closed after start.
+func (i *Instance) command() (*exec.Cmd, *execCopy, error) {
 	var (
 		cmd *exec.Cmd
-		f   *os.File
+		exe *execCopy
 		err error
 	)
 	if i.spec.External {
-		if f, err = openVerified(i.spec.Plugin, i.spec.SHA256); err != nil {
+		if exe, err = verifiedCopy(i.spec.Plugin, i.spec.SHA256, i.sup.dir.path); err != nil {
 			return nil, nil, err
 		}
-		cmd = exec.Command(execPathFor(f))
+		cmd = exec.Command(exe.path)
 		cmd.Args[0] = i.spec.Plugin
 	} else if cmd, err = i.sup.opts.BuiltinCommand(i.spec.Plugin); err != nil {
 		return nil, nil, err
 	}
 	cmd.Env = pluginEnv(i.sup.opts.LogLevel)
 	configureProcess(cmd)
-	return cmd, f, nil
+	return cmd, exe, nil
 }
 
 // watch restarts the plugin whenever its process exits, until ctx ends.
