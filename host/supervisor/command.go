@@ -110,6 +110,9 @@ func verifiedCopy(path, want, dir string) (*execCopy, error) {
 	if err == nil {
 		err = checkSum(path, got, want)
 	}
+	if err == nil {
+		err = notScript(path, c.file)
+	}
 	if err != nil {
 		c.Close()
 		return nil, err
@@ -118,6 +121,17 @@ func verifiedCopy(path, want, dir string) (*execCopy, error) {
 		testHookVerified(path)
 	}
 	return c, nil
+}
+
+// notScript refuses a program that starts with "#!": the interpreter
+// could not open the copy the host executes (see execCopy), and the SDK is
+// for programs built with Go.
+func notScript(path string, image io.ReaderAt) error {
+	head := make([]byte, 2)
+	if n, _ := image.ReadAt(head, 0); n == 2 && string(head) == "#!" {
+		return fmt.Errorf("plugin %s is a script (it starts with #!): an external plugin must be a compiled program built with the SDK", path)
+	}
+	return nil
 }
 
 // CheckExternal makes the checks the supervisor makes before every start of

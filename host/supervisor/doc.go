@@ -10,6 +10,12 @@
 // the copy is executed, so the file cannot be swapped between check and
 // exec.
 //
+// A start that fails says why: a plugin that exits before its handshake
+// (ErrExitedBeforeHandshake) is reported with its exit status and the last
+// lines of its standard error and standard output, bounded in size; a
+// program the system cannot execute, with the system's reason and what it
+// means (another architecture, a dynamic loader missing).
+//
 // A plugin that exits is restarted with exponential back-off. While it is
 // down its Instance answers every call with an error that wraps
 // sdk.ErrUnavailable, which the host turns into 503: a login that needs it

@@ -15,6 +15,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -40,13 +41,53 @@ const (
 	modeSelfHash = "selfhash"
 )
 
+// Modes in which the helper never reaches sdk.Serve, as a plugin whose
+// main fails does (see beforeServe).
+const (
+	// modePanic panics.
+	modePanic = "panic"
+	// modeExit writes a line to standard output and one to standard
+	// error, and exits with status 3.
+	modeExit = "exit"
+	// modeChatty writes a megabyte to each stream, then exits with 4.
+	modeChatty = "chatty"
+	// modeNotPlugin writes a line that is not a handshake to standard
+	// output and waits to be killed.
+	modeNotPlugin = "notplugin"
+)
+
 // crashAfter is how long a modeCrash plugin lives after Configure: long
 // enough for the host to finish starting it, far below stableAfter.
 const crashAfter = 400 * time.Millisecond
 
 func init() {
 	if mode, ok := helperMode(); ok {
+		beforeServe(mode)
 		sdk.Serve(&helperPlugin{mode: mode}) // never returns
+	}
+}
+
+// beforeServe fails the way the mode says, before sdk.Serve.
+func beforeServe(mode string) {
+	switch mode {
+	case modePanic:
+		panic("helper: panicking before sdk.Serve")
+	case modeExit:
+		fmt.Println("helper: a line on standard output")
+		fmt.Fprintln(os.Stderr, "helper: a line on standard error")
+		os.Exit(3)
+	case modeChatty:
+		for i := range 1 << 14 {
+			fmt.Printf("helper: stdout line %05d %s\n", i, strings.Repeat("o", 48))
+			fmt.Fprintf(os.Stderr, "helper: stderr line %05d %s\n", i, strings.Repeat("e", 48))
+		}
+		fmt.Println("helper: last on standard output")
+		fmt.Fprintln(os.Stderr, "helper: last on standard error \x1b[31mred\x1b[0m")
+		os.Exit(4)
+	case modeNotPlugin:
+		fmt.Println("hello from a program that is not a plugin")
+		time.Sleep(time.Minute)
+		os.Exit(5)
 	}
 }
 

@@ -54,6 +54,7 @@ type Instance struct {
 	mu        sync.RWMutex
 	state     State
 	client    *goplugin.Client
+	proc      *processRunner
 	remote    *client.Remote
 	md        sdk.Metadata
 	pid       int
@@ -148,7 +149,11 @@ func (i *Instance) start(ctx context.Context) error {
 		defer exe.Close()
 	}
 	log := opts.Logger.With("backend", i.spec.Name, "plugin", i.spec.Plugin)
-	proc := newProcessRunner(cmd, i.sup.spawn)
+	var image io.ReaderAt
+	if exe != nil {
+		image = exe.file
+	}
+	proc := newProcessRunner(cmd, i.sup.spawn, i.spec.Plugin, image)
 	c := goplugin.NewClient(&goplugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,
 		Plugins:          client.PluginSet(i.spec.Host),
@@ -168,8 +173,10 @@ func (i *Instance) start(ctx context.Context) error {
 		return err
 	}
 	if _, err := c.Start(); err != nil {
-		return fail(fmt.Errorf("starting process: %w", err))
+		c.Kill()
+		return fail(proc.startError(err))
 	}
+	proc.handshakeDone()
 	rpc, err := c.Client()
 	if err != nil {
 		return fail(fmt.Errorf("connecting: %w", err))
@@ -200,7 +207,7 @@ func (i *Instance) start(ctx context.Context) error {
 	}
 
 	i.mu.Lock()
-	i.state, i.client, i.remote, i.md = StateRunning, c, remote, md
+	i.state, i.client, i.proc, i.remote, i.md = StateRunning, c, proc, remote, md
 	i.pid = proc.pid
 	i.startedAt = time.Now()
 	i.starts++
@@ -289,6 +296,9 @@ func (i *Instance) markDown(c *goplugin.Client, retryIn time.Duration) {
 	i.mu.Lock()
 	pid := i.pid
 	i.state, i.lastErr = StateDown, errors.New("plugin process exited")
+	if status := i.proc.exitStatus(); status != "" {
+		i.lastErr = fmt.Errorf("plugin process exited (%s)", status)
+	}
 	i.mu.Unlock()
 	c.Kill() // reaps the process and frees the client's resources
 	i.sup.opts.Logger.Error("plugin exited; failing closed until it is restarted", "backend", i.spec.Name, "plugin", i.spec.Plugin, "pid", pid, "retry_in", retryIn)

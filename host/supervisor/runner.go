@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"sync"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin/runner"
@@ -16,11 +18,15 @@ import (
 // ClientConfig.RunnerFunc). The supervisor provides its own runner rather
 // than go-plugin's default so that go-plugin puts the sockets of the
 // plugin, and of the host's side of the broker, in a directory of the
-// supervisor's choosing (see runDir), and so that the process is forked
-// from the spawner's thread.
+// supervisor's choosing (see runDir); so that the process is forked from
+// the spawner's thread; and so that a start that fails can say why (see
+// startError): it keeps the last of the plugin's output, in bounded
+// buffers, and how the process ended.
 type processRunner struct {
 	cmd    *exec.Cmd
 	spawn  *spawner
+	plugin string      // the plugin as configured, for messages
+	image  io.ReaderAt // the program executed, when it is a copy
 	stdout io.ReadCloser
 	stderr io.ReadCloser
 	pid    int
@@ -28,10 +34,33 @@ type processRunner struct {
 	// go-plugin removes it when it kills a process it started, but not
 	// when the process could not be started at all.
 	socketDir string
+
+	outTail, errTail *tail
+
+	mu        sync.Mutex
+	startErr  error            // from exec
+	handshook bool             // the plugin completed its handshake
+	killed    bool             // Kill sent SIGKILL
+	state     *os.ProcessState // set once the process has been waited for
+	exited    chan struct{}    // closed once the process has been waited for
 }
 
-func newProcessRunner(cmd *exec.Cmd, spawn *spawner) *processRunner {
-	return &processRunner{cmd: cmd, spawn: spawn}
+// startExitGrace is how long Kill lets a plugin that has not completed its
+// handshake exit on its own. go-plugin kills a plugin as soon as it reads a
+// first line on standard output that is not a handshake; a program that
+// writes something and exits (a usage message, an error) then gets its own
+// exit status reported rather than the kill.
+const startExitGrace = time.Second
+
+// newProcessRunner returns the runner for cmd, which runs plugin (its name
+// or path as configured); image, if not nil, reads the program cmd
+// executes.
+func newProcessRunner(cmd *exec.Cmd, spawn *spawner, plugin string, image io.ReaderAt) *processRunner {
+	return &processRunner{
+		cmd: cmd, spawn: spawn, plugin: plugin, image: image,
+		outTail: newTail(stdoutTailBytes), errTail: newTail(stderrTailBytes),
+		exited: make(chan struct{}),
+	}
 }
 
 // attach is the ClientConfig.RunnerFunc. go-plugin passes a blank command
@@ -43,13 +72,16 @@ func (r *processRunner) attach(_ hclog.Logger, blank *exec.Cmd, socketDir string
 	r.socketDir = socketDir
 	r.cmd.Env = append(r.cmd.Env, blank.Env...)
 	r.cmd.Stdin = blank.Stdin
-	var err error
-	if r.stdout, err = r.cmd.StdoutPipe(); err != nil {
+	stdout, err := r.cmd.StdoutPipe()
+	if err != nil {
 		return nil, err
 	}
-	if r.stderr, err = r.cmd.StderrPipe(); err != nil {
+	stderr, err := r.cmd.StderrPipe()
+	if err != nil {
 		return nil, err
 	}
+	r.stdout = teeReader{stdout, r.outTail}
+	r.stderr = teeReader{stderr, r.errTail}
 	return r, nil
 }
 
@@ -64,6 +96,9 @@ func (r *processRunner) removeSocketDir() {
 // Start forks the plugin from the spawner's thread.
 func (r *processRunner) Start(context.Context) error {
 	if err := r.spawn.run(r.cmd.Start); err != nil {
+		r.mu.Lock()
+		r.startErr = err
+		r.mu.Unlock()
 		return err
 	}
 	r.pid = r.cmd.Process.Pid
@@ -72,17 +107,57 @@ func (r *processRunner) Start(context.Context) error {
 
 // Wait waits for the process to exit. go-plugin calls it once, after it has
 // read standard output and standard error to their end.
-func (r *processRunner) Wait(context.Context) error { return r.cmd.Wait() }
+func (r *processRunner) Wait(context.Context) error {
+	err := r.cmd.Wait()
+	r.mu.Lock()
+	r.state = r.cmd.ProcessState
+	r.mu.Unlock()
+	close(r.exited)
+	return err
+}
 
-// Kill kills the process; killing one that has exited is not an error.
+// handshakeDone records that the plugin completed its handshake.
+func (r *processRunner) handshakeDone() {
+	r.mu.Lock()
+	r.handshook = true
+	r.mu.Unlock()
+}
+
+// Kill kills the process; killing one that has exited is not an error. A
+// plugin that has not completed its handshake gets startExitGrace to exit
+// on its own first.
 func (r *processRunner) Kill(context.Context) error {
 	if r.cmd.Process == nil {
 		return nil
 	}
+	r.mu.Lock()
+	handshook := r.handshook
+	r.mu.Unlock()
+	if !handshook {
+		select {
+		case <-r.exited:
+			return nil
+		case <-time.After(startExitGrace):
+		}
+	}
+	r.mu.Lock()
+	r.killed = true
+	r.mu.Unlock()
 	if err := r.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		return err
 	}
 	return nil
+}
+
+// exitStatus describes how the process ended ("exit status 3", "signal:
+// segmentation fault"), or "" if it has not been waited for.
+func (r *processRunner) exitStatus() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.state == nil {
+		return ""
+	}
+	return r.state.String()
 }
 
 func (r *processRunner) Stdout() io.ReadCloser { return r.stdout }
