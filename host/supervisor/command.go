@@ -137,15 +137,16 @@ func notScript(path string, image io.ReaderAt) error {
 // CheckExternal makes the checks the supervisor makes before every start of
 // the external plugin at path, without starting it: that no user but this
 // process's and root can change it (an error wrapping ErrUnprotected,
-// which names what to fix), that it is an executable regular file, and that
-// its SHA-256 is want (an error wrapping ErrChecksumMismatch). A missing
-// file gives an error wrapping fs.ErrNotExist.
+// which names what to fix), that it is an executable regular file, that its
+// SHA-256 is want (an error wrapping ErrChecksumMismatch), and that it is
+// not a script. A missing file gives an error wrapping fs.ErrNotExist.
 func CheckExternal(path, want string) error {
 	f, err := openVerified(path, want)
 	if err != nil {
 		return err
 	}
-	return f.Close()
+	defer f.Close()
+	return notScript(path, f)
 }
 
 // pluginEnv is the environment a plugin starts with. The host's own

@@ -59,6 +59,9 @@ func checkProtected(path string) (string, fs.FileInfo, error) {
 		}
 		next := filepath.Join(cur, name)
 		fi, err := os.Lstat(next)
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", nil, fmt.Errorf("plugin %s does not exist: %s: %w", path, next, fs.ErrNotExist)
+		}
 		if err != nil {
 			return "", nil, fmt.Errorf("opening plugin %s: %w", path, err)
 		}
