@@ -67,6 +67,15 @@ func privateCopy(src *os.File, dir string) (*execCopy, error) {
 	return &execCopy{file: r, path: w.Name(), remove: true}, nil
 }
 
+// image reads the program in the copy; nil for no copy (a first-party
+// plugin).
+func (c *execCopy) image() io.ReaderAt {
+	if c == nil {
+		return nil
+	}
+	return c.file
+}
+
 // checksum returns the hex SHA-256 of the copy's content.
 func (c *execCopy) checksum() (string, error) {
 	if _, err := c.file.Seek(0, io.SeekStart); err != nil {

@@ -149,11 +149,7 @@ func (i *Instance) start(ctx context.Context) error {
 		defer exe.Close()
 	}
 	log := opts.Logger.With("backend", i.spec.Name, "plugin", i.spec.Plugin)
-	var image io.ReaderAt
-	if exe != nil {
-		image = exe.file
-	}
-	proc := newProcessRunner(cmd, i.sup.spawn, i.spec.Plugin, image)
+	proc := newProcessRunner(cmd, i.sup.spawn, i.spec.Plugin, exe.image())
 	c := goplugin.NewClient(&goplugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,
 		Plugins:          client.PluginSet(i.spec.Host),
