@@ -32,11 +32,16 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	os.Exit(inPrivateTempDir(func() int { return buildAndRun(m) }))
+}
+
+func buildAndRun(m *testing.M) int {
 	dir, err := os.MkdirTemp("", "portcullis-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+		return 1
 	}
+	defer os.RemoveAll(dir)
 	portcullisBin = filepath.Join(dir, "portcullis")
 	scriptedBin = filepath.Join(dir, "portcullis-scripted")
 	receiverBin = filepath.Join(dir, "portcullis-receiver")
@@ -48,12 +53,20 @@ func TestMain(m *testing.M) {
 		out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput()
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "building %s: %v\n%s", pkg, err, out)
-			os.Exit(1)
+			return 1
+		}
+		// Whatever the umask: the host refuses a plugin others can change.
+		if err := os.Chmod(bin, 0o755); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
 		}
 	}
 	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	if err := startAndStopOneHost(); err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL:", err)
+		code = 1
+	}
+	return code
 }
 
 // host is one portcullis process under test.
@@ -280,8 +293,9 @@ func childPIDs(t testing.TB, pid int) []int {
 // its new parent to reap it) is not.
 func alive(pid int) bool { return procstat.Alive(pid) }
 
-// processesOf returns the live processes whose executable is the file at
-// path.
+// processesOf returns the live processes that run the file at path: as
+// their executable, or, for a plugin the host runs from a copy of the file,
+// as their argv[0].
 func processesOf(t testing.TB, path string) []int {
 	all, err := procstat.PIDs()
 	if err != nil {
@@ -289,7 +303,10 @@ func processesOf(t testing.TB, path string) []int {
 	}
 	var pids []int
 	for _, p := range all {
-		if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", p)); err == nil && exe == path && alive(p) {
+		exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", p))
+		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p))
+		argv0, _, _ := strings.Cut(string(cmdline), "\x00")
+		if (exe == path || argv0 == path) && alive(p) {
 			pids = append(pids, p)
 		}
 	}

@@ -15,11 +15,17 @@ func configCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{Use: "config", Short: "Work with the configuration"}
 	cmd.AddCommand(&cobra.Command{
 		Use:   "check",
-		Short: "Check the configuration and report every problem at once",
+		Short: "Check the configuration and its external plugins' files, and report every problem at once",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			cfg, err := e.loadConfig()
 			if err != nil {
+				return err
+			}
+			// The checks the host makes before it starts each external
+			// plugin: a configuration that names a file the host would
+			// refuse is not one it can run.
+			if err := e.pluginFileError(cfg); err != nil {
 				return err
 			}
 			src := e.configPath

@@ -49,16 +49,29 @@ func Main(args []string) int {
 	defer stop()
 	root := NewRoot(os.Stdin, os.Stdout, os.Stderr)
 	root.SetArgs(args)
-	if err := root.ExecuteContext(ctx); err != nil {
-		var cfgErr *config.Error
-		if errors.As(err, &cfgErr) {
-			fmt.Fprintln(os.Stderr, "portcullis: invalid configuration:", err)
-			return 2
-		}
+	err := root.ExecuteContext(ctx)
+	code := exitStatus(err)
+	switch code {
+	case 2:
+		fmt.Fprintln(os.Stderr, "portcullis: invalid configuration:", err)
+	case 1:
 		fmt.Fprintln(os.Stderr, "portcullis:", err)
+	}
+	return code
+}
+
+// exitStatus is the process exit status for a command's error: 0 for none,
+// 2 for an invalid configuration (*config.Error), 1 for any other.
+func exitStatus(err error) int {
+	var cfgErr *config.Error
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &cfgErr):
+		return 2
+	default:
 		return 1
 	}
-	return 0
 }
 
 // NewRoot returns the root command.

@@ -152,3 +152,30 @@ func TestStableRunResetsBackoff(t *testing.T) {
 		}
 	}
 }
+
+// TestExitStatusOfACrashIsReported: once a running plugin exits, its
+// status says how it ended.
+func TestExitStatusOfACrashIsReported(t *testing.T) {
+	opts := testOptions(slog.New(slog.DiscardHandler), modeCrash)
+	opts.BackoffMin = time.Minute // stays down while we look
+	sup := New(opts)
+	defer sup.Stop()
+	spec := Spec{Name: "crashy", Plugin: "helper", Config: emptyConfig, Host: newTestHost()}
+	if err := sup.Start(context.Background(), []Spec{spec}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st := sup.Instance("crashy").Status()
+		if st.State == StateDown {
+			if st.LastError != "plugin process exited (exit status 3)" {
+				t.Errorf("last error %q, want the exit status", st.LastError)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the plugin is still %s", st.State)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

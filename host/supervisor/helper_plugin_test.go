@@ -12,7 +12,10 @@ package supervisor
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -35,6 +38,24 @@ const (
 	modeLog = "log"
 	// modeCrash exits crashAfter after being configured.
 	modeCrash = "crash"
+	// modeSelfHash logs, when configured, the SHA-256 of the program the
+	// kernel runs (/proc/self/exe) as exe_sha256.
+	modeSelfHash = "selfhash"
+)
+
+// Modes in which the helper never reaches sdk.Serve, as a plugin whose
+// main fails does (see beforeServe).
+const (
+	// modePanic panics.
+	modePanic = "panic"
+	// modeExit writes a line to standard output and one to standard
+	// error, and exits with status 3.
+	modeExit = "exit"
+	// modeChatty writes a megabyte to each stream, then exits with 4.
+	modeChatty = "chatty"
+	// modeNotPlugin writes a line that is not a handshake to standard
+	// output and waits to be killed.
+	modeNotPlugin = "notplugin"
 )
 
 // crashAfter is how long a modeCrash plugin lives after Configure: long
@@ -43,7 +64,32 @@ const crashAfter = 400 * time.Millisecond
 
 func init() {
 	if mode, ok := helperMode(); ok {
+		beforeServe(mode)
 		sdk.Serve(&helperPlugin{mode: mode}) // never returns
+	}
+}
+
+// beforeServe fails the way the mode says, before sdk.Serve.
+func beforeServe(mode string) {
+	switch mode {
+	case modePanic:
+		panic("helper: panicking before sdk.Serve")
+	case modeExit:
+		fmt.Println("helper: a line on standard output")
+		fmt.Fprintln(os.Stderr, "helper: a line on standard error")
+		os.Exit(3)
+	case modeChatty:
+		for i := range 1 << 14 {
+			fmt.Printf("helper: stdout line %05d %s\n", i, strings.Repeat("o", 48))
+			fmt.Fprintf(os.Stderr, "helper: stderr line %05d %s\n", i, strings.Repeat("e", 48))
+		}
+		fmt.Println("helper: last on standard output")
+		fmt.Fprintln(os.Stderr, "helper: last on standard error \x1b[31mred\x1b[0m")
+		os.Exit(4)
+	case modeNotPlugin:
+		fmt.Println("hello from a program that is not a plugin")
+		time.Sleep(time.Minute)
+		os.Exit(5)
 	}
 }
 
@@ -70,16 +116,20 @@ func helperCommand(mode string) func(string) (*exec.Cmd, error) {
 }
 
 // helperExternal returns the path and checksum of an external plugin that
-// runs the helper plugin in the given mode: a symbolic link to this test
-// binary named after the mode.
+// runs the helper plugin in the given mode: a copy of this test binary
+// named after the mode, which only this user can change.
 func helperExternal(t *testing.T, mode string) (path, sum string) {
 	t.Helper()
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
+	bin, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
 	path = filepath.Join(t.TempDir(), helperArg+"-"+mode)
-	if err := os.Symlink(self, path); err != nil {
+	if err := os.WriteFile(path, bin, 0o700); err != nil {
 		t.Fatal(err)
 	}
 	if sum, err = Checksum(path); err != nil {
@@ -101,6 +151,12 @@ func (p *helperPlugin) Configure(_ context.Context, req *sdk.ConfigureRequest) e
 	switch p.mode {
 	case modeLog:
 		sdk.Logger().Warn("helper configured", "instance", req.Instance, "answer", 42)
+	case modeSelfHash:
+		exe, err := os.ReadFile("/proc/self/exe")
+		if err != nil {
+			return err
+		}
+		sdk.Logger().Warn("helper configured", "exe_sha256", sha256Hex(string(exe)))
 	case modeCrash:
 		go func() {
 			time.Sleep(crashAfter)
@@ -211,3 +267,8 @@ type testHost struct{ *sdktest.MemoryHost }
 func (testHost) Declare(bool, []string) {}
 
 func newTestHost() testHost { return testHost{sdktest.NewMemoryHost()} }
+
+func sha256Hex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}

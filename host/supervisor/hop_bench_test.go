@@ -76,7 +76,7 @@ func TestMain(m *testing.M) {
 	if n := len(os.Args); n > 2 && os.Args[n-2] == benchEchoArg {
 		runEchoChild(os.Args[n-1:]) // never returns
 	}
-	os.Exit(m.Run())
+	os.Exit(runLeavingNoTrace(m))
 }
 
 // benchPluginCommand is Options.BuiltinCommand for the benchmarks: this test

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
 	"sync"
 	"syscall"
@@ -56,6 +55,7 @@ type Instance struct {
 	mu        sync.RWMutex
 	state     State
 	client    *goplugin.Client
+	proc      *processRunner
 	remote    *hostside.Remote
 	info      hostside.Info
 	rule      *attempts.Rule
@@ -186,18 +186,20 @@ func (i *Instance) start(ctx context.Context) error {
 	i.state = StateStarting
 	i.mu.Unlock()
 
-	cmd, verified, err := i.command()
+	cmd, exe, err := i.command()
 	if err != nil {
 		return err
 	}
-	if verified != nil {
-		defer verified.Close()
+	if exe != nil {
+		defer exe.Close()
 	}
 	log := opts.Logger.With("backend", i.spec.Name, "plugin", i.spec.Plugin)
+	proc := newProcessRunner(cmd, i.sup.spawn, i.spec.Plugin, exe.image())
 	c := goplugin.NewClient(&goplugin.ClientConfig{
 		HandshakeConfig:  hostside.Handshake,
 		Plugins:          hostside.PluginSet(i.spec.Host),
-		Cmd:              cmd,
+		RunnerFunc:       proc.attach,
+		UnixSocketConfig: &goplugin.UnixSocketConfig{TempDir: i.sup.dir.path},
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
 		AutoMTLS:         true,
 		StartTimeout:     opts.StartTimeout,
@@ -208,11 +210,14 @@ func (i *Instance) start(ctx context.Context) error {
 	})
 	fail := func(err error) error {
 		c.Kill()
+		proc.removeSocketDir()
 		return err
 	}
-	if err := i.sup.spawn.run(func() error { _, err := c.Start(); return err }); err != nil {
-		return fail(fmt.Errorf("starting process: %w", err))
+	if _, err := c.Start(); err != nil {
+		c.Kill()
+		return fail(proc.startError(err))
 	}
+	proc.handshakeDone()
 	rpc, err := c.Client()
 	if err != nil {
 		return fail(fmt.Errorf("connecting: %w", err))
@@ -252,11 +257,11 @@ func (i *Instance) start(ctx context.Context) error {
 	}
 
 	i.mu.Lock()
-	i.state, i.client, i.remote, i.info = StateRunning, c, remote, info
+	i.state, i.client, i.proc, i.remote, i.info = StateRunning, c, proc, remote, info
 	if i.rule == nil {
 		i.rule = rule // the host enforces the rule of the first start
 	}
-	i.pid = c.ReattachConfig().Pid
+	i.pid = proc.pid
 	i.startedAt = time.Now()
 	i.starts++
 	i.lastErr = nil
@@ -291,25 +296,25 @@ func (i *Instance) checkCapabilities(info hostside.Info) error {
 }
 
 // command builds the command for the plugin; for an external plugin it
-// also returns the verified open file, to be closed after start.
-func (i *Instance) command() (*exec.Cmd, *os.File, error) {
+// also returns the verified copy it executes, to be closed after start.
+func (i *Instance) command() (*exec.Cmd, *execCopy, error) {
 	var (
 		cmd *exec.Cmd
-		f   *os.File
+		exe *execCopy
 		err error
 	)
 	if i.spec.External {
-		if f, err = openVerified(i.spec.Plugin, i.spec.SHA256); err != nil {
+		if exe, err = verifiedCopy(i.spec.Plugin, i.spec.SHA256, i.sup.dir.path); err != nil {
 			return nil, nil, err
 		}
-		cmd = exec.Command(execPathFor(f))
+		cmd = exec.Command(exe.path)
 		cmd.Args[0] = i.spec.Plugin
 	} else if cmd, err = i.sup.opts.BuiltinCommand(i.spec.Plugin); err != nil {
 		return nil, nil, err
 	}
 	cmd.Env = pluginEnv(i.sup.opts.LogLevel)
 	configureProcess(cmd)
-	return cmd, f, nil
+	return cmd, exe, nil
 }
 
 // watch restarts the plugin whenever its process exits, until ctx ends.
@@ -367,6 +372,9 @@ func (i *Instance) markDown(c *goplugin.Client, retryIn time.Duration) {
 	i.mu.Lock()
 	pid := i.pid
 	i.state, i.lastErr = StateDown, errors.New("plugin process exited")
+	if status := i.proc.exitStatus(); status != "" {
+		i.lastErr = fmt.Errorf("plugin process exited (%s)", status)
+	}
 	i.mu.Unlock()
 	c.Kill() // reaps the process and frees the client's resources
 	i.sup.opts.Logger.Error("plugin exited; calls to it fail until it is restarted", "backend", i.spec.Name, "plugin", i.spec.Plugin, "pid", pid, "retry_in", retryIn)

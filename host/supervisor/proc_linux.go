@@ -3,8 +3,6 @@
 package supervisor
 
 import (
-	"fmt"
-	"os"
 	"os/exec"
 	"syscall"
 )
@@ -17,11 +15,4 @@ func configureProcess(cmd *exec.Cmd) {
 		Setpgid:   true,
 		Pdeathsig: syscall.SIGKILL,
 	}
-}
-
-// execPathFor returns the path to execute the verified open file f by. On
-// Linux that is f itself through /proc, so a file swapped in at the
-// original path after verification is never run.
-func execPathFor(f *os.File) string {
-	return fmt.Sprintf("/proc/self/fd/%d", f.Fd())
 }

@@ -3,7 +3,6 @@
 package supervisor
 
 import (
-	"os"
 	"os/exec"
 	"syscall"
 )
@@ -11,7 +10,3 @@ import (
 func configureProcess(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 }
-
-// execPathFor returns the file's path: without /proc the file is executed by
-// name after verification, and the SDK's parent watch stops orphans.
-func execPathFor(f *os.File) string { return f.Name() }

@@ -80,6 +80,7 @@ type Supervisor struct {
 	opts        Options
 	stableAfter time.Duration
 	spawn       *spawner
+	dir         *runDir // the plugins' sockets; nil until Start
 	ctx         context.Context
 	cancel      context.CancelFunc
 	wg          sync.WaitGroup
@@ -106,7 +107,20 @@ func New(opts Options) *Supervisor {
 // any fails to start (a bad checksum, a configuration the plugin rejects, a
 // missing capability) Start stops those already started and returns an
 // error naming the instance; the host then refuses to run.
+//
+// Start first makes the supervisor's private directory for its plugins'
+// sockets, and removes those left by hosts that are gone (see runDir).
 func (s *Supervisor) Start(ctx context.Context, specs []Spec) error {
+	if s.dir == nil {
+		base, err := runDirBase()
+		if err != nil {
+			return err
+		}
+		if s.dir, err = openRunDir(base); err != nil {
+			return err
+		}
+		removeStaleRunDirs(base, s.opts.Logger)
+	}
 	for _, spec := range specs {
 		inst := &Instance{spec: spec, sup: s, nudge: make(chan struct{}, 1)}
 		if err := inst.start(ctx); err != nil {
@@ -163,7 +177,8 @@ func (s *Supervisor) Ready() bool {
 }
 
 // Stop stops watching and stops every plugin, each with its grace period,
-// in parallel. It is safe to call more than once.
+// in parallel, then removes the sockets' directory. It is safe to call more
+// than once.
 func (s *Supervisor) Stop() {
 	s.cancel()
 	s.wg.Wait()
@@ -179,6 +194,9 @@ func (s *Supervisor) Stop() {
 		}()
 	}
 	wg.Wait()
+	if err := s.dir.Close(); err != nil {
+		s.opts.Logger.Warn("cannot remove the plugins' socket directory", "dir", s.dir.path, "error", err)
+	}
 }
 
 // ErrBackendDown is returned by an Instance's capabilities while its
