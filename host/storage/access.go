@@ -89,7 +89,7 @@ func (s *Store) writeAccess(tx *gorm.DB, backend string, rec AccessRecord, perUs
 	}
 	return tx.Exec(`DELETE FROM access_log WHERE id IN (
 		SELECT id FROM access_log WHERE backend = ? AND username = ? AND failed
-		ORDER BY time DESC, id DESC `+all+` OFFSET ?)`, backend, rec.Username, perUser).Error
+		ORDER BY time DESC, id DESC `+all+` OFFSET ?)`, backend, row.Username, perUser).Error
 }
 
 // accessID is a new record's id. Ids are time-ordered (UUIDv7, increasing
