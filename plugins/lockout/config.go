@@ -136,7 +136,10 @@ func ParseConfig(raw json.RawMessage) (*Settings, error) {
 	for _, check := range settingChecks {
 		check(&c, r, &ps)
 	}
+	before := len(ps)
 	base := tiersOf("", c.FailureLimit, optional(c.Cooloff), c.Tiers, 3, &ps)
+	baseOK := len(ps) == before
+	s.Warnings = append(s.Warnings, shorterCooloffs("tiers", base)...)
 	if len(c.Tiers) > 0 && (c.FailureLimit != 0 || c.Cooloff != "") {
 		s.Warnings = append(s.Warnings, "tiers replace failure_limit and cooloff; those settings are ignored")
 	}
@@ -149,17 +152,24 @@ func ParseConfig(raw json.RawMessage) (*Settings, error) {
 	seen := map[string]bool{}
 	for i, raw := range c.LockoutParameters {
 		path := fmt.Sprintf("lockout_parameters[%d]", i)
+		before := len(ps)
 		counter, ok := parseGroup(path, raw, c, base, &ps)
 		if !ok {
 			continue
 		}
+		// Limits already reported as wrong are not judged again.
+		own := !slices.Equal(counter.Tiers, base)
+		tiersOK := len(ps) == before && (own || baseOK)
 		name := strings.Join(counter.Fields, "+")
 		if seen[name] {
 			s.Warnings = append(s.Warnings, fmt.Sprintf("%s repeats the group %s", path, name))
 			continue
 		}
 		seen[name] = true
-		if !slices.Contains(counter.Fields, FieldIPAddress) && !r.NeverLock && permanent(counter.Tiers) {
+		if own {
+			s.Warnings = append(s.Warnings, shorterCooloffs(path+".tiers", counter.Tiers)...)
+		}
+		if tiersOK && !slices.Contains(counter.Fields, FieldIPAddress) && !r.NeverLock && permanent(counter.Tiers) {
 			ps.add(path, "the group %s has no cool-off: anyone could lock its clients out for good from anywhere; give it a cooloff", name)
 		}
 		r.Counters = append(r.Counters, counter)
@@ -345,6 +355,19 @@ func tiersOf(prefix string, limit int, cooloff *string, tiers []Tier, defaultLim
 		}
 	}
 	return []attempts.Tier{{Failures: limit, Cooloff: d}}
+}
+
+// shorterCooloffs warns about tiers (sorted) whose cool-off is shorter
+// than a lower tier's: a client who keeps failing would be locked for less
+// time, not more.
+func shorterCooloffs(path string, tiers []attempts.Tier) []string {
+	var w []string
+	for i := 1; i < len(tiers); i++ {
+		if tiers[i].Cooloff < tiers[i-1].Cooloff {
+			w = append(w, fmt.Sprintf("%s: the tier at %d failures has a shorter cool-off than the one at %d", path, tiers[i].Failures, tiers[i-1].Failures))
+		}
+	}
+	return w
 }
 
 func baseLimit(base []attempts.Tier) int {
