@@ -20,6 +20,7 @@ import (
 	// The binaries are built from these packages; importing them makes the
 	// test cache key change whenever they do.
 	_ "github.com/portcullis-auth/portcullis/host/cli"
+	"github.com/portcullis-auth/portcullis/testkit/notrace"
 	"github.com/portcullis-auth/portcullis/testkit/procstat"
 	_ "github.com/portcullis-auth/portcullis/testkit/testplugin"
 )
@@ -32,7 +33,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(inPrivateTempDir(func() int { return buildAndRun(m) }))
+	os.Exit(notrace.Run("pce2e-", func() int { return buildAndRun(m) }))
 }
 
 func buildAndRun(m *testing.M) int {

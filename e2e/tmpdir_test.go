@@ -14,49 +14,6 @@ import (
 	"time"
 )
 
-// inPrivateTempDir runs run with TMPDIR set to a directory of its own, so
-// that os.TempDir() in this process and in every host, command and plugin
-// it starts is used by these tests alone, and fails if anything is left in
-// it at the end: a plugin socket, a socket directory, a copy of a plugin.
-// Other processes on the machine may use the system's temporary directory
-// at the same time; a private one tells exactly what these tests left.
-func inPrivateTempDir(run func() int) int {
-	// A short name: socket paths inside it are limited to about 100 bytes.
-	tmp, err := os.MkdirTemp("", "pce2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(tmp)
-	old, had := os.LookupEnv("TMPDIR")
-	os.Setenv("TMPDIR", tmp)
-	code := run()
-	if had {
-		os.Setenv("TMPDIR", old)
-	} else {
-		os.Unsetenv("TMPDIR")
-	}
-	left, err := os.ReadDir(tmp)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	if len(left) > 0 {
-		fmt.Fprintf(os.Stderr, "FAIL: the tests left %d entries in the temporary directory:\n", len(left))
-		for i, e := range left {
-			if i == 20 {
-				fmt.Fprintf(os.Stderr, "\t... and %d more\n", len(left)-i)
-				break
-			}
-			fmt.Fprintf(os.Stderr, "\t%s (%s)\n", e.Name(), e.Type())
-		}
-		if code == 0 {
-			code = 1
-		}
-	}
-	return code
-}
-
 // startAndStopOneHost runs one host until it serves, then stops it with
 // SIGTERM. Tests kill hosts with SIGKILL, which leaves their plugin socket
 // directories behind; a host removes those of dead hosts when it starts, and

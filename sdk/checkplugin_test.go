@@ -109,11 +109,11 @@ func TestCheckPlugin(t *testing.T) {
 func TestServeInProcessRefusesABadPlugin(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	rc, err := wire.ServeInProcess(ctx, &fakePlugin{Metadata{}})
+	rc, _, err := wire.ServeInProcess(ctx, &fakePlugin{Metadata{}})
 	if err == nil || rc != nil {
 		t.Fatalf("ServeInProcess = %v, %v; want it to refuse a plugin without a name", rc, err)
 	}
-	if _, err := wire.ServeInProcess(ctx, "not a plugin"); err == nil {
+	if _, _, err := wire.ServeInProcess(ctx, "not a plugin"); err == nil {
 		t.Fatal("ServeInProcess accepted a value that is not an sdk.Plugin")
 	}
 }

@@ -27,11 +27,12 @@ const maxMemoBytes = 4 << 10
 // gRPC server for each capability the plugin implements.
 type grpcPlugin struct {
 	goplugin.NetRPCUnsupportedPlugin
-	impl Plugin
+	impl   Plugin
+	served *served
 }
 
 func (g *grpcPlugin) GRPCServer(broker *goplugin.GRPCBroker, s *grpc.Server) error {
-	pb.RegisterPluginServer(s, &pluginServer{impl: g.impl, broker: broker})
+	pb.RegisterPluginServer(s, &pluginServer{impl: g.impl, broker: broker, served: g.served})
 	if a, ok := g.impl.(Authenticator); ok {
 		pb.RegisterAuthenticatorServer(s, &authenticatorServer{impl: a})
 	}
@@ -85,6 +86,7 @@ type pluginServer struct {
 	pb.UnimplementedPluginServer
 	impl   Plugin
 	broker *goplugin.GRPCBroker
+	served *served
 }
 
 func (s *pluginServer) Metadata(context.Context, *pb.MetadataRequest) (*pb.MetadataResponse, error) {
@@ -103,6 +105,9 @@ func (s *pluginServer) Configure(ctx context.Context, req *pb.ConfigureRequest) 
 	conn, err := s.broker.Dial(req.GetHostServicesBrokerId())
 	if err != nil {
 		return nil, errwire.ToStatus(fmt.Errorf("%w: dialing host services: %v", ErrUnavailable, err))
+	}
+	if s.served != nil {
+		s.served.keepHostConn(conn)
 	}
 	err = s.impl.Configure(ctx, &ConfigureRequest{
 		Instance: req.GetInstance(),

@@ -69,25 +69,33 @@ var _ = func() bool {
 }()
 
 // serveInProcess serves p inside the calling process until ctx is done,
-// without TLS, and returns the config a host reattaches with.
-func serveInProcess(ctx context.Context, v any) (*goplugin.ReattachConfig, error) {
+// without TLS, and returns the config a host reattaches with and a channel
+// closed once serving has stopped.
+func serveInProcess(ctx context.Context, v any) (*goplugin.ReattachConfig, <-chan struct{}, error) {
 	p, ok := v.(Plugin)
 	if !ok {
-		return nil, fmt.Errorf("%T is not an sdk.Plugin", v)
+		return nil, nil, fmt.Errorf("%T is not an sdk.Plugin", v)
 	}
 	if err := checkPlugin(p); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	cfg, _ := serveConfig(p, os.Stderr)
+	cfg, srv := serveConfig(p, os.Stderr)
 	cfg.Logger = hclog.NewNullLogger() // go-plugin reports its own test shutdown as errors
 	ch := make(chan *goplugin.ReattachConfig, 1)
 	cfg.Test = &goplugin.ServeTestConfig{Context: ctx, ReattachConfigCh: ch}
-	go goplugin.Serve(cfg)
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		goplugin.Serve(cfg)
+		// A process ends its connections by exiting; in-process, the host
+		// side waits for them to close before it removes its socket.
+		srv.closeHostConns()
+	}()
 	select {
 	case rc := <-ch:
-		return rc, nil
+		return rc, stopped, nil
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, nil, ctx.Err()
 	}
 }
 
@@ -98,7 +106,7 @@ func serveConfig(p Plugin, stderr io.Writer) (*goplugin.ServeConfig, *served) {
 	srv := &served{drain: newDrainer()}
 	cfg := &goplugin.ServeConfig{
 		HandshakeConfig: wire.Handshake,
-		Plugins:         goplugin.PluginSet{wire.PluginName: &grpcPlugin{impl: p}},
+		Plugins:         goplugin.PluginSet{wire.PluginName: &grpcPlugin{impl: p, served: srv}},
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
 			opts = append(opts,
 				grpc.StatsHandler(srv.drain),
@@ -122,6 +130,28 @@ type served struct {
 	drain  *drainer
 	mu     sync.Mutex
 	server *grpc.Server
+	// hostConns are the connections to the host's services (one per
+	// Configure): closed when the plugin stops serving in-process, so that
+	// the host's side of them can stop and remove its socket.
+	hostConns []io.Closer
+}
+
+// keepHostConn records a connection to the host's services.
+func (s *served) keepHostConn(c io.Closer) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hostConns = append(s.hostConns, c)
+}
+
+// closeHostConns closes the connections to the host's services.
+func (s *served) closeHostConns() {
+	s.mu.Lock()
+	conns := s.hostConns
+	s.hostConns = nil
+	s.mu.Unlock()
+	for _, c := range conns {
+		_ = c.Close()
+	}
 }
 
 // shutdown stops the server for SIGTERM: it refuses new calls, waits up to

@@ -44,6 +44,7 @@ import (
 	"github.com/portcullis-auth/portcullis/sdk"
 	"github.com/portcullis-auth/portcullis/sdk/hostside"
 	"github.com/portcullis-auth/portcullis/sdk/sdktest"
+	"github.com/portcullis-auth/portcullis/testkit/notrace"
 	"github.com/portcullis-auth/portcullis/testkit/testplugin"
 )
 
@@ -76,7 +77,7 @@ func TestMain(m *testing.M) {
 	if n := len(os.Args); n > 2 && os.Args[n-2] == benchEchoArg {
 		runEchoChild(os.Args[n-1:]) // never returns
 	}
-	os.Exit(runLeavingNoTrace(m))
+	os.Exit(notrace.Run("pcst-", m.Run))
 }
 
 // benchPluginCommand is Options.BuiltinCommand for the benchmarks: this test

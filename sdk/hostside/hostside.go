@@ -74,12 +74,17 @@ func (g *grpcPlugin) GRPCServer(*goplugin.GRPCBroker, *grpc.Server) error {
 
 func (g *grpcPlugin) GRPCClient(_ context.Context, broker *goplugin.GRPCBroker, conn *grpc.ClientConn) (any, error) {
 	id := broker.NextId()
-	go broker.AcceptAndServe(id, func(opts []grpc.ServerOption) *grpc.Server {
-		s := grpc.NewServer(opts...)
-		pb.RegisterHostServicesServer(s, &hostServer{host: g.host})
-		return s
-	})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		broker.AcceptAndServe(id, func(opts []grpc.ServerOption) *grpc.Server {
+			s := grpc.NewServer(opts...)
+			pb.RegisterHostServicesServer(s, &hostServer{host: g.host})
+			return s
+		})
+	}()
 	return &Remote{
+		stopped:  stopped,
 		plugin:   pb.NewPluginClient(conn),
 		auth:     pb.NewAuthenticatorClient(conn),
 		observer: pb.NewOutcomeObserverClient(conn),
@@ -101,7 +106,13 @@ type Remote struct {
 	admin    pb.AdminClient
 	signals  pb.SignalReceiverClient
 	hostID   uint32
+	stopped  chan struct{}
 }
+
+// HostServicesStopped is closed once the host's services for the plugin
+// have stopped, and their socket is gone: after the go-plugin client is
+// killed and the plugin's connections to them have closed.
+func (r *Remote) HostServicesStopped() <-chan struct{} { return r.stopped }
 
 // Info asks the plugin to describe itself.
 func (r *Remote) Info(ctx context.Context) (Info, error) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	goplugin "github.com/hashicorp/go-plugin"
@@ -37,7 +38,7 @@ func StartUnconfigured(t testing.TB, p sdk.Plugin, host sdk.Host) *hostside.Remo
 		host = NewMemoryHost()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	rc, err := wire.ServeInProcess(ctx, p)
+	rc, stopped, err := wire.ServeInProcess(ctx, p)
 	if err != nil {
 		cancel()
 		t.Fatalf("serving plugin: %v", err)
@@ -49,9 +50,22 @@ func StartUnconfigured(t testing.TB, p sdk.Plugin, host sdk.Host) *hostside.Remo
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
 		Logger:           hclog.New(&hclog.LoggerOptions{Output: io.Discard}),
 	})
+	var remote *hostside.Remote
 	t.Cleanup(func() {
-		c.Kill()
 		cancel()
+		<-stopped
+		// go-plugin's Kill does nothing for a plugin served in-process:
+		// close the connection (and the host's services) first.
+		if proto, err := c.Client(); err == nil {
+			_ = proto.Close()
+		}
+		c.Kill()
+		if remote != nil {
+			select { // its socket is removed once it has stopped
+			case <-remote.HostServicesStopped():
+			case <-time.After(5 * time.Second):
+			}
+		}
 	})
 	proto, err := c.Client()
 	if err != nil {
@@ -61,5 +75,6 @@ func StartUnconfigured(t testing.TB, p sdk.Plugin, host sdk.Host) *hostside.Remo
 	if err != nil {
 		t.Fatalf("dispensing plugin: %v", err)
 	}
-	return raw.(*hostside.Remote)
+	remote = raw.(*hostside.Remote)
+	return remote
 }

@@ -49,7 +49,8 @@ const (
 
 // ServeInProcess serves a plugin value (an sdk.Plugin) inside the calling
 // process until ctx is done, without TLS, and returns the configuration a
-// host reattaches with. Package sdk sets it; sdktest calls it. It is a
-// variable only because sdktest cannot reach sdk's unexported code and sdk
-// cannot import sdktest.
-var ServeInProcess func(ctx context.Context, plugin any) (*goplugin.ReattachConfig, error)
+// host reattaches with and a channel closed once serving has stopped after
+// ctx ended (its connections to the host closed). Package sdk sets it;
+// sdktest calls it. It is a variable only because sdktest cannot reach
+// sdk's unexported code and sdk cannot import sdktest.
+var ServeInProcess func(ctx context.Context, plugin any) (*goplugin.ReattachConfig, <-chan struct{}, error)
