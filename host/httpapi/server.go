@@ -35,7 +35,7 @@ type Options struct {
 	// must not reach a host on loopback under a DNS name of its own).
 	AllowedHosts []string
 	Loopback     bool
-	Logger         *slog.Logger
+	Logger       *slog.Logger
 	// Signals receives the login and session signals (optional).
 	Signals Emitter
 	// Metrics is written on GET /metrics (optional).
