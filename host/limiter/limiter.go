@@ -367,20 +367,16 @@ func (l *Limiter) refuseIfLocked(ctx context.Context, c Client, raw sdk.Client, 
 	if l.rule.CountWhileLocked {
 		per = 1
 	}
-	for i, ctr := range counters {
-		if ctr.LockAt <= 0 {
-			continue
-		}
+	// look refuses on counter i if it is locked, counting the refusal.
+	look := func(i int) (bool, error) {
+		ctr := counters[i]
 		flush := func(ctx context.Context, key string, n int64) (refusal, error) {
 			st, ok, err := l.store.RefuseIfLocked(ctx, ctr, n*per)
 			return refusal{state: st, locked: ok}, err
 		}
 		r, place, err := l.refusals.Add(ctx, ctr.Key, flush)
-		if err != nil {
-			return nil, err
-		}
-		if !r.locked {
-			continue
+		if err != nil || !r.locked {
+			return false, err
 		}
 		st := r.state
 		if per > 0 {
@@ -395,9 +391,32 @@ func (l *Limiter) refuseIfLocked(ctx context.Context, c Client, raw sdk.Client, 
 			worst, worstGroup = st, groups[i]
 		}
 		locked = true
+		return true, nil
+	}
+	var open []int // counters seen unlocked before the first locked one
+	for i, ctr := range counters {
+		if ctr.LockAt <= 0 {
+			continue
+		}
+		ok, err := look(i)
+		if err != nil {
+			return nil, err
+		}
+		if !ok && !locked {
+			open = append(open, i)
+		}
 	}
 	if !locked {
 		return nil, nil
+	}
+	// A failure locks all its counters at once, but they were looked at one
+	// after the other: those seen open before a locked one may have locked
+	// in between. They are looked at again, so that the refusal counts on
+	// every counter locked when it is decided.
+	for _, i := range open {
+		if _, err := look(i); err != nil {
+			return nil, err
+		}
 	}
 	// As django-axes: a refusal that is not counted is not logged either.
 	if l.rule.FailureLog && l.rule.CountWhileLocked {

@@ -544,7 +544,7 @@ func TestAttemptNamespaces(t *testing.T) {
 func TestAttemptsFromTwoHosts(t *testing.T) {
 	// Two stores on one database are two hosts: their admissions, failures
 	// and refusals add up exactly.
-	const limit, n = 5, 60
+	const limit, n = 5, 40
 	eachDatabase(t, func(t *testing.T, d db) {
 		ctx := context.Background()
 		hosts := []*storage.Store{d.store, d.open(t)}
