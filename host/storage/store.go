@@ -23,6 +23,9 @@ type Store struct {
 	driver string
 }
 
+// postgresPool is how many connections one host keeps to PostgreSQL.
+const postgresPool = 16
+
 // migrationLockKey is the PostgreSQL advisory lock taken while migrating,
 // so that hosts starting at once migrate one after the other.
 const migrationLockKey = 0x706f7274 // "port"
@@ -54,13 +57,20 @@ func Open(ctx context.Context, driver, dsn string) (*Store, error) {
 		return nil, fmt.Errorf("storage: opening %s: %w", driver, err)
 	}
 	s := &Store{db: db, driver: driver}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, err
+	}
 	if driver == SQLite {
-		sqlDB, err := db.DB()
-		if err != nil {
-			return nil, err
-		}
 		// SQLite has one writer; a few connections let reads run beside it.
 		sqlDB.SetMaxOpenConns(4)
+	} else {
+		// A bounded pool that keeps its connections: without it a burst
+		// opens a connection per query (the idle default is 2) and can
+		// approach the server's max_connections from one host.
+		sqlDB.SetMaxOpenConns(postgresPool)
+		sqlDB.SetMaxIdleConns(postgresPool)
+		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	}
 	if err := s.migrate(ctx); err != nil {
 		_ = s.Close()
