@@ -200,8 +200,6 @@ func ruleToProto(r attempts.Rule) *pb.AttemptRuleResponse {
 		Ipv6Prefix:            int32(r.IPv6Prefix),
 		OnlyAllowedIps:        r.OnlyAllowedIPs,
 		NeverLock:             r.NeverLock,
-		CountWhileLocked:      r.CountWhileLocked,
-		ResetOnSuccess:        r.ResetOnSuccess,
 		StatusCode:            int32(r.StatusCode),
 		AccessLog:             r.AccessLog,
 		FailureLog:            r.FailureLog,
@@ -218,7 +216,7 @@ func ruleToProto(r attempts.Rule) *pb.AttemptRuleResponse {
 		out.BlockIps = append(out.BlockIps, p.String())
 	}
 	for _, c := range r.Counters {
-		pc := &pb.AttemptCounter{Fields: c.Fields}
+		pc := &pb.AttemptCounter{Fields: c.Fields, CountWhileLocked: c.CountWhileLocked, ResetOnSuccess: c.ResetOnSuccess}
 		for _, t := range c.Tiers {
 			pt := &pb.AttemptTier{Failures: int32(t.Failures)}
 			if t.Cooloff > 0 {

@@ -232,14 +232,25 @@ func Parse(source string, raw []byte, lookup func(string) (string, bool)) (*Conf
 }
 
 // defaultBackends is the built-in chain: brute-force lockout in front of
-// the password backend.
+// the password backend. The lockout counts three groups (docs/lockout.md,
+// "The default"): a client guessing at one account (username and address,
+// 5 failures), one address spraying a common password over many accounts
+// (20 failures, whatever the usernames; not reset by someone else's
+// success there), and one account guessed at from many addresses (20
+// failures, whatever the address: IPv6 counts by /64). Every lock ends
+// after its cool-off; the username-only one is not extended by refused
+// attempts, so nobody can lock an account for longer than 15 minutes from
+// addresses its user does not control.
 func defaultBackends() []Backend {
 	return []Backend{
 		{Name: "lockout", Plugin: "lockout", Config: map[string]any{
-			"failure_limit":      5,
-			"cooloff":            "30m",
-			"lockout_parameters": []any{[]any{"username", "ip_address"}},
-			"reset_on_success":   true,
+			"cooloff":          "30m",
+			"reset_on_success": true,
+			"lockout_parameters": []any{
+				map[string]any{"group": []any{"username", "ip_address"}, "failure_limit": 5},
+				map[string]any{"group": []any{"ip_address"}, "failure_limit": 20, "reset_on_success": false},
+				map[string]any{"group": []any{"username"}, "failure_limit": 20, "cooloff": "15m"},
+			},
 		}},
 		{Name: "local", Plugin: "password"},
 	}

@@ -109,12 +109,9 @@ func checkDefaults(t *testing.T, cfg *Config) {
 	if cfg.Plugins != wantPlugins {
 		t.Errorf("plugins = %+v, want %+v", cfg.Plugins, wantPlugins)
 	}
-	wantBackends := []Backend{
-		{Name: "lockout", Plugin: "lockout", Timeout: Duration(5 * time.Second), OnError: OnErrorFail, Config: map[string]any{
-			"failure_limit": 5, "cooloff": "30m",
-			"lockout_parameters": []any{[]any{"username", "ip_address"}}, "reset_on_success": true,
-		}},
-		{Name: "local", Plugin: "password", Timeout: Duration(5 * time.Second), OnError: OnErrorFail},
+	wantBackends := defaultBackends()
+	for i := range wantBackends {
+		wantBackends[i].Timeout, wantBackends[i].OnError = Duration(5*time.Second), OnErrorFail
 	}
 	if !reflect.DeepEqual(cfg.Backends, wantBackends) {
 		t.Errorf("backends = %+v, want %+v", cfg.Backends, wantBackends)
@@ -818,5 +815,18 @@ func TestAllowedHosts(t *testing.T) {
 	var ce *Error
 	if !errors.As(err, &ce) || len(ce.Problems) != 3 {
 		t.Fatalf("Parse of bad allowed_hosts: %v, want 3 problems", err)
+	}
+}
+
+// The built-in lockout is valid, and warns about nothing: it slows
+// spraying from one address and guessing one username from many.
+func TestDefaultLockoutIsValidWithoutWarnings(t *testing.T) {
+	b := defaultBackends()[0]
+	p := builtin.Plugins[b.Plugin]
+	if err := p.CheckConfig(b.ConfigJSON()); err != nil {
+		t.Fatalf("the built-in lockout configuration: %v", err)
+	}
+	if w := p.Warnings(b.ConfigJSON()); len(w) != 0 {
+		t.Errorf("warnings about the built-in lockout: %q", w)
 	}
 }

@@ -219,7 +219,7 @@ func TestBurstOnTwoGroupsLetsExactlyTheLimitThrough(t *testing.T) {
 	// counting each group on its own, could let fewer through); each
 	// refusal counts on both, as both are locked.
 	eachDB(t, func(t *testing.T, db *testDB) {
-		h := newHarness(t, db, `{"failure_limit":5,"cooloff":"10m","max_wait":"3m","lockout_parameters":["ip_address","username"]}`)
+		h := newHarness(t, db, `{"failure_limit":5,"cooloff":"10m","max_wait":"3m","reset_cooloff_on_failure_during_lockout":true,"lockout_parameters":["ip_address","username"]}`)
 		var logins []login
 		for range 100 {
 			logins = append(logins, login{alice, wrong})
@@ -518,7 +518,7 @@ func TestGroupsWithLimitsOfTheirOwn(t *testing.T) {
 		h := newHarness(t, db, `{"lockout_parameters":[
 			{"group":"ip_address","failure_limit":10,"cooloff":"1h"},
 			{"group":["username","ip_address"],"failure_limit":3,"cooloff":"5m"},
-			{"group":"username","tiers":[{"failures":6,"cooloff":"1m"},{"failures":8,"cooloff":"2h"}]}]}`)
+			{"group":"username","tiers":[{"failures":6,"cooloff":"1m"},{"failures":8,"cooloff":"2h"}],"reset_cooloff_on_failure_during_lockout":true}]}`)
 		const ip = "198.51.100.1"
 		user := func(name string) attempt { return attempt{name, ip, "ua"} }
 		h.tryN(user("alice"), wrong, 3)

@@ -101,8 +101,10 @@ type Limiter struct {
 
 // counterPolicy is a group's limit and cool-offs.
 type counterPolicy struct {
-	lockAt   int64
-	cooloffs []storage.CooloffStep
+	lockAt           int64
+	cooloffs         []storage.CooloffStep
+	countWhileLocked bool
+	resetOnSuccess   bool
 }
 
 // New checks rule and returns the Limiter of backend name. A rule the host
@@ -170,7 +172,7 @@ func New(name string, rule attempts.Rule, store *storage.Store, opts Options) (*
 			fail("counter %d has no limit", i)
 			continue
 		}
-		p := counterPolicy{lockAt: int64(c.Tiers[0].Failures)}
+		p := counterPolicy{lockAt: int64(c.Tiers[0].Failures), countWhileLocked: c.CountWhileLocked, resetOnSuccess: c.ResetOnSuccess}
 		for j, t := range c.Tiers {
 			if t.Failures < 1 || (j > 0 && t.Failures <= c.Tiers[j-1].Failures) {
 				fail("counter %d: tier %d: failures must be positive and ascending", i, j)
@@ -264,7 +266,7 @@ func (l *Limiter) countersOf(c Client) ([]storage.AttemptCounter, []group) {
 			continue
 		}
 		p := l.policies[i]
-		out = append(out, storage.AttemptCounter{Key: key, LockAt: p.lockAt, Cooloffs: p.cooloffs})
+		out = append(out, storage.AttemptCounter{Key: key, LockAt: p.lockAt, Cooloffs: p.cooloffs, ResetOnSuccess: p.resetOnSuccess})
 		groups = append(groups, g)
 	}
 	return out, groups
@@ -362,14 +364,15 @@ type refusal struct {
 func (l *Limiter) refuseIfLocked(ctx context.Context, c Client, raw sdk.Client, counters []storage.AttemptCounter, groups []group) (*Refusal, error) {
 	var worst storage.CounterState
 	var worstGroup group
-	locked := false
-	per := int64(0)
-	if l.rule.CountWhileLocked {
-		per = 1
-	}
-	// look refuses on counter i if it is locked, counting the refusal.
+	locked, counted := false, false
+	// look refuses on counter i if it is locked, counting the refusal if
+	// its group counts refusals.
 	look := func(i int) (bool, error) {
 		ctr := counters[i]
+		per := int64(0)
+		if l.policyOf(groups[i]).countWhileLocked {
+			per = 1
+		}
 		flush := func(ctx context.Context, key string, n int64) (refusal, error) {
 			st, ok, err := l.store.RefuseIfLocked(ctx, ctr, n*per)
 			return refusal{state: st, locked: ok}, err
@@ -390,7 +393,7 @@ func (l *Limiter) refuseIfLocked(ctx context.Context, c Client, raw sdk.Client, 
 		if !locked || st.Failures > worst.Failures {
 			worst, worstGroup = st, groups[i]
 		}
-		locked = true
+		locked, counted = true, counted || per > 0
 		return true, nil
 	}
 	var open []int // counters seen unlocked before the first locked one
@@ -419,7 +422,7 @@ func (l *Limiter) refuseIfLocked(ctx context.Context, c Client, raw sdk.Client, 
 		}
 	}
 	// As django-axes: a refusal that is not counted is not logged either.
-	if l.rule.FailureLog && l.rule.CountWhileLocked {
+	if l.rule.FailureLog && counted {
 		rec := storage.AccessRecord{Failed: true, LockedOut: true, Username: c.Username, IPAddress: raw.IP, UserAgent: c.UserAgent, Time: l.opts.Now()}
 		if err := l.logs.RecordAccess(context.WithoutCancel(ctx), l.name, rec, l.rule.FailureLogPerUser); err != nil {
 			l.opts.Logger.Warn("lockout: writing the access failure log", "backend", l.name, "error", err)
@@ -489,7 +492,7 @@ func (a *Attempt) End(ctx context.Context, result sdk.LoginResult, sessionID str
 			s.Record, s.FailureLogLimit = &rec, l.rule.FailureLogPerUser
 		}
 	case sdk.LoginSucceeded:
-		s.Reset = l.rule.ResetOnSuccess
+		s.Reset = true // the counters whose group resets on success
 		if l.rule.AccessLog {
 			rec.SessionID = sessionID
 			s.Record = &rec
@@ -516,6 +519,16 @@ func (a *Attempt) End(ctx context.Context, result sdk.LoginResult, sessionID str
 		}
 	}
 	return nil
+}
+
+// policyOf is the policy of group g.
+func (l *Limiter) policyOf(g group) counterPolicy {
+	for i, gg := range l.groups {
+		if gg.name() == g.name() {
+			return l.policies[i]
+		}
+	}
+	return counterPolicy{}
 }
 
 // groupOfKey is the index of the group a counter key belongs to, or -1.

@@ -118,7 +118,7 @@ func TestEmptyUsernameSkipsUsernameGroups(t *testing.T) {
 	eachDB(t, func(t *testing.T, db *testDB) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				h := newHarness(t, db, `{"failure_limit":2,"cooloff":"1h","lockout_parameters":`+tt.params+`}`)
+				h := newHarness(t, db, `{"failure_limit":2,"cooloff":"1h","reset_cooloff_on_failure_during_lockout":true,"lockout_parameters":`+tt.params+`}`)
 				h.tryN(anon, wrong, 2)
 				v := h.try(anon, wrong)
 				if locked(v) != tt.wantLocked || (!tt.wantLocked && !through(v)) {
@@ -243,7 +243,7 @@ func TestAllowedAddressDoesNotTouchOtherCounters(t *testing.T) {
 	// An allowed address neither counts nor locks, even for a username
 	// group; the same user elsewhere is counted as usual.
 	eachDB(t, func(t *testing.T, db *testDB) {
-		h := newHarness(t, db, `{"failure_limit":2,"cooloff":"1h","lockout_parameters":["username"],"allow_ips":["10.0.0.0/8"]}`)
+		h := newHarness(t, db, `{"failure_limit":2,"cooloff":"1h","reset_cooloff_on_failure_during_lockout":true,"lockout_parameters":["username"],"allow_ips":["10.0.0.0/8"]}`)
 		inside := attempt{"bob", "10.0.0.5", "ua"}
 		outside := attempt{"bob", "192.0.2.5", "ua"}
 		h.tryN(outside, wrong, 2)
@@ -385,7 +385,7 @@ func TestKeyEncodingHasNoCollisions(t *testing.T) {
 	eachDB(t, func(t *testing.T, db *testDB) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				h := newHarness(t, db, `{"failure_limit":2,"cooloff":"1h","lockout_parameters":`+tt.params+`}`)
+				h := newHarness(t, db, `{"failure_limit":2,"cooloff":"1h","reset_cooloff_on_failure_during_lockout":true,"lockout_parameters":`+tt.params+`}`)
 				h.tryN(tt.a, wrong, 2)
 				if v := h.try(tt.b, right); !through(v) {
 					t.Fatalf("%+v is locked by the failures of %+v: %s; counters %v", tt.b, tt.a, describe(v), h.counterStrings())
@@ -407,7 +407,7 @@ func TestKeyEncodingHasNoCollisions(t *testing.T) {
 func TestLongValuesAreHashed(t *testing.T) {
 	long := strings.Repeat("n", 2000)
 	eachDB(t, func(t *testing.T, db *testDB) {
-		h := newHarness(t, db, `{"failure_limit":2,"cooloff":"1h","lockout_parameters":["username"]}`)
+		h := newHarness(t, db, `{"failure_limit":2,"cooloff":"1h","reset_cooloff_on_failure_during_lockout":true,"lockout_parameters":["username"]}`)
 		a := attempt{long, "192.0.2.1", "ua"}
 		other := attempt{long + "x", "192.0.2.1", "ua"}
 		h.tryN(a, wrong, 2)

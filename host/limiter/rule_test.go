@@ -84,7 +84,7 @@ func TestNeverLockRule(t *testing.T) {
 	// NeverLock counts and logs, never refuses, and bounds nothing: a
 	// burst of attempts in flight is all admitted at once.
 	eachDB(t, func(t *testing.T, db *testDB) {
-		rule := attempts.Rule{Counters: []attempts.Counter{ipCounter(2, time.Minute)}, NeverLock: true, CountWhileLocked: true, MaxWait: time.Millisecond}
+		rule := attempts.Rule{Counters: []attempts.Counter{ipCounter(2, time.Minute)}, NeverLock: true, MaxWait: time.Millisecond}
 		h := newRuleHarness(t, db, rule)
 		var open []Verdict
 		for i := range 5 {

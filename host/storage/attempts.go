@@ -50,6 +50,9 @@ type AttemptCounter struct {
 	// LockAt is the number of failures at which the counter locks; 0 means
 	// it never locks (failures are only counted).
 	LockAt int64
+	// ResetOnSuccess removes the counter when a login settles with
+	// Settlement.Reset.
+	ResetOnSuccess bool
 	// Cooloffs say how long the counter lives once its count is n: the
 	// Cooloff of the last step whose From is at most n, or of the first
 	// step for a count below every From. Ascending by From; none, or a
@@ -321,7 +324,7 @@ type Settlement struct {
 	ID string
 	// Failed counts the attempt as a failure on every counter.
 	Failed bool
-	// Reset removes every counter (a success with reset on success).
+	// Reset removes the counters whose ResetOnSuccess is set (a success).
 	Reset bool
 	// Record, if set, is written to the access log in the same
 	// transaction; FailureLogLimit then bounds a username's failure
@@ -349,7 +352,7 @@ func (a *Attempts) Settle(ctx context.Context, counters []AttemptCounter, s Sett
 				}
 			}
 			switch {
-			case s.Reset:
+			case s.Reset && c.ResetOnSuccess:
 				if err := tx.Exec(`DELETE FROM attempt_counters WHERE namespace = ? AND key = ? AND failures > 0`,
 					a.namespace, c.Key).Error; err != nil {
 					return err

@@ -61,7 +61,7 @@ const lease = time.Minute
 
 // counter is a counter that locks at limit and lives cooloff.
 func counter(key string, limit int64, cooloff time.Duration) storage.AttemptCounter {
-	return storage.AttemptCounter{Key: key, LockAt: limit, Cooloffs: []storage.CooloffStep{{From: limit, Cooloff: cooloff}}}
+	return storage.AttemptCounter{Key: key, LockAt: limit, Cooloffs: []storage.CooloffStep{{From: limit, Cooloff: cooloff}}, ResetOnSuccess: true}
 }
 
 func admit(t *testing.T, a *storage.Attempts, id string, cs ...storage.AttemptCounter) (storage.Admission, storage.CounterState) {
@@ -444,7 +444,11 @@ func TestAttemptSettlementReset(t *testing.T) {
 		}
 		admit(t, a, "in-flight", ip)
 		admit(t, a, "ok", ip, pair)
-		if st := settle(t, a, storage.Settlement{ID: "ok", Reset: true}, ip, pair); len(st) != 0 {
+		// A counter that does not reset on success keeps its count.
+		kept := counter("other", 5, time.Hour)
+		kept.ResetOnSuccess = false
+		admit(t, a, "ok", kept)
+		if st := settle(t, a, storage.Settlement{ID: "ok", Reset: true}, ip, pair, kept); len(st) != 0 {
 			t.Fatalf("a reset returned states %+v", st)
 		}
 		got := counters(t, a)

@@ -89,6 +89,22 @@ type GroupConfig struct {
 	FailureLimit int             `json:"failure_limit"`
 	Cooloff      *string         `json:"cooloff"`
 	Tiers        []Tier          `json:"tiers"`
+	// ResetOnSuccess and ResetCooloffOnFailureDuringLockout override the
+	// top-level settings for this group.
+	ResetOnSuccess                     *bool `json:"reset_on_success"`
+	ResetCooloffOnFailureDuringLockout *bool `json:"reset_cooloff_on_failure_during_lockout"`
+}
+
+// withFlags sets a group's reset_on_success and
+// reset_cooloff_on_failure_during_lockout: the group's own, else the
+// top-level ones. Unset everywhere, a refusal while locked extends the lock
+// of a group with ip_address (as django-axes) but not of one without: such
+// a group can be locked by anyone from anywhere, and its lock must end on
+// time however long an attacker goes on.
+func withFlags(ctr attempts.Counter, c Config, reset, count *bool) attempts.Counter {
+	ctr.ResetOnSuccess = boolOr(reset, c.ResetOnSuccess)
+	ctr.CountWhileLocked = boolOr(count, boolOr(c.ResetCooloffOnFailureDuringLockout, slices.Contains(ctr.Fields, FieldIPAddress)))
+	return ctr
 }
 
 // Settings are a validated configuration: the rule the host enforces, and
@@ -125,8 +141,6 @@ func ParseConfig(raw json.RawMessage) (*Settings, error) {
 		IPv6Prefix:            64,
 		OnlyAllowedIPs:        c.OnlyAllowedIPs,
 		NeverLock:             !boolOr(c.LockOutAtFailure, true),
-		CountWhileLocked:      boolOr(c.ResetCooloffOnFailureDuringLockout, true),
-		ResetOnSuccess:        c.ResetOnSuccess,
 		StatusCode:            http.StatusTooManyRequests,
 		AccessLog:             boolOr(c.AccessLog, true),
 		FailureLog:            c.AccessFailureLog,
@@ -145,7 +159,7 @@ func ParseConfig(raw json.RawMessage) (*Settings, error) {
 	}
 	switch {
 	case c.LockoutParameters == nil:
-		r.Counters = []attempts.Counter{{Fields: []string{FieldIPAddress}, Tiers: base}}
+		r.Counters = []attempts.Counter{withFlags(attempts.Counter{Fields: []string{FieldIPAddress}, Tiers: base}, c, nil, nil)}
 	case len(c.LockoutParameters) == 0:
 		ps.add("lockout_parameters", "must list at least one group")
 	}
@@ -177,7 +191,7 @@ func ParseConfig(raw json.RawMessage) (*Settings, error) {
 	if len(ps) > 0 {
 		return nil, &sdk.ConfigError{Problems: ps}
 	}
-	s.Warnings = append(s.Warnings, contradictions(r)...)
+	s.Warnings = append(s.Warnings, contradictions(r, c)...)
 	return s, nil
 }
 
@@ -257,6 +271,7 @@ var settingChecks = []func(c *Config, r *attempts.Rule, ps *problems){
 func parseGroup(path string, raw json.RawMessage, c Config, base []attempts.Tier, ps *problems) (attempts.Counter, bool) {
 	tiers := base
 	fieldsRaw := raw
+	var reset, count *bool
 	if t := strings.TrimSpace(string(raw)); strings.HasPrefix(t, "{") {
 		var g GroupConfig
 		if err := (&sdk.ConfigureRequest{Config: raw}).DecodeConfig(&g); err != nil {
@@ -273,6 +288,7 @@ func parseGroup(path string, raw json.RawMessage, c Config, base []attempts.Tier
 			return attempts.Counter{}, false
 		}
 		fieldsRaw = g.Group
+		reset, count = g.ResetOnSuccess, g.ResetCooloffOnFailureDuringLockout
 		if g.FailureLimit != 0 || g.Cooloff != nil || g.Tiers != nil {
 			limit, cooloff := g.FailureLimit, g.Cooloff
 			if limit == 0 && len(g.Tiers) == 0 {
@@ -308,7 +324,7 @@ func parseGroup(path string, raw json.RawMessage, c Config, base []attempts.Tier
 	}
 	sorted := slices.Clone(fields)
 	sort.Strings(sorted)
-	return attempts.Counter{Fields: sorted, Tiers: tiers}, ok && len(tiers) > 0
+	return withFlags(attempts.Counter{Fields: sorted, Tiers: tiers}, c, reset, count), ok && len(tiers) > 0
 }
 
 // tiersOf builds a group's tiers from a failure limit and cool-off, or from
@@ -401,7 +417,7 @@ func knownField(f string) bool {
 }
 
 // contradictions lists settings that work but are likely mistakes.
-func contradictions(r *attempts.Rule) []string {
+func contradictions(r *attempts.Rule, cfg Config) []string {
 	var w []string
 	withIP, withUser := false, false
 	for _, c := range r.Counters {
@@ -423,12 +439,17 @@ func contradictions(r *attempts.Rule) []string {
 		w = append(w, "every lockout group contains ip_address: one username can be guessed at from many addresses without limit; add a [username] group with a cool-off")
 	}
 	for _, c := range r.Counters {
-		if len(c.Fields) == 1 && c.Fields[0] == FieldIPAddress && r.ResetOnSuccess {
-			w = append(w, "reset_on_success with an [ip_address] group: one valid login from an address resets an attacker's count there; prefer [username, ip_address] for the reset, or turn reset_on_success off")
+		if len(c.Fields) == 1 && c.Fields[0] == FieldIPAddress && c.ResetOnSuccess {
+			w = append(w, "reset_on_success with an [ip_address] group: one valid login from an address resets an attacker's count there; give the group reset_on_success: false")
 			break
 		}
 	}
-	if r.NeverLock && (!r.CountWhileLocked || len(r.Counters) > 0 && len(r.Counters[0].Tiers) > 1) {
+	for _, c := range r.Counters {
+		if !slices.Contains(c.Fields, FieldIPAddress) && c.CountWhileLocked && !r.NeverLock {
+			w = append(w, fmt.Sprintf("the group %s extends its lock on every refused attempt, and anyone can make them: an attacker can keep its clients locked out for as long as the attack goes on; give it reset_cooloff_on_failure_during_lockout: false", strings.Join(c.Fields, "+")))
+		}
+	}
+	if r.NeverLock && (cfg.ResetCooloffOnFailureDuringLockout != nil && !*cfg.ResetCooloffOnFailureDuringLockout || len(cfg.Tiers) > 0 || cfg.Cooloff != "") {
 		w = append(w, "lock_out_at_failure is false: nobody is ever locked out, so cooloff, tiers and reset_cooloff_on_failure_during_lockout have no effect")
 	}
 	if r.OnlyAllowedIPs && len(r.AllowIPs) == 0 {

@@ -46,7 +46,7 @@ func parse(t *testing.T, raw string) *Settings {
 
 // ipGroup is the default group with limit and cool-off.
 func ipGroup(limit int, cooloff time.Duration) attempts.Counter {
-	return attempts.Counter{Fields: []string{FieldIPAddress}, Tiers: []attempts.Tier{{Failures: limit, Cooloff: cooloff}}}
+	return attempts.Counter{Fields: []string{FieldIPAddress}, Tiers: []attempts.Tier{{Failures: limit, Cooloff: cooloff}}, CountWhileLocked: true}
 }
 
 // defaultRule is the rule of an empty configuration: django-axes's
@@ -56,7 +56,6 @@ func defaultRule() attempts.Rule {
 		Counters:              []attempts.Counter{ipGroup(3, 0)},
 		UsernameNormalization: attempts.NormalizeNone,
 		IPv6Prefix:            64,
-		CountWhileLocked:      true,
 		StatusCode:            429,
 		AccessLog:             true,
 		FailureLogPerUser:     1000,
@@ -93,15 +92,14 @@ func TestParseConfigSettings(t *testing.T) {
 	tiers := []attempts.Tier{{Failures: 7, Cooloff: 90 * time.Minute}}
 	want := attempts.Rule{
 		Counters: []attempts.Counter{
-			{Fields: []string{FieldUserAgent}, Tiers: tiers},
-			{Fields: []string{FieldIPAddress, FieldUsername}, Tiers: tiers},
+			{Fields: []string{FieldUserAgent}, Tiers: tiers, ResetOnSuccess: true},
+			{Fields: []string{FieldIPAddress, FieldUsername}, Tiers: tiers, ResetOnSuccess: true},
 		},
 		UsernameNormalization: attempts.NormalizeLowercase,
 		IPv6Prefix:            56,
 		AllowIPs:              []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.1/32"), netip.MustParsePrefix("198.51.100.0/24")},
 		BlockIPs:              []netip.Prefix{netip.MustParsePrefix("2001:db8::/32"), netip.MustParsePrefix("2001:db8:1::1/128")},
 		OnlyAllowedIPs:        true,
-		ResetOnSuccess:        true,
 		StatusCode:            403,
 		FailureLog:            true,
 		FailureLogPerUser:     20,
@@ -147,6 +145,31 @@ func TestParseConfigTiers(t *testing.T) {
 	}
 }
 
+func TestParseConfigGroupFlags(t *testing.T) {
+	// reset_on_success and reset_cooloff_on_failure_during_lockout: a
+	// group's own, else the top level's, else (for the second) true for a
+	// group with ip_address and false for one without.
+	s := parse(t, `{"cooloff":"15m","reset_on_success":true,"lockout_parameters":[
+		["username","ip_address"],
+		{"group":"ip_address","reset_on_success":false},
+		{"group":"username","reset_cooloff_on_failure_during_lockout":true}
+	]}`)
+	type flags struct{ reset, count bool }
+	var got []flags
+	for _, c := range s.Rule.Counters {
+		got = append(got, flags{c.ResetOnSuccess, c.CountWhileLocked})
+	}
+	if want := []flags{{true, true}, {false, true}, {true, true}}; !slices.Equal(got, want) {
+		t.Errorf("flags %v, want %v", got, want)
+	}
+	s = parse(t, `{"cooloff":"15m","reset_cooloff_on_failure_during_lockout":false,"lockout_parameters":[["username","ip_address"],"username"]}`)
+	for _, c := range s.Rule.Counters {
+		if c.CountWhileLocked {
+			t.Errorf("group %v counts refusals although the top level says not to", c.Fields)
+		}
+	}
+}
+
 func TestParseConfigGroupsWithLimitsOfTheirOwn(t *testing.T) {
 	// A group written as an object has its own failure_limit, cooloff or
 	// tiers; what it does not set comes from the top level.
@@ -158,10 +181,12 @@ func TestParseConfigGroupsWithLimitsOfTheirOwn(t *testing.T) {
 		{"group":["user_agent"],"failure_limit":50,"cooloff":"1m"}
 	]}`)
 	want := []attempts.Counter{
-		{Fields: []string{FieldIPAddress}, Tiers: []attempts.Tier{{Failures: 5, Cooloff: 30 * time.Minute}}},
-		{Fields: []string{FieldIPAddress, FieldUsername}, Tiers: []attempts.Tier{{Failures: 3, Cooloff: 30 * time.Minute}}},
+		// A refusal while locked extends the lock of a group with
+		// ip_address, not of one without.
+		{Fields: []string{FieldIPAddress}, Tiers: []attempts.Tier{{Failures: 5, Cooloff: 30 * time.Minute}}, CountWhileLocked: true},
+		{Fields: []string{FieldIPAddress, FieldUsername}, Tiers: []attempts.Tier{{Failures: 3, Cooloff: 30 * time.Minute}}, CountWhileLocked: true},
 		{Fields: []string{FieldUsername}, Tiers: []attempts.Tier{{Failures: 5, Cooloff: 2 * time.Hour}}},
-		{Fields: []string{FieldIPAddress, FieldUserAgent}, Tiers: []attempts.Tier{{Failures: 10, Cooloff: 5 * time.Minute}, {Failures: 20, Cooloff: time.Hour}}},
+		{Fields: []string{FieldIPAddress, FieldUserAgent}, Tiers: []attempts.Tier{{Failures: 10, Cooloff: 5 * time.Minute}, {Failures: 20, Cooloff: time.Hour}}, CountWhileLocked: true},
 		{Fields: []string{FieldUserAgent}, Tiers: []attempts.Tier{{Failures: 50, Cooloff: time.Minute}}},
 	}
 	if !reflect.DeepEqual(s.Rule.Counters, want) {

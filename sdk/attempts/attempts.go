@@ -60,11 +60,6 @@ type Rule struct {
 	// NeverLock counts failures and keeps the logs but never refuses (and
 	// keeps no bound on attempts in flight).
 	NeverLock bool
-	// CountWhileLocked counts an attempt refused while locked on the
-	// counters that refused it, and starts their cool-off again from it.
-	CountWhileLocked bool
-	// ResetOnSuccess removes the client's counters on a successful login.
-	ResetOnSuccess bool
 	// StatusCode of a refusal: 429 (default) or 403.
 	StatusCode int
 	// AccessLog records successful logins, with logout time.
@@ -90,6 +85,12 @@ type Counter struct {
 	// Cooloff of zero locks until an operator resets the counter, and
 	// counts never expire below the limit either.
 	Tiers []Tier
+	// CountWhileLocked counts an attempt refused by this counter's lock on
+	// it, and starts its cool-off again from that attempt.
+	CountWhileLocked bool
+	// ResetOnSuccess removes the client's count on this counter when a
+	// login succeeds.
+	ResetOnSuccess bool
 }
 
 // Limit is the number of failures the counter allows before it locks.

@@ -172,8 +172,6 @@ func ruleFromProto(p *pb.AttemptRuleResponse) (attempts.Rule, error) {
 		IPv6Prefix:            int(p.GetIpv6Prefix()),
 		OnlyAllowedIPs:        p.GetOnlyAllowedIps(),
 		NeverLock:             p.GetNeverLock(),
-		CountWhileLocked:      p.GetCountWhileLocked(),
-		ResetOnSuccess:        p.GetResetOnSuccess(),
 		StatusCode:            int(p.GetStatusCode()),
 		AccessLog:             p.GetAccessLog(),
 		FailureLog:            p.GetFailureLog(),
@@ -194,7 +192,7 @@ func ruleFromProto(p *pb.AttemptRuleResponse) (attempts.Rule, error) {
 		}
 	}
 	for _, c := range p.GetCounters() {
-		counter := attempts.Counter{Fields: c.GetFields()}
+		counter := attempts.Counter{Fields: c.GetFields(), CountWhileLocked: c.GetCountWhileLocked(), ResetOnSuccess: c.GetResetOnSuccess()}
 		for _, t := range c.GetTiers() {
 			counter.Tiers = append(counter.Tiers, attempts.Tier{Failures: int(t.GetFailures()), Cooloff: t.GetCooloff().AsDuration()})
 		}

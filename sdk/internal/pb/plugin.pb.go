@@ -997,9 +997,11 @@ type AttemptCounter struct {
 	// ip_address, user_agent.
 	Fields []string `protobuf:"bytes,1,rep,name=fields,proto3" json:"fields,omitempty"`
 	// Ascending by failures; the first tier's failures is the limit.
-	Tiers         []*AttemptTier `protobuf:"bytes,2,rep,name=tiers,proto3" json:"tiers,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Tiers            []*AttemptTier `protobuf:"bytes,2,rep,name=tiers,proto3" json:"tiers,omitempty"`
+	CountWhileLocked bool           `protobuf:"varint,3,opt,name=count_while_locked,json=countWhileLocked,proto3" json:"count_while_locked,omitempty"`
+	ResetOnSuccess   bool           `protobuf:"varint,4,opt,name=reset_on_success,json=resetOnSuccess,proto3" json:"reset_on_success,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *AttemptCounter) Reset() {
@@ -1046,6 +1048,20 @@ func (x *AttemptCounter) GetTiers() []*AttemptTier {
 	return nil
 }
 
+func (x *AttemptCounter) GetCountWhileLocked() bool {
+	if x != nil {
+		return x.CountWhileLocked
+	}
+	return false
+}
+
+func (x *AttemptCounter) GetResetOnSuccess() bool {
+	if x != nil {
+		return x.ResetOnSuccess
+	}
+	return false
+}
+
 type AttemptRuleResponse struct {
 	state                 protoimpl.MessageState `protogen:"open.v1"`
 	Counters              []*AttemptCounter      `protobuf:"bytes,1,rep,name=counters,proto3" json:"counters,omitempty"`
@@ -1055,8 +1071,6 @@ type AttemptRuleResponse struct {
 	BlockIps              []string               `protobuf:"bytes,5,rep,name=block_ips,json=blockIps,proto3" json:"block_ips,omitempty"`
 	OnlyAllowedIps        bool                   `protobuf:"varint,6,opt,name=only_allowed_ips,json=onlyAllowedIps,proto3" json:"only_allowed_ips,omitempty"`
 	NeverLock             bool                   `protobuf:"varint,7,opt,name=never_lock,json=neverLock,proto3" json:"never_lock,omitempty"`
-	CountWhileLocked      bool                   `protobuf:"varint,8,opt,name=count_while_locked,json=countWhileLocked,proto3" json:"count_while_locked,omitempty"`
-	ResetOnSuccess        bool                   `protobuf:"varint,9,opt,name=reset_on_success,json=resetOnSuccess,proto3" json:"reset_on_success,omitempty"`
 	StatusCode            int32                  `protobuf:"varint,10,opt,name=status_code,json=statusCode,proto3" json:"status_code,omitempty"`
 	AccessLog             bool                   `protobuf:"varint,11,opt,name=access_log,json=accessLog,proto3" json:"access_log,omitempty"`
 	FailureLog            bool                   `protobuf:"varint,12,opt,name=failure_log,json=failureLog,proto3" json:"failure_log,omitempty"`
@@ -1142,20 +1156,6 @@ func (x *AttemptRuleResponse) GetOnlyAllowedIps() bool {
 func (x *AttemptRuleResponse) GetNeverLock() bool {
 	if x != nil {
 		return x.NeverLock
-	}
-	return false
-}
-
-func (x *AttemptRuleResponse) GetCountWhileLocked() bool {
-	if x != nil {
-		return x.CountWhileLocked
-	}
-	return false
-}
-
-func (x *AttemptRuleResponse) GetResetOnSuccess() bool {
-	if x != nil {
-		return x.ResetOnSuccess
 	}
 	return false
 }
@@ -2558,10 +2558,12 @@ const file_plugin_proto_rawDesc = "" +
 	"\x12AttemptRuleRequest\"^\n" +
 	"\vAttemptTier\x12\x1a\n" +
 	"\bfailures\x18\x01 \x01(\x05R\bfailures\x123\n" +
-	"\acooloff\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\acooloff\"a\n" +
+	"\acooloff\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\acooloff\"\xb9\x01\n" +
 	"\x0eAttemptCounter\x12\x16\n" +
 	"\x06fields\x18\x01 \x03(\tR\x06fields\x127\n" +
-	"\x05tiers\x18\x02 \x03(\v2!.portcullis.plugin.v2.AttemptTierR\x05tiers\"\xfd\x04\n" +
+	"\x05tiers\x18\x02 \x03(\v2!.portcullis.plugin.v2.AttemptTierR\x05tiers\x12,\n" +
+	"\x12count_while_locked\x18\x03 \x01(\bR\x10countWhileLocked\x12(\n" +
+	"\x10reset_on_success\x18\x04 \x01(\bR\x0eresetOnSuccess\"\xb1\x04\n" +
 	"\x13AttemptRuleResponse\x12@\n" +
 	"\bcounters\x18\x01 \x03(\v2$.portcullis.plugin.v2.AttemptCounterR\bcounters\x125\n" +
 	"\x16username_normalization\x18\x02 \x01(\tR\x15usernameNormalization\x12\x1f\n" +
@@ -2571,9 +2573,7 @@ const file_plugin_proto_rawDesc = "" +
 	"\tblock_ips\x18\x05 \x03(\tR\bblockIps\x12(\n" +
 	"\x10only_allowed_ips\x18\x06 \x01(\bR\x0eonlyAllowedIps\x12\x1d\n" +
 	"\n" +
-	"never_lock\x18\a \x01(\bR\tneverLock\x12,\n" +
-	"\x12count_while_locked\x18\b \x01(\bR\x10countWhileLocked\x12(\n" +
-	"\x10reset_on_success\x18\t \x01(\bR\x0eresetOnSuccess\x12\x1f\n" +
+	"never_lock\x18\a \x01(\bR\tneverLock\x12\x1f\n" +
 	"\vstatus_code\x18\n" +
 	" \x01(\x05R\n" +
 	"statusCode\x12\x1d\n" +
@@ -2583,7 +2583,8 @@ const file_plugin_proto_rawDesc = "" +
 	"failureLog\x12/\n" +
 	"\x14failure_log_per_user\x18\r \x01(\x05R\x11failureLogPerUser\x12)\n" +
 	"\x10sensitive_fields\x18\x0e \x03(\tR\x0fsensitiveFields\x124\n" +
-	"\bmax_wait\x18\x0f \x01(\v2\x19.google.protobuf.DurationR\amaxWait\"]\n" +
+	"\bmax_wait\x18\x0f \x01(\v2\x19.google.protobuf.DurationR\amaxWaitJ\x04\b\b\x10\tJ\x04\b\t\x10\n" +
+	"\"]\n" +
 	"\fAdminRequest\x12\x18\n" +
 	"\acommand\x18\x01 \x01(\tR\acommand\x12\x1b\n" +
 	"\targs_json\x18\x02 \x01(\fR\bargsJson\x12\x16\n" +
