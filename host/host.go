@@ -205,6 +205,15 @@ func (h *Host) links() ([]chain.Link, error) {
 		h.health[b.Name] = health
 		link := chain.Link{Name: b.Name, Timeout: b.Timeout.D(), SkipErrors: b.OnError == config.OnErrorSkip, Health: health}
 		if rule, ok := inst.AttemptRule(); ok {
+			// One link is one thing: the host would never call the
+			// Authenticate of a limiter, nor could it skip a rule it
+			// enforces itself.
+			if info.Has(hostside.Authenticator) {
+				return nil, fmt.Errorf("backend %q: plugin %q is both an attempt limiter and an authenticator; a backend is one or the other", b.Name, info.Name)
+			}
+			if b.OnError == config.OnErrorSkip {
+				return nil, fmt.Errorf("backend %q: on_error: skip does not apply to an attempt rule, which the host enforces itself", b.Name)
+			}
 			lim, err := limiter.New(b.Name, rule, h.store, limiter.Options{Lease: lease, Emit: h.signals, Logger: h.log})
 			if err != nil {
 				return nil, fmt.Errorf("backend %q: %w", b.Name, err)

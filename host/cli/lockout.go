@@ -159,7 +159,11 @@ func lockoutCmd(e *env) *cobra.Command {
 				return err
 			}
 			defer store.Close()
-			removed, err := limiter.Prune(cmd.Context(), store, d, time.Now())
+			var only []string
+			if backend != "" {
+				only = []string{backend}
+			}
+			removed, err := limiter.Prune(cmd.Context(), store, d, time.Now(), only...)
 			if err != nil {
 				return err
 			}

@@ -15,8 +15,8 @@ import (
 type Signals struct {
 	Subscribers []Subscriber `yaml:"subscribers"`
 	Delivery    Delivery     `yaml:"delivery"`
-	// PluginTimeout bounds a sync delivery to a backend plugin that
-	// subscribed in its metadata.
+	// PluginTimeout bounds one delivery to a backend plugin that subscribed
+	// in its metadata (delivered asynchronously, through the outbox).
 	PluginTimeout Duration `yaml:"plugin_timeout"`
 }
 
@@ -124,6 +124,9 @@ func (s *Signals) validate(backendNames map[string]int) []Problem {
 	}
 	if d.BackoffMax < d.Backoff {
 		fail("signals.delivery.backoff_max", "must be >= signals.delivery.backoff")
+	}
+	if s.PluginTimeout >= d.Lease {
+		fail("signals.plugin_timeout", "must be shorter than signals.delivery.lease (%s), or a slow delivery could be claimed again by another host", d.Lease.D())
 	}
 	names := map[string]int{}
 	for i, sub := range s.Subscribers {

@@ -143,13 +143,14 @@ func usernameMatches(typed, v string) bool {
 	return false
 }
 
-// Prune removes access and access failure log records age old or older
-// and returns how many.
-func Prune(ctx context.Context, store *storage.Store, age time.Duration, now time.Time) (int64, error) {
+// Prune removes access and access failure log records age old or older,
+// of the backends named (every backend when none is), and returns how
+// many.
+func Prune(ctx context.Context, store *storage.Store, age time.Duration, now time.Time, backends ...string) (int64, error) {
 	if age <= 0 {
 		return 0, errors.New("the age must be positive")
 	}
-	return store.PruneAccessLog(ctx, now.Add(-age))
+	return store.PruneAccessLog(ctx, now.Add(-age), backends...)
 }
 
 // ParseAge reads an age such as "30d", "12h" or "90m".

@@ -58,8 +58,9 @@ const (
 	defaultIPv6Prefix = 64
 	defaultMaxWait    = 30 * time.Second
 	// maxPoll is the longest a waiting attempt goes without looking for
-	// room made on another host.
-	maxPoll = 50 * time.Millisecond
+	// room made on another host (room made here wakes it at once); every
+	// look is a read the logins in flight compete with.
+	maxPoll = 250 * time.Millisecond
 	// maxAdmissionRounds bounds how often one attempt finds a counter
 	// locked at admission but not when it looks again (an operator's reset
 	// racing new failures).
@@ -305,7 +306,7 @@ func (l *Limiter) Check(ctx context.Context, req *sdk.AuthenticateRequest) (Verd
 	}
 	id := newAttemptID()
 	deadline := time.Now().Add(l.maxWait) // a real wait, whatever the rule's clock
-	backoff := 5 * time.Millisecond
+	backoff := 20 * time.Millisecond
 	for locks, waited := 0, false; ; {
 		if !l.rule.NeverLock {
 			refused, err := l.refuseIfLocked(ctx, c, req.Client, counters, groups)

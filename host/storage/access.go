@@ -156,13 +156,17 @@ func (s *Store) AccessLog(ctx context.Context, backend string, failed bool) ([]A
 	return out, nil
 }
 
-// PruneAccessLog removes access records written at or before cutoff, in
-// every backend, and returns how many.
-func (s *Store) PruneAccessLog(ctx context.Context, cutoff time.Time) (int64, error) {
+// PruneAccessLog removes access records written at or before cutoff, of
+// the backends named (every backend when none is), and returns how many.
+func (s *Store) PruneAccessLog(ctx context.Context, cutoff time.Time, backends ...string) (int64, error) {
 	if cutoff.IsZero() {
 		return 0, errors.New("prune: no cutoff")
 	}
-	res := s.db.WithContext(ctx).Exec(`DELETE FROM access_log WHERE time <= ?`, cutoff.UTC())
+	q := s.db.WithContext(ctx).Where("time <= ?", cutoff.UTC())
+	if len(backends) > 0 {
+		q = q.Where("backend IN ?", backends)
+	}
+	res := q.Delete(&accessRow{})
 	if res.Error != nil {
 		return 0, fmt.Errorf("pruning the access log: %w", res.Error)
 	}

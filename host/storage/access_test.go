@@ -247,3 +247,21 @@ func TestAccessLogKeepsWhatFits(t *testing.T) {
 		}
 	})
 }
+
+func TestPruneAccessLogOfOneBackend(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, d db) {
+		ctx := context.Background()
+		t0 := time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)
+		for _, b := range []string{"guard-a", "guard-b"} {
+			if err := d.store.RecordAccess(ctx, b, storage.AccessRecord{Username: "u", IPAddress: "192.0.2.1", Time: t0}, 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n, err := d.store.PruneAccessLog(ctx, t0.Add(time.Hour), "guard-a"); err != nil || n != 1 {
+			t.Fatalf("PruneAccessLog of guard-a = %d, %v; want 1", n, err)
+		}
+		if recs, err := d.store.AccessLog(ctx, "guard-b", false); err != nil || len(recs) != 1 {
+			t.Fatalf("guard-b's records after pruning guard-a: %v, %v; want its one record", recs, err)
+		}
+	})
+}
