@@ -61,6 +61,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Host, error) {
 	if err != nil {
 		return nil, err
 	}
+	for _, w := range store.Warnings() {
+		log.Warn(w)
+	}
 	h := &Host{cfg: cfg, log: log, store: store, metrics: metrics.New()}
 	h.signals = signals.NewDispatcher(store, log, h.metrics)
 	if err := h.start(ctx, opts); err != nil {

@@ -3,6 +3,8 @@ package storage
 import (
 	"errors"
 	"fmt"
+	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -37,4 +39,83 @@ func sqliteDSN(path string) (string, error) {
 	}
 	return "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
 		"&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)&_txlock=immediate", nil
+}
+
+// openToOthers are the permission bits that let users other than the
+// host's read or change a file, or list or change a directory.
+const openToOthers fs.FileMode = 0o066
+
+// prepareSQLiteFile creates the database file that dsn names, if it does
+// not exist yet and the DSN lets SQLite create it, readable and writable by
+// its owner only. SQLite gives the -wal and -shm files it makes beside the
+// database the database file's permissions, so they are private too.
+//
+// It never changes an existing file or directory. It returns a warning for
+// each that other users can reach: the database's directory, if they can
+// list or change it, and the database, -wal and -shm files, if they can
+// read or write them.
+func prepareSQLiteFile(dsn string) (warnings []string, err error) {
+	path, create := sqliteFilePath(dsn)
+	if path == "" {
+		return nil, nil
+	}
+	dir := filepath.Dir(path)
+	if fi, err := os.Stat(dir); err == nil && fi.Mode().Perm()&openToOthers != 0 {
+		warnings = append(warnings, fmt.Sprintf(
+			"storage: other users can list or change the database directory %s (mode %v); "+
+				"keep the database in a directory only the host's user can open (chmod 700)", dir, fi.Mode().Perm()))
+	}
+	if create {
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		if err == nil {
+			err = f.Close()
+		}
+		if err != nil && !errors.Is(err, fs.ErrExist) {
+			return warnings, fmt.Errorf("storage: creating the database file: %w", err)
+		}
+	}
+	for _, name := range []string{path, path + "-wal", path + "-shm"} {
+		if fi, err := os.Stat(name); err == nil && fi.Mode().Perm()&openToOthers != 0 {
+			warnings = append(warnings, fmt.Sprintf(
+				"storage: other users can read or write the database file %s (mode %v); chmod 600 it", name, fi.Mode().Perm()))
+		}
+	}
+	return warnings, nil
+}
+
+// sqliteFilePath returns the file a SQLite DSN opens, read the way SQLite
+// reads it, and whether SQLite may create it. A DSN that starts with
+// "file:" is a URI: an optional empty or "localhost" authority, a
+// percent-encoded path, and parameters (mode=ro and mode=rw forbid
+// creating the file). Any other DSN is a path, whose parameters after "?"
+// the driver takes for itself. The path is "" when the DSN names no file of
+// this machine: an in-memory database, another VFS, or another host.
+func sqliteFilePath(dsn string) (path string, create bool) {
+	uri, isURI := strings.CutPrefix(dsn, "file:")
+	if !isURI {
+		path, _, _ = strings.Cut(dsn, "?")
+		if path == ":memory:" {
+			return "", false
+		}
+		return path, path != ""
+	}
+	uri, _, _ = strings.Cut(uri, "#")
+	uri, rawQuery, _ := strings.Cut(uri, "?")
+	if rest, ok := strings.CutPrefix(uri, "//"); ok {
+		authority, p, _ := strings.Cut(rest, "/")
+		if authority != "" && authority != "localhost" {
+			return "", false
+		}
+		uri = "/" + p
+	}
+	path = uri
+	if p, err := url.PathUnescape(uri); err == nil {
+		path = p
+	}
+	query, _ := url.ParseQuery(rawQuery) // what parses; SQLite is as lenient
+	mode := query.Get("mode")
+	if path == "" || path == ":memory:" || mode == "memory" || query.Get("vfs") != "" {
+		return "", false
+	}
+	return path, mode == "" || mode == "rwc"
 }
