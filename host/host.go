@@ -247,7 +247,8 @@ func (h *Host) emitPluginEvent(ev supervisor.Event) {
 	}
 }
 
-// purgeExpired removes expired plugin storage entries every minute.
+// purgeExpired removes, every minute, expired plugin storage entries and
+// tokens kept past their retention (storage.PurgeTokens).
 func (h *Host) purgeExpired(ctx context.Context) {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
@@ -258,6 +259,10 @@ func (h *Host) purgeExpired(ctx context.Context) {
 		case <-t.C:
 			if _, err := h.store.PurgeExpired(ctx, 10000); err != nil && ctx.Err() == nil {
 				h.log.Warn("purging expired plugin storage", "error", err)
+			}
+			cutoff := time.Now().Add(-storage.DefaultTokenRetention)
+			if _, err := h.store.PurgeTokens(ctx, cutoff, 10000); err != nil && ctx.Err() == nil {
+				h.log.Warn("purging expired and revoked tokens", "error", err)
 			}
 		}
 	}
