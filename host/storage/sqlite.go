@@ -9,22 +9,28 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/glebarez/sqlite"
 	"gorm.io/gorm"
+
+	"github.com/portcullis-auth/portcullis/host/storage/internal/sqlitedialect"
 )
 
-// sqliteDriver is how the store opens SQLite: the pure-Go driver. It is a
-// variable only so that a benchmark can compare another driver.
+// sqliteDriver is how the store opens SQLite: the pure-Go driver
+// modernc.org/sqlite, whose prepared statements are parsed once, under
+// gorm's SQLite dialect. It is a variable only so that a benchmark can
+// compare another driver.
 var sqliteDriver = struct {
 	name string
 	dsn  func(path string) (string, error)
 	open func(dsn string) gorm.Dialector
-}{"github.com/glebarez/sqlite (pure Go)", sqliteDSN, sqlite.Open}
+}{"modernc.org/sqlite (pure Go)", sqliteDSN, sqlitedialect.Open}
 
 // sqliteDSN turns a file path into a DSN with the pragmas the host relies
 // on: WAL so readers never wait for the writer, a busy timeout so that
 // processes sharing the file wait for each other, and immediate
-// transactions so that a read-then-write transaction cannot deadlock.
+// transactions so that a read-then-write transaction cannot deadlock. Times
+// are written as "2006-01-02 15:04:05.999999999-07:00", as every earlier
+// version of the host (and the cgo driver) wrote them, so that they compare
+// in order as text.
 func sqliteDSN(path string) (string, error) {
 	if path == "" {
 		return "", errors.New("storage: sqlite needs a file path")
@@ -38,7 +44,7 @@ func sqliteDSN(path string) (string, error) {
 		}
 	}
 	return "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
-		"&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)&_txlock=immediate", nil
+		"&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)&_txlock=immediate&_time_format=sqlite", nil
 }
 
 // openToOthers are the permission bits that let users other than the
