@@ -27,16 +27,19 @@ var sqliteDriver = struct {
 // sqliteDSN turns a file path into a DSN with the pragmas the host relies
 // on: WAL so readers never wait for the writer, a busy timeout so that
 // processes sharing the file wait for each other, and immediate
-// transactions so that a read-then-write transaction cannot deadlock. Times
-// are written as "2006-01-02 15:04:05.999999999-07:00", as every earlier
-// version of the host (and the cgo driver) wrote them, so that they compare
-// in order as text.
+// transactions so that a read-then-write transaction cannot deadlock.
+//
+// A DSN the operator wrote in full (isOperatorDSN) keeps its parameters;
+// only the time format is added when it sets none. Times are written as
+// "2006-01-02 15:04:05.999999999-07:00", the text every earlier version of
+// the host (and the cgo driver) wrote, so that a database keeps one format
+// and its times compare in order as text.
 func sqliteDSN(path string) (string, error) {
 	if path == "" {
 		return "", errors.New("storage: sqlite needs a file path")
 	}
-	if strings.HasPrefix(path, "file:") || strings.Contains(path, "?") {
-		return path, nil // the operator chose every parameter
+	if isOperatorDSN(path) {
+		return withTimeFormat(path), nil
 	}
 	if path != ":memory:" {
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
@@ -45,6 +48,33 @@ func sqliteDSN(path string) (string, error) {
 	}
 	return "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
 		"&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)&_txlock=immediate&_time_format=sqlite", nil
+}
+
+// isOperatorDSN reports whether dsn is a DSN written in full, with its
+// parameters chosen by the operator, rather than a file path.
+func isOperatorDSN(dsn string) bool {
+	return strings.HasPrefix(dsn, "file:") || strings.Contains(dsn, "?")
+}
+
+// withTimeFormat adds _time_format=sqlite to an operator's DSN that sets
+// no _time_format.
+func withTimeFormat(dsn string) string {
+	rest, fragment, hasFragment := strings.Cut(dsn, "#")
+	_, rawQuery, hasQuery := strings.Cut(rest, "?")
+	if query, _ := url.ParseQuery(rawQuery); query.Has("_time_format") {
+		return dsn
+	}
+	switch {
+	case !hasQuery:
+		rest += "?"
+	case rawQuery != "" && !strings.HasSuffix(rawQuery, "&"):
+		rest += "&"
+	}
+	rest += "_time_format=sqlite"
+	if hasFragment {
+		rest += "#" + fragment
+	}
+	return rest
 }
 
 // openToOthers are the permission bits that let users other than the

@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,8 +15,28 @@ import (
 // that a database moves between versions and drivers unchanged and times
 // compare in order as text (PurgeTokens relies on it).
 func TestSQLiteTimeFormat(t *testing.T) {
+	for _, dsn := range []struct {
+		name string
+		dsn  func(path string) string
+	}{
+		{"path", func(path string) string { return path }},
+		{"DSN written in full without a time format", func(path string) string {
+			full, err := sqliteDriver.dsn(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return strings.Replace(full, "&_time_format=sqlite", "", 1)
+		}},
+	} {
+		t.Run(dsn.name, func(t *testing.T) {
+			testSQLiteTimeFormat(t, dsn.dsn(filepath.Join(t.TempDir(), "portcullis.db")))
+		})
+	}
+}
+
+func testSQLiteTimeFormat(t *testing.T, dsn string) {
 	ctx := context.Background()
-	s, err := Open(ctx, SQLite, filepath.Join(t.TempDir(), "portcullis.db"))
+	s, err := Open(ctx, SQLite, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,11 +59,30 @@ func TestSQLiteTimeFormat(t *testing.T) {
 				t.Fatal(err)
 			}
 			if got != tc.want {
-				t.Errorf("%s with the store's DSN stores %v as %q, want %q", sqliteDriver.name, tc.expires, got, tc.want)
+				t.Errorf("%s with DSN %q stores %v as %q, want %q", sqliteDriver.name, dsn, tc.expires, got, tc.want)
 			}
 			back, err := s.TokenByHash(ctx, hash)
 			if err != nil || !back.ExpiresAt.Equal(tc.expires) {
 				t.Errorf("read back as %v, %v; want %v", back.ExpiresAt, err, tc.expires)
+			}
+		})
+	}
+}
+
+// TestSQLiteOperatorDSNTimeFormat checks that a DSN the operator wrote in
+// full gets the store's time format unless it chose one.
+func TestSQLiteOperatorDSNTimeFormat(t *testing.T) {
+	for _, tc := range []struct{ dsn, want string }{
+		{"file:p.db", "file:p.db?_time_format=sqlite"},
+		{"file:p.db?", "file:p.db?_time_format=sqlite"},
+		{"file:p.db?_txlock=immediate", "file:p.db?_txlock=immediate&_time_format=sqlite"},
+		{"p.db?_txlock=immediate&", "p.db?_txlock=immediate&_time_format=sqlite"},
+		{"file:p.db?mode=rwc#f", "file:p.db?mode=rwc&_time_format=sqlite#f"},
+		{"file:p.db?_time_format=datetime", "file:p.db?_time_format=datetime"},
+	} {
+		t.Run(tc.dsn, func(t *testing.T) {
+			if got, err := sqliteDSN(tc.dsn); err != nil || got != tc.want {
+				t.Errorf("sqliteDSN(%q) = %q, %v; want %q", tc.dsn, got, err, tc.want)
 			}
 		})
 	}
