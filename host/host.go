@@ -70,6 +70,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Host, error) {
 	for _, w := range cfg.Warnings() {
 		log.Warn("configuration: " + w)
 	}
+	for _, w := range store.Warnings() {
+		log.Warn(w)
+	}
 	h := &Host{cfg: cfg, log: log, store: store, metrics: metrics.New()}
 	h.signals = signals.NewDispatcher(store, log, h.metrics)
 	if err := h.start(ctx, opts); err != nil {
@@ -313,7 +316,8 @@ func (h *Host) emitPluginEvent(ev supervisor.Event) {
 	}
 }
 
-// purgeExpired removes expired plugin storage entries every minute.
+// purgeExpired removes, every minute, expired plugin storage entries and
+// tokens kept past their retention (storage.PurgeTokens).
 func (h *Host) purgeExpired(ctx context.Context) {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
@@ -327,6 +331,10 @@ func (h *Host) purgeExpired(ctx context.Context) {
 			}
 			if _, err := h.store.PurgeAttempts(ctx, 10000); err != nil && ctx.Err() == nil {
 				h.log.Warn("purging expired attempt counters", "error", err)
+			}
+			cutoff := time.Now().Add(-storage.DefaultTokenRetention)
+			if _, err := h.store.PurgeTokens(ctx, cutoff, 10000); err != nil && ctx.Err() == nil {
+				h.log.Warn("purging expired and revoked tokens", "error", err)
 			}
 		}
 	}

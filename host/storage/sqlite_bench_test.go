@@ -1,7 +1,7 @@
 package storage
 
 // Benchmarks of the SQLite store through its public API, for the driver
-// comparison in docs/storage.md. Without tags they run on the pure-Go
+// comparisons in docs/storage.md. Without tags they run on the pure-Go
 // driver; with -tags sqlitecgo on the cgo one (sqlite_cgo_bench_test.go):
 //
 //	go test ./host/storage -run '^$' -bench SQLite -count 10
@@ -19,8 +19,10 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/portcullis-auth/portcullis/testkit/procstat"
+	"github.com/portcullis-auth/portcullis/sdk"
 )
 
 // benchHash has the shape and length of a PHC string from the password
@@ -75,6 +77,36 @@ func BenchmarkSQLite(b *testing.B) {
 				b.Fatal(err)
 			}
 			hashes[i] = next
+		}
+	})
+	b.Run("IncrementWindow", func(b *testing.B) {
+		// The lockout's counter of one client, as the host's shortcut
+		// counts each repeated refusal: one upsert of one row.
+		s, ctx := openBenchStore(b)
+		kv := s.KV("lockout")
+		defer reportCPU(b)()
+		for b.Loop() {
+			if _, err := kv.IncrementWindow(ctx, "f:victim|203.0.113.7", 1, 30*time.Minute); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("Enqueue", func(b *testing.B) {
+		// One signal for two async subscribers: two outbox rows in one
+		// statement.
+		s, ctx := openBenchStore(b)
+		subscribers := []string{"webhook", "audit"}
+		var n int
+		defer reportCPU(b)()
+		for b.Loop() {
+			n++
+			sig := sdk.Signal{
+				ID: fmt.Sprintf("00000000-0000-4000-8000-%012d", n), Name: "user_login_failed", Sender: "local",
+				Time: time.Now(), Args: []byte(`{"username":"victim","ip_address":"203.0.113.7"}`),
+			}
+			if err := s.Enqueue(ctx, sig, subscribers); err != nil {
+				b.Fatal(err)
+			}
 		}
 	})
 

@@ -26,7 +26,7 @@ func init() {
 // busy timeout, synchronous NORMAL, foreign keys and immediate transactions.
 func mattnDSN(path string) (string, error) {
 	full, err := sqliteDSN(path) // checks the path and creates its directory
-	if err != nil || full == path {
+	if err != nil || isOperatorDSN(path) {
 		return full, err // an error, or a DSN the operator wrote in full
 	}
 	return "file:" + path + "?_busy_timeout=10000&_journal_mode=WAL" +

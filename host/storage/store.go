@@ -19,8 +19,9 @@ const (
 // Store is the host's database handle. It is safe for concurrent use by
 // many goroutines, and several processes may share one database.
 type Store struct {
-	db     *gorm.DB
-	driver string
+	db       *gorm.DB
+	driver   string
+	warnings []string
 }
 
 // postgresPool is how many connections one host keeps to PostgreSQL.
@@ -30,13 +31,22 @@ const postgresPool = 16
 // so that hosts starting at once migrate one after the other.
 const migrationLockKey = 0x706f7274 // "port"
 
-// Open connects to the database and brings its schema up to date.
+// Open connects to the database and brings its schema up to date. A SQLite
+// database file it creates is readable and writable by its owner only, and
+// so are the -wal and -shm files beside it; what it finds open to other
+// users it reports in Warnings.
 func Open(ctx context.Context, driver, dsn string) (*Store, error) {
-	var dialector gorm.Dialector
+	var (
+		dialector gorm.Dialector
+		warnings  []string
+	)
 	switch driver {
 	case SQLite:
 		full, err := sqliteDriver.dsn(dsn)
 		if err != nil {
+			return nil, err
+		}
+		if warnings, err = prepareSQLiteFile(full); err != nil {
 			return nil, err
 		}
 		dialector = sqliteDriver.open(full)
@@ -56,7 +66,7 @@ func Open(ctx context.Context, driver, dsn string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("storage: opening %s: %w", driver, err)
 	}
-	s := &Store{db: db, driver: driver}
+	s := &Store{db: db, driver: driver, warnings: warnings}
 	sqlDB, err := db.DB()
 	if err != nil {
 		return nil, err
@@ -96,6 +106,11 @@ func (s *Store) migrate(ctx context.Context) error {
 
 // models are the tables the host owns.
 var models = []any{&userRow{}, &tokenRow{}, &kvRow{}, &outboxRow{}, &attemptRow{}, &reservationRow{}, &accessRow{}}
+
+// Warnings returns the problems Open found that did not stop it, one
+// sentence each, for the caller to log: a SQLite database whose directory
+// or files other users can reach. It is empty on PostgreSQL.
+func (s *Store) Warnings() []string { return s.warnings }
 
 // Driver returns the driver name.
 func (s *Store) Driver() string { return s.driver }

@@ -27,14 +27,14 @@ type Token struct {
 }
 
 type tokenRow struct {
-	Hash      string    `gorm:"primaryKey;size:64"`
-	ID        string    `gorm:"size:36;not null;index"`
-	Kind      string    `gorm:"size:16;not null"`
-	Subject   string    `gorm:"size:255;not null;index"`
-	Username  string    `gorm:"size:255;not null"`
-	FamilyID  string    `gorm:"size:36;not null;index"`
-	ExpiresAt time.Time `gorm:"not null;index"`
-	RevokedAt *time.Time
+	Hash      string     `gorm:"primaryKey;size:64"`
+	ID        string     `gorm:"size:36;not null;index"`
+	Kind      string     `gorm:"size:16;not null"`
+	Subject   string     `gorm:"size:255;not null;index"`
+	Username  string     `gorm:"size:255;not null"`
+	FamilyID  string     `gorm:"size:36;not null;index"`
+	ExpiresAt time.Time  `gorm:"not null;index"`
+	RevokedAt *time.Time `gorm:"index"`
 	CreatedAt time.Time
 }
 
@@ -91,4 +91,63 @@ func (s *Store) RevokeFamily(ctx context.Context, familyID string) (int64, error
 		return 0, fmt.Errorf("revoking token family: %w", res.Error)
 	}
 	return res.RowsAffected, nil
+}
+
+// DefaultTokenRetention is how long the host keeps a token after it
+// expired or its family was revoked. Until then a replayed refresh token is
+// still recognised as reused (and revokes its family, if anything in it is
+// live); after it, the token is unknown, which refuses it just the same.
+const DefaultTokenRetention = 7 * 24 * time.Hour
+
+// purgeBatch is the most rows one purge statement deletes, so that on
+// SQLite a purge holds the write lock for a few milliseconds at a time.
+const purgeBatch = 1000
+
+// PurgeTokens deletes up to limit tokens that need no keeping and returns
+// how many it deleted. A token needs no keeping when it expired before
+// cutoff, or when every token of its family is revoked and the last of them
+// was revoked before cutoff: a used refresh token of a live family is kept
+// until it expires, so that presenting it again still revokes the family.
+// The caller passes now minus the retention (DefaultTokenRetention unless
+// configured). It deletes in statements of at most purgeBatch rows, each
+// its own transaction.
+func (s *Store) PurgeTokens(ctx context.Context, cutoff time.Time, limit int) (int64, error) {
+	cutoff = cutoff.UTC() // SQLite compares the times as text, all of them UTC
+	db := s.db.WithContext(ctx)
+	expired, err := deleteInBatches(limit, func(batch int) *gorm.DB {
+		return db.Exec(`DELETE FROM tokens WHERE hash IN (
+		   SELECT hash FROM tokens WHERE expires_at < ? LIMIT ?)`, cutoff, batch)
+	})
+	if err != nil {
+		return expired, fmt.Errorf("purging expired tokens: %w", err)
+	}
+	revoked, err := deleteInBatches(limit-int(expired), func(batch int) *gorm.DB {
+		return db.Exec(`DELETE FROM tokens WHERE hash IN (
+		   SELECT t.hash FROM tokens t WHERE t.revoked_at < ? AND NOT EXISTS (
+		     SELECT 1 FROM tokens f WHERE f.family_id = t.family_id AND (f.revoked_at IS NULL OR f.revoked_at >= ?))
+		   LIMIT ?)`, cutoff, cutoff, batch)
+	})
+	if err != nil {
+		return expired + revoked, fmt.Errorf("purging revoked token families: %w", err)
+	}
+	return expired + revoked, nil
+}
+
+// deleteInBatches calls del, which deletes at most batch rows, with
+// batches of at most purgeBatch until limit rows are deleted or a batch
+// deletes fewer than it could; it returns how many rows were deleted.
+func deleteInBatches(limit int, del func(batch int) *gorm.DB) (int64, error) {
+	var total int64
+	for total < int64(limit) {
+		batch := min(limit-int(total), purgeBatch)
+		res := del(batch)
+		if res.Error != nil {
+			return total, res.Error
+		}
+		total += res.RowsAffected
+		if res.RowsAffected < int64(batch) {
+			break
+		}
+	}
+	return total, nil
 }

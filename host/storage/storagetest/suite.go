@@ -24,6 +24,8 @@ func Run(t *testing.T, newDB func(t testing.TB) Opener) {
 	t.Run("Users", func(t *testing.T) { testUsers(t, newDB(t)(t)) })
 	t.Run("ReplacePasswordHash", func(t *testing.T) { testReplacePasswordHash(t, newDB(t)(t)) })
 	t.Run("Tokens", func(t *testing.T) { testTokens(t, newDB(t)(t)) })
+	t.Run("PurgeTokens", func(t *testing.T) { testPurgeTokens(t, newDB(t)(t)) })
+	t.Run("PurgeTokensIsBounded", func(t *testing.T) { testPurgeTokensIsBounded(t, newDB(t)(t)) })
 	t.Run("KVBasics", func(t *testing.T) { testKVBasics(t, newDB(t)(t)) })
 	t.Run("KVList", func(t *testing.T) { testKVList(t, newDB(t)(t)) })
 	t.Run("KVIncrement", func(t *testing.T) { testKVIncrement(t, newDB(t)(t)) })
