@@ -21,8 +21,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/portcullis-auth/portcullis/testkit/procstat"
 	"github.com/portcullis-auth/portcullis/sdk"
+	"github.com/portcullis-auth/portcullis/testkit/procstat"
 )
 
 // benchHash has the shape and length of a PHC string from the password
