@@ -158,6 +158,12 @@ func (h *Host) start(ctx context.Context, opts Options) error {
 				h.log.Warn("stamping a logout in the access log", "error", err)
 			}
 		},
+		LoginLimits: httpapi.LoginLimits{
+			PerAddress: cfg.Limits.MaxConcurrentLoginsPerAddress,
+			Running:    cfg.Limits.MaxConcurrentLogins,
+			Queued:     cfg.Limits.MaxQueuedLogins,
+			QueueWait:  cfg.Limits.LoginQueueWait.D(),
+		},
 	})
 
 	bgCtx, cancel := context.WithCancel(context.Background())
