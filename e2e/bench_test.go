@@ -45,7 +45,7 @@ var benchStorages = []benchStorage{
 // the figures), and waits until it serves.
 func startBenchHost(b *testing.B, yaml string) *host {
 	b.Helper()
-	return startHost(b, writeConfigAt(b, b.TempDir(), "info", yaml))
+	return startHost(b, writeConfigAt(b, b.TempDir(), "info", liftedLoginLimits+yaml))
 }
 
 // benchPluginSum returns an external plugin's checksum, as the configuration

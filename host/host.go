@@ -161,6 +161,12 @@ func (h *Host) start(ctx context.Context, opts Options) error {
 				h.log.Warn("stamping a logout in the access log", "error", err)
 			}
 		},
+		LoginLimits: httpapi.LoginLimits{
+			PerAddress: cfg.Limits.MaxConcurrentLoginsPerAddress,
+			Running:    cfg.Limits.MaxConcurrentLogins,
+			Queued:     cfg.Limits.MaxQueuedLogins,
+			QueueWait:  cfg.Limits.LoginQueueWait.D(),
+		},
 	})
 
 	bgCtx, cancel := context.WithCancel(context.Background())
@@ -383,9 +389,14 @@ func (h *Host) ready(ctx context.Context) (bool, any) {
 }
 
 // Serve answers HTTP on ln until ctx ends, then drains in-flight requests
-// (up to drain) and stops.
+// (up to drain) and stops. At most limits.max_connections connections are
+// open at once (httpapi.ConnLimiter).
 func (h *Host) Serve(ctx context.Context, ln net.Listener, drain time.Duration) error {
+	limited := httpapi.LimitConnections(ln, httpapi.ConnLimitOptions{
+		Max: h.cfg.Limits.MaxConnections, Logger: h.log, Metrics: h.metrics,
+	})
 	srv := &http.Server{
+		ConnState:         limited.ConnState,
 		Handler:           h.api,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -395,8 +406,9 @@ func (h *Host) Serve(ctx context.Context, ln net.Listener, drain time.Duration) 
 		ErrorLog:          slog.NewLogLogger(h.log.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	h.log.Info("portcullis is serving", "listen", ln.Addr().String(), "backends", len(h.cfg.Backends), "storage", h.cfg.Storage.Driver)
+	go func() { errc <- srv.Serve(limited) }()
+	h.log.Info("portcullis is serving", "listen", ln.Addr().String(), "backends", len(h.cfg.Backends), "storage", h.cfg.Storage.Driver,
+		"max_connections", h.cfg.Limits.MaxConnections, "max_concurrent_logins", h.cfg.Limits.MaxConcurrentLogins)
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serving HTTP: %w", err)

@@ -45,6 +45,8 @@ type Config struct {
 	Backends []Backend `yaml:"backends"`
 	Signals  Signals   `yaml:"signals"`
 	Log      Log       `yaml:"log"`
+	// Limits bound the connections and logins taken on at once.
+	Limits Limits `yaml:"limits"`
 
 	// trusted is TrustedProxies parsed by Validate.
 	trusted []netip.Prefix
@@ -285,6 +287,7 @@ func (c *Config) applyDefaults() {
 		}
 	}
 	c.Signals.applyDefaults()
+	c.Limits.applyDefaults()
 	if c.Log.Level == "" {
 		c.Log.Level = "info"
 	}
@@ -394,6 +397,9 @@ func (c *Config) validate() []Problem {
 		ps = append(ps, validatePlugin(path, b)...)
 	}
 	ps = append(ps, c.Signals.validate(names)...)
+	limitProblems, limitWarnings := c.Limits.validate()
+	ps = append(ps, limitProblems...)
+	c.warnings = append(c.warnings, limitWarnings...)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

@@ -13,6 +13,8 @@ const (
 	codeLockedOut          = "locked_out"
 	codeBackendUnavailable = "backend_unavailable"
 	codeTryAgain           = "try_again"
+	codeTooManyLogins      = "too_many_concurrent_logins"
+	codeServerBusy         = "server_busy"
 	codeInvalidHost        = "invalid_host"
 	codeUnsupportedMedia   = "unsupported_media_type"
 	codeNotFound           = "not_found"

@@ -216,6 +216,11 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		bad.write(w)
 		return
 	}
+	done, ok := s.admit.admit(w, r, client.IP)
+	if !ok {
+		return
+	}
+	defer done()
 
 	requestID := w.Header().Get("X-Request-Id")
 	req := &sdk.AuthenticateRequest{

@@ -43,6 +43,8 @@ type Options struct {
 	// OnLogout, if set, is told of each session that ends (the access
 	// log stamps its logout time).
 	OnLogout func(ctx context.Context, sessionID string)
+	// LoginLimits bound the logins taken on at once (zero: no limits).
+	LoginLimits LoginLimits
 }
 
 // Emitter sends the host's signals (typed arguments from package
@@ -62,6 +64,7 @@ type Server struct {
 	log     *slog.Logger
 	mux     *http.ServeMux
 	logins  *metrics.Counter
+	admit   *admission
 }
 
 // New returns the API handler.
@@ -77,6 +80,7 @@ func New(opts Options) *Server {
 	}
 	s := &Server{opts: opts, trusted: opts.TrustedProxies, log: opts.Logger, mux: http.NewServeMux()}
 	s.logins = opts.Metrics.Counter("portcullis_logins_total", "Logins by outcome.", "outcome")
+	s.admit = newAdmission(opts.LoginLimits, opts.Metrics, &throttledLog{log: opts.Logger, interval: time.Minute})
 	s.mux.HandleFunc("POST /v1/login", s.handleLogin)
 	s.mux.HandleFunc("POST /v1/token/refresh", s.handleRefresh)
 	s.mux.HandleFunc("POST /v1/token/revoke", s.handleRevoke)
