@@ -22,20 +22,20 @@ import (
 
 // burstConfig is [lockout (limit 5, the given groups), counter, password]:
 // the counter is a test backend that counts every attempt reaching it, i.e.
-// every attempt the lockout let through to the password backend. The login
-// limits are lifted: a burst here is far beyond them, and they would
-// refuse part of it before the chain (liftedLoginLimits).
+// every attempt the lockout let through to the password backend. The host's
+// login limits are its defaults: a burst of a hundred from one address is
+// within them.
 func burstConfig(t *testing.T, dir, storageLine, groups string) string {
 	sum := strings.Fields(mustRun(t, writeConfig(t, dir, ""), "", "plugins", "checksum", scriptedBin))[0]
 	return writeConfig(t, dir, fmt.Sprintf(`
 %s
-%sbackends:
+backends:
   - name: lockout
     plugin: lockout
     config: {failure_limit: 5, cooloff: 30m, lockout_parameters: %s}
   - {name: counter, plugin: %s, sha256: %s, config: {count: calls}}
   - {name: local, plugin: password}
-`, storageLine, liftedLoginLimits, groups, scriptedBin, sum))
+`, storageLine, groups, scriptedBin, sum))
 }
 
 // attempt is one login of a burst.

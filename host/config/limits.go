@@ -34,13 +34,20 @@ const (
 	// DefaultMaxConnections holds the idle connections of a flood to a
 	// few tens of MB (a connection costs the host about 11 KB).
 	DefaultMaxConnections = 1024
-	// DefaultMaxConcurrentLoginsPerAddress: a person logs in once at a
-	// time; more than this from one address at once is a NAT, a proxy
-	// that does not pass the client's address, or a script.
-	DefaultMaxConcurrentLoginsPerAddress = 8
-	// DefaultLoginQueueWait is long enough to wait out a burst, short
-	// enough that a client under overload learns it soon.
-	DefaultLoginQueueWait = 2 * time.Second
+	// DefaultMaxConcurrentLoginsPerAddress lets a burst of logins from
+	// one address through (an office behind one NAT address at nine
+	// o'clock, an application that does not pass its users' addresses,
+	// correct passwords the lockout lets through failure_limit at a time),
+	// while one address can never hold more than half of the default
+	// queue.
+	DefaultMaxConcurrentLoginsPerAddress = 128
+	// DefaultLoginQueueWait is long enough for a full default queue to be
+	// served at the rate the password backend hashes on a small machine,
+	// short enough that a client under overload learns it well inside the
+	// HTTP server's minute.
+	DefaultLoginQueueWait = 10 * time.Second
+	// minQueuedLogins is the smallest default queue, whatever the CPUs.
+	minQueuedLogins = 256
 	// MaxLoginQueueWait keeps a queued login's answer well inside the
 	// 60 s the HTTP server gives a request to be answered.
 	MaxLoginQueueWait = 30 * time.Second
@@ -54,9 +61,11 @@ const (
 func DefaultMaxConcurrentLogins(cpus int) int { return 4 * max(cpus, 1) }
 
 // DefaultMaxQueuedLogins is the default for max_queued_logins: four
-// waiting logins per running one, so that a login that finds the queue
-// almost full waits about four logins' time.
-func DefaultMaxQueuedLogins(maxConcurrentLogins int) int { return 4 * maxConcurrentLogins }
+// waiting logins per running one, and at least 256, so that a burst of a
+// hundred logins waits its turn instead of being refused.
+func DefaultMaxQueuedLogins(maxConcurrentLogins int) int {
+	return max(4*maxConcurrentLogins, minQueuedLogins)
+}
 
 func (l *Limits) applyDefaults() { l.applyDefaultsFor(runtime.NumCPU()) }
 

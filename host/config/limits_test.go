@@ -12,9 +12,9 @@ func TestLimitsDefaults(t *testing.T) {
 		cpus int
 		want Limits
 	}{
-		{1, Limits{MaxConnections: 1024, MaxConcurrentLoginsPerAddress: 8, MaxConcurrentLogins: 4, MaxQueuedLogins: 16, LoginQueueWait: Duration(2 * time.Second)}},
-		{2, Limits{MaxConnections: 1024, MaxConcurrentLoginsPerAddress: 8, MaxConcurrentLogins: 8, MaxQueuedLogins: 32, LoginQueueWait: Duration(2 * time.Second)}},
-		{16, Limits{MaxConnections: 1024, MaxConcurrentLoginsPerAddress: 8, MaxConcurrentLogins: 64, MaxQueuedLogins: 256, LoginQueueWait: Duration(2 * time.Second)}},
+		{1, Limits{MaxConnections: 1024, MaxConcurrentLoginsPerAddress: 128, MaxConcurrentLogins: 4, MaxQueuedLogins: 256, LoginQueueWait: Duration(10 * time.Second)}},
+		{2, Limits{MaxConnections: 1024, MaxConcurrentLoginsPerAddress: 128, MaxConcurrentLogins: 8, MaxQueuedLogins: 256, LoginQueueWait: Duration(10 * time.Second)}},
+		{128, Limits{MaxConnections: 1024, MaxConcurrentLoginsPerAddress: 128, MaxConcurrentLogins: 512, MaxQueuedLogins: 2048, LoginQueueWait: Duration(10 * time.Second)}},
 	} {
 		var got Limits
 		got.applyDefaultsFor(tt.cpus)
@@ -42,9 +42,9 @@ func TestLimitsParse(t *testing.T) {
 			func(int) Limits {
 				return Limits{MaxConnections: 50, MaxConcurrentLoginsPerAddress: 3, MaxConcurrentLogins: 5, MaxQueuedLogins: 7, LoginQueueWait: Duration(750 * time.Millisecond)}
 			}},
-		{"the queue follows the running logins", "limits: {max_concurrent_logins: 3}\n",
+		{"the queue follows the running logins", "limits: {max_concurrent_logins: 100}\n",
 			func(int) Limits {
-				return Limits{MaxConnections: 1024, MaxConcurrentLoginsPerAddress: 8, MaxConcurrentLogins: 3, MaxQueuedLogins: 12, LoginQueueWait: Duration(2 * time.Second)}
+				return Limits{MaxConnections: 1024, MaxConcurrentLoginsPerAddress: 128, MaxConcurrentLogins: 100, MaxQueuedLogins: 400, LoginQueueWait: Duration(10 * time.Second)}
 			}},
 		{"explicit zeros take the defaults", "limits: {max_connections: 0, max_concurrent_logins_per_address: 0, max_concurrent_logins: 0, max_queued_logins: 0, login_queue_wait: 0s}\n",
 			func(cpus int) Limits {
