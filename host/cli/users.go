@@ -7,12 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
-	"unicode"
 
 	"github.com/spf13/cobra"
 
+	"github.com/portcullis-auth/portcullis/host/storage"
+	"github.com/portcullis-auth/portcullis/host/usernames"
 	"github.com/portcullis-auth/portcullis/sdk"
 )
 
@@ -25,8 +27,9 @@ func usersCmd(e *env) *cobra.Command {
 		Short: "Add a user; the password is read from stdin",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkUsername(args[0]); err != nil {
-				return err
+			name, err := usernames.Canonical(args[0])
+			if err != nil {
+				return fmt.Errorf("%s: %w", usernames.Quote(args[0]), err)
 			}
 			hash, err := e.readAndHash(cmd.Context(), fromStdin, hasher)
 			if err != nil {
@@ -37,11 +40,14 @@ func usersCmd(e *env) *cobra.Command {
 				return err
 			}
 			defer store.Close()
-			u, err := store.CreateUser(cmd.Context(), args[0], hash)
+			u, err := store.CreateUser(cmd.Context(), name, hash)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stdout, "User %q added (id %s).\n", u.Username, u.ID)
+			fmt.Fprintf(e.stdout, "User %s added (id %s).\n", usernames.Quote(u.Username), u.ID)
+			if u.Username != args[0] {
+				fmt.Fprintf(e.stdout, "The name was given as %s; it is stored, and logs in, in its canonical form.\n", strconv.QuoteToASCII(args[0]))
+			}
 			return nil
 		},
 	}
@@ -53,19 +59,23 @@ func usersCmd(e *env) *cobra.Command {
 		Short: "Set a user's password; it is read from stdin",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			hash, err := e.readAndHash(cmd.Context(), fromStdin, hasher)
-			if err != nil {
-				return err
-			}
 			_, store, err := e.openStore(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer store.Close()
-			if err := store.SetPassword(cmd.Context(), args[0], hash); err != nil {
+			u, err := findUser(cmd.Context(), store, args[0])
+			if err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stdout, "Password of %q changed.\n", args[0])
+			hash, err := e.readAndHash(cmd.Context(), fromStdin, hasher)
+			if err != nil {
+				return err
+			}
+			if err := store.SetPassword(cmd.Context(), u.Username, hash); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "Password of %s changed.\n", usernames.Quote(u.Username))
 			return nil
 		},
 	}
@@ -88,13 +98,23 @@ func usersCmd(e *env) *cobra.Command {
 			}
 			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "USERNAME\tID\tDISABLED\tCREATED")
+			unusable := 0
 			for _, u := range users {
-				fmt.Fprintf(tw, "%s\t%s\t%v\t%s\n", u.Username, u.ID, u.Disabled, u.CreatedAt.Format("2006-01-02 15:04:05Z07:00"))
+				name := usernames.Display(u.Username)
+				if c, err := usernames.Canonical(u.Username); err != nil || c != u.Username {
+					name += " (!)"
+					unusable++
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%v\t%s\n", name, u.ID, u.Disabled, u.CreatedAt.Format("2006-01-02 15:04:05Z07:00"))
 			}
 			if err := tw.Flush(); err != nil {
 				return err
 			}
 			fmt.Fprintf(e.stdout, "%d user(s).\n", len(users))
+			if unusable > 0 {
+				fmt.Fprintf(e.stdout, "(!) %d name%s stored before today's username rules and cannot log in: remove the user, or add it again under a valid name.\n",
+					unusable, plural(unusable, " was", "s were"))
+			}
 			return nil
 		},
 	}
@@ -109,10 +129,14 @@ func usersCmd(e *env) *cobra.Command {
 				return err
 			}
 			defer store.Close()
-			if err := store.RemoveUser(cmd.Context(), args[0]); err != nil {
+			u, err := findUser(cmd.Context(), store, args[0])
+			if err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stdout, "User %q removed.\n", args[0])
+			if err := store.RemoveUser(cmd.Context(), u.Username); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "User %s removed.\n", usernames.Quote(u.Username))
 			return nil
 		},
 	}
@@ -178,16 +202,19 @@ func readSecretLine(r io.Reader) (string, error) {
 	return line, nil
 }
 
-// checkUsername applies the same rules as the login API, so that every user
-// added can log in.
-func checkUsername(name string) error {
-	switch {
-	case name == "":
-		return errors.New("the username must not be empty")
-	case len(name) > 255:
-		return errors.New("the username is longer than 255 bytes")
-	case strings.IndexFunc(name, unicode.IsControl) >= 0:
-		return errors.New("the username must not contain control characters")
+// findUser finds the user an operator names: the user stored under
+// exactly that name (so that a name stored before today's rules can still
+// be managed), else the one stored under its canonical form.
+func findUser(ctx context.Context, store *storage.Store, name string) (storage.User, error) {
+	u, err := store.UserByUsername(ctx, name)
+	if !errors.Is(err, sdk.ErrNotFound) {
+		return u, err
 	}
-	return nil
+	if c, cerr := usernames.Canonical(name); cerr == nil && c != name {
+		u, err = store.UserByUsername(ctx, c)
+		if !errors.Is(err, sdk.ErrNotFound) {
+			return u, err
+		}
+	}
+	return storage.User{}, fmt.Errorf("no user %s (see portcullis users list)", usernames.Quote(name))
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"gorm.io/gorm"
 
+	"github.com/portcullis-auth/portcullis/host/usernames"
 	"github.com/portcullis-auth/portcullis/sdk"
 )
 
@@ -22,10 +23,15 @@ type User struct {
 }
 
 type userRow struct {
-	ID           string `gorm:"primaryKey;size:36"`
-	Username     string `gorm:"size:255;not null;uniqueIndex"`
-	PasswordHash string `gorm:"size:1024;not null"`
-	Disabled     bool   `gorm:"not null;default:false"`
+	ID       string `gorm:"primaryKey;size:36"`
+	Username string `gorm:"size:255;not null;uniqueIndex"`
+	// UsernameKey is usernames.Key of the username: no two users share
+	// one, so no two differ only in case or width. It is NULL for a name
+	// stored before keys were kept that is not a username by today's rules
+	// (it cannot log in), or whose key another user holds.
+	UsernameKey  *string `gorm:"size:1024;uniqueIndex"`
+	PasswordHash string  `gorm:"size:1024;not null"`
+	Disabled     bool    `gorm:"not null;default:false"`
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
 }
@@ -36,17 +42,48 @@ func (r userRow) user() User {
 	return User{ID: r.ID, Username: r.Username, PasswordHash: r.PasswordHash, Disabled: r.Disabled, CreatedAt: r.CreatedAt}
 }
 
-// CreateUser adds a user; sdk.ErrConflict if the username is taken.
+// CreateUser adds a user. username must be a canonical username
+// (usernames.Canonical), or the answer is sdk.ErrInvalidArgument; it is
+// sdk.ErrConflict if the name, or a name that differs from it only in case
+// or width (the same usernames.Key), is taken.
 func (s *Store) CreateUser(ctx context.Context, username, passwordHash string) (User, error) {
-	row := userRow{ID: uuid.NewString(), Username: username, PasswordHash: passwordHash}
-	err := s.db.WithContext(ctx).Create(&row).Error
+	key, err := userKey(username)
+	if err != nil {
+		return User{}, err
+	}
+	row := userRow{ID: uuid.NewString(), Username: username, UsernameKey: &key, PasswordHash: passwordHash}
+	err = s.db.WithContext(ctx).Create(&row).Error
 	if errors.Is(err, gorm.ErrDuplicatedKey) {
-		return User{}, fmt.Errorf("user %q already exists: %w", username, sdk.ErrConflict)
+		return User{}, s.takenError(ctx, username, key)
 	}
 	if err != nil {
 		return User{}, fmt.Errorf("creating user: %w", err)
 	}
 	return row.user(), nil
+}
+
+// userKey returns the key of a canonical username, or
+// sdk.ErrInvalidArgument.
+func userKey(username string) (string, error) {
+	canonical, err := usernames.Canonical(username)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", sdk.ErrInvalidArgument, err)
+	}
+	if canonical != username {
+		return "", fmt.Errorf("%w: username %s is not in its canonical form %s", sdk.ErrInvalidArgument, usernames.Quote(username), usernames.Quote(canonical))
+	}
+	return usernames.Key(username)
+}
+
+// takenError says which user holds username or its key.
+func (s *Store) takenError(ctx context.Context, username, key string) error {
+	var row userRow
+	err := s.db.WithContext(ctx).Where("username = ? OR username_key = ?", username, key).Take(&row).Error
+	if err != nil || row.Username == username {
+		return fmt.Errorf("user %s already exists: %w", usernames.Quote(username), sdk.ErrConflict)
+	}
+	return fmt.Errorf("user %s already exists as %s (usernames that differ only in case or width are one name): %w",
+		usernames.Quote(username), usernames.Quote(row.Username), sdk.ErrConflict)
 }
 
 // UserByUsername returns the user with exactly this username, or
@@ -119,6 +156,55 @@ func (s *Store) RemoveUser(ctx context.Context, username string) error {
 	}
 	if res.RowsAffected == 0 {
 		return fmt.Errorf("user %q: %w", username, sdk.ErrNotFound)
+	}
+	return nil
+}
+
+// keyUsernames gives every user stored without a key (before keys were
+// kept) its key, in the migration's transaction tx. A name whose canonical
+// form differs (decomposed, or full-width) is rewritten to it, so that it
+// logs in as it is typed; names already canonical claim their keys first,
+// then the older rows. A name that is not a username by today's rules, or
+// whose name or key another user holds, is left as it is, without a key:
+// it cannot log in, and `portcullis users list` marks it.
+func keyUsernames(tx *gorm.DB) error {
+	var rows []userRow
+	if err := tx.Select("id", "username").Where("username_key IS NULL").Order("created_at, id").Find(&rows).Error; err != nil {
+		return fmt.Errorf("reading users without a key: %w", err)
+	}
+	type change struct {
+		id, from, to, key string
+	}
+	var first, then []change
+	for _, r := range rows {
+		canonical, err := usernames.Canonical(r.Username)
+		if err != nil {
+			continue
+		}
+		key, err := usernames.Key(canonical)
+		if err != nil {
+			continue
+		}
+		c := change{r.ID, r.Username, canonical, key}
+		if canonical == r.Username {
+			first = append(first, c)
+		} else {
+			then = append(then, c)
+		}
+	}
+	for _, c := range append(first, then...) {
+		set := map[string]any{"username_key": c.key}
+		if c.to != c.from {
+			set["username"] = c.to
+		}
+		// A savepoint each: on PostgreSQL a refused statement would
+		// otherwise end the whole migration's transaction.
+		err := tx.Transaction(func(sp *gorm.DB) error {
+			return sp.Model(&userRow{}).Where("id = ?", c.id).Updates(set).Error
+		})
+		if err != nil && !errors.Is(err, gorm.ErrDuplicatedKey) {
+			return fmt.Errorf("keying user %s: %w", usernames.Quote(c.from), err)
+		}
 	}
 	return nil
 }

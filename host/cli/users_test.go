@@ -1,0 +1,140 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	"gorm.io/gorm"
+
+	"github.com/portcullis-auth/portcullis/host/storage"
+)
+
+// usersFixture is a configuration on a fresh SQLite database.
+type usersFixture struct {
+	config, db string
+}
+
+func newUsersFixture(t *testing.T) *usersFixture {
+	t.Helper()
+	dir := t.TempDir()
+	f := &usersFixture{config: filepath.Join(dir, "portcullis.yaml"), db: filepath.Join(dir, "portcullis.db")}
+	if err := os.WriteFile(f.config, fmt.Appendf(nil, "storage: {driver: sqlite, dsn: %q}\n", f.db), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := storage.Open(context.Background(), storage.SQLite, f.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	return f
+}
+
+// legacy stores a user as an older host could have, under a name that is
+// not a username by today's rules.
+func (f *usersFixture) legacy(t *testing.T, id, name string) {
+	t.Helper()
+	db, err := gorm.Open(sqlite.Open(f.db), &gorm.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if sqlDB, err := db.DB(); err == nil {
+			sqlDB.Close()
+		}
+	}()
+	err = db.Exec("INSERT INTO users (id, username, password_hash, disabled, created_at, updated_at) VALUES (?, ?, 'h', false, ?, ?)",
+		id, name, time.Now().UTC(), time.Now().UTC()).Error
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (f *usersFixture) run(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	_, stdout, err := execute(t, append(args, "--config", f.config)...)
+	return stdout, err
+}
+
+// TestUsersOutputEscapesNames: a name stored before today's username rules
+// may hold characters that rewrite a terminal line; the commands print it
+// escaped, and can still find it to remove it.
+func TestUsersOutputEscapesNames(t *testing.T) {
+	f := newUsersFixture(t)
+	hidden := map[string]string{ // stored name: how it is printed
+		"ali\u200bce":        `"ali\u200bce"`,
+		"admin\u202etxt.exe": `"admin\u202etxt.exe"`,
+		"\x1b[31mred":        `"\x1b[31mred"`,
+		"\u0430lice":         `"\u0430lice"`,
+		"bob ":               `"bob "`,
+	}
+	i := 0
+	for name := range hidden {
+		i++
+		f.legacy(t, fmt.Sprintf("legacy-%d", i), name)
+	}
+	f.legacy(t, "plain", "alice")
+
+	out, err := f.run(t, "users", "list")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"\u200b", "\u202e", "\x1b", "\u0430"} {
+		if strings.Contains(out, bad) {
+			t.Errorf("users list printed %+q raw:\n%s", bad, out)
+		}
+	}
+	for name, printed := range hidden {
+		if !strings.Contains(out, printed+" (!)") {
+			t.Errorf("users list does not show %+q as %s, marked:\n%s", name, printed, out)
+		}
+	}
+	if !strings.Contains(out, "\nalice ") || strings.Contains(out, "alice (!)") {
+		t.Errorf("users list does not show alice plainly:\n%s", out)
+	}
+	if !strings.Contains(out, "(!) 5 names were stored before today's username rules and cannot log in") {
+		t.Errorf("users list does not explain the mark:\n%s", out)
+	}
+
+	for name, printed := range hidden {
+		t.Run("remove "+printed, func(t *testing.T) {
+			out, err := f.run(t, "users", "remove", name)
+			if err != nil || out != "User "+printed+" removed.\n" {
+				t.Fatalf("users remove: %q, %v; want %q", out, err, "User "+printed+" removed.\n")
+			}
+		})
+	}
+	if _, err := f.run(t, "users", "remove", "ali\u200bce"); err == nil || err.Error() != `no user "ali\u200bce" (see portcullis users list)` {
+		t.Errorf("removing a gone user: %v", err)
+	}
+}
+
+// TestUsersAddRefusesWhatIsNoUsername: the name is checked before the
+// password is read or anything is stored.
+func TestUsersAddRefusesWhatIsNoUsername(t *testing.T) {
+	f := newUsersFixture(t)
+	tests := []struct {
+		name, arg, want string
+	}{
+		{"Latin with a Cyrillic а", "\u0430lice", `"\u0430lice": username mixes scripts: Cyrillic (U+0430 CYRILLIC SMALL LETTER A) with Latin (U+006C LATIN SMALL LETTER L); write a name in one script`},
+		{"zero width space", "ali\u200bce", `"ali\u200bce": username must not contain invisible characters (U+200B ZERO WIDTH SPACE)`},
+		{"right-to-left override", "ali\u202ece", `"ali\u202ece": username must not contain bidirectional control characters (U+202E RIGHT-TO-LEFT OVERRIDE)`},
+		{"trailing space", "alice ", `"alice ": username must not contain spaces (U+0020 SPACE)`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := f.run(t, "users", "add", tt.arg, "--password-stdin")
+			if err == nil || err.Error() != tt.want {
+				t.Fatalf("users add %+q: %v\nwant: %s", tt.arg, err, tt.want)
+			}
+		})
+	}
+	if out, err := f.run(t, "users", "list"); err != nil || !strings.HasSuffix(out, "0 user(s).\n") {
+		t.Errorf("users list after refused adds: %q, %v", out, err)
+	}
+}
