@@ -16,6 +16,7 @@ import (
 	"github.com/portcullis-auth/portcullis/host/storage"
 	"github.com/portcullis-auth/portcullis/host/usernames"
 	"github.com/portcullis-auth/portcullis/sdk"
+	sigs "github.com/portcullis-auth/portcullis/sdk/signals"
 )
 
 func usersCmd(e *env) *cobra.Command {
@@ -97,7 +98,7 @@ func usersCmd(e *env) *cobra.Command {
 				return err
 			}
 			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "USERNAME\tID\tDISABLED\tCREATED")
+			fmt.Fprintln(tw, "USERNAME\tID\tSTATE\tCREATED")
 			unusable := 0
 			for _, u := range users {
 				name := usernames.Display(u.Username)
@@ -105,7 +106,11 @@ func usersCmd(e *env) *cobra.Command {
 					name += " (!)"
 					unusable++
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%v\t%s\n", name, u.ID, u.Disabled, u.CreatedAt.Format("2006-01-02 15:04:05Z07:00"))
+				state := "active"
+				if u.Disabled {
+					state = "disabled"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", name, u.ID, state, u.CreatedAt.Format("2006-01-02 15:04:05Z07:00"))
 			}
 			if err := tw.Flush(); err != nil {
 				return err
@@ -140,7 +145,68 @@ func usersCmd(e *env) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.AddCommand(add, passwd, list, remove)
+	disable := &cobra.Command{
+		Use:   "disable USERNAME",
+		Short: "Disable a user: its logins fail as a wrong password does, and its sessions end",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, store, err := e.openStore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			u, err := findUser(cmd.Context(), store, args[0])
+			if err != nil {
+				return err
+			}
+			wasEnabled, sessions, err := store.DisableUser(cmd.Context(), u.ID)
+			if err != nil {
+				return err
+			}
+			log := newLogger(e.stderr, cfg)
+			for _, id := range sessions {
+				queueSignal(cmd.Context(), cfg, store, log, "tokens", &sigs.UserLoggedOut{UserID: u.ID, SessionID: id})
+			}
+			what := "disabled"
+			if !wasEnabled {
+				what = "was already disabled"
+			}
+			ended := ""
+			if len(sessions) > 0 {
+				ended = fmt.Sprintf("; %d session%s ended", len(sessions), plural(len(sessions), "", "s"))
+			}
+			fmt.Fprintf(e.stdout, "User %s %s%s.\n", usernames.Quote(u.Username), what, ended)
+			return nil
+		},
+	}
+
+	enable := &cobra.Command{
+		Use:   "enable USERNAME",
+		Short: "Enable a disabled user",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			_, store, err := e.openStore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			u, err := findUser(cmd.Context(), store, args[0])
+			if err != nil {
+				return err
+			}
+			wasDisabled, err := store.EnableUser(cmd.Context(), u.ID)
+			if err != nil {
+				return err
+			}
+			what := "enabled"
+			if !wasDisabled {
+				what = "was not disabled"
+			}
+			fmt.Fprintf(e.stdout, "User %s %s.\n", usernames.Quote(u.Username), what)
+			return nil
+		},
+	}
+	cmd.AddCommand(add, passwd, list, remove, disable, enable)
 	return cmd
 }
 

@@ -138,3 +138,77 @@ func TestUsersAddRefusesWhatIsNoUsername(t *testing.T) {
 		t.Errorf("users list after refused adds: %q, %v", out, err)
 	}
 }
+
+// TestUsersDisableAndEnable: each command says what it did, the state
+// shows in users list, and an unknown user is an error that changes
+// nothing.
+func TestUsersDisableAndEnable(t *testing.T) {
+	f := newUsersFixture(t)
+	s, err := storage.Open(t.Context(), storage.SQLite, f.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice, err := s.CreateUser(t.Context(), "alice", "h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateUser(t.Context(), "Jos\u00e9", "h"); err != nil {
+		t.Fatal(err)
+	}
+	exp := time.Now().Add(time.Hour)
+	if err := s.SaveTokens(t.Context(),
+		storage.Token{ID: "t1", Hash: "h1", Kind: "access", Subject: alice.ID, Username: "alice", FamilyID: "session-1", ExpiresAt: exp},
+		storage.Token{ID: "t2", Hash: "h2", Kind: "refresh", Subject: alice.ID, Username: "alice", FamilyID: "session-1", ExpiresAt: exp},
+	); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	steps := []struct {
+		args    []string
+		out     string // stdout, when it works
+		err     string // the error, when it fails
+		aliceIs string // alice's state in users list afterwards
+	}{
+		{args: []string{"disable", "alice"}, out: "User \"alice\" disabled; 1 session ended.\n", aliceIs: "disabled"},
+		{args: []string{"disable", "alice"}, out: "User \"alice\" was already disabled.\n", aliceIs: "disabled"},
+		{args: []string{"disable", "bob"}, err: `no user "bob" (see portcullis users list)`, aliceIs: "disabled"},
+		{args: []string{"enable", "bob"}, err: `no user "bob" (see portcullis users list)`, aliceIs: "disabled"},
+		{args: []string{"disable", "ali\u200bce"}, err: `no user "ali\u200bce" (see portcullis users list)`, aliceIs: "disabled"},
+		{args: []string{"disable"}, err: "accepts 1 arg(s), received 0", aliceIs: "disabled"},
+		{args: []string{"enable", "alice", "bob"}, err: "accepts 1 arg(s), received 2", aliceIs: "disabled"},
+		{args: []string{"enable", "alice"}, out: "User \"alice\" enabled.\n", aliceIs: "active"},
+		{args: []string{"enable", "alice"}, out: "User \"alice\" was not disabled.\n", aliceIs: "active"},
+		{args: []string{"disable", "alice"}, out: "User \"alice\" disabled.\n", aliceIs: "disabled"},
+		// The decomposed form of a stored name finds it.
+		{args: []string{"disable", "Jose\u0301"}, out: "User \"José\" disabled.\n", aliceIs: "disabled"},
+	}
+	for _, st := range steps {
+		t.Run(strings.Join(st.args, " "), func(t *testing.T) {
+			out, err := f.run(t, append([]string{"users"}, st.args...)...)
+			switch {
+			case st.err != "" && (err == nil || err.Error() != st.err || exitStatus(err) != 1):
+				t.Fatalf("got %q, %v; want the error %q, exit status 1", out, err, st.err)
+			case st.err == "" && (err != nil || out != st.out):
+				t.Fatalf("got %q, %v; want %q", out, err, st.out)
+			}
+			list, err := f.run(t, "users", "list")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := "\nalice "; !strings.Contains(list, want) || !strings.Contains(lineOf(list, "alice"), "  "+st.aliceIs+"  ") {
+				t.Fatalf("users list shows alice as %q, want %s:\n%s", lineOf(list, "alice"), st.aliceIs, list)
+			}
+		})
+	}
+}
+
+// lineOf returns the line of a table that starts with name.
+func lineOf(table, name string) string {
+	for _, line := range strings.Split(table, "\n") {
+		if strings.HasPrefix(line, name+" ") {
+			return line
+		}
+	}
+	return ""
+}

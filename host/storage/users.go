@@ -208,3 +208,57 @@ func keyUsernames(tx *gorm.DB) error {
 	}
 	return nil
 }
+
+// DisableUser marks the user with this id disabled and ends its sessions:
+// every live token whose subject is the user's id is revoked, in the same
+// transaction. It reports whether the user was enabled, and returns the
+// ids of the sessions (refresh families) it ended; sdk.ErrNotFound if there
+// is no such user. Disabling a disabled user ends any session left.
+func (s *Store) DisableUser(ctx context.Context, id string) (wasEnabled bool, sessions []string, err error) {
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var row userRow
+		if err := tx.Select("id", "disabled").Where("id = ?", id).Take(&row).Error; errors.Is(err, gorm.ErrRecordNotFound) {
+			return fmt.Errorf("user id %q: %w", id, sdk.ErrNotFound)
+		} else if err != nil {
+			return err
+		}
+		wasEnabled = !row.Disabled
+		if wasEnabled {
+			if err := tx.Model(&userRow{}).Where("id = ?", id).
+				Updates(map[string]any{"disabled": true, "updated_at": time.Now().UTC()}).Error; err != nil {
+				return err
+			}
+		}
+		now := time.Now().UTC()
+		live := tx.Model(&tokenRow{}).Where("subject = ? AND revoked_at IS NULL AND expires_at > ?", id, now)
+		if err := live.Distinct("family_id").Order("family_id").Pluck("family_id", &sessions).Error; err != nil {
+			return err
+		}
+		return tx.Model(&tokenRow{}).Where("subject = ? AND revoked_at IS NULL", id).Update("revoked_at", now).Error
+	})
+	if err != nil && !errors.Is(err, sdk.ErrNotFound) {
+		err = fmt.Errorf("disabling user: %w", err)
+	}
+	return wasEnabled, sessions, err
+}
+
+// EnableUser lets a disabled user log in again. It reports whether the
+// user was disabled; sdk.ErrNotFound if there is no such user.
+func (s *Store) EnableUser(ctx context.Context, id string) (wasDisabled bool, err error) {
+	res := s.db.WithContext(ctx).Model(&userRow{}).Where("id = ? AND disabled = ?", id, true).
+		Updates(map[string]any{"disabled": false, "updated_at": time.Now().UTC()})
+	if res.Error != nil {
+		return false, fmt.Errorf("enabling user: %w", res.Error)
+	}
+	if res.RowsAffected == 1 {
+		return true, nil
+	}
+	var n int64
+	if err := s.db.WithContext(ctx).Model(&userRow{}).Where("id = ?", id).Count(&n).Error; err != nil {
+		return false, fmt.Errorf("enabling user: %w", err)
+	}
+	if n == 0 {
+		return false, fmt.Errorf("user id %q: %w", id, sdk.ErrNotFound)
+	}
+	return false, nil
+}

@@ -71,3 +71,66 @@ func TestUsersStoredBeforeKeys(t *testing.T) {
 		}
 	})
 }
+
+// TestDisableAndEnableUser: disabling a user ends its live sessions in the
+// same step, and no one else's; both calls say whether they changed the
+// user, and refuse an unknown one.
+func TestDisableAndEnableUser(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, d db) {
+		ctx := t.Context()
+		s := d.store
+		alice, err := s.CreateUser(ctx, "alice", "h")
+		if err != nil {
+			t.Fatal(err)
+		}
+		future, past := time.Now().Add(time.Hour), time.Now().Add(-time.Hour)
+		tokens := []storage.Token{
+			{Hash: "a1", Kind: "access", Subject: alice.ID, Username: "alice", FamilyID: "fam-1", ExpiresAt: future},
+			{Hash: "r1", Kind: "refresh", Subject: alice.ID, Username: "alice", FamilyID: "fam-1", ExpiresAt: future},
+			{Hash: "r2", Kind: "refresh", Subject: alice.ID, Username: "alice", FamilyID: "fam-2", ExpiresAt: future},
+			{Hash: "old", Kind: "refresh", Subject: alice.ID, Username: "alice", FamilyID: "fam-0", ExpiresAt: past},
+			{Hash: "b1", Kind: "refresh", Subject: "someone-else", Username: "bob", FamilyID: "fam-b", ExpiresAt: future},
+		}
+		for i := range tokens {
+			tokens[i].ID = tokens[i].Hash
+		}
+		if err := s.SaveTokens(ctx, tokens...); err != nil {
+			t.Fatal(err)
+		}
+
+		wasEnabled, sessions, err := s.DisableUser(ctx, alice.ID)
+		if err != nil || !wasEnabled || len(sessions) != 2 || sessions[0] != "fam-1" || sessions[1] != "fam-2" {
+			t.Fatalf("DisableUser = %v, %v, %v; want true, [fam-1 fam-2]", wasEnabled, sessions, err)
+		}
+		if u, _ := s.UserByUsername(ctx, "alice"); !u.Disabled {
+			t.Fatalf("alice is not disabled: %+v", u)
+		}
+		for _, tt := range []struct {
+			hash    string
+			revoked bool
+		}{{"a1", true}, {"r1", true}, {"r2", true}, {"b1", false}} {
+			tok, err := s.TokenByHash(ctx, tt.hash)
+			if err != nil || tok.RevokedAt.IsZero() == tt.revoked {
+				t.Errorf("token %s: revoked at %v, %v; want revoked %v", tt.hash, tok.RevokedAt, err, tt.revoked)
+			}
+		}
+		if wasEnabled, sessions, err := s.DisableUser(ctx, alice.ID); err != nil || wasEnabled || len(sessions) != 0 {
+			t.Errorf("DisableUser again = %v, %v, %v; want false, none", wasEnabled, sessions, err)
+		}
+		if wasDisabled, err := s.EnableUser(ctx, alice.ID); err != nil || !wasDisabled {
+			t.Errorf("EnableUser = %v, %v; want true", wasDisabled, err)
+		}
+		if u, _ := s.UserByUsername(ctx, "alice"); u.Disabled {
+			t.Errorf("alice is still disabled: %+v", u)
+		}
+		if wasDisabled, err := s.EnableUser(ctx, alice.ID); err != nil || wasDisabled {
+			t.Errorf("EnableUser again = %v, %v; want false", wasDisabled, err)
+		}
+		if _, _, err := s.DisableUser(ctx, "no-such-id"); !errors.Is(err, sdk.ErrNotFound) {
+			t.Errorf("DisableUser of an unknown id: %v", err)
+		}
+		if _, err := s.EnableUser(ctx, "no-such-id"); !errors.Is(err, sdk.ErrNotFound) {
+			t.Errorf("EnableUser of an unknown id: %v", err)
+		}
+	})
+}
