@@ -113,6 +113,21 @@ func (s *Store) ListUsers(ctx context.Context) ([]User, error) {
 	return users, nil
 }
 
+// ListUsersPage returns at most limit users whose ids sort after afterID,
+// in id order: a page of every user, for reading them all a page at a
+// time without holding a transaction.
+func (s *Store) ListUsersPage(ctx context.Context, afterID string, limit int) ([]User, error) {
+	var rows []userRow
+	if err := s.db.WithContext(ctx).Where("id > ?", afterID).Order("id").Limit(limit).Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("listing users: %w", err)
+	}
+	users := make([]User, len(rows))
+	for i, r := range rows {
+		users[i] = r.user()
+	}
+	return users, nil
+}
+
 // SetPassword replaces a user's password hash unconditionally.
 func (s *Store) SetPassword(ctx context.Context, username, passwordHash string) error {
 	res := s.db.WithContext(ctx).Model(&userRow{}).Where("username = ?", username).
