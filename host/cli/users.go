@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/portcullis-auth/portcullis/host/config"
 	"github.com/portcullis-auth/portcullis/host/storage"
 	"github.com/portcullis-auth/portcullis/host/usernames"
 	"github.com/portcullis-auth/portcullis/sdk"
@@ -206,7 +207,38 @@ func usersCmd(e *env) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.AddCommand(add, passwd, list, remove, disable, enable)
+	var reportBackend string
+	report := &cobra.Command{
+		Use:   "rehash-report",
+		Short: "Count the stored password hashes by format and cost, and name the users whose hash is to be replaced",
+		Long: "Count the stored password hashes by format and cost, and name the users whose hash is to be replaced:\n" +
+			"a legacy hash (bcrypt, Django's) is replaced by argon2id at its user's next successful login. The password\n" +
+			"backend's process reads the hashes; no hash is printed.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, store, err := e.openStore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			backend, err := passwordBackend(cfg, reportBackend)
+			if err != nil {
+				return err
+			}
+			resp, err := adminCommand(cmd.Context(), cfg, store, quietLogger(e, cfg), backend, &sdk.AdminRequest{Command: "rehash_report", Args: json.RawMessage("{}")})
+			if err != nil {
+				return err
+			}
+			var r rehashReport
+			if err := json.Unmarshal(resp.Result, &r); err != nil {
+				return fmt.Errorf("backend %q answered rehash_report with %w", backend, err)
+			}
+			return r.print(e.stdout, resp.Message)
+		},
+	}
+	report.Flags().StringVar(&reportBackend, "backend", "", "the password backend whose hashes to report (default: the first password backend)")
+
+	cmd.AddCommand(add, passwd, list, remove, disable, enable, report)
 	return cmd
 }
 
@@ -226,16 +258,9 @@ func (e *env) readAndHash(ctx context.Context, fromStdin bool, backend string) (
 	if err != nil {
 		return "", err
 	}
-	if backend == "" {
-		for _, b := range cfg.Backends {
-			if b.Plugin == "password" {
-				backend = b.Name
-				break
-			}
-		}
-		if backend == "" {
-			return "", errors.New("the configuration has no password backend; name the backend that hashes passwords with --backend")
-		}
+	backend, err = passwordBackend(cfg, backend)
+	if err != nil {
+		return "", err
 	}
 	resp, err := adminCommand(ctx, cfg, store, quietLogger(e, cfg), backend, &sdk.AdminRequest{Command: "hash_password", Secret: pw})
 	if err != nil {
@@ -248,6 +273,20 @@ func (e *env) readAndHash(ctx context.Context, fromStdin bool, backend string) (
 		return "", fmt.Errorf("backend %q answered hash_password without a hash", backend)
 	}
 	return out.Hash, nil
+}
+
+// passwordBackend returns name, or if it is empty the name of the first
+// backend whose plugin is the first-party password plugin.
+func passwordBackend(cfg *config.Config, name string) (string, error) {
+	if name != "" {
+		return name, nil
+	}
+	for _, b := range cfg.Backends {
+		if b.Plugin == "password" {
+			return b.Name, nil
+		}
+	}
+	return "", errors.New("the configuration has no password backend; name the backend with --backend")
 }
 
 // readSecretLine reads the first line of r without its line ending.
