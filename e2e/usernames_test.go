@@ -53,4 +53,18 @@ func TestUsernamesAreOneForm(t *testing.T) {
 	if out := mustRun(t, cfg, "", "users", "list"); !strings.Contains(out, "\nJosé ") || !strings.HasSuffix(out, "1 user(s).\n") {
 		t.Errorf("users list:\n%s", out)
 	}
+
+	// The lockout counts one name whatever form it was sent in, and an
+	// operator resets it in either form.
+	for _, name := range []string{joseNFD, joseNFC} {
+		if r := h.login(name, "wrong"); r.status != 401 {
+			t.Fatalf("wrong password as %+q: %d %s", name, r.status, r.raw)
+		}
+	}
+	if out := mustRun(t, cfg, "", "lockout", "list"); !strings.Contains(out, " José ") || !strings.Contains(out, "1 record(s).") {
+		t.Errorf("lockout list after wrong passwords as both forms of one name:\n%s", out)
+	}
+	if out := mustRun(t, cfg, "", "lockout", "reset", "--username", joseNFD); !strings.Contains(out, "1 attempt removed.") {
+		t.Errorf("lockout reset --username in the decomposed form:\n%s", out)
+	}
 }

@@ -125,6 +125,11 @@ func lockoutCmd(e *env) *cobra.Command {
 			if f.All && (f.Username != "" || f.IPAddress != "") {
 				return fmt.Errorf("--all cannot be combined with --ip or --username")
 			}
+			// The lockout counts names in the host's canonical form; one
+			// that is no username may be a count from before the rules.
+			if c, err := usernames.Canonical(f.Username); err == nil {
+				f.Username = c
+			}
 			cfg, store, backends, err := e.openLockout(cmd.Context(), backend)
 			if err != nil {
 				return err

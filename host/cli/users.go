@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -311,6 +312,9 @@ func readSecretLine(r io.Reader) (string, error) {
 // exactly that name (so that a name stored before today's rules can still
 // be managed), else the one stored under its canonical form.
 func findUser(ctx context.Context, store *storage.Store, name string) (storage.User, error) {
+	if !utf8.ValidString(name) {
+		return storage.User{}, fmt.Errorf("no user %s: a username is UTF-8", usernames.Quote(name))
+	}
 	u, err := store.UserByUsername(ctx, name)
 	if !errors.Is(err, sdk.ErrNotFound) {
 		return u, err
