@@ -12,10 +12,10 @@ import (
 // A plugin gets only what it needs (least privilege):
 //   - Storage is always the plugin instance's own namespace.
 //   - Users answers Authenticators only; LookupUser returns the password
-//     hash only to a backend granted "password_hashes:read", and
-//     SetPasswordHash works only for one granted "password_hashes:write"
-//     (the operator grants them in the backend's `grants:`). Anything else
-//     is ErrPermissionDenied.
+//     hash only to a backend granted "password_hashes:read", ListUsers
+//     works only for such a backend, and SetPasswordHash only for one
+//     granted "password_hashes:write" (the operator grants them in the
+//     backend's `grants:`). Anything else is ErrPermissionDenied.
 //   - Signals sends only the signal names the plugin's Metadata.Emits
 //     declares, never a signal the host owns, and always with the plugin
 //     instance's name as the sender.
@@ -44,6 +44,13 @@ type Users interface {
 	// oldHash, and returns ErrConflict if it changed meanwhile (a concurrent
 	// password change wins over a rehash).
 	SetPasswordHash(ctx context.Context, userID, oldHash, newHash string) error
+	// ListUsers returns a page of every user, hashes included, in id order:
+	// the users whose id sorts after afterID ("" for the first page), at
+	// most limit (> 0) of them; the host may return fewer. The listing ends
+	// with an empty page. It is for a backend that must know what every
+	// stored hash is (the password backend: which formats and costs exist),
+	// and needs the grant password_hashes:read.
+	ListUsers(ctx context.Context, afterID string, limit int) ([]User, error)
 }
 
 // Entry is one stored value.

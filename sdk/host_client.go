@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"time"
 	"unicode/utf8"
 
@@ -66,6 +67,24 @@ func (h *hostClient) SetPasswordHash(ctx context.Context, userID, oldHash, newHa
 	}
 	_, err := h.c.SetPasswordHash(ctx, &pb.SetPasswordHashRequest{UserId: userID, OldHash: oldHash, NewHash: newHash})
 	return errwire.FromStatus(err)
+}
+
+func (h *hostClient) ListUsers(ctx context.Context, afterID string, limit int) ([]User, error) {
+	if err := checkText("user id", afterID); err != nil {
+		return nil, err
+	}
+	if limit < 1 || limit > math.MaxInt32 {
+		return nil, fmt.Errorf("%w: limit must be between 1 and %d", ErrInvalidArgument, math.MaxInt32)
+	}
+	resp, err := h.c.ListUsers(ctx, &pb.ListUsersRequest{AfterId: afterID, Limit: int32(limit)})
+	if err != nil {
+		return nil, errwire.FromStatus(err)
+	}
+	users := make([]User, len(resp.GetUsers()))
+	for i, u := range resp.GetUsers() {
+		users[i] = User{ID: u.GetId(), Username: u.GetUsername(), PasswordHash: u.GetPasswordHash(), Disabled: u.GetDisabled()}
+	}
+	return users, nil
 }
 
 func (h *hostClient) Get(ctx context.Context, key string) (Entry, error) {

@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
 
 	"github.com/spf13/cobra"
 
@@ -15,6 +18,7 @@ import (
 	"github.com/portcullis-auth/portcullis/host/metrics"
 	"github.com/portcullis-auth/portcullis/host/signals"
 	"github.com/portcullis-auth/portcullis/host/storage"
+	"github.com/portcullis-auth/portcullis/host/usernames"
 	sigs "github.com/portcullis-auth/portcullis/sdk/signals"
 )
 
@@ -91,7 +95,12 @@ func lockoutCmd(e *env) *cobra.Command {
 					case a.Locked:
 						until = a.ExpiresAt.Local().Format(time.RFC3339)
 					}
-					ip, user, ua := orDash(a.IPAddress), orDash(a.Username), orDash(a.UserAgent)
+					// A username or user agent is what a client sent:
+					// escaped unless plain, so it cannot rewrite the terminal.
+					ip, user, ua := orDash(a.IPAddress), "-", orDash(escapeText(a.UserAgent))
+					if a.Username != "" {
+						user = usernames.Display(a.Username)
+					}
 					if a.Hashed {
 						ip, user, ua = "(hashed)", "(hashed)", "(hashed)"
 					}
@@ -115,6 +124,11 @@ func lockoutCmd(e *env) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if f.All && (f.Username != "" || f.IPAddress != "") {
 				return fmt.Errorf("--all cannot be combined with --ip or --username")
+			}
+			// The lockout counts names in the host's canonical form; one
+			// that is no username may be a count from before the rules.
+			if c, err := usernames.Canonical(f.Username); err == nil {
+				f.Username = c
 			}
 			cfg, store, backends, err := e.openLockout(cmd.Context(), backend)
 			if err != nil {
@@ -194,6 +208,15 @@ func queueSignal(ctx context.Context, cfg *config.Config, store *storage.Store, 
 		}
 	}
 	d.Emit(ctx, sender, args)
+}
+
+// escapeText returns s as it is if every character is printable, else
+// quoted with Go's escapes, ASCII only.
+func escapeText(s string) string {
+	if strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) < 0 {
+		return s
+	}
+	return strconv.QuoteToASCII(s)
 }
 
 func orDash(s string) string {

@@ -97,6 +97,7 @@ func NewRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		versionCmd(e),
 		pluginServeCmd(),
 	)
+	refuseUnknown(root)
 	return root
 }
 

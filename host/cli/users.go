@@ -7,13 +7,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
-	"unicode"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
+	"github.com/portcullis-auth/portcullis/host/config"
+	"github.com/portcullis-auth/portcullis/host/storage"
+	"github.com/portcullis-auth/portcullis/host/usernames"
 	"github.com/portcullis-auth/portcullis/sdk"
+	sigs "github.com/portcullis-auth/portcullis/sdk/signals"
 )
 
 func usersCmd(e *env) *cobra.Command {
@@ -25,8 +30,9 @@ func usersCmd(e *env) *cobra.Command {
 		Short: "Add a user; the password is read from stdin",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkUsername(args[0]); err != nil {
-				return err
+			name, err := usernames.Canonical(args[0])
+			if err != nil {
+				return fmt.Errorf("%s: %w", usernames.Quote(args[0]), err)
 			}
 			hash, err := e.readAndHash(cmd.Context(), fromStdin, hasher)
 			if err != nil {
@@ -37,11 +43,14 @@ func usersCmd(e *env) *cobra.Command {
 				return err
 			}
 			defer store.Close()
-			u, err := store.CreateUser(cmd.Context(), args[0], hash)
+			u, err := store.CreateUser(cmd.Context(), name, hash)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stdout, "User %q added (id %s).\n", u.Username, u.ID)
+			fmt.Fprintf(e.stdout, "User %s added (id %s).\n", usernames.Quote(u.Username), u.ID)
+			if u.Username != args[0] {
+				fmt.Fprintf(e.stdout, "The name was given as %s; it is stored, and logs in, in its canonical form.\n", strconv.QuoteToASCII(args[0]))
+			}
 			return nil
 		},
 	}
@@ -53,19 +62,23 @@ func usersCmd(e *env) *cobra.Command {
 		Short: "Set a user's password; it is read from stdin",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			hash, err := e.readAndHash(cmd.Context(), fromStdin, hasher)
-			if err != nil {
-				return err
-			}
 			_, store, err := e.openStore(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer store.Close()
-			if err := store.SetPassword(cmd.Context(), args[0], hash); err != nil {
+			u, err := findUser(cmd.Context(), store, args[0])
+			if err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stdout, "Password of %q changed.\n", args[0])
+			hash, err := e.readAndHash(cmd.Context(), fromStdin, hasher)
+			if err != nil {
+				return err
+			}
+			if err := store.SetPassword(cmd.Context(), u.Username, hash); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "Password of %s changed.\n", usernames.Quote(u.Username))
 			return nil
 		},
 	}
@@ -87,14 +100,28 @@ func usersCmd(e *env) *cobra.Command {
 				return err
 			}
 			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "USERNAME\tID\tDISABLED\tCREATED")
+			fmt.Fprintln(tw, "USERNAME\tID\tSTATE\tCREATED")
+			unusable := 0
 			for _, u := range users {
-				fmt.Fprintf(tw, "%s\t%s\t%v\t%s\n", u.Username, u.ID, u.Disabled, u.CreatedAt.Format("2006-01-02 15:04:05Z07:00"))
+				name := usernames.Display(u.Username)
+				if c, err := usernames.Canonical(u.Username); err != nil || c != u.Username {
+					name += " (!)"
+					unusable++
+				}
+				state := "active"
+				if u.Disabled {
+					state = "disabled"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", name, u.ID, state, u.CreatedAt.Format("2006-01-02 15:04:05Z07:00"))
 			}
 			if err := tw.Flush(); err != nil {
 				return err
 			}
 			fmt.Fprintf(e.stdout, "%d user(s).\n", len(users))
+			if unusable > 0 {
+				fmt.Fprintf(e.stdout, "(!) %d name%s stored before today's username rules and cannot log in: remove the user, or add it again under a valid name.\n",
+					unusable, plural(unusable, " was", "s were"))
+			}
 			return nil
 		},
 	}
@@ -109,14 +136,110 @@ func usersCmd(e *env) *cobra.Command {
 				return err
 			}
 			defer store.Close()
-			if err := store.RemoveUser(cmd.Context(), args[0]); err != nil {
+			u, err := findUser(cmd.Context(), store, args[0])
+			if err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stdout, "User %q removed.\n", args[0])
+			if err := store.RemoveUser(cmd.Context(), u.Username); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "User %s removed.\n", usernames.Quote(u.Username))
 			return nil
 		},
 	}
-	cmd.AddCommand(add, passwd, list, remove)
+	disable := &cobra.Command{
+		Use:   "disable USERNAME",
+		Short: "Disable a user: its logins fail as a wrong password does, and its sessions end",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, store, err := e.openStore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			u, err := findUser(cmd.Context(), store, args[0])
+			if err != nil {
+				return err
+			}
+			wasEnabled, sessions, err := store.DisableUser(cmd.Context(), u.ID)
+			if err != nil {
+				return err
+			}
+			log := newLogger(e.stderr, cfg)
+			for _, id := range sessions {
+				queueSignal(cmd.Context(), cfg, store, log, "tokens", &sigs.UserLoggedOut{UserID: u.ID, SessionID: id})
+			}
+			what := "disabled"
+			if !wasEnabled {
+				what = "was already disabled"
+			}
+			ended := ""
+			if len(sessions) > 0 {
+				ended = fmt.Sprintf("; %d session%s ended", len(sessions), plural(len(sessions), "", "s"))
+			}
+			fmt.Fprintf(e.stdout, "User %s %s%s.\n", usernames.Quote(u.Username), what, ended)
+			return nil
+		},
+	}
+
+	enable := &cobra.Command{
+		Use:   "enable USERNAME",
+		Short: "Enable a disabled user",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			_, store, err := e.openStore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			u, err := findUser(cmd.Context(), store, args[0])
+			if err != nil {
+				return err
+			}
+			wasDisabled, err := store.EnableUser(cmd.Context(), u.ID)
+			if err != nil {
+				return err
+			}
+			what := "enabled"
+			if !wasDisabled {
+				what = "was not disabled"
+			}
+			fmt.Fprintf(e.stdout, "User %s %s.\n", usernames.Quote(u.Username), what)
+			return nil
+		},
+	}
+	var reportBackend string
+	report := &cobra.Command{
+		Use:   "rehash-report",
+		Short: "Count the stored password hashes by format and cost, and name the users whose hash is to be replaced",
+		Long: "Count the stored password hashes by format and cost, and name the users whose hash is to be replaced:\n" +
+			"a legacy hash (bcrypt, Django's) is replaced by argon2id at its user's next successful login. The password\n" +
+			"backend's process reads the hashes; no hash is printed.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, store, err := e.openStore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			backend, err := passwordBackend(cfg, reportBackend)
+			if err != nil {
+				return err
+			}
+			resp, err := adminCommand(cmd.Context(), cfg, store, quietLogger(e, cfg), backend, &sdk.AdminRequest{Command: "rehash_report", Args: json.RawMessage("{}")})
+			if err != nil {
+				return err
+			}
+			var r rehashReport
+			if err := json.Unmarshal(resp.Result, &r); err != nil {
+				return fmt.Errorf("backend %q answered rehash_report with %w", backend, err)
+			}
+			return r.print(e.stdout, resp.Message)
+		},
+	}
+	report.Flags().StringVar(&reportBackend, "backend", "", "the password backend whose hashes to report (default: the first password backend)")
+
+	cmd.AddCommand(add, passwd, list, remove, disable, enable, report)
 	return cmd
 }
 
@@ -136,16 +259,9 @@ func (e *env) readAndHash(ctx context.Context, fromStdin bool, backend string) (
 	if err != nil {
 		return "", err
 	}
-	if backend == "" {
-		for _, b := range cfg.Backends {
-			if b.Plugin == "password" {
-				backend = b.Name
-				break
-			}
-		}
-		if backend == "" {
-			return "", errors.New("the configuration has no password backend; name the backend that hashes passwords with --backend")
-		}
+	backend, err = passwordBackend(cfg, backend)
+	if err != nil {
+		return "", err
 	}
 	resp, err := adminCommand(ctx, cfg, store, quietLogger(e, cfg), backend, &sdk.AdminRequest{Command: "hash_password", Secret: pw})
 	if err != nil {
@@ -158,6 +274,20 @@ func (e *env) readAndHash(ctx context.Context, fromStdin bool, backend string) (
 		return "", fmt.Errorf("backend %q answered hash_password without a hash", backend)
 	}
 	return out.Hash, nil
+}
+
+// passwordBackend returns name, or if it is empty the name of the first
+// backend whose plugin is the first-party password plugin.
+func passwordBackend(cfg *config.Config, name string) (string, error) {
+	if name != "" {
+		return name, nil
+	}
+	for _, b := range cfg.Backends {
+		if b.Plugin == "password" {
+			return b.Name, nil
+		}
+	}
+	return "", errors.New("the configuration has no password backend; name the backend with --backend")
 }
 
 // readSecretLine reads the first line of r without its line ending.
@@ -178,16 +308,22 @@ func readSecretLine(r io.Reader) (string, error) {
 	return line, nil
 }
 
-// checkUsername applies the same rules as the login API, so that every user
-// added can log in.
-func checkUsername(name string) error {
-	switch {
-	case name == "":
-		return errors.New("the username must not be empty")
-	case len(name) > 255:
-		return errors.New("the username is longer than 255 bytes")
-	case strings.IndexFunc(name, unicode.IsControl) >= 0:
-		return errors.New("the username must not contain control characters")
+// findUser finds the user an operator names: the user stored under
+// exactly that name (so that a name stored before today's rules can still
+// be managed), else the one stored under its canonical form.
+func findUser(ctx context.Context, store *storage.Store, name string) (storage.User, error) {
+	if !utf8.ValidString(name) {
+		return storage.User{}, fmt.Errorf("no user %s: a username is UTF-8", usernames.Quote(name))
 	}
-	return nil
+	u, err := store.UserByUsername(ctx, name)
+	if !errors.Is(err, sdk.ErrNotFound) {
+		return u, err
+	}
+	if c, cerr := usernames.Canonical(name); cerr == nil && c != name {
+		u, err = store.UserByUsername(ctx, c)
+		if !errors.Is(err, sdk.ErrNotFound) {
+			return u, err
+		}
+	}
+	return storage.User{}, fmt.Errorf("no user %s (see portcullis users list)", usernames.Quote(name))
 }

@@ -67,6 +67,8 @@ func run(t *testing.T, newDB func(t testing.TB) database) {
 		{"UsersOnlyForAuthenticators", testUsersOnlyForAuthenticators},
 		{"HashesOnlyWithGrants", testHashesOnlyWithGrants},
 		{"SetPasswordHashNeedsWriteGrant", testSetPasswordHashNeedsWriteGrant},
+		{"ListUsers", testListUsers},
+		{"ListUsersNeedsReadGrant", testListUsersNeedsReadGrant},
 		{"NothingBeforeDeclare", testNothingBeforeDeclare},
 		{"StorageIsTheInstances", testStorageIsTheInstances},
 		{"Signals", testSignals},

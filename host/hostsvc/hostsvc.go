@@ -5,8 +5,8 @@
 //
 //   - Storage is the instance's own namespace, always.
 //   - Users answer only an Authenticator. LookupUser returns the password
-//     hash only with the grant password_hashes:read; SetPasswordHash needs
-//     password_hashes:write.
+//     hash only with the grant password_hashes:read, and ListUsers (every
+//     user's hash) needs it; SetPasswordHash needs password_hashes:write.
 //   - Signals: a plugin sends only the names its metadata declares
 //     (Emits), never one the host owns, always under its instance name.
 //
@@ -27,7 +27,8 @@ import (
 
 // The grants an operator can give a backend (`grants:` in its entry).
 const (
-	// GrantReadPasswordHashes lets LookupUser return password hashes.
+	// GrantReadPasswordHashes lets LookupUser return password hashes, and
+	// ListUsers list every user with its hash.
 	GrantReadPasswordHashes = "password_hashes:read"
 	// GrantWritePasswordHashes lets the plugin replace password hashes.
 	GrantWritePasswordHashes = "password_hashes:write"
@@ -97,6 +98,30 @@ func (u users) LookupUser(ctx context.Context, username string) (sdk.User, error
 	out := sdk.User{ID: usr.ID, Username: usr.Username, Disabled: usr.Disabled}
 	if u.s.granted(GrantReadPasswordHashes) {
 		out.PasswordHash = usr.PasswordHash
+	}
+	return out, nil
+}
+
+// MaxListUsers bounds a page of ListUsers.
+const MaxListUsers = 1000
+
+func (u users) ListUsers(ctx context.Context, afterID string, limit int) ([]sdk.User, error) {
+	if err := u.check(); err != nil {
+		return nil, err
+	}
+	if !u.s.granted(GrantReadPasswordHashes) {
+		return nil, fmt.Errorf("%w: backend %q is not granted %s, which listing users needs", sdk.ErrPermissionDenied, u.s.instance, GrantReadPasswordHashes)
+	}
+	if limit < 1 {
+		return nil, fmt.Errorf("%w: limit must be > 0", sdk.ErrInvalidArgument)
+	}
+	page, err := u.s.store.ListUsersPage(ctx, afterID, min(limit, MaxListUsers))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]sdk.User, len(page))
+	for i, usr := range page {
+		out[i] = sdk.User{ID: usr.ID, Username: usr.Username, PasswordHash: usr.PasswordHash, Disabled: usr.Disabled}
 	}
 	return out, nil
 }

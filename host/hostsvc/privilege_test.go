@@ -133,6 +133,37 @@ func testSetPasswordHashNeedsWriteGrant(t *testing.T, db database) {
 	}
 }
 
+// ListUsers gives every user's hash at once, so it needs what reading one
+// hash needs, password_hashes:read, and an Authenticator; a refusal says
+// nothing about the users.
+func testListUsersNeedsReadGrant(t *testing.T, db database) {
+	ctx := t.Context()
+	h := newHost(t, db)
+	seedAlice(t, h)
+	for _, tt := range []struct {
+		instance string
+		role     role
+		allowed  bool
+	}{
+		{"receiver-with-every-grant", role{grants: hostsvc.Grants}, false},
+		{"no-grants", role{authenticator: true}, false},
+		{"write-only", role{authenticator: true, grants: []string{hostsvc.GrantWritePasswordHashes}}, false},
+		{"read", role{authenticator: true, grants: []string{hostsvc.GrantReadPasswordHashes}}, true},
+	} {
+		users, err := h.plugin(t, tt.instance, tt.role).Users().ListUsers(ctx, "", 10)
+		if tt.allowed {
+			if err != nil || len(users) != 1 || users[0].PasswordHash != "hash-a" {
+				t.Errorf("%s: ListUsers = %+v, %v; want alice with her hash", tt.instance, users, err)
+			}
+			continue
+		}
+		wantErr(t, tt.instance+": ListUsers", err, sdk.ErrPermissionDenied)
+		if len(users) != 0 {
+			t.Errorf("%s: a refused ListUsers returned %+v", tt.instance, users)
+		}
+	}
+}
+
 // Until the host has read a plugin's metadata (Declare), the plugin gets
 // no users and sends no signal, whatever it is granted.
 func testNothingBeforeDeclare(t *testing.T, db database) {

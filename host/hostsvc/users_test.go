@@ -1,6 +1,7 @@
 package hostsvc_test
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/portcullis-auth/portcullis/sdk"
@@ -40,4 +41,69 @@ func testUsers(t *testing.T, db database) {
 	if u, err := h.plugin(t, "other", passwordBackend).Users().LookupUser(ctx, "alice"); err != nil || u.PasswordHash != "hash-b" {
 		t.Errorf("another instance looking up alice = %+v, %v; want hash-b", u, err)
 	}
+}
+
+// testListUsers: a backend granted password_hashes:read reads every user,
+// hash included, a page at a time, each user once, until an empty page.
+func testListUsers(t *testing.T, db database) {
+	ctx := t.Context()
+	h := newHost(t, db)
+	want := map[string]sdk.User{}
+	for i := range 5 {
+		u, err := h.store.CreateUser(ctx, fmt.Sprintf("user%d", i), fmt.Sprintf("hash-%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[u.ID] = sdk.User{ID: u.ID, Username: u.Username, PasswordHash: u.PasswordHash}
+	}
+	if _, _, err := h.store.DisableUser(ctx, mustID(t, h, "user3")); err != nil {
+		t.Fatal(err)
+	}
+	for id, u := range want {
+		if u.Username == "user3" {
+			u.Disabled = true
+			want[id] = u
+		}
+	}
+	users := h.plugin(t, "users", passwordBackend).Users()
+	got := map[string]sdk.User{}
+	after, pages := "", 0
+	for {
+		page, err := users.ListUsers(ctx, after, 2)
+		if err != nil {
+			t.Fatalf("ListUsers(%q, 2): %v", after, err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		if pages++; len(page) > 2 || pages > 5 {
+			t.Fatalf("page %d has %d users; limit 2, 5 users", pages, len(page))
+		}
+		for _, u := range page {
+			if _, dup := got[u.ID]; dup || u.ID <= after {
+				t.Fatalf("user %s listed twice or out of order (after %q)", u.ID, after)
+			}
+			got[u.ID] = u
+			after = u.ID
+		}
+	}
+	if len(got) != len(want) {
+		t.Fatalf("listed %d users, want %d: %+v", len(got), len(want), got)
+	}
+	for id, u := range want {
+		if got[id] != u {
+			t.Errorf("listed %+v, want %+v", got[id], u)
+		}
+	}
+	_, err := users.ListUsers(ctx, "", 0)
+	wantErr(t, "ListUsers with limit 0", err, sdk.ErrInvalidArgument)
+}
+
+func mustID(t *testing.T, h *testHost, username string) string {
+	t.Helper()
+	u, err := h.store.UserByUsername(t.Context(), username)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.ID
 }

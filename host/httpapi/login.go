@@ -15,11 +15,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode"
 
 	"github.com/portcullis-auth/portcullis/host/chain"
 	"github.com/portcullis-auth/portcullis/host/limiter"
 	"github.com/portcullis-auth/portcullis/host/tokens"
+	"github.com/portcullis-auth/portcullis/host/usernames"
 	"github.com/portcullis-auth/portcullis/sdk"
 	"github.com/portcullis-auth/portcullis/sdk/signals"
 	"github.com/portcullis-auth/portcullis/sdk/strictjson"
@@ -27,7 +27,6 @@ import (
 
 // Input bounds.
 const (
-	maxUsernameBytes   = 255
 	maxPasswordBytes   = 4096
 	maxCredentials     = 16
 	maxCredentialKey   = 64
@@ -171,16 +170,20 @@ func gotKind(got string) string {
 	return "a JSON value"
 }
 
+// validate checks the body and puts the username in its canonical form
+// (package usernames), so that every backend, the lockout's counting
+// included, sees one name in one form. A name that is not a username is
+// a 400: no user can have it.
 func (b *loginBody) validate() error {
-	switch {
-	case b.Username == nil:
+	if b.Username == nil {
 		return invalid("username is required")
-	case *b.Username == "":
-		return invalid("username must not be empty")
-	case len(*b.Username) > maxUsernameBytes:
-		return invalid("username is longer than %d bytes", maxUsernameBytes)
-	case strings.IndexFunc(*b.Username, unicode.IsControl) >= 0:
-		return invalid("username must not contain control characters")
+	}
+	name, err := usernames.Canonical(*b.Username)
+	if err != nil {
+		return invalid("%s", err)
+	}
+	*b.Username = name
+	switch {
 	case b.Password == nil:
 		return invalid("password is required")
 	case len(*b.Password) > maxPasswordBytes:

@@ -96,7 +96,10 @@ func (s *Store) migrate(ctx context.Context) error {
 				return err
 			}
 		}
-		return tx.AutoMigrate(models...)
+		if err := tx.AutoMigrate(models...); err != nil {
+			return err
+		}
+		return keyUsernames(tx)
 	})
 	if err != nil {
 		return fmt.Errorf("storage: migrating the schema: %w", err)

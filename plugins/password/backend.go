@@ -2,12 +2,13 @@ package password
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"runtime"
+	"time"
 
 	"github.com/portcullis-auth/portcullis/sdk"
 )
@@ -66,33 +67,60 @@ type Backend struct {
 	cfg   Config
 	users sdk.Users
 	log   *slog.Logger
-	// slots bounds concurrent hashing.
+	// slots bounds concurrent hashing: every verification, every new hash
+	// (a rehash after a legacy login, an admin hash_password), every
+	// measurement.
 	slots chan struct{}
-	// dummy is verified against for unknown users so they cost the same as
-	// known ones.
-	dummy string
+	// floor is the time every attempt takes at least (timing.go);
+	// preparing lets one caller at a time learn it.
+	floor     floor
+	preparing chan struct{}
+	clock     clock
+	// verifyHash and newHash are Verify and Hash, and pick draws a random
+	// index below n; tests replace them.
+	verifyHash func(stored, password string) (bool, error)
+	newHash    func(password string, p Argon2Params) (string, error)
+	pick       func(n int) int
 }
 
 // New returns an unconfigured backend.
-func New() *Backend { return &Backend{log: sdk.Logger()} }
+func New() *Backend {
+	return &Backend{
+		log:        sdk.Logger(),
+		preparing:  make(chan struct{}, 1),
+		clock:      wallClock{},
+		verifyHash: Verify,
+		newHash:    Hash,
+		pick:       rand.IntN,
+	}
+}
 
 // Metadata implements sdk.Plugin.
 func (b *Backend) Metadata() sdk.Metadata {
 	return sdk.Metadata{Name: "password", Version: Version}
 }
 
-// Configure implements sdk.Plugin.
+// prepareTimeout bounds learning the stored hash kinds when the backend
+// starts: a page through every user, and a few verifications of each
+// family's most costly kind.
+const prepareTimeout = 5 * time.Minute
+
+// Configure implements sdk.Plugin. It starts learning the kinds of hash
+// stored in the background; a login waits for it (see timing.go).
 func (b *Backend) Configure(_ context.Context, req *sdk.ConfigureRequest) error {
 	cfg, err := ParseConfig(req.Config)
 	if err != nil {
 		return err
 	}
-	dummy, err := Hash(rand.Text(), cfg.Argon2id)
-	if err != nil {
-		return err
-	}
-	b.cfg, b.users, b.dummy = cfg, req.Host.Users(), dummy
+	b.cfg, b.users = cfg, req.Host.Users()
 	b.slots = make(chan struct{}, cfg.MaxConcurrentHashes)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), prepareTimeout)
+		defer cancel()
+		if err := b.prepare(ctx); err != nil {
+			b.log.Warn("learning the kinds of password hash stored; the next login tries again", "error", err)
+		}
+	}()
 	return nil
 }
 
@@ -101,23 +129,27 @@ func (b *Backend) Authenticate(ctx context.Context, req *sdk.AuthenticateRequest
 	if b.users == nil {
 		return fmt.Errorf("%w: password backend is not configured", sdk.ErrUnavailable)
 	}
+	if err := b.prepare(ctx); err != nil {
+		return fmt.Errorf("%w: learning the kinds of password hash stored: %v", sdk.ErrUnavailable, err)
+	}
 	user, err := b.users.LookupUser(ctx, req.Username)
 	known := err == nil
 	if err != nil && !errors.Is(err, sdk.ErrNotFound) {
 		return fmt.Errorf("looking up user: %w", err)
 	}
-	stored := user.PasswordHash
-	if !known || stored == "" {
-		stored = b.dummy
+	kind := KindOf(user.PasswordHash)
+	if known && kind.Format == FormatUnknown {
+		b.log.Warn("stored password hash is in an unknown format; login refused", "user_id", user.ID)
 	}
-	ok, err := b.verify(ctx, stored, req.Password)
+	usable := known && kind.Format != FormatNone && kind.Format != FormatUnknown
+	ok, err := b.attempt(ctx, usable, user.PasswordHash, kind, req.Password)
 	if err != nil {
 		return err
 	}
 	// A disabled account answers exactly as a wrong password does, after
 	// the same work: an answer of its own for the right password would
 	// tell an attacker the password (Django's ModelBackend does the same).
-	if !known || !ok || user.PasswordHash == "" || user.Disabled {
+	if !usable || !ok || user.Disabled {
 		resp.Abstain(sdk.ReasonInvalidCredentials)
 		return nil
 	}
@@ -128,27 +160,49 @@ func (b *Backend) Authenticate(ctx context.Context, req *sdk.AuthenticateRequest
 	return nil
 }
 
-// verify checks password against stored while holding a hashing slot.
-func (b *Backend) verify(ctx context.Context, stored, password string) (bool, error) {
+// inSlot runs f holding one of b's hashing slots.
+func inSlot[T any](ctx context.Context, b *Backend, f func() (T, error)) (T, error) {
+	var zero T
 	select {
 	case b.slots <- struct{}{}:
 	case <-ctx.Done():
-		return false, ctx.Err()
+		return zero, ctx.Err()
 	}
 	defer func() { <-b.slots }()
-	ok, err := Verify(stored, password)
-	if errors.Is(err, ErrUnknownFormat) {
-		// A hash this backend cannot read never matches; say so to operators.
-		b.log.Warn("stored password hash is in an unknown format; login refused")
-		return false, nil
-	}
-	return ok, err
+	return f()
 }
 
-// rehash replaces a legacy hash with argon2id. A failure is logged and does
-// not fail the login that proved the password.
+// verify checks password against stored in a hashing slot, and returns
+// how long the check took (not counting the wait for the slot). A hash in
+// no format this backend reads never matches.
+func (b *Backend) verify(ctx context.Context, stored, password string) (bool, time.Duration, error) {
+	type result struct {
+		ok   bool
+		took time.Duration
+	}
+	r, err := inSlot(ctx, b, func() (result, error) {
+		start := b.clock.Now()
+		ok, err := b.verifyHash(stored, password)
+		return result{ok, b.clock.Now().Sub(start)}, err
+	})
+	if errors.Is(err, ErrUnknownFormat) {
+		b.log.Warn("stored password hash is in an unknown format; login refused")
+		return false, r.took, nil
+	}
+	return r.ok, r.took, err
+}
+
+// hash makes a new hash of password with the configured parameters, in a
+// hashing slot.
+func (b *Backend) hash(ctx context.Context, password string) (string, error) {
+	return inSlot(ctx, b, func() (string, error) { return b.newHash(password, b.cfg.Argon2id) })
+}
+
+// rehash replaces a legacy hash with argon2id, in a hashing slot like any
+// other hash. A failure is logged and does not fail the login that proved
+// the password.
 func (b *Backend) rehash(ctx context.Context, user sdk.User, password string) {
-	fresh, err := Hash(password, b.cfg.Argon2id)
+	fresh, err := b.hash(ctx, password)
 	if err == nil {
 		err = b.users.SetPasswordHash(ctx, user.ID, user.PasswordHash, fresh)
 	}
@@ -157,36 +211,46 @@ func (b *Backend) rehash(ctx context.Context, user sdk.User, password string) {
 	}
 }
 
-// CommandHashPassword is the admin command that hashes the request's
-// Secret with the backend's configured parameters; its result is
-// {"hash": "<PHC string>"}. The host's command line stores the hash, so
-// the password never reaches the host's database in any other form.
-const CommandHashPassword = "hash_password"
+// The admin commands (sdk.Admin) the backend answers.
+const (
+	// CommandHashPassword hashes the request's Secret with the backend's
+	// configured parameters; its result is {"hash": "<PHC string>"}. The
+	// host's command line stores the hash, so the password never reaches
+	// the host's database in any other form.
+	CommandHashPassword = "hash_password"
+	// CommandRehashReport reports how many stored hashes there are of each
+	// kind, which users have one to replace, and the kind every login is
+	// made to cost; its result is a RehashReport. It holds no hash.
+	CommandRehashReport = "rehash_report"
+)
 
 // Admin implements sdk.Admin.
 func (b *Backend) Admin(ctx context.Context, req *sdk.AdminRequest, resp *sdk.AdminResponse) error {
-	if req.Command != CommandHashPassword {
-		return fmt.Errorf("%w: the password backend has no command %q", sdk.ErrUnimplemented, req.Command)
-	}
-	if req.Secret == "" {
-		return fmt.Errorf("%w: no password to hash", sdk.ErrInvalidArgument)
-	}
 	if b.slots == nil {
 		return fmt.Errorf("%w: password backend is not configured", sdk.ErrUnavailable)
 	}
-	select {
-	case b.slots <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	defer func() { <-b.slots }()
-	hash, err := Hash(req.Secret, b.cfg.Argon2id)
-	if err != nil {
+	switch req.Command {
+	case CommandHashPassword:
+		if req.Secret == "" {
+			return fmt.Errorf("%w: no password to hash", sdk.ErrInvalidArgument)
+		}
+		hash, err := b.hash(ctx, req.Secret)
+		if err != nil {
+			return err
+		}
+		resp.Result, _ = json.Marshal(map[string]string{"hash": hash})
+		resp.Message = "Password hashed."
+		return nil
+	case CommandRehashReport:
+		report, err := b.rehashReport(ctx)
+		if err != nil {
+			return err
+		}
+		resp.Result, err = json.Marshal(report)
+		resp.Message = report.summary()
 		return err
 	}
-	resp.Result, _ = json.Marshal(map[string]string{"hash": hash})
-	resp.Message = "Password hashed."
-	return nil
+	return fmt.Errorf("%w: the password backend has no command %q", sdk.ErrUnimplemented, req.Command)
 }
 
 // Interface guards.

@@ -29,6 +29,18 @@ func (s *hostServer) LookupUser(ctx context.Context, req *pb.LookupUserRequest) 
 	}}, nil
 }
 
+func (s *hostServer) ListUsers(ctx context.Context, req *pb.ListUsersRequest) (*pb.ListUsersResponse, error) {
+	users, err := s.host.Users().ListUsers(ctx, req.GetAfterId(), int(req.GetLimit()))
+	if err != nil {
+		return nil, errwire.ToStatus(err)
+	}
+	resp := &pb.ListUsersResponse{Users: make([]*pb.User, len(users))}
+	for i, u := range users {
+		resp.Users[i] = &pb.User{Id: u.ID, Username: u.Username, PasswordHash: u.PasswordHash, Disabled: u.Disabled}
+	}
+	return resp, nil
+}
+
 func (s *hostServer) SetPasswordHash(ctx context.Context, req *pb.SetPasswordHashRequest) (*pb.SetPasswordHashResponse, error) {
 	err := s.host.Users().SetPasswordHash(ctx, req.GetUserId(), req.GetOldHash(), req.GetNewHash())
 	return &pb.SetPasswordHashResponse{}, errwire.ToStatus(err)

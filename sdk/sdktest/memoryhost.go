@@ -103,6 +103,27 @@ func (h *MemoryHost) SetPasswordHash(_ context.Context, userID, oldHash, newHash
 	return fmt.Errorf("user id %q: %w", userID, sdk.ErrNotFound)
 }
 
+// ListUsers returns the users whose id sorts after afterID, in id order,
+// at most limit; the memory host keeps no grants, so hashes are included.
+func (h *MemoryHost) ListUsers(_ context.Context, afterID string, limit int) ([]sdk.User, error) {
+	if limit < 1 {
+		return nil, fmt.Errorf("%w: limit must be > 0", sdk.ErrInvalidArgument)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []sdk.User
+	for _, u := range h.users {
+		if u.ID > afterID {
+			out = append(out, u)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
 // live returns the entry at key if it exists and has not expired; the
 // caller holds h.mu.
 func (h *MemoryHost) live(key string) (sdk.Entry, bool) {

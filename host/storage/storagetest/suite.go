@@ -22,6 +22,8 @@ type Opener func(t testing.TB) *storage.Store
 func Run(t *testing.T, newDB func(t testing.TB) Opener) {
 	t.Run("ConcurrentMigrations", func(t *testing.T) { testConcurrentMigrations(t, newDB(t)) })
 	t.Run("Users", func(t *testing.T) { testUsers(t, newDB(t)(t)) })
+	t.Run("Usernames", func(t *testing.T) { testUsernames(t, newDB(t)(t)) })
+	t.Run("ConcurrentCaseVariants", func(t *testing.T) { testConcurrentCaseVariants(t, newDB(t)) })
 	t.Run("ReplacePasswordHash", func(t *testing.T) { testReplacePasswordHash(t, newDB(t)(t)) })
 	t.Run("Tokens", func(t *testing.T) { testTokens(t, newDB(t)(t)) })
 	t.Run("PurgeTokens", func(t *testing.T) { testPurgeTokens(t, newDB(t)(t)) })
@@ -74,8 +76,19 @@ func testUsers(t *testing.T, s *storage.Store) {
 	if _, err := s.CreateUser(ctx, "alice", "other"); !errors.Is(err, sdk.ErrConflict) {
 		t.Fatalf("duplicate username: got %v, want ErrConflict", err)
 	}
-	if _, err := s.CreateUser(ctx, "Alice", "hash-A"); err != nil {
-		t.Fatalf("usernames are case-sensitive, as in Django: %v", err)
+	for _, name := range []string{"Alice", "ALICE", "\uff41\uff4c\uff49\uff43\uff45"} {
+		if _, err := s.CreateUser(ctx, name, "hash-A"); !errors.Is(err, sdk.ErrConflict) && !errors.Is(err, sdk.ErrInvalidArgument) {
+			t.Fatalf("CreateUser(%+q) beside alice: got %v, want ErrConflict (one name whatever its case or width)", name, err)
+		}
+	}
+	if _, err := s.CreateUser(ctx, "Alice2", "hash-A"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UserByUsername(ctx, "Alice2"); err != nil {
+		t.Fatalf("UserByUsername(Alice2): %v", err)
+	}
+	if _, err := s.UserByUsername(ctx, "alice2"); !errors.Is(err, sdk.ErrNotFound) {
+		t.Fatalf("UserByUsername(alice2) for the user Alice2: got %v; want ErrNotFound (a login matches the name exactly, case included)", err)
 	}
 	got, err := s.UserByUsername(ctx, "alice")
 	if err != nil || got.ID != alice.ID || got.PasswordHash != "hash-a" {
@@ -94,7 +107,7 @@ func testUsers(t *testing.T, s *storage.Store) {
 		t.Fatalf("SetPassword of unknown user: got %v", err)
 	}
 	users, err := s.ListUsers(ctx)
-	if err != nil || len(users) != 2 || users[0].Username != "Alice" || users[1].Username != "alice" {
+	if err != nil || len(users) != 2 || users[0].Username != "Alice2" || users[1].Username != "alice" {
 		t.Fatalf("ListUsers = %+v, %v", users, err)
 	}
 	if err := s.RemoveUser(ctx, "alice"); err != nil {
@@ -105,6 +118,70 @@ func testUsers(t *testing.T, s *storage.Store) {
 	}
 	if _, err := s.UserByUsername(ctx, "alice"); !errors.Is(err, sdk.ErrNotFound) {
 		t.Fatalf("removed user still found: %v", err)
+	}
+}
+
+// testUsernames: the store keeps only canonical usernames, one per key.
+func testUsernames(t *testing.T, s *storage.Store) {
+	ctx := context.Background()
+	const joseNFC, joseNFD = "Jos\u00e9", "Jose\u0301"
+	if _, err := s.CreateUser(ctx, joseNFC, "h"); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		in      string
+		wantErr error
+	}{
+		{"decomposed form of a user's name", joseNFD, sdk.ErrInvalidArgument},
+		{"upper case of a user's name", "JOS\u00c9", sdk.ErrConflict},
+		{"the same name", joseNFC, sdk.ErrConflict},
+		{"mixed scripts", "\u0430lice", sdk.ErrInvalidArgument},
+		{"zero width space", "ali\u200bce", sdk.ErrInvalidArgument},
+		{"right-to-left override", "ali\u202ece", sdk.ErrInvalidArgument},
+		{"trailing space", "alice ", sdk.ErrInvalidArgument},
+		{"empty", "", sdk.ErrInvalidArgument},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := s.CreateUser(ctx, tt.in, "h"); !errors.Is(err, tt.wantErr) {
+				t.Fatalf("CreateUser(%+q) = %v, want %v", tt.in, err, tt.wantErr)
+			}
+		})
+	}
+	users, err := s.ListUsers(ctx)
+	if err != nil || len(users) != 1 {
+		t.Fatalf("refused names were stored: %+v, %v", users, err)
+	}
+}
+
+// testConcurrentCaseVariants: of names that differ only in case, created
+// at once from two hosts, exactly one is stored.
+func testConcurrentCaseVariants(t *testing.T, open Opener) {
+	ctx := context.Background()
+	stores := []*storage.Store{open(t), open(t)}
+	names := []string{"carol", "Carol", "CAROL", "caroL"}
+	errs := make([]error, len(names))
+	var wg sync.WaitGroup
+	for i, name := range names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = stores[i%2].CreateUser(ctx, name, "h")
+		}()
+	}
+	wg.Wait()
+	created := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			created++
+		case !errors.Is(err, sdk.ErrConflict):
+			t.Errorf("CreateUser(%s): %v, want success or ErrConflict", names[i], err)
+		}
+	}
+	if users, err := stores[0].ListUsers(ctx); created != 1 || err != nil || len(users) != 1 {
+		t.Fatalf("%d of %v created, stored %+v, %v; want exactly one", created, names, users, err)
 	}
 }
 

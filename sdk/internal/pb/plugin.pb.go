@@ -1641,6 +1641,104 @@ func (x *LookupUserResponse) GetUser() *User {
 	return nil
 }
 
+type ListUsersRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only users whose id sorts after this one; "" for the first page.
+	AfterId string `protobuf:"bytes,1,opt,name=after_id,json=afterId,proto3" json:"after_id,omitempty"`
+	// At most this many; the host may return fewer.
+	Limit         int32 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListUsersRequest) Reset() {
+	*x = ListUsersRequest{}
+	mi := &file_plugin_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListUsersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListUsersRequest) ProtoMessage() {}
+
+func (x *ListUsersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListUsersRequest.ProtoReflect.Descriptor instead.
+func (*ListUsersRequest) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ListUsersRequest) GetAfterId() string {
+	if x != nil {
+		return x.AfterId
+	}
+	return ""
+}
+
+func (x *ListUsersRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+type ListUsersResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Users         []*User                `protobuf:"bytes,1,rep,name=users,proto3" json:"users,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListUsersResponse) Reset() {
+	*x = ListUsersResponse{}
+	mi := &file_plugin_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListUsersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListUsersResponse) ProtoMessage() {}
+
+func (x *ListUsersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListUsersResponse.ProtoReflect.Descriptor instead.
+func (*ListUsersResponse) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ListUsersResponse) GetUsers() []*User {
+	if x != nil {
+		return x.Users
+	}
+	return nil
+}
+
 type SetPasswordHashRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	UserId        string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
@@ -1652,7 +1750,7 @@ type SetPasswordHashRequest struct {
 
 func (x *SetPasswordHashRequest) Reset() {
 	*x = SetPasswordHashRequest{}
-	mi := &file_plugin_proto_msgTypes[23]
+	mi := &file_plugin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1664,7 +1762,7 @@ func (x *SetPasswordHashRequest) String() string {
 func (*SetPasswordHashRequest) ProtoMessage() {}
 
 func (x *SetPasswordHashRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[23]
+	mi := &file_plugin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1677,7 +1775,7 @@ func (x *SetPasswordHashRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPasswordHashRequest.ProtoReflect.Descriptor instead.
 func (*SetPasswordHashRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{23}
+	return file_plugin_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SetPasswordHashRequest) GetUserId() string {
@@ -1709,7 +1807,7 @@ type SetPasswordHashResponse struct {
 
 func (x *SetPasswordHashResponse) Reset() {
 	*x = SetPasswordHashResponse{}
-	mi := &file_plugin_proto_msgTypes[24]
+	mi := &file_plugin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1721,7 +1819,7 @@ func (x *SetPasswordHashResponse) String() string {
 func (*SetPasswordHashResponse) ProtoMessage() {}
 
 func (x *SetPasswordHashResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[24]
+	mi := &file_plugin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1734,7 +1832,7 @@ func (x *SetPasswordHashResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPasswordHashResponse.ProtoReflect.Descriptor instead.
 func (*SetPasswordHashResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{24}
+	return file_plugin_proto_rawDescGZIP(), []int{26}
 }
 
 type StorageGetRequest struct {
@@ -1746,7 +1844,7 @@ type StorageGetRequest struct {
 
 func (x *StorageGetRequest) Reset() {
 	*x = StorageGetRequest{}
-	mi := &file_plugin_proto_msgTypes[25]
+	mi := &file_plugin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1758,7 +1856,7 @@ func (x *StorageGetRequest) String() string {
 func (*StorageGetRequest) ProtoMessage() {}
 
 func (x *StorageGetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[25]
+	mi := &file_plugin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1771,7 +1869,7 @@ func (x *StorageGetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StorageGetRequest.ProtoReflect.Descriptor instead.
 func (*StorageGetRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{25}
+	return file_plugin_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *StorageGetRequest) GetKey() string {
@@ -1792,7 +1890,7 @@ type StorageGetResponse struct {
 
 func (x *StorageGetResponse) Reset() {
 	*x = StorageGetResponse{}
-	mi := &file_plugin_proto_msgTypes[26]
+	mi := &file_plugin_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1804,7 +1902,7 @@ func (x *StorageGetResponse) String() string {
 func (*StorageGetResponse) ProtoMessage() {}
 
 func (x *StorageGetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[26]
+	mi := &file_plugin_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1817,7 +1915,7 @@ func (x *StorageGetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StorageGetResponse.ProtoReflect.Descriptor instead.
 func (*StorageGetResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{26}
+	return file_plugin_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *StorageGetResponse) GetValue() []byte {
@@ -1846,7 +1944,7 @@ type StoragePutRequest struct {
 
 func (x *StoragePutRequest) Reset() {
 	*x = StoragePutRequest{}
-	mi := &file_plugin_proto_msgTypes[27]
+	mi := &file_plugin_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1858,7 +1956,7 @@ func (x *StoragePutRequest) String() string {
 func (*StoragePutRequest) ProtoMessage() {}
 
 func (x *StoragePutRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[27]
+	mi := &file_plugin_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1871,7 +1969,7 @@ func (x *StoragePutRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoragePutRequest.ProtoReflect.Descriptor instead.
 func (*StoragePutRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{27}
+	return file_plugin_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *StoragePutRequest) GetKey() string {
@@ -1903,7 +2001,7 @@ type StoragePutResponse struct {
 
 func (x *StoragePutResponse) Reset() {
 	*x = StoragePutResponse{}
-	mi := &file_plugin_proto_msgTypes[28]
+	mi := &file_plugin_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1915,7 +2013,7 @@ func (x *StoragePutResponse) String() string {
 func (*StoragePutResponse) ProtoMessage() {}
 
 func (x *StoragePutResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[28]
+	mi := &file_plugin_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1928,7 +2026,7 @@ func (x *StoragePutResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoragePutResponse.ProtoReflect.Descriptor instead.
 func (*StoragePutResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{28}
+	return file_plugin_proto_rawDescGZIP(), []int{30}
 }
 
 type StorageDeleteRequest struct {
@@ -1940,7 +2038,7 @@ type StorageDeleteRequest struct {
 
 func (x *StorageDeleteRequest) Reset() {
 	*x = StorageDeleteRequest{}
-	mi := &file_plugin_proto_msgTypes[29]
+	mi := &file_plugin_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1952,7 +2050,7 @@ func (x *StorageDeleteRequest) String() string {
 func (*StorageDeleteRequest) ProtoMessage() {}
 
 func (x *StorageDeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[29]
+	mi := &file_plugin_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1965,7 +2063,7 @@ func (x *StorageDeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StorageDeleteRequest.ProtoReflect.Descriptor instead.
 func (*StorageDeleteRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{29}
+	return file_plugin_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *StorageDeleteRequest) GetKey() string {
@@ -1984,7 +2082,7 @@ type StorageDeleteResponse struct {
 
 func (x *StorageDeleteResponse) Reset() {
 	*x = StorageDeleteResponse{}
-	mi := &file_plugin_proto_msgTypes[30]
+	mi := &file_plugin_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1996,7 +2094,7 @@ func (x *StorageDeleteResponse) String() string {
 func (*StorageDeleteResponse) ProtoMessage() {}
 
 func (x *StorageDeleteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[30]
+	mi := &file_plugin_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2009,7 +2107,7 @@ func (x *StorageDeleteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StorageDeleteResponse.ProtoReflect.Descriptor instead.
 func (*StorageDeleteResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{30}
+	return file_plugin_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *StorageDeleteResponse) GetDeleted() bool {
@@ -2028,7 +2126,7 @@ type StorageListRequest struct {
 
 func (x *StorageListRequest) Reset() {
 	*x = StorageListRequest{}
-	mi := &file_plugin_proto_msgTypes[31]
+	mi := &file_plugin_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2040,7 +2138,7 @@ func (x *StorageListRequest) String() string {
 func (*StorageListRequest) ProtoMessage() {}
 
 func (x *StorageListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[31]
+	mi := &file_plugin_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2053,7 +2151,7 @@ func (x *StorageListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StorageListRequest.ProtoReflect.Descriptor instead.
 func (*StorageListRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{31}
+	return file_plugin_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *StorageListRequest) GetPrefix() string {
@@ -2074,7 +2172,7 @@ type StorageEntry struct {
 
 func (x *StorageEntry) Reset() {
 	*x = StorageEntry{}
-	mi := &file_plugin_proto_msgTypes[32]
+	mi := &file_plugin_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2086,7 +2184,7 @@ func (x *StorageEntry) String() string {
 func (*StorageEntry) ProtoMessage() {}
 
 func (x *StorageEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[32]
+	mi := &file_plugin_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2099,7 +2197,7 @@ func (x *StorageEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StorageEntry.ProtoReflect.Descriptor instead.
 func (*StorageEntry) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{32}
+	return file_plugin_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *StorageEntry) GetKey() string {
@@ -2132,7 +2230,7 @@ type StorageListResponse struct {
 
 func (x *StorageListResponse) Reset() {
 	*x = StorageListResponse{}
-	mi := &file_plugin_proto_msgTypes[33]
+	mi := &file_plugin_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2144,7 +2242,7 @@ func (x *StorageListResponse) String() string {
 func (*StorageListResponse) ProtoMessage() {}
 
 func (x *StorageListResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[33]
+	mi := &file_plugin_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2157,7 +2255,7 @@ func (x *StorageListResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StorageListResponse.ProtoReflect.Descriptor instead.
 func (*StorageListResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{33}
+	return file_plugin_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *StorageListResponse) GetEntries() []*StorageEntry {
@@ -2178,7 +2276,7 @@ type StorageIncrementRequest struct {
 
 func (x *StorageIncrementRequest) Reset() {
 	*x = StorageIncrementRequest{}
-	mi := &file_plugin_proto_msgTypes[34]
+	mi := &file_plugin_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2190,7 +2288,7 @@ func (x *StorageIncrementRequest) String() string {
 func (*StorageIncrementRequest) ProtoMessage() {}
 
 func (x *StorageIncrementRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[34]
+	mi := &file_plugin_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2203,7 +2301,7 @@ func (x *StorageIncrementRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StorageIncrementRequest.ProtoReflect.Descriptor instead.
 func (*StorageIncrementRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{34}
+	return file_plugin_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *StorageIncrementRequest) GetKey() string {
@@ -2236,7 +2334,7 @@ type StorageIncrementResponse struct {
 
 func (x *StorageIncrementResponse) Reset() {
 	*x = StorageIncrementResponse{}
-	mi := &file_plugin_proto_msgTypes[35]
+	mi := &file_plugin_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2248,7 +2346,7 @@ func (x *StorageIncrementResponse) String() string {
 func (*StorageIncrementResponse) ProtoMessage() {}
 
 func (x *StorageIncrementResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[35]
+	mi := &file_plugin_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2261,7 +2359,7 @@ func (x *StorageIncrementResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StorageIncrementResponse.ProtoReflect.Descriptor instead.
 func (*StorageIncrementResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{35}
+	return file_plugin_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *StorageIncrementResponse) GetValue() int64 {
@@ -2285,7 +2383,7 @@ type StorageCompareAndSwapRequest struct {
 
 func (x *StorageCompareAndSwapRequest) Reset() {
 	*x = StorageCompareAndSwapRequest{}
-	mi := &file_plugin_proto_msgTypes[36]
+	mi := &file_plugin_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2297,7 +2395,7 @@ func (x *StorageCompareAndSwapRequest) String() string {
 func (*StorageCompareAndSwapRequest) ProtoMessage() {}
 
 func (x *StorageCompareAndSwapRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[36]
+	mi := &file_plugin_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2310,7 +2408,7 @@ func (x *StorageCompareAndSwapRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StorageCompareAndSwapRequest.ProtoReflect.Descriptor instead.
 func (*StorageCompareAndSwapRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{36}
+	return file_plugin_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *StorageCompareAndSwapRequest) GetKey() string {
@@ -2357,7 +2455,7 @@ type StorageCompareAndSwapResponse struct {
 
 func (x *StorageCompareAndSwapResponse) Reset() {
 	*x = StorageCompareAndSwapResponse{}
-	mi := &file_plugin_proto_msgTypes[37]
+	mi := &file_plugin_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2369,7 +2467,7 @@ func (x *StorageCompareAndSwapResponse) String() string {
 func (*StorageCompareAndSwapResponse) ProtoMessage() {}
 
 func (x *StorageCompareAndSwapResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[37]
+	mi := &file_plugin_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2382,7 +2480,7 @@ func (x *StorageCompareAndSwapResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StorageCompareAndSwapResponse.ProtoReflect.Descriptor instead.
 func (*StorageCompareAndSwapResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{37}
+	return file_plugin_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *StorageCompareAndSwapResponse) GetSwapped() bool {
@@ -2402,7 +2500,7 @@ type EmitSignalRequest struct {
 
 func (x *EmitSignalRequest) Reset() {
 	*x = EmitSignalRequest{}
-	mi := &file_plugin_proto_msgTypes[38]
+	mi := &file_plugin_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2414,7 +2512,7 @@ func (x *EmitSignalRequest) String() string {
 func (*EmitSignalRequest) ProtoMessage() {}
 
 func (x *EmitSignalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[38]
+	mi := &file_plugin_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2427,7 +2525,7 @@ func (x *EmitSignalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmitSignalRequest.ProtoReflect.Descriptor instead.
 func (*EmitSignalRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{38}
+	return file_plugin_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *EmitSignalRequest) GetName() string {
@@ -2453,7 +2551,7 @@ type EmitSignalResponse struct {
 
 func (x *EmitSignalResponse) Reset() {
 	*x = EmitSignalResponse{}
-	mi := &file_plugin_proto_msgTypes[39]
+	mi := &file_plugin_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2465,7 +2563,7 @@ func (x *EmitSignalResponse) String() string {
 func (*EmitSignalResponse) ProtoMessage() {}
 
 func (x *EmitSignalResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[39]
+	mi := &file_plugin_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2478,7 +2576,7 @@ func (x *EmitSignalResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmitSignalResponse.ProtoReflect.Descriptor instead.
 func (*EmitSignalResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{39}
+	return file_plugin_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *EmitSignalResponse) GetId() string {
@@ -2611,7 +2709,12 @@ const file_plugin_proto_rawDesc = "" +
 	"\x11LookupUserRequest\x12\x1a\n" +
 	"\busername\x18\x01 \x01(\tR\busername\"D\n" +
 	"\x12LookupUserResponse\x12.\n" +
-	"\x04user\x18\x01 \x01(\v2\x1a.portcullis.plugin.v2.UserR\x04user\"g\n" +
+	"\x04user\x18\x01 \x01(\v2\x1a.portcullis.plugin.v2.UserR\x04user\"C\n" +
+	"\x10ListUsersRequest\x12\x19\n" +
+	"\bafter_id\x18\x01 \x01(\tR\aafterId\x12\x14\n" +
+	"\x05limit\x18\x02 \x01(\x05R\x05limit\"E\n" +
+	"\x11ListUsersResponse\x120\n" +
+	"\x05users\x18\x01 \x03(\v2\x1a.portcullis.plugin.v2.UserR\x05users\"g\n" +
 	"\x16SetPasswordHashRequest\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x19\n" +
 	"\bold_hash\x18\x02 \x01(\tR\aoldHash\x12\x19\n" +
@@ -2695,11 +2798,12 @@ const file_plugin_proto_rawDesc = "" +
 	"\x05Admin\x12P\n" +
 	"\x05Admin\x12\".portcullis.plugin.v2.AdminRequest\x1a#.portcullis.plugin.v2.AdminResponse2h\n" +
 	"\x0eSignalReceiver\x12V\n" +
-	"\aReceive\x12$.portcullis.plugin.v2.ReceiveRequest\x1a%.portcullis.plugin.v2.ReceiveResponse2\xc6\a\n" +
+	"\aReceive\x12$.portcullis.plugin.v2.ReceiveRequest\x1a%.portcullis.plugin.v2.ReceiveResponse2\xa4\b\n" +
 	"\fHostServices\x12_\n" +
 	"\n" +
 	"LookupUser\x12'.portcullis.plugin.v2.LookupUserRequest\x1a(.portcullis.plugin.v2.LookupUserResponse\x12n\n" +
-	"\x0fSetPasswordHash\x12,.portcullis.plugin.v2.SetPasswordHashRequest\x1a-.portcullis.plugin.v2.SetPasswordHashResponse\x12_\n" +
+	"\x0fSetPasswordHash\x12,.portcullis.plugin.v2.SetPasswordHashRequest\x1a-.portcullis.plugin.v2.SetPasswordHashResponse\x12\\\n" +
+	"\tListUsers\x12&.portcullis.plugin.v2.ListUsersRequest\x1a'.portcullis.plugin.v2.ListUsersResponse\x12_\n" +
 	"\n" +
 	"StorageGet\x12'.portcullis.plugin.v2.StorageGetRequest\x1a(.portcullis.plugin.v2.StorageGetResponse\x12_\n" +
 	"\n" +
@@ -2724,7 +2828,7 @@ func file_plugin_proto_rawDescGZIP() []byte {
 }
 
 var file_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
+var file_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
 var file_plugin_proto_goTypes = []any{
 	(Capability)(0),                       // 0: portcullis.plugin.v2.Capability
 	(Decision)(0),                         // 1: portcullis.plugin.v2.Decision
@@ -2752,89 +2856,94 @@ var file_plugin_proto_goTypes = []any{
 	(*User)(nil),                          // 23: portcullis.plugin.v2.User
 	(*LookupUserRequest)(nil),             // 24: portcullis.plugin.v2.LookupUserRequest
 	(*LookupUserResponse)(nil),            // 25: portcullis.plugin.v2.LookupUserResponse
-	(*SetPasswordHashRequest)(nil),        // 26: portcullis.plugin.v2.SetPasswordHashRequest
-	(*SetPasswordHashResponse)(nil),       // 27: portcullis.plugin.v2.SetPasswordHashResponse
-	(*StorageGetRequest)(nil),             // 28: portcullis.plugin.v2.StorageGetRequest
-	(*StorageGetResponse)(nil),            // 29: portcullis.plugin.v2.StorageGetResponse
-	(*StoragePutRequest)(nil),             // 30: portcullis.plugin.v2.StoragePutRequest
-	(*StoragePutResponse)(nil),            // 31: portcullis.plugin.v2.StoragePutResponse
-	(*StorageDeleteRequest)(nil),          // 32: portcullis.plugin.v2.StorageDeleteRequest
-	(*StorageDeleteResponse)(nil),         // 33: portcullis.plugin.v2.StorageDeleteResponse
-	(*StorageListRequest)(nil),            // 34: portcullis.plugin.v2.StorageListRequest
-	(*StorageEntry)(nil),                  // 35: portcullis.plugin.v2.StorageEntry
-	(*StorageListResponse)(nil),           // 36: portcullis.plugin.v2.StorageListResponse
-	(*StorageIncrementRequest)(nil),       // 37: portcullis.plugin.v2.StorageIncrementRequest
-	(*StorageIncrementResponse)(nil),      // 38: portcullis.plugin.v2.StorageIncrementResponse
-	(*StorageCompareAndSwapRequest)(nil),  // 39: portcullis.plugin.v2.StorageCompareAndSwapRequest
-	(*StorageCompareAndSwapResponse)(nil), // 40: portcullis.plugin.v2.StorageCompareAndSwapResponse
-	(*EmitSignalRequest)(nil),             // 41: portcullis.plugin.v2.EmitSignalRequest
-	(*EmitSignalResponse)(nil),            // 42: portcullis.plugin.v2.EmitSignalResponse
-	nil,                                   // 43: portcullis.plugin.v2.AuthenticateRequest.CredentialsEntry
-	nil,                                   // 44: portcullis.plugin.v2.Identity.AttributesEntry
-	(*durationpb.Duration)(nil),           // 45: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),         // 46: google.protobuf.Timestamp
+	(*ListUsersRequest)(nil),              // 26: portcullis.plugin.v2.ListUsersRequest
+	(*ListUsersResponse)(nil),             // 27: portcullis.plugin.v2.ListUsersResponse
+	(*SetPasswordHashRequest)(nil),        // 28: portcullis.plugin.v2.SetPasswordHashRequest
+	(*SetPasswordHashResponse)(nil),       // 29: portcullis.plugin.v2.SetPasswordHashResponse
+	(*StorageGetRequest)(nil),             // 30: portcullis.plugin.v2.StorageGetRequest
+	(*StorageGetResponse)(nil),            // 31: portcullis.plugin.v2.StorageGetResponse
+	(*StoragePutRequest)(nil),             // 32: portcullis.plugin.v2.StoragePutRequest
+	(*StoragePutResponse)(nil),            // 33: portcullis.plugin.v2.StoragePutResponse
+	(*StorageDeleteRequest)(nil),          // 34: portcullis.plugin.v2.StorageDeleteRequest
+	(*StorageDeleteResponse)(nil),         // 35: portcullis.plugin.v2.StorageDeleteResponse
+	(*StorageListRequest)(nil),            // 36: portcullis.plugin.v2.StorageListRequest
+	(*StorageEntry)(nil),                  // 37: portcullis.plugin.v2.StorageEntry
+	(*StorageListResponse)(nil),           // 38: portcullis.plugin.v2.StorageListResponse
+	(*StorageIncrementRequest)(nil),       // 39: portcullis.plugin.v2.StorageIncrementRequest
+	(*StorageIncrementResponse)(nil),      // 40: portcullis.plugin.v2.StorageIncrementResponse
+	(*StorageCompareAndSwapRequest)(nil),  // 41: portcullis.plugin.v2.StorageCompareAndSwapRequest
+	(*StorageCompareAndSwapResponse)(nil), // 42: portcullis.plugin.v2.StorageCompareAndSwapResponse
+	(*EmitSignalRequest)(nil),             // 43: portcullis.plugin.v2.EmitSignalRequest
+	(*EmitSignalResponse)(nil),            // 44: portcullis.plugin.v2.EmitSignalResponse
+	nil,                                   // 45: portcullis.plugin.v2.AuthenticateRequest.CredentialsEntry
+	nil,                                   // 46: portcullis.plugin.v2.Identity.AttributesEntry
+	(*durationpb.Duration)(nil),           // 47: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),         // 48: google.protobuf.Timestamp
 }
 var file_plugin_proto_depIdxs = []int32{
 	0,  // 0: portcullis.plugin.v2.MetadataResponse.capabilities:type_name -> portcullis.plugin.v2.Capability
 	4,  // 1: portcullis.plugin.v2.MetadataResponse.subscriptions:type_name -> portcullis.plugin.v2.Subscription
-	43, // 2: portcullis.plugin.v2.AuthenticateRequest.credentials:type_name -> portcullis.plugin.v2.AuthenticateRequest.CredentialsEntry
+	45, // 2: portcullis.plugin.v2.AuthenticateRequest.credentials:type_name -> portcullis.plugin.v2.AuthenticateRequest.CredentialsEntry
 	8,  // 3: portcullis.plugin.v2.AuthenticateRequest.client:type_name -> portcullis.plugin.v2.Client
-	44, // 4: portcullis.plugin.v2.Identity.attributes:type_name -> portcullis.plugin.v2.Identity.AttributesEntry
+	46, // 4: portcullis.plugin.v2.Identity.attributes:type_name -> portcullis.plugin.v2.Identity.AttributesEntry
 	1,  // 5: portcullis.plugin.v2.AuthenticateResponse.decision:type_name -> portcullis.plugin.v2.Decision
 	10, // 6: portcullis.plugin.v2.AuthenticateResponse.identity:type_name -> portcullis.plugin.v2.Identity
-	45, // 7: portcullis.plugin.v2.AuthenticateResponse.retry_after:type_name -> google.protobuf.Duration
+	47, // 7: portcullis.plugin.v2.AuthenticateResponse.retry_after:type_name -> google.protobuf.Duration
 	2,  // 8: portcullis.plugin.v2.LoginEndedRequest.result:type_name -> portcullis.plugin.v2.LoginResult
 	8,  // 9: portcullis.plugin.v2.LoginEndedRequest.client:type_name -> portcullis.plugin.v2.Client
-	45, // 10: portcullis.plugin.v2.AttemptTier.cooloff:type_name -> google.protobuf.Duration
+	47, // 10: portcullis.plugin.v2.AttemptTier.cooloff:type_name -> google.protobuf.Duration
 	15, // 11: portcullis.plugin.v2.AttemptCounter.tiers:type_name -> portcullis.plugin.v2.AttemptTier
 	16, // 12: portcullis.plugin.v2.AttemptRuleResponse.counters:type_name -> portcullis.plugin.v2.AttemptCounter
-	45, // 13: portcullis.plugin.v2.AttemptRuleResponse.max_wait:type_name -> google.protobuf.Duration
-	46, // 14: portcullis.plugin.v2.Signal.time:type_name -> google.protobuf.Timestamp
+	47, // 13: portcullis.plugin.v2.AttemptRuleResponse.max_wait:type_name -> google.protobuf.Duration
+	48, // 14: portcullis.plugin.v2.Signal.time:type_name -> google.protobuf.Timestamp
 	20, // 15: portcullis.plugin.v2.ReceiveRequest.signal:type_name -> portcullis.plugin.v2.Signal
 	23, // 16: portcullis.plugin.v2.LookupUserResponse.user:type_name -> portcullis.plugin.v2.User
-	46, // 17: portcullis.plugin.v2.StorageGetResponse.expires_at:type_name -> google.protobuf.Timestamp
-	45, // 18: portcullis.plugin.v2.StoragePutRequest.ttl:type_name -> google.protobuf.Duration
-	46, // 19: portcullis.plugin.v2.StorageEntry.expires_at:type_name -> google.protobuf.Timestamp
-	35, // 20: portcullis.plugin.v2.StorageListResponse.entries:type_name -> portcullis.plugin.v2.StorageEntry
-	45, // 21: portcullis.plugin.v2.StorageIncrementRequest.ttl:type_name -> google.protobuf.Duration
-	45, // 22: portcullis.plugin.v2.StorageCompareAndSwapRequest.ttl:type_name -> google.protobuf.Duration
-	3,  // 23: portcullis.plugin.v2.Plugin.Metadata:input_type -> portcullis.plugin.v2.MetadataRequest
-	6,  // 24: portcullis.plugin.v2.Plugin.Configure:input_type -> portcullis.plugin.v2.ConfigureRequest
-	9,  // 25: portcullis.plugin.v2.Authenticator.Authenticate:input_type -> portcullis.plugin.v2.AuthenticateRequest
-	12, // 26: portcullis.plugin.v2.OutcomeObserver.LoginEnded:input_type -> portcullis.plugin.v2.LoginEndedRequest
-	14, // 27: portcullis.plugin.v2.AttemptLimiter.AttemptRule:input_type -> portcullis.plugin.v2.AttemptRuleRequest
-	18, // 28: portcullis.plugin.v2.Admin.Admin:input_type -> portcullis.plugin.v2.AdminRequest
-	21, // 29: portcullis.plugin.v2.SignalReceiver.Receive:input_type -> portcullis.plugin.v2.ReceiveRequest
-	24, // 30: portcullis.plugin.v2.HostServices.LookupUser:input_type -> portcullis.plugin.v2.LookupUserRequest
-	26, // 31: portcullis.plugin.v2.HostServices.SetPasswordHash:input_type -> portcullis.plugin.v2.SetPasswordHashRequest
-	28, // 32: portcullis.plugin.v2.HostServices.StorageGet:input_type -> portcullis.plugin.v2.StorageGetRequest
-	30, // 33: portcullis.plugin.v2.HostServices.StoragePut:input_type -> portcullis.plugin.v2.StoragePutRequest
-	32, // 34: portcullis.plugin.v2.HostServices.StorageDelete:input_type -> portcullis.plugin.v2.StorageDeleteRequest
-	34, // 35: portcullis.plugin.v2.HostServices.StorageList:input_type -> portcullis.plugin.v2.StorageListRequest
-	37, // 36: portcullis.plugin.v2.HostServices.StorageIncrement:input_type -> portcullis.plugin.v2.StorageIncrementRequest
-	39, // 37: portcullis.plugin.v2.HostServices.StorageCompareAndSwap:input_type -> portcullis.plugin.v2.StorageCompareAndSwapRequest
-	41, // 38: portcullis.plugin.v2.HostServices.EmitSignal:input_type -> portcullis.plugin.v2.EmitSignalRequest
-	5,  // 39: portcullis.plugin.v2.Plugin.Metadata:output_type -> portcullis.plugin.v2.MetadataResponse
-	7,  // 40: portcullis.plugin.v2.Plugin.Configure:output_type -> portcullis.plugin.v2.ConfigureResponse
-	11, // 41: portcullis.plugin.v2.Authenticator.Authenticate:output_type -> portcullis.plugin.v2.AuthenticateResponse
-	13, // 42: portcullis.plugin.v2.OutcomeObserver.LoginEnded:output_type -> portcullis.plugin.v2.LoginEndedResponse
-	17, // 43: portcullis.plugin.v2.AttemptLimiter.AttemptRule:output_type -> portcullis.plugin.v2.AttemptRuleResponse
-	19, // 44: portcullis.plugin.v2.Admin.Admin:output_type -> portcullis.plugin.v2.AdminResponse
-	22, // 45: portcullis.plugin.v2.SignalReceiver.Receive:output_type -> portcullis.plugin.v2.ReceiveResponse
-	25, // 46: portcullis.plugin.v2.HostServices.LookupUser:output_type -> portcullis.plugin.v2.LookupUserResponse
-	27, // 47: portcullis.plugin.v2.HostServices.SetPasswordHash:output_type -> portcullis.plugin.v2.SetPasswordHashResponse
-	29, // 48: portcullis.plugin.v2.HostServices.StorageGet:output_type -> portcullis.plugin.v2.StorageGetResponse
-	31, // 49: portcullis.plugin.v2.HostServices.StoragePut:output_type -> portcullis.plugin.v2.StoragePutResponse
-	33, // 50: portcullis.plugin.v2.HostServices.StorageDelete:output_type -> portcullis.plugin.v2.StorageDeleteResponse
-	36, // 51: portcullis.plugin.v2.HostServices.StorageList:output_type -> portcullis.plugin.v2.StorageListResponse
-	38, // 52: portcullis.plugin.v2.HostServices.StorageIncrement:output_type -> portcullis.plugin.v2.StorageIncrementResponse
-	40, // 53: portcullis.plugin.v2.HostServices.StorageCompareAndSwap:output_type -> portcullis.plugin.v2.StorageCompareAndSwapResponse
-	42, // 54: portcullis.plugin.v2.HostServices.EmitSignal:output_type -> portcullis.plugin.v2.EmitSignalResponse
-	39, // [39:55] is the sub-list for method output_type
-	23, // [23:39] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	23, // 17: portcullis.plugin.v2.ListUsersResponse.users:type_name -> portcullis.plugin.v2.User
+	48, // 18: portcullis.plugin.v2.StorageGetResponse.expires_at:type_name -> google.protobuf.Timestamp
+	47, // 19: portcullis.plugin.v2.StoragePutRequest.ttl:type_name -> google.protobuf.Duration
+	48, // 20: portcullis.plugin.v2.StorageEntry.expires_at:type_name -> google.protobuf.Timestamp
+	37, // 21: portcullis.plugin.v2.StorageListResponse.entries:type_name -> portcullis.plugin.v2.StorageEntry
+	47, // 22: portcullis.plugin.v2.StorageIncrementRequest.ttl:type_name -> google.protobuf.Duration
+	47, // 23: portcullis.plugin.v2.StorageCompareAndSwapRequest.ttl:type_name -> google.protobuf.Duration
+	3,  // 24: portcullis.plugin.v2.Plugin.Metadata:input_type -> portcullis.plugin.v2.MetadataRequest
+	6,  // 25: portcullis.plugin.v2.Plugin.Configure:input_type -> portcullis.plugin.v2.ConfigureRequest
+	9,  // 26: portcullis.plugin.v2.Authenticator.Authenticate:input_type -> portcullis.plugin.v2.AuthenticateRequest
+	12, // 27: portcullis.plugin.v2.OutcomeObserver.LoginEnded:input_type -> portcullis.plugin.v2.LoginEndedRequest
+	14, // 28: portcullis.plugin.v2.AttemptLimiter.AttemptRule:input_type -> portcullis.plugin.v2.AttemptRuleRequest
+	18, // 29: portcullis.plugin.v2.Admin.Admin:input_type -> portcullis.plugin.v2.AdminRequest
+	21, // 30: portcullis.plugin.v2.SignalReceiver.Receive:input_type -> portcullis.plugin.v2.ReceiveRequest
+	24, // 31: portcullis.plugin.v2.HostServices.LookupUser:input_type -> portcullis.plugin.v2.LookupUserRequest
+	28, // 32: portcullis.plugin.v2.HostServices.SetPasswordHash:input_type -> portcullis.plugin.v2.SetPasswordHashRequest
+	26, // 33: portcullis.plugin.v2.HostServices.ListUsers:input_type -> portcullis.plugin.v2.ListUsersRequest
+	30, // 34: portcullis.plugin.v2.HostServices.StorageGet:input_type -> portcullis.plugin.v2.StorageGetRequest
+	32, // 35: portcullis.plugin.v2.HostServices.StoragePut:input_type -> portcullis.plugin.v2.StoragePutRequest
+	34, // 36: portcullis.plugin.v2.HostServices.StorageDelete:input_type -> portcullis.plugin.v2.StorageDeleteRequest
+	36, // 37: portcullis.plugin.v2.HostServices.StorageList:input_type -> portcullis.plugin.v2.StorageListRequest
+	39, // 38: portcullis.plugin.v2.HostServices.StorageIncrement:input_type -> portcullis.plugin.v2.StorageIncrementRequest
+	41, // 39: portcullis.plugin.v2.HostServices.StorageCompareAndSwap:input_type -> portcullis.plugin.v2.StorageCompareAndSwapRequest
+	43, // 40: portcullis.plugin.v2.HostServices.EmitSignal:input_type -> portcullis.plugin.v2.EmitSignalRequest
+	5,  // 41: portcullis.plugin.v2.Plugin.Metadata:output_type -> portcullis.plugin.v2.MetadataResponse
+	7,  // 42: portcullis.plugin.v2.Plugin.Configure:output_type -> portcullis.plugin.v2.ConfigureResponse
+	11, // 43: portcullis.plugin.v2.Authenticator.Authenticate:output_type -> portcullis.plugin.v2.AuthenticateResponse
+	13, // 44: portcullis.plugin.v2.OutcomeObserver.LoginEnded:output_type -> portcullis.plugin.v2.LoginEndedResponse
+	17, // 45: portcullis.plugin.v2.AttemptLimiter.AttemptRule:output_type -> portcullis.plugin.v2.AttemptRuleResponse
+	19, // 46: portcullis.plugin.v2.Admin.Admin:output_type -> portcullis.plugin.v2.AdminResponse
+	22, // 47: portcullis.plugin.v2.SignalReceiver.Receive:output_type -> portcullis.plugin.v2.ReceiveResponse
+	25, // 48: portcullis.plugin.v2.HostServices.LookupUser:output_type -> portcullis.plugin.v2.LookupUserResponse
+	29, // 49: portcullis.plugin.v2.HostServices.SetPasswordHash:output_type -> portcullis.plugin.v2.SetPasswordHashResponse
+	27, // 50: portcullis.plugin.v2.HostServices.ListUsers:output_type -> portcullis.plugin.v2.ListUsersResponse
+	31, // 51: portcullis.plugin.v2.HostServices.StorageGet:output_type -> portcullis.plugin.v2.StorageGetResponse
+	33, // 52: portcullis.plugin.v2.HostServices.StoragePut:output_type -> portcullis.plugin.v2.StoragePutResponse
+	35, // 53: portcullis.plugin.v2.HostServices.StorageDelete:output_type -> portcullis.plugin.v2.StorageDeleteResponse
+	38, // 54: portcullis.plugin.v2.HostServices.StorageList:output_type -> portcullis.plugin.v2.StorageListResponse
+	40, // 55: portcullis.plugin.v2.HostServices.StorageIncrement:output_type -> portcullis.plugin.v2.StorageIncrementResponse
+	42, // 56: portcullis.plugin.v2.HostServices.StorageCompareAndSwap:output_type -> portcullis.plugin.v2.StorageCompareAndSwapResponse
+	44, // 57: portcullis.plugin.v2.HostServices.EmitSignal:output_type -> portcullis.plugin.v2.EmitSignalResponse
+	41, // [41:58] is the sub-list for method output_type
+	24, // [24:41] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_plugin_proto_init() }
@@ -2848,7 +2957,7 @@ func file_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugin_proto_rawDesc), len(file_plugin_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   42,
+			NumMessages:   44,
 			NumExtensions: 0,
 			NumServices:   7,
 		},

@@ -715,6 +715,7 @@ var SignalReceiver_ServiceDesc = grpc.ServiceDesc{
 const (
 	HostServices_LookupUser_FullMethodName            = "/portcullis.plugin.v2.HostServices/LookupUser"
 	HostServices_SetPasswordHash_FullMethodName       = "/portcullis.plugin.v2.HostServices/SetPasswordHash"
+	HostServices_ListUsers_FullMethodName             = "/portcullis.plugin.v2.HostServices/ListUsers"
 	HostServices_StorageGet_FullMethodName            = "/portcullis.plugin.v2.HostServices/StorageGet"
 	HostServices_StoragePut_FullMethodName            = "/portcullis.plugin.v2.HostServices/StoragePut"
 	HostServices_StorageDelete_FullMethodName         = "/portcullis.plugin.v2.HostServices/StorageDelete"
@@ -733,6 +734,7 @@ const (
 type HostServicesClient interface {
 	LookupUser(ctx context.Context, in *LookupUserRequest, opts ...grpc.CallOption) (*LookupUserResponse, error)
 	SetPasswordHash(ctx context.Context, in *SetPasswordHashRequest, opts ...grpc.CallOption) (*SetPasswordHashResponse, error)
+	ListUsers(ctx context.Context, in *ListUsersRequest, opts ...grpc.CallOption) (*ListUsersResponse, error)
 	StorageGet(ctx context.Context, in *StorageGetRequest, opts ...grpc.CallOption) (*StorageGetResponse, error)
 	StoragePut(ctx context.Context, in *StoragePutRequest, opts ...grpc.CallOption) (*StoragePutResponse, error)
 	StorageDelete(ctx context.Context, in *StorageDeleteRequest, opts ...grpc.CallOption) (*StorageDeleteResponse, error)
@@ -764,6 +766,16 @@ func (c *hostServicesClient) SetPasswordHash(ctx context.Context, in *SetPasswor
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(SetPasswordHashResponse)
 	err := c.cc.Invoke(ctx, HostServices_SetPasswordHash_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *hostServicesClient) ListUsers(ctx context.Context, in *ListUsersRequest, opts ...grpc.CallOption) (*ListUsersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListUsersResponse)
+	err := c.cc.Invoke(ctx, HostServices_ListUsers_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -849,6 +861,7 @@ func (c *hostServicesClient) EmitSignal(ctx context.Context, in *EmitSignalReque
 type HostServicesServer interface {
 	LookupUser(context.Context, *LookupUserRequest) (*LookupUserResponse, error)
 	SetPasswordHash(context.Context, *SetPasswordHashRequest) (*SetPasswordHashResponse, error)
+	ListUsers(context.Context, *ListUsersRequest) (*ListUsersResponse, error)
 	StorageGet(context.Context, *StorageGetRequest) (*StorageGetResponse, error)
 	StoragePut(context.Context, *StoragePutRequest) (*StoragePutResponse, error)
 	StorageDelete(context.Context, *StorageDeleteRequest) (*StorageDeleteResponse, error)
@@ -871,6 +884,9 @@ func (UnimplementedHostServicesServer) LookupUser(context.Context, *LookupUserRe
 }
 func (UnimplementedHostServicesServer) SetPasswordHash(context.Context, *SetPasswordHashRequest) (*SetPasswordHashResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SetPasswordHash not implemented")
+}
+func (UnimplementedHostServicesServer) ListUsers(context.Context, *ListUsersRequest) (*ListUsersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListUsers not implemented")
 }
 func (UnimplementedHostServicesServer) StorageGet(context.Context, *StorageGetRequest) (*StorageGetResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method StorageGet not implemented")
@@ -946,6 +962,24 @@ func _HostServices_SetPasswordHash_Handler(srv interface{}, ctx context.Context,
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(HostServicesServer).SetPasswordHash(ctx, req.(*SetPasswordHashRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _HostServices_ListUsers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListUsersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostServicesServer).ListUsers(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HostServices_ListUsers_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostServicesServer).ListUsers(ctx, req.(*ListUsersRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -1090,6 +1124,10 @@ var HostServices_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SetPasswordHash",
 			Handler:    _HostServices_SetPasswordHash_Handler,
+		},
+		{
+			MethodName: "ListUsers",
+			Handler:    _HostServices_ListUsers_Handler,
 		},
 		{
 			MethodName: "StorageGet",
