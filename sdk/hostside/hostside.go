@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"sync"
 
 	goplugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
@@ -73,25 +74,17 @@ func (g *grpcPlugin) GRPCServer(*goplugin.GRPCBroker, *grpc.Server) error {
 }
 
 func (g *grpcPlugin) GRPCClient(_ context.Context, broker *goplugin.GRPCBroker, conn *grpc.ClientConn) (any, error) {
-	id := broker.NextId()
-	stopped := make(chan struct{})
-	go func() {
-		defer close(stopped)
-		broker.AcceptAndServe(id, func(opts []grpc.ServerOption) *grpc.Server {
-			s := grpc.NewServer(opts...)
-			pb.RegisterHostServicesServer(s, &hostServer{host: g.host})
-			return s
-		})
-	}()
 	return &Remote{
-		stopped:  stopped,
+		broker:   broker,
+		host:     g.host,
+		hostID:   broker.NextId(),
+		stopped:  make(chan struct{}),
 		plugin:   pb.NewPluginClient(conn),
 		auth:     pb.NewAuthenticatorClient(conn),
 		observer: pb.NewOutcomeObserverClient(conn),
 		limiter:  pb.NewAttemptLimiterClient(conn),
 		admin:    pb.NewAdminClient(conn),
 		signals:  pb.NewSignalReceiverClient(conn),
-		hostID:   id,
 	}, nil
 }
 
@@ -105,14 +98,49 @@ type Remote struct {
 	limiter  pb.AttemptLimiterClient
 	admin    pb.AdminClient
 	signals  pb.SignalReceiverClient
-	hostID   uint32
-	stopped  chan struct{}
+
+	// The host's services are served from the first Configure on, so that
+	// a plugin that is never configured leaves no socket behind.
+	broker  *goplugin.GRPCBroker
+	host    sdk.Host
+	hostID  uint32
+	mu      sync.Mutex
+	serving bool // the services were started
+	done    bool // HostServicesStopped was asked for before they were
+	stopped chan struct{}
+}
+
+// serveHost starts serving the host's services, once.
+func (r *Remote) serveHost() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.serving || r.done {
+		return
+	}
+	r.serving = true
+	go func() {
+		defer close(r.stopped)
+		r.broker.AcceptAndServe(r.hostID, func(opts []grpc.ServerOption) *grpc.Server {
+			s := grpc.NewServer(opts...)
+			pb.RegisterHostServicesServer(s, &hostServer{host: r.host})
+			return s
+		})
+	}()
 }
 
 // HostServicesStopped is closed once the host's services for the plugin
 // have stopped, and their socket is gone: after the go-plugin client is
-// killed and the plugin's connections to them have closed.
-func (r *Remote) HostServicesStopped() <-chan struct{} { return r.stopped }
+// killed and the plugin's connections to them have closed. For a plugin
+// never configured it is closed at once (and Configure then fails).
+func (r *Remote) HostServicesStopped() <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.serving && !r.done {
+		r.done = true
+		close(r.stopped)
+	}
+	return r.stopped
+}
 
 // Info asks the plugin to describe itself.
 func (r *Remote) Info(ctx context.Context) (Info, error) {
@@ -137,6 +165,7 @@ func (r *Remote) Info(ctx context.Context) (Info, error) {
 // Configure hands the plugin its instance name and configuration. A bad
 // configuration comes back as *sdk.ConfigError.
 func (r *Remote) Configure(ctx context.Context, instance string, config json.RawMessage) error {
+	r.serveHost()
 	_, err := r.plugin.Configure(ctx, &pb.ConfigureRequest{
 		Instance: instance, ConfigJson: config, HostServicesBrokerId: r.hostID,
 	})
