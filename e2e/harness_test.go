@@ -267,6 +267,29 @@ func (h *host) metric(series string) float64 {
 	return 0
 }
 
+// metricSum adds up every series of the metric name in the host's
+// /metrics, whatever its labels.
+func (h *host) metricSum(name string) float64 {
+	h.t.Helper()
+	r := h.get("/metrics")
+	if r.status != 200 {
+		h.t.Fatalf("GET /metrics: %d %s", r.status, r.raw)
+	}
+	var sum float64
+	for _, line := range strings.Split(r.raw, "\n") {
+		series, v, ok := strings.Cut(line, " ")
+		if !ok || (series != name && !strings.HasPrefix(series, name+"{")) {
+			continue
+		}
+		var f float64
+		if _, err := fmt.Sscan(v, &f); err != nil {
+			h.t.Fatalf("metric %s: %q: %v", series, v, err)
+		}
+		sum += f
+	}
+	return sum
+}
+
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()

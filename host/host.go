@@ -92,6 +92,7 @@ func (h *Host) start(ctx context.Context, opts Options) error {
 	h.signals.Subscribe(builtinSubs...)
 
 	restarts := h.metrics.Counter("portcullis_plugin_restarts_total", "Plugin processes restarted after an exit.", "backend")
+	calls := h.metrics.Counter("portcullis_plugin_calls_total", "Calls crossing between the host and a plugin process, by direction and gRPC method.", "backend", "direction", "method")
 	h.sup = supervisor.New(supervisor.Options{
 		StartTimeout:   cfg.Plugins.StartTimeout.D(),
 		BackoffMin:     cfg.Plugins.RestartBackoff.D(),
@@ -100,6 +101,7 @@ func (h *Host) start(ctx context.Context, opts Options) error {
 		Logger:         h.log,
 		LogLevel:       cfg.Log.Level,
 		BuiltinCommand: opts.BuiltinCommand,
+		OnCall:         func(instance, direction, method string) { calls.Inc(instance, direction, method) },
 		OnEvent: func(ev supervisor.Event) {
 			if ev.Started && ev.Restart > 0 {
 				restarts.Inc(ev.Instance)

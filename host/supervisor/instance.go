@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"path"
 	"sync"
 	"syscall"
 	"time"
 
 	goplugin "github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
 
 	"github.com/portcullis-auth/portcullis/sdk"
 	"github.com/portcullis-auth/portcullis/sdk/attempts"
@@ -197,7 +199,8 @@ func (i *Instance) start(ctx context.Context) error {
 	proc := newProcessRunner(cmd, i.sup.spawn, i.spec.Plugin, exe.image())
 	c := goplugin.NewClient(&goplugin.ClientConfig{
 		HandshakeConfig:  hostside.Handshake,
-		Plugins:          hostside.PluginSet(i.spec.Host),
+		Plugins:          hostside.PluginSet(i.spec.Host, grpc.ChainUnaryInterceptor(i.countCalls(FromPlugin))),
+		GRPCDialOptions:  []grpc.DialOption{grpc.WithChainUnaryInterceptor(i.countCallsOut())},
 		RunnerFunc:       proc.attach,
 		UnixSocketConfig: &goplugin.UnixSocketConfig{TempDir: i.sup.dir.path},
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
@@ -270,6 +273,26 @@ func (i *Instance) start(ctx context.Context) error {
 	log.Info("plugin started", "pid", ev.PID, "restart", ev.Restart)
 	opts.OnEvent(ev)
 	return nil
+}
+
+// countCalls counts the calls a plugin makes to the host's services.
+func (i *Instance) countCalls(direction string) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		if on := i.sup.opts.OnCall; on != nil {
+			on(i.spec.Name, direction, path.Base(info.FullMethod))
+		}
+		return handler(ctx, req)
+	}
+}
+
+// countCallsOut counts the calls the host makes to the plugin.
+func (i *Instance) countCallsOut() grpc.UnaryClientInterceptor {
+	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		if on := i.sup.opts.OnCall; on != nil {
+			on(i.spec.Name, ToPlugin, path.Base(method))
+		}
+		return invoker(ctx, method, req, reply, cc, opts...)
+	}
 }
 
 // checkCapabilities refuses a plugin that does not implement what its

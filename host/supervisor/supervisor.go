@@ -33,7 +33,17 @@ type Options struct {
 	BuiltinCommand func(name string) (*exec.Cmd, error)
 	// OnEvent, if set, is told of every start and exit. It must not block.
 	OnEvent func(Event)
+	// OnCall, if set, is told of every call that crosses to or from a
+	// plugin process: the instance, the direction (ToPlugin or
+	// FromPlugin) and the gRPC method's short name. It must not block.
+	OnCall func(instance, direction, method string)
 }
+
+// The directions of a call, for Options.OnCall.
+const (
+	ToPlugin   = "host_to_plugin"
+	FromPlugin = "plugin_to_host"
+)
 
 // Event reports a plugin process starting or exiting.
 type Event struct {

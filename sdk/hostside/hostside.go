@@ -59,14 +59,16 @@ type Info struct {
 func (i Info) Has(c Capability) bool { return slices.Contains(i.Capabilities, c) }
 
 // PluginSet is the go-plugin plugin set to dispense PluginName from. host
-// is served to the plugin for the life of its process.
-func PluginSet(host sdk.Host) goplugin.PluginSet {
-	return goplugin.PluginSet{wire.PluginName: &grpcPlugin{host: host}}
+// is served to the plugin for the life of its process, by a gRPC server
+// made with serverOpts (added to go-plugin's own).
+func PluginSet(host sdk.Host, serverOpts ...grpc.ServerOption) goplugin.PluginSet {
+	return goplugin.PluginSet{wire.PluginName: &grpcPlugin{host: host, serverOpts: serverOpts}}
 }
 
 type grpcPlugin struct {
 	goplugin.NetRPCUnsupportedPlugin
-	host sdk.Host
+	host       sdk.Host
+	serverOpts []grpc.ServerOption
 }
 
 func (g *grpcPlugin) GRPCServer(*goplugin.GRPCBroker, *grpc.Server) error {
@@ -75,16 +77,17 @@ func (g *grpcPlugin) GRPCServer(*goplugin.GRPCBroker, *grpc.Server) error {
 
 func (g *grpcPlugin) GRPCClient(_ context.Context, broker *goplugin.GRPCBroker, conn *grpc.ClientConn) (any, error) {
 	return &Remote{
-		broker:   broker,
-		host:     g.host,
-		hostID:   broker.NextId(),
-		stopped:  make(chan struct{}),
-		plugin:   pb.NewPluginClient(conn),
-		auth:     pb.NewAuthenticatorClient(conn),
-		observer: pb.NewOutcomeObserverClient(conn),
-		limiter:  pb.NewAttemptLimiterClient(conn),
-		admin:    pb.NewAdminClient(conn),
-		signals:  pb.NewSignalReceiverClient(conn),
+		broker:     broker,
+		host:       g.host,
+		serverOpts: g.serverOpts,
+		hostID:     broker.NextId(),
+		stopped:    make(chan struct{}),
+		plugin:     pb.NewPluginClient(conn),
+		auth:       pb.NewAuthenticatorClient(conn),
+		observer:   pb.NewOutcomeObserverClient(conn),
+		limiter:    pb.NewAttemptLimiterClient(conn),
+		admin:      pb.NewAdminClient(conn),
+		signals:    pb.NewSignalReceiverClient(conn),
 	}, nil
 }
 
@@ -101,13 +104,14 @@ type Remote struct {
 
 	// The host's services are served from the first Configure on, so that
 	// a plugin that is never configured leaves no socket behind.
-	broker  *goplugin.GRPCBroker
-	host    sdk.Host
-	hostID  uint32
-	mu      sync.Mutex
-	serving bool // the services were started
-	done    bool // HostServicesStopped was asked for before they were
-	stopped chan struct{}
+	broker     *goplugin.GRPCBroker
+	host       sdk.Host
+	serverOpts []grpc.ServerOption
+	hostID     uint32
+	mu         sync.Mutex
+	serving    bool // the services were started
+	done       bool // HostServicesStopped was asked for before they were
+	stopped    chan struct{}
 }
 
 // serveHost starts serving the host's services, once.
@@ -121,7 +125,7 @@ func (r *Remote) serveHost() {
 	go func() {
 		defer close(r.stopped)
 		r.broker.AcceptAndServe(r.hostID, func(opts []grpc.ServerOption) *grpc.Server {
-			s := grpc.NewServer(opts...)
+			s := grpc.NewServer(append(opts, r.serverOpts...)...)
 			pb.RegisterHostServicesServer(s, &hostServer{host: r.host})
 			return s
 		})
