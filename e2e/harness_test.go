@@ -70,6 +70,32 @@ func buildAndRun(m *testing.M) int {
 	return code
 }
 
+// onDemand holds the binaries built the first time a test needs them.
+var onDemand struct {
+	sync.Mutex
+	bins map[string]string
+}
+
+// builtOnDemand builds the package pkg (relative to e2e/) once, next to
+// the other binaries, and returns its path.
+func builtOnDemand(t testing.TB, pkg string) string {
+	t.Helper()
+	onDemand.Lock()
+	defer onDemand.Unlock()
+	if bin, ok := onDemand.bins[pkg]; ok {
+		return bin
+	}
+	bin := filepath.Join(filepath.Dir(portcullisBin), filepath.Base(pkg))
+	if out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput(); err != nil {
+		t.Fatalf("building %s: %v\n%s", pkg, err, out)
+	}
+	if onDemand.bins == nil {
+		onDemand.bins = map[string]string{}
+	}
+	onDemand.bins[pkg] = bin
+	return bin
+}
+
 // host is one portcullis process under test.
 type host struct {
 	t      testing.TB

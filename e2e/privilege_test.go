@@ -5,10 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -33,28 +31,12 @@ const (
 	trigger = "attack"
 )
 
-// The hostile plugin binary, built once, the first time a test needs it.
-var (
-	hostileOnce sync.Once
-	hostileBin  string
-	hostileErr  error
-)
-
 // hostilePlugin returns the path of the hostile plugin and its checksum.
 func hostilePlugin(t *testing.T) (bin, sum string) {
 	t.Helper()
-	hostileOnce.Do(func() {
-		hostileBin = filepath.Join(filepath.Dir(portcullisBin), "portcullis-hostile")
-		out, err := exec.Command("go", "build", "-o", hostileBin, "../testkit/testplugin/cmd/portcullis-hostile").CombinedOutput()
-		if err != nil {
-			hostileErr = fmt.Errorf("building the hostile plugin: %v\n%s", err, out)
-		}
-	})
-	if hostileErr != nil {
-		t.Fatal(hostileErr)
-	}
-	sum = strings.Fields(mustRun(t, writeConfig(t, t.TempDir(), ""), "", "plugins", "checksum", hostileBin))[0]
-	return hostileBin, sum
+	bin = builtOnDemand(t, "../testkit/testplugin/cmd/portcullis-hostile")
+	sum = strings.Fields(mustRun(t, writeConfig(t, t.TempDir(), ""), "", "plugins", "checksum", bin))[0]
+	return bin, sum
 }
 
 // hostileEntry is one hostile backend in a chain.
