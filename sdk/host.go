@@ -59,14 +59,16 @@ type Entry struct {
 	// Value is never nil for an entry that exists, even an empty one, so
 	// that it can be given back to CompareAndSwap as the old value.
 	Value []byte
-	// ExpiresAt is zero for an entry that never expires.
+	// ExpiresAt is zero for an entry that never expires. The host keeps
+	// it to the millisecond.
 	ExpiresAt time.Time
 }
 
 // Storage is a key-value store private to one plugin instance and shared by
 // every host on the same database. Expired entries are never returned. A ttl
-// of zero means no expiry. Keys are 1 to 1024 bytes of UTF-8; values at
-// most 1 MiB.
+// of zero means no expiry. Keys are 1 to 1024 bytes of UTF-8 without NUL
+// (U+0000), a List prefix too but it may be empty; values are at most 1 MiB.
+// Anything else is refused with ErrInvalidArgument.
 type Storage interface {
 	// Get returns the entry or ErrNotFound.
 	Get(ctx context.Context, key string) (Entry, error)
@@ -83,8 +85,9 @@ type Storage interface {
 	Increment(ctx context.Context, key string, delta int64, ttl time.Duration) (int64, error)
 	// CompareAndSwap stores newValue if the current value equals oldValue
 	// (nil oldValue: only if the key is absent) and reports whether it did.
-	// A counter's value is its decimal text; swapped to another decimal it
-	// stays a counter.
+	// A counter's value is its decimal text; swapped to another decimal as
+	// Increment writes it ("42", not "042") it stays a counter. Anything
+	// else is stored as given.
 	CompareAndSwap(ctx context.Context, key string, oldValue, newValue []byte, ttl time.Duration) (bool, error)
 }
 

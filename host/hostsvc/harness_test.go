@@ -24,9 +24,10 @@ import (
 // These tests call the host services the way a plugin does: through the
 // sdk.Host a plugin is handed in Configure, over the go-plugin broker and
 // gRPC (sdk's host client, sdk/hostside's host server), to hostsvc on a real
-// storage.Store. The storage conformance suite (host/storage/storagetest)
-// already checks storage.Store itself; what is checked here is that its
-// promises survive the adapter and the wire.
+// storage.Store. The SDK's storage suite (sdktest.StorageSuite) runs here
+// over that path, as it runs on storage.Store itself; the other tests check
+// what is hostsvc's own: least privilege, namespaces by instance, users and
+// signals.
 
 // database opens handles on one fresh database, each as a separate host
 // process would.
@@ -55,13 +56,6 @@ func run(t *testing.T, newDB func(t testing.TB) database) {
 		name string
 		test func(t *testing.T, db database)
 	}{
-		{"GetPutDelete", testGetPutDelete},
-		{"Expiry", testExpiry},
-		{"List", testList},
-		{"Increment", testIncrement},
-		{"ConcurrentIncrements", testConcurrentIncrements},
-		{"CompareAndSwap", testCompareAndSwap},
-		{"InvalidKeys", testInvalidKeys},
 		{"Namespaces", testNamespaces},
 		{"Users", testUsers},
 		{"UsersOnlyForAuthenticators", testUsersOnlyForAuthenticators},
@@ -83,6 +77,10 @@ func run(t *testing.T, newDB func(t testing.TB) database) {
 			tt.test(t, newDB(t))
 		})
 	}
+	t.Run("Storage", func(t *testing.T) {
+		t.Parallel()
+		storageSuite(newDB).Run(t)
+	})
 }
 
 // hangLimit bounds a sync signal delivery; it only catches hangs.
@@ -138,13 +136,24 @@ type role struct {
 // the wire to hostsvc.
 func (h *testHost) plugin(t testing.TB, instance string, r role) sdk.Host {
 	t.Helper()
+	return h.pluginWithClock(t, instance, r, nil)
+}
+
+// pluginWithClock is plugin whose storage reads time from clock (nil: the
+// wall clock).
+func (h *testHost) pluginWithClock(t testing.TB, instance string, r role, clock *sdktest.Clock) sdk.Host {
+	t.Helper()
 	keeper := &hostKeeper{emits: r.emits, configured: make(chan sdk.Host, 1)}
 	var p sdk.Plugin = keeper
 	if r.authenticator {
 		p = &authKeeper{keeper}
 	}
 	svc := hostsvc.New(h.store, instance, h.signals, r.grants)
-	remote := sdktest.StartUnconfigured(t, p, svc)
+	var served sdk.Host = svc
+	if clock != nil {
+		served = clocked{svc, clock}
+	}
+	remote := sdktest.StartUnconfigured(t, p, served)
 	info, err := remote.Info(context.Background())
 	if err != nil {
 		t.Fatalf("Metadata of %s: %v", instance, err)
@@ -160,6 +169,17 @@ func (h *testHost) plugin(t testing.TB, instance string, r role) sdk.Host {
 func (h *testHost) storage(t testing.TB, instance string) sdk.Storage {
 	t.Helper()
 	return h.plugin(t, instance, role{}).Storage()
+}
+
+// clocked is a plugin's services whose storage, the instance's own, reads
+// time from clock.
+type clocked struct {
+	*hostsvc.Services
+	clock *sdktest.Clock
+}
+
+func (c clocked) Storage() sdk.Storage {
+	return c.Services.Storage().(*storage.KV).WithClock(c.clock.Now)
 }
 
 // hostKeeper is a plugin that hands over the sdk.Host it is configured

@@ -185,7 +185,7 @@ func testNothingBeforeDeclare(t *testing.T, db database) {
 		t.Errorf("a signal sent before Declare was delivered: %+v", got)
 	}
 	// Its own storage it has from the start.
-	put(t, host.Storage(), "k", "v", 0)
+	put(t, host.Storage(), "k", "v")
 }
 
 // A plugin's storage is its instance's, whatever the plugin is and is
@@ -195,8 +195,8 @@ func testStorageIsTheInstances(t *testing.T, db database) {
 	h := newHost(t, db)
 	a := h.plugin(t, "a", passwordBackend).Storage()
 	b := h.plugin(t, "b", role{}).Storage()
-	put(t, a, "k", "a's", 0)
-	put(t, b, "k", "b's", 0)
+	put(t, a, "k", "a's")
+	put(t, b, "k", "b's")
 	if got := value(t, a, "k"); got != "a's" {
 		t.Errorf("a reads its k = %q", got)
 	}
@@ -208,7 +208,7 @@ func testStorageIsTheInstances(t *testing.T, db database) {
 		if ok, err := a.Delete(ctx, key); err != nil || ok {
 			t.Errorf("a deleting %s = %v, %v; want false", key, ok, err)
 		}
-		put(t, a, key, "a's", 0)
+		put(t, a, key, "a's")
 	}
 	if got := keys(t, b, ""); got != "k" {
 		t.Errorf("b lists %s after a wrote keys naming it, want k", got)

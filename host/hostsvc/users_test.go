@@ -27,6 +27,9 @@ func testUsers(t *testing.T, db database) {
 		_, err := users.LookupUser(ctx, name)
 		wantErr(t, "LookupUser("+name+")", err, sdk.ErrNotFound)
 	}
+	// A name protobuf cannot carry is refused on the plugin's side.
+	_, err = users.LookupUser(ctx, "alice\xff")
+	wantErr(t, "LookupUser of a name that is not UTF-8", err, sdk.ErrInvalidArgument)
 
 	// SetPasswordHash replaces the hash only if it is still the old one.
 	if err := users.SetPasswordHash(ctx, alice.ID, "hash-a", "hash-b"); err != nil {

@@ -10,7 +10,9 @@
 // docs/storage.md records the costs measured against the previous pure-Go
 // driver and the cgo one.
 //
-// Every driver runs one conformance suite, storagetest.Run. Errors are the
-// sdk sentinels (sdk.ErrNotFound, sdk.ErrConflict), so host services can
-// pass them to plugins unchanged.
+// Every driver runs one conformance suite, storagetest.Run; for the plugin
+// storage (KV) it runs the SDK's storage suite, sdktest.StorageSuite, which
+// every sdk.Storage passes. Errors are the sdk sentinels (sdk.ErrNotFound,
+// sdk.ErrConflict, sdk.ErrInvalidArgument), so host services can pass them
+// to plugins unchanged.
 package storage

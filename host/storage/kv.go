@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -69,9 +70,12 @@ func (kv *KV) WithClock(now func() time.Time) *KV {
 	return &c
 }
 
+// checkKey refuses a key sdk.Storage does not allow. NUL is refused on
+// every driver: PostgreSQL cannot store it in text, and SQLite's string
+// functions stop at it.
 func checkKey(key string) error {
-	if key == "" || len(key) > MaxKeyBytes || !utf8.ValidString(key) {
-		return fmt.Errorf("%w: a key must be 1 to %d bytes of UTF-8", sdk.ErrInvalidArgument, MaxKeyBytes)
+	if key == "" || len(key) > MaxKeyBytes || !utf8.ValidString(key) || strings.IndexByte(key, 0) >= 0 {
+		return fmt.Errorf("%w: a key must be 1 to %d bytes of UTF-8 without NUL", sdk.ErrInvalidArgument, MaxKeyBytes)
 	}
 	return nil
 }
@@ -159,8 +163,10 @@ func (kv *KV) Delete(ctx context.Context, key string) (bool, error) {
 // List implements sdk.Storage. Keys are compared as bytes, whatever the
 // database's collation.
 func (kv *KV) List(ctx context.Context, prefix string) ([]sdk.Entry, error) {
-	if len(prefix) > MaxKeyBytes || !utf8.ValidString(prefix) {
-		return nil, fmt.Errorf("%w: a prefix must be at most %d bytes of UTF-8", sdk.ErrInvalidArgument, MaxKeyBytes)
+	if prefix != "" {
+		if err := checkKey(prefix); err != nil {
+			return nil, fmt.Errorf("prefix: %w", err)
+		}
 	}
 	q := kv.store.db.WithContext(ctx).Where("namespace = ? AND "+live, kv.namespace, kv.nowMS())
 	if prefix != "" {
@@ -184,8 +190,8 @@ func (kv *KV) Increment(ctx context.Context, key string, delta int64, ttl time.D
 	return kv.increment(ctx, key, delta, ttl, false)
 }
 
-// IncrementWindow implements sdk.Storage: like Increment, but ttl only
-// starts the expiry of a counter it creates.
+// IncrementWindow is Increment for the host's own counting (it is not part
+// of sdk.Storage): ttl only starts the expiry of a counter it creates.
 func (kv *KV) IncrementWindow(ctx context.Context, key string, delta int64, ttl time.Duration) (int64, error) {
 	return kv.increment(ctx, key, delta, ttl, true)
 }
@@ -250,10 +256,12 @@ func (kv *KV) CompareAndSwap(ctx context.Context, key string, oldValue, newValue
 			 WHERE plugin_kv.expires_at_ms IS NOT NULL AND plugin_kv.expires_at_ms <= ?`,
 			kv.namespace, key, newValue, kv.expiry(ttl), now)
 	} else {
-		// A counter swapped to a decimal value stays a counter, so that
-		// Increment keeps working on it.
+		// A counter swapped to a decimal as Increment writes it stays a
+		// counter, so that Increment keeps working on it. Anything else,
+		// "007" or "+7" too, is stored as it was given: it reads back as
+		// written.
 		var newNum *int64
-		if n, err := strconv.ParseInt(string(newValue), 10, 64); err == nil {
+		if n, err := strconv.ParseInt(string(newValue), 10, 64); err == nil && strconv.FormatInt(n, 10) == string(newValue) {
 			newNum = &n
 		}
 		res = db.Exec(

@@ -3,8 +3,11 @@
 // Start serves a plugin in the test process and returns the host's view of
 // it over real gRPC, so a test exercises the same wire conversion as
 // production. MemoryHost is an in-memory sdk.Host for seeding users and
-// inspecting stored values and emitted signals. AuthenticatorSuite is the
-// conformance suite every Authenticator should pass:
+// inspecting stored values and emitted signals; a Clock drives its storage's
+// expiry. StorageSuite is the sdk.Storage contract as tests, which the
+// host's storage, the plugin's client of it and MemoryHost all pass.
+// AuthenticatorSuite is the conformance suite every Authenticator should
+// pass:
 //
 //	func TestConformance(t *testing.T) {
 //		sdktest.AuthenticatorSuite{

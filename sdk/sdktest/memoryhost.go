@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/portcullis-auth/portcullis/sdk"
 )
@@ -139,6 +140,27 @@ func (h *MemoryHost) live(key string) (sdk.Entry, bool) {
 	return e, true
 }
 
+// The limits sdk.Storage documents, which MemoryHost enforces as the host
+// does.
+const (
+	maxKeyBytes   = 1024
+	maxValueBytes = 1 << 20
+)
+
+func checkKey(key string) error {
+	if key == "" || len(key) > maxKeyBytes || !utf8.ValidString(key) || strings.IndexByte(key, 0) >= 0 {
+		return fmt.Errorf("%w: a key must be 1 to %d bytes of UTF-8 without NUL", sdk.ErrInvalidArgument, maxKeyBytes)
+	}
+	return nil
+}
+
+func checkValue(v []byte) error {
+	if len(v) > maxValueBytes {
+		return fmt.Errorf("%w: a value must be at most %d bytes", sdk.ErrInvalidArgument, maxValueBytes)
+	}
+	return nil
+}
+
 func (h *MemoryHost) expiry(ttl time.Duration) time.Time {
 	if ttl <= 0 {
 		return time.Time{}
@@ -147,6 +169,9 @@ func (h *MemoryHost) expiry(ttl time.Duration) time.Time {
 }
 
 func (h *MemoryHost) Get(_ context.Context, key string) (sdk.Entry, error) {
+	if err := checkKey(key); err != nil {
+		return sdk.Entry{}, err
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	e, ok := h.live(key)
@@ -157,6 +182,12 @@ func (h *MemoryHost) Get(_ context.Context, key string) (sdk.Entry, error) {
 }
 
 func (h *MemoryHost) Put(_ context.Context, key string, value []byte, ttl time.Duration) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	if err := checkValue(value); err != nil {
+		return err
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.entries[key] = sdk.Entry{Key: key, Value: append([]byte{}, value...), ExpiresAt: h.expiry(ttl)}
@@ -165,6 +196,9 @@ func (h *MemoryHost) Put(_ context.Context, key string, value []byte, ttl time.D
 }
 
 func (h *MemoryHost) Delete(_ context.Context, key string) (bool, error) {
+	if err := checkKey(key); err != nil {
+		return false, err
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	_, ok := h.live(key)
@@ -174,6 +208,11 @@ func (h *MemoryHost) Delete(_ context.Context, key string) (bool, error) {
 }
 
 func (h *MemoryHost) List(_ context.Context, prefix string) ([]sdk.Entry, error) {
+	if prefix != "" {
+		if err := checkKey(prefix); err != nil {
+			return nil, err
+		}
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var out []sdk.Entry
@@ -190,6 +229,9 @@ func (h *MemoryHost) List(_ context.Context, prefix string) ([]sdk.Entry, error)
 }
 
 func (h *MemoryHost) Increment(_ context.Context, key string, delta int64, ttl time.Duration) (int64, error) {
+	if err := checkKey(key); err != nil {
+		return 0, err
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var n int64
@@ -214,6 +256,12 @@ func (h *MemoryHost) Increment(_ context.Context, key string, delta int64, ttl t
 }
 
 func (h *MemoryHost) CompareAndSwap(_ context.Context, key string, oldValue, newValue []byte, ttl time.Duration) (bool, error) {
+	if err := checkKey(key); err != nil {
+		return false, err
+	}
+	if err := checkValue(newValue); err != nil {
+		return false, err
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	e, ok := h.live(key)
@@ -224,11 +272,19 @@ func (h *MemoryHost) CompareAndSwap(_ context.Context, key string, oldValue, new
 		return false, nil
 	}
 	h.entries[key] = sdk.Entry{Key: key, Value: append([]byte{}, newValue...), ExpiresAt: h.expiry(ttl)}
-	// A counter swapped to another decimal stays a counter.
-	if _, err := strconv.ParseInt(string(newValue), 10, 64); !ok || err != nil || !h.counters[key] {
+	// A counter swapped to another decimal, as Increment writes it, stays
+	// a counter.
+	if !ok || !h.counters[key] || !isDecimal(newValue) {
 		delete(h.counters, key)
 	}
 	return true, nil
+}
+
+// isDecimal reports whether v is an int64 as Increment writes it: "42",
+// "-7", not "042" or "+42".
+func isDecimal(v []byte) bool {
+	n, err := strconv.ParseInt(string(v), 10, 64)
+	return err == nil && strconv.FormatInt(n, 10) == string(v)
 }
 
 // Emit records the signal with the sender "test" (the host sends a
