@@ -271,9 +271,9 @@ func TestParseProblems(t *testing.T) {
 		{"unknown backend key", "backends:\n  - {name: a, plugin: password}\n  - {name: b, plugin: password, sha: x}\n",
 			[]want{{"backends[1].sha", "unknown key"}}},
 		{"unknown first-party config key", "backends: [{name: a, plugin: password, config: {max_hashes: 1}}]\n",
-			[]want{{"backends[0].config.max_hashes", "unknown field"}}},
+			[]want{{"backends[0].config.max_hashes", "unknown key (known: argon2id, max_concurrent_hashes)"}}},
 		{"unknown nested first-party config key", "backends: [{name: a, plugin: password, config: {argon2id: {memory: 1}}}]\n",
-			[]want{{"backends[0].config.argon2id.memory", "unknown field"}}},
+			[]want{{"backends[0].config.argon2id.memory", "unknown key (known: memory_kib, iterations, parallelism)"}}},
 
 		// Wrong types.
 		{"string given a list", "listen: [a, b]\n", []want{{"listen", "must be a string, not a list"}}},
@@ -445,7 +445,7 @@ log: {level: loud, format: xml}
 		{"storage.dsn", "is required for postgres"},
 		{"tokens.refresh_ttl", "must be > 0"},
 		{"plugins.restart_backoff_max", "must be >="},
-		{"backends[4].config.argon2id.lanes", "unknown field"},
+		{"backends[4].config.argon2id.lanes", "unknown key"},
 		{"backends[0].config.argon2id.memory_kib", "at least 8"},
 		{"backends[1].name", "already the name of backends[0]"},
 		{"backends[1].sha256", "is required"},
@@ -638,7 +638,7 @@ func TestParseEnvQuotedNumberStaysString(t *testing.T) {
 	// expecting a number refuses it.
 	e := &env{vars: map[string]string{"N": "3"}}
 	_, err := Parse("test.yaml", []byte("backends: [{name: a, plugin: password, config: {max_concurrent_hashes: \"${N}\"}}]\n"), e.lookup)
-	checkProblems(t, problems(t, err), []want{{"backends[0].config.max_concurrent_hashes", "must be a whole number, not string"}})
+	checkProblems(t, problems(t, err), []want{{"backends[0].config.max_concurrent_hashes", "must be a whole number, not a string"}})
 }
 
 func TestParseEnvProblems(t *testing.T) {
