@@ -19,6 +19,7 @@ import (
 	"github.com/portcullis-auth/portcullis/host/builtin"
 	"github.com/portcullis-auth/portcullis/host/hostsvc"
 	"github.com/portcullis-auth/portcullis/sdk"
+	"github.com/portcullis-auth/portcullis/sdk/strictjson"
 )
 
 // Config is the whole configuration file.
@@ -150,18 +151,10 @@ func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d)
 // D returns the value as a time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }
 
-// Problem is one mistake in the configuration.
-type Problem struct {
-	Path    string
-	Message string
-}
-
-func (p Problem) String() string {
-	if p.Path == "" {
-		return p.Message
-	}
-	return p.Path + ": " + p.Message
-}
+// Problem is one mistake in the configuration, at its path. It is the
+// problem type of the plugins' configuration (sdk.FieldError), of request
+// bodies and of signal arguments too.
+type Problem = strictjson.Problem
 
 // Error lists every problem found in a configuration.
 type Error struct {
@@ -464,8 +457,9 @@ func pluginProblems(path string, err error) []Problem {
 	var cfgErr *sdk.ConfigError
 	if errors.As(err, &cfgErr) {
 		var ps []Problem
-		for _, f := range cfgErr.Problems {
-			ps = append(ps, Problem{Path: join(path, f.Path), Message: f.Message})
+		for _, p := range cfgErr.Problems {
+			p.Path = join(path, p.Path)
+			ps = append(ps, p)
 		}
 		return ps
 	}
