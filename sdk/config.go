@@ -26,13 +26,10 @@ func decodeStrict(raw json.RawMessage, v any) error {
 	if problems := strictjson.Check(raw, target); len(problems) > 0 {
 		switch p := problems[0]; p.Kind {
 		case strictjson.Empty, strictjson.Syntax, strictjson.Trailing:
-			return &ConfigError{Problems: []FieldError{{Message: "not valid JSON: " + p.Message}}}
+			p.Message = "not valid JSON: " + p.Message
+			return &ConfigError{Problems: []FieldError{p}}
 		}
-		fes := make([]FieldError, len(problems))
-		for i, p := range problems {
-			fes[i] = FieldError{Path: p.Path, Message: p.Message}
-		}
-		return &ConfigError{Problems: fes}
+		return &ConfigError{Problems: problems}
 	}
 	// What the check cannot judge (a json.Unmarshaler's own rules, say),
 	// Unmarshal still reports.

@@ -66,6 +66,10 @@ type embedding struct {
 	Region int `json:"region"`
 }
 
+// notEmbedding is the message for a key that is none of embedding's fields:
+// the promoted ones are listed after the others.
+const notEmbedding = "unknown key (known: named, region, timeout, retries, mid, left, tagged_beats_untagged, right, TaggedBeatsUntagged, deep)"
+
 // upDown implements json.Unmarshaler and accepts only "up" or "down".
 type upDown bool
 
@@ -155,7 +159,7 @@ func TestDecodeConfigKindProblems(t *testing.T) {
 	}{
 		{"int8 range", `{"int8": 128}`, []sdk.FieldError{{Path: "int8", Message: "must be a whole number from -128 to 127, not 128"}}},
 		{"int16 range", `{"int16": -32769}`, []sdk.FieldError{{Path: "int16", Message: "must be a whole number from -32768 to 32767, not -32769"}}},
-		{"int32 given a string", `{"int32": "1"}`, []sdk.FieldError{{Path: "int32", Message: "must be a whole number from -2147483648 to 2147483647, not string"}}},
+		{"int32 given a string", `{"int32": "1"}`, []sdk.FieldError{{Path: "int32", Message: "must be a whole number from -2147483648 to 2147483647, not a string"}}},
 		{"int64 range", `{"int64": 9223372036854775808}`, []sdk.FieldError{{Path: "int64", Message: "must be a whole number from -9223372036854775808 to 9223372036854775807, not 9223372036854775808"}}},
 		{"uint8 range", `{"uint8": 300}`, []sdk.FieldError{{Path: "uint8", Message: "must be a whole number from 0 to 255, not 300"}}},
 		{"uint8 negative", `{"uint8": -1}`, []sdk.FieldError{{Path: "uint8", Message: "must be a whole number from 0 to 255, not -1"}}},
@@ -168,24 +172,24 @@ func TestDecodeConfigKindProblems(t *testing.T) {
 		{"1.0 is not a whole number", `{"int64": 1.0}`, []sdk.FieldError{{Path: "int64", Message: "must be a whole number, not number 1.0"}}},
 		{"float32 range", `{"float32": 1e39}`, []sdk.FieldError{{Path: "float32", Message: "must be a number within the range of a 32-bit float, not 1e39"}}},
 		{"float64 range", `{"float64": 1e400}`, []sdk.FieldError{{Path: "float64", Message: "must be a number within the range of a 64-bit float, not 1e400"}}},
-		{"float given a string", `{"float64": "1"}`, []sdk.FieldError{{Path: "float64", Message: "must be a number, not string"}}},
+		{"float given a string", `{"float64": "1"}`, []sdk.FieldError{{Path: "float64", Message: "must be a number, not a string"}}},
 		{"pointer", `{"ptr": "5", "ptr_ptr": 1, "ptr_list": [1, "x"]}`, []sdk.FieldError{
-			{Path: "ptr", Message: "must be a whole number, not string"},
-			{Path: "ptr_list[1]", Message: "must be a whole number, not string"},
-			{Path: "ptr_ptr", Message: "must be a string, not number"},
+			{Path: "ptr", Message: "must be a whole number, not a string"},
+			{Path: "ptr_list[1]", Message: "must be a whole number, not a string"},
+			{Path: "ptr_ptr", Message: "must be a string, not a number"},
 		}},
 		{"array", `{"array": [1, "x", 3]}`, []sdk.FieldError{
 			{Path: "array", Message: "must be a list of at most 2 items, not 3"},
-			{Path: "array[1]", Message: "must be a whole number, not string"},
+			{Path: "array[1]", Message: "must be a whole number, not a string"},
 		}},
-		{"array given an object", `{"array": {}}`, []sdk.FieldError{{Path: "array", Message: "must be a list, not object"}}},
+		{"array given an object", `{"array": {}}`, []sdk.FieldError{{Path: "array", Message: "must be a list, not a mapping"}}},
 		{"bytes not base64", `{"bytes": "!!"}`, []sdk.FieldError{{Path: "bytes", Message: "must be a base64-encoded string or a list of whole numbers from 0 to 255, not a string that is not base64"}}},
-		{"bytes given a number", `{"bytes": 1}`, []sdk.FieldError{{Path: "bytes", Message: "must be a base64-encoded string or a list of whole numbers from 0 to 255, not number"}}},
+		{"bytes given a number", `{"bytes": 1}`, []sdk.FieldError{{Path: "bytes", Message: "must be a base64-encoded string or a list of whole numbers from 0 to 255, not a number"}}},
 		{"bytes as a list", `{"bytes": [1, 256]}`, []sdk.FieldError{{Path: "bytes[1]", Message: "must be a whole number from 0 to 255, not 256"}}},
-		{"duration given text", `{"duration": "30s"}`, []sdk.FieldError{{Path: "duration", Message: "must be a whole number of nanoseconds, not string"}}},
+		{"duration given text", `{"duration": "30s"}`, []sdk.FieldError{{Path: "duration", Message: "must be a whole number of nanoseconds, not a string"}}},
 		{"json.Number given text", `{"number": "many"}`, []sdk.FieldError{{Path: "number", Message: `must be a number, not string "many"`}}},
-		{"json.Number given a bool", `{"number": true}`, []sdk.FieldError{{Path: "number", Message: "must be a number, not bool"}}},
-		{"text unmarshaler given a number", `{"addr": 1}`, []sdk.FieldError{{Path: "addr", Message: "must be a string, not number"}}},
+		{"json.Number given a bool", `{"number": true}`, []sdk.FieldError{{Path: "number", Message: "must be a number, not a boolean"}}},
+		{"text unmarshaler given a number", `{"addr": 1}`, []sdk.FieldError{{Path: "addr", Message: "must be a string, not a number"}}},
 		{"text unmarshaler given bad text", `{"addr_ptr": "not-an-ip"}`, []sdk.FieldError{{Path: "addr_ptr", Message: `ParseAddr("not-an-ip"): unable to parse IP`}}},
 		{"text unmarshaler key", `{"by_addr": {"192.0.2.1": 1, "nope": 2}}`, []sdk.FieldError{{Path: "by_addr.nope", Message: "is not a valid key: ParseAddr(\"nope\"): unable to parse IP"}}},
 		{"integer key", `{"by_port": {"443": "https", "http": "x", "70000": "y"}}`, []sdk.FieldError{
@@ -193,12 +197,12 @@ func TestDecodeConfigKindProblems(t *testing.T) {
 			{Path: "by_port.http", Message: "is not a valid key: keys must be whole numbers from 0 to 65535"},
 		}},
 		{"nested lists and maps", `{"matrix": [[1], ["a"], [2, {}]], "nested": {"b": [{"max": 1}, {"max": "x", "min": 1}]}}`, []sdk.FieldError{
-			{Path: "matrix[1][0]", Message: "must be a whole number, not string"},
-			{Path: "matrix[2][1]", Message: "must be a whole number, not object"},
-			{Path: "nested.b[1].max", Message: "must be a whole number, not string"},
-			{Path: "nested.b[1].min", Message: "unknown field"},
+			{Path: "matrix[1][0]", Message: "must be a whole number, not a string"},
+			{Path: "matrix[2][1]", Message: "must be a whole number, not a mapping"},
+			{Path: "nested.b[1].max", Message: "must be a whole number, not a string"},
+			{Path: "nested.b[1].min", Message: notLimits},
 		}},
-		{"quoted given a number", `{"quoted": 42}`, []sdk.FieldError{{Path: "quoted", Message: "must be a string holding a whole number, not number"}}},
+		{"quoted given a number", `{"quoted": 42}`, []sdk.FieldError{{Path: "quoted", Message: "must be a string holding a whole number, not a number"}}},
 		{"quoted given a word", `{"quoted": "lots"}`, []sdk.FieldError{{Path: "quoted", Message: `must be a string holding a whole number, not "lots"`}}},
 		{"quoted string not quoted twice", `{"quoted_s": "q"}`, []sdk.FieldError{{Path: "quoted_s", Message: `must be a string holding a string, not "q"`}}},
 		{"a json.Unmarshaler judges for itself", `{"custom": "sideways"}`, []sdk.FieldError{{Message: `must be up or down, not "sideways"`}}},
@@ -252,20 +256,20 @@ func TestDecodeConfigEmbedded(t *testing.T) {
 		raw  string
 		want []sdk.FieldError
 	}{
-		{"dash-tagged promoted field", `{"Hidden": "x"}`, []sdk.FieldError{{Path: "Hidden", Message: "unknown field"}}},
+		{"dash-tagged promoted field", `{"Hidden": "x"}`, []sdk.FieldError{{Path: "Hidden", Message: notEmbedding}}},
 		{"the Go name of an embedded struct is not a key", `{"Base": {}, "Extra": {}, "Middle": {}}`, []sdk.FieldError{
-			{Path: "Base", Message: "unknown field"}, {Path: "Extra", Message: "unknown field"}, {Path: "Middle", Message: "unknown field"},
+			{Path: "Base", Message: notEmbedding}, {Path: "Extra", Message: notEmbedding}, {Path: "Middle", Message: notEmbedding},
 		}},
-		{"a tag-named embedded struct is not promoted", `{"inner": 1}`, []sdk.FieldError{{Path: "inner", Message: "unknown field"}}},
-		{"a name at the same depth twice is no field", `{"Both": 1}`, []sdk.FieldError{{Path: "Both", Message: "unknown field"}}},
-		{"dash-tagged embedded struct", `{"Skipped": {}}`, []sdk.FieldError{{Path: "Skipped", Message: "unknown field"}}},
-		{"a shallower field hides a deeper one", `{"region": "eu"}`, []sdk.FieldError{{Path: "region", Message: "must be a whole number, not string"}}},
+		{"a tag-named embedded struct is not promoted", `{"inner": 1}`, []sdk.FieldError{{Path: "inner", Message: notEmbedding}}},
+		{"a name at the same depth twice is no field", `{"Both": 1}`, []sdk.FieldError{{Path: "Both", Message: notEmbedding}}},
+		{"dash-tagged embedded struct", `{"Skipped": {}}`, []sdk.FieldError{{Path: "Skipped", Message: notEmbedding}}},
+		{"a shallower field hides a deeper one", `{"region": "eu"}`, []sdk.FieldError{{Path: "region", Message: "must be a whole number, not a string"}}},
 		{"types of promoted fields", `{"timeout": "x", "retries": true, "deep": 1, "named": {"inner": "y", "outer": 1}}`, []sdk.FieldError{
-			{Path: "deep", Message: "must be true or false, not number"},
-			{Path: "named.inner", Message: "must be a whole number, not string"},
-			{Path: "named.outer", Message: "unknown field"},
-			{Path: "retries", Message: "must be a whole number, not bool"},
-			{Path: "timeout", Message: "must be a whole number, not string"},
+			{Path: "deep", Message: "must be true or false, not a number"},
+			{Path: "named.inner", Message: "must be a whole number, not a string"},
+			{Path: "named.outer", Message: "unknown key (known: inner)"},
+			{Path: "retries", Message: "must be a whole number, not a boolean"},
+			{Path: "timeout", Message: "must be a whole number, not a string"},
 		}},
 	}
 	for _, tt := range tests {
@@ -301,21 +305,21 @@ func TestDecodeConfigEveryProblemInOrder(t *testing.T) {
 		"labels": {"b": 1, "a": true}, "tags": ["ok", 2]
 	}`
 	want := []sdk.FieldError{
-		{Path: "by_role.admin.extra", Message: "unknown field"},
-		{Path: "by_role.dev", Message: "must be a mapping, not array"},
-		{Path: "by_role.ops.max", Message: "must be a whole number, not string"},
-		{Path: "labels.a", Message: "must be a string, not bool"},
-		{Path: "labels.b", Message: "must be a string, not number"},
-		{Path: "limit", Message: "must be a whole number, not string"},
-		{Path: "name", Message: "must be a string, not number"},
-		{Path: "servers[0].options.ca", Message: "unknown field"},
-		{Path: "servers[0].options.verify", Message: "must be true or false, not string"},
-		{Path: "servers[0].port", Message: "must be a whole number, not string"},
-		{Path: "servers[0].url", Message: "must be a string, not number"},
+		{Path: "by_role.admin.extra", Message: notLimits},
+		{Path: "by_role.dev", Message: "must be a mapping, not a list"},
+		{Path: "by_role.ops.max", Message: "must be a whole number, not a string"},
+		{Path: "labels.a", Message: "must be a string, not a boolean"},
+		{Path: "labels.b", Message: "must be a string, not a number"},
+		{Path: "limit", Message: "must be a whole number, not a string"},
+		{Path: "name", Message: "must be a string, not a number"},
+		{Path: "servers[0].options.ca", Message: notTLS},
+		{Path: "servers[0].options.verify", Message: "must be true or false, not a string"},
+		{Path: "servers[0].port", Message: "must be a whole number, not a string"},
+		{Path: "servers[0].url", Message: "must be a string, not a number"},
 		{Path: "servers[1].port", Message: "must be a whole number, not number 1.5"},
-		{Path: "servers[2]", Message: "must be a mapping, not string"},
-		{Path: "tags[1]", Message: "must be a string, not number"},
-		{Path: "zeta", Message: "unknown field"},
+		{Path: "servers[2]", Message: "must be a mapping, not a string"},
+		{Path: "tags[1]", Message: "must be a string, not a number"},
+		{Path: "zeta", Message: notPluginConfig},
 	}
 	for range 10 {
 		var c pluginConfig

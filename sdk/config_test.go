@@ -42,14 +42,23 @@ type pluginConfig struct {
 	unexported string
 }
 
+// The messages for a key that is none of a struct's fields: every key is
+// listed, in the order the fields are declared.
+const (
+	notPluginConfig = "unknown key (known: name, limit, ratio, enabled, servers, by_role, nested, labels, tags, extra, free, Untagged)"
+	notServer       = "unknown key (known: url, port, options)"
+	notTLS          = "unknown key (known: verify)"
+	notLimits       = "unknown key (known: max)"
+)
+
 // decode runs DecodeConfig on raw.
 func decode(raw string, v any) error {
 	req := &sdk.ConfigureRequest{Config: json.RawMessage(raw)}
 	return req.DecodeConfig(v)
 }
 
-// configProblems returns the problems of a *sdk.ConfigError, failing the
-// test for any other error.
+// configProblems returns the paths and messages of the problems of a
+// *sdk.ConfigError, failing the test for any other error.
 func configProblems(t *testing.T, err error) []sdk.FieldError {
 	t.Helper()
 	if err == nil {
@@ -62,7 +71,12 @@ func configProblems(t *testing.T, err error) []sdk.FieldError {
 	if !errors.Is(err, sdk.ErrInvalidArgument) {
 		t.Errorf("errors.Is(%v, ErrInvalidArgument) = false", err)
 	}
-	return cfgErr.Problems
+	// What crosses the wire: the paths and messages.
+	var out []sdk.FieldError
+	for _, p := range cfgErr.Problems {
+		out = append(out, sdk.FieldError{Path: p.Path, Message: p.Message})
+	}
+	return out
 }
 
 // sameProblems compares problems regardless of order.
@@ -127,35 +141,35 @@ func TestDecodeConfigUnknownFields(t *testing.T) {
 		raw  string
 		want []sdk.FieldError
 	}{
-		{"top level", `{"nmae": "x"}`, []sdk.FieldError{{Path: "nmae", Message: "unknown field"}}},
+		{"top level", `{"nmae": "x"}`, []sdk.FieldError{{Path: "nmae", Message: notPluginConfig}}},
 		{"several at top level", `{"b": 1, "a": 2, "name": "ok"}`, []sdk.FieldError{
-			{Path: "a", Message: "unknown field"}, {Path: "b", Message: "unknown field"},
+			{Path: "a", Message: notPluginConfig}, {Path: "b", Message: notPluginConfig},
 		}},
-		{"nested struct", `{"nested": {"max": 1, "min": 0}}`, []sdk.FieldError{{Path: "nested.min", Message: "unknown field"}}},
+		{"nested struct", `{"nested": {"max": 1, "min": 0}}`, []sdk.FieldError{{Path: "nested.min", Message: notLimits}}},
 		{"slice of structs", `{"servers": [{"url": "a"}, {"url": "b", "host": "h"}, {"prot": 1}]}`, []sdk.FieldError{
-			{Path: "servers[1].host", Message: "unknown field"},
-			{Path: "servers[2].prot", Message: "unknown field"},
+			{Path: "servers[1].host", Message: notServer},
+			{Path: "servers[2].prot", Message: notServer},
 		}},
 		{"pointer inside a slice", `{"servers": [{"options": {"verify": true, "ca": "x"}}]}`, []sdk.FieldError{
-			{Path: "servers[0].options.ca", Message: "unknown field"},
+			{Path: "servers[0].options.ca", Message: notTLS},
 		}},
 		{"map of structs", `{"by_role": {"admin": {"max": 1, "burst": 2}, "user": {"max": 2}, "guest": {"mx": 0}}}`, []sdk.FieldError{
-			{Path: "by_role.admin.burst", Message: "unknown field"},
-			{Path: "by_role.guest.mx", Message: "unknown field"},
+			{Path: "by_role.admin.burst", Message: notLimits},
+			{Path: "by_role.guest.mx", Message: notLimits},
 		}},
 		{"every depth at once", `{"x": 1, "nested": {"y": 2}, "servers": [{"z": 3}], "by_role": {"r": {"w": 4}}}`, []sdk.FieldError{
-			{Path: "x", Message: "unknown field"},
-			{Path: "nested.y", Message: "unknown field"},
-			{Path: "servers[0].z", Message: "unknown field"},
-			{Path: "by_role.r.w", Message: "unknown field"},
+			{Path: "x", Message: notPluginConfig},
+			{Path: "nested.y", Message: notLimits},
+			{Path: "servers[0].z", Message: notServer},
+			{Path: "by_role.r.w", Message: notLimits},
 		}},
 		{"json tag name, not the Go name", `{"Name": "x", "Limit": 1}`, []sdk.FieldError{
-			{Path: "Limit", Message: "unknown field"}, {Path: "Name", Message: "unknown field"},
+			{Path: "Limit", Message: notPluginConfig}, {Path: "Name", Message: notPluginConfig},
 		}},
 		{"dash-tagged field", `{"Ignored": "x", "-": "y"}`, []sdk.FieldError{
-			{Path: "-", Message: "unknown field"}, {Path: "Ignored", Message: "unknown field"},
+			{Path: "-", Message: notPluginConfig}, {Path: "Ignored", Message: notPluginConfig},
 		}},
-		{"unexported field", `{"unexported": "x"}`, []sdk.FieldError{{Path: "unexported", Message: "unknown field"}}},
+		{"unexported field", `{"unexported": "x"}`, []sdk.FieldError{{Path: "unexported", Message: notPluginConfig}}},
 		{"free-form values are not checked", `{"free": {"a": {"b": 1}}, "labels": {"c": "d"}, "extra": {"e": 1}}`, nil},
 	}
 	for _, tt := range tests {
@@ -178,7 +192,7 @@ func TestDecodeConfigUnknownFields(t *testing.T) {
 func TestDecodeConfigUnknownFieldsAreSorted(t *testing.T) {
 	var c pluginConfig
 	got := configProblems(t, decode(`{"zeta": 1, "alpha": 2, "mid": 3}`, &c))
-	want := []sdk.FieldError{{Path: "alpha", Message: "unknown field"}, {Path: "mid", Message: "unknown field"}, {Path: "zeta", Message: "unknown field"}}
+	want := []sdk.FieldError{{Path: "alpha", Message: notPluginConfig}, {Path: "mid", Message: notPluginConfig}, {Path: "zeta", Message: notPluginConfig}}
 	if !slices.Equal(got, want) {
 		t.Errorf("problems = %v, want %v (in key order)", got, want)
 	}
@@ -190,25 +204,25 @@ func TestDecodeConfigTypeErrors(t *testing.T) {
 		raw  string
 		want []sdk.FieldError
 	}{
-		{"string given a number", `{"name": 5}`, []sdk.FieldError{{Path: "name", Message: "must be a string, not number"}}},
-		{"int given a string", `{"limit": "5"}`, []sdk.FieldError{{Path: "limit", Message: "must be a whole number, not string"}}},
+		{"string given a number", `{"name": 5}`, []sdk.FieldError{{Path: "name", Message: "must be a string, not a number"}}},
+		{"int given a string", `{"limit": "5"}`, []sdk.FieldError{{Path: "limit", Message: "must be a whole number, not a string"}}},
 		{"int given a fraction", `{"limit": 1.5}`, []sdk.FieldError{{Path: "limit", Message: "must be a whole number, not number 1.5"}}},
-		{"float given a bool", `{"ratio": true}`, []sdk.FieldError{{Path: "ratio", Message: "must be a number, not bool"}}},
-		{"bool given a string", `{"enabled": "yes"}`, []sdk.FieldError{{Path: "enabled", Message: "must be true or false, not string"}}},
-		{"list given an object", `{"tags": {"a": 1}}`, []sdk.FieldError{{Path: "tags", Message: "must be a list, not object"}}},
-		{"mapping given a list", `{"nested": [1]}`, []sdk.FieldError{{Path: "nested", Message: "must be a mapping, not array"}}},
-		{"map given a string", `{"by_role": "admin"}`, []sdk.FieldError{{Path: "by_role", Message: "must be a mapping, not string"}}},
-		{"nested field", `{"nested": {"max": "lots"}}`, []sdk.FieldError{{Path: "nested.max", Message: "must be a whole number, not string"}}},
-		{"whole config is not an object", `[1, 2]`, []sdk.FieldError{{Path: "", Message: "must be a mapping, not array"}}},
+		{"float given a bool", `{"ratio": true}`, []sdk.FieldError{{Path: "ratio", Message: "must be a number, not a boolean"}}},
+		{"bool given a string", `{"enabled": "yes"}`, []sdk.FieldError{{Path: "enabled", Message: "must be true or false, not a string"}}},
+		{"list given an object", `{"tags": {"a": 1}}`, []sdk.FieldError{{Path: "tags", Message: "must be a list, not a mapping"}}},
+		{"mapping given a list", `{"nested": [1]}`, []sdk.FieldError{{Path: "nested", Message: "must be a mapping, not a list"}}},
+		{"map given a string", `{"by_role": "admin"}`, []sdk.FieldError{{Path: "by_role", Message: "must be a mapping, not a string"}}},
+		{"nested field", `{"nested": {"max": "lots"}}`, []sdk.FieldError{{Path: "nested.max", Message: "must be a whole number, not a string"}}},
+		{"whole config is not an object", `[1, 2]`, []sdk.FieldError{{Path: "", Message: "must be a mapping, not a list"}}},
 		{"every type error", `{"limit": "x", "name": 1, "enabled": 0}`, []sdk.FieldError{
-			{Path: "enabled", Message: "must be true or false, not number"},
-			{Path: "limit", Message: "must be a whole number, not string"},
-			{Path: "name", Message: "must be a string, not number"},
+			{Path: "enabled", Message: "must be true or false, not a number"},
+			{Path: "limit", Message: "must be a whole number, not a string"},
+			{Path: "name", Message: "must be a string, not a number"},
 		}},
 		{"unknown fields and the type error together", `{"limit": "x", "nested": {"max": 1, "min": 1}, "bogus": 1}`, []sdk.FieldError{
-			{Path: "bogus", Message: "unknown field"},
-			{Path: "nested.min", Message: "unknown field"},
-			{Path: "limit", Message: "must be a whole number, not string"},
+			{Path: "bogus", Message: notPluginConfig},
+			{Path: "nested.min", Message: notLimits},
+			{Path: "limit", Message: "must be a whole number, not a string"},
 		}},
 	}
 	for _, tt := range tests {
@@ -229,8 +243,8 @@ func TestDecodeConfigTypeErrorPaths(t *testing.T) {
 		raw  string
 		want sdk.FieldError
 	}{
-		{"in a map of structs", `{"by_role": {"admin": {"max": "x"}}}`, sdk.FieldError{Path: "by_role.admin.max", Message: "must be a whole number, not string"}},
-		{"in a slice of structs", `{"servers": [{"port": 1}, {"port": "x"}]}`, sdk.FieldError{Path: "servers[1].port", Message: "must be a whole number, not string"}},
+		{"in a map of structs", `{"by_role": {"admin": {"max": "x"}}}`, sdk.FieldError{Path: "by_role.admin.max", Message: "must be a whole number, not a string"}},
+		{"in a slice of structs", `{"servers": [{"port": 1}, {"port": "x"}]}`, sdk.FieldError{Path: "servers[1].port", Message: "must be a whole number, not a string"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -280,10 +294,10 @@ func TestDecodeConfigEmbeddedStruct(t *testing.T) {
 func TestDecodeConfigMapProblemsAreStable(t *testing.T) {
 	raw := `{"by_role": {"d": {"x": 1}, "b": {"x": 1}, "a": {"x": 1}, "c": {"x": 1}}}`
 	want := []sdk.FieldError{
-		{Path: "by_role.a.x", Message: "unknown field"},
-		{Path: "by_role.b.x", Message: "unknown field"},
-		{Path: "by_role.c.x", Message: "unknown field"},
-		{Path: "by_role.d.x", Message: "unknown field"},
+		{Path: "by_role.a.x", Message: notLimits},
+		{Path: "by_role.b.x", Message: notLimits},
+		{Path: "by_role.c.x", Message: notLimits},
+		{Path: "by_role.d.x", Message: notLimits},
 	}
 	for range 20 {
 		var c pluginConfig

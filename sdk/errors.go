@@ -1,6 +1,9 @@
 package sdk
 
-import "github.com/portcullis-auth/portcullis/sdk/internal/errwire"
+import (
+	"github.com/portcullis-auth/portcullis/sdk/internal/errwire"
+	"github.com/portcullis-auth/portcullis/sdk/strictjson"
+)
 
 // Sentinel errors. They keep their identity across the wire: errors.Is works
 // on an error that came from the other side.
@@ -24,8 +27,11 @@ var (
 )
 
 // FieldError is one problem in a plugin's configuration, at a dotted path
-// relative to the backend's `config:` section (e.g. "failure_limit").
-type FieldError = errwire.FieldError
+// relative to the backend's `config:` section (e.g. "failure_limit"), with
+// a message for the configuration's reader ("must be > 0"). Set Path and
+// Message; they are what crosses the wire. It is the problem type of
+// package strictjson, which DecodeConfig's problems come from.
+type FieldError = strictjson.Problem
 
 // ConfigError is returned by Configure to list every configuration problem at
 // once. errors.Is(err, ErrInvalidArgument) holds for it.

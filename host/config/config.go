@@ -8,45 +8,43 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"reflect"
 	"regexp"
 	"slices"
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/portcullis-auth/portcullis/host/builtin"
 	"github.com/portcullis-auth/portcullis/host/hostsvc"
 	"github.com/portcullis-auth/portcullis/sdk"
+	"github.com/portcullis-auth/portcullis/sdk/strictjson"
 )
 
 // Config is the whole configuration file.
 type Config struct {
 	// Listen is the HTTP listen address.
-	Listen string `yaml:"listen"`
+	Listen string `json:"listen"`
 	// DataDir holds the SQLite database by default.
-	DataDir string `yaml:"data_dir"`
+	DataDir string `json:"data_dir"`
 	// TrustedProxies are the peers (addresses or CIDR prefixes) whose
 	// X-Forwarded-For header and login `client` field are believed; none
 	// by default, not even loopback.
-	TrustedProxies []string `yaml:"trusted_proxies"`
+	TrustedProxies []string `json:"trusted_proxies"`
 	// AllowedHosts are the names the HTTP API answers to (the request's
 	// Host, without its port). When the host listens on loopback,
 	// localhost, 127.0.0.1 and ::1 are always allowed and any other name
 	// is refused (a web page cannot reach the host through a DNS name of
 	// its own that resolves to 127.0.0.1); elsewhere an empty list allows
 	// every name.
-	AllowedHosts []string `yaml:"allowed_hosts"`
-	Storage      Storage  `yaml:"storage"`
-	Tokens       Tokens   `yaml:"tokens"`
-	Plugins      Plugins  `yaml:"plugins"`
+	AllowedHosts []string `json:"allowed_hosts"`
+	Storage      Storage  `json:"storage"`
+	Tokens       Tokens   `json:"tokens"`
+	Plugins      Plugins  `json:"plugins"`
 	// Backends is the login chain, in order.
-	Backends []Backend `yaml:"backends"`
-	Signals  Signals   `yaml:"signals"`
-	Log      Log       `yaml:"log"`
+	Backends []Backend `json:"backends"`
+	Signals  Signals   `json:"signals"`
+	Log      Log       `json:"log"`
 	// Limits bound the connections and logins taken on at once.
-	Limits Limits `yaml:"limits"`
+	Limits Limits `json:"limits"`
 
 	// trusted is TrustedProxies parsed by Validate.
 	trusted []netip.Prefix
@@ -57,49 +55,49 @@ type Config struct {
 // Storage selects the database.
 type Storage struct {
 	// Driver is "sqlite" or "postgres".
-	Driver string `yaml:"driver"`
+	Driver string `json:"driver"`
 	// DSN is a file path for sqlite, a postgres:// URL for postgres.
-	DSN string `yaml:"dsn"`
+	DSN string `json:"dsn"`
 }
 
 // Tokens configures the tokens a login returns.
 type Tokens struct {
-	AccessTTL  Duration `yaml:"access_ttl"`
-	RefreshTTL Duration `yaml:"refresh_ttl"`
+	AccessTTL  Duration `json:"access_ttl"`
+	RefreshTTL Duration `json:"refresh_ttl"`
 }
 
 // Plugins configures plugin supervision for every backend.
 type Plugins struct {
 	// StartTimeout bounds a plugin's start and handshake.
-	StartTimeout Duration `yaml:"start_timeout"`
+	StartTimeout Duration `json:"start_timeout"`
 	// RestartBackoff is the first wait before restarting a crashed plugin;
 	// it doubles up to RestartBackoffMax.
-	RestartBackoff    Duration `yaml:"restart_backoff"`
-	RestartBackoffMax Duration `yaml:"restart_backoff_max"`
+	RestartBackoff    Duration `json:"restart_backoff"`
+	RestartBackoffMax Duration `json:"restart_backoff_max"`
 	// StopGrace is how long a plugin may take to stop before it is killed.
-	StopGrace Duration `yaml:"stop_grace"`
+	StopGrace Duration `json:"stop_grace"`
 }
 
 // Backend is one link of the chain.
 type Backend struct {
 	// Name identifies the backend in logs, signals and errors.
-	Name string `yaml:"name"`
+	Name string `json:"name"`
 	// Plugin is a first-party plugin name or a path to an executable.
-	Plugin string `yaml:"plugin"`
+	Plugin string `json:"plugin"`
 	// SHA256 is the hex checksum an external plugin must match.
-	SHA256 string `yaml:"sha256"`
+	SHA256 string `json:"sha256"`
 	// Timeout bounds each call to the backend.
-	Timeout Duration `yaml:"timeout"`
+	Timeout Duration `json:"timeout"`
 	// OnError is what a login does when the backend errors or is down:
 	// "fail" (the default: fail closed, 503) or "skip" (treat the backend
 	// as abstaining, logged and counted).
-	OnError string `yaml:"on_error"`
+	OnError string `json:"on_error"`
 	// Grants are host services the plugin may use beyond what its
 	// capabilities give it (password_hashes:read, password_hashes:write).
 	// First-party plugins have theirs built in.
-	Grants []string `yaml:"grants"`
+	Grants []string `json:"grants"`
 	// Config is handed to the plugin as JSON.
-	Config map[string]any `yaml:"config"`
+	Config map[string]any `json:"config"`
 }
 
 // The values of on_error.
@@ -126,9 +124,9 @@ func (b Backend) EffectiveGrants() []string {
 // Log configures the host's own log.
 type Log struct {
 	// Level is debug, info, warn or error.
-	Level string `yaml:"level"`
+	Level string `json:"level"`
 	// Format is text or json.
-	Format string `yaml:"format"`
+	Format string `json:"format"`
 }
 
 // Duration is a time.Duration written as "30s", "15m" or "1h30m".
@@ -150,18 +148,10 @@ func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d)
 // D returns the value as a time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }
 
-// Problem is one mistake in the configuration.
-type Problem struct {
-	Path    string
-	Message string
-}
-
-func (p Problem) String() string {
-	if p.Path == "" {
-		return p.Message
-	}
-	return p.Path + ": " + p.Message
-}
+// Problem is one mistake in the configuration, at its path. It is the
+// problem type of the plugins' configuration (sdk.FieldError), of request
+// bodies and of signal arguments too.
+type Problem = strictjson.Problem
 
 // Error lists every problem found in a configuration.
 type Error struct {
@@ -213,22 +203,17 @@ func Default() (*Config, error) {
 // lookup resolves ${NAME}.
 func Parse(source string, raw []byte, lookup func(string) (string, bool)) (*Config, error) {
 	cfg := &Config{}
-	d := &decoder{}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(raw, &doc); err != nil {
-		return nil, &Error{Source: source, Problems: []Problem{{Message: strings.TrimPrefix(err.Error(), "yaml: ")}}}
-	}
-	if len(doc.Content) > 0 {
-		d.expandEnv(&doc, "", lookup)
-		d.decode(doc.Content[0], reflect.ValueOf(cfg).Elem(), "")
+	r := newReader(lookup)
+	if !r.read(raw, cfg) {
+		return nil, &Error{Source: source, Problems: r.problems}
 	}
 	cfg.applyDefaults()
-	// A value whose ${NAME} could not be expanded was left undecoded (so a
+	// A value whose ${NAME} could not be expanded was left out (so a
 	// default may stand in for it); what validation then says about that
 	// place would only repeat the environment problem.
-	d.problems = append(d.problems, d.withoutSkipped(cfg.validate())...)
-	if len(d.problems) > 0 {
-		return nil, &Error{Source: source, Problems: d.problems}
+	r.problems = append(r.problems, r.withoutSkipped(cfg.validate())...)
+	if len(r.problems) > 0 {
+		return nil, &Error{Source: source, Problems: r.problems}
 	}
 	return cfg, nil
 }
@@ -453,7 +438,7 @@ func (b Backend) ConfigJSON() json.RawMessage {
 	}
 	raw, err := json.Marshal(b.Config)
 	if err != nil {
-		return json.RawMessage("{}") // unreachable: decoded from YAML scalars
+		return json.RawMessage("{}") // unreachable: decoded from JSON
 	}
 	return raw
 }
@@ -464,8 +449,9 @@ func pluginProblems(path string, err error) []Problem {
 	var cfgErr *sdk.ConfigError
 	if errors.As(err, &cfgErr) {
 		var ps []Problem
-		for _, f := range cfgErr.Problems {
-			ps = append(ps, Problem{Path: join(path, f.Path), Message: f.Message})
+		for _, p := range cfgErr.Problems {
+			p.Path = join(path, p.Path)
+			ps = append(ps, p)
 		}
 		return ps
 	}

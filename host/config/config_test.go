@@ -271,9 +271,9 @@ func TestParseProblems(t *testing.T) {
 		{"unknown backend key", "backends:\n  - {name: a, plugin: password}\n  - {name: b, plugin: password, sha: x}\n",
 			[]want{{"backends[1].sha", "unknown key"}}},
 		{"unknown first-party config key", "backends: [{name: a, plugin: password, config: {max_hashes: 1}}]\n",
-			[]want{{"backends[0].config.max_hashes", "unknown field"}}},
+			[]want{{"backends[0].config.max_hashes", "unknown key (known: argon2id, max_concurrent_hashes)"}}},
 		{"unknown nested first-party config key", "backends: [{name: a, plugin: password, config: {argon2id: {memory: 1}}}]\n",
-			[]want{{"backends[0].config.argon2id.memory", "unknown field"}}},
+			[]want{{"backends[0].config.argon2id.memory", "unknown key (known: memory_kib, iterations, parallelism)"}}},
 
 		// Wrong types.
 		{"string given a list", "listen: [a, b]\n", []want{{"listen", "must be a string, not a list"}}},
@@ -287,7 +287,7 @@ func TestParseProblems(t *testing.T) {
 		{"mapping given a scalar", "storage: sqlite\n", []want{{"storage", "must be a mapping"}}},
 		{"mapping given a list", "tokens: [1h]\n", []want{{"tokens", "must be a mapping, not a list"}}},
 		{"backend given a scalar", "backends: [local]\n", []want{
-			{"backends[0]", `must be a mapping, not a value "local"`},
+			{"backends[0]", "must be a mapping, not a string"},
 			{"backends[0].name", "is required"},
 			{"backends[0].plugin", "is required"},
 		}},
@@ -296,7 +296,7 @@ func TestParseProblems(t *testing.T) {
 		{"duration without unit", "tokens: {access_ttl: 15}\n", []want{{"tokens.access_ttl", "must be a duration"}}},
 		{"duration not a duration", "plugins: {stop_grace: soon}\n", []want{{"plugins.stop_grace", `not "soon"`}}},
 		{"duration given a list", "backends: [{name: a, plugin: password, timeout: [1s]}]\n",
-			[]want{{"backends[0].timeout", "must be a single value, not a list"}}},
+			[]want{{"backends[0].timeout", "must be a string, not a list"}}},
 		{"first-party config int given a string", "backends: [{name: a, plugin: password, config: {max_concurrent_hashes: many}}]\n",
 			[]want{{"backends[0].config.max_concurrent_hashes", "must be a whole number"}}},
 		{"first-party config nested int given a string", "backends: [{name: a, plugin: password, config: {argon2id: {memory_kib: lots}}}]\n",
@@ -438,14 +438,14 @@ log: {level: loud, format: xml}
 		{"bogus", "unknown key"},
 		{"storage.extra", "unknown key"},
 		{"tokens.access_ttl", "must be a duration"},
-		{"plugins.stop_grace", "must be a single value"},
+		{"plugins.stop_grace", "must be a string, not a list"},
 		{"backends[4].timeout", "must be a duration"},
 		{"listen", "must be host:port"},
 		{"trusted_proxies[1]", "must be an IP address"},
 		{"storage.dsn", "is required for postgres"},
 		{"tokens.refresh_ttl", "must be > 0"},
 		{"plugins.restart_backoff_max", "must be >="},
-		{"backends[4].config.argon2id.lanes", "unknown field"},
+		{"backends[4].config.argon2id.lanes", "unknown key"},
 		{"backends[0].config.argon2id.memory_kib", "at least 8"},
 		{"backends[1].name", "already the name of backends[0]"},
 		{"backends[1].sha256", "is required"},
@@ -486,7 +486,7 @@ func TestParseDuplicateKeysInBackendConfig(t *testing.T) {
 		bug  string
 	}{
 		{"nested mapping", "backends: [{name: a, plugin: password, config: {argon2id: {iterations: 2, iterations: 3}}}]\n",
-			want{"backends[0].config.argon2id", "already defined"}, ""},
+			want{"backends[0].config.argon2id.iterations", "given twice"}, ""},
 		{"top of config", "backends: [{name: a, plugin: password, config: {max_concurrent_hashes: 1, max_concurrent_hashes: 2}}]\n",
 			want{"backends[0].config.max_concurrent_hashes", "given twice"}, ""},
 		{"in an external plugin's config", extBackend + "      a: 1\n      a: 2\n",
@@ -638,7 +638,7 @@ func TestParseEnvQuotedNumberStaysString(t *testing.T) {
 	// expecting a number refuses it.
 	e := &env{vars: map[string]string{"N": "3"}}
 	_, err := Parse("test.yaml", []byte("backends: [{name: a, plugin: password, config: {max_concurrent_hashes: \"${N}\"}}]\n"), e.lookup)
-	checkProblems(t, problems(t, err), []want{{"backends[0].config.max_concurrent_hashes", "must be a whole number, not string"}})
+	checkProblems(t, problems(t, err), []want{{"backends[0].config.max_concurrent_hashes", "must be a whole number, not a string"}})
 }
 
 func TestParseEnvProblems(t *testing.T) {
@@ -828,5 +828,84 @@ func TestDefaultLockoutIsValidWithoutWarnings(t *testing.T) {
 	}
 	if w := p.Warnings(b.ConfigJSON()); len(w) != 0 {
 		t.Errorf("warnings about the built-in lockout: %q", w)
+	}
+}
+
+// TestParseYAMLTyping checks how YAML's typing reaches the settings: a
+// plain value is typed as YAML 1.2 reads it (yaml.v3: on and yes are
+// strings, 0x10 is a number), a quoted one is a string, and a setting that
+// is text takes a plain number or boolean as written.
+func TestParseYAMLTyping(t *testing.T) {
+	const sha = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	t.Run("valid", func(t *testing.T) {
+		cfg := mustParse(t, "data_dir: 2024\n"+
+			"signals:\n  delivery: {max_attempts: 0x10, batch_size: 1e2}\n"+
+			"  subscribers:\n    - {webhook: https://siem.example.com/hook, secret: 1234567890123456, signals: ['*'], sender: on}\n"+
+			"backends:\n  - name: a\n    plugin: ./x\n    sha256: "+sha+"\n"+
+			"    config: {a: on, b: yes, c: true, d: ~, e: , f: .inf, g: 0o17, h: 18446744073709551615, i: '5', j: 2.50}\n", nil)
+		if cfg.DataDir != "2024" {
+			t.Errorf("data_dir = %q, want the text as written", cfg.DataDir)
+		}
+		if d := cfg.Signals.Delivery; d.MaxAttempts != 16 || d.BatchSize != 100 {
+			t.Errorf("delivery = %+v, want max_attempts 16 and batch_size 100", d)
+		}
+		if s := cfg.Signals.Subscribers[0]; s.Secret != "1234567890123456" || s.Sender != "on" {
+			t.Errorf("subscriber = %+v", s)
+		}
+		want := `{"a":"on","b":"yes","c":true,"d":null,"e":null,"f":".inf","g":15,"h":18446744073709551615,"i":"5","j":2.5}`
+		if got := string(cfg.Backends[0].ConfigJSON()); got != want {
+			t.Errorf("config JSON = %s, want %s", got, want)
+		}
+	})
+	t.Run("problems", func(t *testing.T) {
+		_, err := Parse("test.yaml", []byte("limits: {max_connections: '100', max_queued_logins: true}\nsignals: {delivery: {batch_size: .inf}}\nbackends: [{name: a, plugin: password, timeout: 30, config: {max_concurrent_hashes: 2.5}}]\n"), (&env{}).lookup)
+		checkProblems(t, problems(t, err), []want{
+			{"limits.max_connections", "must be a whole number, not a string"},
+			{"limits.max_queued_logins", "must be a whole number, not a boolean"},
+			{"signals.delivery.batch_size", "must be a whole number, not a string"},
+			{"backends[0].timeout", `must be a duration such as 30s, 15m or 1h, not "30"`},
+			{"backends[0].config.max_concurrent_hashes", "must be a whole number, not number 2.5"},
+		})
+	})
+}
+
+// TestParseMergeKeys checks that merge keys (<<) work in every section, as
+// YAML merges them: the mapping's own keys win.
+func TestParseMergeKeys(t *testing.T) {
+	cfg := mustParse(t, `
+backends:
+  - &local
+    name: local
+    plugin: password
+    timeout: 2s
+    config: &common {argon2id: {iterations: 2}, max_concurrent_hashes: 4}
+  - <<: *local
+    name: other
+    config: {<<: *common, max_concurrent_hashes: 8}
+`, nil)
+	if len(cfg.Backends) != 2 {
+		t.Fatalf("backends = %+v", cfg.Backends)
+	}
+	if b := cfg.Backends[1]; b.Name != "other" || b.Plugin != "password" || b.Timeout.D() != 2*time.Second {
+		t.Errorf("backends[1] = %+v, want local's settings under the name other", b)
+	}
+	for i, want := range []string{`{"argon2id":{"iterations":2},"max_concurrent_hashes":4}`, `{"argon2id":{"iterations":2},"max_concurrent_hashes":8}`} {
+		if got := string(cfg.Backends[i].ConfigJSON()); got != want {
+			t.Errorf("backends[%d] config JSON = %s, want %s", i, got, want)
+		}
+	}
+}
+
+// TestParseProblemOrder checks that the problems found in reading the file
+// come in the order they are written, before those of the values.
+func TestParseProblemOrder(t *testing.T) {
+	_, err := Parse("test.yaml", []byte("log: {colour: true}\nlisten: nowhere\ntokens: {access_ttl: 15}\nbackends: [{name: a, plugin: password, timeout: x}]\ndata_dir: ${DIR}\n"), (&env{}).lookup)
+	var got []string
+	for _, p := range problems(t, err) {
+		got = append(got, p.Path)
+	}
+	want := []string{"data_dir", "log.colour", "tokens.access_ttl", "backends[0].timeout", "listen"}
+	if !slices.Equal(got, want) {
+		t.Errorf("problems at %q, want %q", got, want)
 	}
 }

@@ -14,19 +14,19 @@ type Limits struct {
 	// (kept alive, or not yet sent a request) and active alike. Further
 	// connections wait in the kernel's listen backlog; while they wait,
 	// the host closes connections that have waited longest for a request.
-	MaxConnections int `yaml:"max_connections"`
+	MaxConnections int `json:"max_connections"`
 	// MaxConcurrentLoginsPerAddress is the most logins one client address
 	// (an IPv6 /64) may have in progress, running or queued; more are
 	// refused with 429 before they reach the chain.
-	MaxConcurrentLoginsPerAddress int `yaml:"max_concurrent_logins_per_address"`
+	MaxConcurrentLoginsPerAddress int `json:"max_concurrent_logins_per_address"`
 	// MaxConcurrentLogins is the most logins that run the chain at once.
-	MaxConcurrentLogins int `yaml:"max_concurrent_logins"`
+	MaxConcurrentLogins int `json:"max_concurrent_logins"`
 	// MaxQueuedLogins is the most logins that wait for one of those turns;
 	// more are refused with 503 at once.
-	MaxQueuedLogins int `yaml:"max_queued_logins"`
+	MaxQueuedLogins int `json:"max_queued_logins"`
 	// LoginQueueWait bounds one login's wait for a turn; a login still
 	// waiting then is refused with 503.
-	LoginQueueWait Duration `yaml:"login_queue_wait"`
+	LoginQueueWait Duration `json:"login_queue_wait"`
 }
 
 // Defaults of the limits that do not depend on the machine.

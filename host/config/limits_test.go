@@ -81,8 +81,8 @@ func TestLimitsProblems(t *testing.T) {
 	}{
 		{"unknown key", "limits: {max_conns: 5}\n", []want{{"limits.max_conns", "unknown key (known: max_connections, max_concurrent_logins_per_address, max_concurrent_logins, max_queued_logins, login_queue_wait)"}}},
 		{"not a mapping", "limits: 100\n", []want{{"limits", "must be a mapping"}}},
-		{"not a number", "limits: {max_connections: many}\n", []want{{"limits.max_connections", `must be a whole number, not "many"`}}},
-		{"a fraction", "limits: {max_queued_logins: 2.5}\n", []want{{"limits.max_queued_logins", `must be a whole number, not "2.5"`}}},
+		{"not a number", "limits: {max_connections: many}\n", []want{{"limits.max_connections", "must be a whole number, not a string"}}},
+		{"a fraction", "limits: {max_queued_logins: 2.5}\n", []want{{"limits.max_queued_logins", "must be a whole number, not number 2.5"}}},
 		{"a wait without a unit", "limits: {login_queue_wait: 2}\n", []want{{"limits.login_queue_wait", "must be a duration"}}},
 		{"negative counts and wait", "limits: {max_connections: -1, max_concurrent_logins_per_address: -2, max_concurrent_logins: -3, max_queued_logins: -4, login_queue_wait: -1s}\n", []want{
 			{"limits.max_connections", "must be > 0"},

@@ -13,11 +13,11 @@ import (
 
 // Signals configures who receives the host's signals and how.
 type Signals struct {
-	Subscribers []Subscriber `yaml:"subscribers"`
-	Delivery    Delivery     `yaml:"delivery"`
+	Subscribers []Subscriber `json:"subscribers"`
+	Delivery    Delivery     `json:"delivery"`
 	// PluginTimeout bounds one delivery to a backend plugin that subscribed
 	// in its metadata (delivered asynchronously, through the outbox).
-	PluginTimeout Duration `yaml:"plugin_timeout"`
+	PluginTimeout Duration `json:"plugin_timeout"`
 }
 
 // Subscriber is one receiver of signals: exactly one of Webhook, AuditFile
@@ -26,41 +26,41 @@ type Subscriber struct {
 	// Name identifies the subscriber in the outbox; it must stay the same
 	// across restarts and be the same on every host (default: derived from
 	// the target).
-	Name string `yaml:"name"`
+	Name string `json:"name"`
 	// Webhook is an http(s) URL that receives each signal as a signed POST.
-	Webhook string `yaml:"webhook"`
+	Webhook string `json:"webhook"`
 	// Secret keys the webhook's Standard Webhooks signature: "whsec_" and a
 	// base64 key of 24 to 64 bytes, or any other string of at least 16
 	// characters, whose bytes are the key (webhooksig.Key).
-	Secret string `yaml:"secret"`
+	Secret string `json:"secret"`
 	// AuditFile is a file that receives each signal as a JSON line.
-	AuditFile string `yaml:"audit_file"`
+	AuditFile string `json:"audit_file"`
 	// Plugin is a signal-receiver plugin: a first-party name or a path.
-	Plugin string `yaml:"plugin"`
+	Plugin string `json:"plugin"`
 	// SHA256 is the external plugin's checksum.
-	SHA256 string `yaml:"sha256"`
+	SHA256 string `json:"sha256"`
 	// Config is handed to the plugin.
-	Config map[string]any `yaml:"config"`
+	Config map[string]any `json:"config"`
 	// Signals selects signal names ("*" for all). For a plugin it narrows
 	// the plugin's own subscriptions; for others it is required.
-	Signals []string `yaml:"signals"`
+	Signals []string `json:"signals"`
 	// Sender, if set, selects only signals from that sender (e.g. "2FA").
-	Sender string `yaml:"sender"`
+	Sender string `json:"sender"`
 	// Mode is sync (in the request, with Timeout) or async (durable outbox).
-	Mode string `yaml:"mode"`
+	Mode string `json:"mode"`
 	// Timeout bounds one delivery.
-	Timeout Duration `yaml:"timeout"`
+	Timeout Duration `json:"timeout"`
 }
 
 // Delivery tunes async delivery.
 type Delivery struct {
-	MaxAttempts     int      `yaml:"max_attempts"`
-	Backoff         Duration `yaml:"backoff"`
-	BackoffMax      Duration `yaml:"backoff_max"`
-	Lease           Duration `yaml:"lease"`
-	Poll            Duration `yaml:"poll"`
-	BatchSize       int      `yaml:"batch_size"`
-	RetainDelivered Duration `yaml:"retain_delivered"`
+	MaxAttempts     int      `json:"max_attempts"`
+	Backoff         Duration `json:"backoff"`
+	BackoffMax      Duration `json:"backoff_max"`
+	Lease           Duration `json:"lease"`
+	Poll            Duration `json:"poll"`
+	BatchSize       int      `json:"batch_size"`
+	RetainDelivered Duration `json:"retain_delivered"`
 }
 
 func (s *Signals) applyDefaults() {

@@ -121,149 +121,195 @@ func (p *problems) add(path, format string, args ...any) {
 	*p = append(*p, sdk.FieldError{Path: path, Message: fmt.Sprintf(format, args...)})
 }
 
+// parsing is one run of ParseConfig: the configuration as written, the rule
+// built from it, and what has been found so far.
+type parsing struct {
+	c        Config
+	r        attempts.Rule
+	ps       problems
+	warnings []string
+	// base are the top-level limits, which a group without its own takes;
+	// baseOK is false when they have a problem of their own.
+	base   []attempts.Tier
+	baseOK bool
+}
+
 // ParseConfig decodes and validates a configuration, filling in defaults.
 // Every problem is reported in one *sdk.ConfigError; warnings are in
 // Settings.Warnings.
 func ParseConfig(raw json.RawMessage) (*Settings, error) {
-	var c Config
-	var ps problems
+	p := &parsing{}
 	var decodeErr *sdk.ConfigError
-	if err := (&sdk.ConfigureRequest{Config: raw}).DecodeConfig(&c); errors.As(err, &decodeErr) {
-		ps = append(ps, decodeErr.Problems...)
-		// Fill in what can be read, so that the checks below report the
+	if err := (&sdk.ConfigureRequest{Config: raw}).DecodeConfig(&p.c); errors.As(err, &decodeErr) {
+		p.ps = append(p.ps, decodeErr.Problems...)
+		// Fill in what can be read, so that the checks report the
 		// remaining problems in the same run.
-		_ = json.Unmarshal(raw, &c)
+		_ = json.Unmarshal(raw, &p.c)
 	} else if err != nil {
 		return nil, err
 	}
-	s := &Settings{Rule: attempts.Rule{
+	for _, check := range checks {
+		check(p)
+	}
+	if len(p.ps) > 0 {
+		return nil, &sdk.ConfigError{Problems: p.ps}
+	}
+	p.warnings = append(p.warnings, contradictions(&p.r, p.c)...)
+	return &Settings{Rule: p.r, Warnings: p.warnings}, nil
+}
+
+// checks check the settings and apply them to the rule, one or a few
+// each, in the order their problems and warnings are listed. The groups
+// come after the limits they default to.
+var checks = []func(p *parsing){
+	(*parsing).flags,
+	(*parsing).ipLists,
+	(*parsing).usernameNormalization,
+	(*parsing).statusCode,
+	(*parsing).ipv6Prefix,
+	(*parsing).failureLogLimit,
+	(*parsing).sensitiveParameters,
+	(*parsing).maxWait,
+	(*parsing).limits,
+	(*parsing).groups,
+}
+
+// flags applies the settings that need no check, and the defaults of the
+// others.
+func (p *parsing) flags() {
+	p.r = attempts.Rule{
 		UsernameNormalization: attempts.NormalizeNone,
 		IPv6Prefix:            64,
-		OnlyAllowedIPs:        c.OnlyAllowedIPs,
-		NeverLock:             !boolOr(c.LockOutAtFailure, true),
+		OnlyAllowedIPs:        p.c.OnlyAllowedIPs,
+		NeverLock:             !boolOr(p.c.LockOutAtFailure, true),
 		StatusCode:            http.StatusTooManyRequests,
-		AccessLog:             boolOr(c.AccessLog, true),
-		FailureLog:            c.AccessFailureLog,
+		AccessLog:             boolOr(p.c.AccessLog, true),
+		FailureLog:            p.c.AccessFailureLog,
 		FailureLogPerUser:     1000,
-	}}
-	r := &s.Rule
-	for _, check := range settingChecks {
-		check(&c, r, &ps)
 	}
-	before := len(ps)
-	base := tiersOf("", c.FailureLimit, optional(c.Cooloff), c.Tiers, 3, &ps)
-	baseOK := len(ps) == before
-	s.Warnings = append(s.Warnings, shorterCooloffs("tiers", base)...)
-	if len(c.Tiers) > 0 && (c.FailureLimit != 0 || c.Cooloff != "") {
-		s.Warnings = append(s.Warnings, "tiers replace failure_limit and cooloff; those settings are ignored")
+}
+
+// ipLists checks allow_ips and block_ips.
+func (p *parsing) ipLists() {
+	var err error
+	if p.r.AllowIPs, err = parsePrefixes(p.c.AllowIPs); err != nil {
+		p.ps.add("allow_ips", "%v", err)
 	}
+	if p.r.BlockIPs, err = parsePrefixes(p.c.BlockIPs); err != nil {
+		p.ps.add("block_ips", "%v", err)
+	}
+}
+
+func (p *parsing) usernameNormalization() {
+	switch p.c.UsernameNormalization {
+	case "", "none":
+	case attempts.NormalizeLowercase, attempts.NormalizeCasefold:
+		p.r.UsernameNormalization = p.c.UsernameNormalization
+	default:
+		p.ps.add("username_normalization", "must be none, lowercase or casefold, not %q", p.c.UsernameNormalization)
+	}
+}
+
+func (p *parsing) statusCode() {
+	switch p.c.StatusCode {
+	case 0:
+	case http.StatusTooManyRequests, http.StatusForbidden:
+		p.r.StatusCode = p.c.StatusCode
+	default:
+		p.ps.add("status_code", "must be 429 or 403, not %d", p.c.StatusCode)
+	}
+}
+
+func (p *parsing) ipv6Prefix() {
 	switch {
-	case c.LockoutParameters == nil:
-		r.Counters = []attempts.Counter{withFlags(attempts.Counter{Fields: []string{FieldIPAddress}, Tiers: base}, c, nil, nil)}
-	case len(c.LockoutParameters) == 0:
-		ps.add("lockout_parameters", "must list at least one group")
+	case p.c.IPv6Prefix == 0:
+	case p.c.IPv6Prefix < 32 || p.c.IPv6Prefix > 128:
+		p.ps.add("ipv6_prefix", "must be between 32 and 128, not %d", p.c.IPv6Prefix)
+	default:
+		p.r.IPv6Prefix = p.c.IPv6Prefix
+	}
+}
+
+func (p *parsing) failureLogLimit() {
+	switch {
+	case p.c.AccessFailureLogPerUserLimit < 0:
+		p.ps.add("access_failure_log_per_user_limit", "must be > 0")
+	case p.c.AccessFailureLogPerUserLimit > 0:
+		p.r.FailureLogPerUser = p.c.AccessFailureLogPerUserLimit
+	}
+}
+
+func (p *parsing) sensitiveParameters() {
+	if p.c.SensitiveParameters == nil {
+		p.c.SensitiveParameters = []string{FieldUsername, FieldIPAddress}
+	}
+	for i, f := range p.c.SensitiveParameters {
+		if !knownField(f) {
+			p.ps.add(fmt.Sprintf("sensitive_parameters[%d]", i), "%q is not a lockout parameter", f)
+		}
+	}
+	p.r.SensitiveFields = p.c.SensitiveParameters
+}
+
+func (p *parsing) maxWait() {
+	if p.c.MaxWait == "" {
+		return
+	}
+	d, err := time.ParseDuration(p.c.MaxWait)
+	if err != nil || d <= 0 || d > 5*time.Minute {
+		p.ps.add("max_wait", "must be a duration between 1ms and 5m such as 10s, not %q", p.c.MaxWait)
+		return
+	}
+	p.r.MaxWait = d
+}
+
+// limits checks failure_limit, cooloff and tiers: the limits of every
+// group without its own.
+func (p *parsing) limits() {
+	before := len(p.ps)
+	p.base = tiersOf("", p.c.FailureLimit, optional(p.c.Cooloff), p.c.Tiers, 3, &p.ps)
+	p.baseOK = len(p.ps) == before
+	p.warnings = append(p.warnings, shorterCooloffs("tiers", p.base)...)
+	if len(p.c.Tiers) > 0 && (p.c.FailureLimit != 0 || p.c.Cooloff != "") {
+		p.warnings = append(p.warnings, "tiers replace failure_limit and cooloff; those settings are ignored")
+	}
+}
+
+// groups checks lockout_parameters: each group's fields and limits, that
+// it is not a repeat, and that a group without ip_address, which anyone can
+// lock from anywhere, has a cool-off.
+func (p *parsing) groups() {
+	switch {
+	case p.c.LockoutParameters == nil:
+		p.r.Counters = []attempts.Counter{withFlags(attempts.Counter{Fields: []string{FieldIPAddress}, Tiers: p.base}, p.c, nil, nil)}
+	case len(p.c.LockoutParameters) == 0:
+		p.ps.add("lockout_parameters", "must list at least one group")
 	}
 	seen := map[string]bool{}
-	for i, raw := range c.LockoutParameters {
+	for i, raw := range p.c.LockoutParameters {
 		path := fmt.Sprintf("lockout_parameters[%d]", i)
-		before := len(ps)
-		counter, ok := parseGroup(path, raw, c, base, &ps)
+		before := len(p.ps)
+		counter, ok := parseGroup(path, raw, p.c, p.base, &p.ps)
 		if !ok {
 			continue
 		}
 		// Limits already reported as wrong are not judged again.
-		own := !slices.Equal(counter.Tiers, base)
-		tiersOK := len(ps) == before && (own || baseOK)
+		own := !slices.Equal(counter.Tiers, p.base)
+		tiersOK := len(p.ps) == before && (own || p.baseOK)
 		name := strings.Join(counter.Fields, "+")
 		if seen[name] {
-			s.Warnings = append(s.Warnings, fmt.Sprintf("%s repeats the group %s", path, name))
+			p.warnings = append(p.warnings, fmt.Sprintf("%s repeats the group %s", path, name))
 			continue
 		}
 		seen[name] = true
 		if own {
-			s.Warnings = append(s.Warnings, shorterCooloffs(path+".tiers", counter.Tiers)...)
+			p.warnings = append(p.warnings, shorterCooloffs(path+".tiers", counter.Tiers)...)
 		}
-		if tiersOK && !slices.Contains(counter.Fields, FieldIPAddress) && !r.NeverLock && permanent(counter.Tiers) {
-			ps.add(path, "the group %s has no cool-off: anyone could lock its clients out for good from anywhere; give it a cooloff", name)
+		if tiersOK && !slices.Contains(counter.Fields, FieldIPAddress) && !p.r.NeverLock && permanent(counter.Tiers) {
+			p.ps.add(path, "the group %s has no cool-off: anyone could lock its clients out for good from anywhere; give it a cooloff", name)
 		}
-		r.Counters = append(r.Counters, counter)
+		p.r.Counters = append(p.r.Counters, counter)
 	}
-	if len(ps) > 0 {
-		return nil, &sdk.ConfigError{Problems: ps}
-	}
-	s.Warnings = append(s.Warnings, contradictions(r, c)...)
-	return s, nil
-}
-
-// settingChecks check and apply the settings other than the groups and
-// their limits, one each.
-var settingChecks = []func(c *Config, r *attempts.Rule, ps *problems){
-	func(c *Config, r *attempts.Rule, ps *problems) {
-		var err error
-		if r.AllowIPs, err = parsePrefixes(c.AllowIPs); err != nil {
-			ps.add("allow_ips", "%v", err)
-		}
-		if r.BlockIPs, err = parsePrefixes(c.BlockIPs); err != nil {
-			ps.add("block_ips", "%v", err)
-		}
-	},
-	func(c *Config, r *attempts.Rule, ps *problems) {
-		switch c.UsernameNormalization {
-		case "", "none":
-		case attempts.NormalizeLowercase, attempts.NormalizeCasefold:
-			r.UsernameNormalization = c.UsernameNormalization
-		default:
-			ps.add("username_normalization", "must be none, lowercase or casefold, not %q", c.UsernameNormalization)
-		}
-	},
-	func(c *Config, r *attempts.Rule, ps *problems) {
-		switch c.StatusCode {
-		case 0:
-		case http.StatusTooManyRequests, http.StatusForbidden:
-			r.StatusCode = c.StatusCode
-		default:
-			ps.add("status_code", "must be 429 or 403, not %d", c.StatusCode)
-		}
-	},
-	func(c *Config, r *attempts.Rule, ps *problems) {
-		switch {
-		case c.IPv6Prefix == 0:
-		case c.IPv6Prefix < 32 || c.IPv6Prefix > 128:
-			ps.add("ipv6_prefix", "must be between 32 and 128, not %d", c.IPv6Prefix)
-		default:
-			r.IPv6Prefix = c.IPv6Prefix
-		}
-	},
-	func(c *Config, r *attempts.Rule, ps *problems) {
-		switch {
-		case c.AccessFailureLogPerUserLimit < 0:
-			ps.add("access_failure_log_per_user_limit", "must be > 0")
-		case c.AccessFailureLogPerUserLimit > 0:
-			r.FailureLogPerUser = c.AccessFailureLogPerUserLimit
-		}
-	},
-	func(c *Config, r *attempts.Rule, ps *problems) {
-		if c.SensitiveParameters == nil {
-			c.SensitiveParameters = []string{FieldUsername, FieldIPAddress}
-		}
-		for i, p := range c.SensitiveParameters {
-			if !knownField(p) {
-				ps.add(fmt.Sprintf("sensitive_parameters[%d]", i), "%q is not a lockout parameter", p)
-			}
-		}
-		r.SensitiveFields = c.SensitiveParameters
-	},
-	func(c *Config, r *attempts.Rule, ps *problems) {
-		if c.MaxWait == "" {
-			return
-		}
-		d, err := time.ParseDuration(c.MaxWait)
-		if err != nil || d <= 0 || d > 5*time.Minute {
-			ps.add("max_wait", "must be a duration between 1ms and 5m such as 10s, not %q", c.MaxWait)
-			return
-		}
-		r.MaxWait = d
-	},
 }
 
 // parseGroup reads one entry of lockout_parameters: a field, a list of
@@ -278,7 +324,8 @@ func parseGroup(path string, raw json.RawMessage, c Config, base []attempts.Tier
 			var ce *sdk.ConfigError
 			if errors.As(err, &ce) {
 				for _, p := range ce.Problems {
-					ps.add(joinPath(path, p.Path), "%s", p.Message)
+					p.Path = joinPath(path, p.Path)
+					*ps = append(*ps, p)
 				}
 			}
 			return attempts.Counter{}, false

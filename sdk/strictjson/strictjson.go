@@ -1,8 +1,12 @@
 // Package strictjson checks JSON against the Go type it is to be decoded
 // into, more strictly than encoding/json decodes it, and says what is wrong
-// and where. It serves the plugin configuration (sdk.DecodeConfig), the
-// bodies of HTTP requests and the arguments of catalogue signals alike; each
-// of them words the problems for its own readers.
+// and where. It serves the host's configuration (read from YAML and turned
+// into JSON), the plugin configuration (sdk.DecodeConfig), the bodies of
+// HTTP requests and the arguments of catalogue signals alike, and its
+// Problem is the one "problem at a path" type of all of them (sdk.FieldError
+// and the host's config.Problem are the same type). A Problem's Message is
+// worded for a configuration's reader; other readers word the problem from
+// its Kind and details.
 //
 // encoding/json alone cannot do this: it reports only the first type
 // mismatch, names it by struct field names without map keys or list
@@ -40,7 +44,9 @@ import (
 	"unicode"
 )
 
-// Kind is what sort of problem a Problem is.
+// Kind is what sort of problem a Problem is. It is zero for a problem that
+// no check of this package found: a rule of the reader's own (a value out of
+// range for the setting, a name given twice), already worded in Message.
 type Kind int
 
 // The kinds of problem.
@@ -81,16 +87,19 @@ func (k Kind) String() string {
 	return "Kind(" + strconv.Itoa(int(k)) + ")"
 }
 
-// Problem is one thing wrong with the JSON.
+// Problem is one thing wrong at a path: in a configuration, a request body,
+// a signal's arguments. Only Path and Message cross the wire between host
+// and plugin; the other fields are for a reader that words the problem its
+// own way.
 type Problem struct {
 	// Path is where: dotted keys and [i] indexes ("servers[1].port"), ""
 	// for the value as a whole (and for Empty, Syntax and Trailing).
 	Path string
 	// Message says what, without the path, for a configuration's reader:
-	// "unknown field", "given twice", "must be a whole number, not string".
-	// For Empty, Syntax and Trailing it is encoding/json's own message
-	// ("unexpected end of JSON input", "invalid character 'x' after
-	// top-level value").
+	// "unknown key (known: a, b)", "given twice", "must be a whole number,
+	// not a string". For Empty, Syntax and Trailing it is encoding/json's
+	// own message ("unexpected end of JSON input", "invalid character 'x'
+	// after top-level value").
 	Message string
 	Kind    Kind
 	// Offset is where in the input the key or value the problem is about
@@ -264,7 +273,7 @@ func (w *walker) value(tok json.Token, off int64, t reflect.Type, at place) []Pr
 		return w.skip(tok, at.path)
 	}
 	wrong := func(format string) []Problem {
-		p := at.problem(WrongType, off, t, format, tokenKind(tok))
+		p := at.problem(WrongType, off, t, format, gotWords[tokenKind(tok)])
 		p.Got = tokenKind(tok)
 		return append([]Problem{p}, w.skip(tok, at.path)...)
 	}
@@ -409,16 +418,13 @@ func (w *walker) object(t reflect.Type, path string) []Problem {
 	return w.members(path, func(key string, keyOff int64) []Problem {
 		sub := joinPath(path, key)
 		var problems []Problem
-		f, known := fields[key]
+		f, known := fields.byName[key]
 		if !known {
 			kind := Unknown
-			for name := range fields {
-				if strings.EqualFold(name, key) {
-					kind = WrongCase
-					break
-				}
+			if slices.ContainsFunc(fields.names, func(name string) bool { return strings.EqualFold(name, key) }) {
+				kind = WrongCase
 			}
-			problems = append(problems, Problem{Path: sub, Kind: kind, Message: "unknown field", Offset: keyOff})
+			problems = append(problems, Problem{Path: sub, Kind: kind, Message: fields.unknown, Offset: keyOff})
 		}
 		off := w.offset()
 		tok, ok := w.token()
@@ -444,7 +450,7 @@ func (w *walker) quoted(tok json.Token, off int64, t reflect.Type, at place) []P
 	}
 	s, ok := tok.(string)
 	if !ok {
-		p := at.problem(WrongType, off, deref(t), "must be a string holding %s, not %s", describe(t), tokenKind(tok))
+		p := at.problem(WrongType, off, deref(t), "must be a string holding %s, not %s", describe(t), gotWords[tokenKind(tok)])
 		p.Got = tokenKind(tok)
 		return append([]Problem{p}, w.skip(tok, at.path)...)
 	}
@@ -573,23 +579,39 @@ type field struct {
 	quoted bool // `json:",string"`
 }
 
-// fieldCache holds fields' answers by type.
-var fieldCache sync.Map // reflect.Type -> map[string]field
+// fieldSet is the fields of a struct type by their JSON names.
+type fieldSet struct {
+	byName map[string]field
+	// names are the keys, in the order the fields are declared.
+	names []string
+	// unknown is the message for a key that is none of them.
+	unknown string
+}
+
+// fieldCache holds fieldsOf's answers by type.
+var fieldCache sync.Map // reflect.Type -> *fieldSet
 
 // fieldsOf maps the JSON names of struct t's fields to them, as
 // encoding/json names them: the tag's name, else the Go name; the fields of
 // an embedded struct without a tag name are promoted, a shallower field
 // hiding a deeper one, and a name given twice at the same depth (neither or
 // both tagged) naming no field at all.
-func fieldsOf(t reflect.Type) map[string]field {
-	if m, ok := fieldCache.Load(t); ok {
-		return m.(map[string]field)
+func fieldsOf(t reflect.Type) *fieldSet {
+	if fs, ok := fieldCache.Load(t); ok {
+		return fs.(*fieldSet)
 	}
-	m, _ := fieldCache.LoadOrStore(t, jsonFields(t))
-	return m.(map[string]field)
+	fs := &fieldSet{unknown: "unknown key"}
+	fs.byName, fs.names = jsonFields(t)
+	if len(fs.names) > 0 {
+		fs.unknown = "unknown key (known: " + strings.Join(fs.names, ", ") + ")"
+	}
+	stored, _ := fieldCache.LoadOrStore(t, fs)
+	return stored.(*fieldSet)
 }
 
-func jsonFields(t reflect.Type) map[string]field {
+// jsonFields returns the fields of struct t by name, and the names in the
+// order the fields are declared (promoted ones after the others).
+func jsonFields(t reflect.Type) (map[string]field, []string) {
 	var all []field
 	next := []reflect.Type{t}
 	nextCount := map[reflect.Type]int{t: 1}
@@ -678,7 +700,13 @@ func jsonFields(t reflect.Type) map[string]field {
 		}
 		m[name] = fs[0]
 	}
-	return m
+	var names []string
+	for _, f := range all {
+		if _, ok := m[f.name]; ok && !slices.Contains(names, f.name) {
+			names = append(names, f.name)
+		}
+	}
+	return m, names
 }
 
 // isValidTag is encoding/json's rule for a usable tag name.
@@ -702,6 +730,11 @@ func joinPath(path, key string) string {
 	}
 	return path + "." + key
 }
+
+// gotWords name the JSON types tokenKind gives for a configuration's
+// reader.
+var gotWords = map[string]string{"null": "null", "bool": "a boolean", "string": "a string",
+	"number": "a number", "array": "a list", "object": "a mapping"}
 
 // tokenKind names the JSON type of the value a token begins, as
 // encoding/json's type errors do.

@@ -62,6 +62,13 @@ type body struct {
 
 var bodyType = reflect.TypeFor[body]()
 
+// The messages for a key that is none of body's or client's fields: every
+// key is listed, in the order the fields are declared, promoted ones last.
+const (
+	notBody   = "unknown key (known: name, count, size, ratio, on, labels, ports, tags, pair, bytes, client, clients, addr, number, duration, raw, any, custom, quoted, by_name, Untagged, timeout)"
+	notClient = "unknown key (known: ip, user_agent)"
+)
+
 // brief is the part of a Problem most tests compare.
 type brief struct {
 	Kind    strictjson.Kind
@@ -113,14 +120,14 @@ func TestCheck(t *testing.T) {
 		{"trailing comma", `{"name": "n",}`, []brief{{syntax, "", "invalid character '}' looking for beginning of object key string"}}},
 		{"problems before a syntax error", `{"name": 1, "x": [`, []brief{
 			{syntax, "", "unexpected end of JSON input"},
-			{wrongType, "name", "must be a string, not number"},
-			{unknown, "x", "unknown field"},
+			{wrongType, "name", "must be a string, not a number"},
+			{unknown, "x", notBody},
 		}},
 		{"two values", `{} {}`, []brief{{trailing, "", "invalid character '{' after top-level value"}}},
 		{"a stray closer", `{"name": "n"}}`, []brief{{trailing, "", "invalid character '}' after top-level value"}}},
 		{"trailing data after other problems", `{"x": 1} x`, []brief{
 			{trailing, "", "invalid character 'x' after top-level value"},
-			{unknown, "x", "unknown field"},
+			{unknown, "x", notBody},
 		}},
 
 		// Keys.
@@ -132,34 +139,34 @@ func TestCheck(t *testing.T) {
 			{duplicate, "any.a.b", "given twice"},
 			{duplicate, "raw[0].c", "given twice"},
 		}},
-		{"duplicate unknown key", `{"x": 1, "x": 2}`, []brief{{unknown, "x", "unknown field"}, {duplicate, "x", "given twice"}, {unknown, "x", "unknown field"}}},
+		{"duplicate unknown key", `{"x": 1, "x": 2}`, []brief{{unknown, "x", notBody}, {duplicate, "x", "given twice"}, {unknown, "x", notBody}}},
 		{"map keys differing in case are two keys", `{"labels": {"otp": "1", "OTP": "2"}}`, nil},
-		{"wrong case", `{"Name": "n"}`, []brief{{wrongCase, "Name", "unknown field"}}},
-		{"wrong case nested", `{"client": {"IP": "a"}}`, []brief{{wrongCase, "client.IP", "unknown field"}}},
-		{"wrong case by Unicode folding", `{"ſize": 1}`, []brief{{wrongCase, "ſize", "unknown field"}}},
-		{"wrong case of a promoted field", `{"TIMEOUT": 1}`, []brief{{wrongCase, "TIMEOUT", "unknown field"}}},
-		{"unknown", `{"nmae": "n"}`, []brief{{unknown, "nmae", "unknown field"}}},
-		{"unknown nested", `{"clients": [{"port": 1}]}`, []brief{{unknown, "clients[0].port", "unknown field"}}},
-		{"a dash-tagged field is unknown", `{"Hidden": "h"}`, []brief{{unknown, "Hidden", "unknown field"}}},
-		{"an embedded struct's Go name is unknown", `{"Common": {}}`, []brief{{unknown, "Common", "unknown field"}}},
+		{"wrong case", `{"Name": "n"}`, []brief{{wrongCase, "Name", notBody}}},
+		{"wrong case nested", `{"client": {"IP": "a"}}`, []brief{{wrongCase, "client.IP", notClient}}},
+		{"wrong case by Unicode folding", `{"ſize": 1}`, []brief{{wrongCase, "ſize", notBody}}},
+		{"wrong case of a promoted field", `{"TIMEOUT": 1}`, []brief{{wrongCase, "TIMEOUT", notBody}}},
+		{"unknown", `{"nmae": "n"}`, []brief{{unknown, "nmae", notBody}}},
+		{"unknown nested", `{"clients": [{"port": 1}]}`, []brief{{unknown, "clients[0].port", notClient}}},
+		{"a dash-tagged field is unknown", `{"Hidden": "h"}`, []brief{{unknown, "Hidden", notBody}}},
+		{"an embedded struct's Go name is unknown", `{"Common": {}}`, []brief{{unknown, "Common", notBody}}},
 
 		// Types.
-		{"string given a number", `{"name": 1}`, []brief{{wrongType, "name", "must be a string, not number"}}},
-		{"bool given a string", `{"on": "yes"}`, []brief{{wrongType, "on", "must be true or false, not string"}}},
-		{"struct given a list", `{"client": []}`, []brief{{wrongType, "client", "must be a mapping, not array"}}},
-		{"map given a string", `{"labels": "x"}`, []brief{{wrongType, "labels", "must be a mapping, not string"}}},
-		{"map value", `{"labels": {"a": 1}}`, []brief{{wrongType, "labels.a", "must be a string, not number"}}},
-		{"list given an object", `{"tags": {}}`, []brief{{wrongType, "tags", "must be a list, not object"}}},
-		{"list item", `{"tags": ["a", true]}`, []brief{{wrongType, "tags[1]", "must be a string, not bool"}}},
-		{"whole value", `[]`, []brief{{wrongType, "", "must be a mapping, not array"}}},
-		{"sized int given a string", `{"count": "1"}`, []brief{{wrongType, "count", "must be a whole number from -128 to 127, not string"}}},
-		{"float given a string", `{"ratio": "1"}`, []brief{{wrongType, "ratio", "must be a number, not string"}}},
-		{"text unmarshaler given a number", `{"addr": 1}`, []brief{{wrongType, "addr", "must be a string, not number"}}},
-		{"json.Number given a bool", `{"number": true}`, []brief{{wrongType, "number", "must be a number, not bool"}}},
-		{"duration given text", `{"duration": "1s"}`, []brief{{wrongType, "duration", "must be a whole number of nanoseconds, not string"}}},
-		{"quoted given a number", `{"quoted": 42}`, []brief{{wrongType, "quoted", "must be a string holding a whole number, not number"}}},
+		{"string given a number", `{"name": 1}`, []brief{{wrongType, "name", "must be a string, not a number"}}},
+		{"bool given a string", `{"on": "yes"}`, []brief{{wrongType, "on", "must be true or false, not a string"}}},
+		{"struct given a list", `{"client": []}`, []brief{{wrongType, "client", "must be a mapping, not a list"}}},
+		{"map given a string", `{"labels": "x"}`, []brief{{wrongType, "labels", "must be a mapping, not a string"}}},
+		{"map value", `{"labels": {"a": 1}}`, []brief{{wrongType, "labels.a", "must be a string, not a number"}}},
+		{"list given an object", `{"tags": {}}`, []brief{{wrongType, "tags", "must be a list, not a mapping"}}},
+		{"list item", `{"tags": ["a", true]}`, []brief{{wrongType, "tags[1]", "must be a string, not a boolean"}}},
+		{"whole value", `[]`, []brief{{wrongType, "", "must be a mapping, not a list"}}},
+		{"sized int given a string", `{"count": "1"}`, []brief{{wrongType, "count", "must be a whole number from -128 to 127, not a string"}}},
+		{"float given a string", `{"ratio": "1"}`, []brief{{wrongType, "ratio", "must be a number, not a string"}}},
+		{"text unmarshaler given a number", `{"addr": 1}`, []brief{{wrongType, "addr", "must be a string, not a number"}}},
+		{"json.Number given a bool", `{"number": true}`, []brief{{wrongType, "number", "must be a number, not a boolean"}}},
+		{"duration given text", `{"duration": "1s"}`, []brief{{wrongType, "duration", "must be a whole number of nanoseconds, not a string"}}},
+		{"quoted given a number", `{"quoted": 42}`, []brief{{wrongType, "quoted", "must be a string holding a whole number, not a number"}}},
 		{"wrong type, then a duplicate inside", `{"tags": {"a": 1, "a": 2}}`, []brief{
-			{wrongType, "tags", "must be a list, not object"},
+			{wrongType, "tags", "must be a list, not a mapping"},
 			{duplicate, "tags.a", "given twice"},
 		}},
 
@@ -181,22 +188,22 @@ func TestCheck(t *testing.T) {
 
 		// Order.
 		{"members in key order, a container's problems before its contents'", `{"tags": 1, "client": {"z": 1, "ip": 2}, "clients": [{"y": 1}, 2], "count": 300, "a": 1}`, []brief{
-			{unknown, "a", "unknown field"},
-			{wrongType, "client.ip", "must be a string, not number"},
-			{unknown, "client.z", "unknown field"},
-			{unknown, "clients[0].y", "unknown field"},
-			{wrongType, "clients[1]", "must be a mapping, not number"},
+			{unknown, "a", notBody},
+			{wrongType, "client.ip", "must be a string, not a number"},
+			{unknown, "client.z", notClient},
+			{unknown, "clients[0].y", notClient},
+			{wrongType, "clients[1]", "must be a mapping, not a number"},
 			{invalid, "count", "must be a whole number from -128 to 127, not 300"},
-			{wrongType, "tags", "must be a list, not number"},
+			{wrongType, "tags", "must be a list, not a number"},
 		}},
 		{"repeated keys in the order given", `{"name": 1, "name": true}`, []brief{
-			{wrongType, "name", "must be a string, not number"},
+			{wrongType, "name", "must be a string, not a number"},
 			{duplicate, "name", "given twice"},
-			{wrongType, "name", "must be a string, not bool"},
+			{wrongType, "name", "must be a string, not a boolean"},
 		}},
 		{"map members in key order", `{"by_name": {"b": {"x": 1}, "a": {"y": 1}}}`, []brief{
-			{unknown, "by_name.a.y", "unknown field"},
-			{unknown, "by_name.b.x", "unknown field"},
+			{unknown, "by_name.a.y", notClient},
+			{unknown, "by_name.b.x", notClient},
 		}},
 	}
 	for _, tt := range tests {
@@ -217,21 +224,21 @@ func TestCheckDetails(t *testing.T) {
 		raw  string
 		want strictjson.Problem
 	}{
-		{"a field", `{"client": {"ip": 5}}`, strictjson.Problem{Path: "client.ip", Message: "must be a string, not number", Kind: strictjson.WrongType, Offset: 18,
+		{"a field", `{"client": {"ip": 5}}`, strictjson.Problem{Path: "client.ip", Message: "must be a string, not a number", Kind: strictjson.WrongType, Offset: 18,
 			Type: reflect.TypeFor[string](), Got: "number", ParentKind: reflect.Struct, Parent: "client"}},
-		{"a pointer field", `{"name": []}`, strictjson.Problem{Path: "name", Message: "must be a string, not array", Kind: strictjson.WrongType, Offset: 9,
+		{"a pointer field", `{"name": []}`, strictjson.Problem{Path: "name", Message: "must be a string, not a list", Kind: strictjson.WrongType, Offset: 9,
 			Type: reflect.TypeFor[string](), Got: "array", ParentKind: reflect.Struct}},
-		{"a map's value", `{"labels": {"otp": {}}}`, strictjson.Problem{Path: "labels.otp", Message: "must be a string, not object", Kind: strictjson.WrongType, Offset: 19,
+		{"a map's value", `{"labels": {"otp": {}}}`, strictjson.Problem{Path: "labels.otp", Message: "must be a string, not a mapping", Kind: strictjson.WrongType, Offset: 19,
 			Type: reflect.TypeFor[string](), Got: "object", ParentKind: reflect.Map, Parent: "labels"}},
-		{"a list's item", `{"tags": ["a", false]}`, strictjson.Problem{Path: "tags[1]", Message: "must be a string, not bool", Kind: strictjson.WrongType, Offset: 15,
+		{"a list's item", `{"tags": ["a", false]}`, strictjson.Problem{Path: "tags[1]", Message: "must be a string, not a boolean", Kind: strictjson.WrongType, Offset: 15,
 			Type: reflect.TypeFor[string](), Got: "bool", ParentKind: reflect.Slice, Parent: "tags"}},
 		{"an array's item", `{"pair": [1.5]}`, strictjson.Problem{Path: "pair[0]", Message: "must be a whole number, not number 1.5", Kind: strictjson.Invalid, Offset: 10,
 			Type: reflect.TypeFor[int](), ParentKind: reflect.Array, Parent: "pair"}},
-		{"the whole value", ` "x"`, strictjson.Problem{Message: "must be a mapping, not string", Kind: strictjson.WrongType, Offset: 1,
+		{"the whole value", ` "x"`, strictjson.Problem{Message: "must be a mapping, not a string", Kind: strictjson.WrongType, Offset: 1,
 			Type: bodyType, Got: "string"}},
 		{"a map key", `{"ports": {"x": "y"}}`, strictjson.Problem{Path: "ports.x", Message: "is not a valid key: keys must be whole numbers from 0 to 255", Kind: strictjson.Invalid, Offset: 11,
 			Type: reflect.TypeFor[uint8](), ParentKind: reflect.Map, Parent: "ports"}},
-		{"a key", `{"on": true, "On": true}`, strictjson.Problem{Path: "On", Message: "unknown field", Kind: strictjson.WrongCase, Offset: 13}},
+		{"a key", `{"on": true, "On": true}`, strictjson.Problem{Path: "On", Message: notBody, Kind: strictjson.WrongCase, Offset: 13}},
 		{"a repeated key", `{"on": true,"on": true}`, strictjson.Problem{Path: "on", Message: "given twice", Kind: strictjson.Duplicate, Offset: 12}},
 		{"trailing data", "{}\n\n]", strictjson.Problem{Message: "invalid character ']' after top-level value", Kind: strictjson.Trailing, Offset: 4}},
 		{"a syntax error", `{"on": tru}`, strictjson.Problem{Message: "invalid character '}' in literal true (expecting 'e')", Kind: strictjson.Syntax, Offset: 11}},
@@ -254,12 +261,12 @@ func TestCheckFirstInTheInput(t *testing.T) {
 		raw  string
 		want brief
 	}{
-		{`{"z": 1, "a": 2}`, brief{strictjson.Unknown, "z", "unknown field"}},
-		{`{"on": 1, "on": true}`, brief{strictjson.WrongType, "on", "must be true or false, not number"}},
+		{`{"z": 1, "a": 2}`, brief{strictjson.Unknown, "z", notBody}},
+		{`{"on": 1, "on": true}`, brief{strictjson.WrongType, "on", "must be true or false, not a number"}},
 		{`{"on": true, "on": 1}`, brief{strictjson.Duplicate, "on", "given twice"}},
-		{`{"x": 1} {}`, brief{strictjson.Unknown, "x", "unknown field"}},
-		{`{"name": 1, "on": `, brief{strictjson.WrongType, "name", "must be a string, not number"}},
-		{`[1, `, brief{strictjson.WrongType, "", "must be a mapping, not array"}},
+		{`{"x": 1} {}`, brief{strictjson.Unknown, "x", notBody}},
+		{`{"name": 1, "on": `, brief{strictjson.WrongType, "name", "must be a string, not a number"}},
+		{`[1, `, brief{strictjson.WrongType, "", "must be a mapping, not a list"}},
 	}
 	for _, tt := range tests {
 		problems := strictjson.Check([]byte(tt.raw), bodyType)
@@ -303,15 +310,16 @@ func TestCheckEmbedded(t *testing.T) {
 		Shade  int   `json:"shade"` // hides Inner's
 		Tagged Inner `json:"tagged"`
 	}
+	const notOuter = "unknown key (known: shade, tagged, deep, Left, Right)"
 	tests := []struct {
 		raw  string
 		want []brief
 	}{
 		{`{"deep": true, "Left": 1, "Right": 2, "shade": 3, "tagged": {"deep": true}}`, nil},
-		{`{"shade": "s"}`, []brief{{strictjson.WrongType, "shade", "must be a whole number, not string"}}},
-		{`{"Both": 1}`, []brief{{strictjson.Unknown, "Both", "unknown field"}}},
-		{`{"Inner": {}}`, []brief{{strictjson.Unknown, "Inner", "unknown field"}}},
-		{`{"tagged": {"Deep": true}}`, []brief{{strictjson.WrongCase, "tagged.Deep", "unknown field"}}},
+		{`{"shade": "s"}`, []brief{{strictjson.WrongType, "shade", "must be a whole number, not a string"}}},
+		{`{"Both": 1}`, []brief{{strictjson.Unknown, "Both", notOuter}}},
+		{`{"Inner": {}}`, []brief{{strictjson.Unknown, "Inner", notOuter}}},
+		{`{"tagged": {"Deep": true}}`, []brief{{strictjson.WrongCase, "tagged.Deep", "unknown key (known: deep, shade)"}}},
 	}
 	for _, tt := range tests {
 		if got := briefs(strictjson.Check([]byte(tt.raw), reflect.TypeFor[outer]())); !slices.Equal(got, tt.want) {
@@ -336,7 +344,7 @@ func TestCheckDepth(t *testing.T) {
 }
 
 func TestStrings(t *testing.T) {
-	if got := (strictjson.Problem{Path: "a.b", Message: "unknown field"}).String(); got != "a.b: unknown field" {
+	if got := (strictjson.Problem{Path: "a.b", Message: "unknown key"}).String(); got != "a.b: unknown key" {
 		t.Errorf("String = %q", got)
 	}
 	if got := (strictjson.Problem{Message: "invalid character 'x'"}).String(); got != "invalid character 'x'" {

@@ -15,6 +15,8 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/portcullis-auth/portcullis/sdk/strictjson"
 )
 
 // Sentinel errors; see their re-exports in package sdk for the contracts.
@@ -27,23 +29,11 @@ var (
 	ErrUnimplemented    = errors.New("not implemented")
 )
 
-// FieldError is one problem in a configuration, at a dotted path relative to
-// the part of the configuration being checked.
-type FieldError struct {
-	Path    string
-	Message string
-}
-
-func (e FieldError) String() string {
-	if e.Path == "" {
-		return e.Message
-	}
-	return e.Path + ": " + e.Message
-}
-
-// ConfigError lists every problem found in a configuration at once.
+// ConfigError lists every problem found in a configuration at once. Each
+// problem crosses the wire as its path and message (a BadRequest field
+// violation).
 type ConfigError struct {
-	Problems []FieldError
+	Problems []strictjson.Problem
 }
 
 func (e *ConfigError) Error() string {
@@ -118,7 +108,7 @@ func FromStatus(err error) error {
 			if br, ok := d.(*errdetails.BadRequest); ok {
 				cfgErr := &ConfigError{}
 				for _, v := range br.GetFieldViolations() {
-					cfgErr.Problems = append(cfgErr.Problems, FieldError{Path: v.GetField(), Message: v.GetDescription()})
+					cfgErr.Problems = append(cfgErr.Problems, strictjson.Problem{Path: v.GetField(), Message: v.GetDescription()})
 				}
 				return cfgErr
 			}

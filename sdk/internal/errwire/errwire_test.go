@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/portcullis-auth/portcullis/sdk/internal/errwire"
+	"github.com/portcullis-auth/portcullis/sdk/strictjson"
 )
 
 // allSentinels are the errors that must keep their identity across the wire.
@@ -109,21 +110,21 @@ func TestConfigErrorRoundTrip(t *testing.T) {
 	tests := []struct {
 		name string
 		err  error
-		want []errwire.FieldError
+		want []strictjson.Problem
 	}{
-		{"several problems", &errwire.ConfigError{Problems: []errwire.FieldError{
+		{"several problems", &errwire.ConfigError{Problems: []strictjson.Problem{
 			{Path: "failure_limit", Message: "must be > 0"},
 			{Path: "argon2id.memory_kib", Message: "must be at least 8 × parallelism"},
 			{Path: "servers[1].url", Message: "unknown field"},
 			{Path: "", Message: "not valid JSON: unexpected end of JSON input"},
-		}}, []errwire.FieldError{
+		}}, []strictjson.Problem{
 			{Path: "failure_limit", Message: "must be > 0"},
 			{Path: "argon2id.memory_kib", Message: "must be at least 8 × parallelism"},
 			{Path: "servers[1].url", Message: "unknown field"},
 			{Path: "", Message: "not valid JSON: unexpected end of JSON input"},
 		}},
-		{"wrapped", fmt.Errorf("configure: %w", &errwire.ConfigError{Problems: []errwire.FieldError{{Path: "a", Message: "b"}}}),
-			[]errwire.FieldError{{Path: "a", Message: "b"}}},
+		{"wrapped", fmt.Errorf("configure: %w", &errwire.ConfigError{Problems: []strictjson.Problem{{Path: "a", Message: "b"}}}),
+			[]strictjson.Problem{{Path: "a", Message: "b"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -161,7 +162,7 @@ func TestConfigErrorRoundTrip(t *testing.T) {
 }
 
 func TestConfigError(t *testing.T) {
-	err := &errwire.ConfigError{Problems: []errwire.FieldError{{Path: "a.b", Message: "bad"}, {Message: "whole thing"}}}
+	err := &errwire.ConfigError{Problems: []strictjson.Problem{{Path: "a.b", Message: "bad"}, {Message: "whole thing"}}}
 	if got, want := err.Error(), "invalid configuration: a.b: bad; whole thing"; got != want {
 		t.Errorf("Error() = %q, want %q", got, want)
 	}
@@ -235,10 +236,10 @@ func TestFromStatusKeepsNonStatusErrors(t *testing.T) {
 }
 
 func TestFieldErrorString(t *testing.T) {
-	if got := (errwire.FieldError{Path: "x", Message: "y"}).String(); got != "x: y" {
+	if got := (strictjson.Problem{Path: "x", Message: "y"}).String(); got != "x: y" {
 		t.Errorf("got %q", got)
 	}
-	if got := (errwire.FieldError{Message: "y"}).String(); got != "y" {
+	if got := (strictjson.Problem{Message: "y"}).String(); got != "y" {
 		t.Errorf("got %q", got)
 	}
 }

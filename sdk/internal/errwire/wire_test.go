@@ -15,6 +15,7 @@ import (
 
 	"github.com/portcullis-auth/portcullis/sdk/internal/errwire"
 	"github.com/portcullis-auth/portcullis/sdk/internal/pb"
+	"github.com/portcullis-auth/portcullis/sdk/strictjson"
 )
 
 // fakeAuthServer is an Authenticator service whose answer is a function;
@@ -54,7 +55,7 @@ func startServer(t *testing.T, srv pb.AuthenticatorServer) (pb.AuthenticatorClie
 }
 
 func TestErrorsCrossTheWire(t *testing.T) {
-	cfgErr := &errwire.ConfigError{Problems: []errwire.FieldError{
+	cfgErr := &errwire.ConfigError{Problems: []strictjson.Problem{
 		{Path: "failure_limit", Message: "must be > 0"},
 		{Path: "servers[0].url", Message: "unknown field"},
 	}}
@@ -63,7 +64,7 @@ func TestErrorsCrossTheWire(t *testing.T) {
 		err     error
 		want    error // sentinel errors.Is must match, nil for none
 		wantMsg string
-		wantCfg []errwire.FieldError
+		wantCfg []strictjson.Problem
 	}{
 		{"not found", fmt.Errorf("user %q: %w", "bob", errwire.ErrNotFound), errwire.ErrNotFound, `user "bob": not found`, nil},
 		{"conflict", errwire.ErrConflict, errwire.ErrConflict, "conflict", nil},
