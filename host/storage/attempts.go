@@ -184,6 +184,12 @@ func (a *Attempts) RefuseIfLocked(ctx context.Context, c AttemptCounter, n int64
 	if err := rows.Scan(&failures, &exp); err != nil {
 		return CounterState{}, false, fmt.Errorf("attempt counter: %w", err)
 	}
+	// The statement is run to its end, not only closed: SQLite checkpoints
+	// its write-ahead log when a statement finishes, and a statement that
+	// commits on Close never does, so under a flood of refusals the log
+	// would grow without bound (TestRefusalsKeepTheLogBounded).
+	for rows.Next() {
+	}
 	return stateOf(c.Key, failures, c.LockAt, exp), true, rows.Err()
 }
 

@@ -3,6 +3,8 @@ package storage_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -627,4 +629,32 @@ func TestAttemptsFromTwoHosts(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestRefusalsKeepTheLogBounded: a flood of counted refusals on a locked
+// counter keeps SQLite's write-ahead log to its usual size (about 1000
+// pages, checkpointed and started again), rather than growing it by two
+// pages a refusal until the disk is full.
+func TestRefusalsKeepTheLogBounded(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "p.db")
+	s := storagetest.Open(t, storage.SQLite, path)
+	a := s.Attempts("lockout")
+	c := storage.AttemptCounter{Key: "victim", LockAt: 1, Cooloffs: []storage.CooloffStep{{From: 1, Cooloff: time.Hour}}}
+	ctx := context.Background()
+	if _, err := a.Settle(ctx, []storage.AttemptCounter{c}, storage.Settlement{Failed: true}); err != nil {
+		t.Fatal(err)
+	}
+	const refusals = 10000
+	for i := range refusals {
+		if _, locked, err := a.RefuseIfLocked(ctx, c, 1); err != nil || !locked {
+			t.Fatalf("refusal %d: locked %v, %v", i, locked, err)
+		}
+	}
+	fi, err := os.Stat(path + "-wal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if limit := int64(16 << 20); fi.Size() > limit {
+		t.Errorf("after %d refusals the write-ahead log is %d MiB; it is checkpointed at about 4 MiB", refusals, fi.Size()>>20)
+	}
 }
