@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 
@@ -22,7 +23,12 @@ type Store struct {
 	db       *gorm.DB
 	driver   string
 	warnings []string
+	sqlDB    *sql.DB
+	prepared *preparedPool // nil on PostgreSQL
 }
+
+// sqlitePool is how many connections one host keeps to SQLite.
+const sqlitePool = 4
 
 // postgresPool is how many connections one host keeps to PostgreSQL.
 const postgresPool = 16
@@ -60,20 +66,23 @@ func Open(ctx context.Context, driver, dsn string) (*Store, error) {
 		SkipDefaultTransaction: true,
 		NowFunc:                func() time.Time { return time.Now().UTC() },
 		TranslateError:         true,
-		// Hot statements (counter increments above all) are parsed once.
-		PrepareStmt: true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("storage: opening %s: %w", driver, err)
 	}
-	s := &Store{db: db, driver: driver, warnings: warnings}
 	sqlDB, err := db.DB()
 	if err != nil {
 		return nil, err
 	}
+	s := &Store{db: db, sqlDB: sqlDB, driver: driver, warnings: warnings}
 	if driver == SQLite {
+		// Every statement is parsed once, in transactions too
+		// (prepared.go). pgx keeps a statement cache on each PostgreSQL
+		// connection of its own, so PostgreSQL needs no pool of ours.
+		s.prepared = newPreparedPool(sqlDB)
+		db.ConnPool, db.Statement.ConnPool = s.prepared, s.prepared
 		// SQLite has one writer; a few connections let reads run beside it.
-		sqlDB.SetMaxOpenConns(4)
+		sqlDB.SetMaxOpenConns(sqlitePool)
 	} else {
 		// A bounded pool that keeps its connections: without it a burst
 		// opens a connection per query (the idle default is 2) and can
@@ -120,11 +129,10 @@ func (s *Store) Driver() string { return s.driver }
 
 // Close closes the connections.
 func (s *Store) Close() error {
-	sqlDB, err := s.db.DB()
-	if err != nil {
-		return err
+	if s.prepared != nil {
+		s.prepared.close()
 	}
-	return sqlDB.Close()
+	return s.sqlDB.Close()
 }
 
 // Ping checks the database answers.

@@ -1,0 +1,197 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"sync"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// maxPrepared bounds the statements kept prepared. The host's statements
+// are a fixed set, well under it; a statement past the bound (one with a
+// list of values of a new length, say) runs without being kept.
+const maxPrepared = 512
+
+// preparedPool is the connection pool gorm runs the store's statements
+// through. Each statement is prepared once on the database, and
+// database/sql then keeps it prepared on each connection it runs on,
+// inside a transaction as well as outside.
+//
+// gorm's own prepared-statement mode prepares a statement first used in a
+// transaction on that transaction alone: the statement is closed when the
+// transaction ends, and every later transaction parses it again (on SQLite
+// a parse costs more than most statements take to run). The statements of
+// a login's transactions (admission, settlement, tokens) were parsed anew
+// for every login.
+type preparedPool struct {
+	db      *sql.DB
+	mu      sync.RWMutex
+	stmts   map[string]*sql.Stmt
+	pending map[string]bool // being prepared for a transaction
+	closed  bool
+}
+
+func newPreparedPool(db *sql.DB) *preparedPool {
+	return &preparedPool{db: db, stmts: map[string]*sql.Stmt{}, pending: map[string]bool{}}
+}
+
+// stmt returns query prepared on the database, or nil if it cannot be kept
+// (the bound is reached) or prepared (its error then comes from running it).
+// Preparing takes a connection of the pool for a moment.
+func (p *preparedPool) stmt(ctx context.Context, query string) *sql.Stmt {
+	if s := p.lookup(query); s != nil {
+		return s
+	}
+	return p.prepare(ctx, query)
+}
+
+// stmtInTx returns query prepared on the database if it already is, and
+// otherwise has it prepared in the background and returns nil: the
+// transaction runs this one unprepared. A transaction holds a connection
+// (and, on SQLite, the write lock); waiting in it for a second connection
+// to prepare on would deadlock once every connection of the pool is a
+// transaction doing the same.
+func (p *preparedPool) stmtInTx(query string) *sql.Stmt {
+	if s := p.lookup(query); s != nil {
+		return s
+	}
+	p.mu.Lock()
+	start := !p.pending[query] && p.stmts[query] == nil && len(p.stmts)+len(p.pending) < maxPrepared
+	if start {
+		p.pending[query] = true
+	}
+	p.mu.Unlock()
+	if start {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			p.prepare(ctx, query)
+			p.mu.Lock()
+			delete(p.pending, query)
+			p.mu.Unlock()
+		}()
+	}
+	return nil
+}
+
+func (p *preparedPool) lookup(query string) *sql.Stmt {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.stmts[query]
+}
+
+// prepare prepares query on the database and keeps it, unless the bound is
+// reached or the pool is closed; it returns nil if it keeps nothing.
+func (p *preparedPool) prepare(ctx context.Context, query string) *sql.Stmt {
+	p.mu.RLock()
+	full := p.closed || len(p.stmts) >= maxPrepared
+	p.mu.RUnlock()
+	if full {
+		return nil
+	}
+	s, err := p.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if kept := p.stmts[query]; kept != nil || p.closed || len(p.stmts) >= maxPrepared {
+		_ = s.Close()
+		return kept
+	}
+	p.stmts[query] = s
+	return s
+}
+
+// close closes the prepared statements.
+func (p *preparedPool) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	for q, s := range p.stmts {
+		_ = s.Close()
+		delete(p.stmts, q)
+	}
+}
+
+func (p *preparedPool) PrepareContext(ctx context.Context, query string) (*sql.Stmt, error) {
+	return p.db.PrepareContext(ctx, query)
+}
+
+func (p *preparedPool) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if s := p.stmt(ctx, query); s != nil {
+		return s.ExecContext(ctx, args...)
+	}
+	return p.db.ExecContext(ctx, query, args...)
+}
+
+func (p *preparedPool) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if s := p.stmt(ctx, query); s != nil {
+		return s.QueryContext(ctx, args...)
+	}
+	return p.db.QueryContext(ctx, query, args...)
+}
+
+func (p *preparedPool) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if s := p.stmt(ctx, query); s != nil {
+		return s.QueryRowContext(ctx, args...)
+	}
+	return p.db.QueryRowContext(ctx, query, args...)
+}
+
+// BeginTx implements gorm.ConnPoolBeginner.
+func (p *preparedPool) BeginTx(ctx context.Context, opts *sql.TxOptions) (gorm.ConnPool, error) {
+	tx, err := p.db.BeginTx(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &preparedTx{tx: tx, p: p}, nil
+}
+
+// GetDBConn implements gorm.GetDBConnector.
+func (p *preparedPool) GetDBConn() (*sql.DB, error) { return p.db, nil }
+
+// preparedTx is a transaction of a preparedPool: it runs the pool's
+// statements on the transaction's connection.
+type preparedTx struct {
+	tx *sql.Tx
+	p  *preparedPool
+}
+
+func (t *preparedTx) PrepareContext(ctx context.Context, query string) (*sql.Stmt, error) {
+	return t.tx.PrepareContext(ctx, query)
+}
+
+func (t *preparedTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if s := t.p.stmtInTx(query); s != nil {
+		return t.tx.StmtContext(ctx, s).ExecContext(ctx, args...)
+	}
+	return t.tx.ExecContext(ctx, query, args...)
+}
+
+func (t *preparedTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if s := t.p.stmtInTx(query); s != nil {
+		return t.tx.StmtContext(ctx, s).QueryContext(ctx, args...)
+	}
+	return t.tx.QueryContext(ctx, query, args...)
+}
+
+func (t *preparedTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if s := t.p.stmtInTx(query); s != nil {
+		return t.tx.StmtContext(ctx, s).QueryRowContext(ctx, args...)
+	}
+	return t.tx.QueryRowContext(ctx, query, args...)
+}
+
+// StmtContext implements gorm.Tx.
+func (t *preparedTx) StmtContext(ctx context.Context, s *sql.Stmt) *sql.Stmt {
+	return t.tx.StmtContext(ctx, s)
+}
+
+func (t *preparedTx) Commit() error   { return t.tx.Commit() }
+func (t *preparedTx) Rollback() error { return t.tx.Rollback() }
+
+// GetDBConn implements gorm.GetDBConnector.
+func (t *preparedTx) GetDBConn() (*sql.DB, error) { return t.p.db, nil }
