@@ -61,6 +61,12 @@ const (
 	// room made on another host (room made here wakes it at once); every
 	// look is a read the logins in flight compete with.
 	maxPoll = 250 * time.Millisecond
+	// refusalGather is how long the count of a refusal on a counter
+	// refused many times a second waits for the refusals arriving after
+	// it, to be counted with them in one write (coalesce.New). It is the
+	// most it adds to a locked-out client's answer, and only under a
+	// burst; against a flood it saves most of the writes.
+	refusalGather = 200 * time.Microsecond
 	// maxAdmissionRounds bounds how often one attempt finds a counter
 	// locked at admission but not when it looks again (an operator's reset
 	// racing new failures).
@@ -123,7 +129,7 @@ func New(name string, rule attempts.Rule, store *storage.Store, opts Options) (*
 	l := &Limiter{
 		name: name, rule: rule, ipv6Bits: rule.IPv6Prefix, maxWait: rule.MaxWait,
 		store: store.Attempts(name).WithClock(opts.Now), logs: store,
-		refusals: coalesce.New[refusal](), waiters: newWaiters(), opts: opts,
+		refusals: coalesce.New[refusal](refusalGather), waiters: newWaiters(), opts: opts,
 	}
 	var problems []string
 	fail := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
@@ -304,7 +310,7 @@ func (l *Limiter) Check(ctx context.Context, req *sdk.AuthenticateRequest) (Verd
 	if len(counters) == 0 {
 		return Verdict{}, nil
 	}
-	id := newAttemptID()
+	id := ""                              // made when first needed: a refusal needs none
 	deadline := time.Now().Add(l.maxWait) // a real wait, whatever the rule's clock
 	backoff := 20 * time.Millisecond
 	for locks, waited := 0, false; ; {
@@ -321,6 +327,9 @@ func (l *Limiter) Check(ctx context.Context, req *sdk.AuthenticateRequest) (Verd
 			adm, st, err = l.store.Look(ctx, counters)
 		}
 		if err == nil && adm == storage.Admitted {
+			if id == "" {
+				id = newAttemptID()
+			}
 			adm, st, err = l.store.Admit(ctx, counters, id, l.opts.Lease)
 		}
 		if err != nil {
@@ -429,7 +438,9 @@ func (l *Limiter) refuseIfLocked(ctx context.Context, c Client, raw sdk.Client, 
 			l.opts.Logger.Warn("lockout: writing the access failure log", "backend", l.name, "error", err)
 		}
 	}
-	l.opts.Logger.Debug("lockout: attempt refused", l.masked(c, "backend", l.name, "group", worstGroup.name(), "failures", worst.Failures)...)
+	if l.opts.Logger.Enabled(ctx, slog.LevelDebug) {
+		l.opts.Logger.Debug("lockout: attempt refused", l.masked(c, "backend", l.name, "group", worstGroup.name(), "failures", worst.Failures)...)
+	}
 	return l.refusal(c, worst), nil
 }
 
@@ -512,7 +523,9 @@ func (a *Attempt) End(ctx context.Context, result sdk.LoginResult, sessionID str
 		return nil
 	}
 	if result == sdk.LoginFailed {
-		l.opts.Logger.Debug("lockout: failure counted", l.masked(a.client, "backend", l.name)...)
+		if l.opts.Logger.Enabled(ctx, slog.LevelDebug) {
+			l.opts.Logger.Debug("lockout: failure counted", l.masked(a.client, "backend", l.name)...)
+		}
 		for _, st := range states {
 			if i := l.groupOfKey(st.Key); i >= 0 && l.reachesTier(i, st.Failures) {
 				l.emitLockedOut(ctx, a.client, a.raw, l.groups[i], st.Failures)

@@ -3,6 +3,7 @@ package coalesce
 import (
 	"context"
 	"errors"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -33,7 +34,7 @@ func (s *store) inc(_ context.Context, key string, n int64) (int64, error) {
 
 func TestEveryCallerGetsItsOwnCount(t *testing.T) {
 	s := &store{counts: map[string]int64{}}
-	c := New[int64]()
+	c := New[int64](0)
 	const callers = 200
 	got := make([]int64, callers)
 	var wg sync.WaitGroup
@@ -65,7 +66,7 @@ func TestEveryCallerGetsItsOwnCount(t *testing.T) {
 
 func TestKeysAreIndependentAndErrorsReachEveryCaller(t *testing.T) {
 	s := &store{counts: map[string]int64{}}
-	c := New[int64]()
+	c := New[int64](0)
 	if n, _ := add(c, context.Background(), "a", s.inc); n != 1 {
 		t.Fatalf("a = %d", n)
 	}
@@ -89,7 +90,7 @@ func TestKeysAreIndependentAndErrorsReachEveryCaller(t *testing.T) {
 
 func TestCancelledCallerStillGetsItsCount(t *testing.T) {
 	s := &store{counts: map[string]int64{}}
-	c := New[int64]()
+	c := New[int64](0)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if n, err := add(c, ctx, "k", s.inc); err != nil || n != 1 {
@@ -104,4 +105,43 @@ func TestCancelledCallerStillGetsItsCount(t *testing.T) {
 func add(c *Batcher[int64], ctx context.Context, key string, f Flush[int64]) (int64, error) {
 	total, place, err := c.Add(ctx, key, f)
 	return total - place.N + place.Index, err
+}
+
+// TestBusyKeyGathers: once a key has been written, callers that arrive
+// together go in one write, where without the gather period the first of
+// them would go alone. A key written for the first time goes at once.
+func TestBusyKeyGathers(t *testing.T) {
+	c := New[int64](200 * time.Millisecond)
+	var flushes []int64
+	var mu sync.Mutex
+	flush := func(_ context.Context, _ string, n int64) (int64, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		flushes = append(flushes, n)
+		return n, nil
+	}
+	start := time.Now()
+	if _, p, err := c.Add(context.Background(), "k", flush); err != nil || p.N != 1 {
+		t.Fatalf("first write: %+v %v", p, err)
+	}
+	if took := time.Since(start); took >= 200*time.Millisecond {
+		t.Errorf("the first write to a quiet key waited %v", took)
+	}
+	const callers = 10
+	var wg sync.WaitGroup
+	for range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, _, err := c.Add(context.Background(), "k", flush); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []int64{1, callers}; !slices.Equal(flushes, want) {
+		t.Errorf("writes of %v, want %v: the busy key's callers did not go together", flushes, want)
+	}
 }
