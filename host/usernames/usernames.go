@@ -38,7 +38,17 @@ func Canonical(name string) (string, error) {
 		return "", refuse("username is longer than %d bytes", MaxBytes)
 	case !utf8.ValidString(name):
 		return "", refuse("username is not valid UTF-8")
+	case plainASCII(name):
+		// Printable ASCII without spaces is its own canonical form: PRECIS
+		// allows every such character and maps none, and its letters are
+		// all Latin. Most names are such names.
+		return name, nil
 	}
+	return canonical(name)
+}
+
+// canonical is Canonical for any valid UTF-8 name of at most MaxBytes.
+func canonical(name string) (string, error) {
 	for _, r := range name {
 		if err := checkRune(r); err != nil {
 			return "", err
@@ -55,6 +65,16 @@ func Canonical(name string) (string, error) {
 		return "", refuse("username is longer than %d bytes in its canonical form", MaxBytes)
 	}
 	return out, nil
+}
+
+// plainASCII reports whether name is printable ASCII without spaces.
+func plainASCII(name string) bool {
+	for i := 0; i < len(name); i++ {
+		if name[i] <= ' ' || name[i] > '~' {
+			return false
+		}
+	}
+	return true
 }
 
 // Key returns the form two usernames are compared by for uniqueness: the

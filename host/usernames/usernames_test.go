@@ -144,3 +144,32 @@ func TestQuoteAndDisplay(t *testing.T) {
 		})
 	}
 }
+
+// TestPlainASCIIIsItsOwnForm: the shortcut for printable ASCII answers
+// what the full rules answer, for every such name of one or two
+// characters and for longer ones around them.
+func TestPlainASCIIIsItsOwnForm(t *testing.T) {
+	var names []string
+	for a := byte('!'); a <= '~'; a++ {
+		names = append(names, string(a), "x"+string(a)+"y")
+		for b := byte('!'); b <= '~'; b++ {
+			names = append(names, string([]byte{a, b}))
+		}
+	}
+	names = append(names, "alice", "Bob.Smith+tag@example.com", strings.Repeat("Z", MaxBytes))
+	for _, name := range names {
+		if !plainASCII(name) {
+			t.Fatalf("%q is not taken as plain ASCII", name)
+		}
+		fast, err1 := Canonical(name)
+		full, err2 := canonical(name)
+		if fast != full || (err1 == nil) != (err2 == nil) {
+			t.Errorf("%q: the shortcut gives %q, %v; the rules give %q, %v", name, fast, err1, full, err2)
+		}
+	}
+	for _, name := range []string{"a b", "a\tb", "a\x7f", "é", "a\x00"} {
+		if plainASCII(name) {
+			t.Errorf("%q is taken as plain ASCII", name)
+		}
+	}
+}
