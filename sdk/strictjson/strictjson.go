@@ -140,8 +140,19 @@ func (p Problem) String() string {
 // object, list or key before those inside it. After a syntax error, the
 // problems found before it are reported too.
 func Check(raw []byte, t reflect.Type) []Problem {
-	w := &walker{raw: raw, dec: json.NewDecoder(bytes.NewReader(raw))}
-	w.dec.UseNumber()
+	if json.Valid(raw) {
+		return check(raw, t, &validTokens{raw: raw})
+	}
+	// Invalid input is read by encoding/json's Decoder, which finds where
+	// it goes wrong; the problems before that are reported too.
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	return check(raw, t, dec)
+}
+
+// check is Check, reading raw with dec.
+func check(raw []byte, t reflect.Type, dec tokens) []Problem {
+	w := &walker{raw: raw, dec: dec}
 	off := w.offset()
 	tok, err := w.dec.Token()
 	if errors.Is(err, io.EOF) {
@@ -175,7 +186,7 @@ const maxDepth = 10000
 // walker is Check's walk.
 type walker struct {
 	raw   []byte
-	dec   *json.Decoder
+	dec   tokens
 	depth int
 	// stop is the syntax error that ended the walk.
 	stop *Problem
