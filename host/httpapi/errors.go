@@ -3,6 +3,8 @@ package httpapi
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
+	"strconv"
 )
 
 // Error codes.
@@ -34,12 +36,72 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // writeError writes the JSON error body; extra fields are added but never
 // replace error or error_description.
+//
+// The body is what encoding/json makes of the fields as one map (keys in
+// order, a newline at the end), written without reflection: a refused
+// login is the answer a flood gets, so it is built cheaply.
 func writeError(w http.ResponseWriter, status int, code, description string, extra map[string]any) {
-	body := make(map[string]any, len(extra)+2)
-	for k, v := range extra {
-		body[k] = v
+	keys := make([]string, 0, len(extra)+2)
+	for k := range extra {
+		if k != "error" && k != "error_description" {
+			keys = append(keys, k)
+		}
 	}
-	body["error"] = code
-	body["error_description"] = description
-	writeJSON(w, status, body)
+	keys = append(keys, "error", "error_description")
+	slices.Sort(keys)
+	b := make([]byte, 0, 256)
+	for i, k := range keys {
+		b = append(b, ',')
+		if i == 0 {
+			b[0] = '{'
+		}
+		b = appendJSONString(b, k)
+		b = append(b, ':')
+		switch k {
+		case "error":
+			b = appendJSONString(b, code)
+		case "error_description":
+			b = appendJSONString(b, description)
+		default:
+			b = appendJSONValue(b, extra[k])
+		}
+	}
+	b = append(b, "}\n"...)
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// appendJSONValue appends v as encoding/json encodes it.
+func appendJSONValue(b []byte, v any) []byte {
+	switch v := v.(type) {
+	case string:
+		return appendJSONString(b, v)
+	case int:
+		return strconv.AppendInt(b, int64(v), 10)
+	case int64:
+		return strconv.AppendInt(b, v, 10)
+	case bool:
+		return strconv.AppendBool(b, v)
+	}
+	out, err := json.Marshal(v)
+	if err != nil {
+		return append(b, "null"...)
+	}
+	return append(b, out...)
+}
+
+// appendJSONString appends s quoted as encoding/json quotes it.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < ' ' || c > '~' || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			out, _ := json.Marshal(s) // escapes, or more than ASCII
+			return append(b, out...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }

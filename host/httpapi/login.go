@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/portcullis-auth/portcullis/host/chain"
 	"github.com/portcullis-auth/portcullis/host/limiter"
@@ -236,7 +237,12 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	login := s.opts.Chain.Run(r.Context(), req)
 	res := login.Result
-	log := s.log.With("request_id", requestID, "username", req.Username, "ip", client.IP)
+	// The login's logger is made when a line is written: most logins
+	// write none at the default level, and making one costs more than
+	// deciding most of them.
+	log := sync.OnceValue(func() *slog.Logger {
+		return s.log.With("request_id", requestID, "username", req.Username, "ip", client.IP)
+	})
 	switch res.Outcome {
 	case chain.Unavailable, chain.Busy:
 		s.failClosed(w, r, login, log, req)
@@ -249,13 +255,15 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	// cannot be counted is not answered as a failure.
 	if err := login.End(r.Context(), res.LoginResult(), ""); err != nil {
 		s.logins.Inc("unavailable")
-		log.Error("login failed closed: its failure could not be counted", "error", err)
+		log().Error("login failed closed: its failure could not be counted", "error", err)
 		s.emitUnavailable(r, req, res.Backend, codeBackendUnavailable)
 		writeError(w, http.StatusServiceUnavailable, codeBackendUnavailable, "the login could not be recorded; try again later", nil)
 		return
 	}
 	s.logins.Inc(res.Outcome.String())
-	log.Debug("login failed", "outcome", res.Outcome.String(), "backend", res.Backend, "reason", res.Reason)
+	if s.log.Enabled(r.Context(), slog.LevelDebug) {
+		log().Debug("login failed", "outcome", res.Outcome.String(), "backend", res.Backend, "reason", res.Reason)
+	}
 	s.opts.Signals.Emit(r.Context(), res.Backend, &signals.UserLoginFailed{
 		Username: req.Username, Client: client, Backend: res.Backend, Reason: res.Reason,
 		RequestID: requestID, Path: req.Path,
@@ -268,18 +276,18 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 }
 
 // failClosed answers a login that could not be decided: 503, never counted.
-func (s *Server) failClosed(w http.ResponseWriter, r *http.Request, login *chain.Login, log *slog.Logger, req *sdk.AuthenticateRequest) {
+func (s *Server) failClosed(w http.ResponseWriter, r *http.Request, login *chain.Login, log func() *slog.Logger, req *sdk.AuthenticateRequest) {
 	res := login.Result
 	_ = login.End(r.Context(), sdk.LoginUnavailable, "")
 	s.logins.Inc("unavailable")
 	if res.Outcome == chain.Busy {
-		log.Warn("login failed closed: a lockout counter stayed full of attempts in flight", "backend", res.Backend)
+		log().Warn("login failed closed: a lockout counter stayed full of attempts in flight", "backend", res.Backend)
 		s.emitUnavailable(r, req, res.Backend, codeTryAgain)
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusServiceUnavailable, codeTryAgain, "too many logins for this client are in progress; try again in a moment", nil)
 		return
 	}
-	log.Warn("login failed closed", "error", res.Err)
+	log().Warn("login failed closed", "error", res.Err)
 	s.emitUnavailable(r, req, res.Backend, codeBackendUnavailable)
 	backend := "a backend"
 	if res.Backend != "" {
@@ -296,21 +304,23 @@ func (s *Server) emitUnavailable(r *http.Request, req *sdk.AuthenticateRequest, 
 }
 
 // succeed issues the tokens of a login the chain granted.
-func (s *Server) succeed(w http.ResponseWriter, r *http.Request, login *chain.Login, log *slog.Logger, req *sdk.AuthenticateRequest) {
+func (s *Server) succeed(w http.ResponseWriter, r *http.Request, login *chain.Login, log func() *slog.Logger, req *sdk.AuthenticateRequest) {
 	res := login.Result
 	pair, err := s.opts.Tokens.Issue(r.Context(), res.Identity)
 	if err != nil {
 		_ = login.End(r.Context(), sdk.LoginUnavailable, "")
 		s.logins.Inc("unavailable")
-		log.Error("issuing tokens", "error", err)
+		log().Error("issuing tokens", "error", err)
 		writeError(w, http.StatusServiceUnavailable, codeBackendUnavailable, "could not issue tokens; try again later", nil)
 		return
 	}
 	if err := login.End(r.Context(), sdk.LoginSucceeded, pair.Access.FamilyID); err != nil {
-		log.Warn("recording a successful login", "error", err)
+		log().Warn("recording a successful login", "error", err)
 	}
 	s.logins.Inc("success")
-	log.Debug("login succeeded", "backend", res.Backend, "subject", res.Identity.Subject)
+	if s.log.Enabled(r.Context(), slog.LevelDebug) {
+		log().Debug("login succeeded", "backend", res.Backend, "subject", res.Identity.Subject)
+	}
 	s.opts.Signals.Emit(r.Context(), res.Backend, &signals.UserLoggedIn{
 		UserID: res.Identity.Subject, Username: req.Username, UserType: "user", Client: req.Client,
 		Backend: res.Backend, SessionID: pair.Access.FamilyID, RequestID: req.RequestID, Path: req.Path,
