@@ -123,11 +123,16 @@ const (
 
 // Emit sends a host signal: args are the typed arguments of a catalogue
 // signal (package sdk/signals), sent from sender. It returns the signal's
-// id.
+// id, or "" if no subscriber wants it: such a signal is only counted,
+// which is all that a flood of refused logins then costs here.
 func (d *Dispatcher) Emit(ctx context.Context, sender string, args any) string {
 	name, ok := signals.NameOf(args)
 	if !ok { // a programming error: only catalogue types are passed
 		d.log.Error("emitting a signal that is not in the catalogue", "type", fmt.Sprintf("%T", args))
+		return ""
+	}
+	if !d.wanted(name, sender) {
+		d.emitted.Inc(name)
 		return ""
 	}
 	raw, err := json.Marshal(args)
@@ -185,6 +190,18 @@ func argsProblem(p strictjson.Problem) string {
 		}
 	}
 	return fmt.Sprintf("argument %q %s", p.Path, p.Message)
+}
+
+// wanted reports whether any subscriber wants the signal name from sender.
+func (d *Dispatcher) wanted(name, sender string) bool {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	for _, s := range d.subs {
+		if s.wants(name, sender) {
+			return true
+		}
+	}
+	return false
 }
 
 func (d *Dispatcher) emit(ctx context.Context, sig sdk.Signal) string {
