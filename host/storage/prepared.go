@@ -26,11 +26,12 @@ const maxPrepared = 512
 // a login's transactions (admission, settlement, tokens) were parsed anew
 // for every login.
 type preparedPool struct {
-	db      *sql.DB
-	mu      sync.RWMutex
-	stmts   map[string]*sql.Stmt
-	pending map[string]bool // being prepared for a transaction
-	closed  bool
+	db        *sql.DB
+	mu        sync.RWMutex
+	stmts     map[string]*sql.Stmt
+	pending   map[string]bool // being prepared for a transaction
+	preparing sync.WaitGroup  // the goroutines preparing them
+	closed    bool
 }
 
 func newPreparedPool(db *sql.DB) *preparedPool {
@@ -58,13 +59,15 @@ func (p *preparedPool) stmtInTx(query string) *sql.Stmt {
 		return s
 	}
 	p.mu.Lock()
-	start := !p.pending[query] && p.stmts[query] == nil && len(p.stmts)+len(p.pending) < maxPrepared
+	start := !p.closed && !p.pending[query] && p.stmts[query] == nil && len(p.stmts)+len(p.pending) < maxPrepared
 	if start {
 		p.pending[query] = true
+		p.preparing.Add(1)
 	}
 	p.mu.Unlock()
 	if start {
 		go func() {
+			defer p.preparing.Done()
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			p.prepare(ctx, query)
@@ -108,8 +111,13 @@ func (p *preparedPool) prepare(ctx context.Context, query string) *sql.Stmt {
 // close closes the prepared statements.
 func (p *preparedPool) close() {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	p.closed = true
+	p.mu.Unlock()
+	// A statement being prepared holds a connection; the database's files
+	// are not closed until it is given back.
+	p.preparing.Wait()
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	for q, s := range p.stmts {
 		_ = s.Close()
 		delete(p.stmts, q)
