@@ -34,12 +34,12 @@ func configCmd(e *env) *cobra.Command {
 			}
 			fmt.Fprintf(e.stdout, "%s is valid: %d backend(s), storage %s.\n", src, len(cfg.Backends), cfg.Storage.Driver)
 			for _, w := range cfg.Warnings() {
-				fmt.Fprintf(e.stdout, "warning: %s\n", w)
+				fmt.Fprintf(e.stdout, "warning: %s\n", w) // redacted by config.Parse
 			}
 			for i, b := range cfg.Backends {
 				if p, ok := builtin.Plugins[b.Plugin]; ok && p.Warnings != nil {
 					for _, w := range p.Warnings(b.ConfigJSON()) {
-						fmt.Fprintf(e.stdout, "warning: backends[%d] (%s): %s\n", i, b.Name, w)
+						fmt.Fprintf(e.stdout, "warning: backends[%d] (%s): %s\n", i, b.Name, cfg.Redact(w))
 					}
 				}
 			}

@@ -22,11 +22,18 @@ type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	configPath     string
+	// cfg is the configuration loadConfig read, for redacting what the
+	// command prints (redactErrors).
+	cfg *config.Config
 }
 
 // loadConfig resolves the configuration the way every command does.
 func (e *env) loadConfig() (*config.Config, error) {
-	return config.Resolve(e.configPath)
+	cfg, err := config.Resolve(e.configPath)
+	if err == nil {
+		e.cfg = cfg
+	}
+	return cfg, err
 }
 
 // openStore opens the configured database.
@@ -98,6 +105,7 @@ func NewRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		pluginServeCmd(),
 	)
 	refuseUnknown(root)
+	redactErrors(root, e)
 	return root
 }
 
@@ -105,9 +113,51 @@ func NewRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 func newLogger(w io.Writer, cfg *config.Config) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.Log.Level))
-	opts := &slog.HandlerOptions{Level: level}
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: redactAttr(cfg)}
 	if cfg.Log.Format == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// redactErrors makes every command's error show the ${NAME} of a value
+// the configuration took from the environment, not the value
+// (config.Config.Redact).
+func redactErrors(root *cobra.Command, e *env) {
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		if run := c.RunE; run != nil {
+			c.RunE = func(c *cobra.Command, args []string) error {
+				err := run(c, args)
+				if e.cfg != nil {
+					err = e.cfg.RedactError(err)
+				}
+				return err
+			}
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+}
+
+// redactAttr is the logger's ReplaceAttr: the message and every text or
+// error it logs show the ${NAME} of a value from the environment.
+func redactAttr(cfg *config.Config) func([]string, slog.Attr) slog.Attr {
+	return func(_ []string, a slog.Attr) slog.Attr {
+		switch v := a.Value; v.Kind() {
+		case slog.KindString:
+			if r := cfg.Redact(v.String()); r != v.String() {
+				a.Value = slog.StringValue(r)
+			}
+		case slog.KindAny:
+			if err, ok := v.Any().(error); ok {
+				if r := cfg.Redact(err.Error()); r != err.Error() {
+					a.Value = slog.StringValue(r)
+				}
+			}
+		}
+		return a
+	}
 }

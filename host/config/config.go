@@ -50,6 +50,8 @@ type Config struct {
 	trusted []netip.Prefix
 	// warnings are settings that work but are likely mistakes.
 	warnings []string
+	// secrets are the values taken from the environment (Redact).
+	secrets secrets
 }
 
 // Storage selects the database.
@@ -205,15 +207,19 @@ func Parse(source string, raw []byte, lookup func(string) (string, bool)) (*Conf
 	cfg := &Config{}
 	r := newReader(lookup)
 	if !r.read(raw, cfg) {
-		return nil, &Error{Source: source, Problems: r.problems}
+		return nil, &Error{Source: source, Problems: r.secrets.problems(r.problems)}
 	}
+	cfg.secrets = r.secrets
 	cfg.applyDefaults()
 	// A value whose ${NAME} could not be expanded was left out (so a
 	// default may stand in for it); what validation then says about that
 	// place would only repeat the environment problem.
 	r.problems = append(r.problems, r.withoutSkipped(cfg.validate())...)
 	if len(r.problems) > 0 {
-		return nil, &Error{Source: source, Problems: r.problems}
+		return nil, &Error{Source: source, Problems: r.secrets.problems(r.problems)}
+	}
+	for i, w := range cfg.warnings {
+		cfg.warnings[i] = r.secrets.redact(w)
 	}
 	return cfg, nil
 }

@@ -41,6 +41,8 @@ type reader struct {
 	// alias, to refuse a document whose aliases expand it without bound.
 	built, aliased int
 	stop           bool
+	// secrets are the environment's values put in the document.
+	secrets secrets
 }
 
 func newReader(lookup func(string) (string, bool)) *reader {
@@ -325,6 +327,7 @@ func (r *reader) expand(n *yaml.Node) error {
 			return fmt.Errorf("environment variable %s is not set", name)
 		}
 		b.WriteString(s[:i] + val)
+		r.secrets.add(name, val)
 		s = s[i+end+1:]
 	}
 	n.Value = b.String()
