@@ -2,6 +2,8 @@ package limiter
 
 import (
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -56,6 +58,52 @@ func TestGroupWithoutResetOnSuccessKeepsItsCount(t *testing.T) {
 		h.try(attempt{"sprayed9", office, "x"}, sdk.LoginFailed)
 		if v := h.mustCheck(attempt{"sprayed10", office, "x"}); !locked(v) {
 			t.Fatalf("the 5th sprayed attempt: %s, want refused", describe(v))
+		}
+	})
+}
+
+// A flood of refusals under the built-in groups is counted exactly once on
+// each counter that is locked and counts refusals, and never on one that
+// is not locked: the counters are read together, and only the locked ones
+// written.
+func TestRefusalFloodOnTheDefaultGroups(t *testing.T) {
+	eachDB(t, func(t *testing.T, db *testDB) {
+		h := newHarness(t, db, `{"cooloff":"30m","reset_on_success":true,"lockout_parameters":[
+			{"group":["username","ip_address"],"failure_limit":5},
+			{"group":"ip_address","failure_limit":20,"reset_on_success":false},
+			{"group":"username","failure_limit":20,"cooloff":"15m"}]}`)
+		client := attempt{"victim", "203.0.113.7", "x"}
+		for range 5 {
+			h.try(client, sdk.LoginFailed)
+		}
+		const flood = 200
+		var wg sync.WaitGroup
+		var refused atomic.Int64
+		for range flood {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if v, err := h.check(client); err == nil && locked(v) {
+					refused.Add(1)
+				}
+			}()
+		}
+		wg.Wait()
+		if refused.Load() != flood {
+			t.Fatalf("%d of %d attempts refused", refused.Load(), flood)
+		}
+		for _, c := range []struct {
+			group string
+			of    attempt
+			want  int64
+		}{
+			{"ip_address+username", client, 5 + flood},    // locked, counts refusals
+			{"ip_address", attempt{"", client.ip, ""}, 5}, // not locked
+			{"username", attempt{client.user, "", ""}, 5},
+		} {
+			if got := h.failures(c.group, c.of); got != c.want {
+				t.Errorf("group [%s]: %d failures, want %d", c.group, got, c.want)
+			}
 		}
 	})
 }

@@ -28,6 +28,7 @@ import (
 	"net/netip"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/portcullis-auth/portcullis/host/internal/coalesce"
@@ -102,6 +103,7 @@ type Limiter struct {
 	store     *storage.Attempts
 	logs      *storage.Store
 	refusals  *coalesce.Batcher[refusal]
+	snapshots *coalesce.Batcher[[]*storage.CounterState]
 	waiters   *waiters
 	opts      Options
 }
@@ -129,7 +131,7 @@ func New(name string, rule attempts.Rule, store *storage.Store, opts Options) (*
 	l := &Limiter{
 		name: name, rule: rule, ipv6Bits: rule.IPv6Prefix, maxWait: rule.MaxWait,
 		store: store.Attempts(name).WithClock(opts.Now), logs: store,
-		refusals: coalesce.New[refusal](refusalGather), waiters: newWaiters(), opts: opts,
+		refusals: coalesce.New[refusal](refusalGather), snapshots: coalesce.New[[]*storage.CounterState](refusalGather), waiters: newWaiters(), opts: opts,
 	}
 	var problems []string
 	fail := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
@@ -369,6 +371,27 @@ type refusal struct {
 	locked bool
 }
 
+// activeCounters is how many of counters can lock.
+func activeCounters(counters []storage.AttemptCounter) int {
+	n := 0
+	for _, c := range counters {
+		if c.LockAt > 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// snapshotKey names the set of counters for l.snapshots.
+func snapshotKey(counters []storage.AttemptCounter) string {
+	var b strings.Builder
+	for _, c := range counters {
+		b.WriteString(c.Key)
+		b.WriteByte(0)
+	}
+	return b.String()
+}
+
 // refuseIfLocked refuses the attempt if any of its counters is locked,
 // counting the refusal on the locked counters when the rule says so.
 func (l *Limiter) refuseIfLocked(ctx context.Context, c Client, raw sdk.Client, counters []storage.AttemptCounter, groups []group) (*Refusal, error) {
@@ -406,30 +429,71 @@ func (l *Limiter) refuseIfLocked(ctx context.Context, c Client, raw sdk.Client, 
 		locked, counted = true, counted || per > 0
 		return true, nil
 	}
-	var open []int // counters seen unlocked before the first locked one
-	for i, ctr := range counters {
-		if ctr.LockAt <= 0 {
-			continue
+	if activeCounters(counters) > 1 {
+		// The counters are read together, in one statement, so that what
+		// is locked is decided at one moment; the refusal is then counted
+		// on each counter locked at that moment that counts refusals (and
+		// is still locked when counted), as if it had happened then. A
+		// counter that is not locked costs no write. The attempts of a
+		// flood share the read and the writes (l.snapshots), each still
+		// getting its own count.
+		per := make([]int64, len(counters))
+		for i := range counters {
+			if l.policyOf(groups[i]).countWhileLocked {
+				per[i] = 1
+			}
 		}
-		ok, err := look(i)
+		locks, place, err := l.snapshots.Add(ctx, snapshotKey(counters), func(ctx context.Context, _ string, n int64) ([]*storage.CounterState, error) {
+			locks, err := l.store.LockedAmong(ctx, counters)
+			if err != nil {
+				return nil, err
+			}
+			for i, st := range locks {
+				if st == nil || per[i] == 0 {
+					continue
+				}
+				now, ok, err := l.store.RefuseIfLocked(ctx, counters[i], n)
+				if err != nil {
+					return nil, err
+				}
+				locks[i] = nil
+				if ok {
+					locks[i] = &now
+				}
+			}
+			return locks, nil
+		})
 		if err != nil {
 			return nil, err
 		}
-		if !ok && !locked {
-			open = append(open, i)
+		for i, p := range locks {
+			if p == nil {
+				continue
+			}
+			st := *p
+			if per[i] > 0 {
+				st.Failures = st.Failures - place.N + place.Index
+				if st.Failures > st.LockAt && l.reachesTier(i, st.Failures) {
+					l.emitLockedOut(ctx, c, raw, groups[i], st.Failures)
+				}
+				counted = true
+			}
+			if !locked || st.Failures > worst.Failures {
+				worst, worstGroup = st, groups[i]
+			}
+			locked = true
+		}
+	} else {
+		for i, ctr := range counters {
+			if ctr.LockAt > 0 {
+				if _, err := look(i); err != nil {
+					return nil, err
+				}
+			}
 		}
 	}
 	if !locked {
 		return nil, nil
-	}
-	// A failure locks all its counters at once, but they were looked at one
-	// after the other: those seen open before a locked one may have locked
-	// in between. They are looked at again, so that the refusal counts on
-	// every counter locked when it is decided.
-	for _, i := range open {
-		if _, err := look(i); err != nil {
-			return nil, err
-		}
 	}
 	// As django-axes: a refusal that is not counted is not logged either.
 	if l.rule.FailureLog && counted {

@@ -193,6 +193,44 @@ func (a *Attempts) RefuseIfLocked(ctx context.Context, c AttemptCounter, n int64
 	return stateOf(c.Key, failures, c.LockAt, exp), true, rows.Err()
 }
 
+// LockedAmong reads counters in one statement, so that their states are of
+// one moment, and returns which are live and at or past their lock (a nil
+// element for each that is not). It changes nothing.
+func (a *Attempts) LockedAmong(ctx context.Context, counters []AttemptCounter) ([]*CounterState, error) {
+	keys := make([]any, 0, len(counters))
+	for _, c := range counters {
+		if c.LockAt > 0 {
+			keys = append(keys, c.Key)
+		}
+	}
+	out := make([]*CounterState, len(counters))
+	if len(keys) == 0 {
+		return out, nil
+	}
+	rows, err := a.store.db.WithContext(ctx).Raw(`SELECT key, failures, expires_at_ms FROM attempt_counters
+		WHERE namespace = ? AND key IN (?`+strings.Repeat(", ?", len(keys)-1)+`) AND `+live,
+		append(append([]any{a.namespace}, keys...), a.nowMS())...).Rows()
+	if err != nil {
+		return nil, fmt.Errorf("attempt counter: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var key string
+		var failures int64
+		var exp sql.NullInt64
+		if err := rows.Scan(&key, &failures, &exp); err != nil {
+			return nil, fmt.Errorf("attempt counter: %w", err)
+		}
+		for i, c := range counters {
+			if c.Key == key && c.LockAt > 0 && failures >= c.LockAt {
+				st := stateOf(key, failures, c.LockAt, exp)
+				out[i] = &st
+			}
+		}
+	}
+	return out, rows.Err()
+}
+
 // expiryCase is a SQL expression (and its arguments) for the expiry of a
 // locked counter after n more failures: the cool-off of the step its new
 // count reaches.
