@@ -97,7 +97,7 @@ const accessTTL = 15 * time.Minute
 
 // newAPI builds the API over backends named b0, b1, ... in order. Peers in
 // 127.0.0.0/8 are trusted proxies.
-func newAPI(t *testing.T, backends ...*fakeAuth) *api {
+func newAPI(t testing.TB, backends ...*fakeAuth) *api {
 	t.Helper()
 	store := storagetest.Open(t, storage.SQLite, storagetest.SQLitePath(t))
 	links := make([]chain.Link, len(backends))
