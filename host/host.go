@@ -340,7 +340,7 @@ func (h *Host) purgeExpired(ctx context.Context) {
 			if _, err := h.store.PurgeAttempts(ctx, 10000); err != nil && ctx.Err() == nil {
 				h.log.Warn("purging expired attempt counters", "error", err)
 			}
-			cutoff := time.Now().Add(-storage.DefaultTokenRetention)
+			cutoff := time.Now().Add(-h.cfg.Tokens.RetainEnded.D())
 			if _, err := h.store.PurgeTokens(ctx, cutoff, 10000); err != nil && ctx.Err() == nil {
 				h.log.Warn("purging expired and revoked tokens", "error", err)
 			}

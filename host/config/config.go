@@ -66,6 +66,12 @@ type Storage struct {
 type Tokens struct {
 	AccessTTL  Duration `json:"access_ttl"`
 	RefreshTTL Duration `json:"refresh_ttl"`
+	// RetainEnded is how long a token is kept after it expired or its
+	// family was revoked, before it is purged (storage.PurgeTokens). Until
+	// then a replayed refresh token is still recognised as reused (and
+	// revokes its family, if anything in it is live); after it, the token
+	// is unknown, which refuses it just the same.
+	RetainEnded Duration `json:"retain_ended"`
 }
 
 // Plugins configures plugin supervision for every backend.
@@ -267,6 +273,7 @@ func (c *Config) applyDefaults() {
 	}
 	setDefault(&c.Tokens.AccessTTL, 15*time.Minute)
 	setDefault(&c.Tokens.RefreshTTL, 30*24*time.Hour)
+	setDefault(&c.Tokens.RetainEnded, 7*24*time.Hour)
 	setDefault(&c.Plugins.StartTimeout, 10*time.Second)
 	setDefault(&c.Plugins.RestartBackoff, 100*time.Millisecond)
 	setDefault(&c.Plugins.RestartBackoffMax, 30*time.Second)
@@ -351,6 +358,7 @@ func (c *Config) validate() []Problem {
 	}
 	positive("tokens.access_ttl", c.Tokens.AccessTTL)
 	positive("tokens.refresh_ttl", c.Tokens.RefreshTTL)
+	positive("tokens.retain_ended", c.Tokens.RetainEnded)
 	positive("plugins.start_timeout", c.Plugins.StartTimeout)
 	positive("plugins.restart_backoff", c.Plugins.RestartBackoff)
 	positive("plugins.stop_grace", c.Plugins.StopGrace)

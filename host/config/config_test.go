@@ -97,7 +97,7 @@ func checkDefaults(t *testing.T, cfg *Config) {
 	if want := (Storage{Driver: "sqlite", DSN: filepath.Join("data", "portcullis.db")}); cfg.Storage != want {
 		t.Errorf("storage = %+v, want %+v", cfg.Storage, want)
 	}
-	if want := (Tokens{AccessTTL: Duration(15 * time.Minute), RefreshTTL: Duration(30 * 24 * time.Hour)}); cfg.Tokens != want {
+	if want := (Tokens{AccessTTL: Duration(15 * time.Minute), RefreshTTL: Duration(30 * 24 * time.Hour), RetainEnded: Duration(7 * 24 * time.Hour)}); cfg.Tokens != want {
 		t.Errorf("tokens = %+v, want %+v", cfg.Tokens, want)
 	}
 	wantPlugins := Plugins{
@@ -363,8 +363,8 @@ func TestParseProblems(t *testing.T) {
 		{"postgres without dsn", "storage: {driver: postgres}\n", []want{{"storage.dsn", "is required for postgres"}}},
 
 		// Durations.
-		{"negative token ttls", "tokens: {access_ttl: -1s, refresh_ttl: -1h}\n",
-			[]want{{"tokens.access_ttl", "must be > 0"}, {"tokens.refresh_ttl", "must be > 0"}}},
+		{"negative token ttls", "tokens: {access_ttl: -1s, refresh_ttl: -1h, retain_ended: -1m}\n",
+			[]want{{"tokens.access_ttl", "must be > 0"}, {"tokens.refresh_ttl", "must be > 0"}, {"tokens.retain_ended", "must be > 0"}}},
 		{"negative plugin durations", "plugins: {start_timeout: -1s, stop_grace: -1ms}\n",
 			[]want{{"plugins.start_timeout", "must be > 0"}, {"plugins.stop_grace", "must be > 0"}}},
 		{"negative restart backoff", "plugins: {restart_backoff: -1s}\n", []want{{"plugins.restart_backoff", "must be > 0"}}},
@@ -511,7 +511,7 @@ func TestParseDuplicateKeysInBackendConfig(t *testing.T) {
 // not an oversight.
 func TestParseZeroDurations(t *testing.T) {
 	cfg := mustParse(t, "tokens: {access_ttl: 0s, refresh_ttl: 0}\nplugins: {start_timeout: 0ms, restart_backoff: 0s, restart_backoff_max: 0s, stop_grace: 0h}\nbackends: [{name: a, plugin: password, timeout: 0s}]\n", nil)
-	if want := (Tokens{AccessTTL: Duration(15 * time.Minute), RefreshTTL: Duration(30 * 24 * time.Hour)}); cfg.Tokens != want {
+	if want := (Tokens{AccessTTL: Duration(15 * time.Minute), RefreshTTL: Duration(30 * 24 * time.Hour), RetainEnded: Duration(7 * 24 * time.Hour)}); cfg.Tokens != want {
 		t.Errorf("tokens = %+v, want the defaults %+v", cfg.Tokens, want)
 	}
 	wantPlugins := Plugins{

@@ -93,12 +93,6 @@ func (s *Store) RevokeFamily(ctx context.Context, familyID string) (int64, error
 	return res.RowsAffected, nil
 }
 
-// DefaultTokenRetention is how long the host keeps a token after it
-// expired or its family was revoked. Until then a replayed refresh token is
-// still recognised as reused (and revokes its family, if anything in it is
-// live); after it, the token is unknown, which refuses it just the same.
-const DefaultTokenRetention = 7 * 24 * time.Hour
-
 // purgeBatch is the most rows one purge statement deletes, so that on
 // SQLite a purge holds the write lock for a few milliseconds at a time.
 const purgeBatch = 1000
@@ -108,8 +102,8 @@ const purgeBatch = 1000
 // cutoff, or when every token of its family is revoked and the last of them
 // was revoked before cutoff: a used refresh token of a live family is kept
 // until it expires, so that presenting it again still revokes the family.
-// The caller passes now minus the retention (DefaultTokenRetention unless
-// configured). It deletes in statements of at most purgeBatch rows, each
+// The caller passes now minus the retention (the configuration's
+// tokens.retain_ended). It deletes in statements of at most purgeBatch rows, each
 // its own transaction.
 func (s *Store) PurgeTokens(ctx context.Context, cutoff time.Time, limit int) (int64, error) {
 	cutoff = cutoff.UTC() // SQLite compares the times as text, all of them UTC
