@@ -87,6 +87,17 @@ func NeedsRehash(stored string, p Argon2Params) bool {
 	return err != nil || got != p
 }
 
+// The shortest key (digest) and argon2id salt a stored hash may have. A key
+// of n bytes matches a wrong password once in 2^(8n): a hash with a 1-byte
+// key, however it came to be stored, lets one guess in 256 in. 16 bytes is
+// what every hasher this backend reads makes at the least (argon2-cffi,
+// Django and this backend make 32-byte keys); 8 bytes is argon2's minimum
+// salt (RFC 9106).
+const (
+	minKeyBytes  = 16
+	minSaltBytes = 8
+)
+
 func parseArgon2id(stored string) (p Argon2Params, salt, key []byte, err error) {
 	// "", "argon2id", "v=19", "m=..,t=..,p=..", salt, key
 	parts := strings.Split(stored, "$")
@@ -100,11 +111,11 @@ func parseArgon2id(stored string) (p Argon2Params, salt, key []byte, err error) 
 	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.MemoryKiB, &p.Iterations, &p.Parallelism); err != nil {
 		return p, nil, nil, fmt.Errorf("%w: malformed argon2id parameters %q", ErrUnknownFormat, parts[3])
 	}
-	if salt, err = b64.DecodeString(parts[4]); err != nil {
-		return p, nil, nil, fmt.Errorf("%w: malformed argon2id salt", ErrUnknownFormat)
+	if salt, err = b64.DecodeString(parts[4]); err != nil || len(salt) < minSaltBytes {
+		return p, nil, nil, fmt.Errorf("%w: malformed argon2id salt (at least %d bytes)", ErrUnknownFormat, minSaltBytes)
 	}
-	if key, err = b64.DecodeString(parts[5]); err != nil || len(key) == 0 {
-		return p, nil, nil, fmt.Errorf("%w: malformed argon2id key", ErrUnknownFormat)
+	if key, err = b64.DecodeString(parts[5]); err != nil || len(key) < minKeyBytes {
+		return p, nil, nil, fmt.Errorf("%w: malformed argon2id key (at least %d bytes)", ErrUnknownFormat, minKeyBytes)
 	}
 	if ps := p.problems(); len(ps) > 0 {
 		return p, nil, nil, fmt.Errorf("%w: argon2id %s", ErrUnknownFormat, ps[0])
@@ -145,8 +156,8 @@ func verifyDjangoPBKDF2(stored, password string) (bool, error) {
 		return false, fmt.Errorf("%w: bad pbkdf2_sha256 iteration count", ErrUnknownFormat)
 	}
 	want, err := base64.StdEncoding.DecodeString(parts[3])
-	if err != nil || len(want) == 0 {
-		return false, fmt.Errorf("%w: malformed pbkdf2_sha256 digest", ErrUnknownFormat)
+	if err != nil || len(want) < minKeyBytes {
+		return false, fmt.Errorf("%w: malformed pbkdf2_sha256 digest (at least %d bytes)", ErrUnknownFormat, minKeyBytes)
 	}
 	got, err := pbkdf2.Key(sha256.New, password, []byte(parts[2]), iterations, len(want))
 	if err != nil {

@@ -60,6 +60,13 @@ func TestVerify(t *testing.T) {
 		{"truncated argon2id", "$argon2id$v=19$m=64,t=1,p=1$c2FsdA", "x", false, ErrUnknownFormat},
 		{"argon2id bad version", strings.Replace(argon, "v=19", "v=16", 1), "correct horse", false, ErrUnknownFormat},
 		{"argon2id absurd memory", "$argon2id$v=19$m=99999999,t=1,p=1$c2FsdHNhbHQ$a2V5", "x", false, ErrUnknownFormat},
+		// A 1-byte key matches one wrong password in 256 (found by
+		// FuzzStoredHash): keys and digests shorter than 16 bytes, and
+		// argon2id salts shorter than 8, are refused.
+		{"argon2id 1-byte key", "$argon2id$v=19$m=70,t=1,p=2$c2FsdHNhbHQ$0X", "x", false, ErrUnknownFormat},
+		{"argon2id 15-byte key", "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$" + b64.EncodeToString(make([]byte, 15)), "x", false, ErrUnknownFormat},
+		{"argon2id empty salt", "$argon2id$v=19$m=64,t=1,p=1$$" + b64.EncodeToString(make([]byte, 32)), "x", false, ErrUnknownFormat},
+		{"django pbkdf2 4-byte digest", "pbkdf2_sha256$1$salt$aGFzaA==", "x", false, ErrUnknownFormat},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

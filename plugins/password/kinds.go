@@ -64,11 +64,18 @@ func KindOf(stored string) Kind {
 		return bcryptKind(FormatDjangoBcrypt, strings.TrimPrefix(stored, "bcrypt$"))
 	case strings.HasPrefix(stored, "pbkdf2_sha256$"):
 		parts := strings.Split(stored, "$")
-		if n, err := strconv.Atoi(parts[1]); err == nil && len(parts) == 4 && n >= 1 && n <= maxPBKDF2Iterations {
+		if n, err := strconv.Atoi(parts[1]); err == nil && len(parts) == 4 && n >= 1 && n <= maxPBKDF2Iterations && pbkdf2DigestOK(parts[3]) {
 			return Kind{Format: FormatDjangoPBKDF2, Cost: strconv.Itoa(n)}
 		}
 	}
 	return Kind{Format: FormatUnknown}
+}
+
+// pbkdf2DigestOK reports whether a Django pbkdf2_sha256 digest is base64 of
+// at least minKeyBytes.
+func pbkdf2DigestOK(digest string) bool {
+	d, err := base64.StdEncoding.DecodeString(digest)
+	return err == nil && len(d) >= minKeyBytes
 }
 
 func argon2Kind(format, phc string) Kind {

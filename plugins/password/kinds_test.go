@@ -31,6 +31,8 @@ func TestKindOf(t *testing.T) {
 		{"truncated bcrypt", bc[:30], Kind{Format: FormatUnknown}},
 		{"absurd pbkdf2 iterations", "pbkdf2_sha256$999999999$salt$aGFzaA==", Kind{Format: FormatUnknown}},
 		{"pbkdf2 without its parts", "pbkdf2_sha256$", Kind{Format: FormatUnknown}},
+		{"pbkdf2 4-byte digest", "pbkdf2_sha256$10000$salt$aGFzaA==", Kind{Format: FormatUnknown}},
+		{"argon2id 1-byte key", "$argon2id$v=19$m=70,t=1,p=2$c2FsdHNhbHQ$0X", Kind{Format: FormatUnknown}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
