@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 
 	"gorm.io/driver/postgres"
@@ -27,6 +28,15 @@ type Store struct {
 	prepared *preparedPool // nil on PostgreSQL
 }
 
+// sqliteOpenRetry bounds how long Open tries again a SQLite file another
+// process is switching to WAL.
+const sqliteOpenRetry = 10 * time.Second
+
+// isBusy reports whether err is SQLite's "database is locked".
+func isBusy(err error) bool {
+	return strings.Contains(err.Error(), "SQLITE_BUSY") || strings.Contains(err.Error(), "database is locked")
+}
+
 // sqlitePool is how many connections one host keeps to SQLite.
 const sqlitePool = 4
 
@@ -44,6 +54,7 @@ const migrationLockKey = 0x706f7274 // "port"
 func Open(ctx context.Context, driver, dsn string) (*Store, error) {
 	var (
 		dialector gorm.Dialector
+		sqliteDSN string
 		warnings  []string
 	)
 	switch driver {
@@ -55,18 +66,29 @@ func Open(ctx context.Context, driver, dsn string) (*Store, error) {
 		if warnings, err = prepareSQLiteFile(full); err != nil {
 			return nil, err
 		}
-		dialector = sqliteDriver.open(full)
+		dialector, sqliteDSN = sqliteDriver.open(full), full
 	case Postgres:
 		dialector = postgres.Open(dsn)
 	default:
 		return nil, fmt.Errorf("storage: unknown driver %q (want sqlite or postgres)", driver)
 	}
-	db, err := gorm.Open(dialector, &gorm.Config{
+	config := &gorm.Config{
 		Logger:                 logger.Discard,
 		SkipDefaultTransaction: true,
 		NowFunc:                func() time.Time { return time.Now().UTC() },
 		TranslateError:         true,
-	})
+	}
+	db, err := gorm.Open(dialector, config)
+	// Processes opening a new SQLite file at once (a host and a command, or
+	// hosts starting together) race to switch it to WAL; the loser is told
+	// SQLITE_BUSY at once, without the busy timeout. It tries again.
+	for deadline := time.Now().Add(sqliteOpenRetry); err != nil && driver == SQLite && isBusy(err) && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+		if sqlDB, e := db.DB(); db != nil && e == nil {
+			_ = sqlDB.Close()
+		}
+		db, err = gorm.Open(sqliteDriver.open(sqliteDSN), config)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("storage: opening %s: %w", driver, err)
 	}
