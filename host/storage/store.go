@@ -84,8 +84,10 @@ func Open(ctx context.Context, driver, dsn string) (*Store, error) {
 	// SQLITE_BUSY at once, without the busy timeout. It tries again.
 	for deadline := time.Now().Add(sqliteOpenRetry); err != nil && driver == SQLite && isBusy(err) && time.Now().Before(deadline); {
 		time.Sleep(10 * time.Millisecond)
-		if sqlDB, e := db.DB(); db != nil && e == nil {
-			_ = sqlDB.Close()
+		if db != nil {
+			if sqlDB, e := db.DB(); e == nil {
+				_ = sqlDB.Close()
+			}
 		}
 		db, err = gorm.Open(sqliteDriver.open(sqliteDSN), config)
 	}
