@@ -11,8 +11,9 @@
 // A write takes less time than the callers of a busy key take to arrive, so
 // on its own the next batch rarely holds more than one or two. A Batcher
 // may therefore gather: a write to a key that is busy (written within the
-// last hotFor gather periods) waits the gather period first, so that the
-// callers arriving meanwhile go with it. It is group commit, as databases
+// last hotFor gather periods) first yields to the callers on their way to
+// it, for as long as each yield brings one more and at most the gather
+// period, so that they go with it. It is group commit, as databases
 // do it: a little latency, only under a burst, for far fewer writes. A
 // write to a key that was quiet goes at once.
 package coalesce
