@@ -124,8 +124,7 @@ func newLogger(w io.Writer, cfg *config.Config) *slog.Logger {
 // the configuration took from the environment, not the value
 // (config.Config.Redact).
 func redactErrors(root *cobra.Command, e *env) {
-	var walk func(c *cobra.Command)
-	walk = func(c *cobra.Command) {
+	eachCommand(root, func(c *cobra.Command) {
 		if run := c.RunE; run != nil {
 			c.RunE = func(c *cobra.Command, args []string) error {
 				err := run(c, args)
@@ -135,11 +134,7 @@ func redactErrors(root *cobra.Command, e *env) {
 				return err
 			}
 		}
-		for _, sub := range c.Commands() {
-			walk(sub)
-		}
-	}
-	walk(root)
+	})
 }
 
 // redactAttr is the logger's ReplaceAttr: the message and every text or

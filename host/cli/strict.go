@@ -25,17 +25,20 @@ import (
 func refuseUnknown(root *cobra.Command) {
 	root.SetHelpCommand(helpCmd())
 	root.InitDefaultCompletionCmd()
-	var walk func(c *cobra.Command)
-	walk = func(c *cobra.Command) {
+	eachCommand(root, func(c *cobra.Command) {
 		if c.HasSubCommands() && !c.Runnable() {
 			c.Args = noSubcommand
 			c.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
 		}
-		for _, sub := range c.Commands() {
-			walk(sub)
-		}
+	})
+}
+
+// eachCommand calls f on c and on every command under it, parents first.
+func eachCommand(c *cobra.Command, f func(*cobra.Command)) {
+	f(c)
+	for _, sub := range c.Commands() {
+		eachCommand(sub, f)
 	}
-	walk(root)
 }
 
 // noSubcommand is the Args of a command group: any argument is an unknown
