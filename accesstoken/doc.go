@@ -1,0 +1,18 @@
+// Package accesstoken defines the access tokens Portcullis issues and the
+// one function that verifies them, for the host and for apps alike.
+//
+// An access token is a JWT (RFC 9068 profile): header typ "at+jwt" and the
+// kid of the signing key; claims iss, aud, sub (the user id), exp, iat,
+// nbf, jti, sid (the session) and username. Keys are Ed25519 (alg EdDSA,
+// the default), ECDSA P-256 (ES256) or RSA (RS256), published as a JSON
+// Web Key Set (NewSet, ParseSet) at the host's /.well-known/jwks.json.
+//
+// Verifier.Verify accepts a token only when every check holds: it is a
+// JWT of type at+jwt (or application/at+jwt, RFC 9068 §4), its kid names a key the Verifier knows, its alg is
+// the algorithm of that key (so alg "none" and HS256 keyed with a public
+// key never pass), the signature verifies, it has not expired, it is
+// already valid, and its issuer and audience are the configured ones. Any
+// other token is refused with an *Error whose Type names the reason
+// (error_type in the jwt_decode_failed signal). A refresh token is not a
+// JWT and is refused as malformed.
+package accesstoken
