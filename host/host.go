@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/portcullis-auth/portcullis/host/appkeys"
 	"github.com/portcullis-auth/portcullis/host/chain"
 	"github.com/portcullis-auth/portcullis/host/config"
 	"github.com/portcullis-auth/portcullis/host/hostsvc"
@@ -148,9 +149,21 @@ func (h *Host) start(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
+	issuer, err := h.issuer(ctx)
+	if err != nil {
+		return err
+	}
 	h.api = httpapi.New(httpapi.Options{
-		Chain:          chain.New(h.log, links...),
-		Tokens:         tokens.NewIssuer(h.store, cfg.Tokens.AccessTTL.D(), cfg.Tokens.RefreshTTL.D()),
+		Chain:     chain.New(h.log, links...),
+		Tokens:    issuer,
+		Issuer:    cfg.Tokens.Issuer,
+		Algorithm: cfg.Tokens.Algorithm,
+		Apps:      appkeys.NewChecker(h.store, appkeys.Options{}),
+		Cookie: httpapi.Cookie{
+			Name: cfg.Sessions.CookieName, Domain: cfg.Sessions.CookieDomain, SameSite: sameSite(cfg.Sessions.SameSite),
+			Secure: *cfg.Sessions.Secure, TrustedOrigins: cfg.Sessions.TrustedOrigins,
+		},
+		LoginURL:       cfg.ForwardAuth.LoginURL,
 		Ready:          h.ready,
 		TrustedProxies: cfg.TrustedPrefixes(),
 		AllowedHosts:   cfg.AllowedHosts,
@@ -182,6 +195,39 @@ func (h *Host) start(ctx context.Context, opts Options) error {
 	go func() { defer h.bg.Done(); deliverer.Run(bgCtx) }()
 	go func() { defer h.bg.Done(); h.purgeExpired(bgCtx) }()
 	return nil
+}
+
+// issuer opens the signing keys (making the first on first start) under
+// the key-encryption key, and returns the token issuer.
+func (h *Host) issuer(ctx context.Context) (*tokens.Issuer, error) {
+	t := h.cfg.Tokens
+	sealer, err := tokens.LoadKEK(t.KeyEncryptionKeyFile, h.cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	if sealer.Created {
+		h.log.Warn("made a key-encryption key for the signing keys; keep it with the database, or set "+tokens.KEKEnv+" or tokens.key_encryption_key_file", "file", sealer.Source)
+	}
+	keys, err := tokens.OpenKeyRing(ctx, h.store, sealer, t.Algorithm, t.AccessTTL.D(), h.log)
+	if err != nil {
+		return nil, err
+	}
+	return tokens.NewIssuer(h.store, keys, tokens.Options{
+		Issuer: t.Issuer, Audience: t.Audience, AccessTTL: t.AccessTTL.D(), RefreshTTL: t.RefreshTTL.D(),
+		MaxLifetime: t.RefreshMaxLifetime.D(), Signals: h.signals,
+		Cookies: tokens.CookieOptions{IdleTimeout: h.cfg.Sessions.IdleTimeout.D(), MaxLifetime: h.cfg.Sessions.MaxLifetime.D()},
+	}), nil
+}
+
+// sameSite maps sessions.same_site to the cookie attribute.
+func sameSite(v string) http.SameSite {
+	switch v {
+	case "strict":
+		return http.SameSiteStrictMode
+	case "none":
+		return http.SameSiteNoneMode
+	}
+	return http.SameSiteLaxMode
 }
 
 // listensOnLoopback reports whether listen (host:port) is a loopback
@@ -325,7 +371,8 @@ func (h *Host) emitPluginEvent(ev supervisor.Event) {
 }
 
 // purgeExpired removes, every minute, expired plugin storage entries and
-// tokens kept past their retention (storage.PurgeTokens).
+// tokens and sessions kept past their retention (storage.PurgeTokens),
+// and retired signing keys.
 func (h *Host) purgeExpired(ctx context.Context) {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
@@ -343,6 +390,12 @@ func (h *Host) purgeExpired(ctx context.Context) {
 			cutoff := time.Now().Add(-h.cfg.Tokens.RetainEnded.D())
 			if _, err := h.store.PurgeTokens(ctx, cutoff, 10000); err != nil && ctx.Err() == nil {
 				h.log.Warn("purging expired and revoked tokens", "error", err)
+			}
+			if _, err := h.store.PurgeSessions(ctx, cutoff, 10000); err != nil && ctx.Err() == nil {
+				h.log.Warn("purging ended sessions", "error", err)
+			}
+			if _, err := h.store.PurgeSigningKeys(ctx, time.Now()); err != nil && ctx.Err() == nil {
+				h.log.Warn("purging retired signing keys", "error", err)
 			}
 		}
 	}

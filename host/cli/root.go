@@ -97,9 +97,11 @@ func NewRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.AddCommand(
 		serveCmd(e),
 		usersCmd(e),
+		appsCmd(e),
 		pluginsCmd(e),
 		signalsCmd(e),
 		lockoutCmd(e),
+		keysCmd(e),
 		configCmd(e),
 		versionCmd(e),
 		pluginServeCmd(),

@@ -62,7 +62,7 @@ func usersCmd(e *env) *cobra.Command {
 		Short: "Set a user's password; it is read from stdin",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, store, err := e.openStore(cmd.Context())
+			cfg, store, err := e.openStore(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -75,10 +75,11 @@ func usersCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := store.SetPassword(cmd.Context(), u.Username, hash); err != nil {
+			sessions, err := store.SetPassword(cmd.Context(), u.Username, hash)
+			if err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stdout, "Password of %s changed.\n", usernames.Quote(u.Username))
+			fmt.Fprintf(e.stdout, "Password of %s changed%s.\n", usernames.Quote(u.Username), e.sessionsEnded(cmd.Context(), cfg, store, u.ID, sessions))
 			return nil
 		},
 	}
@@ -131,7 +132,7 @@ func usersCmd(e *env) *cobra.Command {
 		Short: "Remove a user",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, store, err := e.openStore(cmd.Context())
+			cfg, store, err := e.openStore(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -140,10 +141,11 @@ func usersCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := store.RemoveUser(cmd.Context(), u.Username); err != nil {
+			sessions, err := store.RemoveUser(cmd.Context(), u.Username)
+			if err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stdout, "User %s removed.\n", usernames.Quote(u.Username))
+			fmt.Fprintf(e.stdout, "User %s removed%s.\n", usernames.Quote(u.Username), e.sessionsEnded(cmd.Context(), cfg, store, u.ID, sessions))
 			return nil
 		},
 	}
@@ -165,19 +167,11 @@ func usersCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			log := newLogger(e.stderr, cfg)
-			for _, id := range sessions {
-				queueSignal(cmd.Context(), cfg, store, log, "tokens", &sigs.UserLoggedOut{UserID: u.ID, SessionID: id})
-			}
 			what := "disabled"
 			if !wasEnabled {
 				what = "was already disabled"
 			}
-			ended := ""
-			if len(sessions) > 0 {
-				ended = fmt.Sprintf("; %d session%s ended", len(sessions), plural(len(sessions), "", "s"))
-			}
-			fmt.Fprintf(e.stdout, "User %s %s%s.\n", usernames.Quote(u.Username), what, ended)
+			fmt.Fprintf(e.stdout, "User %s %s%s.\n", usernames.Quote(u.Username), what, e.sessionsEnded(cmd.Context(), cfg, store, u.ID, sessions))
 			return nil
 		},
 	}
@@ -326,4 +320,18 @@ func findUser(ctx context.Context, store *storage.Store, name string) (storage.U
 		}
 	}
 	return storage.User{}, fmt.Errorf("no user %s (see portcullis users list)", usernames.Quote(name))
+}
+
+// sessionsEnded queues user_logged_out for each session a change to user
+// userID ended, and returns the words that say so ("; 2 sessions ended"),
+// or "" when none did.
+func (e *env) sessionsEnded(ctx context.Context, cfg *config.Config, store *storage.Store, userID string, sessions []string) string {
+	if len(sessions) == 0 {
+		return ""
+	}
+	log := newLogger(e.stderr, cfg)
+	for _, id := range sessions {
+		queueSignal(ctx, cfg, store, log, "tokens", &sigs.UserLoggedOut{UserID: userID, SessionID: id})
+	}
+	return fmt.Sprintf("; %d session%s ended", len(sessions), plural(len(sessions), "", "s"))
 }

@@ -38,7 +38,11 @@ type Config struct {
 	AllowedHosts []string `json:"allowed_hosts"`
 	Storage      Storage  `json:"storage"`
 	Tokens       Tokens   `json:"tokens"`
-	Plugins      Plugins  `json:"plugins"`
+	// Sessions configures browser sessions and their cookie.
+	Sessions Sessions `json:"sessions"`
+	// ForwardAuth configures GET /v1/forward-auth.
+	ForwardAuth ForwardAuth `json:"forward_auth"`
+	Plugins     Plugins     `json:"plugins"`
 	// Backends is the login chain, in order.
 	Backends []Backend `json:"backends"`
 	Signals  Signals   `json:"signals"`
@@ -60,18 +64,6 @@ type Storage struct {
 	Driver string `json:"driver"`
 	// DSN is a file path for sqlite, a postgres:// URL for postgres.
 	DSN string `json:"dsn"`
-}
-
-// Tokens configures the tokens a login returns.
-type Tokens struct {
-	AccessTTL  Duration `json:"access_ttl"`
-	RefreshTTL Duration `json:"refresh_ttl"`
-	// RetainEnded is how long a token is kept after it expired or its
-	// family was revoked, before it is purged (storage.PurgeTokens). Until
-	// then a replayed refresh token is still recognised as reused (and
-	// revokes its family, if anything in it is live); after it, the token
-	// is unknown, which refuses it just the same.
-	RetainEnded Duration `json:"retain_ended"`
 }
 
 // Plugins configures plugin supervision for every backend.
@@ -271,9 +263,8 @@ func (c *Config) applyDefaults() {
 	if c.Storage.Driver == "sqlite" && c.Storage.DSN == "" {
 		c.Storage.DSN = filepath.Join(c.DataDir, "portcullis.db")
 	}
-	setDefault(&c.Tokens.AccessTTL, 15*time.Minute)
-	setDefault(&c.Tokens.RefreshTTL, 30*24*time.Hour)
-	setDefault(&c.Tokens.RetainEnded, 7*24*time.Hour)
+	c.Tokens.applyDefaults(c.Listen)
+	c.Sessions.applyDefaults(c.Tokens.Issuer)
 	setDefault(&c.Plugins.StartTimeout, 10*time.Second)
 	setDefault(&c.Plugins.RestartBackoff, 100*time.Millisecond)
 	setDefault(&c.Plugins.RestartBackoffMax, 30*time.Second)
@@ -356,9 +347,9 @@ func (c *Config) validate() []Problem {
 			fail(path, "must be > 0")
 		}
 	}
-	positive("tokens.access_ttl", c.Tokens.AccessTTL)
-	positive("tokens.refresh_ttl", c.Tokens.RefreshTTL)
-	positive("tokens.retain_ended", c.Tokens.RetainEnded)
+	ps = append(ps, c.Tokens.validate(c.Listen)...)
+	ps = append(ps, c.Sessions.validate()...)
+	ps = append(ps, c.ForwardAuth.validate()...)
 	positive("plugins.start_timeout", c.Plugins.StartTimeout)
 	positive("plugins.restart_backoff", c.Plugins.RestartBackoff)
 	positive("plugins.stop_grace", c.Plugins.StopGrace)

@@ -97,7 +97,7 @@ func checkDefaults(t *testing.T, cfg *Config) {
 	if want := (Storage{Driver: "sqlite", DSN: filepath.Join("data", "portcullis.db")}); cfg.Storage != want {
 		t.Errorf("storage = %+v, want %+v", cfg.Storage, want)
 	}
-	if want := (Tokens{AccessTTL: Duration(15 * time.Minute), RefreshTTL: Duration(30 * 24 * time.Hour), RetainEnded: Duration(7 * 24 * time.Hour)}); cfg.Tokens != want {
+	if want := (defaultTokens); cfg.Tokens != want {
 		t.Errorf("tokens = %+v, want %+v", cfg.Tokens, want)
 	}
 	wantPlugins := Plugins{
@@ -143,6 +143,12 @@ func TestParseDefaults(t *testing.T) {
 			checkDefaults(t, cfg)
 		})
 	}
+}
+
+var defaultTokens = Tokens{
+	Issuer: "http://127.0.0.1:8700", Audience: "portcullis", Algorithm: "EdDSA",
+	AccessTTL: Duration(15 * time.Minute), RefreshTTL: Duration(30 * 24 * time.Hour),
+	RefreshMaxLifetime: Duration(90 * 24 * time.Hour), RetainEnded: Duration(7 * 24 * time.Hour),
 }
 
 func TestDefault(t *testing.T) {
@@ -265,7 +271,8 @@ func TestParseProblems(t *testing.T) {
 		// Unknown keys, at every depth.
 		{"unknown top-level key", "lisen: 127.0.0.1:1\n", []want{{"lisen", "unknown key (known: listen, data_dir,"}}},
 		{"unknown storage key", "storage: {driver: sqlite, path: x}\n", []want{{"storage.path", "unknown key"}}},
-		{"unknown tokens key", "tokens: {issuer: me}\n", []want{{"tokens.issuer", "unknown key"}}},
+		{"unknown tokens key", "tokens: {issuer_url: me}\n", []want{{"tokens.issuer_url", "unknown key"}}},
+		{"tokens issuer not a URL", "tokens: {issuer: me, algorithm: HS256}\n", []want{{"tokens.issuer", "http(s) URL"}, {"tokens.algorithm", "EdDSA, ES256, RS256"}}},
 		{"unknown plugins key", "plugins: {restart: 1s}\n", []want{{"plugins.restart", "unknown key"}}},
 		{"unknown log key", "log: {colour: true}\n", []want{{"log.colour", "unknown key"}}},
 		{"unknown backend key", "backends:\n  - {name: a, plugin: password}\n  - {name: b, plugin: password, sha: x}\n",
@@ -511,7 +518,7 @@ func TestParseDuplicateKeysInBackendConfig(t *testing.T) {
 // not an oversight.
 func TestParseZeroDurations(t *testing.T) {
 	cfg := mustParse(t, "tokens: {access_ttl: 0s, refresh_ttl: 0}\nplugins: {start_timeout: 0ms, restart_backoff: 0s, restart_backoff_max: 0s, stop_grace: 0h}\nbackends: [{name: a, plugin: password, timeout: 0s}]\n", nil)
-	if want := (Tokens{AccessTTL: Duration(15 * time.Minute), RefreshTTL: Duration(30 * 24 * time.Hour), RetainEnded: Duration(7 * 24 * time.Hour)}); cfg.Tokens != want {
+	if want := (defaultTokens); cfg.Tokens != want {
 		t.Errorf("tokens = %+v, want the defaults %+v", cfg.Tokens, want)
 	}
 	wantPlugins := Plugins{

@@ -17,7 +17,6 @@ import (
 	"github.com/portcullis-auth/portcullis/host/metrics"
 	"github.com/portcullis-auth/portcullis/host/storage"
 	"github.com/portcullis-auth/portcullis/host/storage/storagetest"
-	"github.com/portcullis-auth/portcullis/host/tokens"
 	"github.com/portcullis-auth/portcullis/sdk"
 )
 
@@ -100,7 +99,7 @@ func newLimitedAPI(t *testing.T, limits httpapi.LoginLimits, backend *fakeAuth) 
 	a := &limitedAPI{signals: &recordedSignals{}, metrics: metrics.New()}
 	a.handler = httpapi.New(httpapi.Options{
 		Chain:          chain.New(slog.New(slog.DiscardHandler), chain.Link{Name: "b0", Authenticator: backend, Timeout: 30 * time.Second}),
-		Tokens:         tokens.NewIssuer(store, accessTTL, 24*time.Hour),
+		Tokens:         newIssuer(t, store, accessTTL, 24*time.Hour),
 		Ready:          func(context.Context) (bool, any) { return true, nil },
 		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
 		Logger:         slog.New(slog.DiscardHandler),

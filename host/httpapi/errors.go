@@ -22,6 +22,7 @@ const (
 	codeNotFound           = "not_found"
 	codeMethodNotAllowed   = "method_not_allowed"
 	codeServerError        = "server_error"
+	codeInvalidClient      = "invalid_client"
 )
 
 // writeJSON writes v with status. Responses are never cached: they carry

@@ -202,7 +202,19 @@ func (b *loginBody) validate() error {
 	return nil
 }
 
+// handleLogin logs in and answers with tokens: POST /v1/login.
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
+	s.login(w, r, s.issueTokens)
+}
+
+// A granter answers a login the chain granted (with tokens, or a session
+// cookie): it returns the session's id and the answer to write once the
+// login is recorded, or ok false when it has answered an error.
+type granter func(w http.ResponseWriter, r *http.Request, login *chain.Login, req *sdk.AuthenticateRequest) (sessionID string, answer func(), ok bool)
+
+// login runs a login through the chain and answers it; grant answers a
+// success.
+func (s *Server) login(w http.ResponseWriter, r *http.Request, grant granter) {
 	var body loginBody
 	err := decodeJSON(r, &body)
 	if err == nil {
@@ -248,7 +260,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.failClosed(w, r, login, log, req)
 		return
 	case chain.Success:
-		s.succeed(w, r, login, log, req)
+		s.succeed(w, r, login, log, req, grant)
 		return
 	}
 	// A decided failure: it is counted before it is answered, and one that
@@ -303,18 +315,16 @@ func (s *Server) emitUnavailable(r *http.Request, req *sdk.AuthenticateRequest, 
 	})
 }
 
-// succeed issues the tokens of a login the chain granted.
-func (s *Server) succeed(w http.ResponseWriter, r *http.Request, login *chain.Login, log func() *slog.Logger, req *sdk.AuthenticateRequest) {
+// succeed grants a login the chain granted, records it and answers.
+func (s *Server) succeed(w http.ResponseWriter, r *http.Request, login *chain.Login, log func() *slog.Logger, req *sdk.AuthenticateRequest, grant granter) {
 	res := login.Result
-	pair, err := s.opts.Tokens.Issue(r.Context(), res.Identity)
-	if err != nil {
+	sessionID, answer, ok := grant(w, r, login, req)
+	if !ok {
 		_ = login.End(r.Context(), sdk.LoginUnavailable, "")
 		s.logins.Inc("unavailable")
-		log().Error("issuing tokens", "error", err)
-		writeError(w, http.StatusServiceUnavailable, codeBackendUnavailable, "could not issue tokens; try again later", nil)
 		return
 	}
-	if err := login.End(r.Context(), sdk.LoginSucceeded, pair.Access.FamilyID); err != nil {
+	if err := login.End(r.Context(), sdk.LoginSucceeded, sessionID); err != nil {
 		log().Warn("recording a successful login", "error", err)
 	}
 	s.logins.Inc("success")
@@ -323,9 +333,20 @@ func (s *Server) succeed(w http.ResponseWriter, r *http.Request, login *chain.Lo
 	}
 	s.opts.Signals.Emit(r.Context(), res.Backend, &signals.UserLoggedIn{
 		UserID: res.Identity.Subject, Username: req.Username, UserType: "user", Client: req.Client,
-		Backend: res.Backend, SessionID: pair.Access.FamilyID, RequestID: req.RequestID, Path: req.Path,
+		Backend: res.Backend, SessionID: sessionID, RequestID: req.RequestID, Path: req.Path,
 	})
-	writeTokens(w, pair)
+	answer()
+}
+
+// issueTokens answers a granted login with an access and a refresh token.
+func (s *Server) issueTokens(w http.ResponseWriter, r *http.Request, login *chain.Login, req *sdk.AuthenticateRequest) (string, func(), bool) {
+	pair, err := s.opts.Tokens.Issue(r.Context(), login.Result.Identity)
+	if err != nil {
+		s.log.Error("issuing tokens", "request_id", req.RequestID, "error", err)
+		writeError(w, http.StatusServiceUnavailable, codeBackendUnavailable, "could not issue tokens; try again later", nil)
+		return "", nil, false
+	}
+	return pair.Session.ID, func() { writeTokens(w, pair) }, true
 }
 
 // writeTokens answers with a token pair.

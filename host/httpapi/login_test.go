@@ -91,6 +91,7 @@ type api struct {
 	handler http.Handler
 	store   *storage.Store
 	ready   func(ctx context.Context) (bool, any)
+	issuer  *tokens.Issuer
 }
 
 const accessTTL = 15 * time.Minute
@@ -104,10 +105,10 @@ func newAPI(t testing.TB, backends ...*fakeAuth) *api {
 	for i, b := range backends {
 		links[i] = chain.Link{Name: fmt.Sprintf("b%d", i), Authenticator: b, Timeout: 5 * time.Second}
 	}
-	a := &api{store: store, ready: func(context.Context) (bool, any) { return true, nil }}
+	a := &api{store: store, ready: func(context.Context) (bool, any) { return true, nil }, issuer: newIssuer(t, store, accessTTL, 24*time.Hour)}
 	a.handler = httpapi.New(httpapi.Options{
 		Chain:          chain.New(slog.New(slog.DiscardHandler), links...),
-		Tokens:         tokens.NewIssuer(store, accessTTL, 24*time.Hour),
+		Tokens:         a.issuer,
 		Ready:          func(ctx context.Context) (bool, any) { return a.ready(ctx) },
 		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
 		Logger:         slog.New(slog.DiscardHandler),
@@ -183,8 +184,8 @@ func TestLoginSuccess(t *testing.T) {
 	body := jsonBody(t, w)
 	access, _ := body["access_token"].(string)
 	refresh, _ := body["refresh_token"].(string)
-	if !strings.HasPrefix(access, "pca_") || !strings.HasPrefix(refresh, "pcr_") || access == refresh {
-		t.Errorf("tokens = %q, %q", access, refresh)
+	if strings.Count(access, ".") != 2 || !strings.HasPrefix(refresh, "pcr_") {
+		t.Errorf("tokens = %q, %q; want a JWT and a pcr_ token", access, refresh)
 	}
 	if body["token_type"] != "Bearer" {
 		t.Errorf("token_type = %v, want Bearer", body["token_type"])
@@ -199,16 +200,22 @@ func TestLoginSuccess(t *testing.T) {
 		t.Errorf("the response body holds the password: %s", w.Body)
 	}
 
-	// The tokens were stored for the subject, by hash.
+	// The access token names the subject and its session; the refresh
+	// token is stored for the subject, by hash, in that session.
 	ctx := context.Background()
-	for token, kind := range map[string]string{access: tokens.Access, refresh: tokens.Refresh} {
-		stored, err := a.store.TokenByHash(ctx, tokens.Hash(token))
-		if err != nil {
-			t.Fatalf("looking up the %s token: %v", kind, err)
-		}
-		if stored.Kind != kind || stored.Subject != "user-1" || stored.Username != "alice" {
-			t.Errorf("stored %s token = %+v", kind, stored)
-		}
+	claims, err := a.issuer.Verify(ctx, access)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if claims.Subject != "user-1" || claims.Username != "alice" || claims.SessionID == "" {
+		t.Errorf("claims = %+v", claims)
+	}
+	stored, err := a.store.TokenByHash(ctx, tokens.Hash(refresh))
+	if err != nil {
+		t.Fatalf("looking up the refresh token: %v", err)
+	}
+	if stored.Kind != tokens.Refresh || stored.Subject != "user-1" || stored.Username != "alice" || stored.FamilyID != claims.SessionID {
+		t.Errorf("stored refresh token = %+v", stored)
 	}
 
 	// The backend was asked once, with the whole request.

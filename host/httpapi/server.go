@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/portcullis-auth/portcullis/host/appkeys"
 	"github.com/portcullis-auth/portcullis/host/chain"
 	"github.com/portcullis-auth/portcullis/host/metrics"
 	"github.com/portcullis-auth/portcullis/host/tokens"
@@ -24,6 +25,14 @@ const maxBodyBytes = 64 << 10
 type Options struct {
 	Chain  *chain.Chain
 	Tokens *tokens.Issuer
+	// Issuer and Algorithm are the tokens' iss and signing algorithm, for
+	// /.well-known/openid-configuration.
+	Issuer, Algorithm string
+	// Cookie configures browser sessions' cookie.
+	Cookie Cookie
+	// LoginURL is where forward-auth sends a browser without a session
+	// (optional).
+	LoginURL string
 	// Ready reports whether the host can serve logins, and the details to
 	// show on /readyz.
 	Ready func(ctx context.Context) (bool, any)
@@ -45,6 +54,9 @@ type Options struct {
 	OnLogout func(ctx context.Context, sessionID string)
 	// LoginLimits bound the logins taken on at once (zero: no limits).
 	LoginLimits LoginLimits
+	// Apps checks the app keys that endpoints for apps require
+	// (requireApp); without it those endpoints answer 503.
+	Apps *appkeys.Checker
 }
 
 // Emitter sends the host's signals (typed arguments from package
@@ -78,12 +90,22 @@ func New(opts Options) *Server {
 	if opts.Metrics == nil {
 		opts.Metrics = metrics.New()
 	}
+	if opts.Cookie.Name == "" {
+		opts.Cookie.Name = "portcullis_session"
+	}
 	s := &Server{opts: opts, trusted: opts.TrustedProxies, log: opts.Logger, mux: http.NewServeMux()}
 	s.logins = opts.Metrics.Counter("portcullis_logins_total", "Logins by outcome.", "outcome")
 	s.admit = newAdmission(opts.LoginLimits, opts.Metrics, &throttledLog{log: opts.Logger, interval: time.Minute})
 	s.mux.HandleFunc("POST /v1/login", s.handleLogin)
 	s.mux.HandleFunc("POST /v1/token/refresh", s.handleRefresh)
 	s.mux.HandleFunc("POST /v1/token/revoke", s.handleRevoke)
+	s.mux.HandleFunc("POST /v1/token/introspect", s.requireApp(s.handleIntrospect))
+	s.mux.HandleFunc("POST /v1/session", s.handleSessionLogin)
+	s.mux.HandleFunc("GET /v1/session", s.handleSessionStatus)
+	s.mux.HandleFunc("DELETE /v1/session", s.handleSessionLogout)
+	s.mux.HandleFunc("GET /v1/forward-auth", s.handleForwardAuth)
+	s.mux.HandleFunc("GET /.well-known/jwks.json", s.handleJWKS)
+	s.mux.HandleFunc("GET /.well-known/openid-configuration", s.handleOpenIDConfiguration)
 	s.mux.HandleFunc("GET /metrics", s.handleMetrics)
 	s.mux.HandleFunc("GET /healthz", s.handleHealth)
 	s.mux.HandleFunc("GET /readyz", s.handleReady)
@@ -151,7 +173,7 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 // handleNotFound answers unknown paths, and known paths with the wrong
 // method, in JSON.
 func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {
-	for _, m := range []string{http.MethodGet, http.MethodPost} {
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {
 		if m == r.Method {
 			continue
 		}

@@ -12,7 +12,6 @@ import (
 	"github.com/portcullis-auth/portcullis/host/httpapi"
 	"github.com/portcullis-auth/portcullis/host/storage"
 	"github.com/portcullis-auth/portcullis/host/storage/storagetest"
-	"github.com/portcullis-auth/portcullis/host/tokens"
 	"github.com/portcullis-auth/portcullis/sdk"
 )
 
@@ -156,6 +155,7 @@ func TestJSONEndpointsRefuseOtherContentTypes(t *testing.T) {
 
 func TestHostHeaderOnLoopback(t *testing.T) {
 	store := storagetest.Open(t, storage.SQLite, storagetest.SQLitePath(t))
+	issuer := newIssuer(t, store, time.Minute, time.Hour)
 	for _, tt := range []struct {
 		loopback bool
 		allowed  []string
@@ -176,7 +176,7 @@ func TestHostHeaderOnLoopback(t *testing.T) {
 		{false, []string{"auth.example.com"}, "evil.example.com", http.StatusMisdirectedRequest},
 	} {
 		h := httpapi.New(httpapi.Options{
-			Chain: chain.New(nil), Tokens: tokens.NewIssuer(store, time.Minute, time.Hour),
+			Chain: chain.New(nil), Tokens: issuer,
 			Ready:  func(context.Context) (bool, any) { return true, nil },
 			Logger: slog.New(slog.DiscardHandler), Loopback: tt.loopback, AllowedHosts: tt.allowed,
 		})

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/portcullis-auth/portcullis/accesstoken"
+	"github.com/portcullis-auth/portcullis/host/storage"
 	"github.com/portcullis-auth/portcullis/host/tokens"
 	"github.com/portcullis-auth/portcullis/sdk"
 	"github.com/portcullis-auth/portcullis/sdk/signals"
@@ -14,7 +16,7 @@ import (
 const codeInvalidToken = "invalid_token"
 
 // maxTokenBytes bounds a token in a request.
-const maxTokenBytes = 512
+const maxTokenBytes = accesstoken.MaxLength
 
 type refreshBody struct {
 	RefreshToken *string `json:"refresh_token"`
@@ -78,7 +80,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		bad.write(w)
 		return
 	}
-	t, revoked, err := s.opts.Tokens.Revoke(r.Context(), *body.Token)
+	subject, session, revoked, err := s.opts.Tokens.Revoke(r.Context(), *body.Token)
 	if err != nil {
 		s.log.Error("revoking tokens", "error", err)
 		writeError(w, http.StatusServiceUnavailable, codeBackendUnavailable, "could not revoke the token; try again later", nil)
@@ -86,9 +88,52 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	}
 	if revoked {
 		client, _ := s.trusted.clientFacts(r, nil)
-		s.loggedOut(r.Context(), t.Subject, t.FamilyID, client)
+		s.loggedOut(r.Context(), subject, session, client)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{})
+}
+
+type introspectBody struct {
+	Token         *string `json:"token"`
+	TokenTypeHint string  `json:"token_type_hint"`
+}
+
+// handleIntrospect answers whether an access token is active (RFC 7662):
+// POST /v1/token/introspect, for apps. A token of a revoked or ended
+// session is inactive even before it expires. A refresh token is never
+// reported active: introspection is for the tokens apps are sent.
+func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request, _ storage.AppKey) {
+	var body introspectBody
+	err := decodeJSON(r, &body)
+	if err == nil && (body.Token == nil || *body.Token == "") {
+		err = invalid("token is required")
+	}
+	var bad *badRequest
+	if errors.As(err, &bad) {
+		bad.write(w)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	if len(*body.Token) > accesstoken.MaxLength {
+		writeJSON(w, http.StatusOK, map[string]any{"active": false})
+		return
+	}
+	got, err := s.opts.Tokens.Introspect(r.Context(), *body.Token)
+	if err != nil {
+		s.log.Error("introspecting a token", "request_id", w.Header().Get("X-Request-Id"), "error", err)
+		writeError(w, http.StatusServiceUnavailable, codeBackendUnavailable, "could not read the token's session; try again later", nil)
+		return
+	}
+	if !got.Active {
+		writeJSON(w, http.StatusOK, map[string]any{"active": false})
+		return
+	}
+	c := got.Claims
+	writeJSON(w, http.StatusOK, map[string]any{
+		"active": true, "sub": c.Subject, "username": c.Username, "exp": c.ExpiresAt.Unix(), "iat": c.IssuedAt.Unix(),
+		"nbf": c.NotBefore.Unix(), "iss": c.Issuer, "aud": []string(c.Audience), "jti": c.ID, "sid": c.SessionID,
+		"token_type": "access_token",
+	})
 }
 
 // loggedOut records that a session ended: the access log's logout time,

@@ -141,7 +141,7 @@ func (s *Store) migrate(ctx context.Context) error {
 }
 
 // models are the tables the host owns.
-var models = []any{&userRow{}, &tokenRow{}, &kvRow{}, &outboxRow{}, &attemptRow{}, &reservationRow{}, &accessRow{}}
+var models = []any{&userRow{}, &tokenRow{}, &sessionRow{}, &signingKeyRow{}, &kvRow{}, &outboxRow{}, &attemptRow{}, &reservationRow{}, &accessRow{}, &appKeyRow{}}
 
 // Warnings returns the problems Open found that did not stop it, one
 // sentence each, for the caller to log: a SQLite database whose directory

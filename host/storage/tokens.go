@@ -42,14 +42,21 @@ func (tokenRow) TableName() string { return "tokens" }
 
 // SaveTokens stores tokens in one transaction.
 func (s *Store) SaveTokens(ctx context.Context, tokens ...Token) error {
+	if err := saveTokens(s.db.WithContext(ctx), tokens); err != nil {
+		return fmt.Errorf("saving tokens: %w", err)
+	}
+	return nil
+}
+
+func saveTokens(db *gorm.DB, tokens []Token) error {
+	if len(tokens) == 0 {
+		return nil
+	}
 	rows := make([]tokenRow, len(tokens))
 	for i, t := range tokens {
 		rows[i] = tokenRow{Hash: t.Hash, ID: t.ID, Kind: t.Kind, Subject: t.Subject, Username: t.Username, FamilyID: t.FamilyID, ExpiresAt: t.ExpiresAt.UTC()}
 	}
-	if err := s.db.WithContext(ctx).Create(&rows).Error; err != nil {
-		return fmt.Errorf("saving tokens: %w", err)
-	}
-	return nil
+	return db.Create(&rows).Error
 }
 
 // TokenByHash returns a stored token, or sdk.ErrNotFound.
@@ -82,15 +89,26 @@ func (s *Store) UseToken(ctx context.Context, hash string) (bool, error) {
 	return res.RowsAffected == 1, nil
 }
 
-// RevokeFamily revokes every live token of a refresh family and returns how
-// many it revoked.
+// RevokeFamily ends a session: the session whose id is familyID and every
+// live token of its refresh family are revoked in one transaction. It
+// returns how many rows it revoked (zero: nothing was live).
 func (s *Store) RevokeFamily(ctx context.Context, familyID string) (int64, error) {
-	res := s.db.WithContext(ctx).Model(&tokenRow{}).Where("family_id = ? AND revoked_at IS NULL", familyID).
-		Update("revoked_at", time.Now().UTC())
-	if res.Error != nil {
-		return 0, fmt.Errorf("revoking token family: %w", res.Error)
+	var n int64
+	now := time.Now().UTC()
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Model(&sessionRow{}).Where("id = ? AND revoked_at IS NULL", familyID).Update("revoked_at", now)
+		if res.Error != nil {
+			return res.Error
+		}
+		n = res.RowsAffected
+		res = tx.Model(&tokenRow{}).Where("family_id = ? AND revoked_at IS NULL", familyID).Update("revoked_at", now)
+		n += res.RowsAffected
+		return res.Error
+	})
+	if err != nil {
+		return 0, fmt.Errorf("revoking a session: %w", err)
 	}
-	return res.RowsAffected, nil
+	return n, nil
 }
 
 // purgeBatch is the most rows one purge statement deletes, so that on

@@ -128,17 +128,37 @@ func (s *Store) ListUsersPage(ctx context.Context, afterID string, limit int) ([
 	return users, nil
 }
 
-// SetPassword replaces a user's password hash unconditionally.
-func (s *Store) SetPassword(ctx context.Context, username, passwordHash string) error {
-	res := s.db.WithContext(ctx).Model(&userRow{}).Where("username = ?", username).
-		Updates(map[string]any{"password_hash": passwordHash, "updated_at": time.Now().UTC()})
-	if res.Error != nil {
-		return fmt.Errorf("setting password: %w", res.Error)
+// SetPassword replaces a user's password hash unconditionally and ends
+// every session of the user in the same transaction; it returns the ids
+// of the sessions it ended.
+func (s *Store) SetPassword(ctx context.Context, username, passwordHash string) (ended []string, err error) {
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		id, err := userID(tx, username)
+		if err != nil {
+			return err
+		}
+		err = tx.Model(&userRow{}).Where("id = ?", id).
+			Updates(map[string]any{"password_hash": passwordHash, "updated_at": time.Now().UTC()}).Error
+		if err != nil {
+			return err
+		}
+		ended, err = revokeUserSessions(tx, id)
+		return err
+	})
+	if err != nil && !errors.Is(err, sdk.ErrNotFound) {
+		err = fmt.Errorf("setting password: %w", err)
 	}
-	if res.RowsAffected == 0 {
-		return fmt.Errorf("user %q: %w", username, sdk.ErrNotFound)
+	return ended, err
+}
+
+// userID returns the id of the user named username, or sdk.ErrNotFound.
+func userID(tx *gorm.DB, username string) (string, error) {
+	var row userRow
+	err := tx.Select("id").Where("username = ?", username).Take(&row).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return "", fmt.Errorf("user %q: %w", username, sdk.ErrNotFound)
 	}
-	return nil
+	return row.ID, err
 }
 
 // ReplacePasswordHash sets the hash of user id to newHash only if it is
@@ -163,16 +183,25 @@ func (s *Store) ReplacePasswordHash(ctx context.Context, id, oldHash, newHash st
 	return fmt.Errorf("password of user id %q changed meanwhile: %w", id, sdk.ErrConflict)
 }
 
-// RemoveUser deletes a user; sdk.ErrNotFound if there is none.
-func (s *Store) RemoveUser(ctx context.Context, username string) error {
-	res := s.db.WithContext(ctx).Where("username = ?", username).Delete(&userRow{})
-	if res.Error != nil {
-		return fmt.Errorf("removing user: %w", res.Error)
+// RemoveUser deletes a user and ends every session of the user in the
+// same transaction, returning the ids of the sessions it ended;
+// sdk.ErrNotFound if there is no such user.
+func (s *Store) RemoveUser(ctx context.Context, username string) (ended []string, err error) {
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		id, err := userID(tx, username)
+		if err != nil {
+			return err
+		}
+		if err := tx.Where("id = ?", id).Delete(&userRow{}).Error; err != nil {
+			return err
+		}
+		ended, err = revokeUserSessions(tx, id)
+		return err
+	})
+	if err != nil && !errors.Is(err, sdk.ErrNotFound) {
+		err = fmt.Errorf("removing user: %w", err)
 	}
-	if res.RowsAffected == 0 {
-		return fmt.Errorf("user %q: %w", username, sdk.ErrNotFound)
-	}
-	return nil
+	return ended, err
 }
 
 // keyUsernames gives every user stored without a key (before keys were
@@ -225,8 +254,8 @@ func keyUsernames(tx *gorm.DB) error {
 }
 
 // DisableUser marks the user with this id disabled and ends its sessions:
-// every live token whose subject is the user's id is revoked, in the same
-// transaction. It reports whether the user was enabled, and returns the
+// every live session and token whose subject is the user's id is revoked,
+// in the same transaction. It reports whether the user was enabled, and returns the
 // ids of the sessions (refresh families) it ended; sdk.ErrNotFound if there
 // is no such user. Disabling a disabled user ends any session left.
 func (s *Store) DisableUser(ctx context.Context, id string) (wasEnabled bool, sessions []string, err error) {
@@ -244,12 +273,9 @@ func (s *Store) DisableUser(ctx context.Context, id string) (wasEnabled bool, se
 				return err
 			}
 		}
-		now := time.Now().UTC()
-		live := tx.Model(&tokenRow{}).Where("subject = ? AND revoked_at IS NULL AND expires_at > ?", id, now)
-		if err := live.Distinct("family_id").Order("family_id").Pluck("family_id", &sessions).Error; err != nil {
-			return err
-		}
-		return tx.Model(&tokenRow{}).Where("subject = ? AND revoked_at IS NULL", id).Update("revoked_at", now).Error
+		var err error
+		sessions, err = revokeUserSessions(tx, id)
+		return err
 	})
 	if err != nil && !errors.Is(err, sdk.ErrNotFound) {
 		err = fmt.Errorf("disabling user: %w", err)

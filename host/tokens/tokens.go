@@ -1,13 +1,16 @@
-// Package tokens issues, rotates and revokes the access and refresh tokens
-// a successful login returns.
+// Package tokens issues, verifies, rotates and revokes the tokens a
+// login returns, and keeps the keys that sign them.
 //
-// Tokens are opaque random strings; only their SHA-256 is stored, so a
-// database leak reveals no usable token. A refresh token is single-use: a
-// refresh rotates it within its family, and a refresh token presented a
-// second time revokes the whole family (the theft signal of OAuth 2.0
-// refresh token rotation). Signed JWT access tokens with key rotation
-// replace the opaque access token in a later version; the response shape
-// stays.
+// An access token is a JWT (package accesstoken) signed with the current
+// key of the KeyRing; it is not stored. A refresh token is an opaque
+// random string of which only the SHA-256 is stored, so a database leak
+// reveals no usable token. A refresh token is single-use: a refresh
+// rotates it within its family, and a refresh token presented a second
+// time revokes the whole family (the theft signal of OAuth 2.0 refresh
+// token rotation). A family is a session (storage.Session; the access
+// token's sid), which has an absolute end however often it refreshes and
+// ends when its user's password changes or the user is disabled or
+// removed.
 package tokens
 
 import (
@@ -18,19 +21,20 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
 
+	"github.com/portcullis-auth/portcullis/accesstoken"
 	"github.com/portcullis-auth/portcullis/host/storage"
 	"github.com/portcullis-auth/portcullis/sdk"
+	"github.com/portcullis-auth/portcullis/sdk/signals"
 )
 
-// Kinds of token.
-const (
-	Access  = "access"
-	Refresh = "refresh"
-)
+// Refresh is the kind of a stored refresh token.
+const Refresh = "refresh"
 
 // Errors of Refresh and Revoke.
 var (
@@ -57,46 +61,131 @@ type Pair struct {
 	RefreshToken string
 	// ExpiresIn is the access token's lifetime.
 	ExpiresIn time.Duration
-	// Access and Refresh describe the stored tokens (no secrets).
-	Access, Refresh storage.Token
+	// Session is the session the tokens belong to.
+	Session storage.Session
+	// AccessID is the access token's jti; Refresh describes the stored
+	// refresh token (no secret).
+	AccessID string
+	Refresh  storage.Token
 }
 
-// Issuer mints and stores tokens.
+// Options configure an Issuer.
+type Options struct {
+	// Issuer and Audience are the tokens' iss and aud.
+	Issuer, Audience string
+	AccessTTL        time.Duration
+	RefreshTTL       time.Duration
+	// MaxLifetime is a session's absolute lifetime: no token of its family
+	// is valid past it, however often it refreshes.
+	MaxLifetime time.Duration
+	// Cookies configure browser sessions.
+	Cookies CookieOptions
+	// Signals receives the jwt_* signals (optional).
+	Signals Emitter
+}
+
+// Emitter sends the host's signals; the host's signals.Dispatcher is one.
+type Emitter interface {
+	Emit(ctx context.Context, sender string, args any) string
+}
+
+type noSignals struct{}
+
+func (noSignals) Emit(context.Context, string, any) string { return "" }
+
+// Sender is the sender of the jwt_* signals.
+const Sender = "tokens"
+
+// Issuer mints, verifies and stores tokens.
 type Issuer struct {
-	store      *storage.Store
-	accessTTL  time.Duration
-	refreshTTL time.Duration
-	now        func() time.Time
+	store    *storage.Store
+	keys     *KeyRing
+	opts     Options
+	cookies  CookieOptions
+	verifier *accesstoken.Verifier
+	now      func() time.Time
 }
 
-// NewIssuer returns an Issuer storing in store.
-func NewIssuer(store *storage.Store, accessTTL, refreshTTL time.Duration) *Issuer {
-	return &Issuer{store: store, accessTTL: accessTTL, refreshTTL: refreshTTL, now: time.Now}
+// NewIssuer returns an Issuer storing in store and signing with keys.
+func NewIssuer(store *storage.Store, keys *KeyRing, opts Options) *Issuer {
+	if opts.Signals == nil {
+		opts.Signals = noSignals{}
+	}
+	if opts.Cookies.IdleTimeout <= 0 {
+		opts.Cookies.IdleTimeout = time.Hour
+	}
+	if opts.Cookies.MaxLifetime <= 0 {
+		opts.Cookies.MaxLifetime = 24 * time.Hour
+	}
+	i := &Issuer{store: store, keys: keys, opts: opts, cookies: opts.Cookies, now: time.Now}
+	i.verifier = &accesstoken.Verifier{Issuer: opts.Issuer, Audience: opts.Audience, Keys: keys, Leeway: 5 * time.Second, Now: func() time.Time { return i.now() }}
+	return i
 }
+
+// Keys returns the issuer's key ring.
+func (i *Issuer) Keys() *KeyRing { return i.keys }
 
 // Issue mints a new access and refresh token for id, starting a new
-// refresh family (a session).
+// session (a refresh family).
 func (i *Issuer) Issue(ctx context.Context, id sdk.Identity) (Pair, error) {
-	return i.issue(ctx, id.Subject, id.Username, uuid.NewString())
-}
-
-func (i *Issuer) issue(ctx context.Context, subject, username, family string) (Pair, error) {
-	access, refresh := "pca_"+random(), "pcr_"+random()
-	now := i.now().UTC()
-	p := Pair{
-		AccessToken: access, RefreshToken: refresh, ExpiresIn: i.accessTTL,
-		Access:  storage.Token{ID: uuid.NewString(), Hash: Hash(access), Kind: Access, Subject: subject, Username: username, FamilyID: family, ExpiresAt: now.Add(i.accessTTL)},
-		Refresh: storage.Token{ID: uuid.NewString(), Hash: Hash(refresh), Kind: Refresh, Subject: subject, Username: username, FamilyID: family, ExpiresAt: now.Add(i.refreshTTL)},
-	}
-	if err := i.store.SaveTokens(ctx, p.Access, p.Refresh); err != nil {
+	now := i.now().UTC().Truncate(time.Second)
+	sess := storage.Session{ID: uuid.NewString(), Subject: id.Subject, Username: id.Username, ExpiresAt: now.Add(i.opts.MaxLifetime)}
+	access, p, err := i.mint(sess, now)
+	if err != nil {
 		return Pair{}, err
 	}
+	if p.Session, err = i.store.CreateSession(ctx, sess, p.Refresh); err != nil {
+		return Pair{}, err
+	}
+	i.created(ctx, access, p)
 	return p, nil
 }
 
-// Refresh exchanges a refresh token for a new pair in the same family. The
-// old refresh token is used up; presenting it again returns ErrTokenReused
-// and revokes the family.
+// mint signs an access token and makes a refresh token for sess; neither
+// expires after the session.
+func (i *Issuer) mint(sess storage.Session, now time.Time) (*accesstoken.Claims, Pair, error) {
+	key, signer, err := i.keys.signing()
+	if err != nil {
+		return nil, Pair{}, err
+	}
+	accessEnd := earliest(now.Add(i.opts.AccessTTL), sess.ExpiresAt).Truncate(time.Second) // now is whole seconds
+	claims := &accesstoken.Claims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer: i.opts.Issuer, Audience: jwt.ClaimStrings{i.opts.Audience}, Subject: sess.Subject, ID: uuid.NewString(),
+			IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(accessEnd),
+		},
+		SessionID: sess.ID, Username: sess.Username,
+	}
+	access, err := accesstoken.Sign(claims, key, signer)
+	if err != nil {
+		return nil, Pair{}, fmt.Errorf("signing an access token: %w", err)
+	}
+	refresh := "pcr_" + random()
+	p := Pair{
+		AccessToken: access, RefreshToken: refresh, ExpiresIn: accessEnd.Sub(now), Session: sess, AccessID: claims.ID,
+		Refresh: storage.Token{ID: uuid.NewString(), Hash: Hash(refresh), Kind: Refresh, Subject: sess.Subject, Username: sess.Username,
+			FamilyID: sess.ID, ExpiresAt: earliest(now.Add(i.opts.RefreshTTL), sess.ExpiresAt)},
+	}
+	return claims, p, nil
+}
+
+func earliest(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+func (i *Issuer) created(ctx context.Context, access *accesstoken.Claims, p Pair) {
+	i.opts.Signals.Emit(ctx, Sender, &signals.JWTAccessTokenCreated{Subject: access.Subject, TokenID: access.ID, ExpiresAt: access.ExpiresAt.Time})
+	i.opts.Signals.Emit(ctx, Sender, &signals.JWTRefreshTokenCreated{Subject: p.Refresh.Subject, TokenID: p.Refresh.ID, FamilyID: p.Refresh.FamilyID, ExpiresAt: p.Refresh.ExpiresAt})
+}
+
+// Refresh exchanges a refresh token for a new pair in the same session.
+// The old refresh token is used up; presenting it again returns
+// ErrTokenReused and revokes the session. A session that has ended (its
+// absolute lifetime passed, revoked, or its user gone or disabled) does
+// not refresh.
 func (i *Issuer) Refresh(ctx context.Context, refreshToken string) (Pair, error) {
 	t, err := i.lookup(ctx, refreshToken)
 	if err != nil {
@@ -111,8 +200,19 @@ func (i *Issuer) Refresh(ctx context.Context, refreshToken string) (Pair, error)
 		}
 		return Pair{}, &ReusedError{Token: t}
 	}
-	if !i.now().Before(t.ExpiresAt) {
+	now := i.now()
+	if !now.Before(t.ExpiresAt) {
 		return Pair{}, fmt.Errorf("%w: expired", ErrInvalidToken)
+	}
+	sess, err := i.store.SessionByID(ctx, t.FamilyID)
+	if errors.Is(err, sdk.ErrNotFound) {
+		return Pair{}, fmt.Errorf("%w: no session", ErrInvalidToken)
+	}
+	if err != nil {
+		return Pair{}, err
+	}
+	if !sess.Active(now) {
+		return Pair{}, fmt.Errorf("%w: the session has ended", ErrInvalidToken)
 	}
 	won, err := i.store.UseToken(ctx, t.Hash)
 	if err != nil {
@@ -124,24 +224,106 @@ func (i *Issuer) Refresh(ctx context.Context, refreshToken string) (Pair, error)
 		}
 		return Pair{}, &ReusedError{Token: t}
 	}
-	return i.issue(ctx, t.Subject, t.Username, t.FamilyID)
+	access, p, err := i.mint(sess, now.UTC().Truncate(time.Second))
+	if err != nil {
+		return Pair{}, err
+	}
+	if err := i.store.SaveTokens(ctx, p.Refresh); err != nil {
+		return Pair{}, err
+	}
+	i.created(ctx, access, p)
+	return p, nil
 }
 
-// Revoke ends the session of token (access or refresh): every token of its
-// family is revoked. It returns the token's record and whether anything was
-// live; an unknown token is not an error (RFC 7009).
-func (i *Issuer) Revoke(ctx context.Context, token string) (storage.Token, bool, error) {
-	t, err := i.lookup(ctx, token)
-	if errors.Is(err, ErrInvalidToken) {
-		return storage.Token{}, false, nil
+// Verify checks an access token's signature, type, issuer, audience and
+// times (not its session: see Introspect), and sends jwt_token_decoded
+// or jwt_decode_failed. A refused token is an *accesstoken.Error.
+func (i *Issuer) Verify(ctx context.Context, token string) (*accesstoken.Claims, error) {
+	claims, err := i.verifier.Verify(ctx, token)
+	if err != nil {
+		var refused *accesstoken.Error
+		if errors.As(err, &refused) {
+			fail := &signals.JWTDecodeFailed{ErrorType: refused.Type}
+			if refused.Type == accesstoken.ErrTypeMismatch {
+				fail.ExpectedType, fail.ActualType = accesstoken.Type, printable(refused.ActualType)
+			}
+			i.opts.Signals.Emit(ctx, Sender, fail)
+		}
+		return nil, err
+	}
+	i.opts.Signals.Emit(ctx, Sender, &signals.JWTTokenDecoded{Subject: claims.Subject, TokenID: claims.ID, TokenType: "access"})
+	return claims, nil
+}
+
+// printable bounds a header value copied into a signal.
+func printable(s string) string {
+	if len(s) > 32 || strings.ContainsFunc(s, func(r rune) bool { return r < ' ' || r > '~' }) {
+		return "(unprintable)"
+	}
+	return s
+}
+
+// Introspection is what Introspect found.
+type Introspection struct {
+	Active bool
+	Claims *accesstoken.Claims
+}
+
+// Introspect reports whether an access token is active: it verifies and
+// its session still stands (not revoked, not past its absolute end, its
+// user neither gone nor disabled). A refused token is inactive, not an
+// error; an error means the session could not be read.
+func (i *Issuer) Introspect(ctx context.Context, token string) (Introspection, error) {
+	claims, err := i.Verify(ctx, token)
+	if err != nil {
+		var refused *accesstoken.Error
+		if errors.As(err, &refused) && refused.Type != accesstoken.ErrUnexpected {
+			return Introspection{}, nil
+		}
+		return Introspection{}, err
+	}
+	sess, err := i.store.SessionByID(ctx, claims.SessionID)
+	if errors.Is(err, sdk.ErrNotFound) {
+		return Introspection{}, nil
 	}
 	if err != nil {
-		return storage.Token{}, false, err
+		return Introspection{}, err
 	}
-	n, err := i.store.RevokeFamily(ctx, t.FamilyID)
-	return t, n > 0, err
+	if !sess.Active(i.now()) || sess.Subject != claims.Subject {
+		i.opts.Signals.Emit(ctx, Sender, &signals.JWTDecodeFailed{ErrorType: accesstoken.ErrRevoked})
+		return Introspection{}, nil
+	}
+	return Introspection{Active: true, Claims: claims}, nil
 }
 
+// Revoke ends the session of token, a refresh token or an access token:
+// every token of its family is revoked. It returns the session's subject
+// and id and whether anything was live; an unknown or invalid token is
+// not an error (RFC 7009).
+func (i *Issuer) Revoke(ctx context.Context, token string) (subject, session string, revoked bool, err error) {
+	if strings.HasPrefix(token, "pcr_") {
+		t, err := i.lookup(ctx, token)
+		if errors.Is(err, ErrInvalidToken) {
+			return "", "", false, nil
+		}
+		if err != nil {
+			return "", "", false, err
+		}
+		subject, session = t.Subject, t.FamilyID
+	} else {
+		claims, err := i.verifier.Verify(ctx, token)
+		var refused *accesstoken.Error
+		if errors.As(err, &refused) && refused.Type != accesstoken.ErrUnexpected {
+			return "", "", false, nil
+		}
+		if err != nil {
+			return "", "", false, err
+		}
+		subject, session = claims.Subject, claims.SessionID
+	}
+	n, err := i.store.RevokeFamily(ctx, session)
+	return subject, session, n > 0, err
+}
 func (i *Issuer) lookup(ctx context.Context, token string) (storage.Token, error) {
 	t, err := i.store.TokenByHash(ctx, Hash(token))
 	if errors.Is(err, sdk.ErrNotFound) {

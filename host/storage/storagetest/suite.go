@@ -35,6 +35,9 @@ func Run(t *testing.T, newDB func(t testing.TB) Opener) {
 	t.Run("KVPurgeExpired", func(t *testing.T) { testPurgeExpired(t, newDB(t)(t)) })
 	t.Run("OutboxLifecycle", func(t *testing.T) { testOutboxLifecycle(t, newDB(t)(t)) })
 	t.Run("OutboxClaimsAreExclusive", func(t *testing.T) { testOutboxClaimsAreExclusive(t, newDB(t)) })
+	t.Run("AppKeys", func(t *testing.T) { testAppKeys(t, newDB(t)) })
+	t.Run("Sessions", func(t *testing.T) { testSessions(t, newDB(t)(t)) })
+	t.Run("SigningKeys", func(t *testing.T) { testSigningKeys(t, newDB(t)) })
 }
 
 func testConcurrentMigrations(t *testing.T, open Opener) {
@@ -96,23 +99,23 @@ func testUsers(t *testing.T, s *storage.Store) {
 	if _, err := s.UserByUsername(ctx, "nobody"); !errors.Is(err, sdk.ErrNotFound) {
 		t.Fatalf("unknown user: got %v, want ErrNotFound", err)
 	}
-	if err := s.SetPassword(ctx, "alice", "hash-b"); err != nil {
+	if _, err := s.SetPassword(ctx, "alice", "hash-b"); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := s.UserByUsername(ctx, "alice"); got.PasswordHash != "hash-b" {
 		t.Fatalf("SetPassword did not stick: %+v", got)
 	}
-	if err := s.SetPassword(ctx, "nobody", "x"); !errors.Is(err, sdk.ErrNotFound) {
+	if _, err := s.SetPassword(ctx, "nobody", "x"); !errors.Is(err, sdk.ErrNotFound) {
 		t.Fatalf("SetPassword of unknown user: got %v", err)
 	}
 	users, err := s.ListUsers(ctx)
 	if err != nil || len(users) != 2 || users[0].Username != "Alice2" || users[1].Username != "alice" {
 		t.Fatalf("ListUsers = %+v, %v", users, err)
 	}
-	if err := s.RemoveUser(ctx, "alice"); err != nil {
+	if _, err := s.RemoveUser(ctx, "alice"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RemoveUser(ctx, "alice"); !errors.Is(err, sdk.ErrNotFound) {
+	if _, err := s.RemoveUser(ctx, "alice"); !errors.Is(err, sdk.ErrNotFound) {
 		t.Fatalf("removing twice: got %v, want ErrNotFound", err)
 	}
 	if _, err := s.UserByUsername(ctx, "alice"); !errors.Is(err, sdk.ErrNotFound) {

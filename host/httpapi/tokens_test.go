@@ -1,0 +1,291 @@
+package httpapi_test
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/portcullis-auth/portcullis/accesstoken"
+	"github.com/portcullis-auth/portcullis/host/appkeys"
+	"github.com/portcullis-auth/portcullis/host/chain"
+	"github.com/portcullis-auth/portcullis/host/httpapi"
+	"github.com/portcullis-auth/portcullis/host/storage"
+	"github.com/portcullis-auth/portcullis/host/storage/storagetest"
+	"github.com/portcullis-auth/portcullis/host/tokens"
+	"github.com/portcullis-auth/portcullis/sdk"
+)
+
+// newIssuer returns an Issuer over store with a fresh EdDSA key sealed
+// under a key-encryption key in a temporary directory.
+func newIssuer(t testing.TB, store *storage.Store, access, refresh time.Duration) *tokens.Issuer {
+	t.Helper()
+	return newIssuerWith(t, store, tokens.Options{AccessTTL: access, RefreshTTL: refresh, MaxLifetime: 10 * refresh})
+}
+
+func newIssuerWith(t testing.TB, store *storage.Store, opts tokens.Options) *tokens.Issuer {
+	t.Helper()
+	sealer, err := tokens.LoadKEK("", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := tokens.OpenKeyRing(context.Background(), store, sealer, accesstoken.EdDSA, opts.AccessTTL, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Issuer, opts.Audience = "http://127.0.0.1:8700", "portcullis"
+	return tokens.NewIssuer(store, keys, opts)
+}
+
+// tokenAPI is the API with a granting backend, an app key and an issuer
+// whose session lifetime is maxLifetime.
+type tokenAPI struct {
+	*api
+	appKey string
+}
+
+func newTokenAPI(t *testing.T, maxLifetime time.Duration) *tokenAPI {
+	t.Helper()
+	store := storagetest.Open(t, storage.SQLite, storagetest.SQLitePath(t))
+	user, err := store.CreateUser(context.Background(), "alice", "hash")
+	if err != nil {
+		t.Fatal(err)
+	}
+	issuer := newIssuerWith(t, store, tokens.Options{AccessTTL: accessTTL, RefreshTTL: time.Hour, MaxLifetime: maxLifetime})
+	key, hash := appkeys.New()
+	if _, err := store.CreateAppKey(context.Background(), "app", hash); err != nil {
+		t.Fatal(err)
+	}
+	a := &api{store: store, issuer: issuer, ready: func(context.Context) (bool, any) { return true, nil }}
+	auth := granting(sdk.Identity{Subject: user.ID, Username: "alice"})
+	a.handler = httpapi.New(httpapi.Options{
+		Chain:  chain.New(slog.New(slog.DiscardHandler), chain.Link{Name: "b0", Authenticator: auth, Timeout: 5 * time.Second}),
+		Tokens: issuer, Issuer: "http://127.0.0.1:8700", Algorithm: accesstoken.EdDSA,
+		Apps:  appkeys.NewChecker(store, appkeys.Options{CacheTTL: -1}),
+		Ready: a.ready, Logger: slog.New(slog.DiscardHandler),
+	})
+	return &tokenAPI{api: a, appKey: key}
+}
+
+func (a *tokenAPI) login(t *testing.T) (access, refresh string) {
+	t.Helper()
+	w := a.do(t, "POST", "/v1/login", `{"username": "alice", "password": "s3cret"}`)
+	if w.Code != http.StatusOK {
+		t.Fatalf("login: %d %s", w.Code, w.Body)
+	}
+	body := jsonBody(t, w)
+	return body["access_token"].(string), body["refresh_token"].(string)
+}
+
+func (a *tokenAPI) refresh(t *testing.T, refresh string) (int, map[string]any) {
+	t.Helper()
+	w := a.do(t, "POST", "/v1/token/refresh", `{"refresh_token": "`+refresh+`"}`)
+	return w.Code, jsonBody(t, w)
+}
+
+func (a *tokenAPI) active(t *testing.T, access string) bool {
+	t.Helper()
+	w := a.do(t, "POST", "/v1/token/introspect", `{"token": "`+access+`"}`,
+		func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+a.appKey) })
+	if w.Code != http.StatusOK {
+		t.Fatalf("introspect: %d %s", w.Code, w.Body)
+	}
+	body := jsonBody(t, w)
+	active, _ := body["active"].(bool)
+	if !active && len(body) != 1 {
+		t.Errorf("an inactive answer says more than active: %s", w.Body)
+	}
+	return active
+}
+
+func TestIntrospection(t *testing.T) {
+	a := newTokenAPI(t, time.Hour)
+	access, _ := a.login(t)
+	w := a.do(t, "POST", "/v1/token/introspect", `{"token": "`+access+`"}`,
+		func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+a.appKey) })
+	body := jsonBody(t, w)
+	if w.Code != http.StatusOK || body["active"] != true || body["username"] != "alice" || body["token_type"] != "access_token" ||
+		body["iss"] != "http://127.0.0.1:8700" || body["sid"] == "" || body["exp"] == nil {
+		t.Fatalf("introspect = %d %s", w.Code, w.Body)
+	}
+	if w.Header().Get("Cache-Control") != "no-store" {
+		t.Errorf("Cache-Control = %q", w.Header().Get("Cache-Control"))
+	}
+	t.Run("needs an app key", func(t *testing.T) {
+		w := a.do(t, "POST", "/v1/token/introspect", `{"token": "`+access+`"}`)
+		if w.Code != http.StatusUnauthorized {
+			t.Fatalf("without an app key: %d %s", w.Code, w.Body)
+		}
+		w = a.do(t, "POST", "/v1/token/introspect", `{"token": "`+access+`"}`,
+			func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+access) })
+		if w.Code != http.StatusUnauthorized {
+			t.Fatalf("with an access token as the app key: %d %s", w.Code, w.Body)
+		}
+	})
+	for name, token := range map[string]string{
+		"garbage": "garbage", "refresh token": "pcr_" + strings.Repeat("A", 43), "tampered": access[:len(access)-4] + "AAAA",
+	} {
+		t.Run(name, func(t *testing.T) {
+			if a.active(t, token) {
+				t.Error("reported active")
+			}
+		})
+	}
+	t.Run("missing token is a 400", func(t *testing.T) {
+		w := a.do(t, "POST", "/v1/token/introspect", `{}`, func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+a.appKey) })
+		if w.Code != http.StatusBadRequest {
+			t.Fatalf("%d %s", w.Code, w.Body)
+		}
+	})
+}
+
+func TestRevokeEndsTheSessionForIntrospection(t *testing.T) {
+	for _, with := range []string{"access", "refresh"} {
+		t.Run(with, func(t *testing.T) {
+			a := newTokenAPI(t, time.Hour)
+			access, refresh := a.login(t)
+			token := map[string]string{"access": access, "refresh": refresh}[with]
+			if w := a.do(t, "POST", "/v1/token/revoke", `{"token": "`+token+`"}`); w.Code != http.StatusOK {
+				t.Fatalf("revoke: %d %s", w.Code, w.Body)
+			}
+			if a.active(t, access) {
+				t.Error("the access token of a revoked session is active")
+			}
+			if code, _ := a.refresh(t, refresh); code != http.StatusUnauthorized {
+				t.Errorf("refresh after revoke: %d", code)
+			}
+		})
+	}
+}
+
+func TestRefreshReuseRevokesTheFamily(t *testing.T) {
+	a := newTokenAPI(t, time.Hour)
+	access, first := a.login(t)
+	code, body := a.refresh(t, first)
+	if code != http.StatusOK {
+		t.Fatalf("refresh: %d %v", code, body)
+	}
+	second, newAccess := body["refresh_token"].(string), body["access_token"].(string)
+	if !a.active(t, newAccess) {
+		t.Fatal("the new access token is not active")
+	}
+	if code, _ := a.refresh(t, first); code != http.StatusUnauthorized {
+		t.Fatalf("reuse: %d", code)
+	}
+	if code, _ := a.refresh(t, second); code != http.StatusUnauthorized {
+		t.Errorf("the newer refresh token still works after a reuse: %d", code)
+	}
+	if a.active(t, newAccess) || a.active(t, access) {
+		t.Error("an access token of the revoked family is active")
+	}
+}
+
+func TestConcurrentRefreshesOneWins(t *testing.T) {
+	a := newTokenAPI(t, time.Hour)
+	_, refresh := a.login(t)
+	const n = 8
+	codes := make([]int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { codes[i], _ = a.refresh(t, refresh) })
+	}
+	wg.Wait()
+	ok := 0
+	for _, c := range codes {
+		if c == http.StatusOK {
+			ok++
+		} else if c != http.StatusUnauthorized {
+			t.Errorf("status %d", c)
+		}
+	}
+	if ok != 1 {
+		t.Errorf("%d of %d concurrent refreshes succeeded, want exactly 1 (%v)", ok, n, codes)
+	}
+}
+
+func TestUserChangesEndSessions(t *testing.T) {
+	ctx := context.Background()
+	for name, change := range map[string]func(s *storage.Store) error{
+		"password": func(s *storage.Store) error { _, err := s.SetPassword(ctx, "alice", "new-hash"); return err },
+		"remove":   func(s *storage.Store) error { _, err := s.RemoveUser(ctx, "alice"); return err },
+		"disable": func(s *storage.Store) error {
+			u, err := s.UserByUsername(ctx, "alice")
+			if err == nil {
+				_, _, err = s.DisableUser(ctx, u.ID)
+			}
+			return err
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			a := newTokenAPI(t, time.Hour)
+			access, refresh := a.login(t)
+			if err := change(a.store); err != nil {
+				t.Fatal(err)
+			}
+			if code, _ := a.refresh(t, refresh); code != http.StatusUnauthorized {
+				t.Errorf("refresh after the change: %d", code)
+			}
+			if a.active(t, access) {
+				t.Error("introspection says active after the change")
+			}
+		})
+	}
+}
+
+func TestSessionEndsAtItsMaximumLifetime(t *testing.T) {
+	const lifetime = 2 * time.Second
+	a := newTokenAPI(t, lifetime)
+	start := time.Now()
+	_, refresh := a.login(t)
+	refreshes := 0
+	for time.Since(start) < 2*lifetime {
+		code, body := a.refresh(t, refresh)
+		if code != http.StatusOK {
+			break
+		}
+		refreshes++
+		refresh = body["refresh_token"].(string)
+		time.Sleep(100 * time.Millisecond)
+	}
+	// The session's start is taken in whole seconds, so it may end up to
+	// a second early.
+	if ended := time.Since(start); ended > lifetime+500*time.Millisecond || ended < lifetime-time.Second || refreshes < 3 {
+		t.Errorf("a session refreshed every 100ms ended after %v and %d refreshes; want it to end at its maximum lifetime %v", ended, refreshes, lifetime)
+	}
+}
+
+func TestWellKnown(t *testing.T) {
+	a := newTokenAPI(t, time.Hour)
+	access, _ := a.login(t)
+	w := a.do(t, "GET", "/.well-known/jwks.json", "")
+	if w.Code != http.StatusOK || !strings.Contains(w.Header().Get("Cache-Control"), "max-age=") {
+		t.Fatalf("jwks: %d %v", w.Code, w.Header())
+	}
+	keys, err := accesstoken.ParseSet(w.Body.Bytes())
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("jwks = %v, %v", keys, err)
+	}
+	v := accesstoken.Verifier{Issuer: "http://127.0.0.1:8700", Audience: "portcullis", Keys: keySet(keys)}
+	if _, err := v.Verify(context.Background(), access); err != nil {
+		t.Errorf("the published key does not verify a login's token: %v", err)
+	}
+	w = a.do(t, "GET", "/.well-known/openid-configuration", "")
+	var body map[string]any
+	_ = json.Unmarshal(w.Body.Bytes(), &body)
+	if w.Code != http.StatusOK || body["issuer"] != "http://127.0.0.1:8700" || body["jwks_uri"] != "http://127.0.0.1:8700/.well-known/jwks.json" {
+		t.Errorf("openid-configuration = %d %s", w.Code, w.Body)
+	}
+}
+
+type keySet map[string]accesstoken.Key
+
+func (k keySet) VerificationKey(_ context.Context, kid string) (accesstoken.Key, error) {
+	if key, ok := k[kid]; ok {
+		return key, nil
+	}
+	return accesstoken.Key{}, accesstoken.ErrUnknownKeyID
+}

@@ -1,0 +1,210 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/portcullis-auth/portcullis/sdk"
+)
+
+// Session is one login: the refresh family of its tokens (the family id
+// is the session id, the access token's sid) or a browser's cookie.
+type Session struct {
+	ID string
+	// Kind is SessionTokens or SessionCookie.
+	Kind     string
+	Subject  string
+	Username string
+	// SecretHash is the hex SHA-256 of a cookie session's secret (the
+	// cookie's value); empty for a token session.
+	SecretHash string
+	// IdleExpiresAt ends a cookie session not used for its idle timeout;
+	// zero for a token session (its refresh token expires instead).
+	IdleExpiresAt time.Time
+	// Local is set when the subject was a user of the users table at
+	// login; such a session ends when the user is removed or disabled.
+	Local     bool
+	CreatedAt time.Time
+	// ExpiresAt is the absolute end, however often the session refreshes.
+	ExpiresAt time.Time
+	RevokedAt time.Time
+	// UserLive is false for a local session whose user is gone or
+	// disabled (read by SessionByID).
+	UserLive bool
+}
+
+// The kinds of session.
+const (
+	SessionTokens = "tokens"
+	SessionCookie = "cookie"
+)
+
+// Active reports whether the session still stands at now.
+func (s Session) Active(now time.Time) bool {
+	return s.RevokedAt.IsZero() && now.Before(s.ExpiresAt) && (!s.Local || s.UserLive) &&
+		(s.IdleExpiresAt.IsZero() || now.Before(s.IdleExpiresAt))
+}
+
+type sessionRow struct {
+	ID            string    `gorm:"primaryKey;size:36"`
+	Kind          string    `gorm:"size:16;not null;default:tokens"`
+	Subject       string    `gorm:"size:255;not null;index"`
+	Username      string    `gorm:"size:255;not null"`
+	SecretHash    *string   `gorm:"size:64;uniqueIndex"`
+	Local         bool      `gorm:"not null;default:false"`
+	CreatedAt     time.Time `gorm:"not null"`
+	ExpiresAt     time.Time `gorm:"not null;index"`
+	IdleExpiresAt *time.Time
+	RevokedAt     *time.Time `gorm:"index"`
+}
+
+func (sessionRow) TableName() string { return "sessions" }
+
+// CreateSession stores a new session and its first tokens in one
+// transaction. Local is decided here: whether the subject is a user id of
+// the users table.
+func (s *Store) CreateSession(ctx context.Context, sess Session, tokens ...Token) (Session, error) {
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var n int64
+		if err := tx.Model(&userRow{}).Where("id = ?", sess.Subject).Count(&n).Error; err != nil {
+			return err
+		}
+		sess.Local = n > 0
+		if sess.Kind == "" {
+			sess.Kind = SessionTokens
+		}
+		row := sessionRow{ID: sess.ID, Kind: sess.Kind, Subject: sess.Subject, Username: sess.Username, Local: sess.Local, CreatedAt: time.Now().UTC(), ExpiresAt: sess.ExpiresAt.UTC()}
+		if sess.SecretHash != "" {
+			row.SecretHash = &sess.SecretHash
+		}
+		if !sess.IdleExpiresAt.IsZero() {
+			idle := sess.IdleExpiresAt.UTC()
+			row.IdleExpiresAt = &idle
+		}
+		if err := tx.Create(&row).Error; err != nil {
+			return err
+		}
+		sess.CreatedAt = row.CreatedAt
+		return saveTokens(tx, tokens)
+	})
+	if err != nil {
+		return Session{}, fmt.Errorf("creating a session: %w", err)
+	}
+	return sess, nil
+}
+
+// SessionByID returns a session with its user's current state, or
+// sdk.ErrNotFound.
+func (s *Store) SessionByID(ctx context.Context, id string) (Session, error) {
+	return s.session(ctx, "sessions.id = ?", id)
+}
+
+// SessionBySecret returns the cookie session whose secret has this hash,
+// with its user's current state, or sdk.ErrNotFound.
+func (s *Store) SessionBySecret(ctx context.Context, hash string) (Session, error) {
+	return s.session(ctx, "sessions.secret_hash = ?", hash)
+}
+
+func (s *Store) session(ctx context.Context, where string, arg string) (Session, error) {
+	var row struct {
+		ID, Kind, Subject, Username string
+		SecretHash                  *string
+		Local                       bool
+		CreatedAt, ExpiresAt        time.Time
+		IdleExpiresAt, RevokedAt    *time.Time
+		UserID                      *string
+		UserDisabled                *bool
+	}
+	err := s.db.WithContext(ctx).Table("sessions").
+		Select("sessions.*, users.id AS user_id, users.disabled AS user_disabled").
+		Joins("LEFT JOIN users ON users.id = sessions.subject").
+		Where(where, arg).Take(&row).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return Session{}, fmt.Errorf("session: %w", sdk.ErrNotFound)
+	}
+	if err != nil {
+		return Session{}, fmt.Errorf("reading a session: %w", err)
+	}
+	sess := Session{ID: row.ID, Kind: row.Kind, Subject: row.Subject, Username: row.Username, Local: row.Local,
+		CreatedAt: row.CreatedAt, ExpiresAt: row.ExpiresAt,
+		UserLive: row.UserID != nil && (row.UserDisabled == nil || !*row.UserDisabled)}
+	if row.SecretHash != nil {
+		sess.SecretHash = *row.SecretHash
+	}
+	if row.IdleExpiresAt != nil {
+		sess.IdleExpiresAt = *row.IdleExpiresAt
+	}
+	if row.RevokedAt != nil {
+		sess.RevokedAt = *row.RevokedAt
+	}
+	return sess, nil
+}
+
+// ExtendIdle moves a live session's idle end to until, if that is later
+// than it is by at least step: a session in use is written at most once a
+// step, not at every request. It reports whether it wrote.
+func (s *Store) ExtendIdle(ctx context.Context, id string, until time.Time, step time.Duration) (bool, error) {
+	res := s.db.WithContext(ctx).Model(&sessionRow{}).
+		Where("id = ? AND revoked_at IS NULL AND idle_expires_at < ?", id, until.Add(-step).UTC()).
+		Update("idle_expires_at", until.UTC())
+	if res.Error != nil {
+		return false, fmt.Errorf("extending a session: %w", res.Error)
+	}
+	return res.RowsAffected == 1, nil
+}
+
+// revokeUserSessions ends, in tx, every live session and token of the
+// user with this id, and returns the ids of the sessions it ended.
+func revokeUserSessions(tx *gorm.DB, subject string) ([]string, error) {
+	now := time.Now().UTC()
+	var ended []string
+	err := tx.Model(&sessionRow{}).Where("subject = ? AND revoked_at IS NULL AND expires_at > ?", subject, now).
+		Order("id").Pluck("id", &ended).Error
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.Model(&sessionRow{}).Where("subject = ? AND revoked_at IS NULL", subject).Update("revoked_at", now).Error; err != nil {
+		return nil, err
+	}
+	// Families of tokens issued before sessions were kept have no row.
+	var families []string
+	err = tx.Model(&tokenRow{}).Where("subject = ? AND revoked_at IS NULL AND expires_at > ?", subject, now).
+		Distinct("family_id").Order("family_id").Pluck("family_id", &families).Error
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range families {
+		if !contains(ended, f) {
+			ended = append(ended, f)
+		}
+	}
+	return ended, tx.Model(&tokenRow{}).Where("subject = ? AND revoked_at IS NULL", subject).Update("revoked_at", now).Error
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// PurgeSessions deletes up to limit sessions that ended (expired or were
+// revoked) before cutoff, and returns how many it deleted.
+func (s *Store) PurgeSessions(ctx context.Context, cutoff time.Time, limit int) (int64, error) {
+	cutoff = cutoff.UTC()
+	db := s.db.WithContext(ctx)
+	n, err := deleteInBatches(limit, func(batch int) *gorm.DB {
+		return db.Exec(`DELETE FROM sessions WHERE id IN (
+		   SELECT id FROM sessions WHERE expires_at < ? OR revoked_at < ? LIMIT ?)`, cutoff, cutoff, batch)
+	})
+	if err != nil {
+		return n, fmt.Errorf("purging ended sessions: %w", err)
+	}
+	return n, nil
+}
