@@ -78,3 +78,17 @@ func refuseApp(w http.ResponseWriter, description string) {
 	w.Header().Set("WWW-Authenticate", appChallenge)
 	writeError(w, http.StatusUnauthorized, codeInvalidClient, description, nil)
 }
+
+// appCaller reports whether a request to an endpoint open to everyone
+// comes from an app: it carries an Authorization header, which must then
+// hold a live app key. ok is false when it has answered: 401 for a key
+// that is not valid, 503 when keys cannot be checked. A request without
+// the header is not an app's, and ok.
+func (s *Server) appCaller(w http.ResponseWriter, r *http.Request) (app, ok bool) {
+	if len(r.Header.Values("Authorization")) == 0 {
+		return false, true
+	}
+	answered := true
+	s.requireApp(func(http.ResponseWriter, *http.Request, storage.AppKey) { answered = false })(w, r)
+	return !answered, !answered
+}

@@ -47,9 +47,16 @@ func peerAddr(r *http.Request) netip.Addr {
 // claims are ignored. ok is false when a trusted peer sent an invalid
 // client.ip.
 func (t trustedProxies) clientFacts(r *http.Request, body *clientBody) (c sdk.Client, ok bool) {
+	return t.clientFactsFor(r, body, false)
+}
+
+// clientFactsFor is clientFacts for a caller that may also speak for its
+// end user through body because it presented an app key (app).
+func (t trustedProxies) clientFactsFor(r *http.Request, body *clientBody, app bool) (c sdk.Client, ok bool) {
 	peer := peerAddr(r)
 	c = sdk.Client{IP: addrString(peer), UserAgent: r.UserAgent()}
-	if !peer.IsValid() || !t.contains(peer) {
+	trusted := peer.IsValid() && t.contains(peer)
+	if !trusted && !app {
 		return c, true
 	}
 	if body != nil && body.UserAgent != "" {
@@ -61,6 +68,9 @@ func (t trustedProxies) clientFacts(r *http.Request, body *clientBody) (c sdk.Cl
 			return c, false
 		}
 		c.IP = addrString(a.Unmap().WithZone(""))
+		return c, true
+	}
+	if !trusted {
 		return c, true
 	}
 	if a, found := t.fromForwardedFor(r.Header.Values("X-Forwarded-For")); found {

@@ -222,8 +222,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, grant granter) {
 	}
 	var client sdk.Client
 	if err == nil {
-		var ok bool
-		if client, ok = s.trusted.clientFacts(r, body.Client); !ok {
+		app, ok := s.appCaller(w, r)
+		if !ok {
+			return
+		}
+		if client, ok = s.trusted.clientFactsFor(r, body.Client, app); !ok {
 			err = invalid("client.ip is not an IP address")
 		}
 	}

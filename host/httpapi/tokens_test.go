@@ -289,3 +289,44 @@ func (k keySet) VerificationKey(_ context.Context, kid string) (accesstoken.Key,
 	}
 	return accesstoken.Key{}, accesstoken.ErrUnknownKeyID
 }
+
+func TestLoginClientFromAnApp(t *testing.T) {
+	store := storagetest.Open(t, storage.SQLite, storagetest.SQLitePath(t))
+	key, hash := appkeys.New()
+	if _, err := store.CreateAppKey(context.Background(), "app", hash); err != nil {
+		t.Fatal(err)
+	}
+	auth := granting(sdk.Identity{Subject: "u1", Username: "alice"})
+	a := &api{store: store}
+	a.handler = httpapi.New(httpapi.Options{
+		Chain:  chain.New(slog.New(slog.DiscardHandler), chain.Link{Name: "b0", Authenticator: auth, Timeout: 5 * time.Second}),
+		Tokens: newIssuer(t, store, accessTTL, time.Hour), Apps: appkeys.NewChecker(store, appkeys.Options{}),
+		Ready: func(context.Context) (bool, any) { return true, nil }, Logger: slog.New(slog.DiscardHandler),
+	})
+	body := `{"username": "alice", "password": "s3cret", "client": {"ip": "203.0.113.9", "user_agent": "end-user/1"}}`
+	for _, tc := range []struct {
+		name, auth string
+		status     int
+		ip         string
+	}{
+		{"an app speaks for its user", "Bearer " + key, http.StatusOK, "203.0.113.9"},
+		{"anyone else does not", "", http.StatusOK, "192.0.2.1"},
+		{"a wrong app key is refused", "Bearer pck_" + strings.Repeat("A", 43), http.StatusUnauthorized, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := a.do(t, "POST", "/v1/login", body, func(r *http.Request) {
+				if tc.auth != "" {
+					r.Header.Set("Authorization", tc.auth)
+				}
+			})
+			if w.Code != tc.status {
+				t.Fatalf("status %d %s, want %d", w.Code, w.Body, tc.status)
+			}
+			if tc.ip != "" {
+				if got := auth.last(t).Client.IP; got != tc.ip {
+					t.Errorf("the backend saw client %s, want %s", got, tc.ip)
+				}
+			}
+		})
+	}
+}
