@@ -57,7 +57,10 @@ func OpenKeyRing(ctx context.Context, store *storage.Store, sealer *Sealer, alg 
 	if have.Algorithm == alg {
 		return k, nil
 	}
-	made, err := Rotate(ctx, store, sealer, alg, accessTTL, have.ID != "")
+	// Always a rotation: two hosts starting at once on an empty database
+	// each make a first key, and the older one then retires instead of
+	// staying in the key set for good.
+	made, err := Rotate(ctx, store, sealer, alg, accessTTL, true)
 	if err != nil {
 		return nil, err
 	}
