@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"os/exec"
 	"sync"
 	"time"
@@ -210,6 +211,9 @@ func (h *Host) issuer(ctx context.Context) (*tokens.Issuer, error) {
 	}
 	keys, err := tokens.OpenKeyRing(ctx, h.store, sealer, t.Algorithm, t.AccessTTL.D(), h.log)
 	if err != nil {
+		if sealer.Created && errors.Is(err, tokens.ErrWrongKEK) {
+			_ = os.Remove(sealer.Source) // made for nothing: the next start says the same
+		}
 		return nil, err
 	}
 	return tokens.NewIssuer(h.store, keys, tokens.Options{

@@ -141,6 +141,9 @@ func (k *KeyRing) openPrivate(rows []storage.SigningKey, kid string) (crypto.Sig
 			continue
 		}
 		der, err := k.sealer.open(kid, r.Sealed)
+		if err != nil && k.sealer.Created {
+			return nil, fmt.Errorf("signing key %s: %w from %s, which was made just now: another host made the keys; give this host the same key-encryption key (%s or tokens.key_encryption_key_file)", kid, err, k.sealer.Source, KEKEnv)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("signing key %s: %w from %s; was the key-encryption key changed?", kid, err, k.sealer.Source)
 		}
