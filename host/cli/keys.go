@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"os"
 	"text/tabwriter"
 	"time"
 
@@ -55,6 +56,12 @@ func keysCmd(e *env) *cobra.Command {
 			sealer, err := tokens.LoadKEK(cfg.Tokens.KeyEncryptionKeyFile, cfg.DataDir)
 			if err != nil {
 				return err
+			}
+			if err := tokens.CheckKEK(cmd.Context(), store, sealer); err != nil {
+				if sealer.Created {
+					_ = os.Remove(sealer.Source) // made for nothing
+				}
+				return fmt.Errorf("not rotating: %w", err)
 			}
 			if sealer.Created {
 				fmt.Fprintf(e.stderr, "Made the key-encryption key file %s: keep it with the database.\n", sealer.Source)

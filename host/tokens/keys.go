@@ -101,6 +101,24 @@ func Rotate(ctx context.Context, store *storage.Store, sealer *Sealer, alg strin
 	return k, nil
 }
 
+// CheckKEK returns an error wrapping ErrWrongKEK unless sealer opens the
+// current signing key (or there is none yet): a key sealed under another
+// key-encryption key would stop every host that has the right one.
+func CheckKEK(ctx context.Context, store *storage.Store, sealer *Sealer) error {
+	rows, err := store.SigningKeys(ctx, time.Now())
+	if err != nil {
+		return err
+	}
+	for _, r := range rows {
+		if r.SignsUntil.IsZero() {
+			k := &KeyRing{sealer: sealer}
+			_, err := k.openPrivate(rows, r.ID)
+			return err
+		}
+	}
+	return nil
+}
+
 // reload reads the keys and opens the current one's private key.
 func (k *KeyRing) reload(ctx context.Context) error {
 	rows, err := k.store.SigningKeys(ctx, time.Now())
