@@ -49,6 +49,7 @@ cat > "$work/portcullis.yaml" <<YAML
 listen: 127.0.0.1:$port
 trusted_proxies: [127.0.0.1/32]
 log: {format: json, level: warn}
+data_dir: $work
 storage: {driver: sqlite, dsn: $work/portcullis.db}
 $lockout
 YAML
