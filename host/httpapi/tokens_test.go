@@ -127,7 +127,7 @@ func TestIntrospection(t *testing.T) {
 		}
 	})
 	for name, token := range map[string]string{
-		"garbage": "garbage", "refresh token": "pcr_" + strings.Repeat("A", 43), "tampered": access[:len(access)-4] + "AAAA",
+		"garbage": "garbage", "refresh token": "pcr_" + strings.Repeat("A", 43), "tampered": otherLast(access[:len(access)-10]) + access[len(access)-10:],
 	} {
 		t.Run(name, func(t *testing.T) {
 			if a.active(t, token) {
