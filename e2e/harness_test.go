@@ -143,22 +143,60 @@ func startHost(t testing.TB, configPath string) *host {
 }
 
 // launch starts the host and waits for its "serving" line; on failure it
-// returns the error and the host's output.
+// returns the error and the host's output (launchEnv with the test's own
+// environment).
 func launch(t testing.TB, configPath string) (*host, error) {
+	return launchEnv(t, configPath)
+}
+
+// environ is the test's environment changed by env: NAME=value sets a
+// variable, a bare NAME unsets it.
+func environ(env []string) []string {
+	out := os.Environ()
+	for _, e := range env {
+		name, _, _ := strings.Cut(e, "=")
+		kept := out[:0:0]
+		for _, o := range out {
+			if !strings.HasPrefix(o, name+"=") {
+				kept = append(kept, o)
+			}
+		}
+		out = kept
+		if strings.Contains(e, "=") {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// launchEnv is launch with the environment changed by env (see environ),
+// and with the host's stdout captured into its log as well as its stderr.
+func launchEnv(t testing.TB, configPath string, env ...string) (*host, error) {
 	h := &host{t: t, config: configPath, done: make(chan struct{})}
 	h.cmd = exec.Command(portcullisBin, "serve", "--config", configPath)
 	h.cmd.Dir = filepath.Dir(configPath)
-	stderr, err := h.cmd.StderrPipe()
+	h.cmd.Env = environ(env)
+	r, w, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
+	h.cmd.Stdout, h.cmd.Stderr = w, w
 	if err := h.cmd.Start(); err != nil {
+		r.Close()
+		w.Close()
 		return nil, err
 	}
+	w.Close()
 	listening := make(chan string, 1)
+	exited := make(chan struct{})
+	go func() {
+		_ = h.cmd.Wait()
+		close(exited)
+	}()
 	go func() {
 		defer close(h.done)
-		sc := bufio.NewScanner(stderr)
+		defer r.Close()
+		sc := bufio.NewScanner(r)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		for sc.Scan() {
 			line := sc.Text()
@@ -173,7 +211,7 @@ func launch(t testing.TB, configPath string) (*host, error) {
 				listening <- entry.Listen
 			}
 		}
-		_ = h.cmd.Wait()
+		<-exited
 	}()
 	t.Cleanup(func() { h.kill(syscall.SIGKILL) })
 	select {

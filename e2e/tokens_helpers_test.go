@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -15,9 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/portcullis-auth/portcullis/accesstoken"
 	"github.com/portcullis-auth/portcullis/client"
@@ -25,83 +22,6 @@ import (
 
 // Helpers of the token and session tests (tokens_test.go, sessions_test.go
 // and their splits).
-
-// environ is the test's environment changed by env: NAME=value sets a
-// variable, a bare NAME unsets it.
-func environ(env []string) []string {
-	out := os.Environ()
-	for _, e := range env {
-		name, _, _ := strings.Cut(e, "=")
-		kept := out[:0:0]
-		for _, o := range out {
-			if !strings.HasPrefix(o, name+"=") {
-				kept = append(kept, o)
-			}
-		}
-		out = kept
-		if strings.Contains(e, "=") {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
-// launchEnv is launch with the environment changed by env (see environ),
-// and with the host's stdout captured into its log as well as its stderr.
-func launchEnv(t testing.TB, configPath string, env ...string) (*host, error) {
-	h := &host{t: t, config: configPath, done: make(chan struct{})}
-	h.cmd = exec.Command(portcullisBin, "serve", "--config", configPath)
-	h.cmd.Dir = filepath.Dir(configPath)
-	h.cmd.Env = environ(env)
-	r, w, err := os.Pipe()
-	if err != nil {
-		return nil, err
-	}
-	h.cmd.Stdout, h.cmd.Stderr = w, w
-	if err := h.cmd.Start(); err != nil {
-		r.Close()
-		w.Close()
-		return nil, err
-	}
-	w.Close()
-	listening := make(chan string, 1)
-	exited := make(chan struct{})
-	go func() {
-		_ = h.cmd.Wait()
-		close(exited)
-	}()
-	go func() {
-		defer close(h.done)
-		defer r.Close()
-		sc := bufio.NewScanner(r)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			line := sc.Text()
-			h.mu.Lock()
-			h.log.WriteString(line + "\n")
-			h.mu.Unlock()
-			var entry struct {
-				Msg    string `json:"msg"`
-				Listen string `json:"listen"`
-			}
-			if json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "portcullis is serving" {
-				listening <- entry.Listen
-			}
-		}
-		<-exited
-	}()
-	t.Cleanup(func() { h.kill(syscall.SIGKILL) })
-	select {
-	case addr := <-listening:
-		h.url = "http://" + addr
-		return h, nil
-	case <-h.done:
-		return h, fmt.Errorf("host exited before serving:\n%s", h.output())
-	case <-time.After(60 * time.Second):
-		h.kill(syscall.SIGKILL)
-		return h, fmt.Errorf("host did not serve within 60s:\n%s", h.output())
-	}
-}
 
 // startHostEnv is startHost through launchEnv.
 func startHostEnv(t testing.TB, configPath string, env ...string) *host {
