@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 )
 
 // JWK is one public key of a JSON Web Key Set (RFC 7517), in the members
@@ -60,7 +61,7 @@ func ParseSet(data []byte) (map[string]Key, error) {
 	}
 	out := make(map[string]Key, len(s.Keys))
 	for _, j := range s.Keys {
-		if !isAlgorithm(j.Algorithm) || (j.Use != "" && j.Use != "sig") || j.KeyID == "" {
+		if !slices.Contains(Algorithms, j.Algorithm) || (j.Use != "" && j.Use != "sig") || j.KeyID == "" {
 			continue
 		}
 		pub, err := fromJWK(j)

@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -201,20 +202,11 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
 // with the typ and kid headers of an access token.
 func Sign(claims *Claims, key Key, private crypto.Signer) (string, error) {
 	method := jwt.GetSigningMethod(key.Algorithm)
-	if method == nil || !isAlgorithm(key.Algorithm) {
+	if method == nil || !slices.Contains(Algorithms, key.Algorithm) {
 		return "", fmt.Errorf("signing algorithm %q is not supported", key.Algorithm)
 	}
 	t := jwt.NewWithClaims(method, claims)
 	t.Header["typ"] = Type
 	t.Header["kid"] = key.ID
 	return t.SignedString(private)
-}
-
-func isAlgorithm(alg string) bool {
-	for _, a := range Algorithms {
-		if a == alg {
-			return true
-		}
-	}
-	return false
 }

@@ -66,19 +66,19 @@ func keysCmd(e *env) *cobra.Command {
 			if sealer.Created {
 				fmt.Fprintf(e.stderr, "Made the key-encryption key file %s: keep it with the database.\n", sealer.Source)
 			}
-			before, err := store.SigningKeys(cmd.Context(), time.Now())
-			if err != nil {
-				return err
-			}
-			k, err := tokens.Rotate(cmd.Context(), store, sealer, cfg.Tokens.Algorithm, cfg.Tokens.AccessTTL.D(), true)
+			start := time.Now()
+			k, err := tokens.Rotate(cmd.Context(), store, sealer, cfg.Tokens.Algorithm, cfg.Tokens.AccessTTL.D())
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(e.stdout, "Signing key %s (%s) made; running hosts sign with it within %s.\n", k.ID, k.Algorithm, tokens.ReloadEvery)
-			until := time.Now().Add(cfg.Tokens.AccessTTL.D() + 2*tokens.ReloadEvery).UTC().Format(time.RFC3339)
-			for _, old := range before {
-				if old.SignsUntil.IsZero() {
-					fmt.Fprintf(e.stdout, "Key %s stopped signing; it verifies until %s.\n", old.ID, until)
+			keys, err := store.SigningKeys(cmd.Context(), time.Now())
+			if err != nil {
+				return err
+			}
+			for _, old := range keys {
+				if !old.SignsUntil.Before(start) { // this rotation stopped it
+					fmt.Fprintf(e.stdout, "Key %s stopped signing; it verifies until %s.\n", old.ID, old.VerifiesUntil.UTC().Format(time.RFC3339))
 				}
 			}
 			return nil

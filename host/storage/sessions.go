@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"gorm.io/gorm"
@@ -178,20 +179,11 @@ func revokeUserSessions(tx *gorm.DB, subject string) ([]string, error) {
 		return nil, err
 	}
 	for _, f := range families {
-		if !contains(ended, f) {
+		if !slices.Contains(ended, f) {
 			ended = append(ended, f)
 		}
 	}
 	return ended, tx.Model(&tokenRow{}).Where("subject = ? AND revoked_at IS NULL", subject).Update("revoked_at", now).Error
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // PurgeSessions deletes up to limit sessions that ended (expired or were

@@ -38,7 +38,7 @@ func (i *Issuer) StartCookieSession(ctx context.Context, id sdk.Identity) (stora
 	now := i.now().UTC()
 	sess := storage.Session{
 		ID: uuid.NewString(), Kind: storage.SessionCookie, Subject: id.Subject, Username: id.Username,
-		SecretHash: Hash(secret), ExpiresAt: now.Add(i.cookies.MaxLifetime), IdleExpiresAt: now.Add(i.cookies.IdleTimeout),
+		SecretHash: Hash(secret), ExpiresAt: now.Add(i.opts.Cookies.MaxLifetime), IdleExpiresAt: now.Add(i.opts.Cookies.IdleTimeout),
 	}
 	sess.IdleExpiresAt = earliest(sess.IdleExpiresAt, sess.ExpiresAt)
 	sess, err := i.store.CreateSession(ctx, sess)
@@ -67,8 +67,8 @@ func (i *Issuer) CookieSession(ctx context.Context, secret string) (storage.Sess
 	if !sess.Active(now) || sess.Kind != storage.SessionCookie {
 		return sess, fmt.Errorf("%w: ended", ErrNoSession)
 	}
-	until := earliest(now.Add(i.cookies.IdleTimeout), sess.ExpiresAt)
-	if wrote, err := i.store.ExtendIdle(ctx, sess.ID, until, i.cookies.IdleTimeout/10); err != nil {
+	until := earliest(now.Add(i.opts.Cookies.IdleTimeout), sess.ExpiresAt)
+	if wrote, err := i.store.ExtendIdle(ctx, sess.ID, until, i.opts.Cookies.IdleTimeout/10); err != nil {
 		return storage.Session{}, err
 	} else if wrote {
 		sess.IdleExpiresAt = until

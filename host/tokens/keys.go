@@ -57,10 +57,10 @@ func OpenKeyRing(ctx context.Context, store *storage.Store, sealer *Sealer, alg 
 	if have.Algorithm == alg {
 		return k, nil
 	}
-	// Always a rotation: two hosts starting at once on an empty database
-	// each make a first key, and the older one then retires instead of
-	// staying in the key set for good.
-	made, err := Rotate(ctx, store, sealer, alg, accessTTL, true)
+	// Even a first key is a rotation: two hosts starting at once on an
+	// empty database each make one, and the older one then retires instead
+	// of staying in the key set for good.
+	made, err := Rotate(ctx, store, sealer, alg, accessTTL)
 	if err != nil {
 		return nil, err
 	}
@@ -73,10 +73,10 @@ func OpenKeyRing(ctx context.Context, store *storage.Store, sealer *Sealer, alg 
 }
 
 // Rotate makes a new signing key of algorithm alg, sealed under sealer,
-// and makes it the current one. With retire set, the keys that were
-// signing stop signing and retire once every token they signed has
-// expired: after accessTTL plus twice ReloadEvery.
-func Rotate(ctx context.Context, store *storage.Store, sealer *Sealer, alg string, accessTTL time.Duration, retire bool) (storage.SigningKey, error) {
+// and makes it the current one. The keys that were signing stop signing
+// and retire once every token they signed has expired: after accessTTL
+// plus twice ReloadEvery.
+func Rotate(ctx context.Context, store *storage.Store, sealer *Sealer, alg string, accessTTL time.Duration) (storage.SigningKey, error) {
 	private, err := accesstoken.NewKey(alg)
 	if err != nil {
 		return storage.SigningKey{}, err
@@ -95,7 +95,7 @@ func Rotate(ctx context.Context, store *storage.Store, sealer *Sealer, alg strin
 	}
 	k := storage.SigningKey{ID: kid, Algorithm: alg, Public: pub, Sealed: sealer.seal(kid, der)}
 	until := time.Now().Add(accessTTL + 2*ReloadEvery)
-	if err := store.AddSigningKey(ctx, k, retire, until); err != nil {
+	if err := store.AddSigningKey(ctx, k, true, until); err != nil {
 		return storage.SigningKey{}, err
 	}
 	return k, nil

@@ -48,7 +48,7 @@ func TestRotationKeepsOldTokensValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	made, err := tokens.Rotate(ctx, store, sealer, accesstoken.EdDSA, time.Hour, true)
+	made, err := tokens.Rotate(ctx, store, sealer, accesstoken.EdDSA, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}

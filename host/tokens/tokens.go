@@ -101,7 +101,6 @@ type Issuer struct {
 	store    *storage.Store
 	keys     *KeyRing
 	opts     Options
-	cookies  CookieOptions
 	verifier *accesstoken.Verifier
 	now      func() time.Time
 }
@@ -117,7 +116,7 @@ func NewIssuer(store *storage.Store, keys *KeyRing, opts Options) *Issuer {
 	if opts.Cookies.MaxLifetime <= 0 {
 		opts.Cookies.MaxLifetime = 24 * time.Hour
 	}
-	i := &Issuer{store: store, keys: keys, opts: opts, cookies: opts.Cookies, now: time.Now}
+	i := &Issuer{store: store, keys: keys, opts: opts, now: time.Now}
 	i.verifier = &accesstoken.Verifier{Issuer: opts.Issuer, Audience: opts.Audience, Keys: keys, Leeway: 5 * time.Second, Now: func() time.Time { return i.now() }}
 	return i
 }
