@@ -25,10 +25,10 @@ const (
 // 302 to it carrying the original URL.
 func (s *Server) handleForwardAuth(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
-	if auth := r.Header.Get("Authorization"); auth != "" {
-		token, ok := bearerToken(auth)
-		if !ok {
-			s.forwardAuthRefused(w, r, `Bearer realm="portcullis", error="invalid_request"`, "the Authorization header is not a Bearer token")
+	if len(r.Header.Values("Authorization")) > 0 {
+		token, problem := bearerCredential(r.Header)
+		if problem != "" {
+			s.forwardAuthRefused(w, r, `Bearer realm="portcullis", error="invalid_request"`, "the Authorization header must be one Bearer access token")
 			return
 		}
 		claims, err := s.opts.Tokens.Verify(r.Context(), token)
@@ -54,16 +54,6 @@ func (s *Server) handleForwardAuth(w http.ResponseWriter, r *http.Request) {
 	default:
 		s.forwardAuthRefused(w, r, `Bearer realm="portcullis"`, "a bearer access token or a session is required")
 	}
-}
-
-// bearerToken returns the token of an "Authorization: Bearer" header.
-func bearerToken(header string) (string, bool) {
-	scheme, token, ok := strings.Cut(header, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return "", false
-	}
-	token = strings.TrimSpace(token)
-	return token, token != "" && !strings.ContainsAny(token, " \t")
 }
 
 func (s *Server) forwardAuthGranted(w http.ResponseWriter, username, subject, session string) {
