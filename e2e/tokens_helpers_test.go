@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -331,4 +332,22 @@ type auditEntry struct {
 	ID   string         `json:"id"`
 	Name string         `json:"name"`
 	Args map[string]any `json:"args"`
+}
+
+// refreshAtOnce presents refreshToken to each of hosts (a host may be
+// listed more than once) at the same moment, and returns the statuses.
+func refreshAtOnce(t *testing.T, hosts []*host, refreshToken string) []int {
+	t.Helper()
+	statuses := make([]int, len(hosts))
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i, h := range hosts {
+		wg.Go(func() {
+			<-start
+			statuses[i] = refresh(t, h, refreshToken).status
+		})
+	}
+	close(start)
+	wg.Wait()
+	return statuses
 }

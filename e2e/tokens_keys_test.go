@@ -375,19 +375,7 @@ func TestTwoHostsOnPostgreSQLShareTokens(t *testing.T) {
 	// Concurrent refreshes, one on each host.
 	for round := range 6 {
 		tok := mustLogin(t, a, "alice", "s3cret")
-		statuses := make([]int, 2)
-		start := make(chan struct{})
-		var wg sync.WaitGroup
-		for i, h := range []*host{a, b} {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-start
-				statuses[i] = refresh(t, h, tok.refresh).status
-			}()
-		}
-		close(start)
-		wg.Wait()
+		statuses := refreshAtOnce(t, []*host{a, b}, tok.refresh)
 		if !(statuses[0] == 200 && statuses[1] == 401) && !(statuses[0] == 401 && statuses[1] == 200) {
 			t.Errorf("round %d: concurrent refreshes on A and B answered %v; want one 200 and one 401", round, statuses)
 		}

@@ -294,19 +294,11 @@ func TestRefreshRotatesAndReuseRevokesTheFamily(t *testing.T) {
 				width = 8
 			}
 			tok := mustLogin(t, h, "alice", "s3cret")
-			statuses := make([]int, width)
-			start := make(chan struct{})
-			var wg sync.WaitGroup
-			for i := range width {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					<-start
-					statuses[i] = refresh(t, h, tok.refresh).status
-				}()
+			hosts := make([]*host, width)
+			for i := range hosts {
+				hosts[i] = h
 			}
-			close(start)
-			wg.Wait()
+			statuses := refreshAtOnce(t, hosts, tok.refresh)
 			ok := 0
 			for _, s := range statuses {
 				switch s {
