@@ -111,8 +111,7 @@ func CheckKEK(ctx context.Context, store *storage.Store, sealer *Sealer) error {
 	}
 	for _, r := range rows {
 		if r.SignsUntil.IsZero() {
-			k := &KeyRing{sealer: sealer}
-			_, err := k.openPrivate(rows, r.ID)
+			_, err := openPrivate(sealer, rows, r.ID)
 			return err
 		}
 	}
@@ -142,7 +141,7 @@ func (k *KeyRing) reload(ctx context.Context) error {
 	signer, had := k.signer, k.current.ID
 	k.mu.RUnlock()
 	if current.ID != "" && current.ID != had {
-		signer, err = k.openPrivate(rows, current.ID)
+		signer, err = openPrivate(k.sealer, rows, current.ID)
 		if err != nil {
 			return err
 		}
@@ -153,17 +152,18 @@ func (k *KeyRing) reload(ctx context.Context) error {
 	return nil
 }
 
-func (k *KeyRing) openPrivate(rows []storage.SigningKey, kid string) (crypto.Signer, error) {
+// openPrivate opens the private key of kid among rows with sealer.
+func openPrivate(sealer *Sealer, rows []storage.SigningKey, kid string) (crypto.Signer, error) {
 	for _, r := range rows {
 		if r.ID != kid {
 			continue
 		}
-		der, err := k.sealer.open(kid, r.Sealed)
-		if err != nil && k.sealer.Created {
-			return nil, fmt.Errorf("signing key %s: %w from %s, which was made just now: another host made the keys; give this host the same key-encryption key (%s or tokens.key_encryption_key_file)", kid, err, k.sealer.Source, KEKEnv)
+		der, err := sealer.open(kid, r.Sealed)
+		if err != nil && sealer.Created {
+			return nil, fmt.Errorf("signing key %s: %w from %s, which was made just now: another host made the keys; give this host the same key-encryption key (%s or tokens.key_encryption_key_file)", kid, err, sealer.Source, KEKEnv)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("signing key %s: %w from %s; was the key-encryption key changed?", kid, err, k.sealer.Source)
+			return nil, fmt.Errorf("signing key %s: %w from %s; was the key-encryption key changed?", kid, err, sealer.Source)
 		}
 		private, err := x509.ParsePKCS8PrivateKey(der)
 		if err != nil {
