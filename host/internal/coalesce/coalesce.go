@@ -155,22 +155,29 @@ func (c *Batcher[R]) flushOne(key string, q *queue[R]) bool {
 	return more
 }
 
+// idleYields is how many yields in a row that bring no caller end a wait:
+// one is not enough, since a caller just made runnable may not have run
+// by the time the scheduler comes back to the waiting write.
+const idleYields = 4
+
 // wait gives the callers on their way to q's next batch time to join it:
-// it yields to them for as long as each yield brings more, at most the
-// gather period.
+// it yields to them for as long as they keep coming (until idleYields
+// yields in a row bring none), at most the gather period.
 func (c *Batcher[R]) wait(q *queue[R]) {
 	deadline := time.Now().Add(c.gather)
-	for last := int64(-1); time.Now().Before(deadline); {
+	last, idle := int64(-1), 0
+	for time.Now().Before(deadline) {
 		c.mu.Lock()
 		n := int64(0)
 		if q.next != nil {
 			n = q.next.n
 		}
 		c.mu.Unlock()
-		if n == last {
+		if n != last {
+			last, idle = n, 0
+		} else if idle++; idle == idleYields {
 			return
 		}
-		last = n
 		runtime.Gosched()
 	}
 }

@@ -127,17 +127,25 @@ func TestBusyKeyGathers(t *testing.T) {
 	if took := time.Since(start); took >= 200*time.Millisecond {
 		t.Errorf("the first write to a quiet key waited %v", took)
 	}
+	// The callers arrive together: all of them are running, held at a
+	// gate, before any calls Add.
 	const callers = 10
-	var wg sync.WaitGroup
+	var ready, wg sync.WaitGroup
+	gate := make(chan struct{})
 	for range callers {
+		ready.Add(1)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			ready.Done()
+			<-gate
 			if _, _, err := c.Add(context.Background(), "k", flush); err != nil {
 				t.Error(err)
 			}
 		}()
 	}
+	ready.Wait()
+	close(gate)
 	wg.Wait()
 	mu.Lock()
 	defer mu.Unlock()
