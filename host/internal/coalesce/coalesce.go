@@ -12,7 +12,7 @@
 // on its own the next batch rarely holds more than one or two. A Batcher
 // may therefore gather: a write to a key that is busy (written within the
 // last hotFor gather periods) first yields to the callers on their way to
-// it, for as long as each yield brings one more and at most the gather
+// it, for as long as they keep coming and at most the gather
 // period, so that they go with it. It is group commit, as databases
 // do it: a little latency, only under a burst, for far fewer writes. A
 // write to a key that was quiet goes at once.
@@ -155,18 +155,25 @@ func (c *Batcher[R]) flushOne(key string, q *queue[R]) bool {
 	return more
 }
 
-// idleYields is how many yields in a row that bring no caller end a wait:
-// one is not enough, since a caller just made runnable may not have run
-// by the time the scheduler comes back to the waiting write.
+// idleYields is how many yields in a row that bring no caller may end a
+// wait: one is not enough, since a caller just made runnable may not have
+// run by the time the scheduler comes back to the waiting write.
 const idleYields = 4
+
+// quietShare is the share of the gather period that must also pass
+// without a new caller before a wait ends: on a loaded machine a few
+// yields can pass before a runnable caller gets a core.
+const quietShare = 10
 
 // wait gives the callers on their way to q's next batch time to join it:
 // it yields to them for as long as they keep coming (until idleYields
-// yields in a row bring none), at most the gather period.
+// yields in a row and a tenth of the gather period bring none), at most
+// the gather period.
 func (c *Batcher[R]) wait(q *queue[R]) {
-	deadline := time.Now().Add(c.gather)
-	last, idle := int64(-1), 0
-	for time.Now().Before(deadline) {
+	now := time.Now()
+	deadline, quiet := now.Add(c.gather), c.gather/quietShare
+	last, idle, lastArrival := int64(-1), 0, now
+	for now.Before(deadline) {
 		c.mu.Lock()
 		n := int64(0)
 		if q.next != nil {
@@ -174,11 +181,12 @@ func (c *Batcher[R]) wait(q *queue[R]) {
 		}
 		c.mu.Unlock()
 		if n != last {
-			last, idle = n, 0
-		} else if idle++; idle == idleYields {
+			last, idle, lastArrival = n, 0, now
+		} else if idle++; idle >= idleYields && now.Sub(lastArrival) >= quiet {
 			return
 		}
 		runtime.Gosched()
+		now = time.Now()
 	}
 }
 
