@@ -3,7 +3,9 @@
 //
 // An access token is a JWT (RFC 9068 profile): header typ "at+jwt" and the
 // kid of the signing key; claims iss, aud, sub (the user id), exp, iat,
-// nbf, jti, sid (the session) and username. Keys are Ed25519 (alg EdDSA,
+// nbf, jti, sid (the session) and username; and the user's authorization
+// when it was issued: roles, permissions, superuser (permissions_overflow
+// when they did not fit). Keys are Ed25519 (alg EdDSA,
 // the default), ECDSA P-256 (ES256) or RSA (RS256), published as a JSON
 // Web Key Set (NewSet, ParseSet) at the host's /.well-known/jwks.json.
 //
@@ -15,4 +17,8 @@
 // other token is refused with an *Error whose Type names the reason
 // (error_type in the jwt_decode_failed signal). A refresh token is not a
 // JWT and is refused as malformed.
+//
+// CheckPermissions is the one rule that decides a permission check from a
+// verified token's claims, for the host's POST /v1/permissions/check and
+// the Go client's middleware alike.
 package accesstoken

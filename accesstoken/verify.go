@@ -36,6 +36,21 @@ type Claims struct {
 	SessionID string `json:"sid"`
 	// Username is the user's name when the token was issued.
 	Username string `json:"username"`
+	// Roles and Permissions are the user's roles and the union of their
+	// permissions when the token was issued, sorted: a change to them
+	// reaches the next token, not this one. Both are absent from a token
+	// issued before they existed, and from one whose PermissionsOverflow
+	// is set; a token of a user with none carries empty lists.
+	Roles       []string `json:"roles,omitzero"`
+	Permissions []string `json:"permissions,omitzero"`
+	// Superuser is set when the user was a superuser: every permission
+	// check passes (CheckPermissions).
+	Superuser bool `json:"superuser,omitempty"`
+	// PermissionsOverflow is set when the user's roles and permissions
+	// did not fit in the token (MaxTokenRoles, MaxTokenPermissions,
+	// MaxTokenAuthzBytes): the token carries neither, and every permission
+	// check with it fails but a superuser's.
+	PermissionsOverflow bool `json:"permissions_overflow,omitempty"`
 }
 
 // The Type values of an *Error, as jwt_decode_failed's error_type.

@@ -45,4 +45,12 @@
 // IntrospectionMiddleware does the same and then asks the host
 // (Introspect, with Options.AppKey) whether the token is still active; a
 // token of a revoked session is refused as revoked.
+//
+// RequirePermissions and RequireAnyPermission, placed after either
+// middleware, pass only the requests whose token holds the permissions
+// named (or is a superuser's), and answer the others 403
+// permission_denied with the permissions missing. They decide with
+// accesstoken.CheckPermissions, the rule of the host's
+// POST /v1/permissions/check, from the token's claims: a change of roles
+// reaches the user's next token.
 package client

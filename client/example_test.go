@@ -41,3 +41,23 @@ func ExampleClient_Introspect() {
 	})))
 	log.Fatal(http.ListenAndServe(":8080", nil))
 }
+
+func ExampleClient_RequirePermissions() {
+	c, err := client.New(client.Options{
+		HostURL:  "https://auth.example.com",
+		Audience: "orders-app",
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	// Every permission is needed to list orders; one of the two to see a
+	// report. Others get 403 permission_denied with what they lack.
+	mux.Handle("GET /orders", c.Middleware(c.RequirePermissions("orders.read")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "the orders")
+	}))))
+	mux.Handle("GET /reports", c.Middleware(c.RequireAnyPermission("reports.read", "reports.admin")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "the reports")
+	}))))
+	log.Fatal(http.ListenAndServe(":8080", mux))
+}

@@ -34,6 +34,8 @@ func TestNginxForwardAuth(t *testing.T) {
 	dir := t.TempDir()
 	cfg := writeConfig(t, dir, "storage: {driver: sqlite, dsn: ./portcullis.db}\n")
 	mustRun(t, cfg, "s3cret\n", "users", "add", "alice", "--password-stdin")
+	mustRun(t, cfg, "", "roles", "create", "billing")
+	mustRun(t, cfg, "", "users", "roles", "add", "alice", "billing")
 	h := startHost(t, cfg)
 
 	// The upstream: a page that shows the user headers it was sent.
@@ -41,8 +43,8 @@ func TestNginxForwardAuth(t *testing.T) {
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		upstreamHits.Add(1)
 		w.Header().Set("Content-Type", "text/plain")
-		fmt.Fprintf(w, "page %s for user=%q id=%q\n", r.URL.Path,
-			r.Header.Get("X-Portcullis-User"), r.Header.Get("X-Portcullis-User-Id"))
+		fmt.Fprintf(w, "page %s for user=%q id=%q roles=%q\n", r.URL.Path,
+			r.Header.Get("X-Portcullis-User"), r.Header.Get("X-Portcullis-User-Id"), r.Header.Get("X-Portcullis-Roles"))
 	}))
 	t.Cleanup(upstream.Close)
 
@@ -92,11 +94,12 @@ func TestNginxForwardAuth(t *testing.T) {
 	t.Run("valid token", func(t *testing.T) {
 		before := upstreamHits.Load()
 		// A client's own X-Portcullis-User is replaced by nginx.
-		status, _, body := get(token, "X-Portcullis-User", "mallory", "X-Portcullis-User-Id", "0")
+		status, _, body := get(token, "X-Portcullis-User", "mallory", "X-Portcullis-User-Id", "0", "X-Portcullis-Roles", "admin")
 		if status != http.StatusOK {
 			t.Fatalf("status %d, want 200: %s\nnginx error log:\n%s\nhost log:\n%s", status, body, ng.errorLog(), h.output())
 		}
-		if !strings.HasPrefix(body, "page /orders for user=\"alice\" id=\"") || strings.Contains(body, "mallory") || strings.Contains(body, `id=""`) || strings.Contains(body, `id="0"`) {
+		if !strings.HasPrefix(body, "page /orders for user=\"alice\" id=\"") || strings.Contains(body, "mallory") || strings.Contains(body, `id=""`) || strings.Contains(body, `id="0"`) ||
+			!strings.HasSuffix(body, ` roles="billing"`+"\n") {
 			t.Errorf("upstream page = %q, want alice's headers as the host gave them", body)
 		}
 		if n := upstreamHits.Load() - before; n != 1 {
@@ -209,8 +212,10 @@ http {
             auth_request /_auth;
             auth_request_set $user $upstream_http_x_portcullis_user;
             auth_request_set $user_id $upstream_http_x_portcullis_user_id;
+            auth_request_set $roles $upstream_http_x_portcullis_roles;
             proxy_set_header X-Portcullis-User $user;
             proxy_set_header X-Portcullis-User-Id $user_id;
+            proxy_set_header X-Portcullis-Roles $roles;
             proxy_pass http://{{upstream}};
         }
 

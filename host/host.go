@@ -218,7 +218,7 @@ func (h *Host) issuer(ctx context.Context) (*tokens.Issuer, error) {
 	}
 	return tokens.NewIssuer(h.store, keys, tokens.Options{
 		Issuer: t.Issuer, Audience: t.Audience, AccessTTL: t.AccessTTL.D(), RefreshTTL: t.RefreshTTL.D(),
-		MaxLifetime: t.RefreshMaxLifetime.D(), Signals: h.signals,
+		MaxLifetime: t.RefreshMaxLifetime.D(), Signals: h.signals, Logger: h.log,
 		Cookies: tokens.CookieOptions{IdleTimeout: h.cfg.Sessions.IdleTimeout.D(), MaxLifetime: h.cfg.Sessions.MaxLifetime.D()},
 	}), nil
 }

@@ -14,6 +14,7 @@ at_once=${2:-3}
 targets=(
   ./host/httpapi:FuzzLoginBody
   ./host/httpapi:FuzzTokenBodies
+  ./host/httpapi:FuzzPermissionCheck
   ./host/httpapi:FuzzClientFacts
   ./host/config:FuzzParse
   ./host/usernames:FuzzCanonical

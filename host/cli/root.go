@@ -98,6 +98,7 @@ func NewRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		serveCmd(e),
 		usersCmd(e),
 		appsCmd(e),
+		rolesCmd(e),
 		pluginsCmd(e),
 		signalsCmd(e),
 		lockoutCmd(e),

@@ -15,12 +15,18 @@ const (
 	headerUser    = "X-Portcullis-User"
 	headerUserID  = "X-Portcullis-User-Id"
 	headerSession = "X-Portcullis-Session"
+	// headerRoles lists the user's roles, comma-separated (a role name
+	// holds no comma nor space); empty when it has none, or when they did
+	// not fit in its token (permissions_overflow).
+	headerRoles = "X-Portcullis-Roles"
 )
 
 // handleForwardAuth decides a proxied request for nginx auth_request,
 // Traefik ForwardAuth and Caddy forward_auth: GET /v1/forward-auth. A
 // valid bearer access token (verified here, without a database read) or an
-// active session cookie → 200 with the user's headers. Otherwise 401 with
+// active session cookie → 200 with the user's headers. The roles are the
+// token's (as they were when it was issued), or, for a cookie, read with
+// the session (as they are now). Otherwise 401 with
 // WWW-Authenticate, or, for a browser when a login URL is configured, a
 // 302 to it carrying the original URL.
 func (s *Server) handleForwardAuth(w http.ResponseWriter, r *http.Request) {
@@ -35,7 +41,7 @@ func (s *Server) handleForwardAuth(w http.ResponseWriter, r *http.Request) {
 		var refused *accesstoken.Error
 		switch {
 		case err == nil:
-			s.forwardAuthGranted(w, claims.Username, claims.Subject, claims.SessionID)
+			s.forwardAuthGranted(w, claims.Username, claims.Subject, claims.SessionID, claims.Roles)
 		case errors.As(err, &refused) && refused.Type != accesstoken.ErrUnexpected:
 			s.forwardAuthRefused(w, r, `Bearer realm="portcullis", error="invalid_token"`, "the access token is not valid")
 		default:
@@ -50,17 +56,28 @@ func (s *Server) handleForwardAuth(w http.ResponseWriter, r *http.Request) {
 		s.log.Error("reading a session", "request_id", w.Header().Get("X-Request-Id"), "error", err)
 		writeError(w, http.StatusServiceUnavailable, codeBackendUnavailable, "the session could not be checked; try again later", nil)
 	case reason == reasonActive:
-		s.forwardAuthGranted(w, sess.Username, sess.Subject, sess.ID)
+		var roles []string
+		if sess.Local {
+			authz, err := s.opts.Tokens.CurrentAuthz(r.Context(), sess.Subject)
+			if err != nil {
+				s.log.Error("reading a user's roles", "request_id", w.Header().Get("X-Request-Id"), "error", err)
+				writeError(w, http.StatusServiceUnavailable, codeBackendUnavailable, "the session could not be checked; try again later", nil)
+				return
+			}
+			roles = authz.Roles
+		}
+		s.forwardAuthGranted(w, sess.Username, sess.Subject, sess.ID, roles)
 	default:
 		s.forwardAuthRefused(w, r, `Bearer realm="portcullis"`, "a bearer access token or a session is required")
 	}
 }
 
-func (s *Server) forwardAuthGranted(w http.ResponseWriter, username, subject, session string) {
+func (s *Server) forwardAuthGranted(w http.ResponseWriter, username, subject, session string, roles []string) {
 	h := w.Header()
 	h.Set(headerUser, username)
 	h.Set(headerUserID, subject)
 	h.Set(headerSession, session)
+	h.Set(headerRoles, strings.Join(roles, ","))
 	w.WriteHeader(http.StatusOK)
 }
 

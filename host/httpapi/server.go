@@ -100,6 +100,7 @@ func New(opts Options) *Server {
 	s.mux.HandleFunc("POST /v1/token/refresh", s.handleRefresh)
 	s.mux.HandleFunc("POST /v1/token/revoke", s.handleRevoke)
 	s.mux.HandleFunc("POST /v1/token/introspect", s.requireApp(s.handleIntrospect))
+	s.mux.HandleFunc("POST /v1/permissions/check", s.requireApp(s.handlePermissionCheck))
 	s.mux.HandleFunc("POST /v1/session", s.handleSessionLogin)
 	s.mux.HandleFunc("GET /v1/session", s.handleSessionStatus)
 	s.mux.HandleFunc("DELETE /v1/session", s.handleSessionLogout)

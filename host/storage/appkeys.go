@@ -56,20 +56,24 @@ func (r appKeyRow) appKey() AppKey {
 // ValidateAppKeyName checks an app key's name: 1 to MaxAppKeyName
 // characters, each an ASCII letter or digit, '.', '_' or '-'. The error
 // wraps sdk.ErrInvalidArgument and says what is wrong.
-func ValidateAppKeyName(name string) error {
+func ValidateAppKeyName(name string) error { return validateName("app key", name) }
+
+// validateName checks the name of a what (an app key, an admin token) by
+// ValidateAppKeyName's rules.
+func validateName(what, name string) error {
 	if name == "" {
-		return fmt.Errorf("app key name must not be empty: %w", sdk.ErrInvalidArgument)
+		return fmt.Errorf("%s name must not be empty: %w", what, sdk.ErrInvalidArgument)
 	}
 	if i := strings.IndexFunc(name, func(r rune) bool { return !appKeyNameChar(r) }); i >= 0 {
 		quoted := ""
 		if len(name) <= 4*MaxAppKeyName {
 			quoted = " " + strconv.QuoteToASCII(name)
 		}
-		return fmt.Errorf("app key name%s holds %s: a name is made of the letters A-Z and a-z, the digits 0-9, '.', '_' and '-': %w",
-			quoted, describeChar(name[i:]), sdk.ErrInvalidArgument)
+		return fmt.Errorf("%s name%s holds %s: a name is made of the letters A-Z and a-z, the digits 0-9, '.', '_' and '-': %w",
+			what, quoted, describeChar(name[i:]), sdk.ErrInvalidArgument)
 	}
 	if len(name) > MaxAppKeyName {
-		return fmt.Errorf("app key name is longer than %d characters: %w", MaxAppKeyName, sdk.ErrInvalidArgument)
+		return fmt.Errorf("%s name is longer than %d characters: %w", what, MaxAppKeyName, sdk.ErrInvalidArgument)
 	}
 	return nil
 }

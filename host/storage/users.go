@@ -19,7 +19,9 @@ type User struct {
 	Username     string
 	PasswordHash string
 	Disabled     bool
-	CreatedAt    time.Time
+	// Superuser passes every permission check (SetSuperuser).
+	Superuser bool
+	CreatedAt time.Time
 }
 
 type userRow struct {
@@ -32,6 +34,7 @@ type userRow struct {
 	UsernameKey  *string `gorm:"size:1024;uniqueIndex"`
 	PasswordHash string  `gorm:"size:1024;not null"`
 	Disabled     bool    `gorm:"not null;default:false"`
+	Superuser    bool    `gorm:"not null;default:false"`
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
 }
@@ -39,7 +42,7 @@ type userRow struct {
 func (userRow) TableName() string { return "users" }
 
 func (r userRow) user() User {
-	return User{ID: r.ID, Username: r.Username, PasswordHash: r.PasswordHash, Disabled: r.Disabled, CreatedAt: r.CreatedAt}
+	return User{ID: r.ID, Username: r.Username, PasswordHash: r.PasswordHash, Disabled: r.Disabled, Superuser: r.Superuser, CreatedAt: r.CreatedAt}
 }
 
 // CreateUser adds a user. username must be a canonical username
@@ -183,9 +186,9 @@ func (s *Store) ReplacePasswordHash(ctx context.Context, id, oldHash, newHash st
 	return fmt.Errorf("password of user id %q changed meanwhile: %w", id, sdk.ErrConflict)
 }
 
-// RemoveUser deletes a user and ends every session of the user in the
-// same transaction, returning the ids of the sessions it ended;
-// sdk.ErrNotFound if there is no such user.
+// RemoveUser deletes a user, its roles (memberships) and every session of
+// the user in the same transaction, returning the ids of the sessions it
+// ended; sdk.ErrNotFound if there is no such user.
 func (s *Store) RemoveUser(ctx context.Context, username string) (ended []string, err error) {
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		id, err := userID(tx, username)
@@ -193,6 +196,11 @@ func (s *Store) RemoveUser(ctx context.Context, username string) (ended []string
 			return err
 		}
 		if err := tx.Where("id = ?", id).Delete(&userRow{}).Error; err != nil {
+			return err
+		}
+		// After the user's row, whose lock waits for a role being added
+		// (AddUserRole), which this then sees.
+		if err := tx.Where("user_id = ?", id).Delete(&userRoleRow{}).Error; err != nil {
 			return err
 		}
 		ended, err = revokeUserSessions(tx, id)

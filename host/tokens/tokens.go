@@ -21,6 +21,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -82,6 +83,9 @@ type Options struct {
 	Cookies CookieOptions
 	// Signals receives the jwt_* signals (optional).
 	Signals Emitter
+	// Logger is told of a user whose roles and permissions do not fit in
+	// an access token (optional).
+	Logger *slog.Logger
 }
 
 // Emitter sends the host's signals; the host's signals.Dispatcher is one.
@@ -110,6 +114,9 @@ func NewIssuer(store *storage.Store, keys *KeyRing, opts Options) *Issuer {
 	if opts.Signals == nil {
 		opts.Signals = noSignals{}
 	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
 	if opts.Cookies.IdleTimeout <= 0 {
 		opts.Cookies.IdleTimeout = time.Hour
 	}
@@ -129,7 +136,7 @@ func (i *Issuer) Keys() *KeyRing { return i.keys }
 func (i *Issuer) Issue(ctx context.Context, id sdk.Identity) (Pair, error) {
 	now := i.now().UTC().Truncate(time.Second)
 	sess := storage.Session{ID: uuid.NewString(), Subject: id.Subject, Username: id.Username, ExpiresAt: now.Add(i.opts.MaxLifetime)}
-	access, p, err := i.mint(sess, now)
+	access, p, err := i.mint(ctx, sess, now)
 	if err != nil {
 		return Pair{}, err
 	}
@@ -141,9 +148,15 @@ func (i *Issuer) Issue(ctx context.Context, id sdk.Identity) (Pair, error) {
 }
 
 // mint signs an access token and makes a refresh token for sess; neither
-// expires after the session.
-func (i *Issuer) mint(sess storage.Session, now time.Time) (*accesstoken.Claims, Pair, error) {
+// expires after the session. The access token carries the subject's
+// roles and permissions as they are now (storage.Store.UserAuthz): a
+// change reaches the next token minted, at a login or a refresh.
+func (i *Issuer) mint(ctx context.Context, sess storage.Session, now time.Time) (*accesstoken.Claims, Pair, error) {
 	key, signer, err := i.keys.signing()
+	if err != nil {
+		return nil, Pair{}, err
+	}
+	authz, err := i.store.UserAuthz(ctx, sess.Subject)
 	if err != nil {
 		return nil, Pair{}, err
 	}
@@ -155,9 +168,22 @@ func (i *Issuer) mint(sess storage.Session, now time.Time) (*accesstoken.Claims,
 		},
 		SessionID: sess.ID, Username: sess.Username,
 	}
+	SetAuthz(claims, authz)
 	access, err := accesstoken.Sign(claims, key, signer)
+	if err == nil && len(access) > accesstoken.MaxLength && !claims.PermissionsOverflow {
+		// Within the bounds, but not with this username and issuer: a
+		// token no verifier would parse is worse than one without them.
+		claims.Roles, claims.Permissions, claims.PermissionsOverflow = nil, nil, true
+		access, err = accesstoken.Sign(claims, key, signer)
+	}
 	if err != nil {
 		return nil, Pair{}, fmt.Errorf("signing an access token: %w", err)
+	}
+	if claims.PermissionsOverflow {
+		i.opts.Logger.Warn("a user's roles and permissions do not fit in an access token: the token carries none of them, "+
+			"and every permission check with it fails (permissions_overflow) unless the user is a superuser",
+			"user_id", sess.Subject, "session_id", sess.ID, "token_id", claims.ID, "roles", len(authz.Roles), "permissions", len(authz.Permissions),
+			"max_roles", accesstoken.MaxTokenRoles, "max_permissions", accesstoken.MaxTokenPermissions)
 	}
 	refresh := "pcr_" + random()
 	p := Pair{
@@ -223,7 +249,7 @@ func (i *Issuer) Refresh(ctx context.Context, refreshToken string) (Pair, error)
 		}
 		return Pair{}, &ReusedError{Token: t}
 	}
-	access, p, err := i.mint(sess, now.UTC().Truncate(time.Second))
+	access, p, err := i.mint(ctx, sess, now.UTC().Truncate(time.Second))
 	if err != nil {
 		return Pair{}, err
 	}

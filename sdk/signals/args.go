@@ -153,9 +153,14 @@ type OAuth2TokenRefreshFailed struct {
 
 // PermissionCheck holds the arguments every permission signal shares.
 type PermissionCheck struct {
+	// UserID is the token's subject; empty when there is no valid token.
 	UserID              string   `json:"user_id"`
 	RequiredPermissions []string `json:"required_permissions"`
 	Resource            string   `json:"resource,omitempty"`
+	// Mode is "all" (every permission is needed) or "any" (one is enough).
+	Mode string `json:"mode,omitempty"`
+	// App is the name of the app key the check was asked with.
+	App string `json:"app,omitempty"`
 }
 
 // PermissionCheckStarted: a permission check began.
@@ -167,7 +172,8 @@ type PermissionCheckSucceeded struct{ PermissionCheck }
 // PermissionCheckFailed: the check failed.
 type PermissionCheckFailed struct {
 	PermissionCheck
-	// Reason is user_not_authenticated or missing_permissions.
+	// Reason is user_not_authenticated, missing_permissions or
+	// permissions_overflow.
 	Reason  string   `json:"reason"`
 	Missing []string `json:"missing,omitempty"`
 }
