@@ -50,18 +50,44 @@ func list(ctx context.Context, a *storage.Attempts, backend string) ([]Counter, 
 	}
 	var out []Counter
 	for _, st := range states {
-		pk, ok := parseCounterKey(st.Key)
-		if !ok {
-			continue
+		if c, ok := counterOf(backend, st); ok {
+			out = append(out, c)
 		}
-		out = append(out, Counter{
-			Backend: backend, Group: pk.Group.name(), Username: pk.Values[attempts.FieldUsername],
-			IPAddress: pk.Values[attempts.FieldIPAddress], UserAgent: pk.Values[attempts.FieldUserAgent],
-			Hashed: pk.Values == nil, Failures: st.Failures, LockAt: st.LockAt, ExpiresAt: st.ExpiresAt, Locked: st.Locked(),
-		})
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Failures > out[j].Failures })
 	return out, nil
+}
+
+// counterOf is the listing of backend's counter st; false for a key that
+// is not a counter's.
+func counterOf(backend string, st storage.CounterState) (Counter, bool) {
+	pk, ok := parseCounterKey(st.Key)
+	if !ok {
+		return Counter{}, false
+	}
+	return Counter{
+		Backend: backend, Group: pk.Group.name(), Username: pk.Values[attempts.FieldUsername],
+		IPAddress: pk.Values[attempts.FieldIPAddress], UserAgent: pk.Values[attempts.FieldUserAgent],
+		Hashed: pk.Values == nil, Failures: st.Failures, LockAt: st.LockAt, ExpiresAt: st.ExpiresAt, Locked: st.Locked(),
+	}, true
+}
+
+// ListPage returns a page of the live counters of backends, all of them
+// or only the locked ones, in the order of storage.QueryCounters (locked
+// first, then most failures first), and how many there are in all. Only
+// the page is read, however many counters there are.
+func ListPage(ctx context.Context, store *storage.Store, backends []string, lockedOnly bool, page storage.Page) ([]Counter, int64, error) {
+	states, total, err := store.QueryCounters(ctx, storage.CounterQuery{Namespaces: backends, LockedOnly: lockedOnly, Page: page})
+	if err != nil {
+		return nil, 0, err
+	}
+	out := make([]Counter, 0, len(states))
+	for _, st := range states {
+		if c, ok := counterOf(st.Namespace, st.CounterState); ok {
+			out = append(out, c)
+		}
+	}
+	return out, total, nil
 }
 
 // Filter selects counters to reset. With both Username and IPAddress only

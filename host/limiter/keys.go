@@ -29,11 +29,12 @@ const (
 	maxUserAgentBytes = 255
 )
 
-var escaper = strings.NewReplacer("%", "%25", "|", "%7C")
+var (
+	escaper   = strings.NewReplacer("%", "%25", "|", "%7C")
+	unescaper = strings.NewReplacer("%7C", "|", "%25", "%")
+)
 
-func unescape(s string) string {
-	return strings.NewReplacer("%7C", "|", "%25", "%").Replace(s)
-}
+func unescape(s string) string { return unescaper.Replace(s) }
 
 // Client is what a counter is keyed by: the login's values, normalized.
 type Client struct {
