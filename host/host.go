@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/portcullis-auth/portcullis/host/admin"
+	"github.com/portcullis-auth/portcullis/host/adminui"
 	"github.com/portcullis-auth/portcullis/host/appkeys"
 	"github.com/portcullis-auth/portcullis/host/chain"
 	"github.com/portcullis-auth/portcullis/host/config"
@@ -146,7 +148,7 @@ func (h *Host) start(ctx context.Context, opts Options) error {
 	}
 	h.signals.Subscribe(h.pluginSubscribers()...)
 
-	links, err := h.links()
+	links, adminLinks, err := h.links()
 	if err != nil {
 		return err
 	}
@@ -154,7 +156,11 @@ func (h *Host) start(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
+	adminSvc := h.adminService(adminLinks)
+	adminPage := adminui.New(adminSvc, adminui.Options{Logger: h.log})
 	h.api = httpapi.New(httpapi.Options{
+		Admin:     adminSvc,
+		AdminPage: adminPage,
 		Chain:     chain.New(h.log, links...),
 		Tokens:    issuer,
 		Issuer:    cfg.Tokens.Issuer,
@@ -184,6 +190,8 @@ func (h *Host) start(ctx context.Context, opts Options) error {
 			QueueWait:  cfg.Limits.LoginQueueWait.D(),
 		},
 	})
+
+	adminPage.Attach(h.api)
 
 	bgCtx, cancel := context.WithCancel(context.Background())
 	h.stop = cancel
@@ -249,15 +257,17 @@ func listensOnLoopback(listen string) bool {
 }
 
 // links builds the chain: a backend that declares an attempt rule is
-// enforced by the host (package limiter), any other is called.
-func (h *Host) links() ([]chain.Link, error) {
+// enforced by the host (package limiter), any other is called. It also
+// returns the admin login's links: a twin of each limiter, with the same
+// rule and counters of its own (admin.TwinSuffix).
+func (h *Host) links() (links, adminLinks []chain.Link, err error) {
 	// An attempt stays reserved at most as long as a login can last: every
 	// backend's timeout, and a margin for the host's own work.
 	lease := 30 * time.Second
 	for _, b := range h.cfg.Backends {
 		lease += b.Timeout.D()
 	}
-	links := make([]chain.Link, len(h.cfg.Backends))
+	links = make([]chain.Link, len(h.cfg.Backends))
 	h.health = map[string]*chain.Health{}
 	for i, b := range h.cfg.Backends {
 		inst := h.sup.Instance(b.Name)
@@ -270,16 +280,21 @@ func (h *Host) links() ([]chain.Link, error) {
 			// Authenticate of a limiter, nor could it skip a rule it
 			// enforces itself.
 			if info.Has(hostside.Authenticator) {
-				return nil, fmt.Errorf("backend %q: plugin %q is both an attempt limiter and an authenticator; a backend is one or the other", b.Name, info.Name)
+				return nil, nil, fmt.Errorf("backend %q: plugin %q is both an attempt limiter and an authenticator; a backend is one or the other", b.Name, info.Name)
 			}
 			if b.OnError == config.OnErrorSkip {
-				return nil, fmt.Errorf("backend %q: on_error: skip does not apply to an attempt rule, which the host enforces itself", b.Name)
+				return nil, nil, fmt.Errorf("backend %q: on_error: skip does not apply to an attempt rule, which the host enforces itself", b.Name)
 			}
 			lim, err := limiter.New(b.Name, rule, h.store, limiter.Options{Lease: lease, Emit: h.signals, Logger: h.log})
 			if err != nil {
-				return nil, fmt.Errorf("backend %q: %w", b.Name, err)
+				return nil, nil, fmt.Errorf("backend %q: %w", b.Name, err)
 			}
 			link.Limiter = lim
+			twin, err := limiter.New(b.Name+admin.TwinSuffix, rule, h.store, limiter.Options{Lease: lease, Emit: h.signals, Logger: h.log})
+			if err != nil {
+				return nil, nil, fmt.Errorf("backend %q: %w", b.Name, err)
+			}
+			adminLinks = append(adminLinks, chain.Link{Name: twin.Name(), Limiter: twin, Timeout: b.Timeout.D()})
 		} else {
 			link.Authenticator = inst.Authenticator()
 		}
@@ -288,7 +303,7 @@ func (h *Host) links() ([]chain.Link, error) {
 		}
 		links[i] = link
 	}
-	return links, nil
+	return links, adminLinks, nil
 }
 
 // builtinSubscribers builds the webhook and audit-file subscribers.

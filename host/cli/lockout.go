@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/portcullis-auth/portcullis/host/admin"
 	"github.com/portcullis-auth/portcullis/host/config"
 	"github.com/portcullis-auth/portcullis/host/limiter"
 	"github.com/portcullis-auth/portcullis/host/metrics"
@@ -25,7 +26,9 @@ import (
 // lockoutBackends returns the names of the lockout backends: the
 // configured backends with the lockout plugin, and any other configured
 // backend whose attempt rule has left counters or access records in the
-// database; only the one named, if a name is given.
+// database, each followed by its admin-login twin ("lockout@admin") when
+// that has left any; only the one named (and its twin), if a name is
+// given.
 func lockoutBackends(ctx context.Context, cfg *config.Config, store *storage.Store, only string) ([]string, error) {
 	inDB, err := store.AttemptNamespaces(ctx)
 	if err != nil {
@@ -38,6 +41,10 @@ func lockoutBackends(ctx context.Context, cfg *config.Config, store *storage.Sto
 		}
 		if b.Plugin == "lockout" || slices.Contains(inDB, b.Name) {
 			out = append(out, b.Name)
+		}
+		// Admins' logins are counted apart, by the backend's twin.
+		if twin := b.Name + admin.TwinSuffix; slices.Contains(inDB, twin) {
+			out = append(out, twin)
 		}
 	}
 	if len(out) == 0 {

@@ -99,6 +99,7 @@ func NewRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		usersCmd(e),
 		appsCmd(e),
 		rolesCmd(e),
+		adminCmd(e),
 		pluginsCmd(e),
 		signalsCmd(e),
 		lockoutCmd(e),

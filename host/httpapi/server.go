@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/portcullis-auth/portcullis/host/admin"
 	"github.com/portcullis-auth/portcullis/host/appkeys"
 	"github.com/portcullis-auth/portcullis/host/chain"
 	"github.com/portcullis-auth/portcullis/host/metrics"
@@ -57,6 +58,11 @@ type Options struct {
 	// Apps checks the app keys that endpoints for apps require
 	// (requireApp); without it those endpoints answer 503.
 	Apps *appkeys.Checker
+	// Admin serves the admin API (/v1/admin/); without it those
+	// endpoints answer 503.
+	Admin *admin.Service
+	// AdminPage, if set, serves the admin web page under /admin/.
+	AdminPage http.Handler
 }
 
 // Emitter sends the host's signals (typed arguments from package
@@ -107,6 +113,7 @@ func New(opts Options) *Server {
 	s.mux.HandleFunc("GET /v1/forward-auth", s.handleForwardAuth)
 	s.mux.HandleFunc("GET /.well-known/jwks.json", s.handleJWKS)
 	s.mux.HandleFunc("GET /.well-known/openid-configuration", s.handleOpenIDConfiguration)
+	s.adminRoutes()
 	s.mux.HandleFunc("GET /metrics", s.handleMetrics)
 	s.mux.HandleFunc("GET /healthz", s.handleHealth)
 	s.mux.HandleFunc("GET /readyz", s.handleReady)

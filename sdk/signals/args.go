@@ -15,6 +15,9 @@ type AdminAuthInitialized struct{}
 type AdminRegistrationAttempt struct {
 	Username string `json:"username"`
 	Email    string `json:"email"`
+	// Admin is the admin who registers the account; empty on the command
+	// line.
+	Admin string `json:"admin,omitempty"`
 }
 
 // AdminRegistrationSuccessful: an admin account was created.
@@ -22,12 +25,14 @@ type AdminRegistrationSuccessful struct {
 	AdminUserID string `json:"admin_user_id"`
 	Username    string `json:"username"`
 	Email       string `json:"email"`
+	Admin       string `json:"admin,omitempty"`
 }
 
 // AdminRegistrationFailed: creating an admin account failed.
 type AdminRegistrationFailed struct {
 	Username string `json:"username"`
 	Email    string `json:"email"`
+	Admin    string `json:"admin,omitempty"`
 	// ErrorType is e.g. "validation_error" or "already_exists".
 	ErrorType    string `json:"error_type"`
 	ErrorMessage string `json:"error_message,omitempty"`
@@ -74,6 +79,24 @@ type AdminAuthenticationCheck struct {
 	// Reason is one of authenticated_session_is_admin,
 	// authenticated_session_not_admin, session_authentication_failed, ...
 	Reason string `json:"reason"`
+}
+
+// AdminAction: an admin changed something (the audit trail of the admin
+// API and page). It never carries a secret: a password set is named, not
+// given.
+type AdminAction struct {
+	// Admin is the acting admin's username; Via is "session", "token" or
+	// "cli".
+	Admin string `json:"admin"`
+	Via   string `json:"via,omitempty"`
+	// Action is e.g. user_created, user_disabled, user_password_set,
+	// role_created, role_permissions_granted, lockout_reset,
+	// delivery_retried, admin_token_created.
+	Action string `json:"action"`
+	// Target names what changed: a username, a role, a token's name, a
+	// delivery id.
+	Target  string         `json:"target,omitempty"`
+	Details map[string]any `json:"details,omitempty"`
 }
 
 // --- tokens (lback JWTAuth) ---
@@ -300,7 +323,9 @@ type UserLockedOut struct {
 
 // LockoutReset: an operator removed lockout records.
 type LockoutReset struct {
-	Backend  string `json:"backend"`
+	Backend string `json:"backend"`
+	// Admin is the admin who reset; empty on the command line.
+	Admin    string `json:"admin,omitempty"`
 	Username string `json:"username,omitempty"`
 	ClientIP string `json:"client_ip,omitempty"`
 	All      bool   `json:"all,omitempty"`

@@ -37,6 +37,7 @@ var catalogue = []struct {
 	{"admin_logout_attempt", hostOnly, AdminLogoutAttempt{}},
 	{"admin_logout_successful", hostOnly, AdminLogoutSuccessful{}},
 	{"admin_authentication_check", hostOnly, AdminAuthenticationCheck{}},
+	{"admin_action", hostOnly, AdminAction{}},
 	// tokens (lback JWTAuth)
 	{"jwt_access_token_created", hostOnly, JWTAccessTokenCreated{}},
 	{"jwt_refresh_token_created", hostOnly, JWTRefreshTokenCreated{}},
