@@ -126,7 +126,7 @@ func (h *Host) start(ctx context.Context, opts Options) error {
 			SHA256:   b.SHA256,
 			Config:   b.ConfigJSON(),
 			Host:     hostsvc.New(h.store, b.Name, h.signals, b.EffectiveGrants()),
-			AnyOf:    []hostside.Capability{hostside.Authenticator, hostside.AttemptLimiter},
+			AnyOf:    []hostside.Capability{hostside.Authenticator, hostside.AttemptLimiter, hostside.AuthorizationRequest},
 		})
 	}
 	for _, sub := range cfg.Signals.Subscribers {
@@ -156,16 +156,21 @@ func (h *Host) start(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
+	authRequests, err := h.authRequests()
+	if err != nil {
+		return err
+	}
 	adminSvc := h.adminService(adminLinks)
 	adminPage := adminui.New(adminSvc, adminui.Options{Logger: h.log})
 	h.api = httpapi.New(httpapi.Options{
-		Admin:     adminSvc,
-		AdminPage: adminPage,
-		Chain:     chain.New(h.log, links...),
-		Tokens:    issuer,
-		Issuer:    cfg.Tokens.Issuer,
-		Algorithm: cfg.Tokens.Algorithm,
-		Apps:      appkeys.NewChecker(h.store, appkeys.Options{}),
+		Admin:        adminSvc,
+		AdminPage:    adminPage,
+		AuthRequests: authRequests,
+		Chain:        chain.New(h.log, links...),
+		Tokens:       issuer,
+		Issuer:       cfg.Tokens.Issuer,
+		Algorithm:    cfg.Tokens.Algorithm,
+		Apps:         appkeys.NewChecker(h.store, appkeys.Options{}),
 		Cookie: httpapi.Cookie{
 			Name: cfg.Sessions.CookieName, Domain: cfg.Sessions.CookieDomain, SameSite: sameSite(cfg.Sessions.SameSite),
 			Secure: *cfg.Sessions.Secure, TrustedOrigins: cfg.Sessions.TrustedOrigins,
@@ -200,9 +205,10 @@ func (h *Host) start(ctx context.Context, opts Options) error {
 		MaxAttempts: d.MaxAttempts, Backoff: d.Backoff.D(), BackoffMax: d.BackoffMax.D(), Lease: d.Lease.D(),
 		Poll: d.Poll.D(), BatchSize: d.BatchSize, RetainDelivered: d.RetainDelivered.D(),
 	}, h.log, h.metrics)
-	h.bg.Add(2)
+	h.bg.Add(3)
 	go func() { defer h.bg.Done(); deliverer.Run(bgCtx) }()
 	go func() { defer h.bg.Done(); h.purgeExpired(bgCtx) }()
+	go func() { defer h.bg.Done(); h.expireAuthRequests(bgCtx, authRequests) }()
 	return nil
 }
 
@@ -267,13 +273,15 @@ func (h *Host) links() (links, adminLinks []chain.Link, err error) {
 	for _, b := range h.cfg.Backends {
 		lease += b.Timeout.D()
 	}
-	links = make([]chain.Link, len(h.cfg.Backends))
 	h.health = map[string]*chain.Health{}
-	for i, b := range h.cfg.Backends {
+	for _, b := range h.cfg.Backends {
 		inst := h.sup.Instance(b.Name)
 		info := inst.Status().Info
 		health := chain.NewHealth()
 		h.health[b.Name] = health
+		if !info.Has(hostside.Authenticator) && !info.Has(hostside.AttemptLimiter) {
+			continue // an authorization-request backend only: not in the login chain
+		}
 		link := chain.Link{Name: b.Name, Timeout: b.Timeout.D(), SkipErrors: b.OnError == config.OnErrorSkip, Health: health}
 		if rule, ok := inst.AttemptRule(); ok {
 			// One link is one thing: the host would never call the
@@ -301,7 +309,7 @@ func (h *Host) links() (links, adminLinks []chain.Link, err error) {
 		if info.Has(hostside.OutcomeObserver) {
 			link.Observer = inst.OutcomeObserver()
 		}
-		links[i] = link
+		links = append(links, link)
 	}
 	return links, adminLinks, nil
 }

@@ -11,6 +11,9 @@
 //   - AttemptLimiter: declares a rule on login attempts that the host
 //     enforces and counts itself (package sdk/attempts; a lockout).
 //   - Admin: serves operator commands for the command line and admin API.
+//   - AuthorizationRequestBackend: prepares the challenges of authorization
+//     requests (makes and delivers a code) and checks the answers to them
+//     (package sdk/authreq).
 //   - SignalReceiver: receives the signals its Metadata subscribes to
 //     (package sdk/signals is the catalogue).
 //
@@ -29,5 +32,6 @@
 // so errors.Is and errors.As work on the host and in the plugin alike.
 //
 // Package sdktest holds an in-process host/plugin pair, an in-memory host,
-// and the conformance suites every Authenticator and every Storage runs.
+// and the conformance suites every Authenticator, AuthorizationRequestBackend
+// and Storage runs.
 package sdk

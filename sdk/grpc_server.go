@@ -45,6 +45,9 @@ func (g *grpcPlugin) GRPCServer(broker *goplugin.GRPCBroker, s *grpc.Server) err
 	if a, ok := g.impl.(Admin); ok {
 		pb.RegisterAdminServer(s, &adminServer{impl: a})
 	}
+	if a, ok := g.impl.(AuthorizationRequestBackend); ok {
+		pb.RegisterAuthorizationRequestBackendServer(s, &authRequestServer{impl: a})
+	}
 	if r, ok := g.impl.(SignalReceiver); ok {
 		pb.RegisterSignalReceiverServer(s, &signalReceiverServer{impl: r})
 	}
@@ -265,11 +268,12 @@ func (s *signalReceiverServer) Receive(ctx context.Context, req *pb.ReceiveReque
 }
 
 var capabilityToProto = map[wire.Capability]pb.Capability{
-	wire.Authenticator:   pb.Capability_CAPABILITY_AUTHENTICATOR,
-	wire.OutcomeObserver: pb.Capability_CAPABILITY_OUTCOME_OBSERVER,
-	wire.AttemptLimiter:  pb.Capability_CAPABILITY_ATTEMPT_LIMITER,
-	wire.Admin:           pb.Capability_CAPABILITY_ADMIN,
-	wire.SignalReceiver:  pb.Capability_CAPABILITY_SIGNAL_RECEIVER,
+	wire.Authenticator:        pb.Capability_CAPABILITY_AUTHENTICATOR,
+	wire.OutcomeObserver:      pb.Capability_CAPABILITY_OUTCOME_OBSERVER,
+	wire.AttemptLimiter:       pb.Capability_CAPABILITY_ATTEMPT_LIMITER,
+	wire.Admin:                pb.Capability_CAPABILITY_ADMIN,
+	wire.SignalReceiver:       pb.Capability_CAPABILITY_SIGNAL_RECEIVER,
+	wire.AuthorizationRequest: pb.Capability_CAPABILITY_AUTHORIZATION_REQUEST_BACKEND,
 }
 
 var decisionToProto = map[Decision]pb.Decision{

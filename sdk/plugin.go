@@ -13,8 +13,9 @@ const ProtocolVersion = wire.ProtocolVersion
 
 // Plugin is implemented by every plugin. What else a plugin can do is told
 // by the capability interfaces its value implements (Authenticator,
-// OutcomeObserver, AttemptLimiter, Admin, SignalReceiver); Serve derives
-// the plugin's capabilities from them, so they are never declared twice.
+// OutcomeObserver, AttemptLimiter, Admin, AuthorizationRequestBackend,
+// SignalReceiver); Serve derives the plugin's capabilities from them, so
+// they are never declared twice.
 type Plugin interface {
 	// Metadata describes the plugin. It must not do I/O. The host calls it
 	// after start, before Configure, and again after Configure, to learn

@@ -225,6 +225,9 @@ func capabilities(p Plugin) []wire.Capability {
 	if _, ok := p.(Admin); ok {
 		caps = append(caps, wire.Admin)
 	}
+	if _, ok := p.(AuthorizationRequestBackend); ok {
+		caps = append(caps, wire.AuthorizationRequest)
+	}
 	if _, ok := p.(SignalReceiver); ok {
 		caps = append(caps, wire.SignalReceiver)
 	}

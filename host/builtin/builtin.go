@@ -9,6 +9,7 @@ import (
 
 	"github.com/portcullis-auth/portcullis/host/hostsvc"
 	"github.com/portcullis-auth/portcullis/plugins/lockout"
+	"github.com/portcullis-auth/portcullis/plugins/otp"
 	"github.com/portcullis-auth/portcullis/plugins/password"
 	"github.com/portcullis-auth/portcullis/sdk"
 )
@@ -38,6 +39,20 @@ var Plugins = map[string]Plugin{
 		},
 		Warnings: func(raw json.RawMessage) []string {
 			s, err := lockout.ParseConfig(raw)
+			if err != nil {
+				return nil
+			}
+			return s.Warnings
+		},
+	},
+	"otp": {
+		New: func() sdk.Plugin { return otp.New() },
+		CheckConfig: func(raw json.RawMessage) error {
+			_, err := otp.ParseConfig(raw)
+			return err
+		},
+		Warnings: func(raw json.RawMessage) []string {
+			s, err := otp.ParseConfig(raw)
 			if err != nil {
 				return nil
 			}

@@ -100,6 +100,7 @@ func NewRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		appsCmd(e),
 		rolesCmd(e),
 		adminCmd(e),
+		authreqCmd(e),
 		pluginsCmd(e),
 		signalsCmd(e),
 		lockoutCmd(e),

@@ -42,7 +42,9 @@ type Config struct {
 	Sessions Sessions `json:"sessions"`
 	// ForwardAuth configures GET /v1/forward-auth.
 	ForwardAuth ForwardAuth `json:"forward_auth"`
-	Plugins     Plugins     `json:"plugins"`
+	// AuthorizationRequests configures authorization requests.
+	AuthorizationRequests AuthorizationRequests `json:"authorization_requests"`
+	Plugins               Plugins               `json:"plugins"`
 	// Backends is the login chain, in order.
 	Backends []Backend `json:"backends"`
 	Signals  Signals   `json:"signals"`
@@ -277,6 +279,7 @@ func (c *Config) applyDefaults() {
 	}
 	c.Signals.applyDefaults()
 	c.Limits.applyDefaults()
+	c.AuthorizationRequests.applyDefaults(c.Backends)
 	if c.Log.Level == "" {
 		c.Log.Level = "info"
 	}
@@ -350,6 +353,7 @@ func (c *Config) validate() []Problem {
 	ps = append(ps, c.Tokens.validate(c.Listen)...)
 	ps = append(ps, c.Sessions.validate()...)
 	ps = append(ps, c.ForwardAuth.validate()...)
+	ps = append(ps, c.AuthorizationRequests.validate(c.Backends)...)
 	positive("plugins.start_timeout", c.Plugins.StartTimeout)
 	positive("plugins.restart_backoff", c.Plugins.RestartBackoff)
 	positive("plugins.stop_grace", c.Plugins.StopGrace)

@@ -429,7 +429,7 @@ backends:
   - name: local
     plugin: ./bin/ext
   - name: Bad
-    plugin: otp
+    plugin: radius
   - name: ext2
     plugin: ./bin/ext2
     sha256: nope

@@ -181,7 +181,7 @@ func testSenderIsTheInstance(t *testing.T, db database) {
 	cc := hostConn(t, host)
 	args := []byte(`{"widget":"w1"}`)
 
-	// protocol 2 (name = 1, args_json = 2) and a sender in field 3.
+	// protocol 2 and 3 (name = 1, args_json = 2) and a sender in field 3.
 	var req []byte
 	req = protowire.AppendTag(req, 1, protowire.BytesType)
 	req = protowire.AppendString(req, "acme.widget_turned")
@@ -236,7 +236,7 @@ func rawEmit(t testing.TB, cc grpc.ClientConnInterface, req []byte) (string, err
 	in := &emptypb.Empty{}
 	in.ProtoReflect().SetUnknown(req)
 	out := &wrapperspb.StringValue{} // EmitSignalResponse: id = 1
-	err := cc.Invoke(t.Context(), "/portcullis.plugin.v2.HostServices/EmitSignal", in, out)
+	err := cc.Invoke(t.Context(), "/portcullis.plugin.v3.HostServices/EmitSignal", in, out)
 	return out.GetValue(), err
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/portcullis-auth/portcullis/host/admin"
 	"github.com/portcullis-auth/portcullis/host/appkeys"
+	"github.com/portcullis-auth/portcullis/host/authreq"
 	"github.com/portcullis-auth/portcullis/host/chain"
 	"github.com/portcullis-auth/portcullis/host/metrics"
 	"github.com/portcullis-auth/portcullis/host/tokens"
@@ -61,6 +62,9 @@ type Options struct {
 	// Admin serves the admin API (/v1/admin/); without it those
 	// endpoints answer 503.
 	Admin *admin.Service
+	// AuthRequests runs authorization requests; without it their
+	// endpoints answer 503.
+	AuthRequests *authreq.Service
 	// AdminPage, if set, serves the admin web page under /admin/.
 	AdminPage http.Handler
 }
@@ -113,6 +117,7 @@ func New(opts Options) *Server {
 	s.mux.HandleFunc("GET /v1/forward-auth", s.handleForwardAuth)
 	s.mux.HandleFunc("GET /.well-known/jwks.json", s.handleJWKS)
 	s.mux.HandleFunc("GET /.well-known/openid-configuration", s.handleOpenIDConfiguration)
+	s.authRequestRoutes()
 	s.adminRoutes()
 	s.mux.HandleFunc("GET /metrics", s.handleMetrics)
 	s.mux.HandleFunc("GET /healthz", s.handleHealth)

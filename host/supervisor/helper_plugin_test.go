@@ -41,6 +41,9 @@ const (
 	// modeSelfHash logs, when configured, the SHA-256 of the program the
 	// kernel runs (/proc/self/exe) as exe_sha256.
 	modeSelfHash = "selfhash"
+	// modeAuthReq serves authReqHelper, an authorization-request backend
+	// and nothing else.
+	modeAuthReq = "authreq"
 )
 
 // Modes in which the helper never reaches sdk.Serve, as a plugin whose
@@ -65,6 +68,9 @@ const crashAfter = 400 * time.Millisecond
 func init() {
 	if mode, ok := helperMode(); ok {
 		beforeServe(mode)
+		if mode == modeAuthReq {
+			sdk.Serve(authReqHelper{}) // never returns
+		}
 		sdk.Serve(&helperPlugin{mode: mode}) // never returns
 	}
 }

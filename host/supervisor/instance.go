@@ -16,6 +16,7 @@ import (
 
 	"github.com/portcullis-auth/portcullis/sdk"
 	"github.com/portcullis-auth/portcullis/sdk/attempts"
+	"github.com/portcullis-auth/portcullis/sdk/authreq"
 	"github.com/portcullis-auth/portcullis/sdk/hostside"
 )
 
@@ -108,6 +109,12 @@ func (i *Instance) OutcomeObserver() sdk.OutcomeObserver { return observer{i} }
 // like Authenticator.
 func (i *Instance) Admin() sdk.Admin { return admin{i} }
 
+// AuthorizationRequestBackend returns the instance's
+// AuthorizationRequestBackend, valid across restarts like Authenticator.
+func (i *Instance) AuthorizationRequestBackend() sdk.AuthorizationRequestBackend {
+	return authRequests{i}
+}
+
 // AttemptRule returns the rule an AttemptLimiter declared at its first
 // start, and false for another plugin.
 func (i *Instance) AttemptRule() (attempts.Rule, bool) {
@@ -141,6 +148,28 @@ func (a admin) Admin(ctx context.Context, req *sdk.AdminRequest, resp *sdk.Admin
 	err := r.Admin().Admin(ctx, req, resp)
 	a.i.checkAfter(err)
 	return err
+}
+
+type authRequests struct{ i *Instance }
+
+func (a authRequests) PrepareChallenge(ctx context.Context, req *authreq.Request) (authreq.Challenge, error) {
+	r := a.i.current()
+	if r == nil {
+		return authreq.Challenge{}, ErrBackendDown
+	}
+	ch, err := r.AuthorizationRequestBackend().PrepareChallenge(ctx, req)
+	a.i.checkAfter(err)
+	return ch, err
+}
+
+func (a authRequests) CheckAnswer(ctx context.Context, req *authreq.Request, state []byte, answer authreq.Answer) (authreq.Verdict, error) {
+	r := a.i.current()
+	if r == nil {
+		return authreq.Verdict{}, ErrBackendDown
+	}
+	v, err := r.AuthorizationRequestBackend().CheckAnswer(ctx, req, state, answer)
+	a.i.checkAfter(err)
+	return v, err
 }
 
 type authenticator struct{ i *Instance }

@@ -46,6 +46,8 @@ const (
 	AttemptLimiter  = wire.AttemptLimiter
 	Admin           = wire.Admin
 	SignalReceiver  = wire.SignalReceiver
+	// AuthorizationRequest is sdk.AuthorizationRequestBackend.
+	AuthorizationRequest = wire.AuthorizationRequest
 )
 
 // Info is what a plugin told the host about itself: its metadata and the
@@ -88,6 +90,7 @@ func (g *grpcPlugin) GRPCClient(_ context.Context, broker *goplugin.GRPCBroker, 
 		limiter:    pb.NewAttemptLimiterClient(conn),
 		admin:      pb.NewAdminClient(conn),
 		signals:    pb.NewSignalReceiverClient(conn),
+		authReqs:   pb.NewAuthorizationRequestBackendClient(conn),
 	}, nil
 }
 
@@ -101,6 +104,7 @@ type Remote struct {
 	limiter  pb.AttemptLimiterClient
 	admin    pb.AdminClient
 	signals  pb.SignalReceiverClient
+	authReqs pb.AuthorizationRequestBackendClient
 
 	// The host's services are served from the first Configure on, so that
 	// a plugin that is never configured leaves no socket behind.
@@ -188,6 +192,12 @@ func (r *Remote) Admin() sdk.Admin { return adminClient{r.admin} }
 // SignalReceiver returns the plugin's SignalReceiver.
 func (r *Remote) SignalReceiver() sdk.SignalReceiver { return signalReceiverClient{r.signals} }
 
+// AuthorizationRequestBackend returns the plugin's
+// AuthorizationRequestBackend (authreq.go).
+func (r *Remote) AuthorizationRequestBackend() sdk.AuthorizationRequestBackend {
+	return authRequestClient{r.authReqs}
+}
+
 // AttemptRule asks an AttemptLimiter for its rule. A rule the host could
 // not enforce as written (an unknown field, an address list that does not
 // parse) is an error.
@@ -236,8 +246,9 @@ func ruleFromProto(p *pb.AttemptRuleResponse) (attempts.Rule, error) {
 
 type authenticatorClient struct{ c pb.AuthenticatorClient }
 
-// ErrNoDecision is returned when a plugin answers without a valid decision;
-// the host treats it like any other failure to decide.
+// ErrNoDecision is returned when a plugin answers without a valid decision
+// (an identity without a subject, an empty answer judged valid); the host
+// treats it like any other failure to decide.
 var ErrNoDecision = errors.New("plugin answered without a valid decision")
 
 func (a authenticatorClient) Authenticate(ctx context.Context, req *sdk.AuthenticateRequest, resp *sdk.AuthenticateResponse) error {
@@ -326,11 +337,12 @@ func (s signalReceiverClient) Receive(ctx context.Context, sig *sdk.Signal) erro
 }
 
 var capabilityFromProto = map[pb.Capability]Capability{
-	pb.Capability_CAPABILITY_AUTHENTICATOR:    wire.Authenticator,
-	pb.Capability_CAPABILITY_OUTCOME_OBSERVER: wire.OutcomeObserver,
-	pb.Capability_CAPABILITY_ATTEMPT_LIMITER:  wire.AttemptLimiter,
-	pb.Capability_CAPABILITY_ADMIN:            wire.Admin,
-	pb.Capability_CAPABILITY_SIGNAL_RECEIVER:  wire.SignalReceiver,
+	pb.Capability_CAPABILITY_AUTHENTICATOR:                 wire.Authenticator,
+	pb.Capability_CAPABILITY_OUTCOME_OBSERVER:              wire.OutcomeObserver,
+	pb.Capability_CAPABILITY_ATTEMPT_LIMITER:               wire.AttemptLimiter,
+	pb.Capability_CAPABILITY_ADMIN:                         wire.Admin,
+	pb.Capability_CAPABILITY_SIGNAL_RECEIVER:               wire.SignalReceiver,
+	pb.Capability_CAPABILITY_AUTHORIZATION_REQUEST_BACKEND: wire.AuthorizationRequest,
 }
 
 // Interface guards.

@@ -44,39 +44,11 @@ const hangLimit = 10 * time.Second
 // Run runs the suite as subtests of t.
 func (s AuthenticatorSuite) Run(t *testing.T) {
 	t.Run("Metadata", func(t *testing.T) {
-		info, err := StartUnconfigured(t, s.New(), s.host(t)).Info(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !info.Has(hostside.Authenticator) {
-			t.Fatalf("plugin %q does not implement sdk.Authenticator (capabilities %v)", info.Name, info.Capabilities)
-		}
-		if info.Name == "" {
-			t.Error("metadata has no name")
-		}
-		if info.Version == "" {
-			t.Errorf("metadata of %q has no version", info.Name)
-		}
+		checkMetadata(t, StartUnconfigured(t, s.New(), s.host(t)), hostside.Authenticator, "sdk.Authenticator")
 	})
 
 	t.Run("UnknownConfigFieldIsRejected", func(t *testing.T) {
-		cfg := map[string]any{}
-		if s.Config != nil {
-			if err := json.Unmarshal(s.Config, &cfg); err != nil {
-				t.Fatalf("suite Config is not a JSON object: %v", err)
-			}
-		}
-		cfg["no_such_setting_in_any_plugin"] = 1
-		raw, _ := json.Marshal(cfg)
-		r := StartUnconfigured(t, s.New(), s.host(t))
-		err := r.Configure(context.Background(), "test", raw)
-		if !errors.Is(err, sdk.ErrInvalidArgument) {
-			t.Fatalf("Configure with an unknown field: got %v, want an error matching sdk.ErrInvalidArgument", err)
-		}
-		var cfgErr *sdk.ConfigError
-		if !errors.As(err, &cfgErr) || len(cfgErr.Problems) == 0 {
-			t.Fatalf("Configure with an unknown field: got %v, want a *sdk.ConfigError with problems", err)
-		}
+		checkUnknownFieldRejected(t, StartUnconfigured(t, s.New(), s.host(t)), s.Config)
 	})
 
 	t.Run("ValidCredentialsGiveIdentity", func(t *testing.T) {
@@ -159,6 +131,47 @@ func (s AuthenticatorSuite) Run(t *testing.T) {
 		}
 		wg.Wait()
 	})
+}
+
+// checkMetadata checks that the plugin r serves implements capability
+// (the interface named iface) and names and versions itself.
+func checkMetadata(t *testing.T, r *hostside.Remote, capability hostside.Capability, iface string) {
+	t.Helper()
+	info, err := r.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !info.Has(capability) {
+		t.Fatalf("plugin %q does not implement %s (capabilities %v)", info.Name, iface, info.Capabilities)
+	}
+	if info.Name == "" {
+		t.Error("metadata has no name")
+	}
+	if info.Version == "" {
+		t.Errorf("metadata of %q has no version", info.Name)
+	}
+}
+
+// checkUnknownFieldRejected checks that the unconfigured plugin r refuses
+// config with a setting no plugin has added, in a *sdk.ConfigError.
+func checkUnknownFieldRejected(t *testing.T, r *hostside.Remote, config json.RawMessage) {
+	t.Helper()
+	cfg := map[string]any{}
+	if config != nil {
+		if err := json.Unmarshal(config, &cfg); err != nil {
+			t.Fatalf("suite Config is not a JSON object: %v", err)
+		}
+	}
+	cfg["no_such_setting_in_any_plugin"] = 1
+	raw, _ := json.Marshal(cfg)
+	err := r.Configure(context.Background(), "test", raw)
+	if !errors.Is(err, sdk.ErrInvalidArgument) {
+		t.Fatalf("Configure with an unknown field: got %v, want an error matching sdk.ErrInvalidArgument", err)
+	}
+	var cfgErr *sdk.ConfigError
+	if !errors.As(err, &cfgErr) || len(cfgErr.Problems) == 0 {
+		t.Fatalf("Configure with an unknown field: got %v, want a *sdk.ConfigError with problems", err)
+	}
 }
 
 func (s AuthenticatorSuite) host(t testing.TB) sdk.Host {

@@ -16,4 +16,20 @@
 //			Invalid: []sdktest.Credentials{{Username: "alice", Password: "wrong"}},
 //		}.Run(t)
 //	}
+//
+// AuthorizationRequestSuite is the one every AuthorizationRequestBackend
+// should pass. Its Answer returns the correct answer to a challenge just
+// prepared, such as the code the test's webhook receiver captured:
+//
+//	func TestConformance(t *testing.T) {
+//		codes := newCodeReceiver(t) // the test's: records each code sent
+//		sdktest.AuthorizationRequestSuite{
+//			New:    func() sdk.Plugin { return mybackend.New() },
+//			Config: codes.config(),
+//			Answer: func(t testing.TB, req *authreq.Request, _ authreq.Challenge) authreq.Answer {
+//				return authreq.Answer{Code: codes.last(t, req.ID)}
+//			},
+//			SingleUse: true,
+//		}.Run(t)
+//	}
 package sdktest

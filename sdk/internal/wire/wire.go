@@ -1,7 +1,8 @@
 // Package wire holds what the plugin and host sides of the protocol must
 // agree on besides the generated protobuf code: the go-plugin handshake, the
 // name under which a plugin is dispensed, the environment a plugin reads,
-// and a hook through which sdktest serves a plugin in-process.
+// a hook through which sdktest serves a plugin in-process, and the
+// conversion of the messages both sides write and read (authreq.go).
 package wire
 
 import (
@@ -12,7 +13,8 @@ import (
 
 // ProtocolVersion is the version of the host/plugin protocol; sdk exports
 // it. A plugin built against another version is refused at the handshake.
-const ProtocolVersion = 2
+// Version 3 added the authorization-request capability.
+const ProtocolVersion = 3
 
 // Handshake is the go-plugin handshake every Portcullis plugin and host
 // use. The magic cookie is not a security measure: it only stops a plugin
@@ -38,13 +40,13 @@ type Capability string
 
 // The capabilities.
 const (
-	Authenticator    Capability = "authenticator"
-	OutcomeObserver  Capability = "outcome_observer"
-	AttemptLimiter   Capability = "attempt_limiter"
-	Admin            Capability = "admin"
-	SignalReceiver   Capability = "signal_receiver"
-	RedirectAuth     Capability = "redirect_authenticator"
-	AuthorizationReq Capability = "authorization_request_backend"
+	Authenticator        Capability = "authenticator"
+	OutcomeObserver      Capability = "outcome_observer"
+	AttemptLimiter       Capability = "attempt_limiter"
+	Admin                Capability = "admin"
+	SignalReceiver       Capability = "signal_receiver"
+	AuthorizationRequest Capability = "authorization_request_backend"
+	RedirectAuth         Capability = "redirect_authenticator"
 )
 
 // ServeInProcess serves a plugin value (an sdk.Plugin) inside the calling

@@ -1,0 +1,64 @@
+package host
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/portcullis-auth/portcullis/host/authreq"
+	"github.com/portcullis-auth/portcullis/sdk"
+	"github.com/portcullis-auth/portcullis/sdk/hostside"
+)
+
+// authRequests builds the authorization-request service over the
+// configured backends' plugins; a backend listed whose plugin cannot
+// prepare challenges stops the host.
+func (h *Host) authRequests() (*authreq.Service, error) {
+	a := h.cfg.AuthorizationRequests
+	backends := map[string]sdk.AuthorizationRequestBackend{}
+	timeout := 10 * time.Second
+	for _, name := range a.Backends {
+		inst := h.sup.Instance(name)
+		if info := inst.Status().Info; !info.Has(hostside.AuthorizationRequest) {
+			return nil, fmt.Errorf("authorization_requests.backends: backend %q: plugin %q does not prepare authorization requests' challenges", name, info.Name)
+		}
+		backends[name] = inst.AuthorizationRequestBackend()
+		for _, b := range h.cfg.Backends {
+			if b.Name == name && b.Timeout.D() > 0 {
+				timeout = max(timeout, b.Timeout.D())
+			}
+		}
+	}
+	return authreq.New(authreq.Options{
+		Store: h.store, Backends: backends, Order: a.Backends, DefaultExpiration: a.DefaultExpiration.D(),
+		MaxExpiration: a.MaxExpiration.D(), MaxWrongAnswers: a.MaxWrongAnswers, CallTimeout: timeout,
+		Signals: h.signals, Logger: h.log,
+	}), nil
+}
+
+// expireAuthRequests marks the authorization requests whose time is up
+// expired, every second, and deletes decided ones past their retention
+// every minute. Several hosts may do it at once: each request expires
+// once.
+func (h *Host) expireAuthRequests(ctx context.Context, svc *authreq.Service) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	lastPurge := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if _, err := svc.ExpireDue(ctx); err != nil && ctx.Err() == nil {
+			h.log.Warn("expiring authorization requests", "error", err)
+		}
+		if time.Since(lastPurge) >= time.Minute {
+			lastPurge = time.Now()
+			cutoff := time.Now().Add(-h.cfg.AuthorizationRequests.Retention.D())
+			if _, err := h.store.PurgeAuthRequests(ctx, cutoff, 10000); err != nil && ctx.Err() == nil {
+				h.log.Warn("purging decided authorization requests", "error", err)
+			}
+		}
+	}
+}

@@ -1,0 +1,246 @@
+package otp
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+
+	"github.com/portcullis-auth/portcullis/internal/redact"
+	"github.com/portcullis-auth/portcullis/sdk"
+)
+
+// Config is the plugin's `config:` section as written.
+type Config struct {
+	// Length is the number of characters of a code (default 6).
+	Length int `json:"length"`
+	// Alphabet holds the characters a code is drawn from (default the ten
+	// digits): distinct printable ASCII characters, no space.
+	Alphabet string `json:"alphabet"`
+	// HashKey keys the hash of each code kept in a challenge's state: a
+	// secret of at least 32 bytes, written as ${PORTCULLIS_OTP_KEY}.
+	// Without it the plugin keeps a key of its own in the host's storage.
+	HashKey string `json:"hash_key"`
+	// Sender delivers the codes.
+	Sender SenderConfig `json:"sender"`
+	// Development allows sender.log.
+	Development bool `json:"development"`
+}
+
+// SenderConfig says how codes reach users: a webhook, or the log.
+type SenderConfig struct {
+	// Webhook is the http(s) URL of the app's delivery service, which
+	// receives each code in a signed POST.
+	Webhook string `json:"webhook"`
+	// Secret keys the webhook's Standard Webhooks signature, as a signal
+	// webhook's secret does: "whsec_" and a base64 key of 24 to 64 bytes,
+	// or any other text of at least 16 characters.
+	Secret string `json:"secret"`
+	// Log writes each code to the log: development only.
+	Log bool `json:"log"`
+}
+
+// Defaults and bounds.
+const (
+	DefaultLength   = 6
+	DefaultAlphabet = "0123456789"
+	// MinCodes is the least number of different codes a length and an
+	// alphabet must allow: six digits' worth, as NIST SP 800-63B asks of
+	// a code sent out of band.
+	MinCodes = 1_000_000
+	// MaxLength bounds a code's length.
+	MaxLength = 64
+	// MinHashKeyBytes is the least length of hash_key.
+	MinHashKeyBytes = 32
+)
+
+// Settings are a validated configuration, with defaults filled in.
+type Settings struct {
+	Length   int
+	Alphabet string
+	// HashKey is the configured key; nil means the stored one.
+	HashKey []byte
+	// Webhook and WebhookKey are the webhook sender's URL and signing key;
+	// LogSender is set for the log sender instead.
+	Webhook    string
+	WebhookKey []byte
+	LogSender  bool
+	// Warnings are settings that work but are likely mistakes.
+	Warnings []string
+}
+
+// problems collects configuration problems at their paths.
+type problems []sdk.FieldError
+
+func (p *problems) add(path, format string, args ...any) {
+	*p = append(*p, sdk.FieldError{Path: path, Message: fmt.Sprintf(format, args...)})
+}
+
+// ParseConfig decodes and validates a configuration, filling in defaults.
+// Every problem is reported in one *sdk.ConfigError, at its path. No
+// message holds a secret or a URL's credentials.
+func ParseConfig(raw json.RawMessage) (*Settings, error) {
+	var c Config
+	var ps problems
+	var decodeErr *sdk.ConfigError
+	if err := (&sdk.ConfigureRequest{Config: raw}).DecodeConfig(&c); errors.As(err, &decodeErr) {
+		ps = append(ps, decodeErr.Problems...)
+		_ = json.Unmarshal(raw, &c) // read what can be read, to check the rest too
+	} else if err != nil {
+		return nil, err
+	}
+	s := &Settings{Length: c.Length, Alphabet: c.Alphabet}
+	s.code(c, &ps)
+	if c.HashKey != "" {
+		if len(c.HashKey) < MinHashKeyBytes {
+			ps.add("hash_key", "must be at least %d bytes, not %d (for instance 32 random bytes in base64: openssl rand -base64 32)", MinHashKeyBytes, len(c.HashKey))
+		}
+		s.HashKey = []byte(c.HashKey)
+	}
+	s.sender(c, &ps)
+	if len(ps) > 0 {
+		return nil, &sdk.ConfigError{Problems: ps}
+	}
+	return s, nil
+}
+
+// code checks length and alphabet.
+func (s *Settings) code(c Config, ps *problems) {
+	if s.Length == 0 {
+		s.Length = DefaultLength
+	}
+	if s.Alphabet == "" {
+		s.Alphabet = DefaultAlphabet
+	}
+	lengthOK := s.Length >= 1 && s.Length <= MaxLength
+	if !lengthOK {
+		ps.add("length", "must be 1 to %d, not %d", MaxLength, s.Length)
+	}
+	alphabetOK := true
+	seen := map[byte]bool{}
+	for i := range len(s.Alphabet) {
+		ch := s.Alphabet[i]
+		switch {
+		case ch <= ' ' || ch > '~':
+			ps.add("alphabet", "must be printable ASCII characters without spaces; character %d is not", i+1)
+			alphabetOK = false
+		case seen[ch]:
+			ps.add("alphabet", "must not repeat a character; %q is repeated", ch)
+			alphabetOK = false
+		}
+		if !alphabetOK {
+			break
+		}
+		seen[ch] = true
+	}
+	if alphabetOK && len(s.Alphabet) < 2 {
+		ps.add("alphabet", "must have at least 2 characters")
+		alphabetOK = false
+	}
+	if lengthOK && alphabetOK && !allows(len(s.Alphabet), s.Length, MinCodes) {
+		path := "length"
+		if c.Length == 0 {
+			path = "alphabet"
+		}
+		ps.add(path, "a code of %d characters of %d allows fewer than %d different codes; make it longer", s.Length, len(s.Alphabet), MinCodes)
+	}
+}
+
+// allows reports whether n characters of an alphabet of size k make
+// at least `least` different codes.
+func allows(k, n, least int) bool {
+	codes := 1
+	for range n {
+		codes *= k
+		if codes >= least {
+			return true
+		}
+	}
+	return codes >= least
+}
+
+// sender checks the sender: exactly one of a webhook with its secret, and
+// the log with development: true.
+func (s *Settings) sender(c Config, ps *problems) {
+	sc := c.Sender
+	switch {
+	case sc.Webhook != "" && sc.Log:
+		ps.add("sender", "webhook and log exclude each other: choose one")
+	case sc.Webhook == "" && !sc.Log:
+		ps.add("sender", "is required: {webhook: URL, secret: ...}, or {log: true} in development")
+	}
+	if sc.Webhook != "" {
+		s.Webhook = sc.Webhook
+		// The URL may hold credentials: a problem shows it redacted.
+		u, err := url.Parse(sc.Webhook)
+		switch {
+		case err != nil:
+			ps.add("sender.webhook", "must be an http or https URL; this one cannot be parsed (it is not shown: it may hold credentials)")
+		case (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+			ps.add("sender.webhook", "must be an http or https URL, not %q", redact.URL(sc.Webhook))
+		case u.Scheme == "http" && !loopback(u.Hostname()):
+			s.Warnings = append(s.Warnings, fmt.Sprintf("sender.webhook %s is plain http: every code crosses the network in clear; use https", redact.URL(sc.Webhook)))
+		}
+		if sc.Secret == "" {
+			ps.add("sender.secret", "is required for a webhook (use ${ENV})")
+		} else if key, err := webhookKey(sc.Secret); err != nil {
+			ps.add("sender.secret", "%v", err)
+		} else {
+			s.WebhookKey = key
+		}
+	} else if sc.Secret != "" {
+		ps.add("sender.secret", "is only for a webhook")
+	}
+	if sc.Log {
+		if !c.Development {
+			ps.add("sender.log", "writes every code to the log: it is for development only, and needs development: true")
+		} else {
+			s.LogSender = true
+			s.Warnings = append(s.Warnings, "sender.log writes every one-time code to the log: for development only, never in production")
+		}
+	}
+}
+
+// loopback reports whether host names this machine.
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// The webhook secret's forms: the Standard Webhooks one, "whsec_" and a
+// base64 key, or any other text, which is the key itself. The rules are
+// the host's signal webhooks' (host/signals/webhooksig), so that one
+// secret works for both.
+const (
+	webhookSecretPrefix  = "whsec_"
+	minWebhookKeyBytes   = 24
+	maxWebhookKeyBytes   = 64
+	minWebhookSecretText = 16
+)
+
+// webhookKey returns the HMAC key a webhook secret stands for. Its errors
+// never hold the secret.
+func webhookKey(secret string) ([]byte, error) {
+	encoded, standard := strings.CutPrefix(secret, webhookSecretPrefix)
+	if !standard {
+		if len(secret) < minWebhookSecretText {
+			return nil, fmt.Errorf("must be at least %d characters (or %s and a base64 key)", minWebhookSecretText, webhookSecretPrefix)
+		}
+		return []byte(secret), nil
+	}
+	// The decoder skips line breaks; a secret must not hold any.
+	key, err := base64.StdEncoding.Strict().DecodeString(encoded)
+	if err != nil || strings.ContainsAny(encoded, "\r\n") {
+		return nil, fmt.Errorf("after %s must come the key in standard base64, with padding", webhookSecretPrefix)
+	}
+	if len(key) < minWebhookKeyBytes || len(key) > maxWebhookKeyBytes {
+		return nil, fmt.Errorf("the key after %s must be %d to %d bytes, not %d", webhookSecretPrefix, minWebhookKeyBytes, maxWebhookKeyBytes, len(key))
+	}
+	return key, nil
+}

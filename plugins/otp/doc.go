@@ -1,0 +1,29 @@
+// Package otp is the first-party "otp" plugin: one-time codes for
+// authorization requests (sdk.AuthorizationRequestBackend).
+//
+// For each request, and again at each reset, PrepareChallenge draws a new
+// code (crypto/rand, without modulo bias), delivers it through the
+// configured sender, and keeps only a keyed hash of it in the challenge's
+// state: HMAC-SHA256 over the request id, the generation and the code,
+// with the state's request id, generation and a used flag. CheckAnswer
+// compares in constant time; a code is valid once, for its own request and
+// generation only, and an empty code never is. The plugin keeps nothing in
+// memory between calls but the hash key.
+//
+// The hash key is the configuration's hash_key (at least 32 bytes), or
+// else one the plugin makes once with crypto/rand and keeps in its host
+// storage, shared by every host on the database. The configured key is
+// the stronger choice: a stored key sits in the same database as the
+// hashes it keys, so whoever reads the database can try every code against
+// a hash offline; a configured key keeps them apart.
+//
+// The sender is a webhook (sender.webhook and sender.secret): a JSON POST
+// signed with the Standard Webhooks scheme as the host's signal webhooks
+// are, retried a few times within the call's deadline; a delivery that
+// fails fails the challenge, and so the request (fail closed). Or, for
+// development only, the log (sender.log with development: true).
+//
+// The code is never logged (but by the log sender), never in an error and
+// never in the state in clear; neither the webhook's secret nor the hash
+// key is ever logged. Settings are in docs/config.md.
+package otp
