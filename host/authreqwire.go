@@ -6,6 +6,9 @@ import (
 	"time"
 
 	"github.com/portcullis-auth/portcullis/host/authreq"
+	"github.com/portcullis-auth/portcullis/host/chain"
+	"github.com/portcullis-auth/portcullis/host/config"
+	"github.com/portcullis-auth/portcullis/host/httpapi"
 	"github.com/portcullis-auth/portcullis/sdk"
 	"github.com/portcullis-auth/portcullis/sdk/hostside"
 )
@@ -34,6 +37,24 @@ func (h *Host) authRequests() (*authreq.Service, error) {
 		MaxExpiration: a.MaxExpiration.D(), MaxWrongAnswers: a.MaxWrongAnswers, CallTimeout: timeout,
 		Signals: h.signals, Logger: h.log,
 	}), nil
+}
+
+// twoFactor is the two-factor login, or nil when two_factor.required is
+// none. Its chain is the login chain's lockout links (the same counters:
+// a wrong code counts as a wrong password does) and the code's check.
+func (h *Host) twoFactor(links []chain.Link, svc *authreq.Service) *httpapi.TwoFactor {
+	tf := h.cfg.TwoFactor
+	if tf.Required != config.TwoFactorAll {
+		return nil
+	}
+	var tfLinks []chain.Link
+	for _, l := range links {
+		if l.Limiter != nil {
+			tfLinks = append(tfLinks, chain.Link{Name: l.Name, Limiter: l.Limiter, Timeout: l.Timeout})
+		}
+	}
+	tfLinks = append(tfLinks, chain.Link{Name: tf.Backend, Authenticator: authreq.SecondFactor{Service: svc}, Timeout: 10 * time.Second})
+	return &httpapi.TwoFactor{Service: svc, Backend: tf.Backend, Expiration: tf.Expiration.D(), Chain: chain.New(h.log, tfLinks...)}
 }
 
 // expireAuthRequests marks the authorization requests whose time is up

@@ -166,6 +166,7 @@ func (h *Host) start(ctx context.Context, opts Options) error {
 		Admin:        adminSvc,
 		AdminPage:    adminPage,
 		AuthRequests: authRequests,
+		TwoFactor:    h.twoFactor(links, authRequests),
 		Chain:        chain.New(h.log, links...),
 		Tokens:       issuer,
 		Issuer:       cfg.Tokens.Issuer,

@@ -44,7 +44,9 @@ type Config struct {
 	ForwardAuth ForwardAuth `json:"forward_auth"`
 	// AuthorizationRequests configures authorization requests.
 	AuthorizationRequests AuthorizationRequests `json:"authorization_requests"`
-	Plugins               Plugins               `json:"plugins"`
+	// TwoFactor configures two-factor logins.
+	TwoFactor TwoFactor `json:"two_factor"`
+	Plugins   Plugins   `json:"plugins"`
 	// Backends is the login chain, in order.
 	Backends []Backend `json:"backends"`
 	Signals  Signals   `json:"signals"`
@@ -280,6 +282,7 @@ func (c *Config) applyDefaults() {
 	c.Signals.applyDefaults()
 	c.Limits.applyDefaults()
 	c.AuthorizationRequests.applyDefaults(c.Backends)
+	c.TwoFactor.applyDefaults(c.AuthorizationRequests.Backends)
 	if c.Log.Level == "" {
 		c.Log.Level = "info"
 	}
@@ -354,6 +357,7 @@ func (c *Config) validate() []Problem {
 	ps = append(ps, c.Sessions.validate()...)
 	ps = append(ps, c.ForwardAuth.validate()...)
 	ps = append(ps, c.AuthorizationRequests.validate(c.Backends)...)
+	ps = append(ps, c.TwoFactor.validate(c.AuthorizationRequests.Backends)...)
 	positive("plugins.start_timeout", c.Plugins.StartTimeout)
 	positive("plugins.restart_backoff", c.Plugins.RestartBackoff)
 	positive("plugins.stop_grace", c.Plugins.StopGrace)

@@ -204,7 +204,7 @@ func (b *loginBody) validate() error {
 
 // handleLogin logs in and answers with tokens: POST /v1/login.
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
-	s.login(w, r, s.issueTokens)
+	s.login(w, r, grantTokens)
 }
 
 // A granter answers a login the chain granted (with tokens, or a session
@@ -212,9 +212,24 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 // login is recorded, or ok false when it has answered an error.
 type granter func(w http.ResponseWriter, r *http.Request, login *chain.Login, req *sdk.AuthenticateRequest) (sessionID string, answer func(), ok bool)
 
-// login runs a login through the chain and answers it; grant answers a
-// success.
-func (s *Server) login(w http.ResponseWriter, r *http.Request, grant granter) {
+// How a granted login is answered: with tokens, or a session cookie.
+const (
+	grantTokens  = "tokens"
+	grantSession = "session"
+)
+
+// granter returns the granter of a kind of answer.
+func (s *Server) granter(kind string) granter {
+	if kind == grantSession {
+		return s.startSession
+	}
+	return s.issueTokens
+}
+
+// login runs a login through the chain and answers it; kind says how a
+// success is answered (grantTokens or grantSession), unless a second
+// factor is required first.
+func (s *Server) login(w http.ResponseWriter, r *http.Request, kind string) {
 	var body loginBody
 	err := decodeJSON(r, &body)
 	if err == nil {
@@ -251,7 +266,15 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, grant granter) {
 		Path:        r.URL.Path,
 	}
 	login := s.opts.Chain.Run(r.Context(), req)
+	s.answer(w, r, login, req, kind, true)
+}
+
+// answer answers a login the chain ran: kind says how a success is
+// answered, and firstFactor whether a required second factor is still
+// to come (a success then answers 202 with the 2FA request).
+func (s *Server) answer(w http.ResponseWriter, r *http.Request, login *chain.Login, req *sdk.AuthenticateRequest, kind string, firstFactor bool) {
 	res := login.Result
+	requestID, client := req.RequestID, req.Client
 	// The login's logger is made when a line is written: most logins
 	// write none at the default level, and making one costs more than
 	// deciding most of them.
@@ -263,7 +286,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, grant granter) {
 		s.failClosed(w, r, login, log, req)
 		return
 	case chain.Success:
-		s.succeed(w, r, login, log, req, grant)
+		if firstFactor && s.opts.TwoFactor != nil {
+			s.startSecondFactor(w, r, login, log, req, kind)
+			return
+		}
+		s.succeed(w, r, login, log, req, s.granter(kind))
 		return
 	}
 	// A decided failure: it is counted before it is answered, and one that

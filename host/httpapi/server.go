@@ -65,6 +65,8 @@ type Options struct {
 	// AuthRequests runs authorization requests; without it their
 	// endpoints answer 503.
 	AuthRequests *authreq.Service
+	// TwoFactor, if set, makes every login prove a second factor.
+	TwoFactor *TwoFactor
 	// AdminPage, if set, serves the admin web page under /admin/.
 	AdminPage http.Handler
 }
@@ -107,6 +109,7 @@ func New(opts Options) *Server {
 	s.logins = opts.Metrics.Counter("portcullis_logins_total", "Logins by outcome.", "outcome")
 	s.admit = newAdmission(opts.LoginLimits, opts.Metrics, &throttledLog{log: opts.Logger, interval: time.Minute})
 	s.mux.HandleFunc("POST /v1/login", s.handleLogin)
+	s.mux.HandleFunc("POST /v1/login/2fa", s.handleSecondFactor)
 	s.mux.HandleFunc("POST /v1/token/refresh", s.handleRefresh)
 	s.mux.HandleFunc("POST /v1/token/revoke", s.handleRevoke)
 	s.mux.HandleFunc("POST /v1/token/introspect", s.requireApp(s.handleIntrospect))

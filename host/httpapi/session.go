@@ -45,7 +45,7 @@ func (s *Server) handleSessionLogin(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden, codeCSRF, "a login from another site's page is refused", nil)
 		return
 	}
-	s.login(w, r, s.startSession)
+	s.login(w, r, grantSession)
 }
 
 // startSession answers a login the chain granted with a session cookie.

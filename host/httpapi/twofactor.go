@@ -1,0 +1,120 @@
+package httpapi
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/portcullis-auth/portcullis/host/authreq"
+	"github.com/portcullis-auth/portcullis/host/chain"
+	"github.com/portcullis-auth/portcullis/sdk"
+)
+
+// TwoFactor makes every login whose password is right prove a second
+// factor: the login is answered 202 with a 2FA authorization request
+// whose code the backend delivers, and completed at POST /v1/login/2fa.
+type TwoFactor struct {
+	Service *authreq.Service
+	// Backend prepares and checks the codes.
+	Backend string
+	// Expiration is how long a code is good for.
+	Expiration time.Duration
+	// Chain completes a login with its code: the login chain's lockout
+	// links, then authreq.SecondFactor, so that wrong codes are counted
+	// as wrong passwords are.
+	Chain *chain.Chain
+}
+
+// startSecondFactor answers a login whose first factor was right with a
+// 2FA request. For the lockout the first step is neither a success nor a
+// failure (its attempt is given back): only the code's answer is. A right
+// password therefore never resets a counter that wrong codes filled.
+func (s *Server) startSecondFactor(w http.ResponseWriter, r *http.Request, login *chain.Login, log func() *slog.Logger, req *sdk.AuthenticateRequest, kind string) {
+	tf := s.opts.TwoFactor
+	_ = login.End(r.Context(), sdk.LoginUnavailable, "")
+	ar, err := tf.Service.StartSecondFactor(r.Context(), tf.Backend, login.Result.Identity, kind, tf.Expiration)
+	if err != nil {
+		s.logins.Inc("unavailable")
+		log().Warn("login failed closed: its second factor could not be sent", "error", err)
+		s.emitUnavailable(r, req, tf.Backend, codeBackendUnavailable)
+		writeError(w, http.StatusServiceUnavailable, codeBackendUnavailable, "the second factor could not be sent; try again later", nil)
+		return
+	}
+	s.logins.Inc("second_factor")
+	writeJSON(w, http.StatusAccepted, map[string]any{
+		"authorization_request": ar.ID,
+		"slug":                  ar.Slug,
+		"methods":               []string{"code"},
+		"delivery":              ar.Delivery,
+		"expires_at":            ar.ExpiresAt.UTC().Format(time.RFC3339),
+	})
+}
+
+// secondFactorBody is POST /v1/login/2fa's body.
+type secondFactorBody struct {
+	AuthorizationRequest *string     `json:"authorization_request"`
+	Code                 *string     `json:"code"`
+	Client               *clientBody `json:"client"`
+}
+
+// handleSecondFactor completes a two-factor login with its code:
+// POST /v1/login/2fa. It answers as the login it completes would have
+// (tokens, or a session cookie); a wrong code is 401 and counted by the
+// lockout as a wrong password is.
+func (s *Server) handleSecondFactor(w http.ResponseWriter, r *http.Request) {
+	tf := s.opts.TwoFactor
+	if tf == nil {
+		writeError(w, http.StatusNotFound, codeNotFound, "two-factor login is not enabled", nil)
+		return
+	}
+	var body secondFactorBody
+	if err := decodeJSON(r, &body); err != nil {
+		writeBadRequest(w, err)
+		return
+	}
+	switch {
+	case body.AuthorizationRequest == nil || *body.AuthorizationRequest == "" || len(*body.AuthorizationRequest) > 64:
+		writeError(w, http.StatusBadRequest, codeInvalidRequest, "authorization_request is required", nil)
+		return
+	case body.Code == nil:
+		writeError(w, http.StatusBadRequest, codeInvalidRequest, "code is required", nil)
+		return
+	case len(*body.Code) > 256:
+		writeError(w, http.StatusBadRequest, codeInvalidRequest, "code is longer than 256 bytes", nil)
+		return
+	}
+	id := *body.AuthorizationRequest
+	kind, username, err := tf.Service.PendingLogin(r.Context(), id)
+	if err != nil {
+		s.log.Error("reading a two-factor login", "request_id", w.Header().Get("X-Request-Id"), "error", err)
+		writeError(w, http.StatusServiceUnavailable, codeBackendUnavailable, "the login could not be read; try again later", nil)
+		return
+	}
+	if kind == "" {
+		writeError(w, http.StatusUnauthorized, codeInvalidCredentials, "the code or the authorization request is wrong", nil)
+		return
+	}
+	if kind == grantSession && !s.sameOrigin(r) {
+		writeError(w, http.StatusForbidden, codeCSRF, "a login from another site's page is refused", nil)
+		return
+	}
+	app, ok := s.appCaller(w, r)
+	if !ok {
+		return
+	}
+	client, ok := s.trusted.clientFactsFor(r, body.Client, app)
+	if !ok {
+		writeError(w, http.StatusBadRequest, codeInvalidRequest, "client.ip is not an IP address", nil)
+		return
+	}
+	done, ok := s.admit.admit(w, r, client.IP)
+	if !ok {
+		return
+	}
+	defer done()
+	req := &sdk.AuthenticateRequest{
+		RequestID: w.Header().Get("X-Request-Id"), Username: username, Password: *body.Code,
+		Credentials: map[string]string{authreq.CredentialRequest: id}, Client: client, Path: r.URL.Path,
+	}
+	s.answer(w, r, tf.Chain.Run(r.Context(), req), req, kind, false)
+}
