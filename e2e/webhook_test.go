@@ -5,7 +5,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"strings"
@@ -60,17 +62,25 @@ func newHook(t *testing.T, secret string) *hook {
 func (h *hook) url() string { return "http://" + h.addr + "/hook" }
 
 func (h *hook) start() {
-	addr := h.addr
-	if addr == "" {
-		addr = "127.0.0.1:0"
-	}
 	var ln net.Listener
 	var err error
-	for i := 0; i < 50; i++ { // the old socket may linger briefly
-		if ln, err = net.Listen("tcp", addr); err == nil {
-			break
+	if h.addr == "" {
+		// A port below the kernel's ephemeral range (32768 and up on
+		// Linux): while the receiver is stopped, no connection or
+		// listener of another test is given its port by the kernel, so
+		// it can start again on it.
+		for i := 0; i < 100; i++ {
+			if ln, err = net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12000))); err == nil {
+				break
+			}
 		}
-		time.Sleep(20 * time.Millisecond)
+	} else {
+		for i := 0; i < 50; i++ { // the old socket may linger briefly
+			if ln, err = net.Listen("tcp", h.addr); err == nil {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 	}
 	if err != nil {
 		h.t.Fatalf("webhook listen: %v", err)
