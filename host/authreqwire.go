@@ -42,10 +42,10 @@ func (h *Host) authRequests() (*authreq.Service, error) {
 // twoFactor is the two-factor login, or nil when two_factor.required is
 // none. Its chain is the login chain's lockout links (the same counters:
 // a wrong code counts as a wrong password does) and the code's check.
-func (h *Host) twoFactor(links []chain.Link, svc *authreq.Service) *httpapi.TwoFactor {
+func (h *Host) twoFactor(links []chain.Link, svc *authreq.Service, totp *httpapi.TOTP) (*httpapi.TwoFactor, error) {
 	tf := h.cfg.TwoFactor
-	if tf.Required != config.TwoFactorAll {
-		return nil
+	if tf.Required != config.TwoFactorAll && tf.Required != config.TwoFactorEnrolled {
+		return nil, nil
 	}
 	var tfLinks []chain.Link
 	for _, l := range links {
@@ -54,7 +54,28 @@ func (h *Host) twoFactor(links []chain.Link, svc *authreq.Service) *httpapi.TwoF
 		}
 	}
 	tfLinks = append(tfLinks, chain.Link{Name: tf.Backend, Authenticator: authreq.SecondFactor{Service: svc}, Timeout: 10 * time.Second})
-	return &httpapi.TwoFactor{Service: svc, Backend: tf.Backend, Expiration: tf.Expiration.D(), Chain: chain.New(h.log, tfLinks...)}
+	out := &httpapi.TwoFactor{Service: svc, Backend: tf.Backend, Expiration: tf.Expiration.D(), Chain: chain.New(h.log, tfLinks...)}
+	if tf.Required == config.TwoFactorEnrolled {
+		if totp == nil {
+			return nil, fmt.Errorf("two_factor.required: enrolled needs a two_factor.backend that enrolls authenticator apps (the otp plugin); backend %q does not", tf.Backend)
+		}
+		out.OnlyEnrolled, out.Enrolled = true, totp.Enrolled
+	}
+	return out, nil
+}
+
+// totp serves users' authenticator-app enrollment through the two-factor
+// backend's commands, when that backend takes commands (the otp plugin).
+func (h *Host) totp() *httpapi.TOTP {
+	name := h.cfg.TwoFactor.Backend
+	if name == "" {
+		return nil
+	}
+	inst := h.sup.Instance(name)
+	if !inst.Status().Info.Has(hostside.Admin) {
+		return nil
+	}
+	return &httpapi.TOTP{Backend: name, Admin: inst.Admin(), Issuer: "Portcullis"}
 }
 
 // expireAuthRequests marks the authorization requests whose time is up

@@ -160,13 +160,19 @@ func (h *Host) start(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
+	totp := h.totp()
+	twoFactor, err := h.twoFactor(links, authRequests, totp)
+	if err != nil {
+		return err
+	}
 	adminSvc := h.adminService(adminLinks)
 	adminPage := adminui.New(adminSvc, adminui.Options{Logger: h.log})
 	h.api = httpapi.New(httpapi.Options{
 		Admin:        adminSvc,
 		AdminPage:    adminPage,
 		AuthRequests: authRequests,
-		TwoFactor:    h.twoFactor(links, authRequests),
+		TwoFactor:    twoFactor,
+		TOTP:         totp,
 		Chain:        chain.New(h.log, links...),
 		Tokens:       issuer,
 		Issuer:       cfg.Tokens.Issuer,

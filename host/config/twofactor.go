@@ -8,9 +8,11 @@ import (
 
 // TwoFactor configures two-factor logins (docs/authorization-requests.md).
 type TwoFactor struct {
-	// Required is "none" (the default: one factor) or "all": every login
+	// Required is "none" (the default: one factor), "all": every login
 	// whose password is right is answered 202 with a 2FA authorization
-	// request, and completed with its code at POST /v1/login/2fa.
+	// request, and completed with its code at POST /v1/login/2fa, or
+	// "enrolled": only the logins of users who enrolled an authenticator
+	// app (TOTP).
 	Required string `json:"required"`
 	// Backend is the authorization-request backend that makes and checks
 	// the codes; default: the only one of authorization_requests.backends.
@@ -22,8 +24,9 @@ type TwoFactor struct {
 
 // The values of two_factor.required.
 const (
-	TwoFactorNone = "none"
-	TwoFactorAll  = "all"
+	TwoFactorNone     = "none"
+	TwoFactorAll      = "all"
+	TwoFactorEnrolled = "enrolled"
 )
 
 func (t *TwoFactor) applyDefaults(authBackends []string) {
@@ -43,10 +46,13 @@ func (t *TwoFactor) validate(authBackends []string) []Problem {
 	}
 	switch t.Required {
 	case TwoFactorNone:
-		return nil
-	case TwoFactorAll:
+		if t.Backend != "" && !slices.Contains(authBackends, t.Backend) {
+			fail("backend", "%q is not one of authorization_requests.backends", t.Backend)
+		}
+		return ps
+	case TwoFactorAll, TwoFactorEnrolled:
 	default:
-		fail("required", "must be none or all (enrolled, with TOTP, is not available yet)")
+		fail("required", "must be none, all or enrolled")
 	}
 	switch {
 	case t.Backend == "" && len(authBackends) == 0:

@@ -287,8 +287,19 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, login *chain.Log
 		return
 	case chain.Success:
 		if firstFactor && s.opts.TwoFactor != nil {
-			s.startSecondFactor(w, r, login, log, req, kind)
-			return
+			need, err := s.opts.TwoFactor.applies(r.Context(), res.Identity)
+			if err != nil {
+				_ = login.End(r.Context(), sdk.LoginUnavailable, "")
+				s.logins.Inc("unavailable")
+				log().Warn("login failed closed: whether it needs a second factor could not be told", "error", err)
+				s.emitUnavailable(r, req, s.opts.TwoFactor.Backend, codeBackendUnavailable)
+				writeError(w, http.StatusServiceUnavailable, codeBackendUnavailable, "the login could not be checked; try again later", nil)
+				return
+			}
+			if need {
+				s.startSecondFactor(w, r, login, log, req, kind)
+				return
+			}
 		}
 		s.succeed(w, r, login, log, req, s.granter(kind))
 		return

@@ -65,8 +65,10 @@ type Options struct {
 	// AuthRequests runs authorization requests; without it their
 	// endpoints answer 503.
 	AuthRequests *authreq.Service
-	// TwoFactor, if set, makes every login prove a second factor.
+	// TwoFactor, if set, makes logins prove a second factor.
 	TwoFactor *TwoFactor
+	// TOTP, if set, lets users enroll an authenticator app.
+	TOTP *TOTP
 	// AdminPage, if set, serves the admin web page under /admin/.
 	AdminPage http.Handler
 }
@@ -110,6 +112,8 @@ func New(opts Options) *Server {
 	s.admit = newAdmission(opts.LoginLimits, opts.Metrics, &throttledLog{log: opts.Logger, interval: time.Minute})
 	s.mux.HandleFunc("POST /v1/login", s.handleLogin)
 	s.mux.HandleFunc("POST /v1/login/2fa", s.handleSecondFactor)
+	s.mux.HandleFunc("POST /v1/totp/enroll", s.handleTOTPEnroll)
+	s.mux.HandleFunc("POST /v1/totp/confirm", s.handleTOTPConfirm)
 	s.mux.HandleFunc("POST /v1/token/refresh", s.handleRefresh)
 	s.mux.HandleFunc("POST /v1/token/revoke", s.handleRevoke)
 	s.mux.HandleFunc("POST /v1/token/introspect", s.requireApp(s.handleIntrospect))

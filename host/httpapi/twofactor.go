@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"time"
@@ -23,6 +24,18 @@ type TwoFactor struct {
 	// links, then authreq.SecondFactor, so that wrong codes are counted
 	// as wrong passwords are.
 	Chain *chain.Chain
+	// OnlyEnrolled asks a second factor only of the users who enrolled an
+	// authenticator app (two_factor.required: enrolled); Enrolled tells.
+	OnlyEnrolled bool
+	Enrolled     func(ctx context.Context, userID string) (bool, error)
+}
+
+// applies reports whether a login of id needs a second factor.
+func (tf *TwoFactor) applies(ctx context.Context, id sdk.Identity) (bool, error) {
+	if !tf.OnlyEnrolled {
+		return true, nil
+	}
+	return tf.Enrolled(ctx, id.Subject)
 }
 
 // startSecondFactor answers a login whose first factor was right with a

@@ -8,13 +8,14 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/portcullis-auth/portcullis/sdk"
 	"github.com/portcullis-auth/portcullis/sdk/authreq"
 )
 
 // Version is the plugin's version, reported in its metadata.
-const Version = "1.0.0"
+const Version = "1.1.0"
 
 // The reasons of a verdict that is not valid.
 const (
@@ -32,15 +33,18 @@ type Plugin struct {
 	storage  sdk.Storage
 	send     sender
 	log      *slog.Logger
-	// random is where codes come from: crypto/rand.
+	// random is where codes, TOTP secrets, nonces and recovery codes
+	// come from: crypto/rand.
 	random io.Reader
+	// now is the clock TOTP codes are checked by.
+	now func() time.Time
 
 	mu        sync.Mutex
 	storedKey []byte // the stored hash key, once read (key.go)
 }
 
 // New returns an unconfigured plugin.
-func New() *Plugin { return &Plugin{log: sdk.Logger(), random: rand.Reader} }
+func New() *Plugin { return &Plugin{log: sdk.Logger(), random: rand.Reader, now: time.Now} }
 
 // Metadata implements sdk.Plugin.
 func (p *Plugin) Metadata() sdk.Metadata {
@@ -70,12 +74,27 @@ func (p *Plugin) Configure(_ context.Context, req *sdk.ConfigureRequest) error {
 // new code for the request's generation, delivers it, and returns its
 // keyed hash as the state. A code that could not be delivered is an error
 // matching sdk.ErrUnavailable, and the host refuses the request.
+//
+// The 2FA request of a user with a confirmed TOTP enrollment is the
+// exception: nothing is sent, the user answers with a code of their
+// authenticator app (or a recovery code), and the challenge's Delivery is
+// "totp". If the enrollment cannot be read, the request is refused.
 func (p *Plugin) PrepareChallenge(ctx context.Context, req *authreq.Request) (authreq.Challenge, error) {
 	if p.settings == nil {
 		return authreq.Challenge{}, fmt.Errorf("%w: the otp backend is not configured", sdk.ErrUnavailable)
 	}
 	if req.ID == "" {
 		return authreq.Challenge{}, fmt.Errorf("%w: the request has no id", sdk.ErrInvalidArgument)
+	}
+	if req.Slug == Slug2FA {
+		enrolled, err := p.totpEnrolled(ctx, req.UserID)
+		if err != nil {
+			return authreq.Challenge{}, fmt.Errorf("%w: otp: reading the user's TOTP enrollment: %v", sdk.ErrUnavailable, err)
+		}
+		if enrolled {
+			p.log.Debug("otp: TOTP challenge prepared", "request_id", req.ID, "generation", req.Generation)
+			return prepareTOTP(req)
+		}
 	}
 	key, err := p.hashKey(ctx)
 	if err != nil {
@@ -103,7 +122,9 @@ func (p *Plugin) PrepareChallenge(ctx context.Context, req *authreq.Request) (au
 // which must be req's, and the state's code has not been used; the verdict
 // that accepts it returns the state marked used. The code is compared in
 // constant time, exactly as typed: an app that shows it in groups removes
-// the spaces. Credentials are not looked at.
+// the spaces. Credentials are not looked at. A TOTP challenge's answer is
+// judged by checkTOTP, which marks the code's step (or the recovery code)
+// used for the user, across requests.
 func (p *Plugin) CheckAnswer(ctx context.Context, req *authreq.Request, raw []byte, answer authreq.Answer) (authreq.Verdict, error) {
 	if p.settings == nil {
 		return authreq.Verdict{}, fmt.Errorf("%w: the otp backend is not configured", sdk.ErrUnavailable)
@@ -121,6 +142,14 @@ func (p *Plugin) CheckAnswer(ctx context.Context, req *authreq.Request, raw []by
 		p.log.Warn("otp: an answer was checked against another request's or generation's state", "request_id", req.ID, "generation", req.Generation)
 		return authreq.Verdict{Reason: ReasonInvalidCode}, nil
 	}
+	if st.Method == methodTOTP {
+		v, err := p.checkTOTP(ctx, req, answer.Code)
+		if err != nil || !v.Valid {
+			return v, err
+		}
+		st.Used = true
+		return authreq.Verdict{Valid: true, State: st.encode()}, nil
+	}
 	key, err := p.hashKey(ctx)
 	if err != nil {
 		return authreq.Verdict{}, err
@@ -136,4 +165,5 @@ func (p *Plugin) CheckAnswer(ctx context.Context, req *authreq.Request, raw []by
 var (
 	_ sdk.Plugin                      = (*Plugin)(nil)
 	_ sdk.AuthorizationRequestBackend = (*Plugin)(nil)
+	_ sdk.Admin                       = (*Plugin)(nil)
 )

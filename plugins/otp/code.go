@@ -57,12 +57,14 @@ func codeMAC(key []byte, id string, generation int, code string) []byte {
 
 // state is a challenge's state, as the host stores it: the keyed hash of
 // the code, what it was made for, and whether it has been used. It holds
-// no code.
+// no code. A TOTP challenge's state (Method methodTOTP) has no hash: the
+// code is checked against the user's enrollment.
 type state struct {
 	Version    int    `json:"v"`
+	Method     string `json:"m,omitempty"`
 	RequestID  string `json:"id"`
 	Generation int    `json:"gen"`
-	MAC        []byte `json:"mac"`
+	MAC        []byte `json:"mac,omitempty"`
 	Used       bool   `json:"used"`
 }
 
@@ -82,7 +84,13 @@ func (s state) encode() []byte {
 
 func decodeState(raw []byte) (state, error) {
 	var s state
-	if err := json.Unmarshal(raw, &s); err != nil || s.Version != stateVersion || len(s.MAC) != sha256.Size {
+	if err := json.Unmarshal(raw, &s); err != nil || s.Version != stateVersion {
+		return state{}, errNotAState
+	}
+	switch {
+	case s.Method == methodCode && len(s.MAC) == sha256.Size:
+	case s.Method == methodTOTP && len(s.MAC) == 0:
+	default:
 		return state{}, errNotAState
 	}
 	return s, nil
