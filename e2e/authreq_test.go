@@ -271,3 +271,44 @@ func countSignal(h *hook, name, requestID string) int {
 	}
 	return len(seen)
 }
+
+// TestAuthorizationRequestBoundToASession: a request created with the
+// user's access token is answered and granted only while the token's
+// session lives; a token of another user, or one not valid, is refused.
+func TestAuthorizationRequestBoundToASession(t *testing.T) {
+	t.Parallel()
+	box := newCodeBox(t)
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, "storage: {driver: sqlite, dsn: ./portcullis.db}\n"+otpBackends(box))
+	h := startHost(t, cfg)
+	addUser(t, cfg, nil, "alice", "alice-password-1")
+	addUser(t, cfg, nil, "bob", "bob-password-1")
+	app := authApp{t, createApp(t, cfg, nil, "bank")}
+	alice, bob := mustLogin(t, h, "alice", "alice-password-1"), mustLogin(t, h, "bob", "bob-password-1")
+
+	for what, body := range map[string]string{
+		"another user's token": fmt.Sprintf(`{"slug":"transfer","user":"alice","title":"t","token":%q}`, bob.access),
+		"a token not valid":    `{"slug":"transfer","title":"t","token":"eyJhbGciOiJub25lIn0.e30."}`,
+	} {
+		if r := app.call(h, "POST", "", body); r.status != 400 {
+			t.Errorf("binding with %s: %d %s, want 400", what, r.status, r.raw)
+		}
+	}
+	r := app.call(h, "POST", "", fmt.Sprintf(`{"slug":"transfer","title":"Approve","token":%q}`, alice.access))
+	if r.status != 201 || r.body["bound"] != true {
+		t.Fatalf("a bound request: %d %s", r.status, r.raw)
+	}
+	id := r.body["id"].(string)
+	if resp := send(t, http.MethodPost, h.url+"/v1/token/revoke", fmt.Sprintf(`{"token":%q}`, alice.refresh), nil); resp.status != 200 {
+		t.Fatalf("logout: %d %s", resp.status, resp.raw)
+	}
+	for _, verb := range []string{"check", "grant"} {
+		body := ""
+		if verb == "check" {
+			body = fmt.Sprintf(`{"code":%q}`, box.code(id))
+		}
+		if r := app.call(h, "POST", "/"+id+"/"+verb, body); r.status != 409 || r.body["error"] != "session_ended" {
+			t.Errorf("%s after the session ended: %d %s, want 409 session_ended", verb, r.status, r.raw)
+		}
+	}
+}
