@@ -111,7 +111,8 @@ func TestAuthorizationRequestCodes(t *testing.T) {
 	t.Parallel()
 	box := newCodeBox(t)
 	dir := t.TempDir()
-	cfg := writeConfig(t, dir, "storage: {driver: sqlite, dsn: ./portcullis.db}\n"+otpBackends(box))
+	cfg := writeConfig(t, dir, "storage: {driver: sqlite, dsn: ./portcullis.db}\n"+otpBackends(box)+
+		"signals: {subscribers: [{name: audit, audit_file: ./audit.jsonl, signals: [\"*\"], mode: sync}]}\n")
 	h := startHost(t, cfg)
 	addUser(t, cfg, nil, "alice", "alice-password-1")
 	app := authApp{t, createApp(t, cfg, nil, "bank")}
@@ -161,9 +162,12 @@ func TestAuthorizationRequestCodes(t *testing.T) {
 	out := mustRun(t, cfg, "", "authreq", "list") + mustRun(t, cfg, "", "authreq", "show", a)
 	h.kill(15)
 	places := map[string]string{"the host's output": h.output(), "the CLI's output": out}
-	for _, f := range []string{"portcullis.db", "portcullis.db-wal"} {
+	for _, f := range []string{"portcullis.db", "portcullis.db-wal", "audit.jsonl"} {
 		raw, _ := os.ReadFile(filepath.Join(dir, f))
 		places[f] = string(raw)
+	}
+	if !strings.Contains(places["audit.jsonl"], "authorization_requested") {
+		t.Error("the audit file holds no authorization signal: the check below would prove nothing")
 	}
 	for where, text := range places {
 		for _, code := range []string{codeA, codeB, box.code(b), box.code(c)} {
