@@ -82,7 +82,7 @@ type authRequestRow struct {
 	Backend      string `gorm:"size:128;not null"`
 	App          string `gorm:"size:64;not null;default:''"`
 	SessionID    string `gorm:"size:36;not null;default:''"`
-	State        string `gorm:"size:16;not null;index:authreq_due,priority:1"`
+	State        string `gorm:"size:16;not null"`
 	Reason       string `gorm:"size:64;not null;default:''"`
 	WrongAnswers int    `gorm:"not null;default:0"`
 	Generation   int    `gorm:"not null;default:0"`
@@ -90,8 +90,12 @@ type authRequestRow struct {
 	Challenge    []byte
 	Delivery     string    `gorm:"size:64;not null;default:''"`
 	CreatedAt    time.Time `gorm:"not null"`
-	ExpiresAt    time.Time `gorm:"not null;index:authreq_due,priority:2"`
-	DecidedAt    *time.Time
+	// ExpiresAt is indexed alone, for the sweep of expired requests: an
+	// index led by the state would match every waiting request, and
+	// PostgreSQL could pick it over the primary key to find one row by
+	// id (reading them all).
+	ExpiresAt time.Time `gorm:"not null;index:authreq_due"`
+	DecidedAt *time.Time
 }
 
 func (authRequestRow) TableName() string { return "authorization_requests" }
