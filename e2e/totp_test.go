@@ -72,7 +72,7 @@ func TestTOTPTwoFactorLogin(t *testing.T) {
 	login := func() string {
 		t.Helper()
 		r := h.login("alice", "alice-password-1")
-		if r.status != 202 || r.body["delivery"] != "totp" {
+		if r.status != 202 || r.body["delivery"] != "totp" || fmt.Sprint(r.body["methods"]) != "[totp recovery_code]" {
 			t.Fatalf("password step of an enrolled user: %d %s, want 202 with delivery totp", r.status, r.raw)
 		}
 		id := r.body["authorization_request"].(string)

@@ -54,10 +54,16 @@ func (s *Server) startSecondFactor(w http.ResponseWriter, r *http.Request, login
 		return
 	}
 	s.logins.Inc("second_factor")
+	// What the user may answer with: the code sent, or, with an
+	// authenticator app, its code or a recovery code.
+	methods := []string{"code"}
+	if ar.Delivery == "totp" {
+		methods = []string{"totp", "recovery_code"}
+	}
 	writeJSON(w, http.StatusAccepted, map[string]any{
 		"authorization_request": ar.ID,
 		"slug":                  ar.Slug,
-		"methods":               []string{"code"},
+		"methods":               methods,
 		"delivery":              ar.Delivery,
 		"expires_at":            ar.ExpiresAt.UTC().Format(time.RFC3339),
 	})
