@@ -316,3 +316,34 @@ func TestAuthorizationRequestBoundToASession(t *testing.T) {
 		}
 	}
 }
+
+// TestAuthorizationRequestsBelongToTheirApp: an app sees, checks, resets
+// and decides only the requests it created: another app's are 404, as
+// unknown ones are; and no app may create a request with the host's own
+// slug 2FA.
+func TestAuthorizationRequestsBelongToTheirApp(t *testing.T) {
+	t.Parallel()
+	box := newCodeBox(t)
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, "storage: {driver: sqlite, dsn: ./portcullis.db}\n"+otpBackends(box))
+	h := startHost(t, cfg)
+	addUser(t, cfg, nil, "alice", "alice-password-1")
+	bank, blog := authApp{t, createApp(t, cfg, nil, "bank")}, authApp{t, createApp(t, cfg, nil, "blog")}
+	id := bank.create(h)
+	for _, c := range []struct{ method, path, body string }{
+		{"GET", "/" + id, ""}, {"POST", "/" + id + "/check", `{"code":"123456"}`}, {"POST", "/" + id + "/grant", ""},
+		{"POST", "/" + id + "/deny", ""}, {"POST", "/" + id + "/cancel", ""}, {"POST", "/" + id + "/reset", ""},
+	} {
+		if r := blog.call(h, c.method, c.path, c.body); r.status != 404 {
+			t.Errorf("another app's %s %s: %d %s, want 404", c.method, c.path, r.status, r.raw)
+		}
+	}
+	if r := bank.call(h, "GET", "/"+id, ""); r.status != 200 || r.body["state"] != "waiting" || r.body["wrong_answers"] != float64(0) {
+		t.Errorf("after another app's attempts: %d %s", r.status, r.raw)
+	}
+	for _, slug := range []string{"2FA", "2fa"} {
+		if r := bank.call(h, "POST", "", `{"slug":"`+slug+`","user":"alice","title":"t"}`); r.status != 400 {
+			t.Errorf("an app creating slug %s: %d %s, want 400", slug, r.status, r.raw)
+		}
+	}
+}

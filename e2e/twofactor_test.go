@@ -60,10 +60,23 @@ func TestTwoFactorLogin(t *testing.T) {
 		t.Fatalf("session second step: %d %s", done.status, done.raw)
 	}
 
-	// Wrong codes are counted (the replayed code above was the first);
+	// A password change between the two steps cancels the login.
+	pending := h.login("alice", "alice-password-1")
+	if pending.status != 202 {
+		t.Fatalf("password step: %d %s", pending.status, pending.raw)
+	}
+	pid := pending.body["authorization_request"].(string)
+	mustRun(t, cfg, "alice-password-2\n", "users", "passwd", "alice", "--password-stdin")
+	if r := secondFactor(t, h, pid, box.code(pid), nil); r.status != 401 {
+		t.Errorf("the second step after a password change: %d %s, want 401", r.status, r.raw)
+	}
+	mustRun(t, cfg, "alice-password-1\n", "users", "passwd", "alice", "--password-stdin")
+
+	// Wrong codes are counted (the replayed code and the cancelled
+	// login's code above were the first two);
 	// the right password in between does not reset the count
 	// (failure_limit 3).
-	for i := range 2 {
+	for i := range 1 {
 		r := h.login("alice", "alice-password-1")
 		if r.status != 202 {
 			t.Fatalf("password step %d: %d %s", i, r.status, r.raw)

@@ -257,5 +257,19 @@ func (s *Service) audit(ctx context.Context, c Caller, action, target string, de
 	if via == "" {
 		via = "cli"
 	}
+	if c.TokenName != "" {
+		// An admin may make a token that acts as another: the token's
+		// name ties the action to the admin_token_created that made it.
+		details = withDetail(details, "token", c.TokenName)
+	}
 	s.emit(ctx, &signals.AdminAction{Admin: c.Username, Via: via, Action: action, Target: target, Details: details})
+}
+
+func withDetail(m map[string]any, k string, v any) map[string]any {
+	out := make(map[string]any, len(m)+1)
+	for key, val := range m {
+		out[key] = val
+	}
+	out[k] = v
+	return out
 }

@@ -100,6 +100,15 @@ func (f SecondFactor) Authenticate(ctx context.Context, req *sdk.AuthenticateReq
 	if err := json.Unmarshal(r.Data, &p); err != nil || p.Login.Subject == "" {
 		return fmt.Errorf("2FA request %s holds no login", r.ID)
 	}
+	// A user of the users table who was disabled since the password step
+	// does not log in (a password change, a disable or a removal also
+	// cancels the request: storage.ReasonCredentialsChanged).
+	if u, err := f.Service.opts.Store.UserByUsername(ctx, r.Username); err == nil && u.ID == p.Login.Subject && u.Disabled {
+		resp.Abstain(sdk.ReasonInvalidCredentials)
+		return nil
+	} else if err != nil && !errors.Is(err, sdk.ErrNotFound) {
+		return err
+	}
 	if _, err := f.Service.Decide(ctx, id, storage.AuthRequestGranted, "login"); err != nil {
 		if errors.Is(err, ErrNotWaiting) { // decided by another answer meanwhile
 			resp.Abstain(sdk.ReasonInvalidCredentials)

@@ -149,11 +149,19 @@ func (s *Service) backend(name string) (string, sdk.AuthorizationRequestBackend,
 	return name, b, nil
 }
 
+// Store returns the database the service works on.
+func (s *Service) Store() *storage.Store { return s.opts.Store }
+
 // Create makes a waiting request for user and has its backend prepare the
 // challenge (deliver a code). Nothing is stored when the backend fails.
+// The slug 2FA is the host's own (two-factor logins): an app may not use
+// it.
 func (s *Service) Create(ctx context.Context, in NewRequest) (storage.AuthRequest, error) {
 	if err := validSlug(in.Slug); err != nil {
 		return storage.AuthRequest{}, err
+	}
+	if strings.EqualFold(in.Slug, Slug2FA) {
+		return storage.AuthRequest{}, fmt.Errorf("the slug %s is the host's own, for two-factor logins: %w", Slug2FA, sdk.ErrInvalidArgument)
 	}
 	for _, f := range []struct {
 		name, v  string

@@ -129,7 +129,7 @@ func newRig(t *testing.T, backends ...string) *rig {
 
 func (r *rig) create(t *testing.T) storage.AuthRequest {
 	t.Helper()
-	req, err := r.svc.Create(context.Background(), authreq.NewRequest{Slug: "2FA", User: "alice", Title: "Log in", App: "web"})
+	req, err := r.svc.Create(context.Background(), authreq.NewRequest{Slug: "transfer", User: "alice", Title: "Approve", App: "web"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +149,7 @@ func TestCodesValidateOnceForTheirRequestAndGeneration(t *testing.T) {
 	ctx := context.Background()
 	r := newRig(t)
 	a, b := r.create(t), r.create(t)
-	if got := r.sigs.count("2FA:authorization_requested"); got != 2 {
+	if got := r.sigs.count("transfer:authorization_requested"); got != 2 {
 		t.Errorf("%d authorization_requested signals from sender 2FA, want 2", got)
 	}
 	for _, wrong := range []string{"", "000000", r.back.code(b.ID)} {
@@ -193,7 +193,7 @@ func TestTheSixthWrongAnswerDenies(t *testing.T) {
 	if got.State != storage.AuthRequestDenied || got.Reason != storage.ReasonTooManyAttempts {
 		t.Fatalf("after 6 wrong answers: %s (%s)", got.State, got.Reason)
 	}
-	if r.sigs.count("2FA:authorization_denied") != 1 {
+	if r.sigs.count("transfer:authorization_denied") != 1 {
 		t.Errorf("signals: %v", r.sigs.sigs)
 	}
 	if _, _, err := r.svc.Check(context.Background(), req.ID, sdkreq.Answer{Code: r.back.code(req.ID)}); !errors.Is(err, authreq.ErrNotWaiting) {
@@ -225,7 +225,7 @@ func TestDecisionsAndExpiry(t *testing.T) {
 	if got, _ := r.svc.Get(ctx, late.ID); got.State != storage.AuthRequestExpired {
 		t.Fatalf("after its expiry: %s", got.State)
 	}
-	if n := r.sigs.count("2FA:authorization_expired"); n != 1 {
+	if n := r.sigs.count("transfer:authorization_expired"); n != 1 {
 		t.Errorf("%d authorization_expired signals, want 1", n)
 	}
 	for _, to := range []string{storage.AuthRequestGranted, storage.AuthRequestDenied, storage.AuthRequestCancelled} {
@@ -241,7 +241,7 @@ func TestDecisionsAndExpiry(t *testing.T) {
 func TestCreateRefusesBadInputAndFailsClosed(t *testing.T) {
 	ctx := context.Background()
 	r := newRig(t)
-	base := authreq.NewRequest{Slug: "2FA", User: "alice", Title: "Log in"}
+	base := authreq.NewRequest{Slug: "transfer", User: "alice", Title: "Approve"}
 	bad := map[string]func(*authreq.NewRequest){
 		"no slug":          func(n *authreq.NewRequest) { n.Slug = "" },
 		"a slug with /":    func(n *authreq.NewRequest) { n.Slug = "a/b" },
@@ -251,6 +251,7 @@ func TestCreateRefusesBadInputAndFailsClosed(t *testing.T) {
 		"unknown backend":  func(n *authreq.NewRequest) { n.Backend = "sms" },
 		"too long":         func(n *authreq.NewRequest) { n.Expiration = 48 * time.Hour },
 		"control in title": func(n *authreq.NewRequest) { n.Title = "a\x00b" },
+		"the host's slug":  func(n *authreq.NewRequest) { n.Slug = "2fa" },
 	}
 	for what, f := range bad {
 		in := base

@@ -130,8 +130,24 @@ func (s *Server) bindingToken(w http.ResponseWriter, r *http.Request, token stri
 	return got.Claims, true
 }
 
-func (s *Server) handleGetAuthRequest(w http.ResponseWriter, r *http.Request, _ storage.AppKey) {
-	if !s.authRequestsAvailable(w) {
+// ownRequest answers 404, as for an unknown id, unless the request was
+// created by this app: an app sees and decides only its own requests
+// (and never a two-factor login's, which the host makes). ok is false
+// when it has answered.
+func (s *Server) ownRequest(w http.ResponseWriter, r *http.Request, app storage.AppKey) bool {
+	req, err := s.opts.AuthRequests.Store().AuthRequestByID(r.Context(), r.PathValue("id"))
+	if err == nil && req.App != app.Name {
+		err = sdk.ErrNotFound
+	}
+	if err != nil {
+		s.authRequestFailed(w, r, err, storage.AuthRequest{})
+		return false
+	}
+	return true
+}
+
+func (s *Server) handleGetAuthRequest(w http.ResponseWriter, r *http.Request, app storage.AppKey) {
+	if !s.authRequestsAvailable(w) || !s.ownRequest(w, r, app) {
 		return
 	}
 	req, err := s.opts.AuthRequests.Get(r.Context(), r.PathValue("id"))
@@ -147,8 +163,8 @@ type checkBody struct {
 	Credentials map[string]string `json:"credentials"`
 }
 
-func (s *Server) handleCheckAuthRequest(w http.ResponseWriter, r *http.Request, _ storage.AppKey) {
-	if !s.authRequestsAvailable(w) {
+func (s *Server) handleCheckAuthRequest(w http.ResponseWriter, r *http.Request, app storage.AppKey) {
+	if !s.authRequestsAvailable(w) || !s.ownRequest(w, r, app) {
 		return
 	}
 	var body checkBody
@@ -174,8 +190,8 @@ func (s *Server) handleCheckAuthRequest(w http.ResponseWriter, r *http.Request, 
 }
 
 func (s *Server) handleDecideAuthRequest(to string) func(http.ResponseWriter, *http.Request, storage.AppKey) {
-	return func(w http.ResponseWriter, r *http.Request, _ storage.AppKey) {
-		if !s.authRequestsAvailable(w) {
+	return func(w http.ResponseWriter, r *http.Request, app storage.AppKey) {
+		if !s.authRequestsAvailable(w) || !s.ownRequest(w, r, app) {
 			return
 		}
 		req, err := s.opts.AuthRequests.Decide(r.Context(), r.PathValue("id"), to, "app")
@@ -191,8 +207,8 @@ type authResetBody struct {
 	Expiration int64 `json:"expiration"`
 }
 
-func (s *Server) handleResetAuthRequest(w http.ResponseWriter, r *http.Request, _ storage.AppKey) {
-	if !s.authRequestsAvailable(w) {
+func (s *Server) handleResetAuthRequest(w http.ResponseWriter, r *http.Request, app storage.AppKey) {
+	if !s.authRequestsAvailable(w) || !s.ownRequest(w, r, app) {
 		return
 	}
 	var body authResetBody

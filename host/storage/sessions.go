@@ -183,8 +183,20 @@ func revokeUserSessions(tx *gorm.DB, subject string) ([]string, error) {
 			ended = append(ended, f)
 		}
 	}
-	return ended, tx.Model(&tokenRow{}).Where("subject = ? AND revoked_at IS NULL", subject).Update("revoked_at", now).Error
+	if err := tx.Model(&tokenRow{}).Where("subject = ? AND revoked_at IS NULL", subject).Update("revoked_at", now).Error; err != nil {
+		return nil, err
+	}
+	// A two-factor login half done (its password step passed) must not
+	// complete after the credentials changed.
+	return ended, tx.Exec(`UPDATE authorization_requests SET state = ?, reason = ?, decided_at = ?
+		WHERE user_id = ? AND slug = ? AND app = '' AND state = ?`,
+		AuthRequestCancelled, ReasonCredentialsChanged, now, subject, "2FA", AuthRequestWaiting).Error
 }
+
+// ReasonCredentialsChanged is the reason of the two-factor logins
+// cancelled because their user's password changed, or the user was
+// disabled or removed, between the password and the code.
+const ReasonCredentialsChanged = "credentials_changed"
 
 // PurgeSessions deletes up to limit sessions that ended (expired or were
 // revoked) before cutoff, and returns how many it deleted.
