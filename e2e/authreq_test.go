@@ -347,3 +347,41 @@ func TestAuthorizationRequestsBelongToTheirApp(t *testing.T) {
 		}
 	}
 }
+
+// TestAdminsSeeAndDecideAuthorizationRequests: an admin lists every app's
+// requests, filtered, and decides a waiting one; the app then reads the
+// decision, and a second decision is 409.
+func TestAdminsSeeAndDecideAuthorizationRequests(t *testing.T) {
+	t.Parallel()
+	box := newCodeBox(t)
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, "storage: {driver: sqlite, dsn: ./portcullis.db}\n"+otpBackends(box))
+	h := startHost(t, cfg)
+	addUser(t, cfg, nil, "alice", "alice-password-1")
+	mustRun(t, cfg, "root-password-123\n", "admin", "create", "root", "--password-stdin")
+	token := lastLine(mustRun(t, cfg, "", "admin", "token", "create", "ops"))
+	app := authApp{t, createApp(t, cfg, nil, "bank")}
+	a, b := app.create(h), app.create(h)
+	list := send(t, http.MethodGet, h.url+"/v1/admin/authorization-requests?state=waiting&user=alice", "", bearer(token))
+	if list.status != 200 || list.body["total"] != float64(2) {
+		t.Fatalf("admin list: %d %s", list.status, list.raw)
+	}
+	if strings.Contains(list.raw, box.code(a)) || strings.Contains(list.raw, "challenge") {
+		t.Error("the admin list shows a code or a challenge")
+	}
+	if r := send(t, http.MethodPost, h.url+"/v1/admin/authorization-requests/"+a+"/cancel", "", bearer(token)); r.status != 200 || r.body["state"] != "cancelled" || r.body["reason"] != "admin" {
+		t.Fatalf("admin cancel: %d %s", r.status, r.raw)
+	}
+	if r := send(t, http.MethodPost, h.url+"/v1/admin/authorization-requests/"+a+"/grant", "", bearer(token)); r.status != 409 {
+		t.Errorf("admin grant of a cancelled request: %d %s", r.status, r.raw)
+	}
+	if r := app.call(h, "GET", "/"+a, ""); r.body["state"] != "cancelled" {
+		t.Errorf("the app reads %s", r.raw)
+	}
+	if r := send(t, http.MethodGet, h.url+"/v1/admin/authorization-requests/"+b, "", bearer(token)); r.status != 200 || r.body["state"] != "waiting" {
+		t.Errorf("admin get: %d %s", r.status, r.raw)
+	}
+	if r := send(t, http.MethodGet, h.url+"/v1/admin/authorization-requests?state=nope", "", bearer(token)); r.status != 400 {
+		t.Errorf("a bad state filter: %d %s", r.status, r.raw)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/portcullis-auth/portcullis/host/admin"
+	"github.com/portcullis-auth/portcullis/host/authreq"
 	"github.com/portcullis-auth/portcullis/host/chain"
 	"github.com/portcullis-auth/portcullis/sdk"
 	sigs "github.com/portcullis-auth/portcullis/sdk/signals"
@@ -16,14 +17,14 @@ import (
 // adminService builds the admin subsystem over the host's database, its
 // lockout twins, the password backend (to hash users' passwords) and the
 // supervisor (plugin states).
-func (h *Host) adminService(adminLinks []chain.Link) *admin.Service {
+func (h *Host) adminService(adminLinks []chain.Link, authRequests *authreq.Service) *admin.Service {
 	var lockouts []string
 	for _, l := range adminLinks {
 		lockouts = append(lockouts, strings.TrimSuffix(l.Name, admin.TwinSuffix))
 	}
 	opts := admin.Options{
 		Store: h.store, Signals: h.signals, Logger: h.log, Limiters: adminLinks, LockoutBackends: lockouts,
-		Plugins: h.sup.Statuses,
+		Plugins: h.sup.Statuses, AuthRequests: authRequests,
 		OnUserSessionsEnded: func(ctx context.Context, userID string, sessions []string) {
 			for _, id := range sessions {
 				if _, err := h.store.RecordLogout(ctx, id, time.Now()); err != nil {

@@ -165,7 +165,7 @@ func (h *Host) start(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	adminSvc := h.adminService(adminLinks)
+	adminSvc := h.adminService(adminLinks, authRequests)
 	adminPage := adminui.New(adminSvc, adminui.Options{Logger: h.log})
 	h.api = httpapi.New(httpapi.Options{
 		Admin:        adminSvc,

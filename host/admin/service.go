@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/portcullis-auth/portcullis/host/authreq"
 	"github.com/portcullis-auth/portcullis/host/chain"
 	"github.com/portcullis-auth/portcullis/host/storage"
 	"github.com/portcullis-auth/portcullis/host/supervisor"
@@ -68,6 +69,8 @@ type Options struct {
 	// (users' hashes are the password backend's to make); nil: setting
 	// users' passwords is not available.
 	HashPassword func(ctx context.Context, password string) (string, error)
+	// AuthRequests runs authorization requests (nil: none).
+	AuthRequests *authreq.Service
 	// Plugins reports the plugins' states (nil: none).
 	Plugins func() []supervisor.Status
 	// OnLogout, if set, is told of each user session an admin's change

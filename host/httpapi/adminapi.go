@@ -41,6 +41,13 @@ func (s *Server) adminRoutes() {
 	a("GET /v1/admin/plugins", s.handleAdminPlugins)
 	a("GET /v1/admin/signals/deliveries", s.handleAdminDeliveries)
 	a("POST /v1/admin/signals/deliveries/{id}/retry", s.handleAdminRetry)
+	a("GET /v1/admin/authorization-requests", s.handleAdminAuthRequests)
+	a("GET /v1/admin/authorization-requests/{id}", s.handleAdminAuthRequest)
+	for _, d := range []struct{ verb, state string }{
+		{"grant", storage.AuthRequestGranted}, {"deny", storage.AuthRequestDenied}, {"cancel", storage.AuthRequestCancelled},
+	} {
+		a("POST /v1/admin/authorization-requests/{id}/"+d.verb, s.handleAdminDecideAuthRequest(d.state))
+	}
 	a("GET /v1/admin/tokens", s.handleAdminTokens)
 	a("POST /v1/admin/tokens", s.handleAdminCreateToken)
 	a("DELETE /v1/admin/tokens/{name}", s.handleAdminRevokeToken)
@@ -408,4 +415,43 @@ func (s *Server) handleAdminCreateToken(w http.ResponseWriter, r *http.Request, 
 func (s *Server) handleAdminRevokeToken(w http.ResponseWriter, r *http.Request, c admin.Caller) {
 	revoked, err := s.opts.Admin.RevokeToken(r.Context(), c, r.PathValue("name"))
 	s.adminAnswer(w, r, map[string]bool{"revoked": revoked}, err)
+}
+
+func (s *Server) handleAdminAuthRequests(w http.ResponseWriter, r *http.Request, _ admin.Caller) {
+	q := r.URL.Query()
+	p, err := queryPage(q)
+	if err != nil {
+		s.adminFailed(w, r, err)
+		return
+	}
+	page, err := s.opts.Admin.AuthRequests(r.Context(), storage.AuthRequestQuery{State: q.Get("state"), Slug: q.Get("slug"), Page: p}, q.Get("user"))
+	if err != nil {
+		s.adminFailed(w, r, err)
+		return
+	}
+	items := make([]map[string]any, len(page.Items))
+	for i, req := range page.Items {
+		items[i] = AuthRequestView(req)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": items, "total": page.Total, "offset": page.Offset, "limit": page.Limit})
+}
+
+func (s *Server) handleAdminAuthRequest(w http.ResponseWriter, r *http.Request, _ admin.Caller) {
+	req, err := s.opts.Admin.AuthRequest(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.authRequestFailed(w, r, err, req)
+		return
+	}
+	writeJSON(w, http.StatusOK, AuthRequestView(req))
+}
+
+func (s *Server) handleAdminDecideAuthRequest(to string) adminHandler {
+	return func(w http.ResponseWriter, r *http.Request, c admin.Caller) {
+		req, err := s.opts.Admin.DecideAuthRequest(r.Context(), c, r.PathValue("id"), to)
+		if err != nil {
+			s.authRequestFailed(w, r, err, req)
+			return
+		}
+		writeJSON(w, http.StatusOK, AuthRequestView(req))
+	}
 }
