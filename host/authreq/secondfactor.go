@@ -12,7 +12,6 @@ import (
 	"github.com/portcullis-auth/portcullis/host/storage"
 	"github.com/portcullis-auth/portcullis/sdk"
 	sdkreq "github.com/portcullis-auth/portcullis/sdk/authreq"
-	"github.com/portcullis-auth/portcullis/sdk/signals"
 )
 
 // Slug2FA is the slug of the requests a two-factor login makes
@@ -53,16 +52,7 @@ func (s *Service) StartSecondFactor(ctx context.Context, backend string, id sdk.
 	r := storage.AuthRequest{ID: uuid.NewString(), Slug: Slug2FA, UserID: id.Subject, Username: id.Username,
 		Title: "Log in", Description: "The second step of a login", Data: data, Backend: name,
 		ExpiresAt: s.opts.Now().Add(expiration)}
-	ch, err := s.prepare(ctx, b, r)
-	if err != nil {
-		return storage.AuthRequest{}, err
-	}
-	r.Challenge, r.Delivery = ch.State, ch.Delivery
-	if r, err = s.opts.Store.CreateAuthRequest(ctx, r); err != nil {
-		return storage.AuthRequest{}, err
-	}
-	s.opts.Signals.Emit(ctx, r.Slug, &signals.AuthorizationRequested{AuthorizationRequest: sigArgs(r), Title: r.Title, ExpiresAt: r.ExpiresAt})
-	return r, nil
+	return s.open(ctx, b, r)
 }
 
 // SecondFactor is the last link of the chain that completes a two-factor

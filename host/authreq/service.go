@@ -198,17 +198,31 @@ func (s *Service) Create(ctx context.Context, in NewRequest) (storage.AuthReques
 	if len(in.Data) > 0 {
 		r.Data = in.Data
 	}
-	ch, err := s.prepare(ctx, backend, r)
+	return s.open(ctx, backend, r)
+}
+
+// open has b prepare r's challenge, stores r waiting with it, and sends
+// authorization_requested. Nothing is stored when b fails.
+func (s *Service) open(ctx context.Context, b sdk.AuthorizationRequestBackend, r storage.AuthRequest) (storage.AuthRequest, error) {
+	ch, err := s.prepare(ctx, b, r)
 	if err != nil {
 		return storage.AuthRequest{}, err
 	}
 	r.Challenge, r.Delivery = ch.State, ch.Delivery
-	r, err = s.opts.Store.CreateAuthRequest(ctx, r)
-	if err != nil {
+	if r, err = s.opts.Store.CreateAuthRequest(ctx, r); err != nil {
 		return storage.AuthRequest{}, err
 	}
 	s.opts.Signals.Emit(ctx, r.Slug, &signals.AuthorizationRequested{AuthorizationRequest: sigArgs(r), Title: r.Title, ExpiresAt: r.ExpiresAt})
 	return r, nil
+}
+
+// backendOf is the backend that prepared r's challenge.
+func (s *Service) backendOf(r storage.AuthRequest) (sdk.AuthorizationRequestBackend, error) {
+	b, ok := s.opts.Backends[r.Backend]
+	if !ok {
+		return nil, fmt.Errorf("backend %q of the request is no longer configured: %w", r.Backend, ErrUnavailable)
+	}
+	return b, nil
 }
 
 func (s *Service) expiration(d time.Duration) (time.Duration, error) {
@@ -315,9 +329,9 @@ func (s *Service) Check(ctx context.Context, id string, answer sdkreq.Answer) (b
 	if len(answer.Code) > maxCode {
 		answer.Code = answer.Code[:maxCode] // still judged, and wrong: no code is that long
 	}
-	b, ok := s.opts.Backends[r.Backend]
-	if !ok {
-		return false, r, fmt.Errorf("backend %q of the request is no longer configured: %w", r.Backend, ErrUnavailable)
+	b, err := s.backendOf(r)
+	if err != nil {
+		return false, r, err
 	}
 	valid := false
 	if answer.Code != "" || len(answer.Credentials) > 0 {
@@ -402,9 +416,9 @@ func (s *Service) Reset(ctx context.Context, id string, expiration time.Duration
 	if r.State != storage.AuthRequestWaiting {
 		return r, ErrNotWaiting
 	}
-	b, ok := s.opts.Backends[r.Backend]
-	if !ok {
-		return r, fmt.Errorf("backend %q of the request is no longer configured: %w", r.Backend, ErrUnavailable)
+	b, err := s.backendOf(r)
+	if err != nil {
+		return r, err
 	}
 	next := r
 	next.Generation++
