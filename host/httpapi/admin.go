@@ -67,6 +67,12 @@ func (s *Server) adminCaller(r *http.Request) (c admin.Caller, secret string, er
 		c, err = s.opts.Admin.TokenCaller(r.Context(), token)
 		return c, "", err
 	}
+	return s.adminCookie(r)
+}
+
+// adminCookie finds the admin of the request's admin session cookie, and
+// returns the cookie's value as secret.
+func (s *Server) adminCookie(r *http.Request) (c admin.Caller, secret string, err error) {
 	cookie, cerr := r.Cookie(AdminCookie)
 	if cerr != nil || cookie.Value == "" {
 		return admin.Caller{}, "", admin.ErrUnauthenticated
@@ -82,15 +88,11 @@ func (s *Server) AdminSession(r *http.Request) (c admin.Caller, csrf string, err
 	if s.opts.Admin == nil {
 		return admin.Caller{}, "", admin.ErrUnavailable
 	}
-	cookie, cerr := r.Cookie(AdminCookie)
-	if cerr != nil || cookie.Value == "" {
-		return admin.Caller{}, "", admin.ErrUnauthenticated
-	}
-	c, err = s.opts.Admin.SessionCaller(r.Context(), cookie.Value)
+	c, secret, err := s.adminCookie(r)
 	if err != nil {
 		return admin.Caller{}, "", err
 	}
-	return c, tokens.CSRFToken(cookie.Value), nil
+	return c, tokens.CSRFToken(secret), nil
 }
 
 // setAdminCookie sets (or with an empty value, clears) the admin session
