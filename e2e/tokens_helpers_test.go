@@ -151,8 +151,7 @@ func active(t testing.TB, h *host, appKey, token string) bool {
 func createApp(t testing.TB, cfg string, env []string, name string) string {
 	t.Helper()
 	out := mustRunEnv(t, cfg, env, "", "apps", "create", name)
-	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
-	key := lines[len(lines)-1]
+	key := lastLine(out)
 	if !strings.HasPrefix(key, "pck_") {
 		t.Fatalf("apps create printed no key on its last line:\n%s", out)
 	}
