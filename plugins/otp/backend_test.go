@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portcullis-auth/portcullis/plugins/internal/webhook"
 	"github.com/portcullis-auth/portcullis/sdk"
 	"github.com/portcullis-auth/portcullis/sdk/authreq"
 	"github.com/portcullis-auth/portcullis/sdk/sdktest"
@@ -108,8 +109,8 @@ func TestWebhookRetries(t *testing.T) {
 		t.Fatalf("two failures then a delivery: %v", err)
 	}
 	got := r.deliveries()
-	if len(got) != webhookTries {
-		t.Fatalf("%d tries, want %d", len(got), webhookTries)
+	if len(got) != webhook.Tries {
+		t.Fatalf("%d tries, want %d", len(got), webhook.Tries)
 	}
 	for _, d := range got[1:] {
 		if d.header.Get("webhook-id") != got[0].header.Get("webhook-id") || d.delivery.Code != got[0].delivery.Code {
@@ -137,9 +138,9 @@ func TestFailedDeliveryFailsTheChallenge(t *testing.T) {
 		tries   int
 		message string
 	}{
-		{"always 503", http.StatusServiceUnavailable, 10, webhookTries, "answered 503 Service Unavailable (3 tries)"},
+		{"always 503", http.StatusServiceUnavailable, 10, webhook.Tries, "answered 503 Service Unavailable (3 tries)"},
 		{"a final 400", http.StatusBadRequest, 10, 1, "answered 400 Bad Request (1 try)"},
-		{"429 then 500", http.StatusTooManyRequests, 10, webhookTries, "answered 429 Too Many Requests (3 tries)"},
+		{"429 then 500", http.StatusTooManyRequests, 10, webhook.Tries, "answered 429 Too Many Requests (3 tries)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

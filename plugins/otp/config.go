@@ -1,15 +1,11 @@
 package otp
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
-	"net/url"
-	"strings"
 
-	"github.com/portcullis-auth/portcullis/internal/redact"
+	"github.com/portcullis-auth/portcullis/plugins/internal/webhook"
 	"github.com/portcullis-auth/portcullis/sdk"
 )
 
@@ -172,27 +168,11 @@ func (s *Settings) sender(c Config, ps *problems) {
 	case sc.Webhook == "" && !sc.Log:
 		ps.add("sender", "is required: {webhook: URL, secret: ...}, or {log: true} in development")
 	}
-	if sc.Webhook != "" {
-		s.Webhook = sc.Webhook
-		// The URL may hold credentials: a problem shows it redacted.
-		u, err := url.Parse(sc.Webhook)
-		switch {
-		case err != nil:
-			ps.add("sender.webhook", "must be an http or https URL; this one cannot be parsed (it is not shown: it may hold credentials)")
-		case (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-			ps.add("sender.webhook", "must be an http or https URL, not %q", redact.URL(sc.Webhook))
-		case u.Scheme == "http" && !loopback(u.Hostname()):
-			s.Warnings = append(s.Warnings, fmt.Sprintf("sender.webhook %s is plain http: every code crosses the network in clear; use https", redact.URL(sc.Webhook)))
-		}
-		if sc.Secret == "" {
-			ps.add("sender.secret", "is required for a webhook (use ${ENV})")
-		} else if key, err := webhookKey(sc.Secret); err != nil {
-			ps.add("sender.secret", "%v", err)
-		} else {
-			s.WebhookKey = key
-		}
-	} else if sc.Secret != "" {
-		ps.add("sender.secret", "is only for a webhook")
+	hook, hookProblems := webhook.Check("sender", sc.Webhook, sc.Secret)
+	*ps = append(*ps, hookProblems...)
+	s.Webhook, s.WebhookKey = hook.URL, hook.Key
+	if hook.PlainHTTP {
+		s.Warnings = append(s.Warnings, fmt.Sprintf("sender.webhook %s is plain http: every code crosses the network in clear; use https", hook.Shown()))
 	}
 	if sc.Log {
 		if !c.Development {
@@ -202,45 +182,4 @@ func (s *Settings) sender(c Config, ps *problems) {
 			s.Warnings = append(s.Warnings, "sender.log writes every one-time code to the log: for development only, never in production")
 		}
 	}
-}
-
-// loopback reports whether host names this machine.
-func loopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
-// The webhook secret's forms: the Standard Webhooks one, "whsec_" and a
-// base64 key, or any other text, which is the key itself. The rules are
-// the host's signal webhooks' (host/signals/webhooksig), so that one
-// secret works for both.
-const (
-	webhookSecretPrefix  = "whsec_"
-	minWebhookKeyBytes   = 24
-	maxWebhookKeyBytes   = 64
-	minWebhookSecretText = 16
-)
-
-// webhookKey returns the HMAC key a webhook secret stands for. Its errors
-// never hold the secret.
-func webhookKey(secret string) ([]byte, error) {
-	encoded, standard := strings.CutPrefix(secret, webhookSecretPrefix)
-	if !standard {
-		if len(secret) < minWebhookSecretText {
-			return nil, fmt.Errorf("must be at least %d characters (or %s and a base64 key)", minWebhookSecretText, webhookSecretPrefix)
-		}
-		return []byte(secret), nil
-	}
-	// The decoder skips line breaks; a secret must not hold any.
-	key, err := base64.StdEncoding.Strict().DecodeString(encoded)
-	if err != nil || strings.ContainsAny(encoded, "\r\n") {
-		return nil, fmt.Errorf("after %s must come the key in standard base64, with padding", webhookSecretPrefix)
-	}
-	if len(key) < minWebhookKeyBytes || len(key) > maxWebhookKeyBytes {
-		return nil, fmt.Errorf("the key after %s must be %d to %d bytes, not %d", webhookSecretPrefix, minWebhookKeyBytes, maxWebhookKeyBytes, len(key))
-	}
-	return key, nil
 }

@@ -136,7 +136,12 @@ func TestWebhookSecretAsTheHosts(t *testing.T) {
 		"",
 	}
 	for _, secret := range secrets {
-		ours, ourErr := webhookKey(secret)
+		cfg, _ := json.Marshal(map[string]any{"sender": map[string]string{"webhook": "https://x.example/", "secret": secret}})
+		s, ourErr := ParseConfig(cfg)
+		var ours []byte
+		if ourErr == nil {
+			ours = s.WebhookKey
+		}
 		theirs, theirErr := webhooksig.Key(secret)
 		if (ourErr == nil) != (theirErr == nil) || string(ours) != string(theirs) {
 			t.Errorf("secret %q: key %x, %v; the host's %x, %v", secret, ours, ourErr, theirs, theirErr)
@@ -151,7 +156,7 @@ func TestWebhookSecretAsTheHosts(t *testing.T) {
 		}
 		at := time.Unix(1_800_000_000, 0)
 		body := []byte(`{"code":"123456"}`)
-		sig, err := w.signer.Sign("otp_1", at, body)
+		sig, err := w.hook.Sign("otp_1", at, body)
 		if err != nil {
 			t.Fatal(err)
 		}
