@@ -19,6 +19,8 @@ targets=(
   ./host/config:FuzzParse
   ./host/usernames:FuzzCanonical
   ./plugins/lockout:FuzzParseConfig
+  ./plugins/mobiledevice:FuzzParseConfig
+  ./plugins/mobiledevice:FuzzCheckNonce
   ./plugins/otp:FuzzParseConfig
   ./plugins/otp:FuzzCheckAnswer
   ./plugins/password:FuzzParseConfig

@@ -9,6 +9,7 @@ import (
 
 	"github.com/portcullis-auth/portcullis/host/hostsvc"
 	"github.com/portcullis-auth/portcullis/plugins/lockout"
+	"github.com/portcullis-auth/portcullis/plugins/mobiledevice"
 	"github.com/portcullis-auth/portcullis/plugins/otp"
 	"github.com/portcullis-auth/portcullis/plugins/password"
 	"github.com/portcullis-auth/portcullis/sdk"
@@ -39,6 +40,22 @@ var Plugins = map[string]Plugin{
 		},
 		Warnings: func(raw json.RawMessage) []string {
 			s, err := lockout.ParseConfig(raw)
+			if err != nil {
+				return nil
+			}
+			return s.Warnings
+		},
+	},
+	// mobiledevice looks users up only as an Authenticator, which needs
+	// no grant: it never reads a password hash.
+	"mobiledevice": {
+		New: func() sdk.Plugin { return mobiledevice.New() },
+		CheckConfig: func(raw json.RawMessage) error {
+			_, err := mobiledevice.ParseConfig(raw)
+			return err
+		},
+		Warnings: func(raw json.RawMessage) []string {
+			s, err := mobiledevice.ParseConfig(raw)
 			if err != nil {
 				return nil
 			}

@@ -30,3 +30,23 @@ func TestOTPConfig(t *testing.T) {
 		t.Errorf("warnings for the log sender: %q, want one", w)
 	}
 }
+
+func TestMobileDeviceConfig(t *testing.T) {
+	md := Plugins["mobiledevice"]
+	if len(md.Grants) != 0 {
+		t.Errorf("mobiledevice asks for grants %q; it needs none", md.Grants)
+	}
+	if err := md.CheckConfig(json.RawMessage(`{}`)); err != nil {
+		t.Errorf("a mobiledevice backend without notify: %v", err)
+	}
+	if err := md.CheckConfig(json.RawMessage(`{"notify":{"webhook":"https://push.example.com/"}}`)); err == nil {
+		t.Error("a notify webhook without its secret was accepted")
+	}
+	plain := json.RawMessage(`{"notify":{"webhook":"http://push.example.com/","secret":"a webhook secret of some length"}}`)
+	if err := md.CheckConfig(plain); err != nil {
+		t.Fatal(err)
+	}
+	if w := md.Warnings(plain); len(w) != 1 {
+		t.Errorf("warnings for a plain-http webhook: %q, want one", w)
+	}
+}

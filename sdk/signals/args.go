@@ -172,6 +172,34 @@ type OAuth2TokenRefreshFailed struct {
 	Error   string `json:"error"`
 }
 
+// --- mobile devices (django-auth-token's MobileDevice) ---
+
+// DeviceRegistered: a mobile device was registered for a user, or an
+// inactive one reactivated. Its secret (a token, or the server's view of
+// a key) is never included.
+type DeviceRegistered struct {
+	DeviceID string `json:"device_id"`
+	UserID   string `json:"user_id"`
+	// Name is the device's name, as the user or app gave it.
+	Name string `json:"name"`
+	// Primary is set when the device became the user's primary one (the
+	// user's other devices stopped being primary).
+	Primary bool `json:"primary"`
+	// Reactivated is set when the device id was registered before, and
+	// revoked.
+	Reactivated bool `json:"reactivated"`
+	// KeyType is "token" (the device proves itself with a token it was
+	// given) or "ed25519" (with signatures by its own key).
+	KeyType string `json:"key_type"`
+}
+
+// DeviceRevoked: a mobile device was revoked; it keeps its record,
+// inactive.
+type DeviceRevoked struct {
+	DeviceID string `json:"device_id"`
+	UserID   string `json:"user_id"`
+}
+
 // --- permissions (lback PermissionRequired) ---
 
 // PermissionCheck holds the arguments every permission signal shares.

@@ -49,6 +49,10 @@ var catalogue = []struct {
 	{"oauth2_token_fetch_failed", plugins, OAuth2TokenFetchFailed{}},
 	{"oauth2_token_refreshed", plugins, OAuth2TokenRefreshed{}},
 	{"oauth2_token_refresh_failed", plugins, OAuth2TokenRefreshFailed{}},
+	// mobile devices (django-auth-token's MobileDevice): sent by the
+	// mobiledevice plugin
+	{"device_registered", plugins, DeviceRegistered{}},
+	{"device_revoked", plugins, DeviceRevoked{}},
 	// permissions (lback PermissionRequired)
 	{"permission_check_started", hostOnly, PermissionCheckStarted{}},
 	{"permission_check_succeeded", hostOnly, PermissionCheckSucceeded{}},

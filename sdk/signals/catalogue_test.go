@@ -35,9 +35,9 @@ func TestHostOnly(t *testing.T) {
 		"authorization_granted": true, "jwt_decode_failed": true,
 		// The host's families are reserved beyond the catalogue.
 		"plugin_crashed": true, "user_deleted": true, "session_hijacked": true,
-		// The catalogue gives the OAuth2 signals to plugins; other names are
-		// a plugin's own.
-		"oauth2_token_fetched": false, "otp_code_sent": false, "acme.widget_turned": false, "users": false,
+		// The catalogue gives the OAuth2 and device signals to plugins;
+		// other names are a plugin's own.
+		"oauth2_token_fetched": false, "device_registered": false, "device_revoked": false, "otp_code_sent": false, "acme.widget_turned": false, "users": false,
 	} {
 		if got := HostOnly(name); got != want {
 			t.Errorf("HostOnly(%s) = %v, want %v", name, got, want)
@@ -62,5 +62,30 @@ func TestDecode(t *testing.T) {
 	// The client's fields keep the names signals have always used.
 	if m := map[string]any{}; json.Unmarshal(raw, &m) != nil || m["client_ip"] != "192.0.2.1" || m["user_agent"] != "ua" {
 		t.Errorf("arguments %s lack client_ip and user_agent", raw)
+	}
+}
+
+// The device signals are given to plugins, with the arguments the
+// mobiledevice plugin sends, under their JSON names.
+func TestDeviceSignals(t *testing.T) {
+	for name, args := range map[string]any{
+		"device_registered": DeviceRegistered{DeviceID: "d1", UserID: "u1", Name: "phone", Primary: true, Reactivated: true, KeyType: "token"},
+		"device_revoked":    DeviceRevoked{DeviceID: "d1", UserID: "u1"},
+	} {
+		if !Known(name) || HostOnly(name) {
+			t.Errorf("%s: known %v, host only %v; want a catalogue signal plugins may send", name, Known(name), HostOnly(name))
+		}
+		if got, ok := NameOf(args); !ok || got != name {
+			t.Errorf("NameOf(%T) = %q, %v; want %s", args, got, ok, name)
+		}
+	}
+	raw, _ := json.Marshal(DeviceRegistered{DeviceID: "d1", UserID: "u1", Name: "phone", Primary: true, Reactivated: true, KeyType: "ed25519"})
+	want := `{"device_id":"d1","user_id":"u1","name":"phone","primary":true,"reactivated":true,"key_type":"ed25519"}`
+	if string(raw) != want {
+		t.Errorf("device_registered arguments %s, want %s", raw, want)
+	}
+	var out DeviceRevoked
+	if err := Decode(&sdk.Signal{Name: "device_revoked", Args: json.RawMessage(`{"device_id":"d1","user_id":"u1"}`)}, &out); err != nil || out != (DeviceRevoked{DeviceID: "d1", UserID: "u1"}) {
+		t.Errorf("Decode = %+v, %v", out, err)
 	}
 }

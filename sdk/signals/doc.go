@@ -5,7 +5,7 @@
 // django-axes), so their users find them. Every signal the host owns —
 // logins, sessions, tokens, permissions, admin, authorization requests,
 // lockouts, plugin_* — is sent only by the host; a plugin may send the
-// catalogue signals marked for plugins (the OAuth2 ones) and its own names,
+// catalogue signals marked for plugins (the OAuth2 and device ones) and its own names,
 // if its metadata declares them (sdk.Metadata.Emits).
 //
 // A receiver decodes a signal's arguments with Decode:
