@@ -96,6 +96,9 @@ type authRequestRow struct {
 	// id (reading them all).
 	ExpiresAt time.Time `gorm:"not null;index:authreq_due"`
 	DecidedAt *time.Time
+	// CompletedAt is when the login of a two-factor request a device
+	// granted was completed (once).
+	CompletedAt *time.Time
 }
 
 func (authRequestRow) TableName() string { return "authorization_requests" }

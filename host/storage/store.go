@@ -26,6 +26,9 @@ type Store struct {
 	warnings []string
 	sqlDB    *sql.DB
 	prepared *preparedPool // nil on PostgreSQL
+	// dsn is PostgreSQL's, for the LISTEN connection (authreqwatch.go).
+	dsn   string
+	watch watchers
 }
 
 // sqliteOpenRetry bounds how long Open tries again a SQLite file another
@@ -99,6 +102,9 @@ func Open(ctx context.Context, driver, dsn string) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{db: db, sqlDB: sqlDB, driver: driver, warnings: warnings}
+	if driver == Postgres {
+		s.dsn = dsn
+	}
 	if driver == SQLite {
 		// Every statement is parsed once, in transactions too
 		// (prepared.go). pgx keeps a statement cache on each PostgreSQL
@@ -154,6 +160,7 @@ func (s *Store) Driver() string { return s.driver }
 
 // Close closes the connections.
 func (s *Store) Close() error {
+	s.stopWatching()
 	if s.prepared != nil {
 		s.prepared.close()
 	}
