@@ -54,6 +54,9 @@ func (h *Host) adminService(adminLinks []chain.Link, authRequests *authreq.Servi
 		}
 		break
 	}
+	if name := h.cfg.Devices.Backend; name != "" {
+		opts.Devices = h.sup.Instance(name).Admin()
+	}
 	svc := admin.New(opts)
 	h.signals.Emit(context.Background(), admin.Sender, &sigs.AdminAuthInitialized{})
 	return svc

@@ -32,8 +32,12 @@ func (h *Host) authRequests() (*authreq.Service, error) {
 			}
 		}
 	}
+	var watched []string // the device backend's requests wake devices' polls
+	if d := h.cfg.Devices.Backend; d != "" {
+		watched = []string{d}
+	}
 	return authreq.New(authreq.Options{
-		Store: h.store, Backends: backends, Order: a.Backends, DefaultExpiration: a.DefaultExpiration.D(),
+		Store: h.store, Backends: backends, Order: a.Backends, Watched: watched, DefaultExpiration: a.DefaultExpiration.D(),
 		MaxExpiration: a.MaxExpiration.D(), MaxWrongAnswers: a.MaxWrongAnswers, CallTimeout: timeout,
 		Signals: h.signals, Logger: h.log,
 	}), nil
@@ -76,6 +80,20 @@ func (h *Host) totp() *httpapi.TOTP {
 		return nil
 	}
 	return &httpapi.TOTP{Backend: name, Admin: inst.Admin(), Issuer: "Portcullis"}
+}
+
+// devices serves mobile devices through the backend that keeps them
+// (devices.backend), or nil when none is configured.
+func (h *Host) devices() (*httpapi.Devices, error) {
+	name := h.cfg.Devices.Backend
+	if name == "" {
+		return nil, nil
+	}
+	inst := h.sup.Instance(name)
+	if info := inst.Status().Info; !info.Has(hostside.Admin) || !info.Has(hostside.AuthorizationRequest) {
+		return nil, fmt.Errorf("devices.backend: backend %q: plugin %q does not keep devices (it must take commands and prepare authorization requests)", name, info.Name)
+	}
+	return &httpapi.Devices{Backend: name, Admin: inst.Admin(), MaxWait: h.cfg.Devices.MaxWait.D()}, nil
 }
 
 // expireAuthRequests marks the authorization requests whose time is up

@@ -161,6 +161,10 @@ func (h *Host) start(ctx context.Context, opts Options) error {
 		return err
 	}
 	totp := h.totp()
+	devices, err := h.devices()
+	if err != nil {
+		return err
+	}
 	twoFactor, err := h.twoFactor(links, authRequests, totp)
 	if err != nil {
 		return err
@@ -173,6 +177,7 @@ func (h *Host) start(ctx context.Context, opts Options) error {
 		AuthRequests: authRequests,
 		TwoFactor:    twoFactor,
 		TOTP:         totp,
+		Devices:      devices,
 		Chain:        chain.New(h.log, links...),
 		Tokens:       issuer,
 		Issuer:       cfg.Tokens.Issuer,
@@ -494,6 +499,7 @@ func (h *Host) Serve(ctx context.Context, ln net.Listener, drain time.Duration) 
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(h.log.Handler(), slog.LevelWarn),
 	}
+	srv.RegisterOnShutdown(h.api.EndLongPolls)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(limited) }()
 	h.log.Info("portcullis is serving", "listen", ln.Addr().String(), "backends", len(h.cfg.Backends), "storage", h.cfg.Storage.Driver,

@@ -25,6 +25,7 @@ import (
 	"github.com/portcullis-auth/portcullis/host/storage"
 	"github.com/portcullis-auth/portcullis/host/supervisor"
 	"github.com/portcullis-auth/portcullis/plugins/password"
+	"github.com/portcullis-auth/portcullis/sdk"
 )
 
 // Sender is the sender of the signals the admin subsystem sends.
@@ -71,6 +72,8 @@ type Options struct {
 	HashPassword func(ctx context.Context, password string) (string, error)
 	// AuthRequests runs authorization requests (nil: none).
 	AuthRequests *authreq.Service
+	// Devices is the device backend's commands (nil: no devices).
+	Devices sdk.Admin
 	// Plugins reports the plugins' states (nil: none).
 	Plugins func() []supervisor.Status
 	// OnLogout, if set, is told of each user session an admin's change

@@ -32,28 +32,43 @@ type pendingLogin struct {
 	} `json:"login"`
 	// Grant is "tokens" or "session".
 	Grant string `json:"grant"`
+	// KeyHash is the SHA-256 of the login's key, which its client shows
+	// to complete a login a device approved.
+	KeyHash string `json:"key_hash,omitempty"`
 }
 
 // StartSecondFactor makes the 2FA request of a login whose password was
 // right: its backend prepares (and delivers) a code, and the login is
 // answered once the code comes back. grant says how: "tokens" or
-// "session".
-func (s *Service) StartSecondFactor(ctx context.Context, backend string, id sdk.Identity, grant string, expiration time.Duration) (storage.AuthRequest, error) {
+// "session". loginKey is the login's own secret: with a backend whose
+// devices decide (Delivery "device"), the login's client shows it to
+// complete the login once a device granted the request.
+func (s *Service) StartSecondFactor(ctx context.Context, backend string, id sdk.Identity, grant string, expiration time.Duration) (_ storage.AuthRequest, loginKey string, _ error) {
 	name, b, err := s.backend(backend)
 	if err != nil {
-		return storage.AuthRequest{}, err
+		return storage.AuthRequest{}, "", err
 	}
 	var p pendingLogin
 	p.Login.Subject, p.Login.Username, p.Login.Attributes, p.Grant = id.Subject, id.Username, id.Attributes, grant
+	loginKey, p.KeyHash = newLoginKey()
 	data, err := json.Marshal(p)
 	if err != nil {
-		return storage.AuthRequest{}, err
+		return storage.AuthRequest{}, "", err
 	}
 	r := storage.AuthRequest{ID: uuid.NewString(), Slug: Slug2FA, UserID: id.Subject, Username: id.Username,
 		Title: "Log in", Description: "The second step of a login", Data: data, Backend: name,
 		ExpiresAt: s.opts.Now().Add(expiration)}
-	return s.open(ctx, b, r)
+	r, err = s.open(ctx, b, r)
+	return r, loginKey, err
 }
+
+// CredentialMethod is the credential that says how a second factor is
+// answered: MethodDevice for a login a device approved (the Password is
+// then the login's key), else a code.
+const (
+	CredentialMethod = "second_factor"
+	MethodDevice     = "device"
+)
 
 // SecondFactor is the last link of the chain that completes a two-factor
 // login (after the lockout's links, so that wrong codes count as wrong
@@ -61,34 +76,21 @@ func (s *Service) StartSecondFactor(ctx context.Context, backend string, id sdk.
 // CredentialRequest names the 2FA request. A right code grants the
 // request and proves the identity that logged in with the password; a
 // wrong one, or a request that is not a waiting 2FA request of this user
-// made by the host, is an abstain with invalid_credentials.
+// made by the host, is an abstain with invalid_credentials. With
+// CredentialMethod MethodDevice the Password is the login's key instead,
+// and the request must have been granted by a device.
 type SecondFactor struct{ Service *Service }
 
 // Authenticate implements sdk.Authenticator.
 func (f SecondFactor) Authenticate(ctx context.Context, req *sdk.AuthenticateRequest, resp *sdk.AuthenticateResponse) error {
 	id := req.Credentials[CredentialRequest]
-	r, err := f.Service.opts.Store.AuthRequestByID(ctx, id)
-	if errors.Is(err, sdk.ErrNotFound) || (err == nil && (r.Slug != Slug2FA || r.App != "" || r.Username != req.Username)) {
-		resp.Abstain(sdk.ReasonInvalidCredentials)
-		return nil
-	}
+	r, p, err := f.Service.pending(ctx, id)
 	if err != nil {
 		return err
 	}
-	valid, r, err := f.Service.Check(ctx, id, sdkreq.Answer{Code: req.Password})
-	switch {
-	case errors.Is(err, ErrNotWaiting):
+	if r.ID == "" || r.Username != req.Username {
 		resp.Abstain(sdk.ReasonInvalidCredentials)
 		return nil
-	case err != nil:
-		return err
-	case !valid:
-		resp.Abstain(sdk.ReasonInvalidCredentials)
-		return nil
-	}
-	var p pendingLogin
-	if err := json.Unmarshal(r.Data, &p); err != nil || p.Login.Subject == "" {
-		return fmt.Errorf("2FA request %s holds no login", r.ID)
 	}
 	// A user of the users table who was disabled since the password step
 	// does not log in (a password change, a disable or a removal also
@@ -98,6 +100,20 @@ func (f SecondFactor) Authenticate(ctx context.Context, req *sdk.AuthenticateReq
 		return nil
 	} else if err != nil && !errors.Is(err, sdk.ErrNotFound) {
 		return err
+	}
+	if req.Credentials[CredentialMethod] == MethodDevice {
+		return f.Service.completeDeviceLogin(ctx, r, p, req.Password, resp)
+	}
+	valid, _, err := f.Service.Check(ctx, id, sdkreq.Answer{Code: req.Password})
+	switch {
+	case errors.Is(err, ErrNotWaiting):
+		resp.Abstain(sdk.ReasonInvalidCredentials)
+		return nil
+	case err != nil:
+		return err
+	case !valid:
+		resp.Abstain(sdk.ReasonInvalidCredentials)
+		return nil
 	}
 	if _, err := f.Service.Decide(ctx, id, storage.AuthRequestGranted, "login"); err != nil {
 		if errors.Is(err, ErrNotWaiting) { // decided by another answer meanwhile
@@ -110,20 +126,33 @@ func (f SecondFactor) Authenticate(ctx context.Context, req *sdk.AuthenticateReq
 	return nil
 }
 
+// pending reads the 2FA request id and the login it holds; the request
+// is zero when id names no 2FA request the host made.
+func (s *Service) pending(ctx context.Context, id string) (storage.AuthRequest, pendingLogin, error) {
+	var p pendingLogin
+	r, err := s.opts.Store.AuthRequestByID(ctx, id)
+	if errors.Is(err, sdk.ErrNotFound) {
+		return storage.AuthRequest{}, p, nil
+	}
+	if err != nil {
+		return storage.AuthRequest{}, p, err
+	}
+	if r.Slug != Slug2FA || r.App != "" {
+		return storage.AuthRequest{}, p, nil
+	}
+	if err := json.Unmarshal(r.Data, &p); err != nil || p.Login.Subject == "" || p.Grant == "" {
+		return storage.AuthRequest{}, p, fmt.Errorf("2FA request %s: %w", r.ID, errNoLogin)
+	}
+	return r, p, nil
+}
+
 // PendingLogin returns how the login of a 2FA request is to be answered
 // ("tokens" or "session") and who logged in, or "" for an id that names
 // no 2FA request the host made.
 func (s *Service) PendingLogin(ctx context.Context, id string) (grant, username string, err error) {
-	r, err := s.opts.Store.AuthRequestByID(ctx, id)
-	if errors.Is(err, sdk.ErrNotFound) {
-		return "", "", nil
-	}
-	if err != nil {
+	r, p, err := s.pending(ctx, id)
+	if err != nil || r.ID == "" {
 		return "", "", err
-	}
-	var p pendingLogin
-	if r.Slug != Slug2FA || r.App != "" || json.Unmarshal(r.Data, &p) != nil || p.Grant == "" {
-		return "", "", nil
 	}
 	return p.Grant, r.Username, nil
 }

@@ -43,7 +43,10 @@ type Options struct {
 	// Backends prepare and check challenges, by backend name.
 	Backends map[string]sdk.AuthorizationRequestBackend
 	// Order is the backends' names in configuration order.
-	Order             []string
+	Order []string
+	// Watched are the backends whose requests devices long-poll for: a
+	// request of theirs is announced to the polls of every host.
+	Watched           []string
 	DefaultExpiration time.Duration
 	MaxExpiration     time.Duration
 	MaxWrongAnswers   int
@@ -212,8 +215,17 @@ func (s *Service) open(ctx context.Context, b sdk.AuthorizationRequestBackend, r
 	if r, err = s.opts.Store.CreateAuthRequest(ctx, r); err != nil {
 		return storage.AuthRequest{}, err
 	}
+	s.announce(ctx, r)
 	s.opts.Signals.Emit(ctx, r.Slug, &signals.AuthorizationRequested{AuthorizationRequest: sigArgs(r), Title: r.Title, ExpiresAt: r.ExpiresAt})
 	return r, nil
+}
+
+// announce wakes the long polls of r's user when devices poll for r's
+// backend.
+func (s *Service) announce(ctx context.Context, r storage.AuthRequest) {
+	if slices.Contains(s.opts.Watched, r.Backend) {
+		s.opts.Store.AnnounceAuthRequest(ctx, r.UserID)
+	}
 }
 
 // backendOf is the backend that prepared r's challenge.
@@ -435,6 +447,7 @@ func (s *Service) Reset(ctx context.Context, id string, expiration time.Duration
 		r, _ = s.Get(ctx, id)
 		return r, fmt.Errorf("the authorization request changed while it was reset; try again: %w", sdk.ErrConflict)
 	}
+	s.announce(ctx, reset)
 	s.opts.Signals.Emit(ctx, reset.Slug, &signals.AuthorizationRequested{AuthorizationRequest: sigArgs(reset), Title: reset.Title, ExpiresAt: reset.ExpiresAt})
 	return reset, nil
 }

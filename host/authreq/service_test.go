@@ -122,7 +122,7 @@ func newRig(t *testing.T, backends ...string) *rig {
 	for _, b := range backends {
 		bs[b] = r.back
 	}
-	r.svc = authreq.New(authreq.Options{Store: store, Backends: bs, Order: backends, DefaultExpiration: time.Hour,
+	r.svc = authreq.New(authreq.Options{Store: store, Backends: bs, Order: backends, Watched: backends, DefaultExpiration: time.Hour,
 		MaxExpiration: 24 * time.Hour, MaxWrongAnswers: 5, Signals: r.sigs, Logger: slog.New(slog.DiscardHandler), Now: r.clock})
 	return r
 }

@@ -208,13 +208,19 @@ func lockoutCmd(e *env) *cobra.Command {
 // subscribers and plugins live in the host process and do not see signals
 // sent by commands.)
 func queueSignal(ctx context.Context, cfg *config.Config, store *storage.Store, log *slog.Logger, sender string, args any) {
+	commandDispatcher(cfg, store, log).Emit(ctx, sender, args)
+}
+
+// commandDispatcher queues what a command (or a plugin it starts) sends
+// for the configured webhook and audit-file subscribers.
+func commandDispatcher(cfg *config.Config, store *storage.Store, log *slog.Logger) *signals.Dispatcher {
 	d := signals.NewDispatcher(store, log, metrics.New())
 	for _, sc := range cfg.Signals.Subscribers {
 		if sc.Plugin == "" && sc.Mode == string(signals.Async) {
 			d.Subscribe(&signals.Subscription{Name: sc.Name, Mode: signals.Async, Signals: sc.Signals, Sender: sc.Sender})
 		}
 	}
-	d.Emit(ctx, sender, args)
+	return d
 }
 
 // escapeText returns s as it is if every character is printable, else

@@ -7,8 +7,6 @@ import (
 
 	"github.com/portcullis-auth/portcullis/host/config"
 	"github.com/portcullis-auth/portcullis/host/hostsvc"
-	"github.com/portcullis-auth/portcullis/host/metrics"
-	"github.com/portcullis-auth/portcullis/host/signals"
 	"github.com/portcullis-auth/portcullis/host/storage"
 	"github.com/portcullis-auth/portcullis/host/supervisor"
 	"github.com/portcullis-auth/portcullis/sdk"
@@ -37,7 +35,7 @@ func adminCommand(ctx context.Context, cfg *config.Config, store *storage.Store,
 		Logger:       log,
 		LogLevel:     "warn",
 	})
-	dispatcher := signals.NewDispatcher(store, log, metrics.New())
+	dispatcher := commandDispatcher(cfg, store, log) // what the plugin sends reaches the async subscribers
 	err := sup.Start(ctx, []supervisor.Spec{{
 		Name:     b.Name,
 		Plugin:   b.Plugin,

@@ -13,7 +13,7 @@ type AuthorizationRequests struct {
 	// requests' challenges. A request that names none is prepared by
 	// the only one; with several, it must name one. Default: every
 	// backend whose plugin is a first-party authorization-request
-	// plugin ("otp").
+	// plugin ("otp", "mobiledevice").
 	Backends []string `json:"backends"`
 	// DefaultExpiration is how long a request waits when its creator
 	// says nothing (default 1h); MaxExpiration bounds what a creator may
@@ -30,7 +30,7 @@ type AuthorizationRequests struct {
 
 // authRequestPlugins are the first-party plugins that prepare and check
 // authorization requests' challenges.
-var authRequestPlugins = []string{"otp"}
+var authRequestPlugins = []string{"otp", "mobiledevice"}
 
 func (a *AuthorizationRequests) applyDefaults(backends []Backend) {
 	if a.Backends == nil {

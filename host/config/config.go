@@ -46,7 +46,9 @@ type Config struct {
 	AuthorizationRequests AuthorizationRequests `json:"authorization_requests"`
 	// TwoFactor configures two-factor logins.
 	TwoFactor TwoFactor `json:"two_factor"`
-	Plugins   Plugins   `json:"plugins"`
+	// Devices configures mobile devices.
+	Devices Devices `json:"devices"`
+	Plugins Plugins `json:"plugins"`
 	// Backends is the login chain, in order.
 	Backends []Backend `json:"backends"`
 	Signals  Signals   `json:"signals"`
@@ -283,6 +285,7 @@ func (c *Config) applyDefaults() {
 	c.Limits.applyDefaults()
 	c.AuthorizationRequests.applyDefaults(c.Backends)
 	c.TwoFactor.applyDefaults(c.AuthorizationRequests.Backends)
+	c.Devices.applyDefaults(c.Backends)
 	if c.Log.Level == "" {
 		c.Log.Level = "info"
 	}
@@ -358,6 +361,7 @@ func (c *Config) validate() []Problem {
 	ps = append(ps, c.ForwardAuth.validate()...)
 	ps = append(ps, c.AuthorizationRequests.validate(c.Backends)...)
 	ps = append(ps, c.TwoFactor.validate(c.AuthorizationRequests.Backends)...)
+	ps = append(ps, c.Devices.validate(c.Backends, c.AuthorizationRequests.Backends)...)
 	positive("plugins.start_timeout", c.Plugins.StartTimeout)
 	positive("plugins.restart_backoff", c.Plugins.RestartBackoff)
 	positive("plugins.stop_grace", c.Plugins.StopGrace)

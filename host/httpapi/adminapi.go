@@ -48,6 +48,8 @@ func (s *Server) adminRoutes() {
 	} {
 		a("POST /v1/admin/authorization-requests/{id}/"+d.verb, s.handleAdminDecideAuthRequest(d.state))
 	}
+	a("GET /v1/admin/devices", s.handleAdminDevices)
+	a("POST /v1/admin/devices/{id}/revoke", s.handleAdminRevokeDevice)
 	a("GET /v1/admin/tokens", s.handleAdminTokens)
 	a("POST /v1/admin/tokens", s.handleAdminCreateToken)
 	a("DELETE /v1/admin/tokens/{name}", s.handleAdminRevokeToken)
@@ -454,4 +456,24 @@ func (s *Server) handleAdminDecideAuthRequest(to string) adminHandler {
 		}
 		writeJSON(w, http.StatusOK, AuthRequestView(req))
 	}
+}
+
+// handleAdminDevices lists the mobile devices, of one user with ?user=.
+func (s *Server) handleAdminDevices(w http.ResponseWriter, r *http.Request, _ admin.Caller) {
+	raw, err := s.opts.Admin.Devices(r.Context(), r.URL.Query().Get("user"))
+	if err != nil {
+		s.adminFailed(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, raw)
+}
+
+// handleAdminRevokeDevice revokes a mobile device.
+func (s *Server) handleAdminRevokeDevice(w http.ResponseWriter, r *http.Request, c admin.Caller) {
+	raw, err := s.opts.Admin.RevokeDevice(r.Context(), c, r.PathValue("id"))
+	if err != nil {
+		s.adminFailed(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, raw)
 }

@@ -184,6 +184,10 @@ func (b *loginBody) validate() error {
 		return invalid("%s", err)
 	}
 	*b.Username = name
+	if b.Password == nil && len(b.Credentials) > 0 {
+		// A login by other credentials (a device's) needs no password.
+		b.Password = new(string)
+	}
 	switch {
 	case b.Password == nil:
 		return invalid("password is required")

@@ -71,6 +71,8 @@ type Options struct {
 	TOTP *TOTP
 	// AdminPage, if set, serves the admin web page under /admin/.
 	AdminPage http.Handler
+	// Devices, if set, serves mobile devices.
+	Devices *Devices
 }
 
 // Emitter sends the host's signals (typed arguments from package
@@ -91,7 +93,14 @@ type Server struct {
 	mux     *http.ServeMux
 	logins  *metrics.Counter
 	admit   *admission
+	// closing ends with EndLongPolls.
+	closing      context.Context
+	endLongPolls context.CancelFunc
 }
+
+// EndLongPolls answers every long poll at once (with what it has): the
+// server is shutting down and would otherwise wait for them.
+func (s *Server) EndLongPolls() { s.endLongPolls() }
 
 // New returns the API handler.
 func New(opts Options) *Server {
@@ -108,6 +117,7 @@ func New(opts Options) *Server {
 		opts.Cookie.Name = "portcullis_session"
 	}
 	s := &Server{opts: opts, trusted: opts.TrustedProxies, log: opts.Logger, mux: http.NewServeMux()}
+	s.closing, s.endLongPolls = context.WithCancel(context.Background())
 	s.logins = opts.Metrics.Counter("portcullis_logins_total", "Logins by outcome.", "outcome")
 	s.admit = newAdmission(opts.LoginLimits, opts.Metrics, &throttledLog{log: opts.Logger, interval: time.Minute})
 	s.mux.HandleFunc("POST /v1/login", s.handleLogin)
@@ -125,6 +135,7 @@ func New(opts Options) *Server {
 	s.mux.HandleFunc("GET /.well-known/jwks.json", s.handleJWKS)
 	s.mux.HandleFunc("GET /.well-known/openid-configuration", s.handleOpenIDConfiguration)
 	s.authRequestRoutes()
+	s.deviceRoutes()
 	s.adminRoutes()
 	s.mux.HandleFunc("GET /metrics", s.handleMetrics)
 	s.mux.HandleFunc("GET /healthz", s.handleHealth)

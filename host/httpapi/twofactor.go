@@ -45,7 +45,7 @@ func (tf *TwoFactor) applies(ctx context.Context, id sdk.Identity) (bool, error)
 func (s *Server) startSecondFactor(w http.ResponseWriter, r *http.Request, login *chain.Login, log func() *slog.Logger, req *sdk.AuthenticateRequest, kind string) {
 	tf := s.opts.TwoFactor
 	_ = login.End(r.Context(), sdk.LoginUnavailable, "")
-	ar, err := tf.Service.StartSecondFactor(r.Context(), tf.Backend, login.Result.Identity, kind, tf.Expiration)
+	ar, loginKey, err := tf.Service.StartSecondFactor(r.Context(), tf.Backend, login.Result.Identity, kind, tf.Expiration)
 	if err != nil {
 		s.logins.Inc("unavailable")
 		log().Warn("login failed closed: its second factor could not be sent", "error", err)
@@ -57,23 +57,32 @@ func (s *Server) startSecondFactor(w http.ResponseWriter, r *http.Request, login
 	// What the user may answer with: the code sent, or, with an
 	// authenticator app, its code or a recovery code.
 	methods := []string{"code"}
-	if ar.Delivery == "totp" {
-		methods = []string{"totp", "recovery_code"}
-	}
-	writeJSON(w, http.StatusAccepted, map[string]any{
+	answer := map[string]any{
 		"authorization_request": ar.ID,
 		"slug":                  ar.Slug,
-		"methods":               methods,
 		"delivery":              ar.Delivery,
 		"expires_at":            ar.ExpiresAt.UTC().Format(time.RFC3339),
-	})
+	}
+	switch ar.Delivery {
+	case "totp":
+		methods = []string{"totp", "recovery_code"}
+	case "device":
+		// A device of the user approves; the client polls with the
+		// login's key, shown this once.
+		methods = []string{"device"}
+		answer["login_key"] = loginKey
+	}
+	answer["methods"] = methods
+	writeJSON(w, http.StatusAccepted, answer)
 }
 
 // secondFactorBody is POST /v1/login/2fa's body.
 type secondFactorBody struct {
-	AuthorizationRequest *string     `json:"authorization_request"`
-	Code                 *string     `json:"code"`
-	Client               *clientBody `json:"client"`
+	AuthorizationRequest *string `json:"authorization_request"`
+	Code                 *string `json:"code"`
+	// LoginKey completes a login a device approves, instead of a code.
+	LoginKey *string     `json:"login_key"`
+	Client   *clientBody `json:"client"`
 }
 
 // handleSecondFactor completes a two-factor login with its code:
@@ -95,11 +104,11 @@ func (s *Server) handleSecondFactor(w http.ResponseWriter, r *http.Request) {
 	case body.AuthorizationRequest == nil || *body.AuthorizationRequest == "" || len(*body.AuthorizationRequest) > 64:
 		writeError(w, http.StatusBadRequest, codeInvalidRequest, "authorization_request is required", nil)
 		return
-	case body.Code == nil:
-		writeError(w, http.StatusBadRequest, codeInvalidRequest, "code is required", nil)
+	case (body.Code == nil) == (body.LoginKey == nil):
+		writeError(w, http.StatusBadRequest, codeInvalidRequest, "send code, or login_key for a login a device approves", nil)
 		return
-	case len(*body.Code) > 256:
-		writeError(w, http.StatusBadRequest, codeInvalidRequest, "code is longer than 256 bytes", nil)
+	case body.Code != nil && len(*body.Code) > 256, body.LoginKey != nil && len(*body.LoginKey) > 256:
+		writeError(w, http.StatusBadRequest, codeInvalidRequest, "code and login_key are at most 256 bytes", nil)
 		return
 	}
 	id := *body.AuthorizationRequest
@@ -131,9 +140,30 @@ func (s *Server) handleSecondFactor(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer done()
+	secret, method := body.Code, ""
+	if body.LoginKey != nil {
+		secret, method = body.LoginKey, authreq.MethodDevice
+		// While no device has decided, the holder of the key is told to
+		// poll again: not an attempt, so not counted. A wrong key goes on
+		// to the chain, which counts it.
+		waiting, err := tf.Service.DeviceLoginWaiting(r.Context(), id, *secret)
+		if err != nil {
+			s.log.Error("reading a two-factor login", "request_id", w.Header().Get("X-Request-Id"), "error", err)
+			writeError(w, http.StatusServiceUnavailable, codeBackendUnavailable, "the login could not be read; try again later", nil)
+			return
+		}
+		if waiting {
+			w.Header().Set("Retry-After", "1")
+			writeJSON(w, http.StatusAccepted, map[string]any{"authorization_request": id, "state": "waiting"})
+			return
+		}
+	}
 	req := &sdk.AuthenticateRequest{
-		RequestID: w.Header().Get("X-Request-Id"), Username: username, Password: *body.Code,
+		RequestID: w.Header().Get("X-Request-Id"), Username: username, Password: *secret,
 		Credentials: map[string]string{authreq.CredentialRequest: id}, Client: client, Path: r.URL.Path,
+	}
+	if method != "" {
+		req.Credentials[authreq.CredentialMethod] = method
 	}
 	s.answer(w, r, tf.Chain.Run(r.Context(), req), req, kind, false)
 }
