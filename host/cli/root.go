@@ -101,6 +101,8 @@ func NewRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		rolesCmd(e),
 		adminCmd(e),
 		authreqCmd(e),
+		deviceCmd(e),
+		devicesCmd(e),
 		pluginsCmd(e),
 		signalsCmd(e),
 		lockoutCmd(e),
