@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,25 +26,7 @@ func TestDeviceLongPollAcrossHosts(t *testing.T) {
 	id, token := registerDevice(t, a, app.key, "alice", "alice's phone")
 
 	for round := range 3 {
-		type polled struct {
-			r  response
-			at time.Time
-		}
-		done := make(chan polled, 1)
-		go func() { // no t.Fatal here: it would not stop the test
-			req, _ := http.NewRequest("GET", a.url+"/v1/device/authorization-requests?wait=30", nil)
-			req.Header = basic(id, token)
-			var p polled
-			if resp, err := http.DefaultClient.Do(req); err != nil {
-				p.r.raw = err.Error()
-			} else {
-				body, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				p.r.status, p.r.raw = resp.StatusCode, string(body)
-			}
-			p.at = time.Now()
-			done <- p
-		}()
+		done := pollAsync(a.url, basic(id, token))
 		// The poll is waiting on host a when nothing came back at once.
 		select {
 		case p := <-done:
@@ -81,11 +61,7 @@ func TestDeviceLongPollAcrossHosts(t *testing.T) {
 // with tokens, once.
 func TestTerminalDeviceCompletesTwoFactorLogin(t *testing.T) {
 	t.Parallel()
-	box := newPushBox(t)
-	dir := t.TempDir()
-	cfg := writeConfig(t, dir, deviceConfig(box, "storage: {driver: sqlite, dsn: ./portcullis.db}", "two_factor: {required: all, backend: phone}\n"))
-	h := startHost(t, cfg)
-	addUser(t, cfg, nil, "alice", "alice-password-1")
+	h, cfg, dir, box := deviceHost(t, "two_factor: {required: all, backend: phone}\n")
 	app := createApp(t, cfg, nil, "bank")
 	creds := filepath.Join(dir, "device.json")
 	out := mustRun(t, cfg, "", "device", "register", "--url", h.url, "--user", "alice", "--name", "terminal",

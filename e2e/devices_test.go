@@ -89,6 +89,47 @@ func registerDevice(t *testing.T, h *host, appKey, user, name string) (id, token
 	return r.body["device_id"].(string), r.body["device_token"].(string)
 }
 
+// deviceHost starts a host on SQLite with the device chain (extra is
+// more configuration) and the users alice and bob.
+func deviceHost(t *testing.T, extra string) (h *host, cfg, dir string, box *pushBox) {
+	t.Helper()
+	box = newPushBox(t)
+	dir = t.TempDir()
+	cfg = writeConfig(t, dir, deviceConfig(box, "storage: {driver: sqlite, dsn: ./portcullis.db}", extra))
+	h = startHost(t, cfg)
+	addUser(t, cfg, nil, "alice", "alice-password-1")
+	addUser(t, cfg, nil, "bob", "bob-password-1")
+	return h, cfg, dir, box
+}
+
+// polled is a long poll's answer, and when it came.
+type polled struct {
+	r  response
+	at time.Time
+}
+
+// pollAsync starts a device's long poll and returns where its answer
+// will come. It does not fail the test itself (it runs outside the
+// test's goroutine): a failed request comes back with status 0.
+func pollAsync(url string, hdr http.Header) <-chan polled {
+	done := make(chan polled, 1)
+	go func() {
+		req, _ := http.NewRequest("GET", url+"/v1/device/authorization-requests?wait=30", nil)
+		req.Header = hdr
+		var p polled
+		if resp, err := http.DefaultClient.Do(req); err != nil {
+			p.r.raw = err.Error()
+		} else {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			p.r.status, p.r.raw = resp.StatusCode, string(body)
+		}
+		p.at = time.Now()
+		done <- p
+	}()
+	return done
+}
+
 func basic(id, token string) http.Header {
 	return http.Header{"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte(id+":"+token))}}
 }
@@ -114,12 +155,7 @@ func signed(t *testing.T, h *host, id string, key ed25519.PrivateKey, method, ta
 // service, signed, without a secret.
 func TestDevicesDecideTheirUsersRequests(t *testing.T) {
 	t.Parallel()
-	box := newPushBox(t)
-	dir := t.TempDir()
-	cfg := writeConfig(t, dir, deviceConfig(box, "storage: {driver: sqlite, dsn: ./portcullis.db}", ""))
-	h := startHost(t, cfg)
-	addUser(t, cfg, nil, "alice", "alice-password-1")
-	addUser(t, cfg, nil, "bob", "bob-password-1")
+	h, cfg, dir, box := deviceHost(t, "")
 	app := authApp{t: t, key: createApp(t, cfg, nil, "bank")}
 	aliceID, aliceToken := registerDevice(t, h, app.key, "alice", "alice's phone")
 	bobID, bobToken := registerDevice(t, h, app.key, "bob", "bob's phone")
@@ -220,21 +256,13 @@ func TestDevicesDecideTheirUsersRequests(t *testing.T) {
 		return strings.Contains(string(audit), `"device_revoked"`) && strings.Contains(string(audit), `"device_registered"`)
 	})
 	// A poll that waits ends when the host shuts down, at once.
-	polled := make(chan time.Time, 1)
-	go func() {
-		req, _ := http.NewRequest("GET", h.url+"/v1/device/authorization-requests?wait=30", nil)
-		req.Header = basic(aliceID, aliceToken)
-		if resp, err := http.DefaultClient.Do(req); err == nil {
-			resp.Body.Close()
-		}
-		polled <- time.Now()
-	}()
+	waiting := pollAsync(h.url, basic(aliceID, aliceToken))
 	time.Sleep(300 * time.Millisecond)
 	stopped := time.Now()
 	h.kill(15)
 	select {
-	case at := <-polled:
-		if d := at.Sub(stopped); d > 5*time.Second {
+	case p := <-waiting:
+		if d := p.at.Sub(stopped); d > 5*time.Second {
 			t.Errorf("a waiting poll ended %s after the host was told to stop; want at once", d)
 		}
 	case <-time.After(20 * time.Second):
@@ -259,12 +287,7 @@ func TestDevicesDecideTheirUsersRequests(t *testing.T) {
 // lockout as wrong passwords are.
 func TestDeviceSignIn(t *testing.T) {
 	t.Parallel()
-	box := newPushBox(t)
-	dir := t.TempDir()
-	cfg := writeConfig(t, dir, deviceConfig(box, "storage: {driver: sqlite, dsn: ./portcullis.db}", ""))
-	h := startHost(t, cfg)
-	addUser(t, cfg, nil, "alice", "alice-password-1")
-	addUser(t, cfg, nil, "bob", "bob-password-1")
+	h, cfg, _, _ := deviceHost(t, "")
 	app := createApp(t, cfg, nil, "bank")
 	id, token := registerDevice(t, h, app, "alice", "alice's phone")
 	login := func(user, id, token string) response {

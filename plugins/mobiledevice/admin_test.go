@@ -28,8 +28,8 @@ func TestRegister(t *testing.T) {
 		t.Errorf("token %q is not of [A-Za-z0-9]", r.DeviceToken)
 	}
 	d := g.record("phone-1")
-	want := device{DeviceID: "phone-1", UserID: "u-alice", Username: "alice", Name: "Alice's phone", Primary: true, Active: true,
-		KeyType: KeyToken, TokenHash: hashToken(r.DeviceToken), UserAgent: "App/1.0", CreatedAt: t0}
+	want := device{view: view{DeviceID: "phone-1", UserID: "u-alice", Username: "alice", Name: "Alice's phone", Primary: true, Active: true,
+		KeyType: KeyToken, CreatedAt: t0}, TokenHash: hashToken(r.DeviceToken), UserAgent: "App/1.0"}
 	if d.CreatedAt.Equal(t0) {
 		d.CreatedAt = t0
 	}

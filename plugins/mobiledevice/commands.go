@@ -73,7 +73,7 @@ func (p *Plugin) list(ctx context.Context, raw []byte) (listResult, string, erro
 	}
 	out := listResult{Devices: make([]view, len(ds))}
 	for i, d := range ds {
-		out.Devices[i] = d.view()
+		out.Devices[i] = d.view
 	}
 	return out, fmt.Sprintf("%d devices.", len(ds)), nil
 }
@@ -93,7 +93,7 @@ func (p *Plugin) get(ctx context.Context, raw []byte) (view, string, error) {
 	if d == nil {
 		return view{}, "", fmt.Errorf("%w: no device %s", sdk.ErrNotFound, a.DeviceID)
 	}
-	return d.view(), "", nil
+	return d.view, "", nil
 }
 
 // revokeResult is device_revoke's Result.

@@ -39,22 +39,14 @@ const casTries = 8
 // never deleted: a revoked device stays, inactive, so that its id keeps
 // its user.
 type device struct {
-	DeviceID string `json:"device_id"`
-	UserID   string `json:"user_id"`
-	Username string `json:"username"`
-	Name     string `json:"name"`
-	Primary  bool   `json:"primary"`
-	Active   bool   `json:"active"`
-	KeyType  string `json:"key_type"`
+	// view is what the admin commands show of it.
+	view
 	// TokenHash is the hex SHA-256 of a token device's token; empty for
 	// an ed25519 device.
 	TokenHash string `json:"token_hash"`
 	// PublicKey is an ed25519 device's public key, in standard base64.
-	PublicKey  string     `json:"public_key,omitempty"`
-	UserAgent  string     `json:"user_agent"`
-	CreatedAt  time.Time  `json:"created_at"`
-	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
-	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
+	PublicKey string `json:"public_key,omitempty"`
+	UserAgent string `json:"user_agent"`
 }
 
 // errNotADevice means a stored value is not a device record of this
@@ -196,11 +188,6 @@ type view struct {
 	CreatedAt  time.Time  `json:"created_at"`
 	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
 	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
-}
-
-func (d *device) view() view {
-	return view{DeviceID: d.DeviceID, UserID: d.UserID, Username: d.Username, Name: d.Name, Primary: d.Primary,
-		Active: d.Active, KeyType: d.KeyType, CreatedAt: d.CreatedAt, LastUsedAt: d.LastUsedAt, RevokedAt: d.RevokedAt}
 }
 
 // lastUsedEvery is how often, at most, a device's last use is recorded: a

@@ -53,11 +53,10 @@ func (p *Plugin) register(ctx context.Context, raw []byte) (registerResult, stri
 	if err := a.check(); err != nil {
 		return registerResult{}, "", err
 	}
-	fresh := device{
+	fresh := device{view: view{
 		DeviceID: a.DeviceID, UserID: a.UserID, Username: a.Username, Name: a.Name,
 		Primary: a.Primary == nil || *a.Primary, Active: true, KeyType: KeyToken,
-		UserAgent: truncateText(a.UserAgent, maxUserAgent),
-	}
+	}, UserAgent: truncateText(a.UserAgent, maxUserAgent)}
 	var token string
 	if a.PublicKey != "" {
 		key, err := parsePublicKey(a.PublicKey)
