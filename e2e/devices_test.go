@@ -307,6 +307,18 @@ func TestDeviceSignIn(t *testing.T) {
 	if r := send(t, "POST", h.url+"/v1/devices", `{"user":"bob","name":"tablet"}`, own); r.status != 403 {
 		t.Errorf("a user registering a device for another: %d %s, want 403", r.status, r.raw)
 	}
+	// ... or with their session cookie and its CSRF proof.
+	sess := send(t, "POST", h.url+"/v1/session", credentials("bob", "bob-password-1"), nil)
+	cookies := (&http.Response{Header: sess.header}).Cookies()
+	if sess.status != 200 || len(cookies) != 1 || sess.body["csrf_token"] == nil {
+		t.Fatalf("session login: %d %s", sess.status, sess.raw)
+	}
+	if r := send(t, "POST", h.url+"/v1/devices", `{"name":"bob's laptop"}`, cookieHeader(cookies[0], "")); r.status != 403 {
+		t.Errorf("a session registration without the CSRF proof: %d %s, want 403", r.status, r.raw)
+	}
+	if r := send(t, "POST", h.url+"/v1/devices", `{"name":"bob's laptop"}`, cookieHeader(cookies[0], sess.body["csrf_token"].(string))); r.status != 201 {
+		t.Errorf("a session registration with the CSRF proof: %d %s, want 201", r.status, r.raw)
+	}
 	if r := send(t, "POST", h.url+"/v1/devices", `{"user":"alice","name":"tablet"}`, nil); r.status != 401 {
 		t.Errorf("registering without credentials: %d %s, want 401", r.status, r.raw)
 	}

@@ -99,9 +99,21 @@ func (s *Server) handleRegisterDevice(w http.ResponseWriter, r *http.Request) {
 }
 
 // deviceOwner is the user a device is registered for: with an app key,
-// the user the body names; with the user's access token, that user (the
-// body may name only them). ok is false when it has answered.
+// the user the body names; with the user's access token or session
+// cookie (and the CSRF proof), that user (the body may name only them).
+// ok is false when it has answered.
 func (s *Server) deviceOwner(w http.ResponseWriter, r *http.Request, user string) (id, name string, ok bool) {
+	if c, err := r.Cookie(s.opts.Cookie.Name); err == nil && c.Value != "" && len(r.Header.Values("Authorization")) == 0 {
+		sess, secret, ok := s.session(w, r)
+		if !ok || !s.csrfOK(w, r, secret) {
+			return "", "", false
+		}
+		if user != "" && user != sess.Username {
+			writeError(w, http.StatusForbidden, "forbidden", "a user registers devices for themself only", nil)
+			return "", "", false
+		}
+		return sess.Subject, sess.Username, true
+	}
 	cred, problem := bearerCredential(r.Header)
 	if problem != "" {
 		w.Header().Set("WWW-Authenticate", appChallenge)
