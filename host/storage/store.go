@@ -148,7 +148,7 @@ func (s *Store) migrate(ctx context.Context) error {
 
 // models are the tables the host owns.
 var models = []any{&userRow{}, &tokenRow{}, &sessionRow{}, &signingKeyRow{}, &kvRow{}, &outboxRow{}, &attemptRow{}, &reservationRow{}, &accessRow{}, &appKeyRow{},
-	&adminRow{}, &adminSessionRow{}, &adminTokenRow{}, &roleRow{}, &rolePermissionRow{}, &userRoleRow{}, &authRequestRow{}}
+	&adminRow{}, &adminSessionRow{}, &adminTokenRow{}, &roleRow{}, &rolePermissionRow{}, &userRoleRow{}, &authRequestRow{}, &oauth2FlowRow{}, &externalIdentityRow{}}
 
 // Warnings returns the problems Open found that did not stop it, one
 // sentence each, for the caller to log: a SQLite database whose directory

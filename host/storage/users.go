@@ -21,6 +21,9 @@ type User struct {
 	Disabled     bool
 	// Superuser passes every permission check (SetSuperuser).
 	Superuser bool
+	// Email is the user's address, lower case ("" for none): an external
+	// sign-in may link to the user by it (SetUserEmail).
+	Email     string
 	CreatedAt time.Time
 }
 
@@ -35,6 +38,7 @@ type userRow struct {
 	PasswordHash string  `gorm:"size:1024;not null"`
 	Disabled     bool    `gorm:"not null;default:false"`
 	Superuser    bool    `gorm:"not null;default:false"`
+	Email        *string `gorm:"size:320;index"`
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
 }
@@ -42,7 +46,11 @@ type userRow struct {
 func (userRow) TableName() string { return "users" }
 
 func (r userRow) user() User {
-	return User{ID: r.ID, Username: r.Username, PasswordHash: r.PasswordHash, Disabled: r.Disabled, Superuser: r.Superuser, CreatedAt: r.CreatedAt}
+	u := User{ID: r.ID, Username: r.Username, PasswordHash: r.PasswordHash, Disabled: r.Disabled, Superuser: r.Superuser, CreatedAt: r.CreatedAt}
+	if r.Email != nil {
+		u.Email = *r.Email
+	}
+	return u
 }
 
 // CreateUser adds a user. username must be a canonical username

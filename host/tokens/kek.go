@@ -26,6 +26,8 @@ const DefaultKEKFile = "key-encryption-key"
 // sealed key cannot be passed off as another.
 type Sealer struct {
 	aead cipher.AEAD
+	// key is the KEK itself, from which Derive derives other keys.
+	key []byte
 	// Source says where the KEK came from (the variable's name or the
 	// file's path), for messages; never the key.
 	Source string
@@ -131,28 +133,32 @@ func newSealer(text string) (*Sealer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Sealer{aead: aead}, nil
+	return &Sealer{aead: aead, key: key}, nil
 }
 
 // sealVersion prefixes every sealed key, so that the format can change.
 const sealVersion = 1
 
-func (s *Sealer) seal(kid string, plain []byte) []byte {
+func (s *Sealer) seal(kid string, plain []byte) []byte { return s.sealWith(aad(kid), plain) }
+
+func (s *Sealer) sealWith(ad, plain []byte) []byte {
 	out := make([]byte, 1+s.aead.NonceSize(), 1+s.aead.NonceSize()+len(plain)+s.aead.Overhead())
 	out[0] = sealVersion
 	_, _ = rand.Read(out[1:])
-	return s.aead.Seal(out, out[1:], plain, aad(kid))
+	return s.aead.Seal(out, out[1:], plain, ad)
 }
 
 // ErrWrongKEK: a sealed key does not open with this key-encryption key.
 var ErrWrongKEK = errors.New("the signing key does not decrypt with this key-encryption key")
 
-func (s *Sealer) open(kid string, sealed []byte) ([]byte, error) {
+func (s *Sealer) open(kid string, sealed []byte) ([]byte, error) { return s.openWith(aad(kid), sealed) }
+
+func (s *Sealer) openWith(ad, sealed []byte) ([]byte, error) {
 	n := s.aead.NonceSize()
 	if len(sealed) < 1+n || sealed[0] != sealVersion {
 		return nil, ErrWrongKEK
 	}
-	plain, err := s.aead.Open(nil, sealed[1:1+n], sealed[1+n:], aad(kid))
+	plain, err := s.aead.Open(nil, sealed[1:1+n], sealed[1+n:], ad)
 	if err != nil {
 		return nil, ErrWrongKEK
 	}

@@ -39,6 +39,7 @@ func Run(t *testing.T, newDB func(t testing.TB) Opener) {
 	t.Run("Admins", func(t *testing.T) { testAdmins(t, newDB(t)) })
 	t.Run("AuthRequests", func(t *testing.T) { testAuthRequests(t, newDB(t)) })
 	t.Run("AuthRequestWatch", func(t *testing.T) { testAuthRequestWatch(t, newDB(t)) })
+	t.Run("OAuth2", func(t *testing.T) { testOAuth2(t, newDB(t)) })
 	t.Run("Roles", func(t *testing.T) { testRoles(t, newDB(t)) })
 	t.Run("Sessions", func(t *testing.T) { testSessions(t, newDB(t)(t)) })
 	t.Run("SigningKeys", func(t *testing.T) { testSigningKeys(t, newDB(t)) })
