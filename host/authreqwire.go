@@ -51,13 +51,7 @@ func (h *Host) twoFactor(links []chain.Link, svc *authreq.Service, totp *httpapi
 	if tf.Required != config.TwoFactorAll && tf.Required != config.TwoFactorEnrolled {
 		return nil, nil
 	}
-	var tfLinks []chain.Link
-	for _, l := range links {
-		if l.Limiter != nil {
-			tfLinks = append(tfLinks, chain.Link{Name: l.Name, Limiter: l.Limiter, Timeout: l.Timeout})
-		}
-	}
-	tfLinks = append(tfLinks, chain.Link{Name: tf.Backend, Authenticator: authreq.SecondFactor{Service: svc}, Timeout: 10 * time.Second})
+	tfLinks := append(limiterLinks(links), chain.Link{Name: tf.Backend, Authenticator: authreq.SecondFactor{Service: svc}, Timeout: 10 * time.Second})
 	out := &httpapi.TwoFactor{Service: svc, Backend: tf.Backend, Expiration: tf.Expiration.D(), Chain: chain.New(h.log, tfLinks...)}
 	if tf.Required == config.TwoFactorEnrolled {
 		if totp == nil {

@@ -57,6 +57,9 @@ type Host struct {
 	// events tracks plugin start/exit signals still being emitted, so
 	// that Close waits for them before closing the database.
 	events sync.WaitGroup
+	// sealer holds the key-encryption key (signing keys, providers'
+	// refresh tokens, derived keys).
+	sealer *tokens.Sealer
 }
 
 // New opens the database (migrating it), starts every backend's and
@@ -126,7 +129,7 @@ func (h *Host) start(ctx context.Context, opts Options) error {
 			SHA256:   b.SHA256,
 			Config:   b.ConfigJSON(),
 			Host:     hostsvc.New(h.store, b.Name, h.signals, b.EffectiveGrants()),
-			AnyOf:    []hostside.Capability{hostside.Authenticator, hostside.AttemptLimiter, hostside.AuthorizationRequest},
+			AnyOf:    []hostside.Capability{hostside.Authenticator, hostside.AttemptLimiter, hostside.AuthorizationRequest, hostside.Redirect},
 		})
 	}
 	for _, sub := range cfg.Signals.Subscribers {
@@ -165,6 +168,7 @@ func (h *Host) start(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
+	oauth2 := h.oauth2(links)
 	twoFactor, err := h.twoFactor(links, authRequests, totp)
 	if err != nil {
 		return err
@@ -178,6 +182,7 @@ func (h *Host) start(ctx context.Context, opts Options) error {
 		TwoFactor:    twoFactor,
 		TOTP:         totp,
 		Devices:      devices,
+		OAuth2:       oauth2,
 		Chain:        chain.New(h.log, links...),
 		Tokens:       issuer,
 		Issuer:       cfg.Tokens.Issuer,
@@ -232,6 +237,7 @@ func (h *Host) issuer(ctx context.Context) (*tokens.Issuer, error) {
 	if err != nil {
 		return nil, err
 	}
+	h.sealer = sealer
 	if sealer.Created {
 		h.log.Warn("made a key-encryption key for the signing keys; keep it with the database, or set "+tokens.KEKEnv+" or tokens.key_encryption_key_file", "file", sealer.Source)
 	}
@@ -292,7 +298,7 @@ func (h *Host) links() (links, adminLinks []chain.Link, err error) {
 		health := chain.NewHealth()
 		h.health[b.Name] = health
 		if !info.Has(hostside.Authenticator) && !info.Has(hostside.AttemptLimiter) {
-			continue // an authorization-request backend only: not in the login chain
+			continue // an authorization-request or redirect backend only: not in the login chain
 		}
 		link := chain.Link{Name: b.Name, Timeout: b.Timeout.D(), SkipErrors: b.OnError == config.OnErrorSkip, Health: health}
 		if rule, ok := inst.AttemptRule(); ok {
@@ -435,6 +441,9 @@ func (h *Host) purgeExpired(ctx context.Context) {
 			}
 			if _, err := h.store.PurgeSigningKeys(ctx, time.Now()); err != nil && ctx.Err() == nil {
 				h.log.Warn("purging retired signing keys", "error", err)
+			}
+			if _, err := h.store.PurgeOAuth2Flows(ctx, time.Now().Add(-time.Hour)); err != nil && ctx.Err() == nil {
+				h.log.Warn("purging expired OAuth2 sign-ins", "error", err)
 			}
 		}
 	}

@@ -14,6 +14,10 @@
 //   - AuthorizationRequestBackend: prepares the challenges of authorization
 //     requests (makes and delivers a code) and checks the answers to them
 //     (package sdk/authreq).
+//   - redirect.Authenticator (package sdk/redirect): signs users in through
+//     a browser redirect to an external provider (OAuth2, OpenID Connect);
+//     the host owns the flow, the backend builds the provider's URL,
+//     exchanges the code and refreshes tokens.
 //   - SignalReceiver: receives the signals its Metadata subscribes to
 //     (package sdk/signals is the catalogue).
 //
@@ -32,6 +36,6 @@
 // so errors.Is and errors.As work on the host and in the plugin alike.
 //
 // Package sdktest holds an in-process host/plugin pair, an in-memory host,
-// and the conformance suites every Authenticator, AuthorizationRequestBackend
-// and Storage runs.
+// and the conformance suites every Authenticator, AuthorizationRequestBackend,
+// redirect.Authenticator and Storage runs.
 package sdk

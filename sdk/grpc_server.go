@@ -18,6 +18,7 @@ import (
 	"github.com/portcullis-auth/portcullis/sdk/internal/errwire"
 	"github.com/portcullis-auth/portcullis/sdk/internal/pb"
 	"github.com/portcullis-auth/portcullis/sdk/internal/wire"
+	"github.com/portcullis-auth/portcullis/sdk/redirect"
 )
 
 // maxMemoBytes bounds an AuthenticateResponse's Memo.
@@ -47,6 +48,9 @@ func (g *grpcPlugin) GRPCServer(broker *goplugin.GRPCBroker, s *grpc.Server) err
 	}
 	if a, ok := g.impl.(AuthorizationRequestBackend); ok {
 		pb.RegisterAuthorizationRequestBackendServer(s, &authRequestServer{impl: a})
+	}
+	if r, ok := g.impl.(redirect.Authenticator); ok {
+		pb.RegisterRedirectAuthenticatorServer(s, &redirectServer{impl: r})
 	}
 	if r, ok := g.impl.(SignalReceiver); ok {
 		pb.RegisterSignalReceiverServer(s, &signalReceiverServer{impl: r})
@@ -274,6 +278,7 @@ var capabilityToProto = map[wire.Capability]pb.Capability{
 	wire.Admin:                pb.Capability_CAPABILITY_ADMIN,
 	wire.SignalReceiver:       pb.Capability_CAPABILITY_SIGNAL_RECEIVER,
 	wire.AuthorizationRequest: pb.Capability_CAPABILITY_AUTHORIZATION_REQUEST_BACKEND,
+	wire.RedirectAuth:         pb.Capability_CAPABILITY_REDIRECT_AUTHENTICATOR,
 }
 
 var decisionToProto = map[Decision]pb.Decision{

@@ -14,8 +14,9 @@ const ProtocolVersion = wire.ProtocolVersion
 // Plugin is implemented by every plugin. What else a plugin can do is told
 // by the capability interfaces its value implements (Authenticator,
 // OutcomeObserver, AttemptLimiter, Admin, AuthorizationRequestBackend,
-// SignalReceiver); Serve derives the plugin's capabilities from them, so
-// they are never declared twice.
+// SignalReceiver, and redirect.Authenticator of package sdk/redirect);
+// Serve derives the plugin's capabilities from them, so they are never
+// declared twice.
 type Plugin interface {
 	// Metadata describes the plugin. It must not do I/O. The host calls it
 	// after start, before Configure, and again after Configure, to learn

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/stats"
 
 	"github.com/portcullis-auth/portcullis/sdk/internal/wire"
+	"github.com/portcullis-auth/portcullis/sdk/redirect"
 )
 
 // gracePeriod is how long Serve lets in-flight calls finish after SIGTERM.
@@ -227,6 +228,9 @@ func capabilities(p Plugin) []wire.Capability {
 	}
 	if _, ok := p.(AuthorizationRequestBackend); ok {
 		caps = append(caps, wire.AuthorizationRequest)
+	}
+	if _, ok := p.(redirect.Authenticator); ok {
+		caps = append(caps, wire.RedirectAuth)
 	}
 	if _, ok := p.(SignalReceiver); ok {
 		caps = append(caps, wire.SignalReceiver)

@@ -10,6 +10,7 @@ import (
 	"github.com/portcullis-auth/portcullis/host/hostsvc"
 	"github.com/portcullis-auth/portcullis/plugins/lockout"
 	"github.com/portcullis-auth/portcullis/plugins/mobiledevice"
+	"github.com/portcullis-auth/portcullis/plugins/oauth2"
 	"github.com/portcullis-auth/portcullis/plugins/otp"
 	"github.com/portcullis-auth/portcullis/plugins/password"
 	"github.com/portcullis-auth/portcullis/sdk"
@@ -56,6 +57,22 @@ var Plugins = map[string]Plugin{
 		},
 		Warnings: func(raw json.RawMessage) []string {
 			s, err := mobiledevice.ParseConfig(raw)
+			if err != nil {
+				return nil
+			}
+			return s.Warnings
+		},
+	},
+	// oauth2 signs users in at an external provider; the host maps the
+	// identity to a user, so the plugin needs no grant.
+	"oauth2": {
+		New: func() sdk.Plugin { return oauth2.New() },
+		CheckConfig: func(raw json.RawMessage) error {
+			_, err := oauth2.ParseConfig(raw)
+			return err
+		},
+		Warnings: func(raw json.RawMessage) []string {
+			s, err := oauth2.ParseConfig(raw)
 			if err != nil {
 				return nil
 			}

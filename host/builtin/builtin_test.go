@@ -50,3 +50,23 @@ func TestMobileDeviceConfig(t *testing.T) {
 		t.Errorf("warnings for a plain-http webhook: %q, want one", w)
 	}
 }
+
+func TestOAuth2Config(t *testing.T) {
+	o := Plugins["oauth2"]
+	if len(o.Grants) != 0 {
+		t.Errorf("oauth2 asks for grants %q; it needs none", o.Grants)
+	}
+	if err := o.CheckConfig(json.RawMessage(`{}`)); err == nil {
+		t.Error("an oauth2 backend without a provider or client was accepted")
+	}
+	if err := o.CheckConfig(json.RawMessage(`{"issuer":"https://id.example.com","client_id":"c"}`)); err == nil {
+		t.Error("an oauth2 backend without its client secret was accepted")
+	}
+	local := json.RawMessage(`{"issuer":"http://127.0.0.1:5556","client_id":"c","client_secret":"s"}`)
+	if err := o.CheckConfig(local); err != nil {
+		t.Fatal(err)
+	}
+	if w := o.Warnings(local); len(w) != 1 {
+		t.Errorf("warnings for a plain-http loopback issuer: %q, want one", w)
+	}
+}

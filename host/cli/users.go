@@ -233,7 +233,7 @@ func usersCmd(e *env) *cobra.Command {
 	}
 	report.Flags().StringVar(&reportBackend, "backend", "", "the password backend whose hashes to report (default: the first password backend)")
 
-	cmd.AddCommand(add, passwd, list, remove, disable, enable, report, userRolesCmd(e), superuserCmd(e), userTOTPCmd(e))
+	cmd.AddCommand(add, passwd, list, remove, disable, enable, report, userRolesCmd(e), superuserCmd(e), userTOTPCmd(e), userEmailCmd(e))
 	return cmd
 }
 

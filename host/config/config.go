@@ -48,6 +48,8 @@ type Config struct {
 	TwoFactor TwoFactor `json:"two_factor"`
 	// Devices configures mobile devices.
 	Devices Devices `json:"devices"`
+	// OAuth2 configures sign-ins with external providers.
+	OAuth2  OAuth2  `json:"oauth2"`
 	Plugins Plugins `json:"plugins"`
 	// Backends is the login chain, in order.
 	Backends []Backend `json:"backends"`
@@ -286,6 +288,7 @@ func (c *Config) applyDefaults() {
 	c.AuthorizationRequests.applyDefaults(c.Backends)
 	c.TwoFactor.applyDefaults(c.AuthorizationRequests.Backends)
 	c.Devices.applyDefaults(c.Backends)
+	c.OAuth2.applyDefaults()
 	if c.Log.Level == "" {
 		c.Log.Level = "info"
 	}
@@ -362,6 +365,7 @@ func (c *Config) validate() []Problem {
 	ps = append(ps, c.AuthorizationRequests.validate(c.Backends)...)
 	ps = append(ps, c.TwoFactor.validate(c.AuthorizationRequests.Backends)...)
 	ps = append(ps, c.Devices.validate(c.Backends, c.AuthorizationRequests.Backends)...)
+	ps = append(ps, c.OAuth2.validate()...)
 	positive("plugins.start_timeout", c.Plugins.StartTimeout)
 	positive("plugins.restart_backoff", c.Plugins.RestartBackoff)
 	positive("plugins.stop_grace", c.Plugins.StopGrace)

@@ -73,6 +73,8 @@ type Options struct {
 	AdminPage http.Handler
 	// Devices, if set, serves mobile devices.
 	Devices *Devices
+	// OAuth2, if set, serves sign-ins with external providers.
+	OAuth2 *OAuth2
 }
 
 // Emitter sends the host's signals (typed arguments from package
@@ -136,6 +138,7 @@ func New(opts Options) *Server {
 	s.mux.HandleFunc("GET /.well-known/openid-configuration", s.handleOpenIDConfiguration)
 	s.authRequestRoutes()
 	s.deviceRoutes()
+	s.oauth2Routes()
 	s.adminRoutes()
 	s.mux.HandleFunc("GET /metrics", s.handleMetrics)
 	s.mux.HandleFunc("GET /healthz", s.handleHealth)

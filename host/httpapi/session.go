@@ -53,13 +53,18 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, login *cha
 	id := login.Result.Identity
 	sess, secret, err := s.opts.Tokens.StartCookieSession(r.Context(), id)
 	if err != nil {
-		s.log.Error("starting a session", "request_id", req.RequestID, "error", err)
+		s.log.ErrorContext(r.Context(), "starting a session", "request_id", req.RequestID, "error", err)
 		s.opts.Signals.Emit(r.Context(), tokens.Sender, &signals.SessionLoginFailed{UserID: id.Subject, UserType: "user", Reason: reasonUnavailable})
 		writeError(w, http.StatusServiceUnavailable, codeBackendUnavailable, "could not start a session; try again later", nil)
 		return "", nil, false
 	}
 	return sess.ID, func() {
 		s.setCookie(w, secret, sess.ExpiresAt)
+		if to := returnTo(r.Context()); to != "" { // an OAuth2 sign-in's browser goes back
+			w.Header().Set("Cache-Control", "no-store")
+			http.Redirect(w, r, to, http.StatusSeeOther)
+			return
+		}
 		writeJSON(w, http.StatusOK, sessionBody(sess, secret))
 	}, true
 }

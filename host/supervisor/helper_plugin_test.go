@@ -44,6 +44,9 @@ const (
 	// modeAuthReq serves authReqHelper, an authorization-request backend
 	// and nothing else.
 	modeAuthReq = "authreq"
+	// modeRedirect serves redirectHelper, a redirect authenticator and
+	// nothing else.
+	modeRedirect = "redirect"
 )
 
 // Modes in which the helper never reaches sdk.Serve, as a plugin whose
@@ -70,6 +73,9 @@ func init() {
 		beforeServe(mode)
 		if mode == modeAuthReq {
 			sdk.Serve(authReqHelper{}) // never returns
+		}
+		if mode == modeRedirect {
+			sdk.Serve(redirectHelper{}) // never returns
 		}
 		sdk.Serve(&helperPlugin{mode: mode}) // never returns
 	}

@@ -48,6 +48,8 @@ const (
 	SignalReceiver  = wire.SignalReceiver
 	// AuthorizationRequest is sdk.AuthorizationRequestBackend.
 	AuthorizationRequest = wire.AuthorizationRequest
+	// Redirect is redirect.Authenticator.
+	Redirect = wire.RedirectAuth
 )
 
 // Info is what a plugin told the host about itself: its metadata and the
@@ -91,6 +93,7 @@ func (g *grpcPlugin) GRPCClient(_ context.Context, broker *goplugin.GRPCBroker, 
 		admin:      pb.NewAdminClient(conn),
 		signals:    pb.NewSignalReceiverClient(conn),
 		authReqs:   pb.NewAuthorizationRequestBackendClient(conn),
+		redirects:  pb.NewRedirectAuthenticatorClient(conn),
 	}, nil
 }
 
@@ -105,6 +108,8 @@ type Remote struct {
 	admin    pb.AdminClient
 	signals  pb.SignalReceiverClient
 	authReqs pb.AuthorizationRequestBackendClient
+	// redirects is the redirect.Authenticator (redirect.go).
+	redirects pb.RedirectAuthenticatorClient
 
 	// The host's services are served from the first Configure on, so that
 	// a plugin that is never configured leaves no socket behind.
@@ -343,6 +348,7 @@ var capabilityFromProto = map[pb.Capability]Capability{
 	pb.Capability_CAPABILITY_ADMIN:                         wire.Admin,
 	pb.Capability_CAPABILITY_SIGNAL_RECEIVER:               wire.SignalReceiver,
 	pb.Capability_CAPABILITY_AUTHORIZATION_REQUEST_BACKEND: wire.AuthorizationRequest,
+	pb.Capability_CAPABILITY_REDIRECT_AUTHENTICATOR:        wire.RedirectAuth,
 }
 
 // Interface guards.

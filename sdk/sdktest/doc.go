@@ -32,4 +32,19 @@
 //			SingleUse: true,
 //		}.Run(t)
 //	}
+//
+// RedirectSuite is the one every redirect.Authenticator should pass. Its
+// SignIn plays a user at the test's provider and returns the code the
+// provider sends back:
+//
+//	func TestConformance(t *testing.T) {
+//		idp := newProvider(t) // the test's: an OpenID provider on httptest
+//		sdktest.RedirectSuite{
+//			New:    func() sdk.Plugin { return mybackend.New() },
+//			Config: idp.config(),
+//			SignIn: func(t testing.TB, authorizeURL string) string {
+//				return idp.signIn(t, authorizeURL, "alice")
+//			},
+//		}.Run(t)
+//	}
 package sdktest

@@ -2,7 +2,8 @@
 // agree on besides the generated protobuf code: the go-plugin handshake, the
 // name under which a plugin is dispensed, the environment a plugin reads,
 // a hook through which sdktest serves a plugin in-process, and the
-// conversion of the messages both sides write and read (authreq.go).
+// conversion of the messages both sides write and read (authreq.go,
+// redirect.go).
 package wire
 
 import (
@@ -13,8 +14,9 @@ import (
 
 // ProtocolVersion is the version of the host/plugin protocol; sdk exports
 // it. A plugin built against another version is refused at the handshake.
-// Version 3 added the authorization-request capability.
-const ProtocolVersion = 3
+// Version 3 added the authorization-request capability, version 4 the
+// redirect-authenticator capability.
+const ProtocolVersion = 4
 
 // Handshake is the go-plugin handshake every Portcullis plugin and host
 // use. The magic cookie is not a security measure: it only stops a plugin
