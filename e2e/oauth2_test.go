@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/portcullis-auth/portcullis/testkit/oidcprovider"
 )
@@ -28,11 +29,14 @@ func freePort(t *testing.T) int {
 
 // oauth2Provider starts a provider whose users are carol (verified email,
 // group "staff") and dave, and whose client portcullis may come back to
-// the callback of backend on each of the ports.
-func oauth2Provider(t *testing.T, backend string, ports ...int) *oidcprovider.Provider {
+// the callback of each of the backends (space-separated) on each of the
+// ports.
+func oauth2Provider(t *testing.T, backends string, ports ...int) *oidcprovider.Provider {
 	var uris []string
 	for _, p := range ports {
-		uris = append(uris, fmt.Sprintf("http://127.0.0.1:%d/v1/oauth2/%s/callback", p, backend))
+		for _, backend := range strings.Fields(backends) {
+			uris = append(uris, fmt.Sprintf("http://127.0.0.1:%d/v1/oauth2/%s/callback", p, backend))
+		}
 	}
 	return oidcprovider.Start(t, oidcprovider.Options{
 		Users: []oidcprovider.User{
@@ -59,11 +63,14 @@ func oauth2Backend(name string, p *oidcprovider.Provider, port int, provisioning
 }
 
 // oauth2Config is a host on port with the lockout, passwords and the
-// given oauth2 backends.
+// given oauth2 backends; storage is its storage line, and may carry its
+// own oauth2 line.
 func oauth2Config(t *testing.T, dir string, port int, storage string, backends ...string) string {
 	path := filepath.Join(dir, "portcullis.yaml")
+	if !strings.Contains(storage, "oauth2:") {
+		storage += "\noauth2: {return_origins: [\"https://app.example\"]}"
+	}
 	yaml := fmt.Sprintf("listen: 127.0.0.1:%d\nlog: {format: json, level: debug}\ntrusted_proxies: [127.0.0.1]\n%s\n"+
-		"oauth2: {return_origins: [\"https://app.example\"]}\n"+
 		"signals: {subscribers: [{name: audit, audit_file: ./audit.jsonl, signals: [\"*\"], mode: sync}]}\n"+
 		"backends:\n  - {name: lockout, plugin: lockout}\n  - {name: local, plugin: password}\n%s",
 		port, storage, strings.Join(backends, ""))
@@ -126,10 +133,11 @@ func callback(t *testing.T, b *http.Client, h *host, cb *url.URL, accept string)
 func TestOAuth2SignIn(t *testing.T) {
 	t.Parallel()
 	port := freePort(t)
-	corp, partner := oauth2Provider(t, "corp", port), oauth2Provider(t, "partner", port)
+	corp, partner := oauth2Provider(t, "corp", port), oauth2Provider(t, "partner closed", port)
 	dir := t.TempDir()
 	cfg := oauth2Config(t, dir, port, "storage: {driver: sqlite, dsn: ./portcullis.db}",
-		oauth2Backend("corp", corp, port, "create"), oauth2Backend("partner", partner, port, "link"))
+		oauth2Backend("corp", corp, port, "create"), oauth2Backend("partner", partner, port, "link"),
+		oauth2Backend("closed", partner, port, "deny"))
 	h := startHost(t, cfg)
 	mustRun(t, cfg, "", "roles", "create", "staff")
 
@@ -143,6 +151,15 @@ func TestOAuth2SignIn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A forged state is refused and changes nothing: the real one works
+	// after it.
+	forged := *cb
+	q := forged.Query()
+	q.Set("state", "forged-state")
+	forged.RawQuery = q.Encode()
+	if r := callback(t, b, h, &forged, ""); r.status != 400 || r.body["error"] != "invalid_state" {
+		t.Errorf("a forged state: %d %s, want 400 invalid_state", r.status, r.raw)
+	}
 	done := callback(t, b, h, cb, "text/html")
 	if done.status != http.StatusSeeOther || done.header.Get("Location") != "https://app.example/after" {
 		t.Fatalf("callback: %d %s (Location %q)", done.status, done.raw, done.header.Get("Location"))
@@ -154,14 +171,6 @@ func TestOAuth2SignIn(t *testing.T) {
 	// The same callback again: its state is used.
 	if r := callback(t, b, h, cb, ""); r.status != 400 || r.body["error"] != "invalid_state" {
 		t.Errorf("a replayed state: %d %s, want 400 invalid_state", r.status, r.raw)
-	}
-	// A forged state changes nothing and is refused.
-	forged := *cb
-	q := forged.Query()
-	q.Set("state", "forged-state")
-	forged.RawQuery = q.Encode()
-	if r := callback(t, b, h, &forged, ""); r.status != 400 {
-		t.Errorf("a forged state: %d %s, want 400", r.status, r.raw)
 	}
 	// A code already used, with the state of a new flow (so with another
 	// verifier): the provider refuses it.
@@ -220,6 +229,17 @@ func TestOAuth2SignIn(t *testing.T) {
 	}
 	if r := callback(t, bp, h, cbp, ""); r.status != 200 || !strings.Contains(r.raw, `"david"`) {
 		t.Errorf("link by verified email: %d %s, want a session of david", r.status, r.raw)
+	}
+
+	// A backend that provisions nobody refuses even a user who has a
+	// local account with that email.
+	bc := browser(t)
+	cbc, err := partner.Login(bc, startSignIn(t, bc, h, "closed", ""), "dave", "dave-at-the-idp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := callback(t, bc, h, cbc, ""); r.status != 403 || r.body["error"] != "not_provisioned" {
+		t.Errorf("provisioning deny: %d %s, want 403 not_provisioned", r.status, r.raw)
 	}
 
 	// Open redirects are refused.
@@ -300,5 +320,24 @@ func TestOAuth2FlowAcrossHosts(t *testing.T) {
 	}
 	if r := callback(t, b, hb, cb, ""); r.status != 200 || !strings.Contains(r.raw, `"carol"`) {
 		t.Fatalf("finishing on the other host: %d %s", r.status, r.raw)
+	}
+}
+
+// TestOAuth2ExpiredState: a callback after the flow's time (flow_ttl) is
+// refused, and the provider's code is never redeemed.
+func TestOAuth2ExpiredState(t *testing.T) {
+	t.Parallel()
+	port := freePort(t)
+	corp := oauth2Provider(t, "corp", port)
+	h := startHost(t, oauth2Config(t, t.TempDir(), port, "storage: {driver: sqlite, dsn: ./portcullis.db}\noauth2: {flow_ttl: 30s}",
+		oauth2Backend("corp", corp, port, "create")))
+	b := browser(t)
+	cb, err := corp.Login(b, startSignIn(t, b, h, "corp", ""), "carol", "carol-at-the-idp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(31 * time.Second)
+	if r := callback(t, b, h, cb, ""); r.status != 400 || r.body["error"] != "invalid_state" {
+		t.Fatalf("a callback after flow_ttl: %d %s, want 400 invalid_state", r.status, r.raw)
 	}
 }

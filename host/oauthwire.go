@@ -50,5 +50,5 @@ func (h *Host) oauth2(links []chain.Link) *httpapi.OAuth2 {
 		Store: h.store, Backends: backends, Key: h.sealer.Derive("oauth2 flows"), Sealer: h.sealer,
 		FlowTTL: h.cfg.OAuth2.FlowTTL.D(), ReturnOrigins: origins, Logger: h.log,
 	})
-	return &httpapi.OAuth2{Service: svc, Chains: chains, CookieSecure: *h.cfg.Sessions.Secure}
+	return &httpapi.OAuth2{Service: svc, Chains: chains, CookieSecure: *h.cfg.Sessions.Secure, FlowTTL: h.cfg.OAuth2.FlowTTL.D()}
 }

@@ -27,6 +27,8 @@ type OAuth2 struct {
 	// CookieSecure marks the flow cookie Secure (the host is served over
 	// https).
 	CookieSecure bool
+	// FlowTTL is how long the flow cookie lives (oauth2.flow_ttl).
+	FlowTTL time.Duration
 }
 
 // flowCookie names the cookie that binds a flow to its browser; one per
@@ -53,7 +55,7 @@ func (s *Server) handleOAuth2Start(w http.ResponseWriter, r *http.Request) {
 	// Lax: the provider's redirect back is a top-level GET from another
 	// site, which a Strict cookie would not come with.
 	http.SetCookie(w, &http.Cookie{Name: flowCookie(backend), Value: started.Browser, Path: "/v1/oauth2/" + backend + "/",
-		HttpOnly: true, Secure: o.CookieSecure, SameSite: http.SameSiteLaxMode, MaxAge: int((10 * time.Minute).Seconds())})
+		HttpOnly: true, Secure: o.CookieSecure, SameSite: http.SameSiteLaxMode, MaxAge: int(o.FlowTTL.Seconds())})
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, started.URL, http.StatusFound)
 }
@@ -97,9 +99,6 @@ func (s *Server) handleOAuth2Callback(w http.ResponseWriter, r *http.Request) {
 	if c, err := r.Cookie(flowCookie(backend)); err == nil {
 		browser = c.Value
 	}
-	// The flow cookie has done its work, whatever happens next.
-	http.SetCookie(w, &http.Cookie{Name: flowCookie(backend), Value: "", Path: "/v1/oauth2/" + backend + "/", MaxAge: -1,
-		HttpOnly: true, Secure: o.CookieSecure, SameSite: http.SameSiteLaxMode})
 	client, _ := s.trusted.clientFacts(r, nil)
 	done, ok := s.admit.admit(w, r, client.IP)
 	if !ok {
@@ -107,6 +106,13 @@ func (s *Server) handleOAuth2Callback(w http.ResponseWriter, r *http.Request) {
 	}
 	defer done()
 	finished, err := o.Service.Callback(r.Context(), backend, r.URL.Query(), browser)
+	if !errors.Is(err, oauthflow.ErrBadState) {
+		// The flow was used: its cookie has done its work. A callback
+		// with a state that is not the browser's (forged, say) leaves
+		// the cookie, so that it changes nothing.
+		http.SetCookie(w, &http.Cookie{Name: flowCookie(backend), Value: "", Path: "/v1/oauth2/" + backend + "/", MaxAge: -1,
+			HttpOnly: true, Secure: o.CookieSecure, SameSite: http.SameSiteLaxMode})
+	}
 	if err != nil {
 		s.oauth2Failed(w, r, err)
 		return
