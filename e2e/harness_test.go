@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -311,21 +312,15 @@ func (h *host) login(username, password string) response {
 }
 
 // metric returns the value of one series in the host's /metrics, such as
-// `portcullis_signal_deliveries_total{subscriber="hook",result="delivered"}`;
-// a series the host has not written yet is 0.
+// `portcullis_signal_deliveries_total{subscriber="hook",result="delivered"}`
+// (its labels in any order: the host writes them sorted by name); a series
+// the host has not written yet is 0.
 func (h *host) metric(series string) float64 {
 	h.t.Helper()
-	r := h.get("/metrics")
-	if r.status != 200 {
-		h.t.Fatalf("GET /metrics: %d %s", r.status, r.raw)
-	}
-	for _, line := range strings.Split(r.raw, "\n") {
-		if v, ok := strings.CutPrefix(line, series+" "); ok {
-			var f float64
-			if _, err := fmt.Sscan(v, &f); err != nil {
-				h.t.Fatalf("metric %s: %q: %v", series, v, err)
-			}
-			return f
+	want := parseSeries(h.t, series)
+	for _, smp := range h.scrapeMetrics().samples {
+		if smp.name == want.name && maps.Equal(smp.labels, want.labels) {
+			return smp.value
 		}
 	}
 	return 0

@@ -300,9 +300,8 @@ signals:
 			if !strings.Contains(h.output(), "sync signal receiver failed") {
 				t.Errorf("no report of the failing receiver in the log:\n%s", h.output())
 			}
-			m := h.get("/metrics")
-			if !strings.Contains(m.raw, `portcullis_signal_sync_failures_total{subscriber="bad-receiver/user_login_failed",signal="user_login_failed"} 3`) {
-				t.Errorf("metrics do not count the failures:\n%s", m.raw)
+			if n := h.metric(`portcullis_signal_sync_failures_total{subscriber="bad-receiver/user_login_failed",signal="user_login_failed"}`); n != 3 {
+				t.Errorf("metrics count %v failures, want 3:\n%s", n, h.get("/metrics").raw)
 			}
 		})
 	}

@@ -52,7 +52,7 @@ func (h *Host) twoFactor(links []chain.Link, svc *authreq.Service, totp *httpapi
 		return nil, nil
 	}
 	tfLinks := append(limiterLinks(links), chain.Link{Name: tf.Backend, Authenticator: authreq.SecondFactor{Service: svc}, Timeout: 10 * time.Second})
-	out := &httpapi.TwoFactor{Service: svc, Backend: tf.Backend, Expiration: tf.Expiration.D(), Chain: chain.New(h.log, tfLinks...)}
+	out := &httpapi.TwoFactor{Service: svc, Backend: tf.Backend, Expiration: tf.Expiration.D(), Chain: chain.New(h.log, tfLinks...).ObserveCalls(h.backendCalls())}
 	if tf.Required == config.TwoFactorEnrolled {
 		if totp == nil {
 			return nil, fmt.Errorf("two_factor.required: enrolled needs a two_factor.backend that enrolls authenticator apps (the otp plugin); backend %q does not", tf.Backend)

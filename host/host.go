@@ -25,6 +25,7 @@ import (
 	"github.com/portcullis-auth/portcullis/host/signals"
 	"github.com/portcullis-auth/portcullis/host/storage"
 	"github.com/portcullis-auth/portcullis/host/supervisor"
+	"github.com/portcullis-auth/portcullis/host/telemetry"
 	"github.com/portcullis-auth/portcullis/host/tokens"
 	"github.com/portcullis-auth/portcullis/sdk"
 	"github.com/portcullis-auth/portcullis/sdk/hostside"
@@ -57,6 +58,8 @@ type Host struct {
 	// events tracks plugin start/exit signals still being emitted, so
 	// that Close waits for them before closing the database.
 	events sync.WaitGroup
+	// tracing is off (nil) unless telemetry.otlp_endpoint is set.
+	tracing *telemetry.Tracing
 	// sealer holds the key-encryption key (signing keys, providers'
 	// refresh tokens, derived keys).
 	sealer *tokens.Sealer
@@ -70,8 +73,14 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Host, error) {
 	if log == nil {
 		log = slog.Default()
 	}
+	tracing, err := startTracing(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	log = tracing.Logger(log)
 	store, err := storage.Open(ctx, cfg.Storage.Driver, cfg.Storage.DSN)
 	if err != nil {
+		_ = tracing.Shutdown(ctx)
 		return nil, err
 	}
 	for _, w := range cfg.Warnings() {
@@ -80,7 +89,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Host, error) {
 	for _, w := range store.Warnings() {
 		log.Warn(w)
 	}
-	h := &Host{cfg: cfg, log: log, store: store, metrics: metrics.New()}
+	h := &Host{cfg: cfg, log: log, store: store, metrics: metrics.New(), tracing: tracing}
 	h.signals = signals.NewDispatcher(store, log, h.metrics)
 	if err := h.start(ctx, opts); err != nil {
 		_ = h.Close()
@@ -109,6 +118,8 @@ func (h *Host) start(ctx context.Context, opts Options) error {
 		LogLevel:       cfg.Log.Level,
 		BuiltinCommand: opts.BuiltinCommand,
 		OnCall:         func(instance, direction, method string) { calls.Inc(instance, direction, method) },
+		TracerProvider: h.tracerProvider(),
+		PluginEnv:      h.pluginEnv(),
 		OnEvent: func(ev supervisor.Event) {
 			if ev.Started && ev.Restart > 0 {
 				restarts.Inc(ev.Instance)
@@ -155,6 +166,7 @@ func (h *Host) start(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
+	h.registerGauges(limiterNames(links, adminLinks))
 	issuer, err := h.issuer(ctx)
 	if err != nil {
 		return err
@@ -183,7 +195,7 @@ func (h *Host) start(ctx context.Context, opts Options) error {
 		TOTP:         totp,
 		Devices:      devices,
 		OAuth2:       oauth2,
-		Chain:        chain.New(h.log, links...),
+		Chain:        chain.New(h.log, links...).ObserveCalls(h.backendCalls()),
 		Tokens:       issuer,
 		Issuer:       cfg.Tokens.Issuer,
 		Algorithm:    cfg.Tokens.Algorithm,
@@ -200,6 +212,7 @@ func (h *Host) start(ctx context.Context, opts Options) error {
 		Logger:         h.log,
 		Signals:        h.signals,
 		Metrics:        h.metrics,
+		Tracing:        h.tracing,
 		OnLogout: func(ctx context.Context, sessionID string) {
 			if _, err := h.store.RecordLogout(ctx, sessionID, time.Now()); err != nil {
 				h.log.Warn("stamping a logout in the access log", "error", err)
@@ -221,6 +234,7 @@ func (h *Host) start(ctx context.Context, opts Options) error {
 	deliverer := signals.NewDeliverer(h.store, h.signals, signals.DeliveryOptions{
 		MaxAttempts: d.MaxAttempts, Backoff: d.Backoff.D(), BackoffMax: d.BackoffMax.D(), Lease: d.Lease.D(),
 		Poll: d.Poll.D(), BatchSize: d.BatchSize, RetainDelivered: d.RetainDelivered.D(),
+		TracerProvider: h.tracerProvider(),
 	}, h.log, h.metrics)
 	h.bg.Add(3)
 	go func() { defer h.bg.Done(); deliverer.Run(bgCtx) }()
@@ -250,7 +264,7 @@ func (h *Host) issuer(ctx context.Context) (*tokens.Issuer, error) {
 	}
 	return tokens.NewIssuer(h.store, keys, tokens.Options{
 		Issuer: t.Issuer, Audience: t.Audience, AccessTTL: t.AccessTTL.D(), RefreshTTL: t.RefreshTTL.D(),
-		MaxLifetime: t.RefreshMaxLifetime.D(), Signals: h.signals, Logger: h.log,
+		MaxLifetime: t.RefreshMaxLifetime.D(), Signals: h.signals, Logger: h.log, Metrics: h.metrics,
 		Cookies: tokens.CookieOptions{IdleTimeout: h.cfg.Sessions.IdleTimeout.D(), MaxLifetime: h.cfg.Sessions.MaxLifetime.D()},
 	}), nil
 }
@@ -311,12 +325,12 @@ func (h *Host) links() (links, adminLinks []chain.Link, err error) {
 			if b.OnError == config.OnErrorSkip {
 				return nil, nil, fmt.Errorf("backend %q: on_error: skip does not apply to an attempt rule, which the host enforces itself", b.Name)
 			}
-			lim, err := limiter.New(b.Name, rule, h.store, limiter.Options{Lease: lease, Emit: h.signals, Logger: h.log})
+			lim, err := limiter.New(b.Name, rule, h.store, limiter.Options{Lease: lease, Emit: h.signals, Logger: h.log, Metrics: h.metrics})
 			if err != nil {
 				return nil, nil, fmt.Errorf("backend %q: %w", b.Name, err)
 			}
 			link.Limiter = lim
-			twin, err := limiter.New(b.Name+admin.TwinSuffix, rule, h.store, limiter.Options{Lease: lease, Emit: h.signals, Logger: h.log})
+			twin, err := limiter.New(b.Name+admin.TwinSuffix, rule, h.store, limiter.Options{Lease: lease, Emit: h.signals, Logger: h.log, Metrics: h.metrics})
 			if err != nil {
 				return nil, nil, fmt.Errorf("backend %q: %w", b.Name, err)
 			}
@@ -543,5 +557,6 @@ func (h *Host) Close() error {
 		errs = append(errs, c())
 	}
 	errs = append(errs, h.store.Close())
+	h.shutdownTracing()
 	return errors.Join(errs...)
 }

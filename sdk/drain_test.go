@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/portcullis-auth/portcullis/sdk/internal/pb"
+	"github.com/portcullis-auth/portcullis/sdk/internal/telemetry"
 	"github.com/portcullis-auth/portcullis/sdk/internal/wire"
 )
 
@@ -57,7 +58,7 @@ func (p *slowPlugin) Authenticate(ctx context.Context, req *AuthenticateRequest,
 // socket, and returns the handle Serve stops it with and a client.
 func serveOverSocket(t *testing.T, p Plugin) (*served, pb.AuthenticatorClient) {
 	t.Helper()
-	cfg, srv := serveConfig(p, io.Discard)
+	cfg, srv := serveConfig(p, io.Discard, telemetry.Plugin{})
 	s := cfg.GRPCServer(nil)
 	if err := cfg.Plugins[wire.PluginName].(goplugin.GRPCPlugin).GRPCServer(nil, s); err != nil {
 		t.Fatal(err)

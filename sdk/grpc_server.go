@@ -109,7 +109,11 @@ func (s *pluginServer) Metadata(context.Context, *pb.MetadataRequest) (*pb.Metad
 }
 
 func (s *pluginServer) Configure(ctx context.Context, req *pb.ConfigureRequest) (*pb.ConfigureResponse, error) {
-	conn, err := s.broker.Dial(req.GetHostServicesBrokerId())
+	var opts []grpc.DialOption
+	if s.served != nil {
+		opts = s.served.hostDial
+	}
+	conn, err := s.broker.DialWithOptions(req.GetHostServicesBrokerId(), opts...)
 	if err != nil {
 		return nil, errwire.ToStatus(fmt.Errorf("%w: dialing host services: %v", ErrUnavailable, err))
 	}

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/stats"
 
+	"github.com/portcullis-auth/portcullis/sdk/internal/telemetry"
 	"github.com/portcullis-auth/portcullis/sdk/internal/wire"
 	"github.com/portcullis-auth/portcullis/sdk/redirect"
 )
@@ -48,18 +49,24 @@ func Serve(p Plugin) {
 	}
 	stderr := os.Stderr // go-plugin replaces os.Stderr once serving
 	Logger()            // binds the plugin's logger to the real stderr
-	cfg, srv := serveConfig(p, stderr)
+	tracing, err := telemetry.StartPlugin(os.LookupEnv, Logger())
+	if err != nil {
+		Logger().Error("tracing is off: the host's settings cannot be used", "error", err)
+	}
+	cfg, srv := serveConfig(p, stderr, tracing)
 
-	go watchParent(os.Getppid())
+	go watchParent(os.Getppid(), tracing.Flush)
 	go func() {
 		ch := make(chan os.Signal, 1)
 		signal.Notify(ch, syscall.SIGTERM)
 		<-ch
 		srv.shutdown(gracePeriod)
+		tracing.Flush()
 		os.Exit(0)
 	}()
 
 	goplugin.Serve(cfg)
+	tracing.Flush()
 	os.Exit(0)
 }
 
@@ -80,7 +87,7 @@ func serveInProcess(ctx context.Context, v any) (*goplugin.ReattachConfig, <-cha
 	if err := checkPlugin(p); err != nil {
 		return nil, nil, err
 	}
-	cfg, srv := serveConfig(p, os.Stderr)
+	cfg, srv := serveConfig(p, os.Stderr, telemetry.Plugin{})
 	cfg.Logger = hclog.NewNullLogger() // go-plugin reports its own test shutdown as errors
 	ch := make(chan *goplugin.ReattachConfig, 1)
 	cfg.Test = &goplugin.ServeTestConfig{Context: ctx, ReattachConfigCh: ch}
@@ -101,14 +108,22 @@ func serveInProcess(ctx context.Context, v any) (*goplugin.ReattachConfig, <-cha
 }
 
 // serveConfig builds the go-plugin configuration that serves p, logging to
-// stderr, and the handle that stops the gRPC server it makes.
-func serveConfig(p Plugin, stderr io.Writer) (*goplugin.ServeConfig, *served) {
+// stderr, and the handle that stops the gRPC server it makes. With tracing
+// on, the calls the host makes within a trace, and those the plugin then
+// makes to the host's services, carry it across.
+func serveConfig(p Plugin, stderr io.Writer, tracing telemetry.Plugin) (*goplugin.ServeConfig, *served) {
 	log := newHostLogger(stderr)
 	srv := &served{drain: newDrainer()}
+	var traced []grpc.ServerOption
+	if tracing.On() {
+		traced = append(traced, grpc.StatsHandler(telemetry.ServerHandler(tracing.Provider)))
+		srv.hostDial = append(srv.hostDial, grpc.WithStatsHandler(telemetry.ClientHandler(tracing.Provider)))
+	}
 	cfg := &goplugin.ServeConfig{
 		HandshakeConfig: wire.Handshake,
 		Plugins:         goplugin.PluginSet{wire.PluginName: &grpcPlugin{impl: p, served: srv}},
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
+			opts = append(opts, traced...)
 			opts = append(opts,
 				grpc.StatsHandler(srv.drain),
 				grpc.ChainUnaryInterceptor(drainInterceptor(srv.drain), recoverInterceptor(log)))
@@ -128,9 +143,11 @@ func serveConfig(p Plugin, stderr io.Writer) (*goplugin.ServeConfig, *served) {
 // served is the gRPC server go-plugin has Serve make, once it exists, and
 // the drainer that tracks its calls.
 type served struct {
-	drain  *drainer
-	mu     sync.Mutex
-	server *grpc.Server
+	drain *drainer
+	// hostDial are the options of the connections to the host's services.
+	hostDial []grpc.DialOption
+	mu       sync.Mutex
+	server   *grpc.Server
 	// hostConns are the connections to the host's services (one per
 	// Configure): closed when the plugin stops serving in-process, so that
 	// the host's side of them can stop and remove its socket.
@@ -348,13 +365,15 @@ func (d *drainer) stop(grace time.Duration) bool {
 	}
 }
 
-// watchParent exits the process when its parent (the host) goes away. The
-// host also asks the kernel to kill its plugins when it dies; this covers
-// hosts on systems without that, and plugins started some other way.
-func watchParent(ppid int) {
+// watchParent exits the process, after flush, when its parent (the host)
+// goes away. The host also asks the kernel to kill its plugins when it
+// dies; this covers hosts on systems without that, and plugins started
+// some other way.
+func watchParent(ppid int, flush func()) {
 	for {
 		time.Sleep(parentPollInterval)
 		if os.Getppid() != ppid {
+			flush()
 			os.Exit(0)
 		}
 	}

@@ -192,7 +192,7 @@ func (p *Page) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, loginPath, http.StatusSeeOther)
 		return
 	case err != nil:
-		p.log.Error("admin page: checking the admin session", "request_id", h.Get("X-Request-Id"), "error", err)
+		p.log.ErrorContext(r.Context(), "admin page: checking the admin session", "request_id", h.Get("X-Request-Id"), "error", err)
 		p.plain(w, http.StatusServiceUnavailable, "The admin session could not be checked; try again later.")
 		return
 	}
@@ -317,7 +317,7 @@ func (p *Page) failure(r *http.Request, err error) (int, string) {
 	case errors.Is(err, admin.ErrUnavailable):
 		return http.StatusServiceUnavailable, msg
 	}
-	p.log.Error("admin page: operation failed", "path", r.URL.Path, "error", err)
+	p.log.ErrorContext(r.Context(), "admin page: operation failed", "path", r.URL.Path, "error", err)
 	return http.StatusServiceUnavailable, "The operation failed; try again later."
 }
 

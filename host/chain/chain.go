@@ -49,6 +49,7 @@ type Link struct {
 type Chain struct {
 	links []Link
 	log   *slog.Logger
+	calls CallObserver // optional: ObserveCalls
 }
 
 // New returns a chain of links, asked in order, logging to log (nil:
@@ -172,7 +173,11 @@ func (c *Chain) run(ctx context.Context, login *Login) Result {
 	for i := range c.links {
 		l := &c.links[i]
 		if l.Limiter != nil {
-			v, err := l.Limiter.Check(ctx, req)
+			lctx, span := linkSpan(ctx, l)
+			start := time.Now()
+			v, err := l.Limiter.Check(lctx, req)
+			c.timed(l.Name, start, limiterResult(v, err))
+			endLimiterSpan(span, v, err)
 			if err != nil {
 				l.Health.record(err)
 				return Result{Outcome: Unavailable, Backend: l.Name, Err: &BackendError{Backend: l.Name, Err: err}}
@@ -193,14 +198,18 @@ func (c *Chain) run(ctx context.Context, login *Login) Result {
 			}
 			continue
 		}
-		resp, err := call(ctx, l, req)
+		lctx, span := linkSpan(ctx, l)
+		start := time.Now()
+		resp, err := call(lctx, l, req)
 		if err == nil && resp.Decision != sdk.DecisionIdentity && resp.Decision != sdk.DecisionAbstain && resp.Decision != sdk.DecisionDeny {
 			err = fmt.Errorf("no decision (%v)", resp.Decision)
 		}
+		c.timed(l.Name, start, callResult(resp, err))
+		endCallSpan(span, resp, err, l.SkipErrors && ctx.Err() == nil)
 		l.Health.record(err)
 		if err != nil {
 			if l.SkipErrors && ctx.Err() == nil {
-				c.log.Warn("backend failed; skipped as if it abstained (on_error: skip)", "backend", l.Name, "request_id", req.RequestID, "error", err)
+				c.log.WarnContext(ctx, "backend failed; skipped as if it abstained (on_error: skip)", "backend", l.Name, "request_id", req.RequestID, "error", err)
 				continue
 			}
 			return Result{Outcome: Unavailable, Backend: l.Name, Err: &BackendError{Backend: l.Name, Err: err}}
@@ -240,7 +249,10 @@ func (l *Login) End(ctx context.Context, result sdk.LoginResult, sessionID strin
 	l.ended = true
 	var errs []error
 	for _, a := range l.attempts {
-		errs = append(errs, a.End(ctx, result, sessionID))
+		start := time.Now()
+		err := a.End(ctx, result, sessionID)
+		l.chain.timed(a.Backend(), start, settleResult(err))
+		errs = append(errs, err)
 	}
 	for _, a := range l.asked {
 		if a.link.Observer == nil {
@@ -267,7 +279,7 @@ func (c *Chain) observe(ctx context.Context, l *Link, o *sdk.Outcome) {
 		defer cancel()
 	}
 	if err := l.Observer.LoginEnded(ctx, o); err != nil {
-		c.log.Warn("backend could not take the login's outcome", "backend", l.Name, "request_id", o.RequestID, "result", o.Result.String(), "error", err)
+		c.log.WarnContext(ctx, "backend could not take the login's outcome", "backend", l.Name, "request_id", o.RequestID, "result", o.Result.String(), "error", err)
 	}
 }
 

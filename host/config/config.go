@@ -57,6 +57,8 @@ type Config struct {
 	Log      Log       `json:"log"`
 	// Limits bound the connections and logins taken on at once.
 	Limits Limits `json:"limits"`
+	// Telemetry configures tracing; off by default.
+	Telemetry Telemetry `json:"telemetry"`
 
 	// trusted is TrustedProxies parsed by Validate.
 	trusted []netip.Prefix
@@ -285,6 +287,7 @@ func (c *Config) applyDefaults() {
 	}
 	c.Signals.applyDefaults()
 	c.Limits.applyDefaults()
+	c.Telemetry.applyDefaults()
 	c.AuthorizationRequests.applyDefaults(c.Backends)
 	c.TwoFactor.applyDefaults(c.AuthorizationRequests.Backends)
 	c.Devices.applyDefaults(c.Backends)
@@ -406,6 +409,7 @@ func (c *Config) validate() []Problem {
 	limitProblems, limitWarnings := c.Limits.validate()
 	ps = append(ps, limitProblems...)
 	c.warnings = append(c.warnings, limitWarnings...)
+	ps = append(ps, c.Telemetry.validate()...)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

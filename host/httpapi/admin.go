@@ -43,7 +43,7 @@ func (s *Server) requireAdmin(next adminHandler) http.HandlerFunc {
 			writeError(w, http.StatusUnauthorized, codeAdminRequired, "this endpoint is for admins: log in at /v1/admin/login, or send an admin token as Authorization: Bearer <token>", nil)
 			return
 		case err != nil:
-			s.log.Error("checking an admin's credentials", "request_id", w.Header().Get("X-Request-Id"), "error", err)
+			s.log.ErrorContext(r.Context(), "checking an admin's credentials", "request_id", w.Header().Get("X-Request-Id"), "error", err)
 			writeError(w, http.StatusServiceUnavailable, codeBackendUnavailable, "the admin's credentials could not be checked; try again later", nil)
 			return
 		}
@@ -265,7 +265,7 @@ func (s *Server) adminFailed(w http.ResponseWriter, r *http.Request, err error) 
 	case errors.Is(err, admin.ErrUnavailable):
 		writeError(w, http.StatusServiceUnavailable, codeBackendUnavailable, msg, nil)
 	default:
-		s.log.Error("admin operation", "request_id", w.Header().Get("X-Request-Id"), "path", r.URL.Path, "error", err)
+		s.log.ErrorContext(r.Context(), "admin operation", "request_id", w.Header().Get("X-Request-Id"), "path", r.URL.Path, "error", err)
 		writeError(w, http.StatusServiceUnavailable, codeBackendUnavailable, "the operation failed; try again later", nil)
 	}
 }

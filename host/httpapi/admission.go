@@ -76,6 +76,7 @@ func (a *admission) admit(w http.ResponseWriter, r *http.Request, ip string) (do
 	if a.perAddress != nil && !a.perAddress.take(key) {
 		a.refuse(w, refusedPerAddress, http.StatusTooManyRequests, codeTooManyLogins,
 			"too many logins from this address are in progress; try again in a moment", "ip", ip)
+		setLoginOutcome(r, outcomeRefused)
 		return nil, false
 	}
 	if a.queue != nil {
@@ -89,6 +90,7 @@ func (a *admission) admit(w http.ResponseWriter, r *http.Request, ip string) (do
 			}
 			a.refuse(w, reason, http.StatusServiceUnavailable, codeServerBusy,
 				"the server is busy with other logins; try again in a moment", "ip", ip)
+			setLoginOutcome(r, outcomeRefused)
 			return nil, false
 		}
 	}

@@ -30,7 +30,7 @@ const appChallenge = `Bearer realm="portcullis"`
 func (s *Server) requireApp(next func(w http.ResponseWriter, r *http.Request, app storage.AppKey)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if s.opts.Apps == nil {
-			s.log.Error("an endpoint for apps was called, but the API has no app key checker", "request_id", w.Header().Get("X-Request-Id"))
+			s.log.ErrorContext(r.Context(), "an endpoint for apps was called, but the API has no app key checker", "request_id", w.Header().Get("X-Request-Id"))
 			writeError(w, http.StatusServiceUnavailable, codeBackendUnavailable, "app keys cannot be checked; try again later", nil)
 			return
 		}
@@ -44,7 +44,7 @@ func (s *Server) requireApp(next func(w http.ResponseWriter, r *http.Request, ap
 		case errors.Is(err, appkeys.ErrInvalidKey):
 			refuseApp(w, "the app key is not valid")
 		case err != nil:
-			s.log.Error("checking an app key", "request_id", w.Header().Get("X-Request-Id"), "error", err)
+			s.log.ErrorContext(r.Context(), "checking an app key", "request_id", w.Header().Get("X-Request-Id"), "error", err)
 			writeError(w, http.StatusServiceUnavailable, codeBackendUnavailable, "the app key could not be checked; try again later", nil)
 		default:
 			next(w, r, app)

@@ -119,7 +119,7 @@ func (s *Server) bindingToken(w http.ResponseWriter, r *http.Request, token stri
 	}
 	got, err := s.opts.Tokens.Introspect(r.Context(), token)
 	if err != nil {
-		s.log.Error("binding an authorization request: reading the token's session", "request_id", w.Header().Get("X-Request-Id"), "error", err)
+		s.log.ErrorContext(r.Context(), "binding an authorization request: reading the token's session", "request_id", w.Header().Get("X-Request-Id"), "error", err)
 		writeError(w, http.StatusServiceUnavailable, codeBackendUnavailable, "could not read the token's session; try again later", nil)
 		return nil, false
 	}
@@ -252,7 +252,7 @@ func (s *Server) authRequestFailed(w http.ResponseWriter, r *http.Request, err e
 	case errors.Is(err, authreq.ErrUnavailable):
 		writeError(w, http.StatusServiceUnavailable, codeBackendUnavailable, msg, nil)
 	default:
-		s.log.Error("authorization request", "request_id", w.Header().Get("X-Request-Id"), "path", r.URL.Path, "error", err)
+		s.log.ErrorContext(r.Context(), "authorization request", "request_id", w.Header().Get("X-Request-Id"), "path", r.URL.Path, "error", err)
 		writeError(w, http.StatusServiceUnavailable, codeBackendUnavailable, "the operation failed; try again later", nil)
 	}
 }

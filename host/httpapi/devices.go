@@ -295,7 +295,7 @@ func (s *Server) handleDeviceDecide(to string) http.HandlerFunc {
 			s.authRequestFailed(w, r, err, req)
 			return
 		}
-		s.log.Info("a device decided an authorization request", "request_id", w.Header().Get("X-Request-Id"),
+		s.log.InfoContext(r.Context(), "a device decided an authorization request", "request_id", w.Header().Get("X-Request-Id"),
 			"authorization_request", req.ID, "state", req.State, "device", dev.DeviceID)
 		writeJSON(w, http.StatusOK, AuthRequestView(req))
 	}
@@ -311,7 +311,7 @@ func (s *Server) deviceFailed(w http.ResponseWriter, r *http.Request, err error)
 	case errors.Is(err, sdk.ErrNotFound):
 		writeError(w, http.StatusNotFound, codeNotFound, "no such device", nil)
 	default:
-		s.log.Error("devices", "request_id", w.Header().Get("X-Request-Id"), "path", r.URL.Path, "error", err)
+		s.log.ErrorContext(r.Context(), "devices", "request_id", w.Header().Get("X-Request-Id"), "path", r.URL.Path, "error", err)
 		writeError(w, http.StatusServiceUnavailable, codeBackendUnavailable, "the device backend is unavailable; try again later", nil)
 	}
 }

@@ -45,7 +45,7 @@ func (s *Server) handleForwardAuth(w http.ResponseWriter, r *http.Request) {
 		case errors.As(err, &refused) && refused.Type != accesstoken.ErrUnexpected:
 			s.forwardAuthRefused(w, r, `Bearer realm="portcullis", error="invalid_token"`, "the access token is not valid")
 		default:
-			s.log.Error("verifying an access token", "request_id", w.Header().Get("X-Request-Id"), "error", err)
+			s.log.ErrorContext(r.Context(), "verifying an access token", "request_id", w.Header().Get("X-Request-Id"), "error", err)
 			writeError(w, http.StatusServiceUnavailable, codeBackendUnavailable, "the token could not be checked; try again later", nil)
 		}
 		return
@@ -53,14 +53,14 @@ func (s *Server) handleForwardAuth(w http.ResponseWriter, r *http.Request) {
 	sess, _, reason, err := s.cookieSession(r)
 	switch {
 	case err != nil:
-		s.log.Error("reading a session", "request_id", w.Header().Get("X-Request-Id"), "error", err)
+		s.log.ErrorContext(r.Context(), "reading a session", "request_id", w.Header().Get("X-Request-Id"), "error", err)
 		writeError(w, http.StatusServiceUnavailable, codeBackendUnavailable, "the session could not be checked; try again later", nil)
 	case reason == reasonActive:
 		var roles []string
 		if sess.Local {
 			authz, err := s.opts.Tokens.CurrentAuthz(r.Context(), sess.Subject)
 			if err != nil {
-				s.log.Error("reading a user's roles", "request_id", w.Header().Get("X-Request-Id"), "error", err)
+				s.log.ErrorContext(r.Context(), "reading a user's roles", "request_id", w.Header().Get("X-Request-Id"), "error", err)
 				writeError(w, http.StatusServiceUnavailable, codeBackendUnavailable, "the session could not be checked; try again later", nil)
 				return
 			}

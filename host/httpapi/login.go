@@ -279,11 +279,12 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, kind string) {
 func (s *Server) answer(w http.ResponseWriter, r *http.Request, login *chain.Login, req *sdk.AuthenticateRequest, kind string, firstFactor bool) {
 	res := login.Result
 	requestID, client := req.RequestID, req.Client
+	s.traceLogin(r.Context(), req, res)
 	// The login's logger is made when a line is written: most logins
 	// write none at the default level, and making one costs more than
 	// deciding most of them.
 	log := sync.OnceValue(func() *slog.Logger {
-		return s.log.With("request_id", requestID, "username", req.Username, "ip", client.IP)
+		return loggerFor(r.Context(), s.log).With("request_id", requestID, "username", req.Username, "ip", client.IP)
 	})
 	switch res.Outcome {
 	case chain.Unavailable, chain.Busy:
@@ -294,7 +295,7 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, login *chain.Log
 			need, err := s.opts.TwoFactor.applies(r.Context(), res.Identity)
 			if err != nil {
 				_ = login.End(r.Context(), sdk.LoginUnavailable, "")
-				s.logins.Inc("unavailable")
+				s.countLogin(r, "unavailable", s.opts.TwoFactor.Backend)
 				log().Warn("login failed closed: whether it needs a second factor could not be told", "error", err)
 				s.emitUnavailable(r, req, s.opts.TwoFactor.Backend, codeBackendUnavailable)
 				writeError(w, http.StatusServiceUnavailable, codeBackendUnavailable, "the login could not be checked; try again later", nil)
@@ -311,13 +312,13 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, login *chain.Log
 	// A decided failure: it is counted before it is answered, and one that
 	// cannot be counted is not answered as a failure.
 	if err := login.End(r.Context(), res.LoginResult(), ""); err != nil {
-		s.logins.Inc("unavailable")
+		s.countLogin(r, "unavailable", res.Backend)
 		log().Error("login failed closed: its failure could not be counted", "error", err)
 		s.emitUnavailable(r, req, res.Backend, codeBackendUnavailable)
 		writeError(w, http.StatusServiceUnavailable, codeBackendUnavailable, "the login could not be recorded; try again later", nil)
 		return
 	}
-	s.logins.Inc(res.Outcome.String())
+	s.countLogin(r, res.Outcome.String(), res.Backend)
 	if s.log.Enabled(r.Context(), slog.LevelDebug) {
 		log().Debug("login failed", "outcome", res.Outcome.String(), "backend", res.Backend, "reason", res.Reason)
 	}
@@ -336,7 +337,7 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, login *chain.Log
 func (s *Server) failClosed(w http.ResponseWriter, r *http.Request, login *chain.Login, log func() *slog.Logger, req *sdk.AuthenticateRequest) {
 	res := login.Result
 	_ = login.End(r.Context(), sdk.LoginUnavailable, "")
-	s.logins.Inc("unavailable")
+	s.countLogin(r, "unavailable", res.Backend)
 	if res.Outcome == chain.Busy {
 		log().Warn("login failed closed: a lockout counter stayed full of attempts in flight", "backend", res.Backend)
 		s.emitUnavailable(r, req, res.Backend, codeTryAgain)
@@ -366,13 +367,13 @@ func (s *Server) succeed(w http.ResponseWriter, r *http.Request, login *chain.Lo
 	sessionID, answer, ok := grant(w, r, login, req)
 	if !ok {
 		_ = login.End(r.Context(), sdk.LoginUnavailable, "")
-		s.logins.Inc("unavailable")
+		s.countLogin(r, "unavailable", res.Backend)
 		return
 	}
 	if err := login.End(r.Context(), sdk.LoginSucceeded, sessionID); err != nil {
 		log().Warn("recording a successful login", "error", err)
 	}
-	s.logins.Inc("success")
+	s.countLogin(r, "success", res.Backend)
 	if s.log.Enabled(r.Context(), slog.LevelDebug) {
 		log().Debug("login succeeded", "backend", res.Backend, "subject", res.Identity.Subject)
 	}
@@ -387,7 +388,7 @@ func (s *Server) succeed(w http.ResponseWriter, r *http.Request, login *chain.Lo
 func (s *Server) issueTokens(w http.ResponseWriter, r *http.Request, login *chain.Login, req *sdk.AuthenticateRequest) (string, func(), bool) {
 	pair, err := s.opts.Tokens.Issue(r.Context(), login.Result.Identity)
 	if err != nil {
-		s.log.Error("issuing tokens", "request_id", req.RequestID, "error", err)
+		s.log.ErrorContext(r.Context(), "issuing tokens", "request_id", req.RequestID, "error", err)
 		writeError(w, http.StatusServiceUnavailable, codeBackendUnavailable, "could not issue tokens; try again later", nil)
 		return "", nil, false
 	}

@@ -37,7 +37,7 @@ func flowCookie(backend string) string { return "portcullis_oauth2_" + backend }
 
 func (s *Server) oauth2Routes() {
 	s.mux.HandleFunc("GET /v1/oauth2/{backend}/start", s.handleOAuth2Start)
-	s.mux.HandleFunc("GET /v1/oauth2/{backend}/callback", s.handleOAuth2Callback)
+	s.mux.HandleFunc("GET /v1/oauth2/{backend}/callback", s.timedLogin(s.handleOAuth2Callback))
 }
 
 func (s *Server) handleOAuth2Start(w http.ResponseWriter, r *http.Request) {

@@ -60,7 +60,7 @@ func (s *Server) handlePermissionCheck(w http.ResponseWriter, r *http.Request, a
 	if len(*body.Token) <= accesstoken.MaxLength {
 		got, err := s.opts.Tokens.Introspect(r.Context(), *body.Token)
 		if err != nil {
-			s.log.Error("checking permissions: reading the token's session", "request_id", w.Header().Get("X-Request-Id"), "error", err)
+			s.log.ErrorContext(r.Context(), "checking permissions: reading the token's session", "request_id", w.Header().Get("X-Request-Id"), "error", err)
 			writeError(w, http.StatusServiceUnavailable, codeBackendUnavailable, "could not read the token's session; try again later", nil)
 			return
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/portcullis-auth/portcullis/host/authreq"
 	"github.com/portcullis-auth/portcullis/host/chain"
 	"github.com/portcullis-auth/portcullis/host/metrics"
+	"github.com/portcullis-auth/portcullis/host/telemetry"
 	"github.com/portcullis-auth/portcullis/host/tokens"
 )
 
@@ -49,7 +50,7 @@ type Options struct {
 	Logger       *slog.Logger
 	// Signals receives the login and session signals (optional).
 	Signals Emitter
-	// Metrics is written on GET /metrics (optional).
+	// Metrics is served on GET /metrics (optional).
 	Metrics *metrics.Registry
 	// OnLogout, if set, is told of each session that ends (the access
 	// log stamps its logout time).
@@ -75,6 +76,8 @@ type Options struct {
 	Devices *Devices
 	// OAuth2, if set, serves sign-ins with external providers.
 	OAuth2 *OAuth2
+	// Tracing, if on, gives each request a span (serveMux); nil is off.
+	Tracing *telemetry.Tracing
 }
 
 // Emitter sends the host's signals (typed arguments from package
@@ -93,7 +96,7 @@ type Server struct {
 	trusted trustedProxies
 	log     *slog.Logger
 	mux     *http.ServeMux
-	logins  *metrics.Counter
+	metrics *apiMetrics
 	admit   *admission
 	// closing ends with EndLongPolls.
 	closing      context.Context
@@ -120,17 +123,17 @@ func New(opts Options) *Server {
 	}
 	s := &Server{opts: opts, trusted: opts.TrustedProxies, log: opts.Logger, mux: http.NewServeMux()}
 	s.closing, s.endLongPolls = context.WithCancel(context.Background())
-	s.logins = opts.Metrics.Counter("portcullis_logins_total", "Logins by outcome.", "outcome")
+	s.metrics = newAPIMetrics(opts.Metrics)
 	s.admit = newAdmission(opts.LoginLimits, opts.Metrics, &throttledLog{log: opts.Logger, interval: time.Minute})
-	s.mux.HandleFunc("POST /v1/login", s.handleLogin)
-	s.mux.HandleFunc("POST /v1/login/2fa", s.handleSecondFactor)
+	s.mux.HandleFunc("POST /v1/login", s.timedLogin(s.handleLogin))
+	s.mux.HandleFunc("POST /v1/login/2fa", s.timedLogin(s.handleSecondFactor))
 	s.mux.HandleFunc("POST /v1/totp/enroll", s.handleTOTPEnroll)
 	s.mux.HandleFunc("POST /v1/totp/confirm", s.handleTOTPConfirm)
 	s.mux.HandleFunc("POST /v1/token/refresh", s.handleRefresh)
 	s.mux.HandleFunc("POST /v1/token/revoke", s.handleRevoke)
 	s.mux.HandleFunc("POST /v1/token/introspect", s.requireApp(s.handleIntrospect))
 	s.mux.HandleFunc("POST /v1/permissions/check", s.requireApp(s.handlePermissionCheck))
-	s.mux.HandleFunc("POST /v1/session", s.handleSessionLogin)
+	s.mux.HandleFunc("POST /v1/session", s.timedLogin(s.handleSessionLogin))
 	s.mux.HandleFunc("GET /v1/session", s.handleSessionStatus)
 	s.mux.HandleFunc("DELETE /v1/session", s.handleSessionLogout)
 	s.mux.HandleFunc("GET /v1/forward-auth", s.handleForwardAuth)
@@ -149,6 +152,8 @@ func New(opts Options) *Server {
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w, done := s.measure(w)
+	defer func() { done(r) }()
 	w.Header().Set("X-Request-Id", newRequestID())
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	if !s.hostAllowed(r.Host) {
@@ -158,7 +163,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Body != nil {
 		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
 	}
-	s.mux.ServeHTTP(w, r)
+	s.serveMux(w, r)
 }
 
 // hostName is a Host header's name without its port and brackets.
@@ -222,9 +227,10 @@ func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {
 	writeError(w, http.StatusNotFound, codeNotFound, "no such endpoint: "+r.URL.Path, nil)
 }
 
-func (s *Server) handleMetrics(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-	_ = s.opts.Metrics.WriteText(w)
+// handleMetrics serves the metrics in the Prometheus text format (or
+// another the scraper asks for), docs/metrics.md.
+func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
+	s.opts.Metrics.Handler(s.log).ServeHTTP(w, r)
 }
 
 func newRequestID() string {

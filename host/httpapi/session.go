@@ -98,7 +98,7 @@ func (s *Server) setCookie(w http.ResponseWriter, value string, expires time.Tim
 func (s *Server) session(w http.ResponseWriter, r *http.Request) (sess storage.Session, secret string, ok bool) {
 	sess, secret, reason, err := s.cookieSession(r)
 	if err != nil {
-		s.log.Error("reading a session", "request_id", w.Header().Get("X-Request-Id"), "error", err)
+		s.log.ErrorContext(r.Context(), "reading a session", "request_id", w.Header().Get("X-Request-Id"), "error", err)
 		writeError(w, http.StatusServiceUnavailable, codeBackendUnavailable, "could not read the session; try again later", nil)
 		return sess, "", false
 	}
@@ -157,7 +157,7 @@ func (s *Server) handleSessionLogout(w http.ResponseWriter, r *http.Request) {
 	}
 	_, ended, err := s.opts.Tokens.EndCookieSession(r.Context(), secret)
 	if err != nil && !errors.Is(err, tokens.ErrNoSession) {
-		s.log.Error("ending a session", "request_id", w.Header().Get("X-Request-Id"), "error", err)
+		s.log.ErrorContext(r.Context(), "ending a session", "request_id", w.Header().Get("X-Request-Id"), "error", err)
 		writeError(w, http.StatusServiceUnavailable, codeBackendUnavailable, "could not end the session; try again later", nil)
 		return
 	}

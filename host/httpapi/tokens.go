@@ -53,14 +53,14 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
 	var reused *tokens.ReusedError
 	switch {
 	case errors.As(err, &reused):
-		s.log.Warn("refresh token reused: session revoked", "request_id", w.Header().Get("X-Request-Id"), "session_id", reused.Token.FamilyID)
+		s.log.WarnContext(r.Context(), "refresh token reused: session revoked", "request_id", w.Header().Get("X-Request-Id"), "session_id", reused.Token.FamilyID)
 		client, _ := s.trusted.clientFacts(r, nil)
 		s.loggedOut(r.Context(), reused.Token.Subject, reused.Token.FamilyID, client)
 		writeError(w, http.StatusUnauthorized, codeInvalidToken, "the refresh token was already used; the session is revoked", nil)
 	case errors.Is(err, tokens.ErrInvalidToken):
 		writeError(w, http.StatusUnauthorized, codeInvalidToken, "the refresh token is not valid", nil)
 	case err != nil:
-		s.log.Error("refreshing tokens", "error", err)
+		s.log.ErrorContext(r.Context(), "refreshing tokens", "error", err)
 		writeError(w, http.StatusServiceUnavailable, codeBackendUnavailable, "could not refresh tokens; try again later", nil)
 	default:
 		writeTokens(w, pair)
@@ -82,7 +82,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	}
 	subject, session, revoked, err := s.opts.Tokens.Revoke(r.Context(), *body.Token)
 	if err != nil {
-		s.log.Error("revoking tokens", "error", err)
+		s.log.ErrorContext(r.Context(), "revoking tokens", "error", err)
 		writeError(w, http.StatusServiceUnavailable, codeBackendUnavailable, "could not revoke the token; try again later", nil)
 		return
 	}
@@ -120,7 +120,7 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request, _ stor
 	}
 	got, err := s.opts.Tokens.Introspect(r.Context(), *body.Token)
 	if err != nil {
-		s.log.Error("introspecting a token", "request_id", w.Header().Get("X-Request-Id"), "error", err)
+		s.log.ErrorContext(r.Context(), "introspecting a token", "request_id", w.Header().Get("X-Request-Id"), "error", err)
 		writeError(w, http.StatusServiceUnavailable, codeBackendUnavailable, "could not read the token's session; try again later", nil)
 		return
 	}

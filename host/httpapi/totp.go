@@ -54,7 +54,7 @@ func (s *Server) totpUser(w http.ResponseWriter, r *http.Request) (userID, usern
 		if problem == "" {
 			got, err := s.opts.Tokens.Introspect(r.Context(), token)
 			if err != nil {
-				s.log.Error("enrolling TOTP: reading the token's session", "request_id", w.Header().Get("X-Request-Id"), "error", err)
+				s.log.ErrorContext(r.Context(), "enrolling TOTP: reading the token's session", "request_id", w.Header().Get("X-Request-Id"), "error", err)
 				writeError(w, http.StatusServiceUnavailable, codeBackendUnavailable, "could not read the token's session; try again later", nil)
 				return "", "", false
 			}
@@ -161,7 +161,7 @@ func (s *Server) totpFailed(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, sdk.ErrConflict):
 		writeError(w, http.StatusConflict, "already_enrolled", "an authenticator app is already enrolled; an operator resets it with portcullis users totp reset", nil)
 	default:
-		s.log.Error("TOTP enrollment", "request_id", w.Header().Get("X-Request-Id"), "path", r.URL.Path, "error", err)
+		s.log.ErrorContext(r.Context(), "TOTP enrollment", "request_id", w.Header().Get("X-Request-Id"), "path", r.URL.Path, "error", err)
 		writeError(w, http.StatusServiceUnavailable, codeBackendUnavailable, "the otp backend is unavailable; try again later", nil)
 	}
 }

@@ -47,13 +47,13 @@ func (s *Server) startSecondFactor(w http.ResponseWriter, r *http.Request, login
 	_ = login.End(r.Context(), sdk.LoginUnavailable, "")
 	ar, loginKey, err := tf.Service.StartSecondFactor(r.Context(), tf.Backend, login.Result.Identity, kind, tf.Expiration)
 	if err != nil {
-		s.logins.Inc("unavailable")
+		s.countLogin(r, "unavailable", tf.Backend)
 		log().Warn("login failed closed: its second factor could not be sent", "error", err)
 		s.emitUnavailable(r, req, tf.Backend, codeBackendUnavailable)
 		writeError(w, http.StatusServiceUnavailable, codeBackendUnavailable, "the second factor could not be sent; try again later", nil)
 		return
 	}
-	s.logins.Inc("second_factor")
+	s.countLogin(r, "second_factor", login.Result.Backend)
 	// What the user may answer with: the code sent, or, with an
 	// authenticator app, its code or a recovery code.
 	methods := []string{"code"}
@@ -114,7 +114,7 @@ func (s *Server) handleSecondFactor(w http.ResponseWriter, r *http.Request) {
 	id := *body.AuthorizationRequest
 	kind, username, err := tf.Service.PendingLogin(r.Context(), id)
 	if err != nil {
-		s.log.Error("reading a two-factor login", "request_id", w.Header().Get("X-Request-Id"), "error", err)
+		s.log.ErrorContext(r.Context(), "reading a two-factor login", "request_id", w.Header().Get("X-Request-Id"), "error", err)
 		writeError(w, http.StatusServiceUnavailable, codeBackendUnavailable, "the login could not be read; try again later", nil)
 		return
 	}
@@ -148,7 +148,7 @@ func (s *Server) handleSecondFactor(w http.ResponseWriter, r *http.Request) {
 		// to the chain, which counts it.
 		waiting, err := tf.Service.DeviceLoginWaiting(r.Context(), id, *secret)
 		if err != nil {
-			s.log.Error("reading a two-factor login", "request_id", w.Header().Get("X-Request-Id"), "error", err)
+			s.log.ErrorContext(r.Context(), "reading a two-factor login", "request_id", w.Header().Get("X-Request-Id"), "error", err)
 			writeError(w, http.StatusServiceUnavailable, codeBackendUnavailable, "the login could not be read; try again later", nil)
 			return
 		}

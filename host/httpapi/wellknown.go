@@ -13,10 +13,10 @@ const jwksMaxAge = "max-age=300"
 
 // handleJWKS publishes the keys that verify access tokens:
 // GET /.well-known/jwks.json.
-func (s *Server) handleJWKS(w http.ResponseWriter, _ *http.Request) {
+func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request) {
 	set, err := s.opts.Tokens.Keys().Set()
 	if err != nil {
-		s.log.Error("publishing the signing keys", "error", err)
+		s.log.ErrorContext(r.Context(), "publishing the signing keys", "error", err)
 		writeError(w, http.StatusServiceUnavailable, codeBackendUnavailable, "the signing keys cannot be read; try again later", nil)
 		return
 	}

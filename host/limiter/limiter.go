@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/portcullis-auth/portcullis/host/internal/coalesce"
+	"github.com/portcullis-auth/portcullis/host/metrics"
 	"github.com/portcullis-auth/portcullis/host/storage"
 	"github.com/portcullis-auth/portcullis/sdk"
 	"github.com/portcullis-auth/portcullis/sdk/attempts"
@@ -87,6 +88,10 @@ type Options struct {
 	Lease  time.Duration
 	Emit   Emitter
 	Logger *slog.Logger
+	// Metrics counts the lockouts and the logins they refuse
+	// (portcullis_lockouts_total, portcullis_lockout_refusals_total);
+	// optional.
+	Metrics *metrics.Registry
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
 }
@@ -106,6 +111,8 @@ type Limiter struct {
 	snapshots *coalesce.Batcher[[]*storage.CounterState]
 	waiters   *waiters
 	opts      Options
+	lockouts  *metrics.Counter // clients that became locked out
+	refused   *metrics.Counter // logins refused because their client is locked out
 }
 
 // counterPolicy is a group's limit and cool-offs.
@@ -128,11 +135,20 @@ func New(name string, rule attempts.Rule, store *storage.Store, opts Options) (*
 	if opts.Lease <= 0 {
 		opts.Lease = time.Minute
 	}
+	if opts.Metrics == nil {
+		opts.Metrics = metrics.New()
+	}
 	l := &Limiter{
 		name: name, rule: rule, ipv6Bits: rule.IPv6Prefix, maxWait: rule.MaxWait,
 		store: store.Attempts(name).WithClock(opts.Now), logs: store,
 		refusals: coalesce.New[refusal](refusalGather), snapshots: coalesce.New[[]*storage.CounterState](refusalGather), waiters: newWaiters(), opts: opts,
+		lockouts: opts.Metrics.Counter("portcullis_lockouts_total", "Times a client became locked out (user_locked_out sent), by backend.", "backend"),
+		refused:  opts.Metrics.Counter("portcullis_lockout_refusals_total", "Logins refused because a lockout rule locked their client, by backend.", "backend"),
 	}
+	// Written as 0 from the start, so that the first lockout is an
+	// increase over it rather than the appearance of a series.
+	l.lockouts.Add(0, name)
+	l.refused.Add(0, name)
 	var problems []string
 	fail := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 	var ok bool
@@ -505,6 +521,7 @@ func (l *Limiter) refuseIfLocked(ctx context.Context, c Client, raw sdk.Client, 
 	if l.opts.Logger.Enabled(ctx, slog.LevelDebug) {
 		l.opts.Logger.Debug("lockout: attempt refused", l.masked(c, "backend", l.name, "group", worstGroup.name(), "failures", worst.Failures)...)
 	}
+	l.refused.Inc(l.name)
 	return l.refusal(c, worst), nil
 }
 
@@ -544,6 +561,9 @@ func (l *Limiter) refusal(c Client, st storage.CounterState) *Refusal {
 	}
 	return r
 }
+
+// Backend is the backend whose rule admitted the attempt.
+func (a *Attempt) Backend() string { return a.l.name }
 
 // End settles the attempt with the login's result: LoginFailed counts a
 // failure on every counter; LoginSucceeded gives the attempt back (or
@@ -636,6 +656,7 @@ func (l *Limiter) emitLockedOut(ctx context.Context, c Client, raw sdk.Client, g
 		}
 	}
 	l.opts.Logger.Warn("lockout: client locked out", l.masked(c, "backend", l.name, "group", g.name(), "failures", n)...)
+	l.lockouts.Inc(l.name)
 	if l.opts.Emit == nil {
 		return
 	}

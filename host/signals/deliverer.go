@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/portcullis-auth/portcullis/host/metrics"
 	"github.com/portcullis-auth/portcullis/host/storage"
@@ -33,6 +34,8 @@ type DeliveryOptions struct {
 	// RetainDelivered is how long delivered rows are kept (for `signals
 	// list`) before they are purged.
 	RetainDelivered time.Duration
+	// TracerProvider, if set, gives each attempt a span (asyncSpan).
+	TracerProvider trace.TracerProvider
 }
 
 // Deliverer moves queued signals to their async subscribers. Run one per
@@ -155,9 +158,12 @@ func (d *Deliverer) deliver(ctx context.Context, sub *Subscription, del storage.
 	if leaseEnds.Before(deadline) {
 		deadline = leaseEnds
 	}
+	attempt := del.Attempts + 1
 	callCtx, cancel := context.WithDeadline(ctx, deadline)
+	callCtx, span := d.asyncSpan(callCtx, sub, &sig, attempt)
 	err := sub.Receiver.Receive(callCtx, &sig)
 	cancel()
+	endDeliverySpan(span, err, attempt >= d.opts.MaxAttempts)
 	if err == nil {
 		d.results.Inc(sub.Name, "delivered")
 		if err := d.store.MarkDelivered(ackCtx, del.ID, d.owner); err != nil {
@@ -168,7 +174,6 @@ func (d *Deliverer) deliver(ctx context.Context, sub *Subscription, del storage.
 	if ctx.Err() != nil {
 		return time.Now(), true // stopping: release the rest for the next start
 	}
-	attempt := del.Attempts + 1
 	// The error is logged and stored (last_error, shown by `signals
 	// list`): a URL in it, which may carry credentials, is shown redacted.
 	cause := redact.URLs(err.Error())

@@ -238,7 +238,10 @@ func (d *Dispatcher) emit(ctx context.Context, sig sdk.Signal) string {
 		}
 	}
 	for _, s := range syncSubs {
-		if err := deliverSync(ctx, s, &sig); err != nil {
+		sctx, span := syncSpan(ctx, s, &sig)
+		err := deliverSync(sctx, s, &sig)
+		endDeliverySpan(span, err, false)
+		if err != nil {
 			d.syncFailures.Inc(s.Name, sig.Name)
 			// A URL in the error may carry credentials.
 			d.log.Error("sync signal receiver failed; the caller goes on", "subscriber", s.Name, "signal", sig.Name, "id", sig.ID, "error", redact.URLs(err.Error()))

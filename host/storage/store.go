@@ -97,6 +97,9 @@ func Open(ctx context.Context, driver, dsn string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("storage: opening %s: %w", driver, err)
 	}
+	if err := db.Use(tracingPlugin{system: dbSystem(driver)}); err != nil {
+		return nil, fmt.Errorf("storage: %w", err)
+	}
 	sqlDB, err := db.DB()
 	if err != nil {
 		return nil, err

@@ -226,10 +226,16 @@ func (i *Instance) start(ctx context.Context) error {
 	}
 	log := opts.Logger.With("backend", i.spec.Name, "plugin", i.spec.Plugin)
 	proc := newProcessRunner(cmd, i.sup.spawn, i.spec.Plugin, exe.image())
+	serverOpts := []grpc.ServerOption{grpc.ChainUnaryInterceptor(i.countCalls(FromPlugin))}
+	dialOpts := []grpc.DialOption{grpc.WithChainUnaryInterceptor(i.countCallsOut())}
+	if tp := opts.TracerProvider; tp != nil {
+		serverOpts = append(serverOpts, grpc.StatsHandler(hostside.TraceServerHandler(tp)))
+		dialOpts = append(dialOpts, grpc.WithStatsHandler(hostside.TraceClientHandler(tp)))
+	}
 	c := goplugin.NewClient(&goplugin.ClientConfig{
 		HandshakeConfig:  hostside.Handshake,
-		Plugins:          hostside.PluginSet(i.spec.Host, grpc.ChainUnaryInterceptor(i.countCalls(FromPlugin))),
-		GRPCDialOptions:  []grpc.DialOption{grpc.WithChainUnaryInterceptor(i.countCallsOut())},
+		Plugins:          hostside.PluginSet(i.spec.Host, serverOpts...),
+		GRPCDialOptions:  dialOpts,
 		RunnerFunc:       proc.attach,
 		UnixSocketConfig: &goplugin.UnixSocketConfig{TempDir: i.sup.dir.path},
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
@@ -365,6 +371,9 @@ func (i *Instance) command() (*exec.Cmd, *execCopy, error) {
 		return nil, nil, err
 	}
 	cmd.Env = pluginEnv(i.sup.opts.LogLevel)
+	if env := i.sup.opts.PluginEnv; env != nil {
+		cmd.Env = append(cmd.Env, env(i.spec.Name)...)
+	}
 	configureProcess(cmd)
 	return cmd, exe, nil
 }

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/portcullis-auth/portcullis/sdk"
 	"github.com/portcullis-auth/portcullis/sdk/hostside"
 )
@@ -37,6 +39,13 @@ type Options struct {
 	// plugin process: the instance, the direction (ToPlugin or
 	// FromPlugin) and the gRPC method's short name. It must not block.
 	OnCall func(instance, direction, method string)
+	// TracerProvider, if set, traces the calls crossing between the host
+	// and its plugins that are made within a trace, so that a plugin's
+	// spans join the host's (hostside.TraceClientHandler).
+	TracerProvider trace.TracerProvider
+	// PluginEnv, if set, returns variables added to the environment of an
+	// instance's process: the tracing settings its SDK exports with.
+	PluginEnv func(instance string) []string
 }
 
 // The directions of a call, for Options.OnCall.

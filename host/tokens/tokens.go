@@ -29,6 +29,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/portcullis-auth/portcullis/accesstoken"
+	"github.com/portcullis-auth/portcullis/host/metrics"
 	"github.com/portcullis-auth/portcullis/host/storage"
 	"github.com/portcullis-auth/portcullis/sdk"
 	"github.com/portcullis-auth/portcullis/sdk/signals"
@@ -86,6 +87,9 @@ type Options struct {
 	// Logger is told of a user whose roles and permissions do not fit in
 	// an access token (optional).
 	Logger *slog.Logger
+	// Metrics counts the tokens issued and the verifications refused
+	// (optional).
+	Metrics *metrics.Registry
 }
 
 // Emitter sends the host's signals; the host's signals.Dispatcher is one.
@@ -107,6 +111,8 @@ type Issuer struct {
 	opts     Options
 	verifier *accesstoken.Verifier
 	now      func() time.Time
+	issued   *metrics.Counter // by kind: access, refresh
+	refused  *metrics.Counter // by error_type, as in jwt_decode_failed
 }
 
 // NewIssuer returns an Issuer storing in store and signing with keys.
@@ -123,7 +129,16 @@ func NewIssuer(store *storage.Store, keys *KeyRing, opts Options) *Issuer {
 	if opts.Cookies.MaxLifetime <= 0 {
 		opts.Cookies.MaxLifetime = 24 * time.Hour
 	}
-	i := &Issuer{store: store, keys: keys, opts: opts, now: time.Now}
+	if opts.Metrics == nil {
+		opts.Metrics = metrics.New()
+	}
+	i := &Issuer{store: store, keys: keys, opts: opts, now: time.Now,
+		issued: opts.Metrics.Counter("portcullis_tokens_issued_total", "Tokens issued at logins and refreshes, by kind (access, refresh).", "kind"),
+		refused: opts.Metrics.Counter("portcullis_token_verification_failures_total",
+			"Access tokens refused, by the error_type of their jwt_decode_failed signal.", "error_type"),
+	}
+	i.issued.Add(0, "access") // written from the start, so that the first token is an increase
+	i.issued.Add(0, Refresh)
 	i.verifier = &accesstoken.Verifier{Issuer: opts.Issuer, Audience: opts.Audience, Keys: keys, Leeway: 5 * time.Second, Now: func() time.Time { return i.now() }}
 	return i
 }
@@ -202,6 +217,8 @@ func earliest(a, b time.Time) time.Time {
 }
 
 func (i *Issuer) created(ctx context.Context, access *accesstoken.Claims, p Pair) {
+	i.issued.Inc("access")
+	i.issued.Inc(Refresh)
 	i.opts.Signals.Emit(ctx, Sender, &signals.JWTAccessTokenCreated{Subject: access.Subject, TokenID: access.ID, ExpiresAt: access.ExpiresAt.Time})
 	i.opts.Signals.Emit(ctx, Sender, &signals.JWTRefreshTokenCreated{Subject: p.Refresh.Subject, TokenID: p.Refresh.ID, FamilyID: p.Refresh.FamilyID, ExpiresAt: p.Refresh.ExpiresAt})
 }
@@ -269,6 +286,7 @@ func (i *Issuer) Verify(ctx context.Context, token string) (*accesstoken.Claims,
 		var refused *accesstoken.Error
 		if errors.As(err, &refused) {
 			fail := &signals.JWTDecodeFailed{ErrorType: refused.Type}
+			i.refused.Inc(refused.Type)
 			if refused.Type == accesstoken.ErrTypeMismatch {
 				fail.ExpectedType, fail.ActualType = accesstoken.Type, printable(refused.ActualType)
 			}
@@ -315,6 +333,7 @@ func (i *Issuer) Introspect(ctx context.Context, token string) (Introspection, e
 		return Introspection{}, err
 	}
 	if !sess.Active(i.now()) || sess.Subject != claims.Subject {
+		i.refused.Inc(accesstoken.ErrRevoked)
 		i.opts.Signals.Emit(ctx, Sender, &signals.JWTDecodeFailed{ErrorType: accesstoken.ErrRevoked})
 		return Introspection{}, nil
 	}
