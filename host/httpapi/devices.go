@@ -35,15 +35,7 @@ type Devices struct {
 
 // command runs one of the device backend's commands.
 func (d *Devices) command(ctx context.Context, command string, args any, secret string) (json.RawMessage, error) {
-	raw, err := json.Marshal(args)
-	if err != nil {
-		return nil, err
-	}
-	var resp sdk.AdminResponse
-	if err := d.Admin.Admin(ctx, &sdk.AdminRequest{Command: command, Args: raw, Secret: secret}, &resp); err != nil {
-		return nil, err
-	}
-	return resp.Result, nil
+	return runCommand(ctx, d.Admin, command, args, secret)
 }
 
 func (s *Server) deviceRoutes() {
@@ -103,24 +95,7 @@ func (s *Server) handleRegisterDevice(w http.ResponseWriter, r *http.Request) {
 // cookie (and the CSRF proof), that user (the body may name only them).
 // ok is false when it has answered.
 func (s *Server) deviceOwner(w http.ResponseWriter, r *http.Request, user string) (id, name string, ok bool) {
-	if c, err := r.Cookie(s.opts.Cookie.Name); err == nil && c.Value != "" && len(r.Header.Values("Authorization")) == 0 {
-		sess, secret, ok := s.session(w, r)
-		if !ok || !s.csrfOK(w, r, secret) {
-			return "", "", false
-		}
-		if user != "" && user != sess.Username {
-			writeError(w, http.StatusForbidden, "forbidden", "a user registers devices for themself only", nil)
-			return "", "", false
-		}
-		return sess.Subject, sess.Username, true
-	}
-	cred, problem := bearerCredential(r.Header)
-	if problem != "" {
-		w.Header().Set("WWW-Authenticate", appChallenge)
-		writeError(w, http.StatusUnauthorized, codeInvalidClient, "send an app key, or the user's access token, as Authorization: Bearer", nil)
-		return "", "", false
-	}
-	if strings.HasPrefix(cred, appkeys.Prefix) {
+	if cred, problem := bearerCredential(r.Header); problem == "" && strings.HasPrefix(cred, appkeys.Prefix) {
 		answered := true
 		s.requireApp(func(http.ResponseWriter, *http.Request, storage.AppKey) { answered = false })(w, r)
 		if answered {
@@ -141,21 +116,12 @@ func (s *Server) deviceOwner(w http.ResponseWriter, r *http.Request, user string
 		}
 		return u.ID, u.Username, true
 	}
-	got, err := s.opts.Tokens.Introspect(r.Context(), cred)
-	if err != nil {
-		s.deviceFailed(w, r, err)
-		return "", "", false
-	}
-	if !got.Active {
-		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
-		writeError(w, http.StatusUnauthorized, "invalid_token", "the access token is not valid", nil)
-		return "", "", false
-	}
-	if user != "" && user != got.Claims.Username {
+	id, name, ok = s.userCaller(w, r)
+	if ok && user != "" && user != name {
 		writeError(w, http.StatusForbidden, "forbidden", "a user registers devices for themself only", nil)
 		return "", "", false
 	}
-	return got.Claims.Subject, got.Claims.Username, true
+	return id, name, ok
 }
 
 // handleDeviceNonce issues a nonce for one signed request of an Ed25519

@@ -20,11 +20,20 @@ type TOTP struct {
 	Issuer string
 }
 
-// totpCommand runs one of the otp backend's commands for a user.
+// command runs one of the otp backend's commands for a user.
 func (t *TOTP) command(ctx context.Context, command, userID, username, secret string) (json.RawMessage, error) {
-	args, _ := json.Marshal(map[string]string{"user_id": userID, "username": username, "issuer": t.Issuer})
+	return runCommand(ctx, t.Admin, command, map[string]string{"user_id": userID, "username": username, "issuer": t.Issuer}, secret)
+}
+
+// runCommand runs a backend's operator command with args (a value that
+// encodes to a JSON object) and returns its result.
+func runCommand(ctx context.Context, a sdk.Admin, command string, args any, secret string) (json.RawMessage, error) {
+	raw, err := json.Marshal(args)
+	if err != nil {
+		return nil, err
+	}
 	var resp sdk.AdminResponse
-	if err := t.Admin.Admin(ctx, &sdk.AdminRequest{Command: command, Args: args, Secret: secret}, &resp); err != nil {
+	if err := a.Admin(ctx, &sdk.AdminRequest{Command: command, Args: raw, Secret: secret}, &resp); err != nil {
 		return nil, err
 	}
 	return resp.Result, nil
@@ -45,16 +54,17 @@ func (t *TOTP) Enrolled(ctx context.Context, userID string) (bool, error) {
 	return st.Enrolled, nil
 }
 
-// totpUser authenticates the user who enrolls: a live access token
+// userCaller authenticates the user who calls (to enroll an
+// authenticator app, or register a device): a live access token
 // (Authorization: Bearer) or the session cookie, with the CSRF proof for
 // this write. ok is false when it has answered.
-func (s *Server) totpUser(w http.ResponseWriter, r *http.Request) (userID, username string, ok bool) {
+func (s *Server) userCaller(w http.ResponseWriter, r *http.Request) (userID, username string, ok bool) {
 	if len(r.Header.Values("Authorization")) > 0 {
 		token, problem := bearerCredential(r.Header)
 		if problem == "" {
 			got, err := s.opts.Tokens.Introspect(r.Context(), token)
 			if err != nil {
-				s.log.ErrorContext(r.Context(), "enrolling TOTP: reading the token's session", "request_id", w.Header().Get("X-Request-Id"), "error", err)
+				s.log.ErrorContext(r.Context(), "reading the caller's token's session", "request_id", w.Header().Get("X-Request-Id"), "error", err)
 				writeError(w, http.StatusServiceUnavailable, codeBackendUnavailable, "could not read the token's session; try again later", nil)
 				return "", "", false
 			}
@@ -92,7 +102,7 @@ func (s *Server) handleTOTPEnroll(w http.ResponseWriter, r *http.Request) {
 	if !s.totpAvailable(w) {
 		return
 	}
-	userID, username, ok := s.totpUser(w, r)
+	userID, username, ok := s.userCaller(w, r)
 	if !ok {
 		return
 	}
@@ -131,7 +141,7 @@ func (s *Server) handleTOTPConfirm(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, codeInvalidRequest, "code is required", nil)
 		return
 	}
-	userID, username, ok := s.totpUser(w, r)
+	userID, username, ok := s.userCaller(w, r)
 	if !ok {
 		return
 	}
