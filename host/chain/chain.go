@@ -113,6 +113,12 @@ type Result struct {
 	Description string
 	// Err is the *BackendError of an Unavailable outcome.
 	Err error
+	// Abstained lists, for InvalidCredentials, the backends that
+	// abstained, in chain order, each
+	// as name:reason ("name:" for no reason). Backend alone would mislead
+	// whoever reads why a login failed: the last backend to abstain is
+	// rarely the one that knew the user.
+	Abstained []string
 }
 
 // LoginResult is how a login with this result ended, if nothing after the
@@ -231,6 +237,7 @@ func (c *Chain) run(ctx context.Context, login *Login) Result {
 			if resp.Reason != "" {
 				res.Backend = l.Name
 			}
+			res.Abstained = append(res.Abstained, l.Name+":"+resp.Reason)
 		}
 	}
 	return res

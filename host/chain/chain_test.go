@@ -3,6 +3,7 @@ package chain
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -43,6 +44,25 @@ func deny(reason string) *fakeAuth {
 
 func failing(err error) *fakeAuth {
 	return &fakeAuth{fn: func(context.Context, *sdk.AuthenticateRequest, *sdk.AuthenticateResponse) error { return err }}
+}
+
+// A failed login names every backend that abstained, with its reason:
+// the backend that knew the user and found the password wrong is not
+// hidden by the later ones that did not know the user.
+func TestChainListsTheBackendsThatAbstained(t *testing.T) {
+	links := []Link{
+		{Name: "files", Authenticator: abstain(sdk.ReasonInvalidCredentials)},
+		{Name: "other", Authenticator: abstain("")},
+		{Name: "local", Authenticator: abstain(sdk.ReasonInvalidCredentials)},
+	}
+	res, err := authenticate(New(nil, links...), context.Background(), &sdk.AuthenticateRequest{Username: "u"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"files:invalid_credentials", "other:", "local:invalid_credentials"}
+	if res.Outcome != InvalidCredentials || !slices.Equal(res.Abstained, want) {
+		t.Fatalf("got %v %q, want invalid credentials %q", res.Outcome, res.Abstained, want)
+	}
 }
 
 func TestChain(t *testing.T) {

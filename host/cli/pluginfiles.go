@@ -13,6 +13,7 @@ import (
 // pluginFile is an external plugin the configuration names.
 type pluginFile struct {
 	at     string // where in the configuration: "backends[1]"
+	who    string // what it is, for messages: `backend "files"`
 	plugin string // the file's path
 	sha256 string
 }
@@ -23,12 +24,12 @@ func externalPlugins(cfg *config.Config) []pluginFile {
 	var out []pluginFile
 	for i, b := range cfg.Backends {
 		if config.IsExternal(b.Plugin) {
-			out = append(out, pluginFile{fmt.Sprintf("backends[%d]", i), b.Plugin, b.SHA256})
+			out = append(out, pluginFile{fmt.Sprintf("backends[%d]", i), fmt.Sprintf("backend %q", b.Name), b.Plugin, b.SHA256})
 		}
 	}
 	for i, s := range cfg.Signals.Subscribers {
 		if s.Plugin != "" && config.IsExternal(s.Plugin) {
-			out = append(out, pluginFile{fmt.Sprintf("signals.subscribers[%d]", i), s.Plugin, s.SHA256})
+			out = append(out, pluginFile{fmt.Sprintf("signals.subscribers[%d]", i), fmt.Sprintf("subscriber %q", s.Name), s.Plugin, s.SHA256})
 		}
 	}
 	return out
@@ -37,9 +38,13 @@ func externalPlugins(cfg *config.Config) []pluginFile {
 // check makes the checks the host makes before it starts the plugin
 // (supervisor.CheckExternal). It returns a short status for a table ("ok",
 // "MISMATCH (file has …)", "MISSING", "UNPROTECTED", "UNUSABLE") and, unless
-// ok, the problem, at the configuration path to fix.
+// ok, the problem, at the configuration path to fix, naming the backend
+// or subscriber.
 func (p pluginFile) check() (string, *config.Problem) {
 	err := supervisor.CheckExternal(p.plugin, p.sha256)
+	if err != nil {
+		err = fmt.Errorf("%w (%s)", err, p.who)
+	}
 	switch {
 	case err == nil:
 		return "ok", nil

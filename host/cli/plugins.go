@@ -28,11 +28,11 @@ func pluginsCmd(e *env) *cobra.Command {
 			var problems []config.Problem
 			// status checks an external plugin's file, and records its
 			// problem.
-			status := func(at, plugin, sum string) (string, string) {
+			status := func(at, who, plugin, sum string) (string, string) {
 				if !config.IsExternal(plugin) {
 					return "first-party", "-"
 				}
-				s, p := pluginFile{at, plugin, sum}.check()
+				s, p := pluginFile{at, who, plugin, sum}.check()
 				if p != nil {
 					problems = append(problems, *p)
 				}
@@ -41,7 +41,7 @@ func pluginsCmd(e *env) *cobra.Command {
 			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "BACKEND\tPLUGIN\tKIND\tCHECKSUM")
 			for i, b := range cfg.Backends {
-				kind, sum := status(fmt.Sprintf("backends[%d]", i), b.Plugin, b.SHA256)
+				kind, sum := status(fmt.Sprintf("backends[%d]", i), fmt.Sprintf("backend %q", b.Name), b.Plugin, b.SHA256)
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", b.Name, b.Plugin, kind, sum)
 			}
 			if err := tw.Flush(); err != nil {
@@ -55,7 +55,7 @@ func pluginsCmd(e *env) *cobra.Command {
 					if s.Plugin == "" {
 						continue
 					}
-					kind, sum := status(fmt.Sprintf("signals.subscribers[%d]", i), s.Plugin, s.SHA256)
+					kind, sum := status(fmt.Sprintf("signals.subscribers[%d]", i), fmt.Sprintf("subscriber %q", s.Name), s.Plugin, s.SHA256)
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.Name, s.Plugin, kind, sum)
 				}
 				if err := tw.Flush(); err != nil {

@@ -320,7 +320,7 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, login *chain.Log
 	}
 	s.countLogin(r, res.Outcome.String(), res.Backend)
 	if s.log.Enabled(r.Context(), slog.LevelDebug) {
-		log().Debug("login failed", "outcome", res.Outcome.String(), "backend", res.Backend, "reason", res.Reason)
+		log().Debug("login failed", "outcome", res.Outcome.String(), "backend", res.Backend, "reason", res.Reason, "abstained", strings.Join(res.Abstained, " "))
 	}
 	s.opts.Signals.Emit(r.Context(), res.Backend, &signals.UserLoginFailed{
 		Username: req.Username, Client: client, Backend: res.Backend, Reason: res.Reason,

@@ -15,10 +15,12 @@ import (
 	"github.com/portcullis-auth/portcullis/sdk/internal/wire"
 )
 
-// Start serves p in this process and returns the host's view of it, after
-// Configure with the given instance name, config (nil means "{}") and host
-// (nil means a new MemoryHost). Configure errors fail the test; use
-// StartUnconfigured to test them. Everything is stopped when the test ends.
+// Start serves p in this process, against host (nil means a new
+// MemoryHost), and returns the host's view of it after Configure with the
+// instance name "test" and config (nil means "{}"). A Configure error
+// fails the test: to test configuration errors, use StartUnconfigured and
+// call the returned value's Configure(ctx, instance, config) yourself.
+// Everything is stopped when the test ends.
 func Start(t testing.TB, p sdk.Plugin, config json.RawMessage, host sdk.Host) *hostside.Remote {
 	t.Helper()
 	r := StartUnconfigured(t, p, host)

@@ -1,4 +1,6 @@
-package main
+// Package examples holds the plugins docs/plugin-guide.md builds; this
+// test keeps the guide and them the same.
+package examples
 
 import (
 	"bufio"
@@ -11,11 +13,14 @@ import (
 )
 
 // guide is the page that builds this example step by step.
-const guide = "../../docs/plugin-guide.md"
+const guide = "../docs/plugin-guide.md"
+
+// shown are the examples whose every Go file the guide shows.
+var examples = []string{"htpasswd", "apikey"}
 
 // names is the line before a code block that says which file it is:
 // `examples/apikey/apikey/config.go`: (the colon is optional).
-var names = regexp.MustCompile("^`(examples/apikey/[^`]+)`:?$")
+var names = regexp.MustCompile("^`(examples/[^`]+)`:?$")
 
 // block is one fenced code block of the guide.
 type block struct {
@@ -73,10 +78,10 @@ func TestGuideShowsTheExampleAsItIs(t *testing.T) {
 			continue
 		}
 		if b.file == "" {
-			t.Errorf("%s:%d: a Go block that names no file of the example: put `examples/apikey/...`: on the line before it", guide, b.line)
+			t.Errorf("%s:%d: a Go block that names no file of an example: put `examples/...`: on the line before it", guide, b.line)
 			continue
 		}
-		want, err := os.ReadFile(filepath.Join("../..", b.file))
+		want, err := os.ReadFile(filepath.Join("..", b.file))
 		if err != nil {
 			t.Errorf("%s:%d: %v", guide, b.line, err)
 			continue
@@ -86,17 +91,40 @@ func TestGuideShowsTheExampleAsItIs(t *testing.T) {
 		}
 		shown[b.file] = true
 	}
-	// And every Go file of the example is in the guide.
-	err := filepath.WalkDir(".", func(path string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || path == "guide_test.go" {
-			return err
+	// And every Go file of the examples is in the guide.
+	for _, ex := range examples {
+		err := filepath.WalkDir(ex, func(path string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") {
+				return err
+			}
+			if name := "examples/" + filepath.ToSlash(path); !shown[name] {
+				t.Errorf("%s is not shown in %s", name, guide)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
-		if name := "examples/apikey/" + filepath.ToSlash(path); !shown[name] {
-			t.Errorf("%s is not shown in %s", name, guide)
-		}
-		return nil
-	})
+	}
+}
+
+// maxHtpasswdLines bounds the first example: a secure password backend
+// in one page of Go, counting neither blank lines nor comments.
+const maxHtpasswdLines = 60
+
+func TestHtpasswdFitsOnAPage(t *testing.T) {
+	raw, err := os.ReadFile("htpasswd/main.go")
 	if err != nil {
 		t.Fatal(err)
 	}
+	n := 0
+	for _, line := range strings.Split(string(raw), "\n") {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "//") {
+			n++
+		}
+	}
+	if n > maxHtpasswdLines {
+		t.Errorf("examples/htpasswd/main.go has %d lines of code, more than %d", n, maxHtpasswdLines)
+	}
+	t.Logf("examples/htpasswd/main.go: %d lines of code", n)
 }
