@@ -72,6 +72,14 @@ type Identity struct {
 	Username string
 	// Attributes are extra claims about the user.
 	Attributes map[string]string
+	// Roles are roles the backend vouches for (a directory's groups mapped
+	// by its configuration). The host adds them to the roles its own user
+	// table gives Subject, for the tokens and sessions of this login.
+	// They are a set of role names (order and repeats do not matter), at
+	// most 64, each 1 to 64 of A-Z, a-z, 0-9, '.', '_' and '-': the host
+	// takes an identity that breaks these rules for no decision, and the
+	// login fails (503) rather than getting other roles than meant.
+	Roles []string
 }
 
 // ReasonInvalidCredentials is the reason for a wrong password or an unknown

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"slices"
 
 	goplugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
@@ -161,6 +162,9 @@ func (s *authenticatorServer) Authenticate(ctx context.Context, req *pb.Authenti
 			Subject:    out.Identity.Subject,
 			Username:   out.Identity.Username,
 			Attributes: out.Identity.Attributes,
+			// A set: repeats go here, so that two groups a directory maps
+			// to one role count once against the host's bound.
+			Roles: sortedSet(out.Identity.Roles),
 		}
 	}
 	if out.RetryAfter > 0 {
@@ -301,3 +305,13 @@ var (
 	_ pb.AdminServer           = (*adminServer)(nil)
 	_ pb.SignalReceiverServer  = (*signalReceiverServer)(nil)
 )
+
+// sortedSet returns ss sorted, without repeats; nil for none.
+func sortedSet(ss []string) []string {
+	if len(ss) == 0 {
+		return nil
+	}
+	out := slices.Clone(ss)
+	slices.Sort(out)
+	return slices.Compact(out)
+}

@@ -125,7 +125,7 @@ func (s *Service) completeDeviceLogin(ctx context.Context, r storage.AuthRequest
 		resp.Abstain(sdk.ReasonInvalidCredentials)
 		return nil
 	}
-	resp.Grant(sdk.Identity{Subject: p.Login.Subject, Username: p.Login.Username, Attributes: p.Login.Attributes})
+	resp.Grant(p.identity())
 	return nil
 }
 

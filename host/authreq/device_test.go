@@ -3,6 +3,7 @@ package authreq_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -112,7 +113,7 @@ func TestDeviceApprovedTwoFactorLogin(t *testing.T) {
 	ctx := context.Background()
 	r := newRig(t, "phone")
 	alice, _ := r.store.UserByUsername(ctx, "alice")
-	id := sdk.Identity{Subject: alice.ID, Username: "alice"}
+	id := sdk.Identity{Subject: alice.ID, Username: "alice", Roles: []string{"billing", "ops"}}
 	req, key, err := r.svc.StartSecondFactor(ctx, "phone", id, "tokens", 5*time.Minute)
 	if err != nil || key == "" {
 		t.Fatalf("StartSecondFactor: %v (key %q)", err, key)
@@ -155,10 +156,30 @@ func TestDeviceApprovedTwoFactorLogin(t *testing.T) {
 	if resp.Decision != sdk.DecisionAbstain {
 		t.Fatalf("the key as a code: %v; want abstain", resp.Decision)
 	}
-	if resp := login(key); resp.Decision != sdk.DecisionIdentity || resp.Identity.Subject != alice.ID {
-		t.Fatalf("completing after the device approved: %+v", resp)
+	if resp := login(key); resp.Decision != sdk.DecisionIdentity || resp.Identity.Subject != alice.ID || !slices.Equal(resp.Identity.Roles, id.Roles) {
+		t.Fatalf("completing after the device approved: %+v; want alice with the roles her backend vouched for", resp)
 	}
 	if resp := login(key); resp.Decision != sdk.DecisionAbstain {
 		t.Fatalf("completing twice: %v; want abstain", resp.Decision)
+	}
+}
+
+// A two-factor login completed with a code gets the identity of its
+// password step, with the roles that step's backend vouched for.
+func TestTwoFactorLoginKeepsVouchedRoles(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t, "otp")
+	alice, _ := r.store.UserByUsername(ctx, "alice")
+	id := sdk.Identity{Subject: alice.ID, Username: "alice", Attributes: map[string]string{"k": "v"}, Roles: []string{"billing", "ops"}}
+	req, _, err := r.svc.StartSecondFactor(ctx, "otp", id, "session", 5*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var resp sdk.AuthenticateResponse
+	err = authreq.SecondFactor{Service: r.svc}.Authenticate(ctx, &sdk.AuthenticateRequest{Username: "alice", Password: r.back.code(req.ID),
+		Credentials: map[string]string{authreq.CredentialRequest: req.ID}}, &resp)
+	if err != nil || resp.Decision != sdk.DecisionIdentity || resp.Identity.Subject != alice.ID || resp.Identity.Attributes["k"] != "v" ||
+		!slices.Equal(resp.Identity.Roles, id.Roles) {
+		t.Fatalf("the right code: %+v, %v; want alice with her attributes and vouched roles", resp, err)
 	}
 }

@@ -29,6 +29,9 @@ type pendingLogin struct {
 		Subject    string            `json:"subject"`
 		Username   string            `json:"username"`
 		Attributes map[string]string `json:"attributes,omitempty"`
+		// Roles are the roles the backend vouched for: the login they
+		// complete gets them as the password step's would have.
+		Roles []string `json:"roles,omitempty"`
 	} `json:"login"`
 	// Grant is "tokens" or "session".
 	Grant string `json:"grant"`
@@ -49,7 +52,7 @@ func (s *Service) StartSecondFactor(ctx context.Context, backend string, id sdk.
 		return storage.AuthRequest{}, "", err
 	}
 	var p pendingLogin
-	p.Login.Subject, p.Login.Username, p.Login.Attributes, p.Grant = id.Subject, id.Username, id.Attributes, grant
+	p.Login.Subject, p.Login.Username, p.Login.Attributes, p.Login.Roles, p.Grant = id.Subject, id.Username, id.Attributes, id.Roles, grant
 	loginKey, p.KeyHash = newLoginKey()
 	data, err := json.Marshal(p)
 	if err != nil {
@@ -122,8 +125,14 @@ func (f SecondFactor) Authenticate(ctx context.Context, req *sdk.AuthenticateReq
 		}
 		return err
 	}
-	resp.Grant(sdk.Identity{Subject: p.Login.Subject, Username: p.Login.Username, Attributes: p.Login.Attributes})
+	resp.Grant(p.identity())
 	return nil
+}
+
+// identity is who the login's first step proved to be, with the roles
+// its backend vouched for.
+func (p pendingLogin) identity() sdk.Identity {
+	return sdk.Identity{Subject: p.Login.Subject, Username: p.Login.Username, Attributes: p.Login.Attributes, Roles: p.Login.Roles}
 }
 
 // pending reads the 2FA request id and the login it holds; the request

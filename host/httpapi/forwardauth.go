@@ -26,7 +26,8 @@ const (
 // valid bearer access token (verified here, without a database read) or an
 // active session cookie → 200 with the user's headers. The roles are the
 // token's (as they were when it was issued), or, for a cookie, read with
-// the session (as they are now). Otherwise 401 with
+// the session (the users table's as they are now, with those the login's
+// backend vouched for). Otherwise 401 with
 // WWW-Authenticate, or, for a browser when a login URL is configured, a
 // 302 to it carrying the original URL.
 func (s *Server) handleForwardAuth(w http.ResponseWriter, r *http.Request) {
@@ -56,17 +57,13 @@ func (s *Server) handleForwardAuth(w http.ResponseWriter, r *http.Request) {
 		s.log.ErrorContext(r.Context(), "reading a session", "request_id", w.Header().Get("X-Request-Id"), "error", err)
 		writeError(w, http.StatusServiceUnavailable, codeBackendUnavailable, "the session could not be checked; try again later", nil)
 	case reason == reasonActive:
-		var roles []string
-		if sess.Local {
-			authz, err := s.opts.Tokens.CurrentAuthz(r.Context(), sess.Subject)
-			if err != nil {
-				s.log.ErrorContext(r.Context(), "reading a user's roles", "request_id", w.Header().Get("X-Request-Id"), "error", err)
-				writeError(w, http.StatusServiceUnavailable, codeBackendUnavailable, "the session could not be checked; try again later", nil)
-				return
-			}
-			roles = authz.Roles
+		authz, err := s.opts.Tokens.CurrentAuthz(r.Context(), sess)
+		if err != nil {
+			s.log.ErrorContext(r.Context(), "reading a user's roles", "request_id", w.Header().Get("X-Request-Id"), "error", err)
+			writeError(w, http.StatusServiceUnavailable, codeBackendUnavailable, "the session could not be checked; try again later", nil)
+			return
 		}
-		s.forwardAuthGranted(w, sess.Username, sess.Subject, sess.ID, roles)
+		s.forwardAuthGranted(w, sess.Username, sess.Subject, sess.ID, authz.Roles)
 	default:
 		s.forwardAuthRefused(w, r, `Bearer realm="portcullis"`, "a bearer access token or a session is required")
 	}

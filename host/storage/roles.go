@@ -441,6 +441,52 @@ func (s *Store) UserAuthz(ctx context.Context, userID string) (Authz, error) {
 	return a, nil
 }
 
+// RolesAuthz returns what the roles named in names allow, for the roles a
+// login's backend vouched for (Session.Roles): Roles are all the names,
+// sorted and without repeats, and Permissions the union of the
+// permissions of those the roles table defines. A name the table does not
+// define is kept, without permissions, as the backend's mapping named it:
+// an app that decides from role names (forward-auth's X-Portcullis-Roles)
+// still sees it, and it gains permissions once a role of that name is
+// created and granted some. Each name must pass ValidateRoleName.
+func (s *Store) RolesAuthz(ctx context.Context, names []string) (Authz, error) {
+	names = sortedSet(names)
+	for _, n := range names {
+		if err := ValidateRoleName(n); err != nil {
+			return Authz{}, err
+		}
+	}
+	if len(names) == 0 {
+		return Authz{Roles: []string{}, Permissions: []string{}}, nil
+	}
+	var perms []string
+	err := s.db.WithContext(ctx).Raw(`SELECT DISTINCT rp.permission
+		FROM roles r JOIN role_permissions rp ON rp.role_id = r.id
+		WHERE r.name IN ?`, names).Scan(&perms).Error
+	if err != nil {
+		return Authz{}, fmt.Errorf("reading the permissions of vouched roles: %w", err)
+	}
+	slices.Sort(perms)
+	return Authz{Roles: names, Permissions: nonNilSlice(perms)}, nil
+}
+
+// Union returns the roles and permissions of a and b together, sorted and
+// without repeats, and Superuser if either is one.
+func (a Authz) Union(b Authz) Authz {
+	return Authz{
+		Roles:       sortedSet(append(slices.Clone(a.Roles), b.Roles...)),
+		Permissions: sortedSet(append(slices.Clone(a.Permissions), b.Permissions...)),
+		Superuser:   a.Superuser || b.Superuser,
+	}
+}
+
+func nonNilSlice(ss []string) []string {
+	if ss == nil {
+		return []string{}
+	}
+	return ss
+}
+
 func sortedKeys(m map[string]struct{}) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {

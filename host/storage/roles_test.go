@@ -1,13 +1,18 @@
 package storage_test
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
 	"github.com/portcullis-auth/portcullis/host/storage"
 	"github.com/portcullis-auth/portcullis/sdk"
+	"github.com/portcullis-auth/portcullis/sdk/hostside"
+	"github.com/portcullis-auth/portcullis/sdk/sdktest"
 )
 
 // TestRoleDeletesRaceAdds: a role deleted, or a user removed, while
@@ -59,4 +64,52 @@ func TestRoleDeletesRaceAdds(t *testing.T) {
 			}
 		}
 	})
+}
+
+// vouchingPlugin grants every login, vouching for the roles its
+// credential "roles" lists as a JSON array.
+type vouchingPlugin struct{}
+
+func (vouchingPlugin) Metadata() sdk.Metadata                                 { return sdk.Metadata{Name: "vouching"} }
+func (vouchingPlugin) Configure(context.Context, *sdk.ConfigureRequest) error { return nil }
+
+func (vouchingPlugin) Authenticate(_ context.Context, req *sdk.AuthenticateRequest, resp *sdk.AuthenticateResponse) error {
+	var roles []string
+	if err := json.Unmarshal([]byte(req.Credentials["roles"]), &roles); err != nil {
+		return err
+	}
+	resp.Grant(sdk.Identity{Subject: "dir:" + req.Username, Username: req.Username, Roles: roles})
+	return nil
+}
+
+// TestVouchedRolesAgreeWithTheWire: the host's side of the plugin
+// protocol (sdk/hostside, which cannot import this package) repeats the
+// rules for vouched roles; it accepts from a plugin exactly the roles
+// VouchedRoles accepts, so that a role a plugin could send is one the
+// host can keep, and the other way round.
+func TestVouchedRolesAgreeWithTheWire(t *testing.T) {
+	auth := sdktest.Start(t, vouchingPlugin{}, nil, nil).Authenticator()
+	most := make([]string, storage.MaxVouchedRoles+1)
+	for i := range most {
+		most[i] = fmt.Sprintf("r%d", i)
+	}
+	cases := [][]string{most[:storage.MaxVouchedRoles], most, {"ops", "ops"}, {""}, {strings.Repeat("r", 64)}, {strings.Repeat("r", 65)}}
+	for c := rune(0); c < 0x80; c++ {
+		cases = append(cases, []string{"a" + string(c) + "b"})
+	}
+	for _, name := range []string{"caf\u00e9", "\u0430dmin", "r\u200bole", "\uff41"} {
+		cases = append(cases, []string{name})
+	}
+	for _, roles := range cases {
+		_, hostErr := storage.VouchedRoles(roles)
+		raw, _ := json.Marshal(roles)
+		var resp sdk.AuthenticateResponse
+		wireErr := auth.Authenticate(context.Background(), &sdk.AuthenticateRequest{Username: "carol", Credentials: map[string]string{"roles": string(raw)}}, &resp)
+		if wireErr != nil && !errors.Is(wireErr, hostside.ErrNoDecision) {
+			t.Fatalf("roles %+q: %v", roles, wireErr)
+		}
+		if (hostErr == nil) != (wireErr == nil) {
+			t.Errorf("roles %+q: VouchedRoles says %v, the plugin wire %v", roles, hostErr, wireErr)
+		}
+	}
 }

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -9,6 +10,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/portcullis-auth/portcullis/accesstoken"
 	"github.com/portcullis-auth/portcullis/sdk"
 )
 
@@ -28,7 +30,12 @@ type Session struct {
 	IdleExpiresAt time.Time
 	// Local is set when the subject was a user of the users table at
 	// login; such a session ends when the user is removed or disabled.
-	Local     bool
+	Local bool
+	// Roles are the roles the login's backend vouched for
+	// (sdk.Identity.Roles), sorted and without repeats; see VouchedRoles.
+	// They are kept for the session's life: a refresh keeps them, and only
+	// a new login (a new session) vouches again.
+	Roles     []string
 	CreatedAt time.Time
 	// ExpiresAt is the absolute end, however often the session refreshes.
 	ExpiresAt time.Time
@@ -61,6 +68,9 @@ type sessionRow struct {
 	ExpiresAt     time.Time `gorm:"not null;index"`
 	IdleExpiresAt *time.Time
 	RevokedAt     *time.Time `gorm:"index"`
+	// Roles is Session.Roles as a JSON array; NULL for none, as in the
+	// rows of hosts from before the column.
+	Roles *string `gorm:"type:text"`
 }
 
 func (sessionRow) TableName() string { return "sessions" }
@@ -69,7 +79,12 @@ func (sessionRow) TableName() string { return "sessions" }
 // transaction. Local is decided here: whether the subject is a user id of
 // the users table.
 func (s *Store) CreateSession(ctx context.Context, sess Session, tokens ...Token) (Session, error) {
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	roles, err := VouchedRoles(sess.Roles)
+	if err != nil {
+		return Session{}, err
+	}
+	sess.Roles = roles
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var n int64
 		if err := tx.Model(&userRow{}).Where("id = ?", sess.Subject).Count(&n).Error; err != nil {
 			return err
@@ -85,6 +100,14 @@ func (s *Store) CreateSession(ctx context.Context, sess Session, tokens ...Token
 		if !sess.IdleExpiresAt.IsZero() {
 			idle := sess.IdleExpiresAt.UTC()
 			row.IdleExpiresAt = &idle
+		}
+		if len(roles) > 0 {
+			encoded, err := json.Marshal(roles)
+			if err != nil {
+				return err
+			}
+			list := string(encoded)
+			row.Roles = &list
 		}
 		if err := tx.Create(&row).Error; err != nil {
 			return err
@@ -119,6 +142,7 @@ func (s *Store) session(ctx context.Context, where string, arg string) (Session,
 		IdleExpiresAt, RevokedAt    *time.Time
 		UserID                      *string
 		UserDisabled                *bool
+		Roles                       *string
 	}
 	err := s.db.WithContext(ctx).Table("sessions").
 		Select("sessions.*, users.id AS user_id, users.disabled AS user_disabled").
@@ -142,7 +166,39 @@ func (s *Store) session(ctx context.Context, where string, arg string) (Session,
 	if row.RevokedAt != nil {
 		sess.RevokedAt = *row.RevokedAt
 	}
+	if row.Roles != nil {
+		// A list that does not read back is an error, never no roles: the
+		// session's tokens would silently lose what its login was given.
+		if err := json.Unmarshal([]byte(*row.Roles), &sess.Roles); err != nil {
+			return Session{}, fmt.Errorf("reading a session: its roles are not a JSON list of names: %w", err)
+		}
+	}
 	return sess, nil
+}
+
+// MaxVouchedRoles bounds the roles a login's backend may vouch for: as
+// many as an access token carries.
+const MaxVouchedRoles = accesstoken.MaxTokenRoles
+
+// VouchedRoles checks the roles a backend vouched for at a login
+// (sdk.Identity.Roles) and returns them sorted, without repeats (nil for
+// none): each must pass ValidateRoleName, and there may be at most
+// MaxVouchedRoles. The error wraps sdk.ErrInvalidArgument. A name no role
+// of the roles table has is valid: it is carried without permissions.
+func VouchedRoles(roles []string) ([]string, error) {
+	if len(roles) == 0 {
+		return nil, nil
+	}
+	set := sortedSet(roles)
+	if len(set) > MaxVouchedRoles {
+		return nil, fmt.Errorf("%d roles vouched for, more than %d: %w", len(set), MaxVouchedRoles, sdk.ErrInvalidArgument)
+	}
+	for _, r := range set {
+		if err := ValidateRoleName(r); err != nil {
+			return nil, err
+		}
+	}
+	return set, nil
 }
 
 // ExtendIdle moves a live session's idle end to until, if that is later

@@ -32,12 +32,15 @@ var ErrNoSession = errors.New("no active session")
 
 // StartCookieSession starts a browser session for id and returns it with
 // its secret, the cookie's value: 256 random bits, stored only as a hash,
-// new at every login (no session fixation).
+// new at every login (no session fixation). The roles id's backend
+// vouched for are kept with the session (storage.VouchedRoles; invalid
+// ones are an error wrapping sdk.ErrInvalidArgument, and no session
+// starts).
 func (i *Issuer) StartCookieSession(ctx context.Context, id sdk.Identity) (storage.Session, string, error) {
 	secret := cookiePrefix + random()
 	now := i.now().UTC()
 	sess := storage.Session{
-		ID: uuid.NewString(), Kind: storage.SessionCookie, Subject: id.Subject, Username: id.Username,
+		ID: uuid.NewString(), Kind: storage.SessionCookie, Subject: id.Subject, Username: id.Username, Roles: id.Roles,
 		SecretHash: Hash(secret), ExpiresAt: now.Add(i.opts.Cookies.MaxLifetime), IdleExpiresAt: now.Add(i.opts.Cookies.IdleTimeout),
 	}
 	sess.IdleExpiresAt = earliest(sess.IdleExpiresAt, sess.ExpiresAt)

@@ -147,10 +147,17 @@ func NewIssuer(store *storage.Store, keys *KeyRing, opts Options) *Issuer {
 func (i *Issuer) Keys() *KeyRing { return i.keys }
 
 // Issue mints a new access and refresh token for id, starting a new
-// session (a refresh family).
+// session (a refresh family). The roles id's backend vouched for are kept
+// with the session, for its every token (storage.VouchedRoles; invalid
+// ones are an error wrapping sdk.ErrInvalidArgument, and nothing is
+// issued).
 func (i *Issuer) Issue(ctx context.Context, id sdk.Identity) (Pair, error) {
+	roles, err := storage.VouchedRoles(id.Roles)
+	if err != nil {
+		return Pair{}, err
+	}
 	now := i.now().UTC().Truncate(time.Second)
-	sess := storage.Session{ID: uuid.NewString(), Subject: id.Subject, Username: id.Username, ExpiresAt: now.Add(i.opts.MaxLifetime)}
+	sess := storage.Session{ID: uuid.NewString(), Subject: id.Subject, Username: id.Username, Roles: roles, ExpiresAt: now.Add(i.opts.MaxLifetime)}
 	access, p, err := i.mint(ctx, sess, now)
 	if err != nil {
 		return Pair{}, err
@@ -163,15 +170,15 @@ func (i *Issuer) Issue(ctx context.Context, id sdk.Identity) (Pair, error) {
 }
 
 // mint signs an access token and makes a refresh token for sess; neither
-// expires after the session. The access token carries the subject's
-// roles and permissions as they are now (storage.Store.UserAuthz): a
-// change reaches the next token minted, at a login or a refresh.
+// expires after the session. The access token carries the roles and
+// permissions of sess as they are now (sessionAuthz): a change reaches
+// the next token minted, at a login or a refresh.
 func (i *Issuer) mint(ctx context.Context, sess storage.Session, now time.Time) (*accesstoken.Claims, Pair, error) {
 	key, signer, err := i.keys.signing()
 	if err != nil {
 		return nil, Pair{}, err
 	}
-	authz, err := i.store.UserAuthz(ctx, sess.Subject)
+	authz, err := i.sessionAuthz(ctx, sess, true)
 	if err != nil {
 		return nil, Pair{}, err
 	}

@@ -288,8 +288,12 @@ func (a authenticatorClient) Authenticate(ctx context.Context, req *sdk.Authenti
 		if id.GetSubject() == "" {
 			return fmt.Errorf("%w: identity without a subject", ErrNoDecision)
 		}
+		roles, err := identityRoles(id.GetRoles())
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrNoDecision, err)
+		}
 		resp.Decision = sdk.DecisionIdentity
-		resp.Identity = sdk.Identity{Subject: id.GetSubject(), Username: id.GetUsername(), Attributes: id.GetAttributes()}
+		resp.Identity = sdk.Identity{Subject: id.GetSubject(), Username: id.GetUsername(), Attributes: id.GetAttributes(), Roles: roles}
 	case pb.Decision_DECISION_ABSTAIN:
 		resp.Decision = sdk.DecisionAbstain
 	case pb.Decision_DECISION_DENY:

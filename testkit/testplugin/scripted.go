@@ -14,21 +14,27 @@ import (
 //
 //	config: {answers: {alice: identity, mallory: "deny:banned", "*": abstain}}
 //
-// An answer is "identity", "abstain[:reason]", "deny[:reason]" or
-// "sleep:<duration>" (answer abstain after sleeping, honouring the
-// deadline). "*" is the answer for any other username (default abstain).
-// With "count": "calls", every call is counted in the host storage key
-// "calls", so a test can see how many attempts reached the backend.
+// An answer is "identity[:role,role...]" (grant, vouching for the roles
+// listed, as a directory's mapped groups), "abstain[:reason]",
+// "deny[:reason]" or "sleep:<duration>" (answer abstain after sleeping,
+// honouring the deadline). "*" is the answer for any other username
+// (default abstain). The identity's subject is "scripted:" and the
+// username, or the one "subjects" names for the username (a user id of
+// the host's users table, say). With "count": "calls", every call is
+// counted in the host storage key "calls", so a test can see how many
+// attempts reached the backend.
 type Scripted struct {
-	answers map[string]string
-	count   string
-	storage sdk.Storage
+	answers  map[string]string
+	subjects map[string]string
+	count    string
+	storage  sdk.Storage
 }
 
 // ScriptedConfig is Scripted's configuration.
 type ScriptedConfig struct {
-	Answers map[string]string `json:"answers"`
-	Count   string            `json:"count"`
+	Answers  map[string]string `json:"answers"`
+	Subjects map[string]string `json:"subjects"`
+	Count    string            `json:"count"`
 }
 
 // Metadata implements sdk.Plugin.
@@ -42,7 +48,7 @@ func (s *Scripted) Configure(_ context.Context, req *sdk.ConfigureRequest) error
 	if err := req.DecodeConfig(&cfg); err != nil {
 		return err
 	}
-	s.answers, s.count, s.storage = cfg.Answers, cfg.Count, req.Host.Storage()
+	s.answers, s.subjects, s.count, s.storage = cfg.Answers, cfg.Subjects, cfg.Count, req.Host.Storage()
 	return nil
 }
 
@@ -60,7 +66,16 @@ func (s *Scripted) Authenticate(ctx context.Context, req *sdk.AuthenticateReques
 	kind, arg, _ := strings.Cut(answer, ":")
 	switch kind {
 	case "identity":
-		resp.Grant(sdk.Identity{Subject: "scripted:" + req.Username, Username: req.Username})
+		subject, ok := s.subjects[req.Username]
+		if !ok {
+			subject = "scripted:" + req.Username
+		}
+		id := sdk.Identity{Subject: subject, Username: req.Username}
+		if arg != "" {
+			// Sent as written, invalid names too: the host must refuse them.
+			id.Roles = strings.Split(arg, ",")
+		}
+		resp.Grant(id)
 	case "deny":
 		resp.Deny(arg, 0)
 	case "sleep":

@@ -1,0 +1,67 @@
+package storage_test
+
+import (
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/portcullis-auth/portcullis/host/storage"
+)
+
+// TestSessionsStoredBeforeVouchedRoles: a database of a host from before
+// sessions kept vouched roles (no roles column) gains the column when a
+// host opens it; its sessions stay, active, without roles, and refresh
+// as before; new sessions keep their roles.
+func TestSessionsStoredBeforeVouchedRoles(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, d db) {
+		ctx := t.Context()
+		// The schema of an older host: the column it did not have.
+		if err := storage.Exec(ctx, d.store, "ALTER TABLE sessions DROP COLUMN roles"); err != nil {
+			t.Fatal(err)
+		}
+		now := time.Now().UTC().Truncate(time.Second)
+		err := storage.Exec(ctx, d.store,
+			"INSERT INTO sessions (id, kind, subject, username, local, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+			"s-old", storage.SessionTokens, "ldap:carol", "carol", false, now, now.Add(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		s := d.open(t) // a host of this version starts on the database
+		got, err := s.SessionByID(ctx, "s-old")
+		if err != nil || !got.Active(time.Now()) || got.Roles != nil || got.Subject != "ldap:carol" {
+			t.Fatalf("a session stored before the roles column = %+v, %v; want it active, without roles", got, err)
+		}
+		if _, err := s.CreateSession(ctx, storage.Session{ID: "s-new", Subject: "ldap:carol", Username: "carol",
+			ExpiresAt: now.Add(time.Hour), Roles: []string{"ops"}}); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.SessionByID(ctx, "s-new"); err != nil || !reflect.DeepEqual(got.Roles, []string{"ops"}) {
+			t.Fatalf("a new session = %+v, %v; want the roles [ops]", got, err)
+		}
+		// Opening again changes nothing more.
+		d.open(t)
+		if n, err := storage.Count(ctx, s, "SELECT COUNT(*) FROM sessions"); err != nil || n != 2 {
+			t.Fatalf("%d sessions after opening again (%v), want 2", n, err)
+		}
+	})
+}
+
+// TestUnreadableSessionRolesFailClosed: roles a session row holds that do
+// not read back as a list make reading the session an error, never a
+// session without them.
+func TestUnreadableSessionRolesFailClosed(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, d db) {
+		ctx := t.Context()
+		now := time.Now().UTC()
+		if _, err := d.store.CreateSession(ctx, storage.Session{ID: "s-1", Subject: "ldap:carol", Username: "carol", ExpiresAt: now.Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		if err := storage.Exec(ctx, d.store, "UPDATE sessions SET roles = ? WHERE id = ?", "ops,billing", "s-1"); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := d.store.SessionByID(ctx, "s-1"); err == nil {
+			t.Fatalf("SessionByID of a row with unreadable roles = %+v, %v; want an error", got, err)
+		}
+	})
+}
