@@ -278,6 +278,7 @@ func (a *Attempts) Admit(ctx context.Context, counters []AttemptCounter, id stri
 	now := a.nowMS()
 	leaseEnd := a.now().Add(lease).UnixMilli()
 	verdict, at := Admitted, CounterState{}
+	ctx, end := a.store.callSpan(ctx, "admit_attempt")
 	err := a.store.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		for _, c := range locking {
 			// Create the counter if need be, and take its row lock (on
@@ -322,8 +323,10 @@ func (a *Attempts) Admit(ctx context.Context, counters []AttemptCounter, id stri
 		return nil
 	})
 	if errors.Is(err, errStop) {
+		end(nil)
 		return verdict, at, nil
 	}
+	end(err)
 	if err != nil {
 		return 0, CounterState{}, fmt.Errorf("attempt admission: %w", err)
 	}
@@ -386,6 +389,7 @@ func (a *Attempts) Settle(ctx context.Context, counters []AttemptCounter, s Sett
 	slices.SortFunc(sorted, func(x, y AttemptCounter) int { return strings.Compare(x.Key, y.Key) })
 	now := a.nowMS()
 	var states []CounterState
+	ctx, end := a.store.callSpan(ctx, "settle_attempt")
 	err := a.store.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		states = states[:0]
 		for _, c := range sorted {
@@ -427,6 +431,7 @@ func (a *Attempts) Settle(ctx context.Context, counters []AttemptCounter, s Sett
 		}
 		return nil
 	})
+	end(err)
 	if err != nil {
 		return nil, fmt.Errorf("settling an attempt: %w", err)
 	}

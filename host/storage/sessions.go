@@ -84,6 +84,7 @@ func (s *Store) CreateSession(ctx context.Context, sess Session, tokens ...Token
 		return Session{}, err
 	}
 	sess.Roles = roles
+	ctx, end := s.callSpan(ctx, "create_session")
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var n int64
 		if err := tx.Model(&userRow{}).Where("id = ?", sess.Subject).Count(&n).Error; err != nil {
@@ -115,6 +116,7 @@ func (s *Store) CreateSession(ctx context.Context, sess Session, tokens ...Token
 		sess.CreatedAt = row.CreatedAt
 		return saveTokens(tx, tokens)
 	})
+	end(err)
 	if err != nil {
 		return Session{}, fmt.Errorf("creating a session: %w", err)
 	}

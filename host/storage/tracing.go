@@ -55,6 +55,9 @@ type tracedParent struct{ named bool }
 
 func (p tracingPlugin) before(db *gorm.DB) {
 	ctx := db.Statement.Context
+	if ctx.Value(inCall{}) != nil {
+		return // its call's span stands for it
+	}
 	tr, ok := telemetry.Recording(ctx, scope)
 	if !ok {
 		return
@@ -102,6 +105,35 @@ func (p tracingPlugin) end(db *gorm.DB, parent context.Context, named bool) {
 	}
 	span.End()
 }
+
+// inCall marks the context of a store call traced as one span (callSpan):
+// its statements make none of their own.
+type inCall struct{}
+
+// callSpan starts the span of a store call that runs several statements
+// in one transaction (an attempt's admission, a new session): one span,
+// "portcullis.storage NAME", rather than one per statement. Each span
+// costs the login it is part of, and what an operator reads is the call;
+// the statements of a transaction are not separable anyway. The returned
+// function ends the span, with the call's error. Outside a recording span
+// it does nothing.
+func (s *Store) callSpan(ctx context.Context, name string) (context.Context, func(error)) {
+	tr, ok := telemetry.Recording(ctx, scope)
+	if !ok {
+		return ctx, endNothing
+	}
+	ctx, span := tr.Start(ctx, "portcullis.storage "+name, trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(dbSystem(s.driver), attribute.String("db.operation.name", name)))
+	return context.WithValue(ctx, inCall{}, true), func(err error) {
+		if err != nil && !errors.Is(err, gorm.ErrRecordNotFound) {
+			span.SetAttributes(attribute.String("error.type", "database_error"))
+			span.SetStatus(codes.Error, "database_error")
+		}
+		span.End()
+	}
+}
+
+func endNothing(error) {}
 
 // dbSystem is the db.system.name of a driver.
 func dbSystem(driver string) attribute.KeyValue {

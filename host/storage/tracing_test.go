@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -88,5 +89,32 @@ func TestStatementSpans(t *testing.T) {
 				t.Errorf("%d spans for statements outside a recording span; want none", n)
 			}
 		})
+	}
+}
+
+// TestCallSpans: a store call that runs a transaction is one span named
+// for the call, and its statements make none of their own.
+func TestCallSpans(t *testing.T) {
+	store := storagetest.Open(t, storage.SQLite, storagetest.SQLitePath(t))
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	ctx, parent := tp.Tracer("test").Start(context.Background(), "portcullis.login")
+	sess := storage.Session{ID: "s1", Subject: "someone", Username: "someone", ExpiresAt: time.Now().Add(time.Hour)}
+	if _, err := store.CreateSession(ctx, sess, storage.Token{ID: "t1", Hash: "h1", Kind: "refresh", Subject: "someone", FamilyID: "s1", ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	parent.End()
+	var names []string
+	for _, s := range rec.Ended() {
+		if s.Name() == "portcullis.login" {
+			continue
+		}
+		names = append(names, s.Name())
+		if s.Parent().SpanID() != parent.SpanContext().SpanID() {
+			t.Errorf("span %q is not the login's child", s.Name())
+		}
+	}
+	if len(names) != 1 || names[0] != "portcullis.storage create_session" {
+		t.Errorf("spans %q; want only portcullis.storage create_session", names)
 	}
 }
