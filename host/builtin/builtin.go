@@ -8,6 +8,7 @@ import (
 	"sort"
 
 	"github.com/portcullis-auth/portcullis/host/hostsvc"
+	"github.com/portcullis-auth/portcullis/plugins/ldap"
 	"github.com/portcullis-auth/portcullis/plugins/lockout"
 	"github.com/portcullis-auth/portcullis/plugins/mobiledevice"
 	"github.com/portcullis-auth/portcullis/plugins/oauth2"
@@ -33,6 +34,23 @@ type Plugin struct {
 
 // Plugins are the first-party plugins by name.
 var Plugins = map[string]Plugin{
+	// ldap checks passwords with binds to a directory and vouches for the
+	// user itself (its subject is the directory's id, and its roles come
+	// from the directory's groups), so it needs no grant.
+	"ldap": {
+		New: func() sdk.Plugin { return ldap.New() },
+		CheckConfig: func(raw json.RawMessage) error {
+			_, err := ldap.ParseConfig(raw)
+			return err
+		},
+		Warnings: func(raw json.RawMessage) []string {
+			s, err := ldap.ParseConfig(raw)
+			if err != nil {
+				return nil
+			}
+			return s.Warnings
+		},
+	},
 	"lockout": {
 		New: func() sdk.Plugin { return lockout.New() },
 		CheckConfig: func(raw json.RawMessage) error {
