@@ -1,6 +1,7 @@
 #!/bin/sh
 # Regenerates plugin.pb.go and plugin_grpc.pb.go from plugin.proto with the
-# generator versions pinned in go.mod. Run through `go generate ./sdk/internal/pb`.
+# generator versions pinned in go.mod, and the Python example's plugin_pb2.py.
+# Run through `go generate ./sdk/internal/pb`.
 set -eu
 bin=$(mktemp -d)
 trap 'rm -rf "$bin"' EXIT
@@ -12,3 +13,5 @@ protoc \
   --go_out=. --go_opt=paths=source_relative \
   --go-grpc_out=. --go-grpc_opt=paths=source_relative \
   plugin.proto
+# The Python example's message classes come from the same file.
+sh ../../../examples/python/gen.sh
