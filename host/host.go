@@ -167,7 +167,17 @@ func (h *Host) start(ctx context.Context, opts Options) error {
 		return err
 	}
 	h.registerGauges(limiterNames(links, adminLinks))
-	issuer, err := h.issuer(ctx)
+	if err := h.loadKEK(); err != nil {
+		return err
+	}
+	// The OAuth2 sign-ins refresh the providers' tokens of the sessions
+	// they started when those are refreshed: the issuer asks the service.
+	oauth2 := h.oauth2(links)
+	var upstream tokens.Upstream
+	if oauth2 != nil {
+		upstream = oauth2.Service
+	}
+	issuer, err := h.issuer(ctx, upstream)
 	if err != nil {
 		return err
 	}
@@ -180,7 +190,6 @@ func (h *Host) start(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	oauth2 := h.oauth2(links)
 	twoFactor, err := h.twoFactor(links, authRequests, totp)
 	if err != nil {
 		return err
@@ -243,18 +252,26 @@ func (h *Host) start(ctx context.Context, opts Options) error {
 	return nil
 }
 
-// issuer opens the signing keys (making the first on first start) under
-// the key-encryption key, and returns the token issuer.
-func (h *Host) issuer(ctx context.Context) (*tokens.Issuer, error) {
-	t := h.cfg.Tokens
-	sealer, err := tokens.LoadKEK(t.KeyEncryptionKeyFile, h.cfg.DataDir)
+// loadKEK finds (or, on first start, makes) the key-encryption key.
+func (h *Host) loadKEK() error {
+	sealer, err := tokens.LoadKEK(h.cfg.Tokens.KeyEncryptionKeyFile, h.cfg.DataDir)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	h.sealer = sealer
 	if sealer.Created {
 		h.log.Warn("made a key-encryption key for the signing keys; keep it with the database, or set "+tokens.KEKEnv+" or tokens.key_encryption_key_file", "file", sealer.Source)
 	}
+	return nil
+}
+
+// issuer opens the signing keys (making the first on first start) under
+// the key-encryption key (loadKEK), and returns the token issuer; upstream
+// refreshes the providers' tokens of OAuth2 sign-ins (nil when there is no
+// OAuth2 backend).
+func (h *Host) issuer(ctx context.Context, upstream tokens.Upstream) (*tokens.Issuer, error) {
+	t := h.cfg.Tokens
+	sealer := h.sealer
 	keys, err := tokens.OpenKeyRing(ctx, h.store, sealer, t.Algorithm, t.AccessTTL.D(), h.log)
 	if err != nil {
 		if sealer.Created && errors.Is(err, tokens.ErrWrongKEK) {
@@ -264,7 +281,7 @@ func (h *Host) issuer(ctx context.Context) (*tokens.Issuer, error) {
 	}
 	return tokens.NewIssuer(h.store, keys, tokens.Options{
 		Issuer: t.Issuer, Audience: t.Audience, AccessTTL: t.AccessTTL.D(), RefreshTTL: t.RefreshTTL.D(),
-		MaxLifetime: t.RefreshMaxLifetime.D(), Signals: h.signals, Logger: h.log, Metrics: h.metrics,
+		MaxLifetime: t.RefreshMaxLifetime.D(), Signals: h.signals, Logger: h.log, Metrics: h.metrics, Upstream: upstream,
 		Cookies: tokens.CookieOptions{IdleTimeout: h.cfg.Sessions.IdleTimeout.D(), MaxLifetime: h.cfg.Sessions.MaxLifetime.D()},
 	}), nil
 }

@@ -10,14 +10,17 @@ import (
 
 	"github.com/portcullis-auth/portcullis/host/chain"
 	"github.com/portcullis-auth/portcullis/host/oauthflow"
+	"github.com/portcullis-auth/portcullis/host/storage"
+	"github.com/portcullis-auth/portcullis/host/tokens"
 	"github.com/portcullis-auth/portcullis/sdk"
 )
 
 // OAuth2 serves sign-ins with external providers (docs/oauth2.md):
 // GET /v1/oauth2/{backend}/start sends the browser to the provider, and
 // GET /v1/oauth2/{backend}/callback finishes the sign-in with a session,
-// as a password login through POST /v1/session would, with the same
-// lockout, two-factor and signal rules.
+// as a password login through POST /v1/session would (or, when the start
+// asked for grant=tokens, with tokens as POST /v1/login would), with the
+// same lockout, two-factor and signal rules.
 type OAuth2 struct {
 	Service *oauthflow.Service
 	// Chains finish a sign-in, by backend: the login chain's lockout
@@ -47,7 +50,8 @@ func (s *Server) handleOAuth2Start(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	backend := r.PathValue("backend")
-	started, err := o.Service.Start(r.Context(), backend, r.URL.Query().Get("return_to"))
+	q := r.URL.Query()
+	started, err := o.Service.Start(r.Context(), backend, q.Get("return_to"), q.Get("grant"))
 	if err != nil {
 		s.oauth2Failed(w, r, err)
 		return
@@ -126,8 +130,15 @@ func (s *Server) handleOAuth2Callback(w http.ResponseWriter, r *http.Request) {
 		Client: client, Path: r.URL.Path}
 	ctx := context.WithValue(r.Context(), signedInKey{}, finished.Identity)
 	ctx = context.WithValue(ctx, returnToKey{}, finished.ReturnTo)
+	// The session the sign-in starts keeps the provider, so that its
+	// refreshes ask the provider whether it still vouches for the user.
+	ctx = tokens.WithUpstream(ctx, finished.Upstream)
 	r = r.WithContext(ctx)
-	s.answer(w, r, ch.Run(ctx, req), req, grantSession, true)
+	kind := grantSession
+	if finished.Grant == storage.OAuth2GrantTokens {
+		kind = grantTokens
+	}
+	s.answer(w, r, ch.Run(ctx, req), req, kind, true)
 }
 
 // wantsHTML reports whether the client is a browser asking for a page.
@@ -151,6 +162,8 @@ func (s *Server) oauth2Failed(w http.ResponseWriter, r *http.Request, err error)
 		status, code, desc = http.StatusNotFound, codeNotFound, "no such OAuth2 backend"
 	case errors.Is(err, oauthflow.ErrBadReturn):
 		status, code, desc = http.StatusBadRequest, codeInvalidRequest, "return_to must be a path on this host or a URL of a configured origin"
+	case errors.Is(err, oauthflow.ErrBadGrant):
+		status, code, desc = http.StatusBadRequest, codeInvalidRequest, "grant must be session, or tokens without return_to (tokens are never put in a redirect)"
 	case errors.Is(err, oauthflow.ErrBadState):
 		status, code, desc = http.StatusBadRequest, "invalid_state", "this sign-in is not valid (expired, used, or started in another browser): start again"
 	case errors.Is(err, oauthflow.ErrNotProvisioned):

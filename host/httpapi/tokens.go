@@ -51,12 +51,26 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
 	}
 	pair, err := s.opts.Tokens.Refresh(r.Context(), *body.RefreshToken)
 	var reused *tokens.ReusedError
+	var ended *tokens.UpstreamEndedError
 	switch {
 	case errors.As(err, &reused):
 		s.log.WarnContext(r.Context(), "refresh token reused: session revoked", "request_id", w.Header().Get("X-Request-Id"), "session_id", reused.Token.FamilyID)
 		client, _ := s.trusted.clientFacts(r, nil)
 		s.loggedOut(r.Context(), reused.Token.Subject, reused.Token.FamilyID, client)
 		writeError(w, http.StatusUnauthorized, codeInvalidToken, "the refresh token was already used; the session is revoked", nil)
+	case errors.As(err, &ended):
+		// The provider that signed the user in no longer vouches for
+		// them: the session ended as a logout does.
+		s.log.InfoContext(r.Context(), "the sign-in provider no longer vouches for a session: session revoked", "request_id", w.Header().Get("X-Request-Id"),
+			"session_id", ended.Session.ID, "user_id", ended.Session.Subject, "backend", ended.Session.Upstream.Backend, "reason", ended.Reason)
+		if ended.Revoked {
+			client, _ := s.trusted.clientFacts(r, nil)
+			s.loggedOut(r.Context(), ended.Session.Subject, ended.Session.ID, client)
+		}
+		writeError(w, http.StatusUnauthorized, codeInvalidToken, "the provider you signed in with no longer vouches for this session; sign in again", nil)
+	case errors.Is(err, tokens.ErrUpstreamUnavailable):
+		s.log.WarnContext(r.Context(), "refreshing tokens: the sign-in provider could not be asked", "request_id", w.Header().Get("X-Request-Id"), "error", err)
+		writeError(w, http.StatusServiceUnavailable, codeBackendUnavailable, "the provider you signed in with could not be asked; try again later", nil)
 	case errors.Is(err, tokens.ErrInvalidToken):
 		writeError(w, http.StatusUnauthorized, codeInvalidToken, "the refresh token is not valid", nil)
 	case err != nil:

@@ -8,6 +8,7 @@ import (
 
 	"github.com/portcullis-auth/portcullis/host/authreq"
 	"github.com/portcullis-auth/portcullis/host/chain"
+	"github.com/portcullis-auth/portcullis/host/tokens"
 	"github.com/portcullis-auth/portcullis/sdk"
 )
 
@@ -45,6 +46,16 @@ func (tf *TwoFactor) applies(ctx context.Context, id sdk.Identity) (bool, error)
 func (s *Server) startSecondFactor(w http.ResponseWriter, r *http.Request, login *chain.Login, log func() *slog.Logger, req *sdk.AuthenticateRequest, kind string) {
 	tf := s.opts.TwoFactor
 	_ = login.End(r.Context(), sdk.LoginUnavailable, "")
+	if _, ok := tokens.UpstreamFrom(r.Context()); ok && kind == grantTokens {
+		// A token session an external provider signed in keeps the
+		// provider's refresh token, to ask the provider at its refreshes;
+		// the login a second factor completes comes back in another
+		// request, which does not carry it. Refused, rather than issuing
+		// tokens that would outlive the provider's say-so.
+		s.countLogin(r, "unavailable", login.Result.Backend)
+		writeError(w, http.StatusBadRequest, codeInvalidRequest, "a sign-in that needs a second factor answers with a session only: start it without grant=tokens", nil)
+		return
+	}
 	ar, loginKey, err := tf.Service.StartSecondFactor(r.Context(), tf.Backend, login.Result.Identity, kind, tf.Expiration)
 	if err != nil {
 		s.countLogin(r, "unavailable", tf.Backend)

@@ -15,8 +15,8 @@ import (
 // its subject is linked to, or, the first time, the one the backend's
 // provisioning policy gives (link: the only active user with the same
 // verified email; create: a new user without a password; deny: none).
-// It keeps the provider's refresh token, sealed, and adds the roles the
-// provider's groups map to.
+// It adds the roles the provider's groups map to. The provider's tokens
+// are not kept here but with the session the sign-in starts (Callback).
 func (s *Service) localUser(ctx context.Context, backend string, resp *redirect.CompleteResponse) (storage.User, error) {
 	id := resp.Identity
 	if id.Subject == "" || len(id.Subject) > 512 {
@@ -31,17 +31,11 @@ func (s *Service) localUser(ctx context.Context, backend string, resp *redirect.
 		} else if err != nil {
 			return storage.User{}, err
 		}
-		if err := s.keepTokens(ctx, backend, id.Subject, resp); err != nil {
-			return storage.User{}, err
-		}
 	case errors.Is(err, sdk.ErrNotFound):
 		if user, err = s.provision(ctx, id); err != nil {
 			return storage.User{}, err
 		}
-		e := storage.ExternalIdentity{Backend: backend, Subject: id.Subject, UserID: user.ID, Expiry: resp.Expiry}
-		if resp.RefreshToken != "" {
-			e.RefreshToken = s.opts.Sealer.SealSecret(tokenLabel(backend, id.Subject), []byte(resp.RefreshToken))
-		}
+		e := storage.ExternalIdentity{Backend: backend, Subject: id.Subject, UserID: user.ID}
 		if err := s.opts.Store.LinkExternalIdentity(ctx, e); errors.Is(err, sdk.ErrConflict) {
 			// Two first sign-ins at once: the other linked it.
 			return s.localUser(ctx, backend, resp)
@@ -61,20 +55,6 @@ func (s *Service) localUser(ctx context.Context, backend string, resp *redirect.
 		}
 	}
 	return user, nil
-}
-
-// tokenLabel binds a sealed refresh token to its identity.
-func tokenLabel(backend, subject string) string {
-	return "oauth2 refresh token " + backend + "\x00" + subject
-}
-
-// keepTokens stores a new refresh token of a linked identity, sealed.
-func (s *Service) keepTokens(ctx context.Context, backend, subject string, resp *redirect.CompleteResponse) error {
-	var sealed []byte
-	if resp.RefreshToken != "" {
-		sealed = s.opts.Sealer.SealSecret(tokenLabel(backend, subject), []byte(resp.RefreshToken))
-	}
-	return s.opts.Store.SetExternalTokens(ctx, backend, subject, sealed, resp.Expiry)
 }
 
 // provision finds or makes the local user of a first-time identity.

@@ -10,7 +10,9 @@
 // database finishes the flow. Callback uses the state once, for its own
 // backend and browser and before it expires, has the backend exchange the
 // code and read the identity, and maps it to a local user by the
-// backend's provisioning policy.
+// backend's provisioning policy. The provider's refresh token, sealed, is
+// handed on to the session the sign-in starts, and Refresh renews it when
+// that session is refreshed (package tokens asks).
 package oauthflow
 
 import (
@@ -33,6 +35,8 @@ import (
 )
 
 // Sealer encrypts the providers' refresh tokens (tokens.Sealer is one).
+// The label is bound in: a token sealed for one session's user and
+// backend does not open as another's.
 type Sealer interface {
 	SealSecret(label string, plain []byte) []byte
 	OpenSecret(label string, sealed []byte) ([]byte, error)
@@ -84,6 +88,10 @@ var (
 	// ErrBadReturn: return_to names a place the host does not send
 	// browsers to (400).
 	ErrBadReturn = fmt.Errorf("return_to must be a path on this host or a URL of a configured origin: %w", sdk.ErrInvalidArgument)
+	// ErrBadGrant: grant is neither "session" nor "tokens", or a sign-in
+	// that answers with tokens names a return_to (400): tokens are
+	// answered as JSON, never put in a redirect.
+	ErrBadGrant = fmt.Errorf("grant must be session, or tokens without return_to: %w", sdk.ErrInvalidArgument)
 	// ErrBadState: the callback's state is missing, forged, expired, used,
 	// another backend's or another browser's (400); nothing changed.
 	ErrBadState = fmt.Errorf("the sign-in's state is not valid: start again: %w", sdk.ErrInvalidArgument)
@@ -172,14 +180,21 @@ func (s *Service) checkReturn(to string) error {
 }
 
 // Start begins a flow with backend; returnTo is where the browser goes
-// once signed in.
-func (s *Service) Start(ctx context.Context, backend, returnTo string) (Started, error) {
+// once signed in, and grant what the sign-in answers with:
+// storage.OAuth2GrantSession ("" too) or storage.OAuth2GrantTokens.
+func (s *Service) Start(ctx context.Context, backend, returnTo, grant string) (Started, error) {
 	b, ok := s.opts.Backends[backend]
 	if !ok {
 		return Started{}, ErrUnknownBackend
 	}
 	if err := s.checkReturn(returnTo); err != nil {
 		return Started{}, err
+	}
+	switch {
+	case grant == "":
+		grant = storage.OAuth2GrantSession
+	case grant == storage.OAuth2GrantTokens && returnTo != "", grant != storage.OAuth2GrantSession && grant != storage.OAuth2GrantTokens:
+		return Started{}, ErrBadGrant
 	}
 	state, browser := random(), random()
 	cctx, cancel := context.WithTimeout(ctx, s.opts.CallTimeout)
@@ -194,7 +209,7 @@ func (s *Service) Start(ctx context.Context, backend, returnTo string) (Started,
 		return Started{}, fmt.Errorf("backend %q: %w", backend, ErrUnavailable)
 	}
 	err = s.opts.Store.CreateOAuth2Flow(ctx, storage.OAuth2Flow{StateHash: hashHex(state), Backend: backend,
-		BrowserHash: hashHex(browser), ReturnTo: returnTo, ExpiresAt: s.opts.Now().Add(s.opts.FlowTTL)})
+		BrowserHash: hashHex(browser), ReturnTo: returnTo, Grant: grant, ExpiresAt: s.opts.Now().Add(s.opts.FlowTTL)})
 	if err != nil {
 		return Started{}, err
 	}
@@ -205,6 +220,13 @@ func (s *Service) Start(ctx context.Context, backend, returnTo string) (Started,
 type Finished struct {
 	Identity sdk.Identity
 	ReturnTo string
+	// Grant is what the sign-in answers with (storage.OAuth2GrantSession
+	// or storage.OAuth2GrantTokens), as Start was asked.
+	Grant string
+	// Upstream is what the session the sign-in starts keeps of the
+	// provider: the backend, its refresh token sealed for the local user
+	// (nil when it gave none), and when its access token expires.
+	Upstream storage.Upstream
 }
 
 // Callback finishes the flow of the callback's query q, for the browser
@@ -245,15 +267,18 @@ func (s *Service) Callback(ctx context.Context, backend string, q url.Values, br
 		if t == "" {
 			t = redirect.FailureNoIdentity
 		}
-		upstream := strings.HasPrefix(t, "http_error_") || t == redirect.FailureTimeout || t == redirect.FailureUnreachable
-		return Finished{}, &ProviderError{Type: clip(t, 64), Description: clip(resp.Description, 256), Upstream: upstream}
+		return Finished{}, &ProviderError{Type: clip(t, 64), Description: clip(resp.Description, 256), Upstream: upstreamFailure(t)}
 	}
 	user, err := s.localUser(ctx, backend, resp)
 	if err != nil {
 		return Finished{}, err
 	}
+	up := storage.Upstream{Backend: backend, Expiry: resp.Expiry}
+	if resp.RefreshToken != "" {
+		up.RefreshToken = s.opts.Sealer.SealSecret(sessionTokenLabel(backend, user.ID), []byte(resp.RefreshToken))
+	}
 	return Finished{Identity: sdk.Identity{Subject: user.ID, Username: user.Username,
-		Attributes: map[string]string{"oauth2_backend": backend}}, ReturnTo: flow.ReturnTo}, nil
+		Attributes: map[string]string{"oauth2_backend": backend}}, ReturnTo: flow.ReturnTo, Grant: flow.Grant, Upstream: up}, nil
 }
 
 func clip(s string, n int) string {

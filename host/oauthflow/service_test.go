@@ -16,6 +16,7 @@ import (
 	"github.com/portcullis-auth/portcullis/host/oauthflow"
 	"github.com/portcullis-auth/portcullis/host/storage"
 	"github.com/portcullis-auth/portcullis/host/storage/storagetest"
+	"github.com/portcullis-auth/portcullis/host/tokens"
 	"github.com/portcullis-auth/portcullis/sdk/redirect"
 )
 
@@ -28,6 +29,11 @@ type provider struct {
 	identity   redirect.Identity
 	failure    string
 	refresh    string
+
+	// What Refresh answers, and the refresh tokens it was given.
+	refreshed    redirect.RefreshResponse
+	refreshErr   error
+	refreshedFor []string
 }
 
 func (p *provider) Begin(_ context.Context, r *redirect.BeginRequest) (*redirect.BeginResponse, error) {
@@ -62,33 +68,36 @@ func (p *provider) Complete(_ context.Context, r *redirect.CompleteRequest) (*re
 	return &redirect.CompleteResponse{Identity: &id, RefreshToken: p.refresh, Expiry: time.Now().Add(time.Hour)}, nil
 }
 
-func (p *provider) Refresh(context.Context, *redirect.RefreshRequest) (*redirect.RefreshResponse, error) {
-	return &redirect.RefreshResponse{}, nil
-}
-
-type sealer struct{}
-
-func (sealer) SealSecret(label string, plain []byte) []byte {
-	return append([]byte("sealed:"), plain...)
-}
-func (sealer) OpenSecret(label string, sealed []byte) ([]byte, error) {
-	return bytes.TrimPrefix(sealed, []byte("sealed:")), nil
+func (p *provider) Refresh(_ context.Context, r *redirect.RefreshRequest) (*redirect.RefreshResponse, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.refreshedFor = append(p.refreshedFor, r.RefreshToken)
+	if p.refreshErr != nil {
+		return nil, p.refreshErr
+	}
+	resp := p.refreshed
+	return &resp, nil
 }
 
 type rig struct {
-	svc   *oauthflow.Service
-	store *storage.Store
-	idp   *provider
-	now   time.Time
+	svc    *oauthflow.Service
+	store  *storage.Store
+	idp    *provider
+	sealer *tokens.Sealer
+	now    time.Time
 }
 
 func newRig(t *testing.T, provisioning string) *rig {
 	store := storagetest.Open(t, storage.SQLite, storagetest.SQLitePath(t))
-	r := &rig{store: store, now: time.Now(), idp: &provider{challenges: map[string]string{}, codes: map[string]string{},
+	sealer, err := tokens.LoadKEK("", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &rig{store: store, now: time.Now(), sealer: sealer, idp: &provider{challenges: map[string]string{}, codes: map[string]string{},
 		identity: redirect.Identity{Subject: "https://idp.example#42", Username: "carol", Email: "carol@example.com",
 			EmailVerified: true, Roles: []string{"staff", "missing-role"}, Provisioning: provisioning}, refresh: "upstream-refresh-secret"}}
 	r.svc = oauthflow.New(oauthflow.Options{Store: store, Backends: map[string]redirect.Authenticator{"corp": r.idp},
-		Key: bytes.Repeat([]byte{7}, 32), Sealer: sealer{}, ReturnOrigins: []string{"https://app.example"},
+		Key: bytes.Repeat([]byte{7}, 32), Sealer: sealer, ReturnOrigins: []string{"https://app.example"},
 		Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return r.now }})
 	return r
 }
@@ -97,10 +106,16 @@ func newRig(t *testing.T, provisioning string) *rig {
 // query and the browser secret.
 func (r *rig) signIn(t *testing.T, returnTo string) (url.Values, string) {
 	t.Helper()
-	st, err := r.svc.Start(context.Background(), "corp", returnTo)
+	st, err := r.svc.Start(context.Background(), "corp", returnTo, "")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return r.signInFrom(t, st)
+}
+
+// signInFrom plays the provider for a flow started.
+func (r *rig) signInFrom(t *testing.T, st oauthflow.Started) (url.Values, string) {
+	t.Helper()
 	u, _ := url.Parse(st.URL)
 	state := u.Query().Get("state")
 	return url.Values{"state": {state}, "code": {r.idp.authorize(state)}}, st.Browser
@@ -136,17 +151,23 @@ func TestFlowStateIsSingleUseAndBoundToItsBrowser(t *testing.T) {
 func TestReturnToGoesOnlyWhereConfigured(t *testing.T) {
 	r := newRig(t, redirect.ProvisionCreate)
 	for _, ok := range []string{"", "/", "/app?x=1", "https://app.example/after"} {
-		if _, err := r.svc.Start(context.Background(), "corp", ok); err != nil {
+		if _, err := r.svc.Start(context.Background(), "corp", ok, ""); err != nil {
 			t.Errorf("return_to %q: %v", ok, err)
 		}
 	}
 	for _, bad := range []string{"//evil.example/", "https://evil.example/", "/\\evil.example", "javascript:alert(1)", "https://app.example.evil.example/", "https://user@app.example/"} {
-		if _, err := r.svc.Start(context.Background(), "corp", bad); !errors.Is(err, oauthflow.ErrBadReturn) {
+		if _, err := r.svc.Start(context.Background(), "corp", bad, ""); !errors.Is(err, oauthflow.ErrBadReturn) {
 			t.Errorf("return_to %q: %v; want ErrBadReturn", bad, err)
 		}
 	}
-	if _, err := r.svc.Start(context.Background(), "nope", ""); !errors.Is(err, oauthflow.ErrUnknownBackend) {
+	if _, err := r.svc.Start(context.Background(), "nope", "", ""); !errors.Is(err, oauthflow.ErrUnknownBackend) {
 		t.Errorf("an unknown backend: %v", err)
+	}
+	// Tokens are answered as JSON, never put in a redirect.
+	for _, bad := range []struct{ returnTo, grant string }{{"/welcome", storage.OAuth2GrantTokens}, {"", "cookies"}} {
+		if _, err := r.svc.Start(context.Background(), "corp", bad.returnTo, bad.grant); !errors.Is(err, oauthflow.ErrBadGrant) {
+			t.Errorf("return_to %q with grant %q: %v; want ErrBadGrant", bad.returnTo, bad.grant, err)
+		}
 	}
 }
 
@@ -223,9 +244,8 @@ func TestProvisioning(t *testing.T) {
 		if err != nil || u.ID != got.Identity.Subject || u.PasswordHash != "" || u.Email != "carol@example.com" {
 			t.Fatalf("created %+v, %v", u, err)
 		}
-		link, err := r.store.ExternalIdentityOf(ctx, "corp", "https://idp.example#42")
-		if err != nil || string(link.RefreshToken) != "sealed:upstream-refresh-secret" {
-			t.Fatalf("the link keeps %q, %v; want the sealed refresh token", link.RefreshToken, err)
+		if link, err := r.store.ExternalIdentityOf(ctx, "corp", "https://idp.example#42"); err != nil || link.UserID != u.ID {
+			t.Fatalf("the link = %+v, %v; want it to name carol", link, err)
 		}
 		authz, err := r.store.UserAuthz(ctx, u.ID)
 		if err != nil || strings.Join(authz.Roles, ",") != "staff" {

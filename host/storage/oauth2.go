@@ -26,15 +26,25 @@ type OAuth2Flow struct {
 	// flow cookie: only that browser finishes the flow.
 	BrowserHash string
 	// ReturnTo is where the browser goes once signed in ("" for none).
-	ReturnTo  string
+	ReturnTo string
+	// Grant is what the sign-in answers with: OAuth2GrantSession (a
+	// session cookie) or OAuth2GrantTokens (a pair of tokens).
+	Grant     string
 	ExpiresAt time.Time
 }
+
+// What a sign-in with an external provider answers with.
+const (
+	OAuth2GrantSession = "session"
+	OAuth2GrantTokens  = "tokens"
+)
 
 type oauth2FlowRow struct {
 	StateHash   string `gorm:"primaryKey;size:64"`
 	Backend     string `gorm:"size:128;not null"`
 	BrowserHash string `gorm:"size:64;not null"`
 	ReturnTo    string `gorm:"size:2048;not null;default:''"`
+	GrantKind   string `gorm:"size:16;not null;default:session"`
 	CreatedAt   time.Time
 	ExpiresAt   time.Time `gorm:"not null;index"`
 	UsedAt      *time.Time
@@ -44,8 +54,11 @@ func (oauth2FlowRow) TableName() string { return "oauth2_flows" }
 
 // CreateOAuth2Flow stores a new flow.
 func (s *Store) CreateOAuth2Flow(ctx context.Context, f OAuth2Flow) error {
+	if f.Grant == "" {
+		f.Grant = OAuth2GrantSession
+	}
 	row := oauth2FlowRow{StateHash: f.StateHash, Backend: f.Backend, BrowserHash: f.BrowserHash, ReturnTo: f.ReturnTo,
-		CreatedAt: time.Now().UTC(), ExpiresAt: f.ExpiresAt.UTC()}
+		GrantKind: f.Grant, CreatedAt: time.Now().UTC(), ExpiresAt: f.ExpiresAt.UTC()}
 	if err := s.db.WithContext(ctx).Create(&row).Error; err != nil {
 		return fmt.Errorf("storing an OAuth2 flow: %w", err)
 	}
@@ -62,7 +75,7 @@ func (s *Store) ConsumeOAuth2Flow(ctx context.Context, stateHash, backend, brows
 	var rows []oauth2FlowRow
 	err := s.db.WithContext(ctx).Raw(`UPDATE oauth2_flows SET used_at = ?
 		WHERE state_hash = ? AND backend = ? AND browser_hash = ? AND used_at IS NULL AND expires_at > ?
-		RETURNING state_hash, backend, browser_hash, return_to, created_at, expires_at, used_at`,
+		RETURNING state_hash, backend, browser_hash, return_to, grant_kind, created_at, expires_at, used_at`,
 		now, stateHash, backend, browserHash, now).Scan(&rows).Error
 	if err != nil {
 		return OAuth2Flow{}, false, fmt.Errorf("using an OAuth2 flow: %w", err)
@@ -71,7 +84,8 @@ func (s *Store) ConsumeOAuth2Flow(ctx context.Context, stateHash, backend, brows
 		return OAuth2Flow{}, false, nil
 	}
 	r := rows[0]
-	return OAuth2Flow{StateHash: r.StateHash, Backend: r.Backend, BrowserHash: r.BrowserHash, ReturnTo: r.ReturnTo, ExpiresAt: r.ExpiresAt.UTC()}, true, nil
+	return OAuth2Flow{StateHash: r.StateHash, Backend: r.Backend, BrowserHash: r.BrowserHash, ReturnTo: r.ReturnTo, Grant: r.GrantKind,
+		ExpiresAt: r.ExpiresAt.UTC()}, true, nil
 }
 
 // PurgeOAuth2Flows deletes flows that expired before cutoff.
@@ -81,20 +95,20 @@ func (s *Store) PurgeOAuth2Flows(ctx context.Context, cutoff time.Time) (int64, 
 }
 
 // ExternalIdentity links a user of an external provider (a backend's
-// subject) to a local user, with the provider's refresh token sealed by
-// the host.
+// subject) to a local user. It holds no token: the provider's refresh
+// token is kept with each session it signed in (Session.Upstream).
 type ExternalIdentity struct {
 	Backend, Subject, UserID string
-	// RefreshToken is sealed (encrypted) by the host; nil for none.
-	RefreshToken []byte
-	// Expiry is when the provider's access token expires.
-	Expiry time.Time
 }
 
 type externalIdentityRow struct {
-	Backend      string `gorm:"primaryKey;size:128"`
-	Subject      string `gorm:"primaryKey;size:512"`
-	UserID       string `gorm:"size:36;not null;index"`
+	Backend string `gorm:"primaryKey;size:128"`
+	Subject string `gorm:"primaryKey;size:512"`
+	UserID  string `gorm:"size:36;not null;index"`
+	// RefreshToken and Expiry are no longer written: hosts of an earlier
+	// version kept the provider's latest refresh token here, and each
+	// migration empties them (clearExternalTokens) so that no copy is
+	// left outside the sessions.
 	RefreshToken []byte
 	Expiry       *time.Time
 	CreatedAt    time.Time
@@ -103,12 +117,10 @@ type externalIdentityRow struct {
 
 func (externalIdentityRow) TableName() string { return "external_identities" }
 
-func (r externalIdentityRow) identity() ExternalIdentity {
-	e := ExternalIdentity{Backend: r.Backend, Subject: r.Subject, UserID: r.UserID, RefreshToken: r.RefreshToken}
-	if r.Expiry != nil {
-		e.Expiry = r.Expiry.UTC()
-	}
-	return e
+// clearExternalTokens empties, in tx, the provider tokens hosts of an
+// earlier version stored with external identities.
+func clearExternalTokens(tx *gorm.DB) error {
+	return tx.Exec("UPDATE external_identities SET refresh_token = NULL, expiry = NULL WHERE refresh_token IS NOT NULL OR expiry IS NOT NULL").Error
 }
 
 // ExternalIdentityOf returns the link of backend's subject, or
@@ -122,43 +134,19 @@ func (s *Store) ExternalIdentityOf(ctx context.Context, backend, subject string)
 	if err != nil {
 		return ExternalIdentity{}, fmt.Errorf("reading an external identity: %w", err)
 	}
-	return row.identity(), nil
+	return ExternalIdentity{Backend: row.Backend, Subject: row.Subject, UserID: row.UserID}, nil
 }
 
 // LinkExternalIdentity stores a new link; sdk.ErrConflict if the subject
 // is linked already (two first sign-ins at once: one wins).
 func (s *Store) LinkExternalIdentity(ctx context.Context, e ExternalIdentity) error {
-	row := externalIdentityRow{Backend: e.Backend, Subject: e.Subject, UserID: e.UserID, RefreshToken: e.RefreshToken}
-	if !e.Expiry.IsZero() {
-		t := e.Expiry.UTC()
-		row.Expiry = &t
-	}
+	row := externalIdentityRow{Backend: e.Backend, Subject: e.Subject, UserID: e.UserID}
 	err := s.db.WithContext(ctx).Create(&row).Error
 	if errors.Is(err, gorm.ErrDuplicatedKey) {
 		return fmt.Errorf("external identity already linked: %w", sdk.ErrConflict)
 	}
 	if err != nil {
 		return fmt.Errorf("linking an external identity: %w", err)
-	}
-	return nil
-}
-
-// SetExternalTokens replaces a link's sealed refresh token (nil keeps
-// the stored one) and expiry.
-func (s *Store) SetExternalTokens(ctx context.Context, backend, subject string, sealed []byte, expiry time.Time) error {
-	updates := map[string]any{"updated_at": time.Now().UTC(), "expiry": nil}
-	if !expiry.IsZero() {
-		updates["expiry"] = expiry.UTC()
-	}
-	if sealed != nil {
-		updates["refresh_token"] = sealed
-	}
-	res := s.db.WithContext(ctx).Model(&externalIdentityRow{}).Where("backend = ? AND subject = ?", backend, subject).Updates(updates)
-	if res.Error != nil {
-		return fmt.Errorf("storing an external identity's tokens: %w", res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return fmt.Errorf("external identity: %w", sdk.ErrNotFound)
 	}
 	return nil
 }

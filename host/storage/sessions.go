@@ -35,7 +35,11 @@ type Session struct {
 	// (sdk.Identity.Roles), sorted and without repeats; see VouchedRoles.
 	// They are kept for the session's life: a refresh keeps them, and only
 	// a new login (a new session) vouches again.
-	Roles     []string
+	Roles []string
+	// Upstream is the external provider the login came through (an
+	// OAuth2 sign-in), with what the host keeps of its tokens; zero for
+	// any other login.
+	Upstream  Upstream
 	CreatedAt time.Time
 	// ExpiresAt is the absolute end, however often the session refreshes.
 	ExpiresAt time.Time
@@ -43,6 +47,23 @@ type Session struct {
 	// UserLive is false for a local session whose user is gone or
 	// disabled (read by SessionByID).
 	UserLive bool
+}
+
+// Upstream is what a session keeps of the external provider that signed
+// its user in: the backend, the provider's refresh token (sealed by the
+// host) and when the provider's access token expires. It is kept per
+// session, not per external identity: each sign-in exchanged its own code
+// and got its own refresh token, so two sessions of one user never share
+// a token a provider rotates (the second use of a rotated token would
+// look like a replay to the provider).
+type Upstream struct {
+	// Backend names the redirect backend (the oauth2 plugin's instance).
+	Backend string
+	// RefreshToken is sealed by the host; nil when the provider gave none.
+	RefreshToken []byte
+	// Expiry is when the provider's access token expires; zero when the
+	// provider did not say.
+	Expiry time.Time
 }
 
 // The kinds of session.
@@ -71,6 +92,11 @@ type sessionRow struct {
 	// Roles is Session.Roles as a JSON array; NULL for none, as in the
 	// rows of hosts from before the column.
 	Roles *string `gorm:"type:text"`
+	// The Upstream of a session an external provider signed in; NULL for
+	// other logins, as in the rows of hosts from before the columns.
+	UpstreamBackend      *string `gorm:"size:128"`
+	UpstreamRefreshToken []byte
+	UpstreamExpiry       *time.Time
 }
 
 func (sessionRow) TableName() string { return "sessions" }
@@ -110,6 +136,13 @@ func (s *Store) CreateSession(ctx context.Context, sess Session, tokens ...Token
 			list := string(encoded)
 			row.Roles = &list
 		}
+		if up := sess.Upstream; up.Backend != "" {
+			row.UpstreamBackend, row.UpstreamRefreshToken = &up.Backend, up.RefreshToken
+			if !up.Expiry.IsZero() {
+				expiry := up.Expiry.UTC()
+				row.UpstreamExpiry = &expiry
+			}
+		}
 		if err := tx.Create(&row).Error; err != nil {
 			return err
 		}
@@ -145,6 +178,9 @@ func (s *Store) session(ctx context.Context, where string, arg string) (Session,
 		UserID                      *string
 		UserDisabled                *bool
 		Roles                       *string
+		UpstreamBackend             *string
+		UpstreamRefreshToken        []byte
+		UpstreamExpiry              *time.Time
 	}
 	err := s.db.WithContext(ctx).Table("sessions").
 		Select("sessions.*, users.id AS user_id, users.disabled AS user_disabled").
@@ -167,6 +203,12 @@ func (s *Store) session(ctx context.Context, where string, arg string) (Session,
 	}
 	if row.RevokedAt != nil {
 		sess.RevokedAt = *row.RevokedAt
+	}
+	if row.UpstreamBackend != nil {
+		sess.Upstream = Upstream{Backend: *row.UpstreamBackend, RefreshToken: row.UpstreamRefreshToken}
+		if row.UpstreamExpiry != nil {
+			sess.Upstream.Expiry = row.UpstreamExpiry.UTC()
+		}
 	}
 	if row.Roles != nil {
 		// A list that does not read back is an error, never no roles: the
@@ -201,6 +243,30 @@ func VouchedRoles(roles []string) ([]string, error) {
 		}
 	}
 	return set, nil
+}
+
+// SetSessionUpstream records a refresh at the provider that signed in the
+// live session id: the provider's new access token expires at expiry (zero:
+// it did not say), and sealed replaces the refresh token when the provider
+// rotated it (nil keeps the stored one). It returns sdk.ErrNotFound when
+// the session has no upstream or has been revoked meanwhile.
+func (s *Store) SetSessionUpstream(ctx context.Context, id string, sealed []byte, expiry time.Time) error {
+	updates := map[string]any{"upstream_expiry": nil}
+	if !expiry.IsZero() {
+		updates["upstream_expiry"] = expiry.UTC()
+	}
+	if sealed != nil {
+		updates["upstream_refresh_token"] = sealed
+	}
+	res := s.db.WithContext(ctx).Model(&sessionRow{}).
+		Where("id = ? AND upstream_backend IS NOT NULL AND revoked_at IS NULL", id).Updates(updates)
+	if res.Error != nil {
+		return fmt.Errorf("storing a session's upstream tokens: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("live session with an upstream %s: %w", id, sdk.ErrNotFound)
+	}
+	return nil
 }
 
 // ExtendIdle moves a live session's idle end to until, if that is later

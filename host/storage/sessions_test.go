@@ -65,3 +65,44 @@ func TestUnreadableSessionRolesFailClosed(t *testing.T) {
 		}
 	})
 }
+
+// TestSessionsStoredBeforeUpstream: a database of a host from before
+// sessions kept the provider's tokens (no upstream columns) gains them
+// when a host opens it; its sessions stay, active, without an upstream;
+// and the provider tokens that host kept with external identities are
+// emptied, so that no copy is left outside the sessions.
+func TestSessionsStoredBeforeUpstream(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, d db) {
+		ctx := t.Context()
+		for _, col := range []string{"upstream_backend", "upstream_refresh_token", "upstream_expiry"} {
+			if err := storage.Exec(ctx, d.store, "ALTER TABLE sessions DROP COLUMN "+col); err != nil {
+				t.Fatal(err)
+			}
+		}
+		now := time.Now().UTC().Truncate(time.Second)
+		err := storage.Exec(ctx, d.store,
+			"INSERT INTO sessions (id, kind, subject, username, local, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+			"s-old", storage.SessionTokens, "ldap:carol", "carol", false, now, now.Add(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = storage.Exec(ctx, d.store,
+			"INSERT INTO external_identities (backend, subject, user_id, refresh_token, expiry, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+			"corp", "sub-1", "u-1", []byte("sealed-by-an-older-host"), now, now, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		s := d.open(t) // a host of this version starts on the database
+		got, err := s.SessionByID(ctx, "s-old")
+		if err != nil || !got.Active(time.Now()) || got.Upstream.Backend != "" || got.Upstream.RefreshToken != nil {
+			t.Fatalf("a session stored before the upstream columns = %+v, %v; want it active, without an upstream", got, err)
+		}
+		if n, err := storage.Count(ctx, s, "SELECT COUNT(*) FROM external_identities WHERE refresh_token IS NOT NULL OR expiry IS NOT NULL"); err != nil || n != 0 {
+			t.Fatalf("%d external identities still hold a provider token (%v), want none", n, err)
+		}
+		if link, err := s.ExternalIdentityOf(ctx, "corp", "sub-1"); err != nil || link.UserID != "u-1" {
+			t.Fatalf("the link itself = %+v, %v; want it kept", link, err)
+		}
+	})
+}

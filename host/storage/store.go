@@ -141,6 +141,9 @@ func (s *Store) migrate(ctx context.Context) error {
 		if err := tx.AutoMigrate(models...); err != nil {
 			return err
 		}
+		if err := clearExternalTokens(tx); err != nil {
+			return err
+		}
 		return keyUsernames(tx)
 	})
 	if err != nil {

@@ -35,7 +35,10 @@ var ErrNoSession = errors.New("no active session")
 // new at every login (no session fixation). The roles id's backend
 // vouched for are kept with the session (storage.VouchedRoles; invalid
 // ones are an error wrapping sdk.ErrInvalidArgument, and no session
-// starts).
+// starts). Of the provider of an OAuth2 sign-in (WithUpstream) it keeps
+// the backend's name only: a cookie session does not ask the provider (its
+// idle timeout and absolute lifetime bound it), so it keeps no provider
+// token.
 func (i *Issuer) StartCookieSession(ctx context.Context, id sdk.Identity) (storage.Session, string, error) {
 	secret := cookiePrefix + random()
 	now := i.now().UTC()
@@ -44,6 +47,9 @@ func (i *Issuer) StartCookieSession(ctx context.Context, id sdk.Identity) (stora
 		SecretHash: Hash(secret), ExpiresAt: now.Add(i.opts.Cookies.MaxLifetime), IdleExpiresAt: now.Add(i.opts.Cookies.IdleTimeout),
 	}
 	sess.IdleExpiresAt = earliest(sess.IdleExpiresAt, sess.ExpiresAt)
+	if up, ok := UpstreamFrom(ctx); ok {
+		sess.Upstream = storage.Upstream{Backend: up.Backend}
+	}
 	sess, err := i.store.CreateSession(ctx, sess)
 	if err != nil {
 		return storage.Session{}, "", err

@@ -90,6 +90,10 @@ type Options struct {
 	// Metrics counts the tokens issued and the verifications refused
 	// (optional).
 	Metrics *metrics.Registry
+	// Upstream refreshes the provider's tokens of the sessions an external
+	// provider signed in (optional: without it such a session does not
+	// refresh once the provider's access token has expired).
+	Upstream Upstream
 }
 
 // Emitter sends the host's signals; the host's signals.Dispatcher is one.
@@ -150,7 +154,8 @@ func (i *Issuer) Keys() *KeyRing { return i.keys }
 // session (a refresh family). The roles id's backend vouched for are kept
 // with the session, for its every token (storage.VouchedRoles; invalid
 // ones are an error wrapping sdk.ErrInvalidArgument, and nothing is
-// issued).
+// issued). The provider of an OAuth2 sign-in (WithUpstream) is kept with
+// the session too, so that its refreshes ask the provider.
 func (i *Issuer) Issue(ctx context.Context, id sdk.Identity) (Pair, error) {
 	roles, err := storage.VouchedRoles(id.Roles)
 	if err != nil {
@@ -158,6 +163,9 @@ func (i *Issuer) Issue(ctx context.Context, id sdk.Identity) (Pair, error) {
 	}
 	now := i.now().UTC().Truncate(time.Second)
 	sess := storage.Session{ID: uuid.NewString(), Subject: id.Subject, Username: id.Username, Roles: roles, ExpiresAt: now.Add(i.opts.MaxLifetime)}
+	if up, ok := UpstreamFrom(ctx); ok {
+		sess.Upstream = up
+	}
 	access, p, err := i.mint(ctx, sess, now)
 	if err != nil {
 		return Pair{}, err
@@ -235,6 +243,13 @@ func (i *Issuer) created(ctx context.Context, access *accesstoken.Claims, p Pair
 // ErrTokenReused and revokes the session. A session that has ended (its
 // absolute lifetime passed, revoked, or its user gone or disabled) does
 // not refresh.
+//
+// A session an external provider signed in refreshes only while the
+// provider vouches for its user: once the provider's access token has
+// expired, the provider is asked first (checkUpstream). A refusal revokes
+// the session (*UpstreamEndedError); a provider that cannot be asked
+// fails the refresh with ErrUpstreamUnavailable, leaving the session and
+// the refresh token as they were.
 func (i *Issuer) Refresh(ctx context.Context, refreshToken string) (Pair, error) {
 	t, err := i.lookup(ctx, refreshToken)
 	if err != nil {
@@ -262,6 +277,13 @@ func (i *Issuer) Refresh(ctx context.Context, refreshToken string) (Pair, error)
 	}
 	if !sess.Active(now) {
 		return Pair{}, fmt.Errorf("%w: the session has ended", ErrInvalidToken)
+	}
+	if sess.Upstream.Backend != "" {
+		// Before the token is used: a provider that cannot be asked
+		// leaves it usable for a retry.
+		if err := i.checkUpstream(ctx, &sess, now); err != nil {
+			return Pair{}, err
+		}
 	}
 	won, err := i.store.UseToken(ctx, t.Hash)
 	if err != nil {

@@ -88,6 +88,17 @@ type faults struct {
 }
 
 func (h *faults) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == h.tokenPath && r.Method == http.MethodPost {
+		// Counted before any fault answers: what is counted is that the
+		// relying party asked.
+		if err := bufferBody(r); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		if isRefreshGrant(r) {
+			h.provider.countRefreshGrant()
+		}
+	}
 	f := h.provider.currentFault()
 	switch {
 	case f.kind == faultNone:
@@ -158,6 +169,18 @@ func (h *faults) swapCredentials(r *http.Request) error {
 			v.Set("client_secret", other)
 		}
 	})
+}
+
+// isRefreshGrant reports whether a token request, whose body bufferBody
+// has read, is a refresh_token grant; the body is left for the server.
+func isRefreshGrant(r *http.Request) bool {
+	body, err := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	if err != nil {
+		return false
+	}
+	form, err := url.ParseQuery(string(body))
+	return err == nil && form.Get("grant_type") == "refresh_token"
 }
 
 // bufferBody reads the request body into memory, as a buffering proxy

@@ -41,10 +41,16 @@ type relyingParty struct {
 
 func newRelyingParty(t *testing.T, scopes ...string) *relyingParty {
 	t.Helper()
-	p := Start(t, Options{
-		Users:   []User{alice},
-		Clients: []Client{{ID: appID, Secret: appSecret, RedirectURIs: []string{appCallback}}},
-	})
+	return newRelyingPartyWith(t, Options{}, scopes...)
+}
+
+// newRelyingPartyWith is newRelyingParty on a provider started with opts,
+// whose users and clients are alice and the app.
+func newRelyingPartyWith(t *testing.T, opts Options, scopes ...string) *relyingParty {
+	t.Helper()
+	opts.Users = []User{alice}
+	opts.Clients = []Client{{ID: appID, Secret: appSecret, RedirectURIs: []string{appCallback}}}
+	p := Start(t, opts)
 	ctx := testContext(t)
 	op, err := oidc.NewProvider(ctx, p.Issuer)
 	if err != nil {

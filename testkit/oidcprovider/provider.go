@@ -19,6 +19,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/zitadel/oidc/v3/pkg/op"
 )
@@ -46,10 +47,16 @@ type Client struct {
 	RedirectURIs []string
 }
 
-// Options lists who exists on the provider.
+// Options lists who exists on the provider, and how long its access
+// tokens live.
 type Options struct {
 	Users   []User
 	Clients []Client
+	// AccessTokenLifetime is how long an access token lives: 5 minutes
+	// when zero. The token response's expires_in is in whole seconds,
+	// rounded down, so a lifetime under 2 seconds may be answered as 0,
+	// which clients read as no expiry.
+	AccessTokenLifetime time.Duration
 }
 
 // Provider is a running authorization server.
@@ -63,6 +70,9 @@ type Provider struct {
 
 	mu    sync.Mutex
 	fault Fault
+	// refreshGrants counts the refresh_token grant requests the token
+	// endpoint received.
+	refreshGrants int
 
 	down sync.Once
 }
@@ -95,7 +105,7 @@ func start(opts Options) (*Provider, error) {
 	if len(clients) > 0 {
 		clients = append(clients, Client{ID: OtherClientID, Secret: p.otherSecret, RedirectURIs: redirects})
 	}
-	st, err := newStorage(opts.Users, clients)
+	st, err := newStorage(opts.Users, clients, opts.AccessTokenLifetime)
 	if err != nil {
 		return nil, err
 	}
@@ -155,4 +165,35 @@ func (p *Provider) currentFault() Fault {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.fault
+}
+
+// RefreshGrants returns how many refresh_token grant requests the token
+// endpoint has received, whatever it answered them (a fault's answer
+// included): how often a relying party asked to refresh.
+func (p *Provider) RefreshGrants() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.refreshGrants
+}
+
+func (p *Provider) countRefreshGrant() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.refreshGrants++
+}
+
+// RevokeUser ends everything the user with subject was granted, for every
+// client, as a provider does when an administrator disables the user or
+// revokes their sessions: their access tokens stop working and their
+// refresh tokens are refused with invalid_grant. The user can still sign
+// in again.
+func (p *Provider) RevokeUser(subject string) {
+	p.storage.revoke(subject, "")
+}
+
+// IssuedRefreshTokens returns every refresh token the provider has issued,
+// used or not, so that a test can check that none of them shows up where
+// it must not (a log, a database in the clear).
+func (p *Provider) IssuedRefreshTokens() []string {
+	return p.storage.issuedRefreshTokens()
 }

@@ -16,8 +16,8 @@ import (
 )
 
 const (
-	accessTokenLifetime  = 5 * time.Minute
-	refreshTokenLifetime = 5 * time.Hour
+	defaultAccessTokenLifetime = 5 * time.Minute
+	refreshTokenLifetime       = 5 * time.Hour
 )
 
 // errNotFound is what an unknown client, code or token comes to; the op
@@ -28,6 +28,8 @@ var errNotFound = errors.New("oidcprovider: not found")
 // for the life of one Provider.
 type storage struct {
 	signing signingKey
+	// accessTTL is how long an access token lives.
+	accessTTL time.Duration
 
 	mu            sync.Mutex
 	users         map[string]User      // by username
@@ -37,6 +39,9 @@ type storage struct {
 	codes         map[string]string // code to auth request ID
 	accessTokens  map[string]*accessToken
 	refreshTokens map[string]*refreshToken
+	// issued is every refresh token ever issued, for tests that check
+	// none leaks.
+	issued []string
 }
 
 var (
@@ -44,13 +49,17 @@ var (
 	_ op.CanSetUserinfoFromRequest = (*storage)(nil)
 )
 
-func newStorage(users []User, clients []Client) (*storage, error) {
+func newStorage(users []User, clients []Client, accessTTL time.Duration) (*storage, error) {
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		return nil, err
 	}
+	if accessTTL <= 0 {
+		accessTTL = defaultAccessTokenLifetime
+	}
 	s := &storage{
 		signing:       signingKey{id: rand.Text(), key: key},
+		accessTTL:     accessTTL,
 		users:         map[string]User{},
 		subjects:      map[string]User{},
 		clients:       map[string]*opClient{},
@@ -207,6 +216,7 @@ func (s *storage) CreateAccessAndRefreshTokens(_ context.Context, r op.TokenRequ
 	rt.token = rand.Text()
 	rt.expiration = time.Now().Add(refreshTokenLifetime)
 	s.refreshTokens[rt.token] = &rt
+	s.issued = append(s.issued, rt.token)
 	t := s.newAccessToken(rt.clientID, rt.subject, rt.scopes)
 	return t.id, rt.token, t.expiration, nil
 }
@@ -218,7 +228,7 @@ func (s *storage) newAccessToken(clientID, subject string, scopes []string) *acc
 		clientID:   clientID,
 		subject:    subject,
 		scopes:     scopes,
-		expiration: time.Now().Add(accessTokenLifetime),
+		expiration: time.Now().Add(s.accessTTL),
 	}
 	s.accessTokens[t.id] = t
 	return t
@@ -235,19 +245,32 @@ func (s *storage) TokenRequestByRefreshToken(_ context.Context, token string) (o
 }
 
 func (s *storage) TerminateSession(_ context.Context, subject, clientID string) error {
+	s.revoke(subject, clientID)
+	return nil
+}
+
+// revoke drops every access and refresh token of subject issued to
+// clientID, or to any client when clientID is "".
+func (s *storage) revoke(subject, clientID string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for id, t := range s.accessTokens {
-		if t.subject == subject && t.clientID == clientID {
+		if t.subject == subject && (clientID == "" || t.clientID == clientID) {
 			delete(s.accessTokens, id)
 		}
 	}
 	for tok, rt := range s.refreshTokens {
-		if rt.subject == subject && rt.clientID == clientID {
+		if rt.subject == subject && (clientID == "" || rt.clientID == clientID) {
 			delete(s.refreshTokens, tok)
 		}
 	}
-	return nil
+}
+
+// issuedRefreshTokens returns every refresh token issued so far.
+func (s *storage) issuedRefreshTokens() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.issued)
 }
 
 func (s *storage) RevokeToken(_ context.Context, tokenOrID, _, clientID string) *oidc.Error {

@@ -49,7 +49,7 @@ func testOAuth2(t *testing.T, open Opener) {
 			}
 			if ok {
 				wins.Add(1)
-				if got.ReturnTo != flow.ReturnTo {
+				if got.ReturnTo != flow.ReturnTo || got.Grant != storage.OAuth2GrantSession {
 					t.Errorf("consumed %+v", got)
 				}
 			}
@@ -59,7 +59,14 @@ func testOAuth2(t *testing.T, open Opener) {
 	if wins.Load() != 1 {
 		t.Fatalf("%d of 8 concurrent callbacks used the state; want exactly 1", wins.Load())
 	}
-	if n, err := s.PurgeOAuth2Flows(ctx, now.Add(time.Hour)); err != nil || n != 1 {
+	tokensFlow := storage.OAuth2Flow{StateHash: "s2", Backend: "corp", BrowserHash: "b2", Grant: storage.OAuth2GrantTokens, ExpiresAt: now.Add(10 * time.Minute)}
+	if err := s.CreateOAuth2Flow(ctx, tokensFlow); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok, err := other.ConsumeOAuth2Flow(ctx, "s2", "corp", "b2", now); err != nil || !ok || got.Grant != storage.OAuth2GrantTokens {
+		t.Fatalf("a flow that answers with tokens: %+v, %v, %v", got, ok, err)
+	}
+	if n, err := s.PurgeOAuth2Flows(ctx, now.Add(time.Hour)); err != nil || n != 2 {
 		t.Fatalf("purge = %d, %v", n, err)
 	}
 
@@ -70,18 +77,15 @@ func testOAuth2(t *testing.T, open Opener) {
 	if _, err := s.ExternalIdentityOf(ctx, "corp", "sub-1"); !errors.Is(err, sdk.ErrNotFound) {
 		t.Fatalf("unknown identity: %v", err)
 	}
-	link := storage.ExternalIdentity{Backend: "corp", Subject: "sub-1", UserID: u.ID, RefreshToken: []byte("sealed-1"), Expiry: now.Add(time.Hour)}
+	link := storage.ExternalIdentity{Backend: "corp", Subject: "sub-1", UserID: u.ID}
 	if err := s.LinkExternalIdentity(ctx, link); err != nil {
 		t.Fatal(err)
 	}
 	if err := other.LinkExternalIdentity(ctx, link); !errors.Is(err, sdk.ErrConflict) {
 		t.Fatalf("linking twice: %v; want conflict", err)
 	}
-	if err := other.SetExternalTokens(ctx, "corp", "sub-1", nil, now.Add(2*time.Hour)); err != nil {
-		t.Fatal(err)
-	}
 	got, err := other.ExternalIdentityOf(ctx, "corp", "sub-1")
-	if err != nil || got.UserID != u.ID || string(got.RefreshToken) != "sealed-1" || got.Expiry.Sub(now.Add(2*time.Hour)).Abs() > time.Second {
+	if err != nil || got != link {
 		t.Fatalf("read back %+v, %v", got, err)
 	}
 

@@ -42,6 +42,7 @@ func Run(t *testing.T, newDB func(t testing.TB) Opener) {
 	t.Run("OAuth2", func(t *testing.T) { testOAuth2(t, newDB(t)) })
 	t.Run("Roles", func(t *testing.T) { testRoles(t, newDB(t)) })
 	t.Run("Sessions", func(t *testing.T) { testSessions(t, newDB(t)(t)) })
+	t.Run("SessionUpstream", func(t *testing.T) { testSessionUpstream(t, newDB(t)) })
 	t.Run("VouchedRoles", func(t *testing.T) { testVouchedRoles(t, newDB(t)) })
 	t.Run("SigningKeys", func(t *testing.T) { testSigningKeys(t, newDB(t)) })
 }
