@@ -35,7 +35,12 @@
 // ErrConflict, ...) and *ConfigError arrive on the other side as themselves,
 // so errors.Is and errors.As work on the host and in the plugin alike.
 //
+// A backend that checks passwords against hashes of its own uses package
+// sdk/passwords: a Checker answers unknown users in the time known ones
+// take, and a Pool bounds the hashing.
+//
 // Package sdktest holds an in-process host/plugin pair, an in-memory host,
-// and the conformance suites every Authenticator, AuthorizationRequestBackend,
-// redirect.Authenticator and Storage runs.
+// the conformance suites every Authenticator, AuthorizationRequestBackend,
+// redirect.Authenticator and Storage runs, and TimingCheck, which fails a
+// backend whose unknown users answer sooner than its known ones.
 package sdk

@@ -17,6 +17,10 @@
 //		}.Run(t)
 //	}
 //
+// TimingCheck fails an Authenticator whose answer for an unknown user comes
+// measurably sooner than for a known user with a wrong password (a
+// statistical test over interleaved tries, not a timed assertion).
+//
 // AuthorizationRequestSuite is the one every AuthorizationRequestBackend
 // should pass. Its Answer returns the correct answer to a challenge just
 // prepared, such as the code the test's webhook receiver captured:
