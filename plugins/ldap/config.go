@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -17,7 +16,7 @@ import (
 
 	goldap "github.com/go-ldap/ldap/v3"
 
-	"github.com/portcullis-auth/portcullis/sdk"
+	"github.com/portcullis-auth/portcullis/plugins/internal/configcheck"
 )
 
 // Config is the plugin's `config:` section as written.
@@ -174,11 +173,7 @@ func (s Settings) String() string {
 }
 
 // problems collects configuration problems at their paths.
-type problems []sdk.FieldError
-
-func (p *problems) add(path, format string, args ...any) {
-	*p = append(*p, sdk.FieldError{Path: path, Message: fmt.Sprintf(format, args...)})
-}
+type problems = configcheck.Problems
 
 // ParseConfig decodes and validates a configuration, filling in defaults,
 // and reads the files it names (ca_file, bind_password_file), so that
@@ -187,12 +182,9 @@ func (p *problems) add(path, format string, args ...any) {
 // holds the bind password.
 func ParseConfig(raw json.RawMessage) (Settings, error) {
 	var c Config
-	var ps, decoding problems
-	var decodeErr *sdk.ConfigError
-	if err := (&sdk.ConfigureRequest{Config: raw}).DecodeConfig(&c); errors.As(err, &decodeErr) {
-		decoding = decodeErr.Problems
-		_ = json.Unmarshal(raw, &c) // read what can be read, to check the rest too
-	} else if err != nil {
+	var ps problems
+	decoding, err := configcheck.Decode(raw, &c)
+	if err != nil {
 		return Settings{}, err
 	}
 	s := Settings{}
@@ -204,31 +196,16 @@ func ParseConfig(raw json.RawMessage) (Settings, error) {
 	s.PoolSize = DefaultPoolSize
 	if c.PoolSize != 0 {
 		if c.PoolSize < 1 || c.PoolSize > MaxPoolSize {
-			ps.add("pool_size", "must be from 1 to %d, not %d", MaxPoolSize, c.PoolSize)
+			ps.Add("pool_size", "must be from 1 to %d, not %d", MaxPoolSize, c.PoolSize)
 		}
 		s.PoolSize = c.PoolSize
 	}
 	s.DialTimeout = duration(&ps, "dial_timeout", c.DialTimeout, DefaultDialTimeout)
 	s.Timeout = duration(&ps, "timeout", c.Timeout, DefaultTimeout)
-	if ps = decoding.with(ps); len(ps) > 0 {
-		return Settings{}, &sdk.ConfigError{Problems: ps}
+	if err := decoding.With(ps).Err(); err != nil {
+		return Settings{}, err
 	}
 	return s, nil
-}
-
-// with returns the decoding problems and the checks' problems, but for
-// those at or under a place decoding already found wrong: a value of the
-// wrong type is not also said to be empty.
-func (decoding problems) with(checks problems) problems {
-	out := slices.Clone(decoding)
-	for _, c := range checks {
-		if !slices.ContainsFunc(decoding, func(d sdk.FieldError) bool {
-			return c.Path == d.Path || strings.HasPrefix(c.Path, d.Path+".") || strings.HasPrefix(c.Path, d.Path+"[")
-		}) {
-			out = append(out, c)
-		}
-	}
-	return out
 }
 
 // duration parses a duration at path, within the bounds, or returns def.
@@ -238,7 +215,7 @@ func duration(ps *problems, path, raw string, def time.Duration) time.Duration {
 	}
 	d, err := time.ParseDuration(raw)
 	if err != nil || d < MinTimeout || d > MaxTimeout {
-		ps.add(path, "must be a duration from %s to %s such as 5s, not %q", MinTimeout, MaxTimeout, raw)
+		ps.Add(path, "must be a duration from %s to %s such as 5s, not %q", MinTimeout, MaxTimeout, raw)
 		return def
 	}
 	return d
@@ -252,23 +229,23 @@ func (s *Settings) connection(c Config, ps *problems) {
 	u, err := url.Parse(c.URL)
 	switch {
 	case c.URL == "":
-		ps.add("url", "is required: the directory, as ldaps://host or ldap://host with start_tls: true")
+		ps.Add("url", "is required: the directory, as ldaps://host or ldap://host with start_tls: true")
 		return
 	case err != nil:
-		ps.add("url", "must be an ldaps:// or ldap:// URL; this one cannot be parsed")
+		ps.Add("url", "must be an ldaps:// or ldap:// URL; this one cannot be parsed")
 		return
 	case u.Scheme != "ldap" && u.Scheme != "ldaps":
 		// The URL is not quoted: whatever it is, it may hold a password.
-		ps.add("url", "must be an ldaps:// or ldap:// URL (this one's scheme is %q)", u.Scheme)
+		ps.Add("url", "must be an ldaps:// or ldap:// URL (this one's scheme is %q)", u.Scheme)
 		return
 	case u.Host == "" || u.Hostname() == "":
-		ps.add("url", "must name a host: ldaps://host[:port]")
+		ps.Add("url", "must name a host: ldaps://host[:port]")
 		return
 	case u.User != nil:
-		ps.add("url", "must not hold credentials: the service account is bind_dn")
+		ps.Add("url", "must not hold credentials: the service account is bind_dn")
 		return
 	case (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
-		ps.add("url", "must be only ldaps://host[:port]: the search base is user_search.base, not part of the URL")
+		ps.Add("url", "must be only ldaps://host[:port]: the search base is user_search.base, not part of the URL")
 		return
 	}
 	if port := u.Port(); port == "" {
@@ -282,18 +259,18 @@ func (s *Settings) connection(c Config, ps *problems) {
 	tlsUsed := u.Scheme == "ldaps" || c.StartTLS
 	switch {
 	case u.Scheme == "ldaps" && c.StartTLS:
-		ps.add("start_tls", "is for ldap:// URLs: an ldaps:// connection is TLS from the start")
+		ps.Add("start_tls", "is for ldap:// URLs: an ldaps:// connection is TLS from the start")
 	case !tlsUsed && !loopback(u.Hostname()):
-		ps.add("url", "would send passwords in clear: use ldaps://, or ldap:// with start_tls: true (plain ldap:// is allowed only to a loopback address, for development)")
+		ps.Add("url", "would send passwords in clear: use ldaps://, or ldap:// with start_tls: true (plain ldap:// is allowed only to a loopback address, for development)")
 	case !tlsUsed:
 		s.Warnings = append(s.Warnings, fmt.Sprintf("url %s is plain ldap:// without start_tls: passwords cross the connection in clear; for development on this machine only", s.URL))
 	}
 	if !tlsUsed {
 		if c.CAFile != "" {
-			ps.add("ca_file", "is used only with TLS: ldaps://, or start_tls: true")
+			ps.Add("ca_file", "is used only with TLS: ldaps://, or start_tls: true")
 		}
 		if c.TLSServerName != "" {
-			ps.add("tls_server_name", "is used only with TLS: ldaps://, or start_tls: true")
+			ps.Add("tls_server_name", "is used only with TLS: ldaps://, or start_tls: true")
 		}
 		return
 	}
@@ -304,12 +281,12 @@ func (s *Settings) connection(c Config, ps *problems) {
 	if c.CAFile != "" {
 		pem, err := os.ReadFile(c.CAFile)
 		if err != nil {
-			ps.add("ca_file", "cannot be read: %v", err)
+			ps.Add("ca_file", "cannot be read: %v", err)
 			return
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			ps.add("ca_file", "%s holds no PEM certificate", c.CAFile)
+			ps.Add("ca_file", "%s holds no PEM certificate", c.CAFile)
 			return
 		}
 		s.TLS.RootCAs = pool
@@ -331,17 +308,17 @@ func (s *Settings) mode(c Config, ps *problems) {
 	search := c.UserSearch != (UserSearchConfig{})
 	switch {
 	case c.UserDN != "" && search:
-		ps.add("user_dn", "excludes user_search: bind as the user (user_dn) or search for the user first (user_search), not both")
+		ps.Add("user_dn", "excludes user_search: bind as the user (user_dn) or search for the user first (user_search), not both")
 		return
 	case c.UserDN == "" && !search:
-		ps.add("user_dn", "is required, or else user_search: how the user's entry is found must be configured one way")
+		ps.Add("user_dn", "is required, or else user_search: how the user's entry is found must be configured one way")
 		return
 	case c.UserDN != "":
 		s.UserDN = c.UserDN
 		checkDNTemplate(ps, "user_dn", c.UserDN)
 		for path, v := range map[string]string{"bind_dn": c.BindDN, "bind_password": c.BindPassword, "bind_password_file": c.BindPasswordFile} {
 			if v != "" {
-				ps.add(path, "is for user_search: with user_dn the plugin binds only as the user")
+				ps.Add(path, "is for user_search: with user_dn the plugin binds only as the user")
 			}
 		}
 		return
@@ -349,7 +326,7 @@ func (s *Settings) mode(c Config, ps *problems) {
 	us := c.UserSearch
 	s.UserBase = us.Base
 	if us.Base == "" {
-		ps.add("user_search.base", "is required: the DN the users are searched under")
+		ps.Add("user_search.base", "is required: the DN the users are searched under")
 	} else {
 		checkDN(ps, "user_search.base", us.Base)
 	}
@@ -365,7 +342,7 @@ func (s *Settings) mode(c Config, ps *problems) {
 	}
 	s.BindDN = c.BindDN
 	if c.BindDN == "" {
-		ps.add("bind_dn", "is required with user_search: the service account that searches for users")
+		ps.Add("bind_dn", "is required with user_search: the service account that searches for users")
 	} else {
 		checkDN(ps, "bind_dn", c.BindDN)
 	}
@@ -379,23 +356,23 @@ func (s *Settings) mode(c Config, ps *problems) {
 func (s *Settings) bindPassword(c Config, ps *problems) {
 	switch {
 	case c.BindPassword != "" && c.BindPasswordFile != "":
-		ps.add("bind_password", "excludes bind_password_file: give the password one way")
+		ps.Add("bind_password", "excludes bind_password_file: give the password one way")
 	case c.BindPassword != "":
 		s.BindPassword = c.BindPassword
 	case c.BindPasswordFile != "":
 		info, err := os.Stat(c.BindPasswordFile)
 		if err != nil {
-			ps.add("bind_password_file", "cannot be read: %v", err)
+			ps.Add("bind_password_file", "cannot be read: %v", err)
 			return
 		}
 		data, err := os.ReadFile(c.BindPasswordFile)
 		if err != nil {
-			ps.add("bind_password_file", "cannot be read: %v", err)
+			ps.Add("bind_password_file", "cannot be read: %v", err)
 			return
 		}
 		pw := strings.TrimSuffix(strings.TrimSuffix(string(data), "\n"), "\r")
 		if pw == "" {
-			ps.add("bind_password_file", "%s is empty: a bind with an empty password is anonymous", c.BindPasswordFile)
+			ps.Add("bind_password_file", "%s is empty: a bind with an empty password is anonymous", c.BindPasswordFile)
 			return
 		}
 		if info.Mode().Perm()&0o077 != 0 {
@@ -403,7 +380,7 @@ func (s *Settings) bindPassword(c Config, ps *problems) {
 		}
 		s.BindPassword = pw
 	default:
-		ps.add("bind_password", "is required with bind_dn (written as ${ENV}), or else bind_password_file")
+		ps.Add("bind_password", "is required with bind_dn (written as ${ENV}), or else bind_password_file")
 	}
 }
 
@@ -427,19 +404,19 @@ func (s *Settings) groups(c Config, ps *problems) {
 	case g == (GroupsConfig{}):
 		return
 	case g.Attribute != "" && (g.Base != "" || g.Filter != "" || g.Scope != "" || g.NameAttribute != ""):
-		ps.add("groups.attribute", "excludes groups.base, filter, scope and name_attribute: read the groups from the user's entry or search for them, not both")
+		ps.Add("groups.attribute", "excludes groups.base, filter, scope and name_attribute: read the groups from the user's entry or search for them, not both")
 	case g.Attribute != "":
 		checkAttribute(ps, "groups.attribute", g.Attribute)
 		s.GroupAttribute = g.Attribute
 		s.GroupName = DefaultGroupName
 	case g.Base == "":
-		ps.add("groups.base", "is required to search for groups (or set groups.attribute, such as memberOf)")
+		ps.Add("groups.base", "is required to search for groups (or set groups.attribute, such as memberOf)")
 	default:
 		checkDN(ps, "groups.base", g.Base)
 		s.GroupBase = g.Base
 		s.GroupFilter = orDefault(g.Filter, DefaultGroupFilter)
 		if !strings.Contains(s.GroupFilter, phDN) && !strings.Contains(s.GroupFilter, phUsername) {
-			ps.add("groups.filter", "must hold {dn} or {username}: without either, every user would get the same groups")
+			ps.Add("groups.filter", "must hold {dn} or {username}: without either, every user would get the same groups")
 		} else {
 			checkFilterTemplate(ps, "groups.filter", s.GroupFilter, "")
 		}
@@ -462,7 +439,7 @@ func (s *Settings) roles(c Config, ps *problems) {
 		return
 	}
 	if s.GroupBase == "" && s.GroupAttribute == "" && c.Groups == (GroupsConfig{}) {
-		ps.add("roles", "needs groups: say how a user's groups are found (groups.base, or groups.attribute)")
+		ps.Add("roles", "needs groups: say how a user's groups are found (groups.base, or groups.attribute)")
 	}
 	s.Roles = make(map[string][]string, len(c.Roles))
 	all := map[string]bool{}
@@ -470,17 +447,17 @@ func (s *Settings) roles(c Config, ps *problems) {
 		roles := c.Roles[group]
 		switch {
 		case strings.TrimSpace(group) == "":
-			ps.add("roles", "a group's name may not be empty")
+			ps.Add("roles", "a group's name may not be empty")
 			continue
 		case strings.Contains(group, "="):
 			checkDN(ps, "roles."+group, group)
 		}
 		if len(roles) == 0 {
-			ps.add("roles."+group, "must list at least one role (leave the group out to give it none)")
+			ps.Add("roles."+group, "must list at least one role (leave the group out to give it none)")
 		}
 		for i, r := range roles {
 			if !roleName.MatchString(r) {
-				ps.add(fmt.Sprintf("roles.%s[%d]", group, i), "must be a role name the host can hold: 1 to 64 of A-Z, a-z, 0-9, '.', '_' and '-'")
+				ps.Add(fmt.Sprintf("roles.%s[%d]", group, i), "must be a role name the host can hold: 1 to 64 of A-Z, a-z, 0-9, '.', '_' and '-'")
 			}
 			all[r] = true
 		}
@@ -494,7 +471,7 @@ func (s *Settings) roles(c Config, ps *problems) {
 // checkDN checks that dn parses as a DN.
 func checkDN(ps *problems, path, dn string) {
 	if _, err := goldap.ParseDN(dn); err != nil {
-		ps.add(path, "must be a DN such as ou=people,dc=example,dc=org: %v", err)
+		ps.Add(path, "must be a DN such as ou=people,dc=example,dc=org: %v", err)
 	}
 }
 
@@ -505,12 +482,12 @@ const probe = "portcullis-probe"
 // attribute value, so that a login name can only ever fill in a value.
 func checkDNTemplate(ps *problems, path, template string) {
 	if !strings.Contains(template, phUsername) {
-		ps.add(path, "must hold {username}, such as uid={username},ou=people,dc=example,dc=org")
+		ps.Add(path, "must hold {username}, such as uid={username},ou=people,dc=example,dc=org")
 		return
 	}
 	dn, err := goldap.ParseDN(strings.ReplaceAll(template, phUsername, probe))
 	if err != nil {
-		ps.add(path, "must be a DN with {username} in it, such as uid={username},ou=people,dc=example,dc=org: %v", err)
+		ps.Add(path, "must be a DN with {username} in it, such as uid={username},ou=people,dc=example,dc=org: %v", err)
 		return
 	}
 	for _, rdn := range dn.RDNs {
@@ -520,19 +497,19 @@ func checkDNTemplate(ps *problems, path, template string) {
 			}
 		}
 	}
-	ps.add(path, "must have {username} in an attribute's value (uid={username},...), not in an attribute's name")
+	ps.Add(path, "must have {username} in an attribute's value (uid={username},...), not in an attribute's name")
 }
 
 // checkFilterTemplate checks that template compiles as a filter once its
 // placeholders are filled in, and holds need if set.
 func checkFilterTemplate(ps *problems, path, template, need string) {
 	if need != "" && !strings.Contains(template, need) {
-		ps.add(path, "must hold %s, such as (uid=%s)", need, need)
+		ps.Add(path, "must hold %s, such as (uid=%s)", need, need)
 		return
 	}
 	f := strings.NewReplacer(phUsername, probe, phDN, "cn="+probe).Replace(template)
 	if _, err := goldap.CompileFilter(f); err != nil {
-		ps.add(path, "must be an LDAP filter in parentheses, such as (uid={username}): %v", err)
+		ps.Add(path, "must be an LDAP filter in parentheses, such as (uid={username}): %v", err)
 	}
 }
 
@@ -541,7 +518,7 @@ var attributeName = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9-]*|[0-9]+(\.[0-9]+)
 
 func checkAttribute(ps *problems, path, name string) {
 	if !attributeName.MatchString(name) {
-		ps.add(path, "must be an attribute's name (letters, digits and '-', starting with a letter) or OID, not %q", name)
+		ps.Add(path, "must be an attribute's name (letters, digits and '-', starting with a letter) or OID, not %q", name)
 	}
 }
 
@@ -553,7 +530,7 @@ func scope(ps *problems, path, raw string) int {
 	case "one":
 		return goldap.ScopeSingleLevel
 	}
-	ps.add(path, "must be sub or one, not %q", raw)
+	ps.Add(path, "must be sub or one, not %q", raw)
 	return goldap.ScopeWholeSubtree
 }
 

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/portcullis-auth/portcullis/plugins/internal/configcheck"
 	"github.com/portcullis-auth/portcullis/sdk"
 	"github.com/portcullis-auth/portcullis/sdk/attempts"
 )
@@ -115,11 +116,7 @@ type Settings struct {
 }
 
 // problems collects configuration problems at their paths.
-type problems []sdk.FieldError
-
-func (p *problems) add(path, format string, args ...any) {
-	*p = append(*p, sdk.FieldError{Path: path, Message: fmt.Sprintf(format, args...)})
-}
+type problems = configcheck.Problems
 
 // parsing is one run of ParseConfig: the configuration as written, the rule
 // built from it, and what has been found so far.
@@ -193,10 +190,10 @@ func (p *parsing) flags() {
 func (p *parsing) ipLists() {
 	var err error
 	if p.r.AllowIPs, err = parsePrefixes(p.c.AllowIPs); err != nil {
-		p.ps.add("allow_ips", "%v", err)
+		p.ps.Add("allow_ips", "%v", err)
 	}
 	if p.r.BlockIPs, err = parsePrefixes(p.c.BlockIPs); err != nil {
-		p.ps.add("block_ips", "%v", err)
+		p.ps.Add("block_ips", "%v", err)
 	}
 }
 
@@ -206,7 +203,7 @@ func (p *parsing) usernameNormalization() {
 	case attempts.NormalizeLowercase, attempts.NormalizeCasefold:
 		p.r.UsernameNormalization = p.c.UsernameNormalization
 	default:
-		p.ps.add("username_normalization", "must be none, lowercase or casefold, not %q", p.c.UsernameNormalization)
+		p.ps.Add("username_normalization", "must be none, lowercase or casefold, not %q", p.c.UsernameNormalization)
 	}
 }
 
@@ -216,7 +213,7 @@ func (p *parsing) statusCode() {
 	case http.StatusTooManyRequests, http.StatusForbidden:
 		p.r.StatusCode = p.c.StatusCode
 	default:
-		p.ps.add("status_code", "must be 429 or 403, not %d", p.c.StatusCode)
+		p.ps.Add("status_code", "must be 429 or 403, not %d", p.c.StatusCode)
 	}
 }
 
@@ -224,7 +221,7 @@ func (p *parsing) ipv6Prefix() {
 	switch {
 	case p.c.IPv6Prefix == 0:
 	case p.c.IPv6Prefix < 32 || p.c.IPv6Prefix > 128:
-		p.ps.add("ipv6_prefix", "must be between 32 and 128, not %d", p.c.IPv6Prefix)
+		p.ps.Add("ipv6_prefix", "must be between 32 and 128, not %d", p.c.IPv6Prefix)
 	default:
 		p.r.IPv6Prefix = p.c.IPv6Prefix
 	}
@@ -233,7 +230,7 @@ func (p *parsing) ipv6Prefix() {
 func (p *parsing) failureLogLimit() {
 	switch {
 	case p.c.AccessFailureLogPerUserLimit < 0:
-		p.ps.add("access_failure_log_per_user_limit", "must be > 0")
+		p.ps.Add("access_failure_log_per_user_limit", "must be > 0")
 	case p.c.AccessFailureLogPerUserLimit > 0:
 		p.r.FailureLogPerUser = p.c.AccessFailureLogPerUserLimit
 	}
@@ -245,7 +242,7 @@ func (p *parsing) sensitiveParameters() {
 	}
 	for i, f := range p.c.SensitiveParameters {
 		if !knownField(f) {
-			p.ps.add(fmt.Sprintf("sensitive_parameters[%d]", i), "%q is not a lockout parameter", f)
+			p.ps.Add(fmt.Sprintf("sensitive_parameters[%d]", i), "%q is not a lockout parameter", f)
 		}
 	}
 	p.r.SensitiveFields = p.c.SensitiveParameters
@@ -257,7 +254,7 @@ func (p *parsing) maxWait() {
 	}
 	d, err := time.ParseDuration(p.c.MaxWait)
 	if err != nil || d <= 0 || d > 5*time.Minute {
-		p.ps.add("max_wait", "must be a duration between 1ms and 5m such as 10s, not %q", p.c.MaxWait)
+		p.ps.Add("max_wait", "must be a duration between 1ms and 5m such as 10s, not %q", p.c.MaxWait)
 		return
 	}
 	p.r.MaxWait = d
@@ -283,7 +280,7 @@ func (p *parsing) groups() {
 	case p.c.LockoutParameters == nil:
 		p.r.Counters = []attempts.Counter{withFlags(attempts.Counter{Fields: []string{FieldIPAddress}, Tiers: p.base}, p.c, nil, nil)}
 	case len(p.c.LockoutParameters) == 0:
-		p.ps.add("lockout_parameters", "must list at least one group")
+		p.ps.Add("lockout_parameters", "must list at least one group")
 	}
 	seen := map[string]bool{}
 	for i, raw := range p.c.LockoutParameters {
@@ -306,7 +303,7 @@ func (p *parsing) groups() {
 			p.warnings = append(p.warnings, shorterCooloffs(path+".tiers", counter.Tiers)...)
 		}
 		if tiersOK && !slices.Contains(counter.Fields, FieldIPAddress) && !p.r.NeverLock && permanent(counter.Tiers) {
-			p.ps.add(path, "the group %s has no cool-off: anyone could lock its clients out for good from anywhere; give it a cooloff", name)
+			p.ps.Add(path, "the group %s has no cool-off: anyone could lock its clients out for good from anywhere; give it a cooloff", name)
 		}
 		p.r.Counters = append(p.r.Counters, counter)
 	}
@@ -331,7 +328,7 @@ func parseGroup(path string, raw json.RawMessage, c Config, base []attempts.Tier
 			return attempts.Counter{}, false
 		}
 		if g.Group == nil {
-			ps.add(path+".group", "is required: a field or a list of fields")
+			ps.Add(path+".group", "is required: a field or a list of fields")
 			return attempts.Counter{}, false
 		}
 		fieldsRaw = g.Group
@@ -353,7 +350,7 @@ func parseGroup(path string, raw json.RawMessage, c Config, base []attempts.Tier
 	if err := json.Unmarshal(fieldsRaw, &one); err == nil {
 		fields = []string{one}
 	} else if err := json.Unmarshal(fieldsRaw, &fields); err != nil || len(fields) == 0 {
-		ps.add(path, "must be a field name, a non-empty list of field names, or an object with a group")
+		ps.Add(path, "must be a field name, a non-empty list of field names, or an object with a group")
 		return attempts.Counter{}, false
 	}
 	ok := true
@@ -361,10 +358,10 @@ func parseGroup(path string, raw json.RawMessage, c Config, base []attempts.Tier
 	for j, f := range fields {
 		switch {
 		case !knownField(f):
-			ps.add(fmt.Sprintf("%s[%d]", path, j), "%q is not a lockout parameter (allowed: username, ip_address, user_agent)", f)
+			ps.Add(fmt.Sprintf("%s[%d]", path, j), "%q is not a lockout parameter (allowed: username, ip_address, user_agent)", f)
 			ok = false
 		case seen[f]:
-			ps.add(fmt.Sprintf("%s[%d]", path, j), "%q is given twice in one group", f)
+			ps.Add(fmt.Sprintf("%s[%d]", path, j), "%q is given twice in one group", f)
 			ok = false
 		}
 		seen[f] = true
@@ -384,17 +381,17 @@ func tiersOf(prefix string, limit int, cooloff *string, tiers []Tier, defaultLim
 			path := fmt.Sprintf("%stiers[%d]", prefix, i)
 			d, err := time.ParseDuration(t.Cooloff)
 			if err != nil || d <= 0 {
-				ps.add(path+".cooloff", "must be a positive duration such as 15m, not %q", t.Cooloff)
+				ps.Add(path+".cooloff", "must be a positive duration such as 15m, not %q", t.Cooloff)
 			}
 			if t.Failures < 1 {
-				ps.add(path+".failures", "must be > 0")
+				ps.Add(path+".failures", "must be > 0")
 			}
 			out = append(out, attempts.Tier{Failures: t.Failures, Cooloff: d})
 		}
 		sort.SliceStable(out, func(i, j int) bool { return out[i].Failures < out[j].Failures })
 		for i := 1; i < len(out); i++ {
 			if out[i].Failures == out[i-1].Failures {
-				ps.add(prefix+"tiers", "two tiers have %d failures", out[i].Failures)
+				ps.Add(prefix+"tiers", "two tiers have %d failures", out[i].Failures)
 			}
 		}
 		return out
@@ -403,7 +400,7 @@ func tiersOf(prefix string, limit int, cooloff *string, tiers []Tier, defaultLim
 		limit = defaultLimit
 	}
 	if limit < 0 {
-		ps.add(prefix+"failure_limit", "must be > 0")
+		ps.Add(prefix+"failure_limit", "must be > 0")
 		return nil
 	}
 	var d time.Duration
@@ -412,9 +409,9 @@ func tiersOf(prefix string, limit int, cooloff *string, tiers []Tier, defaultLim
 		d, err = time.ParseDuration(*cooloff)
 		switch {
 		case err != nil:
-			ps.add(prefix+"cooloff", "must be a duration such as 30m or 1h, not %q", *cooloff)
+			ps.Add(prefix+"cooloff", "must be a duration such as 30m or 1h, not %q", *cooloff)
 		case d < 0:
-			ps.add(prefix+"cooloff", "must not be negative")
+			ps.Add(prefix+"cooloff", "must not be negative")
 		}
 	}
 	return []attempts.Tier{{Failures: limit, Cooloff: d}}

@@ -2,12 +2,11 @@ package mobiledevice
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
+	"github.com/portcullis-auth/portcullis/plugins/internal/configcheck"
 	"github.com/portcullis-auth/portcullis/plugins/internal/webhook"
-	"github.com/portcullis-auth/portcullis/sdk"
 )
 
 // Config is the plugin's `config:` section as written.
@@ -56,12 +55,8 @@ type Settings struct {
 // message holds the secret or a URL's credentials.
 func ParseConfig(raw json.RawMessage) (Settings, error) {
 	var c Config
-	var ps []sdk.FieldError
-	var decodeErr *sdk.ConfigError
-	if err := (&sdk.ConfigureRequest{Config: raw}).DecodeConfig(&c); errors.As(err, &decodeErr) {
-		ps = append(ps, decodeErr.Problems...)
-		_ = json.Unmarshal(raw, &c) // read what can be read, to check the rest too
-	} else if err != nil {
+	ps, err := configcheck.Decode(raw, &c)
+	if err != nil {
 		return Settings{}, err
 	}
 	s := Settings{NonceTTL: DefaultNonceTTL}
@@ -74,13 +69,13 @@ func ParseConfig(raw json.RawMessage) (Settings, error) {
 	if c.NonceTTL != "" {
 		d, err := time.ParseDuration(c.NonceTTL)
 		if err != nil || d < MinNonceTTL || d > MaxNonceTTL {
-			ps = append(ps, sdk.FieldError{Path: "nonce_ttl", Message: fmt.Sprintf("must be a duration from %s to %s such as 60s, not %q", MinNonceTTL, MaxNonceTTL, c.NonceTTL)})
+			ps.Add("nonce_ttl", "must be a duration from %s to %s such as 60s, not %q", MinNonceTTL, MaxNonceTTL, c.NonceTTL)
 		} else {
 			s.NonceTTL = d
 		}
 	}
-	if len(ps) > 0 {
-		return Settings{}, &sdk.ConfigError{Problems: ps}
+	if err := ps.Err(); err != nil {
+		return Settings{}, err
 	}
 	return s, nil
 }

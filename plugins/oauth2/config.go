@@ -2,7 +2,6 @@ package oauth2
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -12,7 +11,7 @@ import (
 	"time"
 
 	"github.com/portcullis-auth/portcullis/internal/redact"
-	"github.com/portcullis-auth/portcullis/sdk"
+	"github.com/portcullis-auth/portcullis/plugins/internal/configcheck"
 	"github.com/portcullis-auth/portcullis/sdk/redirect"
 )
 
@@ -104,32 +103,25 @@ type Settings struct {
 func (s Settings) OIDC() bool { return s.Issuer != "" }
 
 // problems collects configuration problems at their paths.
-type problems []sdk.FieldError
-
-func (p *problems) add(path, format string, args ...any) {
-	*p = append(*p, sdk.FieldError{Path: path, Message: fmt.Sprintf(format, args...)})
-}
+type problems = configcheck.Problems
 
 // ParseConfig decodes and validates a configuration, filling in defaults.
 // Every problem is reported in one *sdk.ConfigError, at its path. No
 // message holds the client secret or a URL's credentials or query.
 func ParseConfig(raw json.RawMessage) (Settings, error) {
 	var c Config
-	var ps, decoding problems
-	var decodeErr *sdk.ConfigError
-	if err := (&sdk.ConfigureRequest{Config: raw}).DecodeConfig(&c); errors.As(err, &decodeErr) {
-		decoding = decodeErr.Problems
-		_ = json.Unmarshal(raw, &c) // read what can be read, to check the rest too
-	} else if err != nil {
+	var ps problems
+	decoding, err := configcheck.Decode(raw, &c)
+	if err != nil {
 		return Settings{}, err
 	}
 	s := Settings{ClientID: c.ClientID, ClientSecret: c.ClientSecret}
 	s.endpoints(c, &ps)
 	if c.ClientID == "" {
-		ps.add("client_id", "is required: the client's id at the provider")
+		ps.Add("client_id", "is required: the client's id at the provider")
 	}
 	if c.ClientSecret == "" {
-		ps.add("client_secret", "is required: the client's secret at the provider, written as ${ENV}")
+		ps.Add("client_secret", "is required: the client's secret at the provider, written as ${ENV}")
 	}
 	if c.RedirectURL != "" {
 		s.RedirectURL = s.checkURL(&ps, "redirect_url", c.RedirectURL, false)
@@ -143,36 +135,21 @@ func ParseConfig(raw json.RawMessage) (Settings, error) {
 	case redirect.ProvisionLink, redirect.ProvisionCreate, redirect.ProvisionDeny:
 		s.Provisioning = c.Provisioning
 	default:
-		ps.add("provisioning", "must be %s, %s or %s, not %q", redirect.ProvisionLink, redirect.ProvisionCreate, redirect.ProvisionDeny, c.Provisioning)
+		ps.Add("provisioning", "must be %s, %s or %s, not %q", redirect.ProvisionLink, redirect.ProvisionCreate, redirect.ProvisionDeny, c.Provisioning)
 	}
 	s.Timeout = DefaultTimeout
 	if c.Timeout != "" {
 		d, err := time.ParseDuration(c.Timeout)
 		if err != nil || d < MinTimeout || d > MaxTimeout {
-			ps.add("timeout", "must be a duration from %s to %s such as 10s, not %q", MinTimeout, MaxTimeout, c.Timeout)
+			ps.Add("timeout", "must be a duration from %s to %s such as 10s, not %q", MinTimeout, MaxTimeout, c.Timeout)
 		} else {
 			s.Timeout = d
 		}
 	}
-	if ps = decoding.with(ps); len(ps) > 0 {
-		return Settings{}, &sdk.ConfigError{Problems: ps}
+	if err := decoding.With(ps).Err(); err != nil {
+		return Settings{}, err
 	}
 	return s, nil
-}
-
-// with returns the decoding problems and the checks' problems, but for
-// those at or under a place decoding already found wrong: a value of the
-// wrong type is not also said to be empty.
-func (decoding problems) with(checks problems) problems {
-	out := slices.Clone(decoding)
-	for _, c := range checks {
-		if !slices.ContainsFunc(decoding, func(d sdk.FieldError) bool {
-			return c.Path == d.Path || strings.HasPrefix(c.Path, d.Path+".") || strings.HasPrefix(c.Path, d.Path+"[")
-		}) {
-			out = append(out, c)
-		}
-	}
-	return out
 }
 
 // endpoints checks that the provider is named exactly one way: an issuer,
@@ -189,17 +166,17 @@ func (s *Settings) endpoints(c Config, ps *problems) {
 	case c.Issuer != "" && named > 0:
 		for _, path := range sortedKeys(explicit) {
 			if explicit[path] != "" {
-				ps.add(path, "excludes issuer: name the provider by its issuer (OpenID Connect discovery) or by auth_url, token_url and userinfo_url, not both")
+				ps.Add(path, "excludes issuer: name the provider by its issuer (OpenID Connect discovery) or by auth_url, token_url and userinfo_url, not both")
 			}
 		}
 	case c.Issuer != "":
 		s.Issuer = s.checkURL(ps, "issuer", c.Issuer, true)
 	case named == 0:
-		ps.add("issuer", "is required, or else auth_url, token_url and userinfo_url: the provider must be named one way")
+		ps.Add("issuer", "is required, or else auth_url, token_url and userinfo_url: the provider must be named one way")
 	default:
 		for _, path := range sortedKeys(explicit) {
 			if explicit[path] == "" {
-				ps.add(path, "is required with the other explicit endpoints (or name an issuer instead)")
+				ps.Add(path, "is required with the other explicit endpoints (or name an issuer instead)")
 			}
 		}
 		s.AuthURL = s.checkURL(ps, "auth_url", c.AuthURL, false)
@@ -220,17 +197,17 @@ func (s *Settings) checkURL(ps *problems, path, raw string, noQuery bool) string
 	u, err := url.Parse(raw)
 	switch {
 	case err != nil:
-		ps.add(path, "must be an https URL; this one cannot be parsed (it is not shown: it may hold credentials)")
+		ps.Add(path, "must be an https URL; this one cannot be parsed (it is not shown: it may hold credentials)")
 	case (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Opaque != "":
-		ps.add(path, "must be an https URL, not %q", redact.URL(raw))
+		ps.Add(path, "must be an https URL, not %q", redact.URL(raw))
 	case u.User != nil:
-		ps.add(path, "must not hold credentials (%s)", redact.URL(raw))
+		ps.Add(path, "must not hold credentials (%s)", redact.URL(raw))
 	case u.Fragment != "" || strings.Contains(raw, "#"):
-		ps.add(path, "must not have a fragment (%s)", redact.URL(raw))
+		ps.Add(path, "must not have a fragment (%s)", redact.URL(raw))
 	case noQuery && (u.RawQuery != "" || u.ForceQuery):
-		ps.add(path, "must not have a query (%s)", redact.URL(raw))
+		ps.Add(path, "must not have a query (%s)", redact.URL(raw))
 	case u.Scheme == "http" && !loopback(u.Hostname()):
-		ps.add(path, "must be https: %s would carry codes and tokens in clear (http is allowed only to a loopback address, for development)", redact.URL(raw))
+		ps.Add(path, "must be https: %s would carry codes and tokens in clear (http is allowed only to a loopback address, for development)", redact.URL(raw))
 	case u.Scheme == "http":
 		s.Warnings = append(s.Warnings, fmt.Sprintf("%s %s is plain http: for development on this machine only", path, redact.URL(raw)))
 		return raw
@@ -263,14 +240,14 @@ func (s *Settings) scopes(c Config, ps *problems) {
 		path := fmt.Sprintf("scopes[%d]", i)
 		switch {
 		case sc == "" || strings.ContainsFunc(sc, func(r rune) bool { return r <= ' ' || r == '"' || r == '\\' || r > '~' }):
-			ps.add(path, "must be a scope token: printable ASCII without spaces, quotes or backslashes")
+			ps.Add(path, "must be a scope token: printable ASCII without spaces, quotes or backslashes")
 		case seen[sc]:
-			ps.add(path, "%q is listed twice", sc)
+			ps.Add(path, "%q is listed twice", sc)
 		}
 		seen[sc] = true
 	}
 	if c.Issuer != "" && !seen["openid"] {
-		ps.add("scopes", "must include openid with an issuer: without it the provider sends no ID token")
+		ps.Add("scopes", "must include openid with an issuer: without it the provider sends no ID token")
 	}
 	s.Scopes = slices.Clone(c.Scopes)
 }
@@ -279,7 +256,7 @@ func (s *Settings) scopes(c Config, ps *problems) {
 func (s *Settings) claims(c Config, ps *problems) {
 	cl := c.Claims
 	if cl.Subject != "" && c.Issuer != "" {
-		ps.add("claims.subject", "is for a plain OAuth2 provider: with an issuer the subject is the ID token's sub")
+		ps.Add("claims.subject", "is for a plain OAuth2 provider: with an issuer the subject is the ID token's sub")
 	}
 	def := func(v, d string) string {
 		if v == "" {
@@ -304,15 +281,15 @@ func (s *Settings) roles(c Config, ps *problems) {
 	for _, group := range sortedKeys(c.Roles) {
 		roles := c.Roles[group]
 		if group == "" {
-			ps.add("roles", "a group's name may not be empty")
+			ps.Add("roles", "a group's name may not be empty")
 			continue
 		}
 		if len(roles) == 0 {
-			ps.add("roles."+group, "must list at least one local role (leave the group out to give it none)")
+			ps.Add("roles."+group, "must list at least one local role (leave the group out to give it none)")
 		}
 		for i, r := range roles {
 			if strings.TrimSpace(r) == "" {
-				ps.add(fmt.Sprintf("roles.%s[%d]", group, i), "a role's name may not be empty")
+				ps.Add(fmt.Sprintf("roles.%s[%d]", group, i), "a role's name may not be empty")
 			}
 		}
 		s.Roles[group] = sortedSet(roles)

@@ -2,11 +2,10 @@ package otp
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 
+	"github.com/portcullis-auth/portcullis/plugins/internal/configcheck"
 	"github.com/portcullis-auth/portcullis/plugins/internal/webhook"
-	"github.com/portcullis-auth/portcullis/sdk"
 )
 
 // Config is the plugin's `config:` section as written.
@@ -69,36 +68,28 @@ type Settings struct {
 }
 
 // problems collects configuration problems at their paths.
-type problems []sdk.FieldError
-
-func (p *problems) add(path, format string, args ...any) {
-	*p = append(*p, sdk.FieldError{Path: path, Message: fmt.Sprintf(format, args...)})
-}
+type problems = configcheck.Problems
 
 // ParseConfig decodes and validates a configuration, filling in defaults.
 // Every problem is reported in one *sdk.ConfigError, at its path. No
 // message holds a secret or a URL's credentials.
 func ParseConfig(raw json.RawMessage) (*Settings, error) {
 	var c Config
-	var ps problems
-	var decodeErr *sdk.ConfigError
-	if err := (&sdk.ConfigureRequest{Config: raw}).DecodeConfig(&c); errors.As(err, &decodeErr) {
-		ps = append(ps, decodeErr.Problems...)
-		_ = json.Unmarshal(raw, &c) // read what can be read, to check the rest too
-	} else if err != nil {
+	ps, err := configcheck.Decode(raw, &c)
+	if err != nil {
 		return nil, err
 	}
 	s := &Settings{Length: c.Length, Alphabet: c.Alphabet}
 	s.code(c, &ps)
 	if c.HashKey != "" {
 		if len(c.HashKey) < MinHashKeyBytes {
-			ps.add("hash_key", "must be at least %d bytes, not %d (for instance 32 random bytes in base64: openssl rand -base64 32)", MinHashKeyBytes, len(c.HashKey))
+			ps.Add("hash_key", "must be at least %d bytes, not %d (for instance 32 random bytes in base64: openssl rand -base64 32)", MinHashKeyBytes, len(c.HashKey))
 		}
 		s.HashKey = []byte(c.HashKey)
 	}
 	s.sender(c, &ps)
-	if len(ps) > 0 {
-		return nil, &sdk.ConfigError{Problems: ps}
+	if err := ps.Err(); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
@@ -113,7 +104,7 @@ func (s *Settings) code(c Config, ps *problems) {
 	}
 	lengthOK := s.Length >= 1 && s.Length <= MaxLength
 	if !lengthOK {
-		ps.add("length", "must be 1 to %d, not %d", MaxLength, s.Length)
+		ps.Add("length", "must be 1 to %d, not %d", MaxLength, s.Length)
 	}
 	alphabetOK := true
 	seen := map[byte]bool{}
@@ -121,10 +112,10 @@ func (s *Settings) code(c Config, ps *problems) {
 		ch := s.Alphabet[i]
 		switch {
 		case ch <= ' ' || ch > '~':
-			ps.add("alphabet", "must be printable ASCII characters without spaces; character %d is not", i+1)
+			ps.Add("alphabet", "must be printable ASCII characters without spaces; character %d is not", i+1)
 			alphabetOK = false
 		case seen[ch]:
-			ps.add("alphabet", "must not repeat a character; %q is repeated", ch)
+			ps.Add("alphabet", "must not repeat a character; %q is repeated", ch)
 			alphabetOK = false
 		}
 		if !alphabetOK {
@@ -133,7 +124,7 @@ func (s *Settings) code(c Config, ps *problems) {
 		seen[ch] = true
 	}
 	if alphabetOK && len(s.Alphabet) < 2 {
-		ps.add("alphabet", "must have at least 2 characters")
+		ps.Add("alphabet", "must have at least 2 characters")
 		alphabetOK = false
 	}
 	if lengthOK && alphabetOK && !allows(len(s.Alphabet), s.Length, MinCodes) {
@@ -141,7 +132,7 @@ func (s *Settings) code(c Config, ps *problems) {
 		if c.Length == 0 {
 			path = "alphabet"
 		}
-		ps.add(path, "a code of %d characters of %d allows fewer than %d different codes; make it longer", s.Length, len(s.Alphabet), MinCodes)
+		ps.Add(path, "a code of %d characters of %d allows fewer than %d different codes; make it longer", s.Length, len(s.Alphabet), MinCodes)
 	}
 }
 
@@ -164,9 +155,9 @@ func (s *Settings) sender(c Config, ps *problems) {
 	sc := c.Sender
 	switch {
 	case sc.Webhook != "" && sc.Log:
-		ps.add("sender", "webhook and log exclude each other: choose one")
+		ps.Add("sender", "webhook and log exclude each other: choose one")
 	case sc.Webhook == "" && !sc.Log:
-		ps.add("sender", "is required: {webhook: URL, secret: ...}, or {log: true} in development")
+		ps.Add("sender", "is required: {webhook: URL, secret: ...}, or {log: true} in development")
 	}
 	hook, hookProblems := webhook.Check("sender", sc.Webhook, sc.Secret)
 	*ps = append(*ps, hookProblems...)
@@ -176,7 +167,7 @@ func (s *Settings) sender(c Config, ps *problems) {
 	}
 	if sc.Log {
 		if !c.Development {
-			ps.add("sender.log", "writes every code to the log: it is for development only, and needs development: true")
+			ps.Add("sender.log", "writes every code to the log: it is for development only, and needs development: true")
 		} else {
 			s.LogSender = true
 			s.Warnings = append(s.Warnings, "sender.log writes every one-time code to the log: for development only, never in production")
