@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/portcullis-auth/portcullis/plugins/internal/configcheck"
 	"github.com/portcullis-auth/portcullis/sdk"
 )
 
@@ -31,12 +32,8 @@ type Config struct {
 // Every problem is reported in one *sdk.ConfigError.
 func ParseConfig(raw json.RawMessage) (Config, error) {
 	var c Config
-	var problems []sdk.FieldError
-	var decodeErr *sdk.ConfigError
-	if err := (&sdk.ConfigureRequest{Config: raw}).DecodeConfig(&c); errors.As(err, &decodeErr) {
-		problems = append(problems, decodeErr.Problems...)
-		_ = json.Unmarshal(raw, &c) // read what can be read, to check the rest too
-	} else if err != nil {
+	problems, err := configcheck.Decode(raw, &c)
+	if err != nil {
 		return c, err
 	}
 	if c.Argon2id.MemoryKiB == 0 {
@@ -52,15 +49,12 @@ func ParseConfig(raw json.RawMessage) (Config, error) {
 		c.MaxConcurrentHashes = runtime.NumCPU()
 	}
 	for _, p := range c.Argon2id.problems() {
-		problems = append(problems, sdk.FieldError{Path: "argon2id." + p.Path, Message: p.Message})
+		problems.Add("argon2id."+p.Path, "%s", p.Message)
 	}
 	if c.MaxConcurrentHashes < 1 {
-		problems = append(problems, sdk.FieldError{Path: "max_concurrent_hashes", Message: "must be > 0"})
+		problems.Add("max_concurrent_hashes", "must be > 0")
 	}
-	if len(problems) > 0 {
-		return c, &sdk.ConfigError{Problems: problems}
-	}
-	return c, nil
+	return c, problems.Err()
 }
 
 // Backend is the password Authenticator. Create it with New; it is ready
