@@ -27,17 +27,20 @@ func identityRoles(roles []string) ([]string, error) {
 	if len(roles) == 0 {
 		return nil, nil
 	}
-	if len(roles) > maxIdentityRoles {
-		return nil, fmt.Errorf("the identity carries %d roles, more than %d", len(roles), maxIdentityRoles)
+	// Repeats are one role, here as in storage.VouchedRoles: a plugin in
+	// another language may send them.
+	out := slices.Clone(roles)
+	slices.Sort(out)
+	out = slices.Compact(out)
+	if len(out) > maxIdentityRoles {
+		return nil, fmt.Errorf("the identity carries %d roles, more than %d", len(out), maxIdentityRoles)
 	}
-	for _, r := range roles {
+	for _, r := range out {
 		if err := checkRoleName(r); err != nil {
 			return nil, err
 		}
 	}
-	out := slices.Clone(roles)
-	slices.Sort(out)
-	return slices.Compact(out), nil
+	return out, nil
 }
 
 func checkRoleName(name string) error {

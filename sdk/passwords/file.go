@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"sync"
 )
 
 // File is a table of password hashes read from a file of "username:hash"
@@ -16,14 +15,17 @@ import (
 // as the costliest bcrypt hash in it. A file that can no longer be read,
 // or holds a line its backend refuses, refuses every check until it is
 // fixed (a backend fails closed): replace the file with a rename rather
-// than rewrite it in place.
+// than rewrite it in place. A file read while it was being rewritten is
+// read again.
 type File struct {
 	path   string
 	verify VerifyFunc
 	accept func(hash string) error
 	pool   *Pool
 
-	mu    sync.Mutex
+	// lock is held while the file is checked and read; a check waits for
+	// it until its context ends.
+	lock  chan struct{}
 	stat  os.FileInfo // of the version read
 	users map[string]string
 	check *Checker
@@ -44,7 +46,7 @@ func NewFile(path string, verify VerifyFunc, accept func(hash string) error, poo
 	if pool == nil {
 		pool = NewPool(0)
 	}
-	return &File{path: path, verify: verify, accept: accept, pool: pool}
+	return &File{path: path, verify: verify, accept: accept, pool: pool, lock: make(chan struct{}, 1)}
 }
 
 // Load reads the file if it changed since it was last read: call it in
@@ -66,9 +68,21 @@ func (f *File) Check(ctx context.Context, username, password string) (bool, erro
 	return check.Check(ctx, hash, found, password)
 }
 
+// MaxBcryptCost is the costliest bcrypt hash a File takes: each step
+// doubles the work, and at 15 a login costs about a second of a core.
+const MaxBcryptCost = 14
+
+// rereads bounds how often load reads a file that changes while it is
+// read before it gives up.
+const rereads = 3
+
 func (f *File) load(ctx context.Context) (map[string]string, *Checker, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+	select {
+	case f.lock <- struct{}{}:
+	case <-ctx.Done():
+		return nil, nil, ctx.Err()
+	}
+	defer func() { <-f.lock }()
 	if f.path == "" {
 		return nil, nil, errors.New("no file named")
 	}
@@ -76,10 +90,10 @@ func (f *File) load(ctx context.Context) (map[string]string, *Checker, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if f.stat != nil && os.SameFile(fi, f.stat) && fi.ModTime().Equal(f.stat.ModTime()) && fi.Size() == f.stat.Size() {
+	if f.stat != nil && sameVersion(fi, f.stat) {
 		return f.users, f.check, nil
 	}
-	data, err := os.ReadFile(f.path)
+	data, fi, err := f.read(fi)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -100,6 +114,9 @@ func (f *File) load(ctx context.Context) (map[string]string, *Checker, error) {
 			return nil, nil, fmt.Errorf("%s, line %d (user %q): %v", f.path, n+1, user, err)
 		}
 		if c, err := BcryptCost(hash); err == nil {
+			if c > MaxBcryptCost {
+				return nil, nil, fmt.Errorf("%s, line %d (user %q): a bcrypt cost of %d makes each login take seconds; rehash with a cost of at most %d", f.path, n+1, user, c, MaxBcryptCost)
+			}
 			cost = max(cost, c)
 		}
 		users[user] = hash
@@ -114,4 +131,35 @@ func (f *File) load(ctx context.Context) (map[string]string, *Checker, error) {
 	}
 	f.stat, f.users, f.check = fi, users, check
 	return users, check, nil
+}
+
+// read reads the file, whose stat was fi, and returns its contents with
+// the stat they go with. A file whose size or time changed while it was
+// read (a tool rewriting it in place) is read again; an empty file is an
+// error, as a file caught between its truncation and its rewrite is.
+func (f *File) read(fi os.FileInfo) ([]byte, os.FileInfo, error) {
+	for range rereads {
+		data, err := os.ReadFile(f.path)
+		if err != nil {
+			return nil, nil, err
+		}
+		after, err := os.Stat(f.path)
+		if err != nil {
+			return nil, nil, err
+		}
+		if sameVersion(fi, after) {
+			if len(data) == 0 {
+				return nil, nil, fmt.Errorf("%s is empty", f.path)
+			}
+			return data, after, nil
+		}
+		fi = after
+	}
+	return nil, nil, fmt.Errorf("%s kept changing while it was read: replace it with a rename", f.path)
+}
+
+// sameVersion reports whether two stats are of the same version of a
+// file: the same file, time and size.
+func sameVersion(a, b os.FileInfo) bool {
+	return os.SameFile(a, b) && a.ModTime().Equal(b.ModTime()) && a.Size() == b.Size()
 }

@@ -88,9 +88,19 @@ type Checker struct {
 	dummy  string
 	pool   *Pool
 
+	// least is half the quickest calibration: a verification of the dummy
+	// that takes less did not do the dummy's work (a verify that returned
+	// early), and is not recorded, so that no request can teach the
+	// Checker that the dummy is cheap and turn the padding off.
+	least time.Duration
+
 	mu    sync.Mutex
 	times []time.Duration // recent verifications of the dummy hash
 	next  int             // where the next time goes in times
+	// late is how much later than asked a wait has been ending, on
+	// average: timers wake late, and a padded answer would otherwise come
+	// that much after an unknown user's, which enough tries can tell.
+	late time.Duration
 }
 
 // NewChecker returns a Checker that verifies with verify, in pool's slots
@@ -112,6 +122,7 @@ func NewChecker(ctx context.Context, verify VerifyFunc, dummy string, pool *Pool
 		}
 		c.record(took)
 	}
+	c.least = slices.Min(c.times) / 2
 	return c, nil
 }
 
@@ -133,21 +144,37 @@ func (c *Checker) Check(ctx context.Context, hash string, found bool, password s
 	var wait time.Duration
 	c.mu.Lock()
 	if !found {
-		c.record(took)
+		if took >= c.least {
+			c.record(took)
+		}
 	} else if took < slices.Min(c.times) {
-		wait = c.times[mrand.IntN(len(c.times))] - took
+		wait = c.times[mrand.IntN(len(c.times))] - took - c.late
 	}
 	c.mu.Unlock()
 	if wait > 0 {
-		t := time.NewTimer(wait)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			return false, ctx.Err()
+		if err := c.sleep(ctx, wait); err != nil {
+			return false, err
 		}
 	}
 	return ok && found, nil
+}
+
+// sleep waits for d, or until ctx ends, and learns how late the wait
+// ended.
+func (c *Checker) sleep(ctx context.Context, d time.Duration) error {
+	start := time.Now()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	late := time.Since(start) - d
+	c.mu.Lock()
+	c.late += (late - c.late) / 8
+	c.mu.Unlock()
+	return nil
 }
 
 // timed verifies password against hash in a slot, and returns how long
@@ -185,15 +212,20 @@ const bcryptMaxPassword = 72
 
 // VerifyBcrypt is a VerifyFunc for bcrypt hashes, with any of the prefixes
 // $2a$, $2b$ and $2y$ (Apache's htpasswd writes $2y$). A password longer
-// than bcrypt reads never matches.
+// than bcrypt reads never matches, after the same work as any other: an
+// answer that came at once would tell a known user from an unknown one.
 func VerifyBcrypt(hash, password string) (bool, error) {
 	if !isBcrypt(hash) {
 		return false, ErrNotBcrypt
 	}
-	if len(password) > bcryptMaxPassword {
-		return false, nil
+	tooLong := len(password) > bcryptMaxPassword
+	if tooLong {
+		password = password[:bcryptMaxPassword]
 	}
 	err := bcrypt.CompareHashAndPassword([]byte(hash), []byte(password))
+	if tooLong && (err == nil || errors.Is(err, bcrypt.ErrMismatchedHashAndPassword)) {
+		return false, nil
+	}
 	if errors.Is(err, bcrypt.ErrMismatchedHashAndPassword) {
 		return false, nil
 	}

@@ -111,12 +111,15 @@ func TestBcryptDummyHasAtLeastTheDefaultCost(t *testing.T) {
 }
 
 // slowVerify takes 20 ms for the hash "slow" and no time for "fast"; the
-// password "right" matches either.
+// password "right" matches either. The password "early" returns at once,
+// as a verify that gives up on a password it cannot take does.
 func slowVerify(hash, password string) (bool, error) {
-	switch hash {
-	case "slow":
+	switch {
+	case password == "early":
+		return false, nil
+	case hash == "slow":
 		time.Sleep(20 * time.Millisecond)
-	case "fast":
+	case hash == "fast":
 	default:
 		return false, errors.New("unknown hash")
 	}
@@ -180,5 +183,47 @@ func TestCheckerPadsCheaperHashes(t *testing.T) {
 func TestNewCheckerRefusesAnUnreadableDummy(t *testing.T) {
 	if _, err := NewChecker(context.Background(), VerifyBcrypt, "not a hash", nil); !errors.Is(err, ErrNotBcrypt) {
 		t.Errorf("NewChecker with a dummy VerifyBcrypt cannot read = %v", err)
+	}
+}
+
+// Unknown users whose verification returns at once (a password the verify
+// gives up on) do not teach the Checker that the dummy is cheap: a cheap
+// hash is still padded after many of them.
+func TestCheckerCannotBeTaughtTheDummyIsCheap(t *testing.T) {
+	ctx := context.Background()
+	c, err := NewChecker(ctx, slowVerify, "slow", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 * window {
+		if _, err := c.Check(ctx, "", false, "early"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := time.Now()
+	if _, err := c.Check(ctx, "fast", true, "wrong"); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took < 20*time.Millisecond {
+		t.Fatalf("a cheap hash answered in %v after %d unknown users that returned at once: the padding was turned off", took, 2*window)
+	}
+}
+
+// A password longer than bcrypt reads costs a whole verification, like any
+// other: VerifyBcrypt of it against a costly hash is not instant (a lower
+// bound the work guarantees, not a speed).
+func TestVerifyBcryptDoesTheWorkForLongPasswords(t *testing.T) {
+	h := bcryptHash(t, "short", 10)
+	start := time.Now()
+	if ok, err := VerifyBcrypt(h, "short"); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	full := time.Since(start)
+	start = time.Now()
+	if ok, err := VerifyBcrypt(h, strings.Repeat("y", 100)); ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	if long := time.Since(start); long < full/4 {
+		t.Fatalf("a 100-byte password took %v, a right one %v: it skipped the work", long, full)
 	}
 }

@@ -13,15 +13,17 @@ import (
 )
 
 // TimingCheck fails a backend whose answer for an unknown user comes
-// measurably sooner than its answer for a known user with a wrong
-// password: the difference tells anyone with a stopwatch which usernames
-// exist. It is a statistical test over many tries, not a timed assertion:
-// it times Tries answers of each kind, interleaved in random order so that
-// whatever else loads the machine loads both alike, and fails when a
-// one-sided Mann-Whitney U test says unknown users answer sooner
-// (p < 0.001) and their median answer is at least 10% sooner. A backend
-// that verifies a dummy hash for unknown users (package sdk/passwords)
-// passes.
+// measurably sooner, or later, than its answer for a known user with a
+// wrong password: either difference tells anyone with a stopwatch which
+// usernames exist. (Sooner is the backend that skips the hash for unknown
+// users; later, the one whose known users have cheaper hashes than the
+// dummy it verifies for unknown ones.) It is a statistical test over many
+// tries, not a timed assertion: it times Tries answers of each kind,
+// interleaved in random order so that whatever else loads the machine
+// loads both alike, and fails when a Mann-Whitney U test says one kind
+// answers sooner (p < 0.0005 in that direction, 0.001 for both) and its
+// median answer is at least 10% sooner. A backend that answers both alike
+// with a passwords.Checker (package sdk/passwords) passes.
 //
 //	func TestUnknownUsersTakeAsLong(t *testing.T) {
 //		sdktest.TimingCheck{
@@ -48,9 +50,9 @@ type TimingCheck struct {
 }
 
 // The thresholds of TimingCheck: how unlikely the difference must be by
-// chance, and how large, to fail a backend.
+// chance in each direction, and how large, to fail a backend.
 const (
-	timingSignificance = 0.001
+	timingSignificance = 0.0005
 	timingEffect       = 0.9
 )
 
@@ -58,28 +60,40 @@ const (
 func (c TimingCheck) Run(t testing.TB) {
 	t.Helper()
 	r := c.measure(t)
-	if r.leaks() {
+	switch {
+	case r.unknownSooner():
 		t.Errorf("unknown users are answered sooner than known users with a wrong password: median %v against %v "+
 			"over %d tries each (one-sided Mann-Whitney p = %.2g): the time of an answer tells which usernames exist; "+
 			"verify a dummy hash as costly as a stored one for unknown users (package sdk/passwords)",
-			r.unknownMedian(), r.knownMedian(), len(r.known), r.p)
-		return
+			r.unknownMedian(), r.knownMedian(), len(r.known), r.pSooner)
+	case r.knownSooner():
+		t.Errorf("known users with a wrong password are answered sooner than unknown users: median %v against %v "+
+			"over %d tries each (one-sided Mann-Whitney p = %.2g): the time of an answer tells which usernames exist; "+
+			"make a cheaper stored hash wait as long as the dummy (passwords.Checker does)",
+			r.knownMedian(), r.unknownMedian(), len(r.known), r.pLater)
+	default:
+		t.Logf("unknown users: median %v; known users with a wrong password: median %v (Mann-Whitney p = %.2g that unknown users are sooner, %.2g that they are later)",
+			r.unknownMedian(), r.knownMedian(), r.pSooner, r.pLater)
 	}
-	t.Logf("unknown users: median %v; known users with a wrong password: median %v (one-sided Mann-Whitney p = %.2g)",
-		r.unknownMedian(), r.knownMedian(), r.p)
 }
 
 // timings are the answer times TimingCheck measured.
 type timings struct {
 	known, unknown []time.Duration
-	p              float64 // that unknown answers are not sooner
+	// pSooner and pLater are the one-sided p-values that unknown users
+	// are answered sooner, and later, than known ones.
+	pSooner, pLater float64
 }
 
 func (r timings) knownMedian() time.Duration   { return medianOf(r.known) }
 func (r timings) unknownMedian() time.Duration { return medianOf(r.unknown) }
 
-func (r timings) leaks() bool {
-	return r.p < timingSignificance && float64(r.unknownMedian()) < timingEffect*float64(r.knownMedian())
+func (r timings) unknownSooner() bool {
+	return r.pSooner < timingSignificance && float64(r.unknownMedian()) < timingEffect*float64(r.knownMedian())
+}
+
+func (r timings) knownSooner() bool {
+	return r.pLater < timingSignificance && float64(r.knownMedian()) < timingEffect*float64(r.unknownMedian())
 }
 
 // timingWarmup answers are not counted: the first calls over a new
@@ -127,7 +141,7 @@ func (c TimingCheck) measure(t testing.TB) timings {
 			r.known = append(r.known, time1(c.Known))
 		}
 	}
-	r.p = soonerP(r.unknown, r.known)
+	r.pSooner, r.pLater = soonerP(r.unknown, r.known), soonerP(r.known, r.unknown)
 	return r
 }
 

@@ -3,6 +3,7 @@ package sdktest
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,11 +15,15 @@ import (
 
 // tableBackend knows one user, alice, by a bcrypt hash. A leaky one
 // abstains at once for anyone else; an honest one verifies a dummy hash
-// of the same cost with a passwords.Checker.
+// of the same cost with a passwords.Checker. One with a costlier dummy
+// verifies it for unknown users but checks alice's cheaper hash without
+// the Checker, so that she is answered sooner.
 type tableBackend struct {
-	hash  string
-	leaky bool
-	check *passwords.Checker
+	hash        string
+	leaky       bool
+	dummyCost   int // 0: alice's
+	check       *passwords.Checker
+	knownDirect bool
 }
 
 func (b *tableBackend) Metadata() sdk.Metadata { return sdk.Metadata{Name: "table", Version: "test"} }
@@ -32,6 +37,9 @@ func (b *tableBackend) Configure(ctx context.Context, req *sdk.ConfigureRequest)
 		return err
 	}
 	// Of alice's cost, below BcryptDummy's floor, to keep the test short.
+	if b.dummyCost != 0 {
+		cost = b.dummyCost
+	}
 	dummy, err := bcrypt.GenerateFromPassword([]byte("nobody knows this"), cost)
 	if err != nil {
 		return err
@@ -46,7 +54,13 @@ func (b *tableBackend) Authenticate(ctx context.Context, req *sdk.AuthenticateRe
 		resp.Abstain(sdk.ReasonInvalidCredentials)
 		return nil
 	}
-	ok, err := b.check.Check(ctx, b.hash, found, req.Password)
+	var ok bool
+	var err error
+	if found && b.knownDirect {
+		ok, err = passwords.VerifyBcrypt(b.hash, req.Password)
+	} else {
+		ok, err = b.check.Check(ctx, b.hash, found, req.Password)
+	}
 	if err != nil {
 		return err
 	}
@@ -87,6 +101,21 @@ func TestTimingCheckFailsALeakyBackend(t *testing.T) {
 	tableCheck(t, true).Run(r)
 	if !r.failed {
 		t.Fatal("TimingCheck passed a backend that abstains at once for unknown users")
+	}
+	t.Log(r.msg)
+}
+
+func TestTimingCheckFailsABackendWhoseKnownUsersAnswerSooner(t *testing.T) {
+	c := tableCheck(t, false)
+	c.New = func() sdk.Plugin {
+		b := tableCheck(t, false).New().(*tableBackend)
+		b.dummyCost, b.knownDirect = 8, true
+		return b
+	}
+	r := &recorder{TB: t}
+	c.Run(r)
+	if !r.failed || !strings.Contains(r.msg, "known users with a wrong password are answered sooner") {
+		t.Fatalf("TimingCheck passed a backend whose known users answer sooner (%q)", r.msg)
 	}
 	t.Log(r.msg)
 }
