@@ -5,12 +5,12 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"os"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -426,9 +426,6 @@ func (s *Settings) groups(c Config, ps *problems) {
 	}
 }
 
-// roleName is the host's rule for a role's name.
-var roleName = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
-
 // roles checks the group-to-roles map: named groups, roles the host can
 // hold, and groups to map from.
 func (s *Settings) roles(c Config, ps *problems) {
@@ -441,28 +438,13 @@ func (s *Settings) roles(c Config, ps *problems) {
 	if s.GroupBase == "" && s.GroupAttribute == "" && c.Groups == (GroupsConfig{}) {
 		ps.Add("roles", "needs groups: say how a user's groups are found (groups.base, or groups.attribute)")
 	}
-	s.Roles = make(map[string][]string, len(c.Roles))
-	all := map[string]bool{}
-	for _, group := range sortedKeys(c.Roles) {
-		roles := c.Roles[group]
-		switch {
-		case strings.TrimSpace(group) == "":
-			ps.Add("roles", "a group's name may not be empty")
-			continue
-		case strings.Contains(group, "="):
+	for _, group := range slices.Sorted(maps.Keys(c.Roles)) {
+		if strings.Contains(group, "=") {
 			checkDN(ps, "roles."+group, group)
 		}
-		if len(roles) == 0 {
-			ps.Add("roles."+group, "must list at least one role (leave the group out to give it none)")
-		}
-		for i, r := range roles {
-			if !roleName.MatchString(r) {
-				ps.Add(fmt.Sprintf("roles.%s[%d]", group, i), "must be a role name the host can hold: 1 to 64 of A-Z, a-z, 0-9, '.', '_' and '-'")
-			}
-			all[r] = true
-		}
-		s.Roles[group] = sortedSet(roles)
 	}
+	var all []string
+	s.Roles, all = configcheck.Roles(ps, "roles", c.Roles)
 	if len(all) > MaxRoles {
 		s.Warnings = append(s.Warnings, fmt.Sprintf("roles names %d distinct roles: a user given more than %d cannot log in (the host refuses the answer)", len(all), MaxRoles))
 	}
@@ -539,22 +521,4 @@ func orDefault(v, def string) string {
 		return def
 	}
 	return v
-}
-
-// sortedKeys returns m's keys, sorted, so that problems come in a stable
-// order.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-// sortedSet returns the distinct values of xs, sorted.
-func sortedSet(xs []string) []string {
-	out := slices.Clone(xs)
-	slices.Sort(out)
-	return slices.Compact(out)
 }

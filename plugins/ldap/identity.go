@@ -3,6 +3,7 @@ package ldap
 import (
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"unicode"
@@ -10,6 +11,7 @@ import (
 
 	goldap "github.com/go-ldap/ldap/v3"
 
+	"github.com/portcullis-auth/portcullis/plugins/internal/configcheck"
 	"github.com/portcullis-auth/portcullis/sdk"
 )
 
@@ -41,7 +43,7 @@ type roleRule struct {
 // case, as the directory compares cn.
 func roleRules(m map[string][]string) ([]roleRule, error) {
 	var rules []roleRule
-	for _, key := range sortedKeys(m) {
+	for _, key := range slices.Sorted(maps.Keys(m)) {
 		r := roleRule{name: key, roles: m[key]}
 		if strings.Contains(key, "=") {
 			dn, err := goldap.ParseDN(key)
@@ -187,7 +189,7 @@ func (b *Backend) rolesOf(groups []group) ([]string, error) {
 			roles = append(roles, r.roles...)
 		}
 	}
-	roles = sortedSet(roles)
+	roles = configcheck.SortedSet(roles)
 	if len(roles) > MaxRoles {
 		return nil, fmt.Errorf("the user's groups give %d roles, more than the %d the host takes from one login", len(roles), MaxRoles)
 	}

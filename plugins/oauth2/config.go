@@ -3,10 +3,10 @@ package oauth2
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -164,7 +164,7 @@ func (s *Settings) endpoints(c Config, ps *problems) {
 	}
 	switch {
 	case c.Issuer != "" && named > 0:
-		for _, path := range sortedKeys(explicit) {
+		for _, path := range slices.Sorted(maps.Keys(explicit)) {
 			if explicit[path] != "" {
 				ps.Add(path, "excludes issuer: name the provider by its issuer (OpenID Connect discovery) or by auth_url, token_url and userinfo_url, not both")
 			}
@@ -174,7 +174,7 @@ func (s *Settings) endpoints(c Config, ps *problems) {
 	case named == 0:
 		ps.Add("issuer", "is required, or else auth_url, token_url and userinfo_url: the provider must be named one way")
 	default:
-		for _, path := range sortedKeys(explicit) {
+		for _, path := range slices.Sorted(maps.Keys(explicit)) {
 			if explicit[path] == "" {
 				ps.Add(path, "is required with the other explicit endpoints (or name an issuer instead)")
 			}
@@ -272,44 +272,8 @@ func (s *Settings) claims(c Config, ps *problems) {
 	}
 }
 
-// roles checks the group-to-roles map: named groups, named roles.
+// roles checks the group-to-roles map: named groups, roles the host can
+// hold.
 func (s *Settings) roles(c Config, ps *problems) {
-	if len(c.Roles) == 0 {
-		return
-	}
-	s.Roles = make(map[string][]string, len(c.Roles))
-	for _, group := range sortedKeys(c.Roles) {
-		roles := c.Roles[group]
-		if group == "" {
-			ps.Add("roles", "a group's name may not be empty")
-			continue
-		}
-		if len(roles) == 0 {
-			ps.Add("roles."+group, "must list at least one local role (leave the group out to give it none)")
-		}
-		for i, r := range roles {
-			if strings.TrimSpace(r) == "" {
-				ps.Add(fmt.Sprintf("roles.%s[%d]", group, i), "a role's name may not be empty")
-			}
-		}
-		s.Roles[group] = sortedSet(roles)
-	}
-}
-
-// sortedKeys returns m's keys, sorted, so that problems come in a stable
-// order.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-// sortedSet returns the distinct values of xs, sorted.
-func sortedSet(xs []string) []string {
-	out := slices.Clone(xs)
-	slices.Sort(out)
-	return slices.Compact(out)
+	s.Roles, _ = configcheck.Roles(ps, "roles", c.Roles)
 }

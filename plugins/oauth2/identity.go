@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 
+	"github.com/portcullis-auth/portcullis/plugins/internal/configcheck"
 	"github.com/portcullis-auth/portcullis/sdk/redirect"
 )
 
@@ -32,7 +33,7 @@ func (s *Settings) identity(issuer, subject string, claims map[string]any) (*red
 		roles = append(roles, s.Roles[g]...)
 	}
 	if len(roles) > 0 {
-		id.Roles = sortedSet(roles)
+		id.Roles = configcheck.SortedSet(roles)
 	}
 	return id, nil
 }

@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -59,4 +61,47 @@ func (p Problems) Err() error {
 		return nil
 	}
 	return &sdk.ConfigError{Problems: p}
+}
+
+// roleName is the host's rule for a role's name
+// (host/storage.ValidateRoleName): a role the host could not hold would
+// fail every login that maps to it, so it is refused when the
+// configuration is read.
+var roleName = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// Roles checks a backend's map of group names to the local roles each
+// gives, at path ("roles"): every group named, every list not empty, every
+// role a name the host can hold. It returns the map with each list sorted
+// and without repeats, and the distinct roles it names, in order.
+func Roles(ps *Problems, path string, m map[string][]string) (map[string][]string, []string) {
+	if len(m) == 0 {
+		return nil, nil
+	}
+	out := make(map[string][]string, len(m))
+	var all []string
+	for _, group := range slices.Sorted(maps.Keys(m)) {
+		roles := m[group]
+		if strings.TrimSpace(group) == "" {
+			ps.Add(path, "a group's name may not be empty")
+			continue
+		}
+		if len(roles) == 0 {
+			ps.Add(path+"."+group, "must list at least one role (leave the group out to give it none)")
+		}
+		for i, r := range roles {
+			if !roleName.MatchString(r) {
+				ps.Add(fmt.Sprintf("%s.%s[%d]", path, group, i), "must be a role name the host can hold: 1 to 64 of A-Z, a-z, 0-9, '.', '_' and '-'")
+			}
+		}
+		out[group] = SortedSet(roles)
+		all = append(all, roles...)
+	}
+	return out, SortedSet(all)
+}
+
+// SortedSet returns the distinct values of xs, sorted.
+func SortedSet(xs []string) []string {
+	out := slices.Clone(xs)
+	slices.Sort(out)
+	return slices.Compact(out)
 }

@@ -3,6 +3,7 @@ package configcheck
 import (
 	"encoding/json"
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/portcullis-auth/portcullis/sdk"
@@ -43,5 +44,39 @@ func TestDecodeKeepsReadingAndWithDropsEchoes(t *testing.T) {
 	}
 	if _, err := Decode(json.RawMessage(`{"name": "b"}`), &c); err != nil || c.Name != "b" {
 		t.Errorf("a valid configuration: %v, name %q", err, c.Name)
+	}
+}
+
+func TestRoles(t *testing.T) {
+	var ps Problems
+	got, all := Roles(&ps, "roles", map[string][]string{
+		"admins":  {"ops", "admin", "ops"},
+		"auditor": {"Audit Team"},
+		"empty":   {},
+		" ":       {"x"},
+	})
+	want := map[string][]string{"admins": {"admin", "ops"}, "auditor": {"Audit Team"}, "empty": nil}
+	for g, roles := range want {
+		if !slices.Equal(got[g], roles) {
+			t.Errorf("roles of %q: %q, want %q", g, got[g], roles)
+		}
+	}
+	if _, ok := got[" "]; ok {
+		t.Error("a group without a name was kept")
+	}
+	if !slices.Equal(all, []string{"Audit Team", "admin", "ops"}) {
+		t.Errorf("all roles: %q", all)
+	}
+	paths := map[string]bool{}
+	for _, p := range ps {
+		paths[p.Path] = true
+	}
+	for _, p := range []string{"roles", "roles.auditor[0]", "roles.empty"} {
+		if !paths[p] {
+			t.Errorf("no problem at %s: %+v", p, ps)
+		}
+	}
+	if len(ps) != 3 {
+		t.Errorf("%d problems, want 3: %+v", len(ps), ps)
 	}
 }
