@@ -103,6 +103,7 @@ func NewRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		authreqCmd(e),
 		deviceCmd(e),
 		devicesCmd(e),
+		sessionsCmd(e),
 		pluginsCmd(e),
 		signalsCmd(e),
 		lockoutCmd(e),

@@ -287,6 +287,26 @@ func (s *Store) ExtendIdle(ctx context.Context, id string, until time.Time, step
 	return res.RowsAffected == 1, nil
 }
 
+// EndSessionsOf ends every live session and token of subject, whether or
+// not it is a user of the users table (an LDAP backend's "ldap:…"
+// subject, say), and returns the ids of the sessions it ended: for an
+// identity the host cannot disable, whose backend is asked only at login.
+func (s *Store) EndSessionsOf(ctx context.Context, subject string) ([]string, error) {
+	if subject == "" {
+		return nil, fmt.Errorf("%w: no subject", sdk.ErrInvalidArgument)
+	}
+	var ended []string
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var err error
+		ended, err = revokeUserSessions(tx, subject)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ending sessions: %w", err)
+	}
+	return ended, nil
+}
+
 // revokeUserSessions ends, in tx, every live session and token of the
 // user with this id, and returns the ids of the sessions it ended.
 func revokeUserSessions(tx *gorm.DB, subject string) ([]string, error) {
