@@ -12,6 +12,7 @@ import (
 
 	"github.com/portcullis-auth/portcullis/plugins/internal/configcheck"
 	"github.com/portcullis-auth/portcullis/sdk"
+	"github.com/portcullis-auth/portcullis/sdk/passwords"
 )
 
 // Version is the backend's version, reported in its metadata.
@@ -63,10 +64,10 @@ type Backend struct {
 	cfg   Config
 	users sdk.Users
 	log   *slog.Logger
-	// slots bounds concurrent hashing: every verification, every new hash
+	// pool bounds concurrent hashing: every verification, every new hash
 	// (a rehash after a legacy login, an admin hash_password), every
 	// measurement.
-	slots chan struct{}
+	pool *passwords.Pool
 	// floor is the time every attempt takes at least (timing.go);
 	// preparing lets one caller at a time learn it.
 	floor     floor
@@ -109,7 +110,7 @@ func (b *Backend) Configure(_ context.Context, req *sdk.ConfigureRequest) error 
 		return err
 	}
 	b.cfg, b.users = cfg, req.Host.Users()
-	b.slots = make(chan struct{}, cfg.MaxConcurrentHashes)
+	b.pool = passwords.NewPool(cfg.MaxConcurrentHashes)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), prepareTimeout)
 		defer cancel()
@@ -158,14 +159,13 @@ func (b *Backend) Authenticate(ctx context.Context, req *sdk.AuthenticateRequest
 
 // inSlot runs f holding one of b's hashing slots.
 func inSlot[T any](ctx context.Context, b *Backend, f func() (T, error)) (T, error) {
-	var zero T
-	select {
-	case b.slots <- struct{}{}:
-	case <-ctx.Done():
-		return zero, ctx.Err()
+	var out T
+	var err error
+	if perr := b.pool.Do(ctx, func() { out, err = f() }); perr != nil {
+		var zero T
+		return zero, perr
 	}
-	defer func() { <-b.slots }()
-	return f()
+	return out, err
 }
 
 // verify checks password against stored in a hashing slot, and returns
@@ -222,7 +222,7 @@ const (
 
 // Admin implements sdk.Admin.
 func (b *Backend) Admin(ctx context.Context, req *sdk.AdminRequest, resp *sdk.AdminResponse) error {
-	if b.slots == nil {
+	if b.pool == nil {
 		return fmt.Errorf("%w: password backend is not configured", sdk.ErrUnavailable)
 	}
 	switch req.Command {

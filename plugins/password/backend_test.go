@@ -110,8 +110,13 @@ func TestEveryAttemptVerifiesAHash(t *testing.T) {
 	if err := b.prepare(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	for range cap(b.slots) {
-		b.slots <- struct{}{}
+	release := make(chan struct{})
+	defer close(release)
+	for range b.pool.Size() {
+		go b.pool.Do(context.Background(), func() { <-release })
+	}
+	for b.pool.InUse() < b.pool.Size() {
+		time.Sleep(time.Millisecond)
 	}
 	for _, username := range []string{"alice", "bob", "nohash", "md5"} {
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)

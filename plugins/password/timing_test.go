@@ -250,7 +250,7 @@ func TestRehashTakesAHashingSlot(t *testing.T) {
 	b := New()
 	var held []int
 	b.newHash = func(password string, p Argon2Params) (string, error) {
-		held = append(held, len(b.slots))
+		held = append(held, b.pool.InUse())
 		return Hash(password, p)
 	}
 	cfg := json.RawMessage(`{"argon2id":{"memory_kib":64,"iterations":1,"parallelism":1},"max_concurrent_hashes":1}`)

@@ -56,6 +56,12 @@ func NewPool(n int) *Pool {
 	return &Pool{slots: make(chan struct{}, n)}
 }
 
+// Size is how many slots the pool has.
+func (p *Pool) Size() int { return cap(p.slots) }
+
+// InUse is how many of its slots are taken now.
+func (p *Pool) InUse() int { return len(p.slots) }
+
 // Do runs f in one of the pool's slots, after waiting for one to be free.
 // It returns ctx's error, without running f, if ctx ends first.
 func (p *Pool) Do(ctx context.Context, f func()) error {

@@ -47,7 +47,10 @@ func TestPoolGivesUpWhenTheContextEnds(t *testing.T) {
 	release := make(chan struct{})
 	go p.Do(context.Background(), func() { <-release })
 	defer close(release)
-	for len(p.slots) == 0 { // until the slot is taken
+	if p.Size() != 1 {
+		t.Fatalf("a pool of 1 has %d slots", p.Size())
+	}
+	for p.InUse() == 0 { // until the slot is taken
 		time.Sleep(time.Millisecond)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
