@@ -5,15 +5,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/portcullis-auth/portcullis/accesstoken"
 	"github.com/portcullis-auth/portcullis/host/storage"
-	"github.com/portcullis-auth/portcullis/host/storage/storagetest"
 	"github.com/portcullis-auth/portcullis/host/tokens"
 	"github.com/portcullis-auth/portcullis/sdk"
 )
@@ -67,19 +64,8 @@ func TestSetAuthzBounds(t *testing.T) {
 // warning is logged without the token.
 func TestTokensCarryAuthorization(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	store := storagetest.Open(t, storage.SQLite, filepath.Join(dir, "p.db"))
-	sealer, err := tokens.LoadKEK("", dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := tokens.OpenKeyRing(ctx, store, sealer, accesstoken.EdDSA, time.Hour, quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var log bytes.Buffer
-	issuer := tokens.NewIssuer(store, keys, tokens.Options{Issuer: "https://auth.example", Audience: "app", AccessTTL: time.Hour,
-		RefreshTTL: time.Hour, MaxLifetime: time.Hour, Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	store, issuer := newTestIssuer(t, func(o *tokens.Options) { o.Logger = slog.New(slog.NewTextHandler(&log, nil)) })
 	alice, err := store.CreateUser(ctx, "alice", "h")
 	if err != nil {
 		t.Fatal(err)

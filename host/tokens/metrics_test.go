@@ -2,33 +2,18 @@ package tokens_test
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/portcullis-auth/portcullis/accesstoken"
 	"github.com/portcullis-auth/portcullis/host/metrics"
-	"github.com/portcullis-auth/portcullis/host/storage"
-	"github.com/portcullis-auth/portcullis/host/storage/storagetest"
 	"github.com/portcullis-auth/portcullis/host/tokens"
 	"github.com/portcullis-auth/portcullis/sdk"
 )
 
 func TestTokensAndRefusalsAreCounted(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	store := storagetest.Open(t, storage.SQLite, filepath.Join(dir, "p.db"))
-	sealer, err := tokens.LoadKEK("", dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := tokens.OpenKeyRing(ctx, store, sealer, accesstoken.EdDSA, time.Hour, quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
 	reg := metrics.New()
-	issuer := tokens.NewIssuer(store, keys, tokens.Options{Issuer: "https://auth.example", Audience: "app", AccessTTL: time.Hour,
-		RefreshTTL: time.Hour, MaxLifetime: time.Hour, Logger: quiet, Metrics: reg})
+	store, issuer := newTestIssuer(t, func(o *tokens.Options) { o.Metrics = reg })
 	issued := reg.Counter("portcullis_tokens_issued_total", "", "kind")
 	refused := reg.Counter("portcullis_token_verification_failures_total", "", "error_type")
 	alice, err := store.CreateUser(ctx, "alice", "h")

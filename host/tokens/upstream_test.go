@@ -4,14 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/portcullis-auth/portcullis/accesstoken"
 	"github.com/portcullis-auth/portcullis/host/storage"
-	"github.com/portcullis-auth/portcullis/host/storage/storagetest"
 	"github.com/portcullis-auth/portcullis/host/tokens"
 	"github.com/portcullis-auth/portcullis/sdk"
 )
@@ -54,24 +51,14 @@ type upstreamFixture struct {
 
 func newUpstreamFixture(t *testing.T, withUpstream bool) upstreamFixture {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	store := storagetest.Open(t, storage.SQLite, filepath.Join(dir, "p.db"))
-	sealer, err := tokens.LoadKEK("", dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := tokens.OpenKeyRing(ctx, store, sealer, accesstoken.EdDSA, time.Hour, quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := upstreamFixture{store: store, upstream: &fakeUpstream{}}
-	opts := tokens.Options{Issuer: "https://auth.example", Audience: "app", AccessTTL: time.Hour, RefreshTTL: time.Hour, MaxLifetime: time.Hour, Logger: quiet}
-	if withUpstream {
-		opts.Upstream = f.upstream
-	}
-	f.issuer = tokens.NewIssuer(store, keys, opts)
-	if f.carol, err = store.CreateUser(ctx, "carol", ""); err != nil {
+	f := upstreamFixture{upstream: &fakeUpstream{}}
+	f.store, f.issuer = newTestIssuer(t, func(o *tokens.Options) {
+		if withUpstream {
+			o.Upstream = f.upstream
+		}
+	})
+	var err error
+	if f.carol, err = f.store.CreateUser(context.Background(), "carol", ""); err != nil {
 		t.Fatal(err)
 	}
 	return f

@@ -3,15 +3,12 @@ package tokens_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/portcullis-auth/portcullis/accesstoken"
 	"github.com/portcullis-auth/portcullis/host/storage"
-	"github.com/portcullis-auth/portcullis/host/storage/storagetest"
 	"github.com/portcullis-auth/portcullis/host/tokens"
 	"github.com/portcullis-auth/portcullis/sdk"
 )
@@ -28,18 +25,7 @@ type vouchedFixture struct {
 func newVouchedFixture(t *testing.T) vouchedFixture {
 	t.Helper()
 	ctx := context.Background()
-	dir := t.TempDir()
-	store := storagetest.Open(t, storage.SQLite, filepath.Join(dir, "p.db"))
-	sealer, err := tokens.LoadKEK("", dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := tokens.OpenKeyRing(ctx, store, sealer, accesstoken.EdDSA, time.Hour, quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	issuer := tokens.NewIssuer(store, keys, tokens.Options{Issuer: "https://auth.example", Audience: "app", AccessTTL: time.Hour,
-		RefreshTTL: time.Hour, MaxLifetime: time.Hour, Logger: quiet})
+	store, issuer := newTestIssuer(t, nil)
 	alice, err := store.CreateUser(ctx, "alice", "h")
 	if err != nil {
 		t.Fatal(err)
