@@ -3,7 +3,6 @@ package oauthflow
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/portcullis-auth/portcullis/host/storage"
@@ -63,13 +62,6 @@ func (s *Service) Refresh(ctx context.Context, sess storage.Session) ([]byte, ti
 		sealed = s.opts.Sealer.SealSecret(label, []byte(resp.RefreshToken))
 	}
 	return sealed, resp.Expiry, nil
-}
-
-// upstreamFailure reports whether a failure type is the provider's or the
-// network's, not a refusal: a status of the provider's, a timeout, or a
-// connection that could not be made.
-func upstreamFailure(t string) bool {
-	return strings.HasPrefix(t, "http_error_") || t == redirect.FailureTimeout || t == redirect.FailureUnreachable
 }
 
 // Interface guard.

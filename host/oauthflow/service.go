@@ -281,6 +281,13 @@ func (s *Service) Callback(ctx context.Context, backend string, q url.Values, br
 		Attributes: map[string]string{"oauth2_backend": backend}}, ReturnTo: flow.ReturnTo, Grant: flow.Grant, Upstream: up}, nil
 }
 
+// upstreamFailure reports whether a failure type is the provider's or the
+// network's, not a refusal: a status of the provider's, a timeout, or a
+// connection that could not be made.
+func upstreamFailure(t string) bool {
+	return strings.HasPrefix(t, "http_error_") || t == redirect.FailureTimeout || t == redirect.FailureUnreachable
+}
+
 func clip(s string, n int) string {
 	s = strings.Map(func(r rune) rune {
 		if r < ' ' || r == 0x7f {
