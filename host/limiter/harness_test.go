@@ -1,7 +1,6 @@
 package limiter
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -28,6 +27,7 @@ import (
 	"github.com/portcullis-auth/portcullis/sdk"
 	"github.com/portcullis-auth/portcullis/sdk/attempts"
 	"github.com/portcullis-auth/portcullis/sdk/signals"
+	"github.com/portcullis-auth/portcullis/testkit/syncbuf"
 )
 
 // The tests drive a Limiter the way the chain does (Check, then End with
@@ -214,22 +214,7 @@ func (r *recorder) all() []emitted {
 }
 
 // logBuffer collects the limiter's log lines as JSON.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
+type logBuffer = syncbuf.Buffer
 
 // password is the password of every test login: it must never show up in
 // a log line, a signal or a record.

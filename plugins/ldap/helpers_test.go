@@ -1,14 +1,12 @@
 package ldap
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"maps"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +15,7 @@ import (
 	"github.com/portcullis-auth/portcullis/sdk"
 	"github.com/portcullis-auth/portcullis/sdk/sdktest"
 	"github.com/portcullis-auth/portcullis/testkit/slapd"
+	"github.com/portcullis-auth/portcullis/testkit/syncbuf"
 )
 
 // The directory's people. alice is in admins and staff, bob in staff,
@@ -129,22 +128,7 @@ func start(t *testing.T, config map[string]any) sdk.Authenticator {
 }
 
 // logBuffer is a plugin log the tests read.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
+type logBuffer = syncbuf.Buffer
 
 // configured returns a backend configured with config in this process,
 // logging into the returned buffer, for tests that look inside it.

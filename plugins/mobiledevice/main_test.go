@@ -1,19 +1,18 @@
 package mobiledevice
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/portcullis-auth/portcullis/sdk"
 	"github.com/portcullis-auth/portcullis/sdk/sdktest"
 	"github.com/portcullis-auth/portcullis/testkit/notrace"
+	"github.com/portcullis-auth/portcullis/testkit/syncbuf"
 )
 
 // TestMain fails the package if its plugins leave a socket behind.
@@ -23,22 +22,7 @@ func TestMain(m *testing.M) { os.Exit(notrace.Run("pcmd-", m.Run)) }
 var t0 = time.Date(2026, 12, 5, 9, 0, 0, 0, time.UTC)
 
 // logBuffer is a plugin log the tests read.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
+type logBuffer = syncbuf.Buffer
 
 // quiet returns a new plugin whose log is dropped.
 func quiet() *Plugin {

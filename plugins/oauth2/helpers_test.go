@@ -1,7 +1,6 @@
 package oauth2
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -9,7 +8,6 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +17,7 @@ import (
 	"github.com/portcullis-auth/portcullis/sdk/redirect"
 	"github.com/portcullis-auth/portcullis/sdk/sdktest"
 	"github.com/portcullis-auth/portcullis/testkit/oidcprovider"
+	"github.com/portcullis-auth/portcullis/testkit/syncbuf"
 )
 
 const (
@@ -38,22 +37,7 @@ var (
 )
 
 // logBuffer is a plugin log the tests read.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
+type logBuffer = syncbuf.Buffer
 
 // rig is a plugin configured against a real OpenID Provider, on a
 // MemoryHost that records signals, with a log the test reads. secrets

@@ -17,6 +17,7 @@ import (
 
 	"github.com/portcullis-auth/portcullis/sdk/authreq"
 	"github.com/portcullis-auth/portcullis/testkit/notrace"
+	"github.com/portcullis-auth/portcullis/testkit/syncbuf"
 )
 
 // TestMain fails the package if its plugins leave a socket behind.
@@ -120,22 +121,7 @@ func (r *receiver) config(extra string) json.RawMessage {
 }
 
 // logBuffer is a plugin log the tests read.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
+type logBuffer = syncbuf.Buffer
 
 // withLog returns a new plugin that logs, at every level, to a buffer.
 func withLog() (*Plugin, *logBuffer) {
