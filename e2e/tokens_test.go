@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -210,6 +211,25 @@ signals:
 	}
 }
 
+// sendForm posts form as application/x-www-form-urlencoded, with hdr.
+func sendForm(t testing.TB, to string, form url.Values, hdr http.Header) response {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, to, strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header = hdr.Clone()
+	if req.Header == nil {
+		req.Header = http.Header{}
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		t.Fatalf("POST %s: %v", to, err)
+	}
+	return readResponse(t, resp)
+}
+
 // decodeFailures lists the error_type of every jwt_decode_failed in the
 // audit file, in order.
 func decodeFailures(t testing.TB, audit string) []string {
@@ -254,8 +274,16 @@ func TestRefreshRotatesAndReuseRevokesTheFamily(t *testing.T) {
 			t.Fatal("an access token of a live session is inactive")
 		}
 	}
-	if in := introspect(t, h, key, third.access); in.body["sub"] != c1["sub"] || in.body["username"] != "alice" || in.body["sid"] != c1["sid"] {
-		t.Errorf("introspection of a live token: %s", in.raw)
+	in := introspect(t, h, key, third.access)
+	if in.body["sub"] != c1["sub"] || in.body["username"] != "alice" || in.body["sid"] != c1["sid"] || in.body["jti"] != c3["jti"] ||
+		in.body["iat"] != c3["iat"] || in.body["exp"] != c3["exp"] || fmt.Sprint(in.body["aud"]) != "[portcullis]" || in.body["iss"] != c3["iss"] {
+		t.Errorf("introspection of a live token: %s; want the token's claims %v", in.raw, c3)
+	}
+	// RFC 7662's form, as an OAuth library sends it, gets the same answer.
+	byForm := sendForm(t, h.url+"/v1/token/introspect", url.Values{"token": {third.access}, "token_type_hint": {"access_token"}},
+		http.Header{"Authorization": {"Bearer " + key}})
+	if byForm.status != 200 || byForm.raw != in.raw {
+		t.Errorf("introspection by form: %d %s; want what JSON got, %s", byForm.status, byForm.raw, in.raw)
 	}
 
 	// Introspection is for access tokens, and for apps.
@@ -283,8 +311,17 @@ func TestRefreshRotatesAndReuseRevokesTheFamily(t *testing.T) {
 	if !active(t, h, key, other.access) {
 		t.Error("revoking one family ended another session of the user")
 	}
-	if r := refresh(t, h, other.refresh); r.status != 200 {
+	r = refresh(t, h, other.refresh)
+	if r.status != 200 {
 		t.Errorf("refreshing the user's other session: %d %s", r.status, r.raw)
+	}
+	// RFC 7009's form revokes it, as an OAuth library sends it.
+	latest := tokensOf(t, r)
+	if r := sendForm(t, h.url+"/v1/token/revoke", url.Values{"token": {latest.refresh}, "token_type_hint": {"refresh_token"}}, nil); r.status != 200 {
+		t.Errorf("revoke by form: %d %s", r.status, r.raw)
+	}
+	if active(t, h, key, latest.access) {
+		t.Error("a session revoked by form is still active")
 	}
 
 	t.Run("concurrent refreshes", func(t *testing.T) {

@@ -3,8 +3,13 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"mime"
 	"net/http"
+	"net/url"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/portcullis-auth/portcullis/accesstoken"
 	"github.com/portcullis-auth/portcullis/host/storage"
@@ -22,9 +27,78 @@ type refreshBody struct {
 	RefreshToken *string `json:"refresh_token"`
 }
 
-type revokeBody struct {
+// tokenBody is the body of POST /v1/token/revoke (RFC 7009) and POST
+// /v1/token/introspect (RFC 7662).
+type tokenBody struct {
 	Token         *string `json:"token"`
 	TokenTypeHint string  `json:"token_type_hint"`
+}
+
+const formType = "application/x-www-form-urlencoded"
+
+// decodeTokenBody reads the body of a revoke or an introspection: JSON,
+// as every endpoint takes it (decodeJSON), or a form, as RFC 7009 and RFC
+// 7662 clients send it. A form is held to the JSON body's rules: token
+// and token_type_hint only, spelled exactly, each at most once, within
+// the same size limit. A form is safe here, though no login takes one:
+// neither endpoint acts on a browser's cookie (a page that can post a
+// token to revoke could revoke it itself), and introspection needs an app
+// key in a header that no form sends.
+func decodeTokenBody(r *http.Request) (tokenBody, error) {
+	var body tokenBody
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch {
+	case err == nil && mt == "application/json":
+		return body, decodeJSON(r, &body)
+	case err == nil && mt == formType:
+	default:
+		return body, &badRequest{status: http.StatusUnsupportedMediaType, code: codeUnsupportedMedia,
+			msg: "the request body must be JSON (Content-Type: application/json) or a form (Content-Type: " + formType + ")"}
+	}
+	raw, err := io.ReadAll(r.Body)
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return body, &badRequest{status: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("request body is larger than %d bytes", tooBig.Limit)}
+	}
+	if err != nil {
+		return body, invalid("reading the request body: %v", err)
+	}
+	seen := map[string]bool{}
+	for _, field := range strings.Split(string(raw), "&") {
+		if field == "" {
+			continue
+		}
+		if strings.Contains(field, ";") {
+			// Some servers split a form at ";" too: one that did would
+			// read other fields than the host.
+			return body, invalid("the request body is not a valid form: fields are separated by &, and a ; is not allowed")
+		}
+		k, v, _ := strings.Cut(field, "=")
+		key, err := url.QueryUnescape(k)
+		if err != nil {
+			return body, invalid("the request body is not a valid form: %v", err)
+		}
+		value, err := url.QueryUnescape(v)
+		if err != nil {
+			return body, invalid("the request body is not a valid form: field %.40q: %v", key, err)
+		}
+		if key != "token" && key != "token_type_hint" {
+			return body, invalid("unknown field %.64q", key)
+		}
+		if seen[key] {
+			return body, invalid("field %q is given twice", key)
+		}
+		seen[key] = true
+		if !utf8.ValidString(value) {
+			return body, invalid("field %q is not UTF-8", key)
+		}
+		if key == "token" {
+			body.Token = &value
+		} else {
+			body.TokenTypeHint = value
+		}
+	}
+	return body, nil
 }
 
 func checkToken(field string, v *string) error {
@@ -81,11 +155,11 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// handleRevoke ends a token's session: POST /v1/token/revoke. As RFC 7009
-// asks, an unknown or already revoked token is answered 200 too.
+// handleRevoke ends a token's session: POST /v1/token/revoke, with a JSON
+// or form body (decodeTokenBody). As RFC 7009 asks, an unknown or already
+// revoked token is answered 200 too.
 func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
-	var body revokeBody
-	err := decodeJSON(r, &body)
+	body, err := decodeTokenBody(r)
 	if err == nil {
 		err = checkToken("token", body.Token)
 	}
@@ -107,18 +181,13 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{})
 }
 
-type introspectBody struct {
-	Token         *string `json:"token"`
-	TokenTypeHint string  `json:"token_type_hint"`
-}
-
 // handleIntrospect answers whether an access token is active (RFC 7662):
-// POST /v1/token/introspect, for apps. A token of a revoked or ended
-// session is inactive even before it expires. A refresh token is never
-// reported active: introspection is for the tokens apps are sent.
+// POST /v1/token/introspect, for apps, with a JSON or form body
+// (decodeTokenBody). A token of a revoked or ended session is inactive
+// even before it expires. A refresh token is never reported active:
+// introspection is for the tokens apps are sent.
 func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request, _ storage.AppKey) {
-	var body introspectBody
-	err := decodeJSON(r, &body)
+	body, err := decodeTokenBody(r)
 	if err == nil && (body.Token == nil || *body.Token == "") {
 		err = invalid("token is required")
 	}

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -114,6 +116,22 @@ func TestIntrospection(t *testing.T) {
 	}
 	if w.Header().Get("Cache-Control") != "no-store" {
 		t.Errorf("Cache-Control = %q", w.Header().Get("Cache-Control"))
+	}
+	// Every claim, as the token has it: times in seconds, aud a list.
+	c, err := (&accesstoken.Verifier{Issuer: "http://127.0.0.1:8700", Audience: "portcullis", Keys: a.issuer.Keys()}).Verify(context.Background(), access)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{
+		"active": true, "sub": c.Subject, "username": "alice", "exp": float64(c.ExpiresAt.Unix()), "iat": float64(c.IssuedAt.Unix()),
+		"nbf": float64(c.NotBefore.Unix()), "iss": "http://127.0.0.1:8700", "aud": []any{"portcullis"}, "jti": c.ID, "sid": c.SessionID,
+		"token_type": "access_token",
+	}
+	if !reflect.DeepEqual(body, want) {
+		t.Errorf("introspect = %v\nwant %v", body, want)
+	}
+	if iat, _ := body["iat"].(float64); time.Since(time.Unix(int64(iat), 0)) > time.Minute || iat > float64(time.Now().Unix()) {
+		t.Errorf("iat = %v, want the login's time", body["iat"])
 	}
 	t.Run("needs an app key", func(t *testing.T) {
 		w := a.do(t, "POST", "/v1/token/introspect", `{"token": "`+access+`"}`)
@@ -328,5 +346,96 @@ func TestLoginClientFromAnApp(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// form sends the body as application/x-www-form-urlencoded.
+func form(r *http.Request) { r.Header.Set("Content-Type", "application/x-www-form-urlencoded") }
+
+// TestRevokeAndIntrospectionTakeForms: POST /v1/token/introspect and POST
+// /v1/token/revoke take the form body RFC 7662 and RFC 7009 clients send,
+// as strictly as their JSON: token and token_type_hint only, spelled
+// exactly, each once, within the body limit. Other media types are still
+// 415, and the login and refresh endpoints still take JSON only
+// (TestJSONEndpointsRefuseOtherContentTypes).
+func TestRevokeAndIntrospectionTakeForms(t *testing.T) {
+	a := newTokenAPI(t, time.Hour)
+	access, refresh := a.login(t)
+	app := func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+a.appKey) }
+
+	byJSON := a.do(t, "POST", "/v1/token/introspect", `{"token": "`+access+`"}`, app)
+	for name, edit := range map[string]func(*http.Request){
+		"form": form,
+		"form with charset": func(r *http.Request) {
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=UTF-8")
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			w := a.do(t, "POST", "/v1/token/introspect", "token="+url.QueryEscape(access)+"&token_type_hint=access_token", app, edit)
+			if w.Code != http.StatusOK || w.Body.String() != byJSON.Body.String() || jsonBody(t, w)["active"] != true {
+				t.Errorf("introspection of a form: %d %s; want what the JSON body gets, %s", w.Code, w.Body, byJSON.Body)
+			}
+		})
+	}
+	if w := a.do(t, "POST", "/v1/token/introspect", "token=garbage", app, form); w.Code != http.StatusOK || w.Body.String() != "{\"active\":false}\n" {
+		t.Errorf("introspection of a garbage token in a form: %d %s", w.Code, w.Body)
+	}
+	if w := a.do(t, "POST", "/v1/token/introspect", "token="+access, form); w.Code != http.StatusUnauthorized || jsonBody(t, w)["error"] != "invalid_client" {
+		t.Errorf("introspection of a form without an app key: %d %s", w.Code, w.Body)
+	}
+
+	big := "token=" + strings.Repeat("A", 64<<10)
+	for _, tt := range []struct {
+		name, body string
+		status     int
+		msg        string
+	}{
+		{"an unknown field", "token=" + access + "&client_id=web", http.StatusBadRequest, `unknown field "client_id"`},
+		{"a field in another case", "Token=" + access, http.StatusBadRequest, `unknown field "Token"`},
+		{"token twice", "token=" + access + "&token=" + refresh, http.StatusBadRequest, `field "token" is given twice`},
+		{"token twice, once empty", "token=&token=" + access, http.StatusBadRequest, `field "token" is given twice`},
+		{"token_type_hint twice", "token=" + access + "&token_type_hint=access_token&token_type_hint=refresh_token", http.StatusBadRequest, `field "token_type_hint" is given twice`},
+		{"a semicolon", "token=" + access + ";token=" + refresh, http.StatusBadRequest, "not a valid form"},
+		{"a bad escape", "token=%zz", http.StatusBadRequest, "not a valid form"},
+		{"no token", "token_type_hint=access_token", http.StatusBadRequest, "token is required"},
+		{"an empty token", "token=", http.StatusBadRequest, "token is required"},
+		{"an empty body", "", http.StatusBadRequest, "token is required"},
+		{"not UTF-8", "token=" + access + "&token_type_hint=%ff", http.StatusBadRequest, `field "token_type_hint" is not UTF-8`},
+		{"over 64 KiB", big, http.StatusRequestEntityTooLarge, "larger than 65536 bytes"},
+	} {
+		for _, path := range []string{"/v1/token/introspect", "/v1/token/revoke"} {
+			t.Run(tt.name+" "+path, func(t *testing.T) {
+				w := a.do(t, "POST", path, tt.body, app, form)
+				body := jsonBody(t, w)
+				want := "invalid_request"
+				if w.Code != tt.status || body["error"] != want || !strings.Contains(body["error_description"].(string), tt.msg) {
+					t.Errorf("%d %s; want %d %s ...%s...", w.Code, w.Body, tt.status, want, tt.msg)
+				}
+			})
+		}
+	}
+	for _, ct := range []string{"text/plain", "multipart/form-data; boundary=x", "", "application/x-www-form-urlencodedx"} {
+		for _, path := range []string{"/v1/token/introspect", "/v1/token/revoke"} {
+			w := a.do(t, "POST", path, "token="+access, app, func(r *http.Request) { r.Header.Set("Content-Type", ct) })
+			body := jsonBody(t, w)
+			if w.Code != http.StatusUnsupportedMediaType || body["error"] != "unsupported_media_type" ||
+				!strings.Contains(body["error_description"].(string), "application/x-www-form-urlencoded") {
+				t.Errorf("POST %s with Content-Type %q: %d %s; want 415 naming JSON and the form", path, ct, w.Code, w.Body)
+			}
+		}
+	}
+
+	// The refused requests changed nothing; a form revoke ends the session.
+	if !a.active(t, access) {
+		t.Fatal("the access token is inactive before the revoke")
+	}
+	if w := a.do(t, "POST", "/v1/token/revoke", "token="+url.QueryEscape(refresh)+"&token_type_hint=refresh_token", form); w.Code != http.StatusOK || w.Body.String() != "{}\n" {
+		t.Fatalf("revoke with a form: %d %s", w.Code, w.Body)
+	}
+	if a.active(t, access) {
+		t.Error("the access token of a session revoked by a form is active")
+	}
+	if w := a.do(t, "POST", "/v1/token/revoke", "token=unknown", form); w.Code != http.StatusOK {
+		t.Errorf("revoke of an unknown token in a form: %d %s; want 200 (RFC 7009)", w.Code, w.Body)
 	}
 }
