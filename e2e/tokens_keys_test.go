@@ -126,7 +126,9 @@ func TestKeyRotationAndTheKeyEncryptionKey(t *testing.T) {
 		t.Error("introspection of a token signed before the rotation, same host: inactive")
 	}
 
-	// After a restart (rather than wait for the 30s reload).
+	// After a restart (rather than wait for the 30s reload, which
+	// host/tokens' TestARunningHostSignsWithARotatedKey covers on a
+	// moved clock).
 	h.kill(syscall.SIGTERM)
 	h = startHostEnv(t, cfg, env...)
 	if r := forwardAuth(t, h, before.access); r.status != 200 {

@@ -31,6 +31,10 @@ type KeyRing struct {
 	sealer    *Sealer
 	log       *slog.Logger
 	accessTTL time.Duration
+	// now is the ring's clock: it decides when the keys are stale and
+	// which keys have retired (time.Now; a test sets another before the
+	// ring is used).
+	now func() time.Time
 
 	mu       sync.RWMutex
 	keys     map[string]accesstoken.Key
@@ -47,7 +51,7 @@ type KeyRing struct {
 // there is none, and a new one (a rotation) when the newest key is of
 // another algorithm than alg.
 func OpenKeyRing(ctx context.Context, store *storage.Store, sealer *Sealer, alg string, accessTTL time.Duration, log *slog.Logger) (*KeyRing, error) {
-	k := &KeyRing{store: store, sealer: sealer, log: log, accessTTL: accessTTL}
+	k := &KeyRing{store: store, sealer: sealer, log: log, accessTTL: accessTTL, now: time.Now}
 	if err := k.reload(ctx); err != nil {
 		return nil, err
 	}
@@ -120,7 +124,8 @@ func CheckKEK(ctx context.Context, store *storage.Store, sealer *Sealer) error {
 
 // reload reads the keys and opens the current one's private key.
 func (k *KeyRing) reload(ctx context.Context) error {
-	rows, err := k.store.SigningKeys(ctx, time.Now())
+	now := k.now()
+	rows, err := k.store.SigningKeys(ctx, now)
 	if err != nil {
 		return err
 	}
@@ -147,7 +152,7 @@ func (k *KeyRing) reload(ctx context.Context) error {
 		}
 	}
 	k.mu.Lock()
-	k.keys, k.ordered, k.current, k.signer, k.loadedAt = keys, rows, current, signer, time.Now()
+	k.keys, k.ordered, k.current, k.signer, k.loadedAt = keys, rows, current, signer, now
 	k.mu.Unlock()
 	return nil
 }
@@ -182,7 +187,7 @@ func openPrivate(sealer *Sealer, rows []storage.SigningKey, kid string) (crypto.
 // than ReloadEvery; callers go on with what they have.
 func (k *KeyRing) refreshIfStale() {
 	k.mu.RLock()
-	stale := time.Since(k.loadedAt) > ReloadEvery
+	stale := k.now().Sub(k.loadedAt) > ReloadEvery
 	k.mu.RUnlock()
 	if !stale || !k.reloading.CompareAndSwap(false, true) {
 		return
@@ -220,9 +225,10 @@ func (k *KeyRing) VerificationKey(ctx context.Context, kid string) (accesstoken.
 		return key, nil
 	}
 	k.mu.Lock()
-	try := time.Since(k.missAt) >= missReloadEvery
+	now := k.now()
+	try := now.Sub(k.missAt) >= missReloadEvery
 	if try {
-		k.missAt = time.Now()
+		k.missAt = now
 	}
 	k.mu.Unlock()
 	if try {
