@@ -3,10 +3,12 @@ package httpapi_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +26,12 @@ import (
 // and forward-auth.
 func sessionAPI(t *testing.T, loginURL string) *api {
 	t.Helper()
+	return sessionAPIWith(t, loginURL, httpapi.Cookie{Name: "pc_session", SameSite: http.SameSiteLaxMode, TrustedOrigins: []string{"https://app.example"}})
+}
+
+// sessionAPIWith is sessionAPI with the session cookie configured by cookie.
+func sessionAPIWith(t *testing.T, loginURL string, cookie httpapi.Cookie) *api {
+	t.Helper()
 	store := storagetest.Open(t, storage.SQLite, storagetest.SQLitePath(t))
 	user, err := store.CreateUser(context.Background(), "alice", "hash")
 	if err != nil {
@@ -36,7 +44,7 @@ func sessionAPI(t *testing.T, loginURL string) *api {
 	a.handler = httpapi.New(httpapi.Options{
 		Chain:  chain.New(slog.New(slog.DiscardHandler), chain.Link{Name: "b0", Authenticator: auth, Timeout: 5 * time.Second}),
 		Tokens: issuer, Issuer: "http://127.0.0.1:8700", Algorithm: accesstoken.EdDSA,
-		Cookie:         httpapi.Cookie{Name: "pc_session", SameSite: http.SameSiteLaxMode, TrustedOrigins: []string{"https://app.example"}},
+		Cookie:         cookie,
 		LoginURL:       loginURL,
 		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
 		Ready:          a.ready, Logger: slog.New(slog.DiscardHandler),
@@ -216,5 +224,104 @@ func TestForwardAuthWithoutLoginURL(t *testing.T) {
 	_ = json.Unmarshal(w.Body.Bytes(), &body)
 	if w.Code != http.StatusUnauthorized || body["error"] != "invalid_token" {
 		t.Fatalf("forward-auth: %d %s", w.Code, w.Body)
+	}
+}
+
+// TestForwardAuthOriginalURL: the login redirect carries the URL the proxy
+// was asked for from a trusted proxy's X-Original-URL (nginx), which wins
+// over X-Forwarded-Proto, -Host and -Uri; only an absolute http(s) URL,
+// and nothing an untrusted peer says.
+func TestForwardAuthOriginalURL(t *testing.T) {
+	a := sessionAPI(t, "https://auth.example/login")
+	const trusted, untrusted = "127.0.0.1:5555", "192.0.2.1:5555"
+	for _, tt := range []struct {
+		name, peer, original string
+		forwarded            bool
+		want                 string // the rd parameter; "" for none
+	}{
+		{"trusted proxy", trusted, "https://app.example/reports?q=1&x=%2F", false, "https://app.example/reports?q=1&x=%2F"},
+		{"trusted proxy, plain http", trusted, "http://app.example/", false, "http://app.example/"},
+		{"trusted proxy, over X-Forwarded-*", trusted, "https://nginx.example/a", true, "https://nginx.example/a"},
+		{"trusted proxy, a relative URL", trusted, "/reports", false, ""},
+		{"trusted proxy, a javascript: URL", trusted, "javascript:alert(1)", false, ""},
+		{"trusted proxy, no host", trusted, "https:///reports", false, ""},
+		{"trusted proxy, not a URL", trusted, "https://app.example/%zz", false, ""},
+		{"untrusted peer", untrusted, "https://app.example/reports", false, ""},
+		{"untrusted peer, with X-Forwarded-*", untrusted, "https://app.example/reports", true, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			w := a.do(t, "GET", "/v1/forward-auth", "", fromPeer(tt.peer), func(r *http.Request) {
+				r.Header.Set("Accept", "text/html")
+				r.Header.Set("X-Original-URL", tt.original)
+				if tt.forwarded {
+					r.Header.Set("X-Forwarded-Proto", "https")
+					r.Header.Set("X-Forwarded-Host", "traefik.example")
+					r.Header.Set("X-Forwarded-Uri", "/b")
+				}
+			})
+			loc, err := url.Parse(w.Header().Get("Location"))
+			if w.Code != http.StatusFound || err != nil || loc.Host != "auth.example" || loc.Path != "/login" {
+				t.Fatalf("forward-auth: %d Location %q; want 302 to the login URL", w.Code, w.Header().Get("Location"))
+			}
+			if got := loc.Query().Get("rd"); got != tt.want || loc.Query().Has("rd") != (tt.want != "") {
+				t.Errorf("rd = %q (present: %v), want %q", got, loc.Query().Has("rd"), tt.want)
+			}
+		})
+	}
+}
+
+// TestSessionCookieAttributes: the cookie a session login sets, and the
+// one a logout clears it with, carry the configured Domain, SameSite and
+// Secure (a clearing cookie without the Domain would not clear a domain
+// cookie), and always Path=/ and HttpOnly.
+func TestSessionCookieAttributes(t *testing.T) {
+	for _, tt := range []struct {
+		cookie httpapi.Cookie
+		want   []string // attributes of both Set-Cookie headers
+		not    []string
+	}{
+		{httpapi.Cookie{Name: "pc_session", SameSite: http.SameSiteLaxMode}, []string{"SameSite=Lax"}, []string{"Domain=", "Secure"}},
+		{httpapi.Cookie{Name: "pc_session", SameSite: http.SameSiteStrictMode}, []string{"SameSite=Strict"}, []string{"Domain=", "Secure"}},
+		{httpapi.Cookie{Name: "pc_session", SameSite: http.SameSiteNoneMode, Secure: true}, []string{"SameSite=None", "Secure"}, []string{"Domain="}},
+		{httpapi.Cookie{Name: "pc_session", Domain: "example.com", SameSite: http.SameSiteLaxMode, Secure: true},
+			[]string{"Domain=example.com", "SameSite=Lax", "Secure"}, nil},
+		{httpapi.Cookie{Name: "__Host-pc", SameSite: http.SameSiteStrictMode, Secure: true}, []string{"SameSite=Strict", "Secure"}, []string{"Domain="}},
+	} {
+		name := fmt.Sprintf("%s domain %q samesite %d secure %v", tt.cookie.Name, tt.cookie.Domain, tt.cookie.SameSite, tt.cookie.Secure)
+		t.Run(name, func(t *testing.T) {
+			a := sessionAPIWith(t, "", tt.cookie)
+			w := a.do(t, "POST", "/v1/session", `{"username": "alice", "password": "s3cret"}`)
+			if w.Code != http.StatusOK {
+				t.Fatalf("session login: %d %s", w.Code, w.Body)
+			}
+			set := w.Header().Values("Set-Cookie")
+			if len(set) != 1 || !strings.HasPrefix(set[0], tt.cookie.Name+"=pcs_") {
+				t.Fatalf("Set-Cookie %q; want one %s cookie", set, tt.cookie.Name)
+			}
+			value := strings.TrimPrefix(strings.SplitN(set[0], ";", 2)[0], tt.cookie.Name+"=")
+			csrf := jsonBody(t, w)["csrf_token"].(string)
+			w = a.do(t, "DELETE", "/v1/session", "", withCookie(&http.Cookie{Name: tt.cookie.Name, Value: value}),
+				func(r *http.Request) { r.Header.Set("X-CSRF-Token", csrf) })
+			if w.Code != http.StatusOK {
+				t.Fatalf("logout: %d %s", w.Code, w.Body)
+			}
+			cleared := w.Header().Values("Set-Cookie")
+			if len(cleared) != 1 || !strings.HasPrefix(cleared[0], tt.cookie.Name+"=;") || !strings.Contains(cleared[0], "Max-Age=0") {
+				t.Fatalf("logout Set-Cookie %q; want %s cleared", cleared, tt.cookie.Name)
+			}
+			for what, header := range map[string]string{"login": set[0], "logout": cleared[0]} {
+				attrs := strings.Split(header, "; ")[1:]
+				for _, want := range append([]string{"Path=/", "HttpOnly"}, tt.want...) {
+					if !slices.Contains(attrs, want) {
+						t.Errorf("%s Set-Cookie %q lacks %s", what, header, want)
+					}
+				}
+				for _, not := range tt.not {
+					if slices.ContainsFunc(attrs, func(a string) bool { return strings.HasPrefix(a, not) }) {
+						t.Errorf("%s Set-Cookie %q has %s", what, header, not)
+					}
+				}
+			}
+		})
 	}
 }
