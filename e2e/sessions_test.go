@@ -3,6 +3,7 @@ package e2e
 import (
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -341,4 +342,91 @@ func TestRefreshFamilyEndsAtItsMaxLifetime(t *testing.T) {
 		t.Errorf("refreshing again: %d", r.status)
 	}
 	t.Logf("%d refreshes before the end", refreshes)
+}
+
+// TestSessionCookieConfig: the sessions block reaches the Set-Cookie a
+// session login answers with, and the one a logout clears the cookie with:
+// the name, cookie_domain, same_site strict or none, and secure (set, or
+// true by default under an https issuer). A cookie browsers would refuse
+// (same_site none without secure) stops the host from starting, naming
+// the setting.
+func TestSessionCookieConfig(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name, yaml, cookie string
+		want, not          []string
+	}{
+		{"strict, a domain, not secure", "sessions: {cookie_name: pc_s, cookie_domain: example.test, same_site: strict}\n",
+			"pc_s", []string{"Domain=example.test", "SameSite=Strict"}, []string{"Secure"}},
+		{"none, secure by the https issuer", "tokens: {issuer: https://auth.example.test}\nsessions: {cookie_name: __Host-pc, same_site: none}\n",
+			"__Host-pc", []string{"SameSite=None", "Secure"}, []string{"Domain="}},
+		{"lax, secure set", "sessions: {cookie_domain: example.test, secure: true}\n",
+			"portcullis_session", []string{"Domain=example.test", "SameSite=Lax", "Secure"}, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			cfg := writeConfig(t, dir, "storage: {driver: sqlite, dsn: ./portcullis.db}\n"+tt.yaml)
+			h := startHost(t, cfg)
+			addUser(t, cfg, nil, "alice", "pw-alice")
+			r := send(t, http.MethodPost, h.url+"/v1/session", credentials("alice", "pw-alice"), nil)
+			set := setCookie(t, r, tt.cookie)
+			if r.status != 200 || set == "" {
+				t.Fatalf("POST /v1/session: %d %q %s", r.status, r.header.Values("Set-Cookie"), r.raw)
+			}
+			value := strings.TrimPrefix(strings.SplitN(set, ";", 2)[0], tt.cookie+"=")
+			cookie := &http.Cookie{Name: tt.cookie, Value: value}
+			if r := sessionStatus(t, h, cookie); r.status != 200 {
+				t.Fatalf("GET /v1/session with the %s cookie: %d %s", tt.cookie, r.status, r.raw)
+			}
+			out := endSession(t, h, cookie, http.Header{"X-Csrf-Token": {r.body["csrf_token"].(string)}})
+			cleared := setCookie(t, out, tt.cookie)
+			if out.status != 200 || !strings.Contains(cleared, "Max-Age=0") {
+				t.Fatalf("DELETE /v1/session: %d %q", out.status, out.header.Values("Set-Cookie"))
+			}
+			for what, header := range map[string]string{"login": set, "logout": cleared} {
+				attrs := strings.Split(header, "; ")[1:]
+				for _, want := range append([]string{"Path=/", "HttpOnly"}, tt.want...) {
+					if !slices.Contains(attrs, want) {
+						t.Errorf("%s Set-Cookie %q lacks %s", what, header, want)
+					}
+				}
+				for _, not := range tt.not {
+					if slices.ContainsFunc(attrs, func(a string) bool { return strings.HasPrefix(a, not) }) {
+						t.Errorf("%s Set-Cookie %q has %s", what, header, not)
+					}
+				}
+			}
+		})
+	}
+	t.Run("same_site none without secure", func(t *testing.T) {
+		t.Parallel()
+		cfg := writeConfig(t, t.TempDir(), "storage: {driver: sqlite, dsn: ./portcullis.db}\nsessions: {same_site: none}\n")
+		h, err := launch(t, cfg)
+		if err == nil {
+			t.Fatal("the host started with sessions.same_site none under an http issuer (no Secure)")
+		}
+		if out := h.output(); !strings.Contains(out, "sessions.same_site") || !strings.Contains(out, "needs sessions.secure: true") {
+			t.Errorf("the refusal does not name sessions.same_site:\n%s", out)
+		}
+	})
+}
+
+// setCookie is the raw Set-Cookie header of the cookie name in r, "" if
+// none; more than one fails t.
+func setCookie(t testing.TB, r response, name string) string {
+	t.Helper()
+	var found []string
+	for _, v := range r.header.Values("Set-Cookie") {
+		if strings.HasPrefix(v, name+"=") {
+			found = append(found, v)
+		}
+	}
+	if len(found) > 1 {
+		t.Fatalf("%d Set-Cookie headers for %s: %q", len(found), name, found)
+	}
+	if len(found) == 0 {
+		return ""
+	}
+	return found[0]
 }

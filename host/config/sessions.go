@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
@@ -63,6 +64,10 @@ func (s *Sessions) validate() []Problem {
 	}
 	if strings.HasPrefix(s.CookieName, "__Host-") && s.CookieDomain != "" {
 		fail("sessions.cookie_domain", "must be empty for a __Host- cookie")
+	} else if s.CookieDomain != "" && (&http.Cookie{Name: "n", Domain: s.CookieDomain}).Valid() != nil {
+		// net/http would drop such a domain from every cookie without a
+		// word, making the cookie the host's alone.
+		fail("sessions.cookie_domain", "must be a domain name such as example.com (no scheme, port or path)")
 	}
 	if strings.HasPrefix(s.CookieName, "__Secure-") || strings.HasPrefix(s.CookieName, "__Host-") {
 		if s.Secure != nil && !*s.Secure {
