@@ -331,17 +331,26 @@ func (l *Limiter) Check(ctx context.Context, req *sdk.AuthenticateRequest) (Verd
 	id := ""                              // made when first needed: a refusal needs none
 	deadline := time.Now().Add(l.maxWait) // a real wait, whatever the rule's clock
 	backoff := 20 * time.Millisecond
-	for locks, waited := 0, false; ; {
-		if !l.rule.NeverLock {
+	var line *waiter // this attempt's place in line on a busy counter
+	defer func() {
+		if line != nil {
+			line.leave()
+		}
+	}()
+	for locks, waited, woken := 0, false, false; ; {
+		// After a wait, a refusal is looked for only if the look below
+		// finds a counter locked: a waiting attempt costs one read a round.
+		if !l.rule.NeverLock && !waited {
 			refused, err := l.refuseIfLocked(ctx, c, req.Client, counters, groups)
 			if err != nil || refused != nil {
 				return Verdict{Refusal: refused}, err
 			}
 		}
 		adm, st, err := storage.Admitted, storage.CounterState{}, error(nil)
-		if waited {
+		if waited && !woken {
 			// Look before trying again: a waiting attempt costs no write
-			// while there is still no room.
+			// while there is still no room. An end here that woke it has
+			// likely made room: it tries at once.
 			adm, st, err = l.store.Look(ctx, counters)
 		}
 		if err == nil && adm == storage.Admitted {
@@ -357,7 +366,7 @@ func (l *Limiter) Check(ctx context.Context, req *sdk.AuthenticateRequest) (Verd
 		case storage.Admitted:
 			return Verdict{Attempt: &Attempt{l: l, id: id, client: c, raw: req.Client, counters: counters}}, nil
 		case storage.Locked:
-			// Locked since the look above: the refusal, in the next round,
+			// Locked since the last look: the refusal, in the next round,
 			// counts and answers it.
 			if locks++; locks < maxAdmissionRounds {
 				waited = false
@@ -365,16 +374,23 @@ func (l *Limiter) Check(ctx context.Context, req *sdk.AuthenticateRequest) (Verd
 			}
 			return Verdict{}, fmt.Errorf("attempt counter %q kept changing between locked and unlocked", st.Key)
 		}
-		// Busy: wait for an attempt in flight on the counter to end here,
-		// or poll for one ending on another host.
+		// Busy: wait in line for an attempt in flight on the counter to
+		// end here; the first in line also polls for one ending on another
+		// host.
 		left := time.Until(deadline)
 		if left <= 0 {
 			l.opts.Logger.Warn("lockout: attempt waited too long for room on a counter; answered try_again", l.masked(c, "backend", l.name)...)
 			return Verdict{Busy: true}, nil
 		}
-		wait := min(backoff, left)
+		if line == nil || line.key != st.Key {
+			if line != nil {
+				line.leave()
+			}
+			line = l.waiters.join(st.Key)
+		}
+		poll := min(backoff, left)
 		backoff = min(2*backoff, maxPoll)
-		if err := l.waiters.wait(ctx, st.Key, wait); err != nil {
+		if woken, err = line.wait(ctx, poll, left); err != nil {
 			return Verdict{}, err
 		}
 		waited = true
