@@ -115,7 +115,13 @@ func Open(ctx context.Context, driver, dsn string) (*Store, error) {
 		s.prepared = newPreparedPool(sqlDB)
 		db.ConnPool, db.Statement.ConnPool = s.prepared, s.prepared
 		// SQLite has one writer; a few connections let reads run beside it.
+		// They are kept: with database/sql's default of two idle
+		// connections, the others were closed when a burst ended and
+		// opened again at the next, each opening costing the files' opens,
+		// the schema's reading and every statement's parse again (on a
+		// busy host, dozens of times a second).
 		sqlDB.SetMaxOpenConns(sqlitePool)
+		sqlDB.SetMaxIdleConns(sqlitePool)
 	} else {
 		// A bounded pool that keeps its connections: without it a burst
 		// opens a connection per query (the idle default is 2) and can
