@@ -54,6 +54,9 @@ type Options struct {
 	Requests int64
 	// Request is one complete request, as Request makes it.
 	Request []byte
+	// PerConn, if set, replaces Request: connection i sends
+	// PerConn[i%len(PerConn)] (each a client of its own, say).
+	PerConn [][]byte
 	// Want is the status every answer should have; any other counts as a
 	// mismatch.
 	Want int
@@ -93,7 +96,11 @@ func Run(ctx context.Context, o Options) Result {
 		}
 		mu.Unlock()
 	}
-	for range max(o.Conns, 1) {
+	for i := range max(o.Conns, 1) {
+		req := o.Request
+		if len(o.PerConn) > 0 {
+			req = o.PerConn[i%len(o.PerConn)]
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -115,7 +122,7 @@ func Run(ctx context.Context, o Options) Result {
 						continue
 					}
 				}
-				status, keep, err := c.roundTrip(o.Request, o.Timeout)
+				status, keep, err := c.roundTrip(req, o.Timeout)
 				switch {
 				case err != nil:
 					fail(err)

@@ -72,6 +72,28 @@ func TestRunCountsEveryRequestOverKeptAliveConnections(t *testing.T) {
 	}
 }
 
+func TestRunSendsEachConnectionItsOwnRequest(t *testing.T) {
+	s := newServer(t, answer(http.StatusOK))
+	var reqs [][]byte
+	for _, u := range []string{"alice", "bob", "carol"} {
+		reqs = append(reqs, Request(s.addr(), "/v1/login", "application/json", []byte(`{"username":"`+u+`"}`)))
+	}
+	// Six connections, each sending one request at a time: every body is
+	// sent, by two connections each.
+	res := Run(context.Background(), Options{Addr: s.addr(), Conns: 6, Requests: 600, Want: http.StatusOK, PerConn: reqs})
+	if res.Matched != 600 || res.FirstErr != nil {
+		t.Fatalf("result %+v, want 600 matched", res)
+	}
+	if len(s.bodies) != 3 {
+		t.Fatalf("server saw %d kinds of request, want 3: %v", len(s.bodies), s.bodies)
+	}
+	for body, n := range s.bodies {
+		if n < 20 {
+			t.Errorf("%q was sent %d times of 600: the connections did not each send their own", body, n)
+		}
+	}
+}
+
 func TestRunReportsOtherStatuses(t *testing.T) {
 	s := newServer(t, func(w http.ResponseWriter, n int64) {
 		if n%10 == 0 {
