@@ -65,6 +65,20 @@ func invalid(format string, args ...any) error {
 	return &badRequest{status: http.StatusBadRequest, msg: fmt.Sprintf(format, args...)}
 }
 
+// readBody reads a request's body, within the limit the server set on
+// it (413 past it).
+func readBody(r *http.Request) ([]byte, error) {
+	raw, err := io.ReadAll(r.Body)
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return nil, &badRequest{status: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("request body is larger than %d bytes", tooBig.Limit)}
+	}
+	if err != nil {
+		return nil, invalid("reading the request body: %v", err)
+	}
+	return raw, nil
+}
+
 // decodeJSON decodes exactly one JSON object into v, a pointer to a struct.
 // strictjson.Check first refuses what encoding/json would resolve silently
 // (a key given twice at any depth, a key in another case than its field's
@@ -81,13 +95,9 @@ func decodeJSON(r *http.Request, v any) error {
 		return &badRequest{status: http.StatusUnsupportedMediaType, code: codeUnsupportedMedia,
 			msg: "the request body must be JSON, sent with Content-Type: application/json"}
 	}
-	raw, err := io.ReadAll(r.Body)
-	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) {
-		return &badRequest{status: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("request body is larger than %d bytes", tooBig.Limit)}
-	}
+	raw, err := readBody(r)
 	if err != nil {
-		return invalid("reading the request body: %v", err)
+		return err
 	}
 	// null would leave v as it is; here it is not an object.
 	if bytes.HasPrefix(bytes.TrimLeft(raw, " \t\r\n"), []byte("null")) {

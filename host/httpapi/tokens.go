@@ -3,11 +3,11 @@ package httpapi
 import (
 	"context"
 	"errors"
-	"fmt"
-	"io"
+	"maps"
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -55,47 +55,30 @@ func decodeTokenBody(r *http.Request) (tokenBody, error) {
 		return body, &badRequest{status: http.StatusUnsupportedMediaType, code: codeUnsupportedMedia,
 			msg: "the request body must be JSON (Content-Type: application/json) or a form (Content-Type: " + formType + ")"}
 	}
-	raw, err := io.ReadAll(r.Body)
-	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) {
-		return body, &badRequest{status: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("request body is larger than %d bytes", tooBig.Limit)}
-	}
+	raw, err := readBody(r)
 	if err != nil {
-		return body, invalid("reading the request body: %v", err)
+		return body, err
 	}
-	seen := map[string]bool{}
-	for _, field := range strings.Split(string(raw), "&") {
-		if field == "" {
-			continue
-		}
-		if strings.Contains(field, ";") {
-			// Some servers split a form at ";" too: one that did would
-			// read other fields than the host.
-			return body, invalid("the request body is not a valid form: fields are separated by &, and a ; is not allowed")
-		}
-		k, v, _ := strings.Cut(field, "=")
-		key, err := url.QueryUnescape(k)
-		if err != nil {
-			return body, invalid("the request body is not a valid form: %v", err)
-		}
-		value, err := url.QueryUnescape(v)
-		if err != nil {
-			return body, invalid("the request body is not a valid form: field %.40q: %v", key, err)
-		}
-		if key != "token" && key != "token_type_hint" {
+	// ParseQuery refuses a ";" between fields: some servers split a form
+	// there too, and one that did would read other fields than the host.
+	form, err := url.ParseQuery(string(raw))
+	if err != nil {
+		return body, invalid("the request body is not a valid form: %v", err)
+	}
+	for _, key := range slices.Sorted(maps.Keys(form)) {
+		values := form[key]
+		switch {
+		case key != "token" && key != "token_type_hint":
 			return body, invalid("unknown field %.64q", key)
-		}
-		if seen[key] {
+		case len(values) > 1:
 			return body, invalid("field %q is given twice", key)
-		}
-		seen[key] = true
-		if !utf8.ValidString(value) {
+		case !utf8.ValidString(values[0]):
 			return body, invalid("field %q is not UTF-8", key)
 		}
 		if key == "token" {
-			body.Token = &value
+			body.Token = &values[0]
 		} else {
-			body.TokenTypeHint = value
+			body.TokenTypeHint = values[0]
 		}
 	}
 	return body, nil
