@@ -130,21 +130,18 @@ type Verifier struct {
 
 // Verify checks raw and returns its claims, or an *Error.
 func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
-	if v.Issuer == "" || v.Audience == "" {
-		// golang-jwt would skip an empty expectation: fail closed.
-		return nil, &Error{Type: ErrUnexpected, err: errors.New("the verifier has no issuer or audience")}
-	}
-	if raw == "" {
-		return nil, &Error{Type: ErrEmptyToken}
-	}
-	if len(raw) > MaxLength {
-		return nil, &Error{Type: ErrMalformed, err: errors.New("too long")}
-	}
+	claims, _, err := v.verify(ctx, raw)
+	return claims, err
+}
+
+// options are the checks of the claims golang-jwt makes for v (times,
+// issuer, audience), as its parser and its validator take them.
+func (v *Verifier) options() []jwt.ParserOption {
 	now := time.Now
 	if v.Now != nil {
 		now = v.Now
 	}
-	parser := jwt.NewParser(
+	return []jwt.ParserOption{
 		jwt.WithValidMethods(Algorithms),
 		jwt.WithIssuer(v.Issuer),
 		jwt.WithAudience(v.Audience),
@@ -153,15 +150,30 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
 		jwt.WithLeeway(v.Leeway),
 		jwt.WithTimeFunc(now),
 		jwt.WithStrictDecoding(),
-	)
+	}
+}
+
+// verify is Verify, also returning the kid of the key that signed raw.
+func (v *Verifier) verify(ctx context.Context, raw string) (*Claims, string, error) {
+	if v.Issuer == "" || v.Audience == "" {
+		// golang-jwt would skip an empty expectation: fail closed.
+		return nil, "", &Error{Type: ErrUnexpected, err: errors.New("the verifier has no issuer or audience")}
+	}
+	if raw == "" {
+		return nil, "", &Error{Type: ErrEmptyToken}
+	}
+	if len(raw) > MaxLength {
+		return nil, "", &Error{Type: ErrMalformed, err: errors.New("too long")}
+	}
 	var refused *Error
+	var kid string
 	claims := new(Claims)
-	_, err := parser.ParseWithClaims(raw, claims, func(t *jwt.Token) (any, error) {
+	_, err := jwt.NewParser(v.options()...).ParseWithClaims(raw, claims, func(t *jwt.Token) (any, error) {
 		if typ, _ := t.Header["typ"].(string); typ != Type && !strings.EqualFold(typ, "application/"+Type) {
 			refused = &Error{Type: ErrTypeMismatch, ActualType: typ}
 			return nil, refused
 		}
-		kid, _ := t.Header["kid"].(string)
+		kid, _ = t.Header["kid"].(string)
 		if kid == "" {
 			refused = &Error{Type: ErrUnknownKey, err: errors.New("no kid")}
 			return nil, refused
@@ -181,36 +193,45 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
 		}
 		return key.Public, nil
 	})
-	switch {
-	case refused != nil:
-		return nil, refused
-	case err == nil:
-	case errors.Is(err, jwt.ErrTokenMalformed):
-		return nil, &Error{Type: ErrMalformed}
-	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
-		// Also an alg outside Algorithms, such as "none" or HS256.
-		return nil, &Error{Type: ErrInvalidSignature}
-	case errors.Is(err, jwt.ErrTokenExpired):
-		return nil, &Error{Type: ErrExpired}
-	case errors.Is(err, jwt.ErrTokenNotValidYet):
-		return nil, &Error{Type: ErrNotYetValid}
-	case errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
-		return nil, &Error{Type: ErrInvalidIssuedAt}
-	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
-		return nil, &Error{Type: ErrInvalidIssuer}
-	case errors.Is(err, jwt.ErrTokenInvalidAudience):
-		return nil, &Error{Type: ErrInvalidAudience}
-	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
-		return nil, &Error{Type: ErrMissingClaim}
-	case errors.Is(err, jwt.ErrTokenUnverifiable), errors.Is(err, jwt.ErrTokenInvalidClaims):
-		return nil, &Error{Type: ErrMalformed}
-	default:
-		return nil, &Error{Type: ErrUnexpected, err: err}
+	if refused != nil {
+		return nil, "", refused
+	}
+	if err := refusal(err); err != nil {
+		return nil, "", err
 	}
 	if claims.Subject == "" || claims.ID == "" || claims.SessionID == "" || claims.IssuedAt == nil || claims.NotBefore == nil {
-		return nil, &Error{Type: ErrMissingClaim}
+		return nil, "", &Error{Type: ErrMissingClaim}
 	}
-	return claims, nil
+	return claims, kid, nil
+}
+
+// refusal words what golang-jwt refused as an *Error; nil for nil.
+func refusal(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, jwt.ErrTokenMalformed):
+		return &Error{Type: ErrMalformed}
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
+		// Also an alg outside Algorithms, such as "none" or HS256.
+		return &Error{Type: ErrInvalidSignature}
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return &Error{Type: ErrExpired}
+	case errors.Is(err, jwt.ErrTokenNotValidYet):
+		return &Error{Type: ErrNotYetValid}
+	case errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+		return &Error{Type: ErrInvalidIssuedAt}
+	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
+		return &Error{Type: ErrInvalidIssuer}
+	case errors.Is(err, jwt.ErrTokenInvalidAudience):
+		return &Error{Type: ErrInvalidAudience}
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
+		return &Error{Type: ErrMissingClaim}
+	case errors.Is(err, jwt.ErrTokenUnverifiable), errors.Is(err, jwt.ErrTokenInvalidClaims):
+		return &Error{Type: ErrMalformed}
+	default:
+		return &Error{Type: ErrUnexpected, err: err}
+	}
 }
 
 // Sign returns claims signed with key (whose algorithm and kid it names),

@@ -150,20 +150,30 @@ func TestVerifyRefuses(t *testing.T) {
 		{"no session", with(func(c *accesstoken.Claims) { c.SessionID = "" }), accesstoken.ErrMissingClaim},
 		{"no subject", with(func(c *accesstoken.Claims) { c.Subject = "" }), accesstoken.ErrMissingClaim},
 	}
+	// The cache refuses each the same way, having accepted the good token.
+	cache := &accesstoken.Cache{Verifier: verifier(keys)}
+	if _, err := cache.Verify(context.Background(), good); err != nil {
+		t.Fatal(err)
+	}
+	verifiers := map[string]func(context.Context, string) (*accesstoken.Claims, error){
+		"verifier": verifier(keys).Verify, "cache": cache.Verify,
+	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := verifier(keys).Verify(context.Background(), tc.token)
-			var refused *accesstoken.Error
-			if !errors.As(err, &refused) || !errors.Is(err, accesstoken.ErrInvalidToken) {
-				t.Fatalf("err = %v, want an *accesstoken.Error", err)
-			}
-			if refused.Type != tc.want {
-				t.Errorf("type = %s, want %s (%v)", refused.Type, tc.want, err)
-			}
-			if tc.token != "" && len(tc.token) > 20 && strings.Contains(err.Error(), tc.token) {
-				t.Error("the error quotes the token")
-			}
-		})
+		for via, verify := range verifiers {
+			t.Run(tc.name+"/"+via, func(t *testing.T) {
+				_, err := verify(context.Background(), tc.token)
+				var refused *accesstoken.Error
+				if !errors.As(err, &refused) || !errors.Is(err, accesstoken.ErrInvalidToken) {
+					t.Fatalf("err = %v, want an *accesstoken.Error", err)
+				}
+				if refused.Type != tc.want {
+					t.Errorf("type = %s, want %s (%v)", refused.Type, tc.want, err)
+				}
+				if tc.token != "" && len(tc.token) > 20 && strings.Contains(err.Error(), tc.token) {
+					t.Error("the error quotes the token")
+				}
+			})
+		}
 	}
 }
 

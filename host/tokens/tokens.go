@@ -113,7 +113,7 @@ type Issuer struct {
 	store    *storage.Store
 	keys     *KeyRing
 	opts     Options
-	verifier *accesstoken.Verifier
+	verifier *accesstoken.Cache // verifies a token's signature once (forward-auth sends one token often)
 	now      func() time.Time
 	issued   *metrics.Counter // by kind: access, refresh
 	refused  *metrics.Counter // by error_type, as in jwt_decode_failed
@@ -143,7 +143,7 @@ func NewIssuer(store *storage.Store, keys *KeyRing, opts Options) *Issuer {
 	}
 	i.issued.Add(0, "access") // written from the start, so that the first token is an increase
 	i.issued.Add(0, Refresh)
-	i.verifier = &accesstoken.Verifier{Issuer: opts.Issuer, Audience: opts.Audience, Keys: keys, Leeway: 5 * time.Second, Now: func() time.Time { return i.now() }}
+	i.verifier = &accesstoken.Cache{Verifier: &accesstoken.Verifier{Issuer: opts.Issuer, Audience: opts.Audience, Keys: keys, Leeway: 5 * time.Second, Now: func() time.Time { return i.now() }}}
 	return i
 }
 
