@@ -1,35 +1,22 @@
 package e2e
 
 import (
-	"bytes"
 	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/portcullis-auth/portcullis/testkit/syncbuf"
 )
 
 // exampleApp is examples/app running as its README says, against a host.
 type exampleApp struct {
 	url string
-	mu  sync.Mutex
-	out bytes.Buffer
-}
-
-func (a *exampleApp) Write(p []byte) (int, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.out.Write(p)
-}
-
-func (a *exampleApp) output() string {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.out.String()
+	out syncbuf.Buffer // what it wrote, stdout and stderr
 }
 
 // startExampleApp builds examples/app and runs it with args (and env)
@@ -41,7 +28,7 @@ func startExampleApp(t *testing.T, env []string, args ...string) *exampleApp {
 	a := &exampleApp{url: "http://" + addr}
 	cmd := exec.Command(bin, append(args, "-addr", addr)...)
 	cmd.Env = environ(env)
-	cmd.Stdout, cmd.Stderr = a, a
+	cmd.Stdout, cmd.Stderr = &a.out, &a.out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -60,15 +47,15 @@ func startExampleApp(t *testing.T, env []string, args ...string) *exampleApp {
 		}
 		select {
 		case <-exited:
-			t.Fatalf("the example app exited:\n%s", a.output())
+			t.Fatalf("the example app exited:\n%s", a.out.String())
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the example app did not answer within 30s:\n%s", a.output())
+			t.Fatalf("the example app did not answer within 30s:\n%s", a.out.String())
 		}
 	}
-	if want := "listening on " + addr + ", accepting tokens of "; !strings.Contains(a.output(), want) {
-		t.Errorf("the example app's first line is not the README's %q...:\n%s", want, a.output())
+	if want := "listening on " + addr + ", accepting tokens of "; !strings.Contains(a.out.String(), want) {
+		t.Errorf("the example app's first line is not the README's %q...:\n%s", want, a.out.String())
 	}
 	return a
 }
