@@ -20,23 +20,29 @@ const (
 	plantedIP       = "198.51.100.77"
 )
 
-// startTracedHost runs a host on the default chain [lockout, local
+// startTracedHost runs a host on the default-style chain [lockout, local
 // (password)] that exports its spans, and its plugins', to rcv over
 // protocol (grpc or http), trusting trusted as its proxies, with the
-// user zelda.
+// user zelda. Her hash is made with fewer argon2id passes than the
+// backend is configured with, so her login upgrades it: a call back from
+// the plugin to the host (SetPasswordHash) while it authenticates.
 func startTracedHost(t *testing.T, rcv *otlpReceiver, protocol, trusted string) *host {
 	t.Helper()
 	endpoint := rcv.httpURL
 	if protocol == "grpc" {
 		endpoint = rcv.grpcURL
 	}
-	cfg := writeConfig(t, t.TempDir(), fmt.Sprintf(`storage: {driver: sqlite, dsn: ./portcullis.db}
+	dir := t.TempDir()
+	common := fmt.Sprintf(`storage: {driver: sqlite, dsn: ./portcullis.db}
 trusted_proxies: [%s]
 telemetry: {otlp_endpoint: %q, protocol: %s, insecure: true}
-`, trusted, endpoint, protocol))
-	h := startHost(t, cfg)
-	mustRun(t, cfg, plantedPassword+"\n", "users", "add", plantedUser, "--password-stdin")
-	return h
+`, trusted, endpoint, protocol)
+	mustRun(t, writeConfig(t, dir, common), plantedPassword+"\n", "users", "add", plantedUser, "--password-stdin")
+	cfg := writeConfig(t, dir, common+`backends:
+  - {name: lockout, plugin: lockout, config: {cooloff: 30m, lockout_parameters: [{group: [username, ip_address], failure_limit: 5}]}}
+  - {name: local, plugin: password, config: {argon2id: {memory_kib: 19456, iterations: 3, parallelism: 1}}}
+`)
+	return startHost(t, cfg)
 }
 
 // tracedLogin logs zelda in, speaking for the end user at plantedIP, with
@@ -148,17 +154,23 @@ func loginTrace(t *testing.T, spans []receivedSpan) receivedSpan {
 		t.Errorf("the plugin's Authenticate span has parent %+v; want the host's client span under portcullis.backend local", caller)
 	}
 
-	// Plugin → host: the host's services, called by the plugin while it
-	// authenticates, serve inside the same trace, under the plugin's span.
-	lookup := find("host server span of LookupUser", func(s receivedSpan) bool {
-		return s.Service == "portcullis" && s.Kind == tracepb.Span_SPAN_KIND_SERVER && strings.HasSuffix(s.Name, "HostServices/LookupUser")
+	// The user's row is read by the host, before the call, in a storage
+	// span under the link's span: the plugin is sent it with the call.
+	find("storage span of the user's lookup under portcullis.backend local", func(s receivedSpan) bool {
+		return strings.HasPrefix(s.Name, "portcullis.storage ") && s.ParentID == local.SpanID && s.Attrs["db.system.name"] == "sqlite"
 	})
-	if chain := ancestors(lookup); len(chain) < 2 || !strings.HasPrefix(chain[0], "portcullis-plugin-local/") || !strings.HasSuffix(chain[1], "Authenticator/Authenticate") {
-		t.Errorf("the host's LookupUser span has ancestors %q; want the plugin's client span under its Authenticate", chain)
+	// Plugin → host: the host's services, called by the plugin while it
+	// authenticates (upgrading zelda's hash), serve inside the same trace,
+	// under the plugin's span.
+	upgrade := find("host server span of SetPasswordHash", func(s receivedSpan) bool {
+		return s.Service == "portcullis" && s.Kind == tracepb.Span_SPAN_KIND_SERVER && strings.HasSuffix(s.Name, "HostServices/SetPasswordHash")
+	})
+	if chain := ancestors(upgrade); len(chain) < 2 || !strings.HasPrefix(chain[0], "portcullis-plugin-local/") || !strings.HasSuffix(chain[1], "Authenticator/Authenticate") {
+		t.Errorf("the host's SetPasswordHash span has ancestors %q; want the plugin's client span under its Authenticate", chain)
 	}
-	// ... and the user's row is read in a storage span under it.
-	find("storage span under LookupUser", func(s receivedSpan) bool {
-		return strings.HasPrefix(s.Name, "portcullis.storage ") && s.ParentID == lookup.SpanID && s.Attrs["db.system.name"] == "sqlite"
+	// ... and the hash is written in a storage span under it.
+	find("storage span under SetPasswordHash", func(s receivedSpan) bool {
+		return strings.HasPrefix(s.Name, "portcullis.storage ") && s.ParentID == upgrade.SpanID && s.Attrs["db.system.name"] == "sqlite"
 	})
 	// The lockout's admission runs statements under its link's span.
 	find("storage span under the lockout", func(s receivedSpan) bool {

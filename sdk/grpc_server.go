@@ -143,6 +143,9 @@ func (s *authenticatorServer) Authenticate(ctx context.Context, req *pb.Authenti
 		Client:      Client{IP: req.GetClient().GetIp(), UserAgent: req.GetClient().GetUserAgent()},
 		Path:        req.GetPath(),
 	}
+	if u := req.GetUser(); u != nil {
+		ctx = withLookedUp(ctx, req.GetUsername(), u)
+	}
 	var out AuthenticateResponse
 	if err := s.impl.Authenticate(ctx, in, &out); err != nil {
 		return nil, errwire.ToStatus(err)

@@ -7,7 +7,10 @@ import (
 
 // Host is the set of services the host offers a plugin. It is handed to
 // Configure and is safe for concurrent use. Each call crosses the process
-// boundary: keep them off paths that can do without.
+// boundary: keep them off paths that can do without. (One is spared: a
+// backend granted password_hashes:read is sent the user each login names
+// with the Authenticate call, and its LookupUser of that username with the
+// call's context is answered from it.)
 //
 // A plugin gets only what it needs (least privilege):
 //   - Storage is always the plugin instance's own namespace.

@@ -51,12 +51,37 @@ func (h *hostClient) LookupUser(ctx context.Context, username string) (User, err
 	if err := checkText("username", username); err != nil {
 		return User{}, err
 	}
+	if l, ok := ctx.Value(lookedUpKey{}).(*lookedUp); ok && l.username == username {
+		if !l.user.GetFound() {
+			return User{}, fmt.Errorf("user %q: %w", username, ErrNotFound)
+		}
+		return userFromProto(l.user.GetUser()), nil
+	}
 	resp, err := h.c.LookupUser(ctx, &pb.LookupUserRequest{Username: username})
 	if err != nil {
 		return User{}, errwire.FromStatus(err)
 	}
-	u := resp.GetUser()
-	return User{ID: u.GetId(), Username: u.GetUsername(), PasswordHash: u.GetPasswordHash(), Disabled: u.GetDisabled()}, nil
+	return userFromProto(resp.GetUser()), nil
+}
+
+func userFromProto(u *pb.User) User {
+	return User{ID: u.GetId(), Username: u.GetUsername(), PasswordHash: u.GetPasswordHash(), Disabled: u.GetDisabled()}
+}
+
+// lookedUp is the user an Authenticate call's username names, as the host
+// looked it up for this plugin before the call (pb.AuthenticateRequest's
+// user). LookupUser answers a lookup of exactly that username, made with
+// the call's context, from it instead of calling the host back: the
+// password backend's one call back per login.
+type lookedUp struct {
+	username string
+	user     *pb.UserLookup
+}
+
+type lookedUpKey struct{}
+
+func withLookedUp(ctx context.Context, username string, user *pb.UserLookup) context.Context {
+	return context.WithValue(ctx, lookedUpKey{}, &lookedUp{username: username, user: user})
 }
 
 func (h *hostClient) SetPasswordHash(ctx context.Context, userID, oldHash, newHash string) error {
@@ -82,7 +107,7 @@ func (h *hostClient) ListUsers(ctx context.Context, afterID string, limit int) (
 	}
 	users := make([]User, len(resp.GetUsers()))
 	for i, u := range resp.GetUsers() {
-		users[i] = User{ID: u.GetId(), Username: u.GetUsername(), PasswordHash: u.GetPasswordHash(), Disabled: u.GetDisabled()}
+		users[i] = userFromProto(u)
 	}
 	return users, nil
 }

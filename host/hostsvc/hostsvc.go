@@ -72,6 +72,12 @@ func (s *Services) Declare(authenticator bool, emits []string) {
 
 func (s *Services) granted(g string) bool { return slices.Contains(s.grants, g) }
 
+// PrefetchesUsers implements hostside.UserPrefetcher: a backend granted
+// password_hashes:read, which looks up the user of each login to check
+// its password, is sent that user with the Authenticate call instead of
+// calling back for it.
+func (s *Services) PrefetchesUsers() bool { return s.granted(GrantReadPasswordHashes) }
+
 func (s *Services) Users() sdk.Users     { return users{s} }
 func (s *Services) Storage() sdk.Storage { return s.store.KV(s.instance) }
 func (s *Services) Signals() sdk.Emitter { return emitter{s} }

@@ -10,6 +10,7 @@ import (
 	"github.com/portcullis-auth/portcullis/host/hostsvc"
 	"github.com/portcullis-auth/portcullis/host/storage"
 	"github.com/portcullis-auth/portcullis/sdk"
+	"github.com/portcullis-auth/portcullis/sdk/hostside"
 	"github.com/portcullis-auth/portcullis/sdk/sdktest"
 )
 
@@ -220,5 +221,25 @@ func testStorageIsTheInstances(t *testing.T, db database) {
 	slices.Sort(own)
 	if got, want := keys(t, a, ""), strings.Join(own, ","); got != want {
 		t.Errorf("a lists %s, want its own keys %s", got, want)
+	}
+}
+
+// Only a backend granted password_hashes:read is sent the user of each
+// login with the Authenticate call (hostside.UserPrefetcher): anyone else
+// learns no more than its own LookupUser would tell it.
+func TestPrefetchOnlyWithTheReadGrant(t *testing.T) {
+	var _ hostside.UserPrefetcher = (*hostsvc.Services)(nil)
+	for _, tt := range []struct {
+		grants []string
+		want   bool
+	}{
+		{nil, false},
+		{[]string{hostsvc.GrantWritePasswordHashes}, false},
+		{[]string{hostsvc.GrantReadPasswordHashes}, true},
+		{[]string{hostsvc.GrantReadPasswordHashes, hostsvc.GrantWritePasswordHashes}, true},
+	} {
+		if got := hostsvc.New(nil, "b", nil, tt.grants).PrefetchesUsers(); got != tt.want {
+			t.Errorf("grants %q: PrefetchesUsers() = %v; want %v", tt.grants, got, tt.want)
+		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"unicode/utf8"
 
 	goplugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
@@ -185,8 +186,26 @@ func (r *Remote) Configure(ctx context.Context, instance string, config json.Raw
 	return errwire.FromStatus(err)
 }
 
-// Authenticator returns the plugin's Authenticator.
-func (r *Remote) Authenticator() sdk.Authenticator { return authenticatorClient{r.auth} }
+// UserPrefetcher is implemented by a host (sdk.Host) that may send a
+// plugin, with each Authenticate call, the user the call's username names,
+// looked up through its own Users as the plugin would look it up: the SDK
+// then answers the plugin's LookupUser of that username from it, without a
+// call back across the process boundary.
+type UserPrefetcher interface {
+	// PrefetchesUsers reports whether the host sends the plugin its users.
+	PrefetchesUsers() bool
+}
+
+// Authenticator returns the plugin's Authenticator. If the host is a
+// UserPrefetcher that prefetches users, each call carries the user its
+// username names.
+func (r *Remote) Authenticator() sdk.Authenticator {
+	a := authenticatorClient{c: r.auth}
+	if p, ok := r.host.(UserPrefetcher); ok && p.PrefetchesUsers() {
+		a.users = r.host.Users()
+	}
+	return a
+}
 
 // OutcomeObserver returns the plugin's OutcomeObserver.
 func (r *Remote) OutcomeObserver() sdk.OutcomeObserver { return observerClient{r.observer} }
@@ -249,7 +268,29 @@ func ruleFromProto(p *pb.AttemptRuleResponse) (attempts.Rule, error) {
 	return r, nil
 }
 
-type authenticatorClient struct{ c pb.AuthenticatorClient }
+type authenticatorClient struct {
+	c pb.AuthenticatorClient
+	// users, when not nil, looks up the user each call names, to send it
+	// with the call.
+	users sdk.Users
+}
+
+// lookUp is the user username names, to send with an Authenticate call,
+// or nil to send none: when the host sends no users, or the lookup failed
+// (the plugin's own lookup then meets the failure itself).
+func (a authenticatorClient) lookUp(ctx context.Context, username string) *pb.UserLookup {
+	if a.users == nil || !utf8.ValidString(username) {
+		return nil
+	}
+	u, err := a.users.LookupUser(ctx, username)
+	switch {
+	case err == nil:
+		return &pb.UserLookup{Found: true, User: &pb.User{Id: u.ID, Username: u.Username, PasswordHash: u.PasswordHash, Disabled: u.Disabled}}
+	case errors.Is(err, sdk.ErrNotFound):
+		return &pb.UserLookup{}
+	}
+	return nil
+}
 
 // ErrNoDecision is returned when a plugin answers without a valid decision
 // (an identity without a subject, an empty answer judged valid); the host
@@ -264,6 +305,7 @@ func (a authenticatorClient) Authenticate(ctx context.Context, req *sdk.Authenti
 		Credentials: req.Credentials,
 		Client:      &pb.Client{Ip: req.Client.IP, UserAgent: req.Client.UserAgent},
 		Path:        req.Path,
+		User:        a.lookUp(ctx, req.Username),
 	})
 	if err != nil {
 		return errwire.FromStatus(err)

@@ -519,13 +519,19 @@ func (x *Client) GetUserAgent() string {
 }
 
 type AuthenticateRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	RequestId     string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
-	Username      string                 `protobuf:"bytes,2,opt,name=username,proto3" json:"username,omitempty"`
-	Password      string                 `protobuf:"bytes,3,opt,name=password,proto3" json:"password,omitempty"`
-	Credentials   map[string]string      `protobuf:"bytes,4,rep,name=credentials,proto3" json:"credentials,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	Client        *Client                `protobuf:"bytes,5,opt,name=client,proto3" json:"client,omitempty"`
-	Path          string                 `protobuf:"bytes,6,opt,name=path,proto3" json:"path,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	RequestId   string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	Username    string                 `protobuf:"bytes,2,opt,name=username,proto3" json:"username,omitempty"`
+	Password    string                 `protobuf:"bytes,3,opt,name=password,proto3" json:"password,omitempty"`
+	Credentials map[string]string      `protobuf:"bytes,4,rep,name=credentials,proto3" json:"credentials,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Client      *Client                `protobuf:"bytes,5,opt,name=client,proto3" json:"client,omitempty"`
+	Path        string                 `protobuf:"bytes,6,opt,name=path,proto3" json:"path,omitempty"`
+	// The user the username names, as HostServices.LookupUser would return
+	// it to this plugin, sent by a host that looks it up before the call (for
+	// a backend granted password_hashes:read): the SDK answers the plugin's
+	// LookupUser of exactly this username from it, without calling back.
+	// Unset when the host did not look it up.
+	User          *UserLookup `protobuf:"bytes,7,opt,name=user,proto3" json:"user,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -602,6 +608,67 @@ func (x *AuthenticateRequest) GetPath() string {
 	return ""
 }
 
+func (x *AuthenticateRequest) GetUser() *UserLookup {
+	if x != nil {
+		return x.User
+	}
+	return nil
+}
+
+// UserLookup is the answer to a lookup of one username.
+type UserLookup struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// False: no user has the username (LookupUser's ErrNotFound).
+	Found         bool  `protobuf:"varint,1,opt,name=found,proto3" json:"found,omitempty"`
+	User          *User `protobuf:"bytes,2,opt,name=user,proto3" json:"user,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UserLookup) Reset() {
+	*x = UserLookup{}
+	mi := &file_plugin_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UserLookup) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UserLookup) ProtoMessage() {}
+
+func (x *UserLookup) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UserLookup.ProtoReflect.Descriptor instead.
+func (*UserLookup) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *UserLookup) GetFound() bool {
+	if x != nil {
+		return x.Found
+	}
+	return false
+}
+
+func (x *UserLookup) GetUser() *User {
+	if x != nil {
+		return x.User
+	}
+	return nil
+}
+
 type Identity struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	Subject    string                 `protobuf:"bytes,1,opt,name=subject,proto3" json:"subject,omitempty"`
@@ -617,7 +684,7 @@ type Identity struct {
 
 func (x *Identity) Reset() {
 	*x = Identity{}
-	mi := &file_plugin_proto_msgTypes[7]
+	mi := &file_plugin_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -629,7 +696,7 @@ func (x *Identity) String() string {
 func (*Identity) ProtoMessage() {}
 
 func (x *Identity) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[7]
+	mi := &file_plugin_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -642,7 +709,7 @@ func (x *Identity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Identity.ProtoReflect.Descriptor instead.
 func (*Identity) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{7}
+	return file_plugin_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Identity) GetSubject() string {
@@ -693,7 +760,7 @@ type AuthenticateResponse struct {
 
 func (x *AuthenticateResponse) Reset() {
 	*x = AuthenticateResponse{}
-	mi := &file_plugin_proto_msgTypes[8]
+	mi := &file_plugin_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -705,7 +772,7 @@ func (x *AuthenticateResponse) String() string {
 func (*AuthenticateResponse) ProtoMessage() {}
 
 func (x *AuthenticateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[8]
+	mi := &file_plugin_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -718,7 +785,7 @@ func (x *AuthenticateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthenticateResponse.ProtoReflect.Descriptor instead.
 func (*AuthenticateResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{8}
+	return file_plugin_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *AuthenticateResponse) GetDecision() Decision {
@@ -796,7 +863,7 @@ type LoginEndedRequest struct {
 
 func (x *LoginEndedRequest) Reset() {
 	*x = LoginEndedRequest{}
-	mi := &file_plugin_proto_msgTypes[9]
+	mi := &file_plugin_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -808,7 +875,7 @@ func (x *LoginEndedRequest) String() string {
 func (*LoginEndedRequest) ProtoMessage() {}
 
 func (x *LoginEndedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[9]
+	mi := &file_plugin_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -821,7 +888,7 @@ func (x *LoginEndedRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoginEndedRequest.ProtoReflect.Descriptor instead.
 func (*LoginEndedRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{9}
+	return file_plugin_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *LoginEndedRequest) GetRequestId() string {
@@ -888,7 +955,7 @@ type LoginEndedResponse struct {
 
 func (x *LoginEndedResponse) Reset() {
 	*x = LoginEndedResponse{}
-	mi := &file_plugin_proto_msgTypes[10]
+	mi := &file_plugin_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -900,7 +967,7 @@ func (x *LoginEndedResponse) String() string {
 func (*LoginEndedResponse) ProtoMessage() {}
 
 func (x *LoginEndedResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[10]
+	mi := &file_plugin_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -913,7 +980,7 @@ func (x *LoginEndedResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoginEndedResponse.ProtoReflect.Descriptor instead.
 func (*LoginEndedResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{10}
+	return file_plugin_proto_rawDescGZIP(), []int{11}
 }
 
 type AttemptRuleRequest struct {
@@ -924,7 +991,7 @@ type AttemptRuleRequest struct {
 
 func (x *AttemptRuleRequest) Reset() {
 	*x = AttemptRuleRequest{}
-	mi := &file_plugin_proto_msgTypes[11]
+	mi := &file_plugin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -936,7 +1003,7 @@ func (x *AttemptRuleRequest) String() string {
 func (*AttemptRuleRequest) ProtoMessage() {}
 
 func (x *AttemptRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[11]
+	mi := &file_plugin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -949,7 +1016,7 @@ func (x *AttemptRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttemptRuleRequest.ProtoReflect.Descriptor instead.
 func (*AttemptRuleRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{11}
+	return file_plugin_proto_rawDescGZIP(), []int{12}
 }
 
 type AttemptTier struct {
@@ -963,7 +1030,7 @@ type AttemptTier struct {
 
 func (x *AttemptTier) Reset() {
 	*x = AttemptTier{}
-	mi := &file_plugin_proto_msgTypes[12]
+	mi := &file_plugin_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -975,7 +1042,7 @@ func (x *AttemptTier) String() string {
 func (*AttemptTier) ProtoMessage() {}
 
 func (x *AttemptTier) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[12]
+	mi := &file_plugin_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -988,7 +1055,7 @@ func (x *AttemptTier) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttemptTier.ProtoReflect.Descriptor instead.
 func (*AttemptTier) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{12}
+	return file_plugin_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *AttemptTier) GetFailures() int32 {
@@ -1020,7 +1087,7 @@ type AttemptCounter struct {
 
 func (x *AttemptCounter) Reset() {
 	*x = AttemptCounter{}
-	mi := &file_plugin_proto_msgTypes[13]
+	mi := &file_plugin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1032,7 +1099,7 @@ func (x *AttemptCounter) String() string {
 func (*AttemptCounter) ProtoMessage() {}
 
 func (x *AttemptCounter) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[13]
+	mi := &file_plugin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1045,7 +1112,7 @@ func (x *AttemptCounter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttemptCounter.ProtoReflect.Descriptor instead.
 func (*AttemptCounter) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{13}
+	return file_plugin_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *AttemptCounter) GetFields() []string {
@@ -1097,7 +1164,7 @@ type AttemptRuleResponse struct {
 
 func (x *AttemptRuleResponse) Reset() {
 	*x = AttemptRuleResponse{}
-	mi := &file_plugin_proto_msgTypes[14]
+	mi := &file_plugin_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1109,7 +1176,7 @@ func (x *AttemptRuleResponse) String() string {
 func (*AttemptRuleResponse) ProtoMessage() {}
 
 func (x *AttemptRuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[14]
+	mi := &file_plugin_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1122,7 +1189,7 @@ func (x *AttemptRuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttemptRuleResponse.ProtoReflect.Descriptor instead.
 func (*AttemptRuleResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{14}
+	return file_plugin_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *AttemptRuleResponse) GetCounters() []*AttemptCounter {
@@ -1229,7 +1296,7 @@ type AdminRequest struct {
 
 func (x *AdminRequest) Reset() {
 	*x = AdminRequest{}
-	mi := &file_plugin_proto_msgTypes[15]
+	mi := &file_plugin_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1241,7 +1308,7 @@ func (x *AdminRequest) String() string {
 func (*AdminRequest) ProtoMessage() {}
 
 func (x *AdminRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[15]
+	mi := &file_plugin_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1254,7 +1321,7 @@ func (x *AdminRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AdminRequest.ProtoReflect.Descriptor instead.
 func (*AdminRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{15}
+	return file_plugin_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *AdminRequest) GetCommand() string {
@@ -1290,7 +1357,7 @@ type AdminResponse struct {
 
 func (x *AdminResponse) Reset() {
 	*x = AdminResponse{}
-	mi := &file_plugin_proto_msgTypes[16]
+	mi := &file_plugin_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1302,7 +1369,7 @@ func (x *AdminResponse) String() string {
 func (*AdminResponse) ProtoMessage() {}
 
 func (x *AdminResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[16]
+	mi := &file_plugin_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1315,7 +1382,7 @@ func (x *AdminResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AdminResponse.ProtoReflect.Descriptor instead.
 func (*AdminResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{16}
+	return file_plugin_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *AdminResponse) GetResultJson() []byte {
@@ -1354,7 +1421,7 @@ type AuthorizationRequest struct {
 
 func (x *AuthorizationRequest) Reset() {
 	*x = AuthorizationRequest{}
-	mi := &file_plugin_proto_msgTypes[17]
+	mi := &file_plugin_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1366,7 +1433,7 @@ func (x *AuthorizationRequest) String() string {
 func (*AuthorizationRequest) ProtoMessage() {}
 
 func (x *AuthorizationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[17]
+	mi := &file_plugin_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1379,7 +1446,7 @@ func (x *AuthorizationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthorizationRequest.ProtoReflect.Descriptor instead.
 func (*AuthorizationRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{17}
+	return file_plugin_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *AuthorizationRequest) GetId() string {
@@ -1454,7 +1521,7 @@ type PrepareChallengeRequest struct {
 
 func (x *PrepareChallengeRequest) Reset() {
 	*x = PrepareChallengeRequest{}
-	mi := &file_plugin_proto_msgTypes[18]
+	mi := &file_plugin_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1466,7 +1533,7 @@ func (x *PrepareChallengeRequest) String() string {
 func (*PrepareChallengeRequest) ProtoMessage() {}
 
 func (x *PrepareChallengeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[18]
+	mi := &file_plugin_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1479,7 +1546,7 @@ func (x *PrepareChallengeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PrepareChallengeRequest.ProtoReflect.Descriptor instead.
 func (*PrepareChallengeRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{18}
+	return file_plugin_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *PrepareChallengeRequest) GetRequest() *AuthorizationRequest {
@@ -1502,7 +1569,7 @@ type PrepareChallengeResponse struct {
 
 func (x *PrepareChallengeResponse) Reset() {
 	*x = PrepareChallengeResponse{}
-	mi := &file_plugin_proto_msgTypes[19]
+	mi := &file_plugin_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1514,7 +1581,7 @@ func (x *PrepareChallengeResponse) String() string {
 func (*PrepareChallengeResponse) ProtoMessage() {}
 
 func (x *PrepareChallengeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[19]
+	mi := &file_plugin_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1527,7 +1594,7 @@ func (x *PrepareChallengeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PrepareChallengeResponse.ProtoReflect.Descriptor instead.
 func (*PrepareChallengeResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{19}
+	return file_plugin_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *PrepareChallengeResponse) GetState() []byte {
@@ -1558,7 +1625,7 @@ type CheckAnswerRequest struct {
 
 func (x *CheckAnswerRequest) Reset() {
 	*x = CheckAnswerRequest{}
-	mi := &file_plugin_proto_msgTypes[20]
+	mi := &file_plugin_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1570,7 +1637,7 @@ func (x *CheckAnswerRequest) String() string {
 func (*CheckAnswerRequest) ProtoMessage() {}
 
 func (x *CheckAnswerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[20]
+	mi := &file_plugin_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1583,7 +1650,7 @@ func (x *CheckAnswerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckAnswerRequest.ProtoReflect.Descriptor instead.
 func (*CheckAnswerRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{20}
+	return file_plugin_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CheckAnswerRequest) GetRequest() *AuthorizationRequest {
@@ -1628,7 +1695,7 @@ type CheckAnswerResponse struct {
 
 func (x *CheckAnswerResponse) Reset() {
 	*x = CheckAnswerResponse{}
-	mi := &file_plugin_proto_msgTypes[21]
+	mi := &file_plugin_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1640,7 +1707,7 @@ func (x *CheckAnswerResponse) String() string {
 func (*CheckAnswerResponse) ProtoMessage() {}
 
 func (x *CheckAnswerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[21]
+	mi := &file_plugin_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1653,7 +1720,7 @@ func (x *CheckAnswerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckAnswerResponse.ProtoReflect.Descriptor instead.
 func (*CheckAnswerResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{21}
+	return file_plugin_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CheckAnswerResponse) GetValid() bool {
@@ -1690,7 +1757,7 @@ type RedirectBeginRequest struct {
 
 func (x *RedirectBeginRequest) Reset() {
 	*x = RedirectBeginRequest{}
-	mi := &file_plugin_proto_msgTypes[22]
+	mi := &file_plugin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1702,7 +1769,7 @@ func (x *RedirectBeginRequest) String() string {
 func (*RedirectBeginRequest) ProtoMessage() {}
 
 func (x *RedirectBeginRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[22]
+	mi := &file_plugin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1715,7 +1782,7 @@ func (x *RedirectBeginRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RedirectBeginRequest.ProtoReflect.Descriptor instead.
 func (*RedirectBeginRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{22}
+	return file_plugin_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *RedirectBeginRequest) GetState() string {
@@ -1755,7 +1822,7 @@ type RedirectBeginResponse struct {
 
 func (x *RedirectBeginResponse) Reset() {
 	*x = RedirectBeginResponse{}
-	mi := &file_plugin_proto_msgTypes[23]
+	mi := &file_plugin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1767,7 +1834,7 @@ func (x *RedirectBeginResponse) String() string {
 func (*RedirectBeginResponse) ProtoMessage() {}
 
 func (x *RedirectBeginResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[23]
+	mi := &file_plugin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1780,7 +1847,7 @@ func (x *RedirectBeginResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RedirectBeginResponse.ProtoReflect.Descriptor instead.
 func (*RedirectBeginResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{23}
+	return file_plugin_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *RedirectBeginResponse) GetUrl() string {
@@ -1803,7 +1870,7 @@ type RedirectCompleteRequest struct {
 
 func (x *RedirectCompleteRequest) Reset() {
 	*x = RedirectCompleteRequest{}
-	mi := &file_plugin_proto_msgTypes[24]
+	mi := &file_plugin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1815,7 +1882,7 @@ func (x *RedirectCompleteRequest) String() string {
 func (*RedirectCompleteRequest) ProtoMessage() {}
 
 func (x *RedirectCompleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[24]
+	mi := &file_plugin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1828,7 +1895,7 @@ func (x *RedirectCompleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RedirectCompleteRequest.ProtoReflect.Descriptor instead.
 func (*RedirectCompleteRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{24}
+	return file_plugin_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *RedirectCompleteRequest) GetRedirectUrl() string {
@@ -1874,7 +1941,7 @@ type RedirectIdentity struct {
 
 func (x *RedirectIdentity) Reset() {
 	*x = RedirectIdentity{}
-	mi := &file_plugin_proto_msgTypes[25]
+	mi := &file_plugin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1886,7 +1953,7 @@ func (x *RedirectIdentity) String() string {
 func (*RedirectIdentity) ProtoMessage() {}
 
 func (x *RedirectIdentity) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[25]
+	mi := &file_plugin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1899,7 +1966,7 @@ func (x *RedirectIdentity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RedirectIdentity.ProtoReflect.Descriptor instead.
 func (*RedirectIdentity) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{25}
+	return file_plugin_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *RedirectIdentity) GetSubject() string {
@@ -1961,7 +2028,7 @@ type RedirectCompleteResponse struct {
 
 func (x *RedirectCompleteResponse) Reset() {
 	*x = RedirectCompleteResponse{}
-	mi := &file_plugin_proto_msgTypes[26]
+	mi := &file_plugin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1973,7 +2040,7 @@ func (x *RedirectCompleteResponse) String() string {
 func (*RedirectCompleteResponse) ProtoMessage() {}
 
 func (x *RedirectCompleteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[26]
+	mi := &file_plugin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1986,7 +2053,7 @@ func (x *RedirectCompleteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RedirectCompleteResponse.ProtoReflect.Descriptor instead.
 func (*RedirectCompleteResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{26}
+	return file_plugin_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *RedirectCompleteResponse) GetIdentity() *RedirectIdentity {
@@ -2034,7 +2101,7 @@ type RedirectRefreshRequest struct {
 
 func (x *RedirectRefreshRequest) Reset() {
 	*x = RedirectRefreshRequest{}
-	mi := &file_plugin_proto_msgTypes[27]
+	mi := &file_plugin_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2046,7 +2113,7 @@ func (x *RedirectRefreshRequest) String() string {
 func (*RedirectRefreshRequest) ProtoMessage() {}
 
 func (x *RedirectRefreshRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[27]
+	mi := &file_plugin_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2059,7 +2126,7 @@ func (x *RedirectRefreshRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RedirectRefreshRequest.ProtoReflect.Descriptor instead.
 func (*RedirectRefreshRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{27}
+	return file_plugin_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *RedirectRefreshRequest) GetRefreshToken() string {
@@ -2082,7 +2149,7 @@ type RedirectRefreshResponse struct {
 
 func (x *RedirectRefreshResponse) Reset() {
 	*x = RedirectRefreshResponse{}
-	mi := &file_plugin_proto_msgTypes[28]
+	mi := &file_plugin_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2094,7 +2161,7 @@ func (x *RedirectRefreshResponse) String() string {
 func (*RedirectRefreshResponse) ProtoMessage() {}
 
 func (x *RedirectRefreshResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[28]
+	mi := &file_plugin_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2107,7 +2174,7 @@ func (x *RedirectRefreshResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RedirectRefreshResponse.ProtoReflect.Descriptor instead.
 func (*RedirectRefreshResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{28}
+	return file_plugin_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *RedirectRefreshResponse) GetRefreshToken() string {
@@ -2154,7 +2221,7 @@ type Signal struct {
 
 func (x *Signal) Reset() {
 	*x = Signal{}
-	mi := &file_plugin_proto_msgTypes[29]
+	mi := &file_plugin_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2166,7 +2233,7 @@ func (x *Signal) String() string {
 func (*Signal) ProtoMessage() {}
 
 func (x *Signal) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[29]
+	mi := &file_plugin_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2179,7 +2246,7 @@ func (x *Signal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Signal.ProtoReflect.Descriptor instead.
 func (*Signal) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{29}
+	return file_plugin_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *Signal) GetId() string {
@@ -2233,7 +2300,7 @@ type ReceiveRequest struct {
 
 func (x *ReceiveRequest) Reset() {
 	*x = ReceiveRequest{}
-	mi := &file_plugin_proto_msgTypes[30]
+	mi := &file_plugin_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2245,7 +2312,7 @@ func (x *ReceiveRequest) String() string {
 func (*ReceiveRequest) ProtoMessage() {}
 
 func (x *ReceiveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[30]
+	mi := &file_plugin_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2258,7 +2325,7 @@ func (x *ReceiveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReceiveRequest.ProtoReflect.Descriptor instead.
 func (*ReceiveRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{30}
+	return file_plugin_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ReceiveRequest) GetSignal() *Signal {
@@ -2276,7 +2343,7 @@ type ReceiveResponse struct {
 
 func (x *ReceiveResponse) Reset() {
 	*x = ReceiveResponse{}
-	mi := &file_plugin_proto_msgTypes[31]
+	mi := &file_plugin_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2288,7 +2355,7 @@ func (x *ReceiveResponse) String() string {
 func (*ReceiveResponse) ProtoMessage() {}
 
 func (x *ReceiveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[31]
+	mi := &file_plugin_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2301,7 +2368,7 @@ func (x *ReceiveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReceiveResponse.ProtoReflect.Descriptor instead.
 func (*ReceiveResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{31}
+	return file_plugin_proto_rawDescGZIP(), []int{32}
 }
 
 type User struct {
@@ -2317,7 +2384,7 @@ type User struct {
 
 func (x *User) Reset() {
 	*x = User{}
-	mi := &file_plugin_proto_msgTypes[32]
+	mi := &file_plugin_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2329,7 +2396,7 @@ func (x *User) String() string {
 func (*User) ProtoMessage() {}
 
 func (x *User) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[32]
+	mi := &file_plugin_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2342,7 +2409,7 @@ func (x *User) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use User.ProtoReflect.Descriptor instead.
 func (*User) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{32}
+	return file_plugin_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *User) GetId() string {
@@ -2382,7 +2449,7 @@ type LookupUserRequest struct {
 
 func (x *LookupUserRequest) Reset() {
 	*x = LookupUserRequest{}
-	mi := &file_plugin_proto_msgTypes[33]
+	mi := &file_plugin_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2394,7 +2461,7 @@ func (x *LookupUserRequest) String() string {
 func (*LookupUserRequest) ProtoMessage() {}
 
 func (x *LookupUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[33]
+	mi := &file_plugin_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2407,7 +2474,7 @@ func (x *LookupUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupUserRequest.ProtoReflect.Descriptor instead.
 func (*LookupUserRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{33}
+	return file_plugin_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *LookupUserRequest) GetUsername() string {
@@ -2426,7 +2493,7 @@ type LookupUserResponse struct {
 
 func (x *LookupUserResponse) Reset() {
 	*x = LookupUserResponse{}
-	mi := &file_plugin_proto_msgTypes[34]
+	mi := &file_plugin_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2438,7 +2505,7 @@ func (x *LookupUserResponse) String() string {
 func (*LookupUserResponse) ProtoMessage() {}
 
 func (x *LookupUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[34]
+	mi := &file_plugin_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2451,7 +2518,7 @@ func (x *LookupUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupUserResponse.ProtoReflect.Descriptor instead.
 func (*LookupUserResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{34}
+	return file_plugin_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *LookupUserResponse) GetUser() *User {
@@ -2473,7 +2540,7 @@ type ListUsersRequest struct {
 
 func (x *ListUsersRequest) Reset() {
 	*x = ListUsersRequest{}
-	mi := &file_plugin_proto_msgTypes[35]
+	mi := &file_plugin_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2485,7 +2552,7 @@ func (x *ListUsersRequest) String() string {
 func (*ListUsersRequest) ProtoMessage() {}
 
 func (x *ListUsersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[35]
+	mi := &file_plugin_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2498,7 +2565,7 @@ func (x *ListUsersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUsersRequest.ProtoReflect.Descriptor instead.
 func (*ListUsersRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{35}
+	return file_plugin_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ListUsersRequest) GetAfterId() string {
@@ -2524,7 +2591,7 @@ type ListUsersResponse struct {
 
 func (x *ListUsersResponse) Reset() {
 	*x = ListUsersResponse{}
-	mi := &file_plugin_proto_msgTypes[36]
+	mi := &file_plugin_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2536,7 +2603,7 @@ func (x *ListUsersResponse) String() string {
 func (*ListUsersResponse) ProtoMessage() {}
 
 func (x *ListUsersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[36]
+	mi := &file_plugin_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2549,7 +2616,7 @@ func (x *ListUsersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUsersResponse.ProtoReflect.Descriptor instead.
 func (*ListUsersResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{36}
+	return file_plugin_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ListUsersResponse) GetUsers() []*User {
@@ -2570,7 +2637,7 @@ type SetPasswordHashRequest struct {
 
 func (x *SetPasswordHashRequest) Reset() {
 	*x = SetPasswordHashRequest{}
-	mi := &file_plugin_proto_msgTypes[37]
+	mi := &file_plugin_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2582,7 +2649,7 @@ func (x *SetPasswordHashRequest) String() string {
 func (*SetPasswordHashRequest) ProtoMessage() {}
 
 func (x *SetPasswordHashRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[37]
+	mi := &file_plugin_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2595,7 +2662,7 @@ func (x *SetPasswordHashRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPasswordHashRequest.ProtoReflect.Descriptor instead.
 func (*SetPasswordHashRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{37}
+	return file_plugin_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *SetPasswordHashRequest) GetUserId() string {
@@ -2627,7 +2694,7 @@ type SetPasswordHashResponse struct {
 
 func (x *SetPasswordHashResponse) Reset() {
 	*x = SetPasswordHashResponse{}
-	mi := &file_plugin_proto_msgTypes[38]
+	mi := &file_plugin_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2639,7 +2706,7 @@ func (x *SetPasswordHashResponse) String() string {
 func (*SetPasswordHashResponse) ProtoMessage() {}
 
 func (x *SetPasswordHashResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[38]
+	mi := &file_plugin_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2652,7 +2719,7 @@ func (x *SetPasswordHashResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPasswordHashResponse.ProtoReflect.Descriptor instead.
 func (*SetPasswordHashResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{38}
+	return file_plugin_proto_rawDescGZIP(), []int{39}
 }
 
 type StorageGetRequest struct {
@@ -2664,7 +2731,7 @@ type StorageGetRequest struct {
 
 func (x *StorageGetRequest) Reset() {
 	*x = StorageGetRequest{}
-	mi := &file_plugin_proto_msgTypes[39]
+	mi := &file_plugin_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2676,7 +2743,7 @@ func (x *StorageGetRequest) String() string {
 func (*StorageGetRequest) ProtoMessage() {}
 
 func (x *StorageGetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[39]
+	mi := &file_plugin_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2689,7 +2756,7 @@ func (x *StorageGetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StorageGetRequest.ProtoReflect.Descriptor instead.
 func (*StorageGetRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{39}
+	return file_plugin_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *StorageGetRequest) GetKey() string {
@@ -2710,7 +2777,7 @@ type StorageGetResponse struct {
 
 func (x *StorageGetResponse) Reset() {
 	*x = StorageGetResponse{}
-	mi := &file_plugin_proto_msgTypes[40]
+	mi := &file_plugin_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2722,7 +2789,7 @@ func (x *StorageGetResponse) String() string {
 func (*StorageGetResponse) ProtoMessage() {}
 
 func (x *StorageGetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[40]
+	mi := &file_plugin_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2735,7 +2802,7 @@ func (x *StorageGetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StorageGetResponse.ProtoReflect.Descriptor instead.
 func (*StorageGetResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{40}
+	return file_plugin_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *StorageGetResponse) GetValue() []byte {
@@ -2764,7 +2831,7 @@ type StoragePutRequest struct {
 
 func (x *StoragePutRequest) Reset() {
 	*x = StoragePutRequest{}
-	mi := &file_plugin_proto_msgTypes[41]
+	mi := &file_plugin_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2776,7 +2843,7 @@ func (x *StoragePutRequest) String() string {
 func (*StoragePutRequest) ProtoMessage() {}
 
 func (x *StoragePutRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[41]
+	mi := &file_plugin_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2789,7 +2856,7 @@ func (x *StoragePutRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoragePutRequest.ProtoReflect.Descriptor instead.
 func (*StoragePutRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{41}
+	return file_plugin_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *StoragePutRequest) GetKey() string {
@@ -2821,7 +2888,7 @@ type StoragePutResponse struct {
 
 func (x *StoragePutResponse) Reset() {
 	*x = StoragePutResponse{}
-	mi := &file_plugin_proto_msgTypes[42]
+	mi := &file_plugin_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2833,7 +2900,7 @@ func (x *StoragePutResponse) String() string {
 func (*StoragePutResponse) ProtoMessage() {}
 
 func (x *StoragePutResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[42]
+	mi := &file_plugin_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2846,7 +2913,7 @@ func (x *StoragePutResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoragePutResponse.ProtoReflect.Descriptor instead.
 func (*StoragePutResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{42}
+	return file_plugin_proto_rawDescGZIP(), []int{43}
 }
 
 type StorageDeleteRequest struct {
@@ -2858,7 +2925,7 @@ type StorageDeleteRequest struct {
 
 func (x *StorageDeleteRequest) Reset() {
 	*x = StorageDeleteRequest{}
-	mi := &file_plugin_proto_msgTypes[43]
+	mi := &file_plugin_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2870,7 +2937,7 @@ func (x *StorageDeleteRequest) String() string {
 func (*StorageDeleteRequest) ProtoMessage() {}
 
 func (x *StorageDeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[43]
+	mi := &file_plugin_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2883,7 +2950,7 @@ func (x *StorageDeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StorageDeleteRequest.ProtoReflect.Descriptor instead.
 func (*StorageDeleteRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{43}
+	return file_plugin_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *StorageDeleteRequest) GetKey() string {
@@ -2902,7 +2969,7 @@ type StorageDeleteResponse struct {
 
 func (x *StorageDeleteResponse) Reset() {
 	*x = StorageDeleteResponse{}
-	mi := &file_plugin_proto_msgTypes[44]
+	mi := &file_plugin_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2914,7 +2981,7 @@ func (x *StorageDeleteResponse) String() string {
 func (*StorageDeleteResponse) ProtoMessage() {}
 
 func (x *StorageDeleteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[44]
+	mi := &file_plugin_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2927,7 +2994,7 @@ func (x *StorageDeleteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StorageDeleteResponse.ProtoReflect.Descriptor instead.
 func (*StorageDeleteResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{44}
+	return file_plugin_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *StorageDeleteResponse) GetDeleted() bool {
@@ -2946,7 +3013,7 @@ type StorageListRequest struct {
 
 func (x *StorageListRequest) Reset() {
 	*x = StorageListRequest{}
-	mi := &file_plugin_proto_msgTypes[45]
+	mi := &file_plugin_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2958,7 +3025,7 @@ func (x *StorageListRequest) String() string {
 func (*StorageListRequest) ProtoMessage() {}
 
 func (x *StorageListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[45]
+	mi := &file_plugin_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2971,7 +3038,7 @@ func (x *StorageListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StorageListRequest.ProtoReflect.Descriptor instead.
 func (*StorageListRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{45}
+	return file_plugin_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *StorageListRequest) GetPrefix() string {
@@ -2992,7 +3059,7 @@ type StorageEntry struct {
 
 func (x *StorageEntry) Reset() {
 	*x = StorageEntry{}
-	mi := &file_plugin_proto_msgTypes[46]
+	mi := &file_plugin_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3004,7 +3071,7 @@ func (x *StorageEntry) String() string {
 func (*StorageEntry) ProtoMessage() {}
 
 func (x *StorageEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[46]
+	mi := &file_plugin_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3017,7 +3084,7 @@ func (x *StorageEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StorageEntry.ProtoReflect.Descriptor instead.
 func (*StorageEntry) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{46}
+	return file_plugin_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *StorageEntry) GetKey() string {
@@ -3050,7 +3117,7 @@ type StorageListResponse struct {
 
 func (x *StorageListResponse) Reset() {
 	*x = StorageListResponse{}
-	mi := &file_plugin_proto_msgTypes[47]
+	mi := &file_plugin_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3062,7 +3129,7 @@ func (x *StorageListResponse) String() string {
 func (*StorageListResponse) ProtoMessage() {}
 
 func (x *StorageListResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[47]
+	mi := &file_plugin_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3075,7 +3142,7 @@ func (x *StorageListResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StorageListResponse.ProtoReflect.Descriptor instead.
 func (*StorageListResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{47}
+	return file_plugin_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *StorageListResponse) GetEntries() []*StorageEntry {
@@ -3096,7 +3163,7 @@ type StorageIncrementRequest struct {
 
 func (x *StorageIncrementRequest) Reset() {
 	*x = StorageIncrementRequest{}
-	mi := &file_plugin_proto_msgTypes[48]
+	mi := &file_plugin_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3108,7 +3175,7 @@ func (x *StorageIncrementRequest) String() string {
 func (*StorageIncrementRequest) ProtoMessage() {}
 
 func (x *StorageIncrementRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[48]
+	mi := &file_plugin_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3121,7 +3188,7 @@ func (x *StorageIncrementRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StorageIncrementRequest.ProtoReflect.Descriptor instead.
 func (*StorageIncrementRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{48}
+	return file_plugin_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *StorageIncrementRequest) GetKey() string {
@@ -3154,7 +3221,7 @@ type StorageIncrementResponse struct {
 
 func (x *StorageIncrementResponse) Reset() {
 	*x = StorageIncrementResponse{}
-	mi := &file_plugin_proto_msgTypes[49]
+	mi := &file_plugin_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3166,7 +3233,7 @@ func (x *StorageIncrementResponse) String() string {
 func (*StorageIncrementResponse) ProtoMessage() {}
 
 func (x *StorageIncrementResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[49]
+	mi := &file_plugin_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3179,7 +3246,7 @@ func (x *StorageIncrementResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StorageIncrementResponse.ProtoReflect.Descriptor instead.
 func (*StorageIncrementResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{49}
+	return file_plugin_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *StorageIncrementResponse) GetValue() int64 {
@@ -3203,7 +3270,7 @@ type StorageCompareAndSwapRequest struct {
 
 func (x *StorageCompareAndSwapRequest) Reset() {
 	*x = StorageCompareAndSwapRequest{}
-	mi := &file_plugin_proto_msgTypes[50]
+	mi := &file_plugin_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3215,7 +3282,7 @@ func (x *StorageCompareAndSwapRequest) String() string {
 func (*StorageCompareAndSwapRequest) ProtoMessage() {}
 
 func (x *StorageCompareAndSwapRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[50]
+	mi := &file_plugin_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3228,7 +3295,7 @@ func (x *StorageCompareAndSwapRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StorageCompareAndSwapRequest.ProtoReflect.Descriptor instead.
 func (*StorageCompareAndSwapRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{50}
+	return file_plugin_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *StorageCompareAndSwapRequest) GetKey() string {
@@ -3275,7 +3342,7 @@ type StorageCompareAndSwapResponse struct {
 
 func (x *StorageCompareAndSwapResponse) Reset() {
 	*x = StorageCompareAndSwapResponse{}
-	mi := &file_plugin_proto_msgTypes[51]
+	mi := &file_plugin_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3287,7 +3354,7 @@ func (x *StorageCompareAndSwapResponse) String() string {
 func (*StorageCompareAndSwapResponse) ProtoMessage() {}
 
 func (x *StorageCompareAndSwapResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[51]
+	mi := &file_plugin_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3300,7 +3367,7 @@ func (x *StorageCompareAndSwapResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StorageCompareAndSwapResponse.ProtoReflect.Descriptor instead.
 func (*StorageCompareAndSwapResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{51}
+	return file_plugin_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *StorageCompareAndSwapResponse) GetSwapped() bool {
@@ -3320,7 +3387,7 @@ type EmitSignalRequest struct {
 
 func (x *EmitSignalRequest) Reset() {
 	*x = EmitSignalRequest{}
-	mi := &file_plugin_proto_msgTypes[52]
+	mi := &file_plugin_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3332,7 +3399,7 @@ func (x *EmitSignalRequest) String() string {
 func (*EmitSignalRequest) ProtoMessage() {}
 
 func (x *EmitSignalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[52]
+	mi := &file_plugin_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3345,7 +3412,7 @@ func (x *EmitSignalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmitSignalRequest.ProtoReflect.Descriptor instead.
 func (*EmitSignalRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{52}
+	return file_plugin_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *EmitSignalRequest) GetName() string {
@@ -3371,7 +3438,7 @@ type EmitSignalResponse struct {
 
 func (x *EmitSignalResponse) Reset() {
 	*x = EmitSignalResponse{}
-	mi := &file_plugin_proto_msgTypes[53]
+	mi := &file_plugin_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3383,7 +3450,7 @@ func (x *EmitSignalResponse) String() string {
 func (*EmitSignalResponse) ProtoMessage() {}
 
 func (x *EmitSignalResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[53]
+	mi := &file_plugin_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3396,7 +3463,7 @@ func (x *EmitSignalResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmitSignalResponse.ProtoReflect.Descriptor instead.
 func (*EmitSignalResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{53}
+	return file_plugin_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *EmitSignalResponse) GetId() string {
@@ -3430,7 +3497,7 @@ const file_plugin_proto_rawDesc = "" +
 	"\x06Client\x12\x0e\n" +
 	"\x02ip\x18\x01 \x01(\tR\x02ip\x12\x1d\n" +
 	"\n" +
-	"user_agent\x18\x02 \x01(\tR\tuserAgent\"\xd4\x02\n" +
+	"user_agent\x18\x02 \x01(\tR\tuserAgent\"\x8a\x03\n" +
 	"\x13AuthenticateRequest\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12\x1a\n" +
@@ -3438,10 +3505,15 @@ const file_plugin_proto_rawDesc = "" +
 	"\bpassword\x18\x03 \x01(\tR\bpassword\x12\\\n" +
 	"\vcredentials\x18\x04 \x03(\v2:.portcullis.plugin.v3.AuthenticateRequest.CredentialsEntryR\vcredentials\x124\n" +
 	"\x06client\x18\x05 \x01(\v2\x1c.portcullis.plugin.v3.ClientR\x06client\x12\x12\n" +
-	"\x04path\x18\x06 \x01(\tR\x04path\x1a>\n" +
+	"\x04path\x18\x06 \x01(\tR\x04path\x124\n" +
+	"\x04user\x18\a \x01(\v2 .portcullis.plugin.v3.UserLookupR\x04user\x1a>\n" +
 	"\x10CredentialsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xe5\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"R\n" +
+	"\n" +
+	"UserLookup\x12\x14\n" +
+	"\x05found\x18\x01 \x01(\bR\x05found\x12.\n" +
+	"\x04user\x18\x02 \x01(\v2\x1a.portcullis.plugin.v3.UserR\x04user\"\xe5\x01\n" +
 	"\bIdentity\x12\x18\n" +
 	"\asubject\x18\x01 \x01(\tR\asubject\x12\x1a\n" +
 	"\busername\x18\x02 \x01(\tR\busername\x12N\n" +
@@ -3719,7 +3791,7 @@ func file_plugin_proto_rawDescGZIP() []byte {
 }
 
 var file_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 57)
+var file_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 58)
 var file_plugin_proto_goTypes = []any{
 	(Capability)(0),                       // 0: portcullis.plugin.v3.Capability
 	(Decision)(0),                         // 1: portcullis.plugin.v3.Decision
@@ -3731,140 +3803,143 @@ var file_plugin_proto_goTypes = []any{
 	(*ConfigureResponse)(nil),             // 7: portcullis.plugin.v3.ConfigureResponse
 	(*Client)(nil),                        // 8: portcullis.plugin.v3.Client
 	(*AuthenticateRequest)(nil),           // 9: portcullis.plugin.v3.AuthenticateRequest
-	(*Identity)(nil),                      // 10: portcullis.plugin.v3.Identity
-	(*AuthenticateResponse)(nil),          // 11: portcullis.plugin.v3.AuthenticateResponse
-	(*LoginEndedRequest)(nil),             // 12: portcullis.plugin.v3.LoginEndedRequest
-	(*LoginEndedResponse)(nil),            // 13: portcullis.plugin.v3.LoginEndedResponse
-	(*AttemptRuleRequest)(nil),            // 14: portcullis.plugin.v3.AttemptRuleRequest
-	(*AttemptTier)(nil),                   // 15: portcullis.plugin.v3.AttemptTier
-	(*AttemptCounter)(nil),                // 16: portcullis.plugin.v3.AttemptCounter
-	(*AttemptRuleResponse)(nil),           // 17: portcullis.plugin.v3.AttemptRuleResponse
-	(*AdminRequest)(nil),                  // 18: portcullis.plugin.v3.AdminRequest
-	(*AdminResponse)(nil),                 // 19: portcullis.plugin.v3.AdminResponse
-	(*AuthorizationRequest)(nil),          // 20: portcullis.plugin.v3.AuthorizationRequest
-	(*PrepareChallengeRequest)(nil),       // 21: portcullis.plugin.v3.PrepareChallengeRequest
-	(*PrepareChallengeResponse)(nil),      // 22: portcullis.plugin.v3.PrepareChallengeResponse
-	(*CheckAnswerRequest)(nil),            // 23: portcullis.plugin.v3.CheckAnswerRequest
-	(*CheckAnswerResponse)(nil),           // 24: portcullis.plugin.v3.CheckAnswerResponse
-	(*RedirectBeginRequest)(nil),          // 25: portcullis.plugin.v3.RedirectBeginRequest
-	(*RedirectBeginResponse)(nil),         // 26: portcullis.plugin.v3.RedirectBeginResponse
-	(*RedirectCompleteRequest)(nil),       // 27: portcullis.plugin.v3.RedirectCompleteRequest
-	(*RedirectIdentity)(nil),              // 28: portcullis.plugin.v3.RedirectIdentity
-	(*RedirectCompleteResponse)(nil),      // 29: portcullis.plugin.v3.RedirectCompleteResponse
-	(*RedirectRefreshRequest)(nil),        // 30: portcullis.plugin.v3.RedirectRefreshRequest
-	(*RedirectRefreshResponse)(nil),       // 31: portcullis.plugin.v3.RedirectRefreshResponse
-	(*Signal)(nil),                        // 32: portcullis.plugin.v3.Signal
-	(*ReceiveRequest)(nil),                // 33: portcullis.plugin.v3.ReceiveRequest
-	(*ReceiveResponse)(nil),               // 34: portcullis.plugin.v3.ReceiveResponse
-	(*User)(nil),                          // 35: portcullis.plugin.v3.User
-	(*LookupUserRequest)(nil),             // 36: portcullis.plugin.v3.LookupUserRequest
-	(*LookupUserResponse)(nil),            // 37: portcullis.plugin.v3.LookupUserResponse
-	(*ListUsersRequest)(nil),              // 38: portcullis.plugin.v3.ListUsersRequest
-	(*ListUsersResponse)(nil),             // 39: portcullis.plugin.v3.ListUsersResponse
-	(*SetPasswordHashRequest)(nil),        // 40: portcullis.plugin.v3.SetPasswordHashRequest
-	(*SetPasswordHashResponse)(nil),       // 41: portcullis.plugin.v3.SetPasswordHashResponse
-	(*StorageGetRequest)(nil),             // 42: portcullis.plugin.v3.StorageGetRequest
-	(*StorageGetResponse)(nil),            // 43: portcullis.plugin.v3.StorageGetResponse
-	(*StoragePutRequest)(nil),             // 44: portcullis.plugin.v3.StoragePutRequest
-	(*StoragePutResponse)(nil),            // 45: portcullis.plugin.v3.StoragePutResponse
-	(*StorageDeleteRequest)(nil),          // 46: portcullis.plugin.v3.StorageDeleteRequest
-	(*StorageDeleteResponse)(nil),         // 47: portcullis.plugin.v3.StorageDeleteResponse
-	(*StorageListRequest)(nil),            // 48: portcullis.plugin.v3.StorageListRequest
-	(*StorageEntry)(nil),                  // 49: portcullis.plugin.v3.StorageEntry
-	(*StorageListResponse)(nil),           // 50: portcullis.plugin.v3.StorageListResponse
-	(*StorageIncrementRequest)(nil),       // 51: portcullis.plugin.v3.StorageIncrementRequest
-	(*StorageIncrementResponse)(nil),      // 52: portcullis.plugin.v3.StorageIncrementResponse
-	(*StorageCompareAndSwapRequest)(nil),  // 53: portcullis.plugin.v3.StorageCompareAndSwapRequest
-	(*StorageCompareAndSwapResponse)(nil), // 54: portcullis.plugin.v3.StorageCompareAndSwapResponse
-	(*EmitSignalRequest)(nil),             // 55: portcullis.plugin.v3.EmitSignalRequest
-	(*EmitSignalResponse)(nil),            // 56: portcullis.plugin.v3.EmitSignalResponse
-	nil,                                   // 57: portcullis.plugin.v3.AuthenticateRequest.CredentialsEntry
-	nil,                                   // 58: portcullis.plugin.v3.Identity.AttributesEntry
-	nil,                                   // 59: portcullis.plugin.v3.CheckAnswerRequest.CredentialsEntry
-	(*durationpb.Duration)(nil),           // 60: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),         // 61: google.protobuf.Timestamp
+	(*UserLookup)(nil),                    // 10: portcullis.plugin.v3.UserLookup
+	(*Identity)(nil),                      // 11: portcullis.plugin.v3.Identity
+	(*AuthenticateResponse)(nil),          // 12: portcullis.plugin.v3.AuthenticateResponse
+	(*LoginEndedRequest)(nil),             // 13: portcullis.plugin.v3.LoginEndedRequest
+	(*LoginEndedResponse)(nil),            // 14: portcullis.plugin.v3.LoginEndedResponse
+	(*AttemptRuleRequest)(nil),            // 15: portcullis.plugin.v3.AttemptRuleRequest
+	(*AttemptTier)(nil),                   // 16: portcullis.plugin.v3.AttemptTier
+	(*AttemptCounter)(nil),                // 17: portcullis.plugin.v3.AttemptCounter
+	(*AttemptRuleResponse)(nil),           // 18: portcullis.plugin.v3.AttemptRuleResponse
+	(*AdminRequest)(nil),                  // 19: portcullis.plugin.v3.AdminRequest
+	(*AdminResponse)(nil),                 // 20: portcullis.plugin.v3.AdminResponse
+	(*AuthorizationRequest)(nil),          // 21: portcullis.plugin.v3.AuthorizationRequest
+	(*PrepareChallengeRequest)(nil),       // 22: portcullis.plugin.v3.PrepareChallengeRequest
+	(*PrepareChallengeResponse)(nil),      // 23: portcullis.plugin.v3.PrepareChallengeResponse
+	(*CheckAnswerRequest)(nil),            // 24: portcullis.plugin.v3.CheckAnswerRequest
+	(*CheckAnswerResponse)(nil),           // 25: portcullis.plugin.v3.CheckAnswerResponse
+	(*RedirectBeginRequest)(nil),          // 26: portcullis.plugin.v3.RedirectBeginRequest
+	(*RedirectBeginResponse)(nil),         // 27: portcullis.plugin.v3.RedirectBeginResponse
+	(*RedirectCompleteRequest)(nil),       // 28: portcullis.plugin.v3.RedirectCompleteRequest
+	(*RedirectIdentity)(nil),              // 29: portcullis.plugin.v3.RedirectIdentity
+	(*RedirectCompleteResponse)(nil),      // 30: portcullis.plugin.v3.RedirectCompleteResponse
+	(*RedirectRefreshRequest)(nil),        // 31: portcullis.plugin.v3.RedirectRefreshRequest
+	(*RedirectRefreshResponse)(nil),       // 32: portcullis.plugin.v3.RedirectRefreshResponse
+	(*Signal)(nil),                        // 33: portcullis.plugin.v3.Signal
+	(*ReceiveRequest)(nil),                // 34: portcullis.plugin.v3.ReceiveRequest
+	(*ReceiveResponse)(nil),               // 35: portcullis.plugin.v3.ReceiveResponse
+	(*User)(nil),                          // 36: portcullis.plugin.v3.User
+	(*LookupUserRequest)(nil),             // 37: portcullis.plugin.v3.LookupUserRequest
+	(*LookupUserResponse)(nil),            // 38: portcullis.plugin.v3.LookupUserResponse
+	(*ListUsersRequest)(nil),              // 39: portcullis.plugin.v3.ListUsersRequest
+	(*ListUsersResponse)(nil),             // 40: portcullis.plugin.v3.ListUsersResponse
+	(*SetPasswordHashRequest)(nil),        // 41: portcullis.plugin.v3.SetPasswordHashRequest
+	(*SetPasswordHashResponse)(nil),       // 42: portcullis.plugin.v3.SetPasswordHashResponse
+	(*StorageGetRequest)(nil),             // 43: portcullis.plugin.v3.StorageGetRequest
+	(*StorageGetResponse)(nil),            // 44: portcullis.plugin.v3.StorageGetResponse
+	(*StoragePutRequest)(nil),             // 45: portcullis.plugin.v3.StoragePutRequest
+	(*StoragePutResponse)(nil),            // 46: portcullis.plugin.v3.StoragePutResponse
+	(*StorageDeleteRequest)(nil),          // 47: portcullis.plugin.v3.StorageDeleteRequest
+	(*StorageDeleteResponse)(nil),         // 48: portcullis.plugin.v3.StorageDeleteResponse
+	(*StorageListRequest)(nil),            // 49: portcullis.plugin.v3.StorageListRequest
+	(*StorageEntry)(nil),                  // 50: portcullis.plugin.v3.StorageEntry
+	(*StorageListResponse)(nil),           // 51: portcullis.plugin.v3.StorageListResponse
+	(*StorageIncrementRequest)(nil),       // 52: portcullis.plugin.v3.StorageIncrementRequest
+	(*StorageIncrementResponse)(nil),      // 53: portcullis.plugin.v3.StorageIncrementResponse
+	(*StorageCompareAndSwapRequest)(nil),  // 54: portcullis.plugin.v3.StorageCompareAndSwapRequest
+	(*StorageCompareAndSwapResponse)(nil), // 55: portcullis.plugin.v3.StorageCompareAndSwapResponse
+	(*EmitSignalRequest)(nil),             // 56: portcullis.plugin.v3.EmitSignalRequest
+	(*EmitSignalResponse)(nil),            // 57: portcullis.plugin.v3.EmitSignalResponse
+	nil,                                   // 58: portcullis.plugin.v3.AuthenticateRequest.CredentialsEntry
+	nil,                                   // 59: portcullis.plugin.v3.Identity.AttributesEntry
+	nil,                                   // 60: portcullis.plugin.v3.CheckAnswerRequest.CredentialsEntry
+	(*durationpb.Duration)(nil),           // 61: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),         // 62: google.protobuf.Timestamp
 }
 var file_plugin_proto_depIdxs = []int32{
 	0,  // 0: portcullis.plugin.v3.MetadataResponse.capabilities:type_name -> portcullis.plugin.v3.Capability
 	4,  // 1: portcullis.plugin.v3.MetadataResponse.subscriptions:type_name -> portcullis.plugin.v3.Subscription
-	57, // 2: portcullis.plugin.v3.AuthenticateRequest.credentials:type_name -> portcullis.plugin.v3.AuthenticateRequest.CredentialsEntry
+	58, // 2: portcullis.plugin.v3.AuthenticateRequest.credentials:type_name -> portcullis.plugin.v3.AuthenticateRequest.CredentialsEntry
 	8,  // 3: portcullis.plugin.v3.AuthenticateRequest.client:type_name -> portcullis.plugin.v3.Client
-	58, // 4: portcullis.plugin.v3.Identity.attributes:type_name -> portcullis.plugin.v3.Identity.AttributesEntry
-	1,  // 5: portcullis.plugin.v3.AuthenticateResponse.decision:type_name -> portcullis.plugin.v3.Decision
-	10, // 6: portcullis.plugin.v3.AuthenticateResponse.identity:type_name -> portcullis.plugin.v3.Identity
-	60, // 7: portcullis.plugin.v3.AuthenticateResponse.retry_after:type_name -> google.protobuf.Duration
-	2,  // 8: portcullis.plugin.v3.LoginEndedRequest.result:type_name -> portcullis.plugin.v3.LoginResult
-	8,  // 9: portcullis.plugin.v3.LoginEndedRequest.client:type_name -> portcullis.plugin.v3.Client
-	60, // 10: portcullis.plugin.v3.AttemptTier.cooloff:type_name -> google.protobuf.Duration
-	15, // 11: portcullis.plugin.v3.AttemptCounter.tiers:type_name -> portcullis.plugin.v3.AttemptTier
-	16, // 12: portcullis.plugin.v3.AttemptRuleResponse.counters:type_name -> portcullis.plugin.v3.AttemptCounter
-	60, // 13: portcullis.plugin.v3.AttemptRuleResponse.max_wait:type_name -> google.protobuf.Duration
-	61, // 14: portcullis.plugin.v3.AuthorizationRequest.expires_at:type_name -> google.protobuf.Timestamp
-	20, // 15: portcullis.plugin.v3.PrepareChallengeRequest.request:type_name -> portcullis.plugin.v3.AuthorizationRequest
-	20, // 16: portcullis.plugin.v3.CheckAnswerRequest.request:type_name -> portcullis.plugin.v3.AuthorizationRequest
-	59, // 17: portcullis.plugin.v3.CheckAnswerRequest.credentials:type_name -> portcullis.plugin.v3.CheckAnswerRequest.CredentialsEntry
-	28, // 18: portcullis.plugin.v3.RedirectCompleteResponse.identity:type_name -> portcullis.plugin.v3.RedirectIdentity
-	61, // 19: portcullis.plugin.v3.RedirectCompleteResponse.expiry:type_name -> google.protobuf.Timestamp
-	61, // 20: portcullis.plugin.v3.RedirectRefreshResponse.expiry:type_name -> google.protobuf.Timestamp
-	61, // 21: portcullis.plugin.v3.Signal.time:type_name -> google.protobuf.Timestamp
-	32, // 22: portcullis.plugin.v3.ReceiveRequest.signal:type_name -> portcullis.plugin.v3.Signal
-	35, // 23: portcullis.plugin.v3.LookupUserResponse.user:type_name -> portcullis.plugin.v3.User
-	35, // 24: portcullis.plugin.v3.ListUsersResponse.users:type_name -> portcullis.plugin.v3.User
-	61, // 25: portcullis.plugin.v3.StorageGetResponse.expires_at:type_name -> google.protobuf.Timestamp
-	60, // 26: portcullis.plugin.v3.StoragePutRequest.ttl:type_name -> google.protobuf.Duration
-	61, // 27: portcullis.plugin.v3.StorageEntry.expires_at:type_name -> google.protobuf.Timestamp
-	49, // 28: portcullis.plugin.v3.StorageListResponse.entries:type_name -> portcullis.plugin.v3.StorageEntry
-	60, // 29: portcullis.plugin.v3.StorageIncrementRequest.ttl:type_name -> google.protobuf.Duration
-	60, // 30: portcullis.plugin.v3.StorageCompareAndSwapRequest.ttl:type_name -> google.protobuf.Duration
-	3,  // 31: portcullis.plugin.v3.Plugin.Metadata:input_type -> portcullis.plugin.v3.MetadataRequest
-	6,  // 32: portcullis.plugin.v3.Plugin.Configure:input_type -> portcullis.plugin.v3.ConfigureRequest
-	9,  // 33: portcullis.plugin.v3.Authenticator.Authenticate:input_type -> portcullis.plugin.v3.AuthenticateRequest
-	12, // 34: portcullis.plugin.v3.OutcomeObserver.LoginEnded:input_type -> portcullis.plugin.v3.LoginEndedRequest
-	14, // 35: portcullis.plugin.v3.AttemptLimiter.AttemptRule:input_type -> portcullis.plugin.v3.AttemptRuleRequest
-	18, // 36: portcullis.plugin.v3.Admin.Admin:input_type -> portcullis.plugin.v3.AdminRequest
-	21, // 37: portcullis.plugin.v3.AuthorizationRequestBackend.PrepareChallenge:input_type -> portcullis.plugin.v3.PrepareChallengeRequest
-	23, // 38: portcullis.plugin.v3.AuthorizationRequestBackend.CheckAnswer:input_type -> portcullis.plugin.v3.CheckAnswerRequest
-	25, // 39: portcullis.plugin.v3.RedirectAuthenticator.Begin:input_type -> portcullis.plugin.v3.RedirectBeginRequest
-	27, // 40: portcullis.plugin.v3.RedirectAuthenticator.Complete:input_type -> portcullis.plugin.v3.RedirectCompleteRequest
-	30, // 41: portcullis.plugin.v3.RedirectAuthenticator.Refresh:input_type -> portcullis.plugin.v3.RedirectRefreshRequest
-	33, // 42: portcullis.plugin.v3.SignalReceiver.Receive:input_type -> portcullis.plugin.v3.ReceiveRequest
-	36, // 43: portcullis.plugin.v3.HostServices.LookupUser:input_type -> portcullis.plugin.v3.LookupUserRequest
-	40, // 44: portcullis.plugin.v3.HostServices.SetPasswordHash:input_type -> portcullis.plugin.v3.SetPasswordHashRequest
-	38, // 45: portcullis.plugin.v3.HostServices.ListUsers:input_type -> portcullis.plugin.v3.ListUsersRequest
-	42, // 46: portcullis.plugin.v3.HostServices.StorageGet:input_type -> portcullis.plugin.v3.StorageGetRequest
-	44, // 47: portcullis.plugin.v3.HostServices.StoragePut:input_type -> portcullis.plugin.v3.StoragePutRequest
-	46, // 48: portcullis.plugin.v3.HostServices.StorageDelete:input_type -> portcullis.plugin.v3.StorageDeleteRequest
-	48, // 49: portcullis.plugin.v3.HostServices.StorageList:input_type -> portcullis.plugin.v3.StorageListRequest
-	51, // 50: portcullis.plugin.v3.HostServices.StorageIncrement:input_type -> portcullis.plugin.v3.StorageIncrementRequest
-	53, // 51: portcullis.plugin.v3.HostServices.StorageCompareAndSwap:input_type -> portcullis.plugin.v3.StorageCompareAndSwapRequest
-	55, // 52: portcullis.plugin.v3.HostServices.EmitSignal:input_type -> portcullis.plugin.v3.EmitSignalRequest
-	5,  // 53: portcullis.plugin.v3.Plugin.Metadata:output_type -> portcullis.plugin.v3.MetadataResponse
-	7,  // 54: portcullis.plugin.v3.Plugin.Configure:output_type -> portcullis.plugin.v3.ConfigureResponse
-	11, // 55: portcullis.plugin.v3.Authenticator.Authenticate:output_type -> portcullis.plugin.v3.AuthenticateResponse
-	13, // 56: portcullis.plugin.v3.OutcomeObserver.LoginEnded:output_type -> portcullis.plugin.v3.LoginEndedResponse
-	17, // 57: portcullis.plugin.v3.AttemptLimiter.AttemptRule:output_type -> portcullis.plugin.v3.AttemptRuleResponse
-	19, // 58: portcullis.plugin.v3.Admin.Admin:output_type -> portcullis.plugin.v3.AdminResponse
-	22, // 59: portcullis.plugin.v3.AuthorizationRequestBackend.PrepareChallenge:output_type -> portcullis.plugin.v3.PrepareChallengeResponse
-	24, // 60: portcullis.plugin.v3.AuthorizationRequestBackend.CheckAnswer:output_type -> portcullis.plugin.v3.CheckAnswerResponse
-	26, // 61: portcullis.plugin.v3.RedirectAuthenticator.Begin:output_type -> portcullis.plugin.v3.RedirectBeginResponse
-	29, // 62: portcullis.plugin.v3.RedirectAuthenticator.Complete:output_type -> portcullis.plugin.v3.RedirectCompleteResponse
-	31, // 63: portcullis.plugin.v3.RedirectAuthenticator.Refresh:output_type -> portcullis.plugin.v3.RedirectRefreshResponse
-	34, // 64: portcullis.plugin.v3.SignalReceiver.Receive:output_type -> portcullis.plugin.v3.ReceiveResponse
-	37, // 65: portcullis.plugin.v3.HostServices.LookupUser:output_type -> portcullis.plugin.v3.LookupUserResponse
-	41, // 66: portcullis.plugin.v3.HostServices.SetPasswordHash:output_type -> portcullis.plugin.v3.SetPasswordHashResponse
-	39, // 67: portcullis.plugin.v3.HostServices.ListUsers:output_type -> portcullis.plugin.v3.ListUsersResponse
-	43, // 68: portcullis.plugin.v3.HostServices.StorageGet:output_type -> portcullis.plugin.v3.StorageGetResponse
-	45, // 69: portcullis.plugin.v3.HostServices.StoragePut:output_type -> portcullis.plugin.v3.StoragePutResponse
-	47, // 70: portcullis.plugin.v3.HostServices.StorageDelete:output_type -> portcullis.plugin.v3.StorageDeleteResponse
-	50, // 71: portcullis.plugin.v3.HostServices.StorageList:output_type -> portcullis.plugin.v3.StorageListResponse
-	52, // 72: portcullis.plugin.v3.HostServices.StorageIncrement:output_type -> portcullis.plugin.v3.StorageIncrementResponse
-	54, // 73: portcullis.plugin.v3.HostServices.StorageCompareAndSwap:output_type -> portcullis.plugin.v3.StorageCompareAndSwapResponse
-	56, // 74: portcullis.plugin.v3.HostServices.EmitSignal:output_type -> portcullis.plugin.v3.EmitSignalResponse
-	53, // [53:75] is the sub-list for method output_type
-	31, // [31:53] is the sub-list for method input_type
-	31, // [31:31] is the sub-list for extension type_name
-	31, // [31:31] is the sub-list for extension extendee
-	0,  // [0:31] is the sub-list for field type_name
+	10, // 4: portcullis.plugin.v3.AuthenticateRequest.user:type_name -> portcullis.plugin.v3.UserLookup
+	36, // 5: portcullis.plugin.v3.UserLookup.user:type_name -> portcullis.plugin.v3.User
+	59, // 6: portcullis.plugin.v3.Identity.attributes:type_name -> portcullis.plugin.v3.Identity.AttributesEntry
+	1,  // 7: portcullis.plugin.v3.AuthenticateResponse.decision:type_name -> portcullis.plugin.v3.Decision
+	11, // 8: portcullis.plugin.v3.AuthenticateResponse.identity:type_name -> portcullis.plugin.v3.Identity
+	61, // 9: portcullis.plugin.v3.AuthenticateResponse.retry_after:type_name -> google.protobuf.Duration
+	2,  // 10: portcullis.plugin.v3.LoginEndedRequest.result:type_name -> portcullis.plugin.v3.LoginResult
+	8,  // 11: portcullis.plugin.v3.LoginEndedRequest.client:type_name -> portcullis.plugin.v3.Client
+	61, // 12: portcullis.plugin.v3.AttemptTier.cooloff:type_name -> google.protobuf.Duration
+	16, // 13: portcullis.plugin.v3.AttemptCounter.tiers:type_name -> portcullis.plugin.v3.AttemptTier
+	17, // 14: portcullis.plugin.v3.AttemptRuleResponse.counters:type_name -> portcullis.plugin.v3.AttemptCounter
+	61, // 15: portcullis.plugin.v3.AttemptRuleResponse.max_wait:type_name -> google.protobuf.Duration
+	62, // 16: portcullis.plugin.v3.AuthorizationRequest.expires_at:type_name -> google.protobuf.Timestamp
+	21, // 17: portcullis.plugin.v3.PrepareChallengeRequest.request:type_name -> portcullis.plugin.v3.AuthorizationRequest
+	21, // 18: portcullis.plugin.v3.CheckAnswerRequest.request:type_name -> portcullis.plugin.v3.AuthorizationRequest
+	60, // 19: portcullis.plugin.v3.CheckAnswerRequest.credentials:type_name -> portcullis.plugin.v3.CheckAnswerRequest.CredentialsEntry
+	29, // 20: portcullis.plugin.v3.RedirectCompleteResponse.identity:type_name -> portcullis.plugin.v3.RedirectIdentity
+	62, // 21: portcullis.plugin.v3.RedirectCompleteResponse.expiry:type_name -> google.protobuf.Timestamp
+	62, // 22: portcullis.plugin.v3.RedirectRefreshResponse.expiry:type_name -> google.protobuf.Timestamp
+	62, // 23: portcullis.plugin.v3.Signal.time:type_name -> google.protobuf.Timestamp
+	33, // 24: portcullis.plugin.v3.ReceiveRequest.signal:type_name -> portcullis.plugin.v3.Signal
+	36, // 25: portcullis.plugin.v3.LookupUserResponse.user:type_name -> portcullis.plugin.v3.User
+	36, // 26: portcullis.plugin.v3.ListUsersResponse.users:type_name -> portcullis.plugin.v3.User
+	62, // 27: portcullis.plugin.v3.StorageGetResponse.expires_at:type_name -> google.protobuf.Timestamp
+	61, // 28: portcullis.plugin.v3.StoragePutRequest.ttl:type_name -> google.protobuf.Duration
+	62, // 29: portcullis.plugin.v3.StorageEntry.expires_at:type_name -> google.protobuf.Timestamp
+	50, // 30: portcullis.plugin.v3.StorageListResponse.entries:type_name -> portcullis.plugin.v3.StorageEntry
+	61, // 31: portcullis.plugin.v3.StorageIncrementRequest.ttl:type_name -> google.protobuf.Duration
+	61, // 32: portcullis.plugin.v3.StorageCompareAndSwapRequest.ttl:type_name -> google.protobuf.Duration
+	3,  // 33: portcullis.plugin.v3.Plugin.Metadata:input_type -> portcullis.plugin.v3.MetadataRequest
+	6,  // 34: portcullis.plugin.v3.Plugin.Configure:input_type -> portcullis.plugin.v3.ConfigureRequest
+	9,  // 35: portcullis.plugin.v3.Authenticator.Authenticate:input_type -> portcullis.plugin.v3.AuthenticateRequest
+	13, // 36: portcullis.plugin.v3.OutcomeObserver.LoginEnded:input_type -> portcullis.plugin.v3.LoginEndedRequest
+	15, // 37: portcullis.plugin.v3.AttemptLimiter.AttemptRule:input_type -> portcullis.plugin.v3.AttemptRuleRequest
+	19, // 38: portcullis.plugin.v3.Admin.Admin:input_type -> portcullis.plugin.v3.AdminRequest
+	22, // 39: portcullis.plugin.v3.AuthorizationRequestBackend.PrepareChallenge:input_type -> portcullis.plugin.v3.PrepareChallengeRequest
+	24, // 40: portcullis.plugin.v3.AuthorizationRequestBackend.CheckAnswer:input_type -> portcullis.plugin.v3.CheckAnswerRequest
+	26, // 41: portcullis.plugin.v3.RedirectAuthenticator.Begin:input_type -> portcullis.plugin.v3.RedirectBeginRequest
+	28, // 42: portcullis.plugin.v3.RedirectAuthenticator.Complete:input_type -> portcullis.plugin.v3.RedirectCompleteRequest
+	31, // 43: portcullis.plugin.v3.RedirectAuthenticator.Refresh:input_type -> portcullis.plugin.v3.RedirectRefreshRequest
+	34, // 44: portcullis.plugin.v3.SignalReceiver.Receive:input_type -> portcullis.plugin.v3.ReceiveRequest
+	37, // 45: portcullis.plugin.v3.HostServices.LookupUser:input_type -> portcullis.plugin.v3.LookupUserRequest
+	41, // 46: portcullis.plugin.v3.HostServices.SetPasswordHash:input_type -> portcullis.plugin.v3.SetPasswordHashRequest
+	39, // 47: portcullis.plugin.v3.HostServices.ListUsers:input_type -> portcullis.plugin.v3.ListUsersRequest
+	43, // 48: portcullis.plugin.v3.HostServices.StorageGet:input_type -> portcullis.plugin.v3.StorageGetRequest
+	45, // 49: portcullis.plugin.v3.HostServices.StoragePut:input_type -> portcullis.plugin.v3.StoragePutRequest
+	47, // 50: portcullis.plugin.v3.HostServices.StorageDelete:input_type -> portcullis.plugin.v3.StorageDeleteRequest
+	49, // 51: portcullis.plugin.v3.HostServices.StorageList:input_type -> portcullis.plugin.v3.StorageListRequest
+	52, // 52: portcullis.plugin.v3.HostServices.StorageIncrement:input_type -> portcullis.plugin.v3.StorageIncrementRequest
+	54, // 53: portcullis.plugin.v3.HostServices.StorageCompareAndSwap:input_type -> portcullis.plugin.v3.StorageCompareAndSwapRequest
+	56, // 54: portcullis.plugin.v3.HostServices.EmitSignal:input_type -> portcullis.plugin.v3.EmitSignalRequest
+	5,  // 55: portcullis.plugin.v3.Plugin.Metadata:output_type -> portcullis.plugin.v3.MetadataResponse
+	7,  // 56: portcullis.plugin.v3.Plugin.Configure:output_type -> portcullis.plugin.v3.ConfigureResponse
+	12, // 57: portcullis.plugin.v3.Authenticator.Authenticate:output_type -> portcullis.plugin.v3.AuthenticateResponse
+	14, // 58: portcullis.plugin.v3.OutcomeObserver.LoginEnded:output_type -> portcullis.plugin.v3.LoginEndedResponse
+	18, // 59: portcullis.plugin.v3.AttemptLimiter.AttemptRule:output_type -> portcullis.plugin.v3.AttemptRuleResponse
+	20, // 60: portcullis.plugin.v3.Admin.Admin:output_type -> portcullis.plugin.v3.AdminResponse
+	23, // 61: portcullis.plugin.v3.AuthorizationRequestBackend.PrepareChallenge:output_type -> portcullis.plugin.v3.PrepareChallengeResponse
+	25, // 62: portcullis.plugin.v3.AuthorizationRequestBackend.CheckAnswer:output_type -> portcullis.plugin.v3.CheckAnswerResponse
+	27, // 63: portcullis.plugin.v3.RedirectAuthenticator.Begin:output_type -> portcullis.plugin.v3.RedirectBeginResponse
+	30, // 64: portcullis.plugin.v3.RedirectAuthenticator.Complete:output_type -> portcullis.plugin.v3.RedirectCompleteResponse
+	32, // 65: portcullis.plugin.v3.RedirectAuthenticator.Refresh:output_type -> portcullis.plugin.v3.RedirectRefreshResponse
+	35, // 66: portcullis.plugin.v3.SignalReceiver.Receive:output_type -> portcullis.plugin.v3.ReceiveResponse
+	38, // 67: portcullis.plugin.v3.HostServices.LookupUser:output_type -> portcullis.plugin.v3.LookupUserResponse
+	42, // 68: portcullis.plugin.v3.HostServices.SetPasswordHash:output_type -> portcullis.plugin.v3.SetPasswordHashResponse
+	40, // 69: portcullis.plugin.v3.HostServices.ListUsers:output_type -> portcullis.plugin.v3.ListUsersResponse
+	44, // 70: portcullis.plugin.v3.HostServices.StorageGet:output_type -> portcullis.plugin.v3.StorageGetResponse
+	46, // 71: portcullis.plugin.v3.HostServices.StoragePut:output_type -> portcullis.plugin.v3.StoragePutResponse
+	48, // 72: portcullis.plugin.v3.HostServices.StorageDelete:output_type -> portcullis.plugin.v3.StorageDeleteResponse
+	51, // 73: portcullis.plugin.v3.HostServices.StorageList:output_type -> portcullis.plugin.v3.StorageListResponse
+	53, // 74: portcullis.plugin.v3.HostServices.StorageIncrement:output_type -> portcullis.plugin.v3.StorageIncrementResponse
+	55, // 75: portcullis.plugin.v3.HostServices.StorageCompareAndSwap:output_type -> portcullis.plugin.v3.StorageCompareAndSwapResponse
+	57, // 76: portcullis.plugin.v3.HostServices.EmitSignal:output_type -> portcullis.plugin.v3.EmitSignalResponse
+	55, // [55:77] is the sub-list for method output_type
+	33, // [33:55] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_plugin_proto_init() }
@@ -3872,14 +3947,14 @@ func file_plugin_proto_init() {
 	if File_plugin_proto != nil {
 		return
 	}
-	file_plugin_proto_msgTypes[21].OneofWrappers = []any{}
+	file_plugin_proto_msgTypes[22].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugin_proto_rawDesc), len(file_plugin_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   57,
+			NumMessages:   58,
 			NumExtensions: 0,
 			NumServices:   9,
 		},
