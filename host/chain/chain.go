@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/portcullis-auth/portcullis/host/limiter"
+	"github.com/portcullis-auth/portcullis/host/storage"
 	"github.com/portcullis-auth/portcullis/sdk"
 )
 
@@ -275,6 +276,20 @@ func (l *Login) End(ctx context.Context, result sdk.LoginResult, sessionID strin
 		l.chain.observe(ctx, a.link, o)
 	}
 	return errors.Join(errs...)
+}
+
+// SuccessWrites returns, for each lockout that admitted the login, its
+// settlement as a success, as writes for the transaction that stores the
+// login's session to make (tokens.Issuer.Issue): one commit for both. End
+// must still be called: with sdk.LoginSucceeded once that transaction has
+// committed (it settles nothing again), or with another result if it
+// failed.
+func (l *Login) SuccessWrites() []storage.SessionWrite {
+	writes := make([]storage.SessionWrite, len(l.attempts))
+	for i, a := range l.attempts {
+		writes[i] = a.SuccessWrite()
+	}
+	return writes
 }
 
 // observe tells one backend the outcome; its failure changes nothing.

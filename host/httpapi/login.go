@@ -396,7 +396,7 @@ func (s *Server) succeed(w http.ResponseWriter, r *http.Request, login *chain.Lo
 
 // issueTokens answers a granted login with an access and a refresh token.
 func (s *Server) issueTokens(w http.ResponseWriter, r *http.Request, login *chain.Login, req *sdk.AuthenticateRequest) (string, func(), bool) {
-	pair, err := s.opts.Tokens.Issue(r.Context(), login.Result.Identity)
+	pair, err := s.opts.Tokens.Issue(r.Context(), login.Result.Identity, login.SuccessWrites()...)
 	if err != nil {
 		s.log.ErrorContext(r.Context(), "issuing tokens", "request_id", req.RequestID, "error", err)
 		writeError(w, http.StatusServiceUnavailable, codeBackendUnavailable, "could not issue tokens; try again later", nil)

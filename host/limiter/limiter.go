@@ -267,6 +267,26 @@ type Attempt struct {
 	raw      sdk.Client
 	counters []storage.AttemptCounter
 	ended    bool
+	// settledIn: SuccessWrite's write was made in a transaction (which
+	// End with a success is told has committed).
+	settledIn bool
+}
+
+// SuccessWrite returns the attempt's settlement as a success, as a write
+// for the transaction that stores the login's session to make, so that
+// both are one commit. End must still be called: with sdk.LoginSucceeded
+// once that transaction has committed (End then settles nothing again,
+// and wakes the waiters), or with another result if it failed (End then
+// settles the attempt as it would have).
+func (a *Attempt) SuccessWrite() storage.SessionWrite {
+	return func(tx *storage.Tx, sessionID string) error {
+		a.settledIn = false
+		if err := a.l.store.SettleIn(tx, a.counters, a.settlement(sdk.LoginSucceeded, sessionID)); err != nil {
+			return err
+		}
+		a.settledIn = true
+		return nil
+	}
 }
 
 // clientOf builds the counter values of a login. They are made valid
@@ -593,24 +613,14 @@ func (a *Attempt) End(ctx context.Context, result sdk.LoginResult, sessionID str
 	}
 	a.ended = true
 	l := a.l
-	ctx = context.WithoutCancel(ctx)
-	s := storage.Settlement{ID: a.id}
-	rec := storage.AccessRecord{Username: a.client.Username, IPAddress: a.raw.IP, UserAgent: a.client.UserAgent, Time: l.opts.Now()}
-	switch result {
-	case sdk.LoginFailed:
-		s.Failed = true
-		if l.rule.FailureLog {
-			rec.Failed = true
-			s.Record, s.FailureLogLimit = &rec, l.rule.FailureLogPerUser
+	if result == sdk.LoginSucceeded && a.settledIn {
+		for _, c := range a.counters {
+			l.waiters.wakeOne(c.Key)
 		}
-	case sdk.LoginSucceeded:
-		s.Reset = true // the counters whose group resets on success
-		if l.rule.AccessLog {
-			rec.SessionID = sessionID
-			s.Record = &rec
-		}
+		return nil
 	}
-	states, err := l.store.Settle(ctx, a.counters, s)
+	ctx = context.WithoutCancel(ctx)
+	states, err := l.store.Settle(ctx, a.counters, a.settlement(result, sessionID))
 	// Room may have freed on these counters: wake one waiter on each.
 	for _, c := range a.counters {
 		l.waiters.wakeOne(c.Key)
@@ -633,6 +643,28 @@ func (a *Attempt) End(ctx context.Context, result sdk.LoginResult, sessionID str
 		}
 	}
 	return nil
+}
+
+// settlement is what settling the attempt with result writes.
+func (a *Attempt) settlement(result sdk.LoginResult, sessionID string) storage.Settlement {
+	l := a.l
+	s := storage.Settlement{ID: a.id}
+	rec := storage.AccessRecord{Username: a.client.Username, IPAddress: a.raw.IP, UserAgent: a.client.UserAgent, Time: l.opts.Now()}
+	switch result {
+	case sdk.LoginFailed:
+		s.Failed = true
+		if l.rule.FailureLog {
+			rec.Failed = true
+			s.Record, s.FailureLogLimit = &rec, l.rule.FailureLogPerUser
+		}
+	case sdk.LoginSucceeded:
+		s.Reset = true // the counters whose group resets on success
+		if l.rule.AccessLog {
+			rec.SessionID = sessionID
+			s.Record = &rec
+		}
+	}
+	return s
 }
 
 // policyOf is the policy of group g.

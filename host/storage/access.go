@@ -77,7 +77,11 @@ func (s *Store) writeAccess(tx *gorm.DB, backend string, rec AccessRecord, perUs
 	if row.Time.IsZero() {
 		row.Time = time.Now().UTC()
 	}
-	if err := tx.Create(&row).Error; err != nil {
+	// Written out rather than through gorm's Create, which builds the
+	// statement from the struct by reflection at every login.
+	if err := tx.Exec(`INSERT INTO access_log (id, backend, failed, locked_out, username, ip_address, user_agent, session_id, "time")
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		row.ID, row.Backend, row.Failed, row.LockedOut, row.Username, row.IPAddress, row.UserAgent, row.SessionID, row.Time).Error; err != nil {
 		return err
 	}
 	if !rec.Failed || perUser <= 0 {

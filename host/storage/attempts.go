@@ -279,48 +279,35 @@ func (a *Attempts) Admit(ctx context.Context, counters []AttemptCounter, id stri
 	leaseEnd := a.now().Add(lease).UnixMilli()
 	verdict, at := Admitted, CounterState{}
 	ctx, end := a.store.callSpan(ctx, "admit_attempt")
+	// Three statements, whatever the number of counters: a statement costs
+	// more to run through the driver than to execute, and a login's
+	// admission used to take three per counter.
 	err := a.store.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		stored, err := a.upsertCounters(tx, locking, leaseEnd, now)
+		if err != nil {
+			return err
+		}
+		inFlight, err := a.inFlight(tx, locking, now)
+		if err != nil {
+			return err
+		}
 		for _, c := range locking {
-			// Create the counter if need be, and take its row lock (on
-			// PostgreSQL) until the end of the transaction. An expired
-			// counter starts again from zero; one with no failures lives
-			// as long as the attempts in flight on it.
-			var failures int64
-			var exp sql.NullInt64
-			row := tx.Raw(`INSERT INTO attempt_counters (namespace, key, failures, lock_at, expires_at_ms) VALUES (?, ?, 0, ?, ?)
-				ON CONFLICT (namespace, key) DO UPDATE SET
-				  failures = CASE WHEN attempt_counters.expires_at_ms IS NOT NULL AND attempt_counters.expires_at_ms <= ? THEN 0 ELSE attempt_counters.failures END,
-				  expires_at_ms = CASE
-				    WHEN attempt_counters.expires_at_ms IS NOT NULL AND attempt_counters.expires_at_ms <= ? THEN excluded.expires_at_ms
-				    WHEN attempt_counters.failures = 0 AND attempt_counters.expires_at_ms IS NOT NULL AND attempt_counters.expires_at_ms < excluded.expires_at_ms THEN excluded.expires_at_ms
-				    ELSE attempt_counters.expires_at_ms END,
-				  lock_at = excluded.lock_at
-				RETURNING failures, expires_at_ms`,
-				a.namespace, c.Key, c.LockAt, leaseEnd, now, now).Row()
-			if err := row.Scan(&failures, &exp); err != nil {
-				return err
-			}
-			if failures >= c.LockAt {
-				verdict, at = Locked, stateOf(c.Key, failures, c.LockAt, exp)
+			st := stored[c.Key]
+			if st.Failures >= c.LockAt {
+				verdict, at = Locked, st
 				return errStop
 			}
-			var inFlight int64
-			if err := tx.Raw(`SELECT COUNT(*) FROM attempt_reservations WHERE namespace = ? AND key = ? AND expires_at_ms > ?`,
-				a.namespace, c.Key, now).Row().Scan(&inFlight); err != nil {
-				return err
-			}
-			if failures+inFlight >= c.LockAt {
-				verdict, at = Busy, stateOf(c.Key, failures, c.LockAt, exp)
+			if st.Failures+inFlight[c.Key] >= c.LockAt {
+				verdict, at = Busy, st
 				return errStop
 			}
 		}
+		values := strings.Repeat(", (?, ?, ?, ?)", len(locking))[2:]
+		args := make([]any, 0, 4*len(locking))
 		for _, c := range locking {
-			if err := tx.Exec(`INSERT INTO attempt_reservations (namespace, key, id, expires_at_ms) VALUES (?, ?, ?, ?)`,
-				a.namespace, c.Key, id, leaseEnd).Error; err != nil {
-				return err
-			}
+			args = append(args, a.namespace, c.Key, id, leaseEnd)
 		}
-		return nil
+		return tx.Exec(`INSERT INTO attempt_reservations (namespace, key, id, expires_at_ms) VALUES `+values, args...).Error
 	})
 	if errors.Is(err, errStop) {
 		end(nil)
@@ -362,6 +349,76 @@ func (a *Attempts) Look(ctx context.Context, counters []AttemptCounter) (Admissi
 	return Admitted, CounterState{}, nil
 }
 
+// upsertCounters creates the counters (sorted by key) that do not exist
+// yet and takes their row locks (on PostgreSQL) until the end of the
+// transaction, in key order, in one statement, and returns them as they
+// now are, by key. An expired counter starts again from zero; one with no
+// failures lives as long as the attempts in flight on it (leaseEnd).
+func (a *Attempts) upsertCounters(tx *gorm.DB, counters []AttemptCounter, leaseEnd, now int64) (map[string]CounterState, error) {
+	values := strings.Repeat(", (?, ?, 0, ?, ?)", len(counters))[2:]
+	args := make([]any, 0, 4*len(counters)+2)
+	for _, c := range counters {
+		args = append(args, a.namespace, c.Key, c.LockAt, leaseEnd)
+	}
+	rows, err := tx.Raw(`INSERT INTO attempt_counters (namespace, key, failures, lock_at, expires_at_ms) VALUES `+values+`
+		ON CONFLICT (namespace, key) DO UPDATE SET
+		  failures = CASE WHEN attempt_counters.expires_at_ms IS NOT NULL AND attempt_counters.expires_at_ms <= ? THEN 0 ELSE attempt_counters.failures END,
+		  expires_at_ms = CASE
+		    WHEN attempt_counters.expires_at_ms IS NOT NULL AND attempt_counters.expires_at_ms <= ? THEN excluded.expires_at_ms
+		    WHEN attempt_counters.failures = 0 AND attempt_counters.expires_at_ms IS NOT NULL AND attempt_counters.expires_at_ms < excluded.expires_at_ms THEN excluded.expires_at_ms
+		    ELSE attempt_counters.expires_at_ms END,
+		  lock_at = excluded.lock_at
+		RETURNING key, failures, lock_at, expires_at_ms`, append(args, now, now)...).Rows()
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make(map[string]CounterState, len(counters))
+	for rows.Next() {
+		var key string
+		var failures, lockAt int64
+		var exp sql.NullInt64
+		if err := rows.Scan(&key, &failures, &lockAt, &exp); err != nil {
+			return nil, err
+		}
+		out[key] = stateOf(key, failures, lockAt, exp)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(out) != len(counters) {
+		return nil, fmt.Errorf("%d of %d attempt counters written", len(out), len(counters))
+	}
+	return out, nil
+}
+
+// inFlight counts the live reservations on each of counters, by key (a
+// counter with none is absent).
+func (a *Attempts) inFlight(tx *gorm.DB, counters []AttemptCounter, now int64) (map[string]int64, error) {
+	args := make([]any, 0, len(counters)+2)
+	args = append(args, a.namespace)
+	for _, c := range counters {
+		args = append(args, c.Key)
+	}
+	rows, err := tx.Raw(`SELECT key, COUNT(*) FROM attempt_reservations
+		WHERE namespace = ? AND key IN (?`+strings.Repeat(", ?", len(counters)-1)+`) AND expires_at_ms > ? GROUP BY key`,
+		append(args, now)...).Rows()
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make(map[string]int64, len(counters))
+	for rows.Next() {
+		var key string
+		var n int64
+		if err := rows.Scan(&key, &n); err != nil {
+			return nil, err
+		}
+		out[key] = n
+	}
+	return out, rows.Err()
+}
+
 // errStop rolls a transaction back without it being a failure.
 var errStop = errors.New("stop")
 
@@ -385,55 +442,86 @@ type Settlement struct {
 // from now, for its new count) or resets the counters, and writes the
 // access record. It returns the counters' states after a failure.
 func (a *Attempts) Settle(ctx context.Context, counters []AttemptCounter, s Settlement) ([]CounterState, error) {
-	sorted := slices.Clone(counters)
-	slices.SortFunc(sorted, func(x, y AttemptCounter) int { return strings.Compare(x.Key, y.Key) })
-	now := a.nowMS()
 	var states []CounterState
 	ctx, end := a.store.callSpan(ctx, "settle_attempt")
 	err := a.store.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		states = states[:0]
-		for _, c := range sorted {
-			if c.LockAt > 0 {
-				if err := tx.Exec(`DELETE FROM attempt_reservations WHERE namespace = ? AND key = ? AND id = ?`,
-					a.namespace, c.Key, s.ID).Error; err != nil {
-					return err
-				}
-			}
-			switch {
-			case s.Reset && c.ResetOnSuccess:
-				if err := tx.Exec(`DELETE FROM attempt_counters WHERE namespace = ? AND key = ? AND failures > 0`,
-					a.namespace, c.Key).Error; err != nil {
-					return err
-				}
-			case s.Failed:
-				var failures int64
-				if err := tx.Raw(`INSERT INTO attempt_counters (namespace, key, failures, lock_at, expires_at_ms) VALUES (?, ?, 1, ?, NULL)
-					ON CONFLICT (namespace, key) DO UPDATE SET
-					  failures = CASE WHEN attempt_counters.expires_at_ms IS NOT NULL AND attempt_counters.expires_at_ms <= ? THEN 1 ELSE attempt_counters.failures + 1 END,
-					  lock_at = excluded.lock_at
-					RETURNING failures`, a.namespace, c.Key, c.LockAt, now).Row().Scan(&failures); err != nil {
-					return err
-				}
-				exp := a.expiryMS(c, failures)
-				if err := tx.Exec(`UPDATE attempt_counters SET expires_at_ms = ? WHERE namespace = ? AND key = ?`,
-					exp, a.namespace, c.Key).Error; err != nil {
-					return err
-				}
-				st := CounterState{Key: c.Key, Failures: failures, LockAt: c.LockAt}
-				if exp != nil {
-					st.ExpiresAt = time.UnixMilli(*exp).UTC()
-				}
-				states = append(states, st)
-			}
-		}
-		if s.Record != nil {
-			return a.store.writeAccess(tx, a.namespace, *s.Record, s.FailureLogLimit)
-		}
-		return nil
+		var err error
+		states, err = a.settle(tx, counters, s)
+		return err
 	})
 	end(err)
 	if err != nil {
 		return nil, fmt.Errorf("settling an attempt: %w", err)
+	}
+	return states, nil
+}
+
+// SettleIn is Settle made part of tx, a transaction that creates a session
+// (a SessionWrite): the login's session and its settlement are then one
+// commit.
+func (a *Attempts) SettleIn(tx *Tx, counters []AttemptCounter, s Settlement) error {
+	if _, err := a.settle(tx.db, counters, s); err != nil {
+		return fmt.Errorf("settling an attempt: %w", err)
+	}
+	return nil
+}
+
+// settle is Settle's work, inside tx.
+func (a *Attempts) settle(tx *gorm.DB, counters []AttemptCounter, s Settlement) ([]CounterState, error) {
+	sorted := slices.Clone(counters)
+	slices.SortFunc(sorted, func(x, y AttemptCounter) int { return strings.Compare(x.Key, y.Key) })
+	now := a.nowMS()
+	var states []CounterState
+	// The attempt's reservations, and on a success the counters that
+	// reset, each go in one statement.
+	var reserved, reset []any
+	for _, c := range sorted {
+		if c.LockAt > 0 {
+			reserved = append(reserved, c.Key)
+		}
+		if s.Reset && c.ResetOnSuccess {
+			reset = append(reset, c.Key)
+		}
+	}
+	if len(reserved) > 0 {
+		if err := tx.Exec(`DELETE FROM attempt_reservations WHERE namespace = ? AND id = ? AND key IN (?`+strings.Repeat(", ?", len(reserved)-1)+`)`,
+			append([]any{a.namespace, s.ID}, reserved...)...).Error; err != nil {
+			return nil, err
+		}
+	}
+	if len(reset) > 0 {
+		if err := tx.Exec(`DELETE FROM attempt_counters WHERE namespace = ? AND key IN (?`+strings.Repeat(", ?", len(reset)-1)+`) AND failures > 0`,
+			append([]any{a.namespace}, reset...)...).Error; err != nil {
+			return nil, err
+		}
+	}
+	for _, c := range sorted {
+		if !s.Failed || (s.Reset && c.ResetOnSuccess) {
+			continue
+		}
+		var failures int64
+		if err := tx.Raw(`INSERT INTO attempt_counters (namespace, key, failures, lock_at, expires_at_ms) VALUES (?, ?, 1, ?, NULL)
+			ON CONFLICT (namespace, key) DO UPDATE SET
+			  failures = CASE WHEN attempt_counters.expires_at_ms IS NOT NULL AND attempt_counters.expires_at_ms <= ? THEN 1 ELSE attempt_counters.failures + 1 END,
+			  lock_at = excluded.lock_at
+			RETURNING failures`, a.namespace, c.Key, c.LockAt, now).Row().Scan(&failures); err != nil {
+			return nil, err
+		}
+		exp := a.expiryMS(c, failures)
+		if err := tx.Exec(`UPDATE attempt_counters SET expires_at_ms = ? WHERE namespace = ? AND key = ?`,
+			exp, a.namespace, c.Key).Error; err != nil {
+			return nil, err
+		}
+		st := CounterState{Key: c.Key, Failures: failures, LockAt: c.LockAt}
+		if exp != nil {
+			st.ExpiresAt = time.UnixMilli(*exp).UTC()
+		}
+		states = append(states, st)
+	}
+	if s.Record != nil {
+		if err := a.store.writeAccess(tx, a.namespace, *s.Record, s.FailureLogLimit); err != nil {
+			return nil, err
+		}
 	}
 	return states, nil
 }

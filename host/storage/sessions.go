@@ -101,10 +101,25 @@ type sessionRow struct {
 
 func (sessionRow) TableName() string { return "sessions" }
 
+// Tx is a transaction of the store, as a SessionWrite sees it.
+type Tx struct{ db *gorm.DB }
+
+// A SessionWrite is a write made in the transaction that creates a
+// session, after the session's rows: something else the login that made
+// it changes, so that both are one commit (Attempts.SettleIn: the
+// lockout's settlement of the login). An error rolls the session back.
+type SessionWrite func(tx *Tx, sessionID string) error
+
 // CreateSession stores a new session and its first tokens in one
 // transaction. Local is decided here: whether the subject is a user id of
 // the users table.
 func (s *Store) CreateSession(ctx context.Context, sess Session, tokens ...Token) (Session, error) {
+	return s.CreateSessionWith(ctx, sess, nil, tokens...)
+}
+
+// CreateSessionWith is CreateSession that also makes writes, in order, in
+// its transaction.
+func (s *Store) CreateSessionWith(ctx context.Context, sess Session, writes []SessionWrite, tokens ...Token) (Session, error) {
 	roles, err := VouchedRoles(sess.Roles)
 	if err != nil {
 		return Session{}, err
@@ -152,7 +167,15 @@ func (s *Store) CreateSession(ctx context.Context, sess Session, tokens ...Token
 			return err
 		}
 		sess.CreatedAt = row.CreatedAt
-		return saveTokens(tx, tokens)
+		if err := saveTokens(tx, tokens); err != nil {
+			return err
+		}
+		for _, w := range writes {
+			if err := w(&Tx{db: tx}, sess.ID); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	end(err)
 	if err != nil {

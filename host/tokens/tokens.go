@@ -155,8 +155,10 @@ func (i *Issuer) Keys() *KeyRing { return i.keys }
 // with the session, for its every token (storage.VouchedRoles; invalid
 // ones are an error wrapping sdk.ErrInvalidArgument, and nothing is
 // issued). The provider of an OAuth2 sign-in (WithUpstream) is kept with
-// the session too, so that its refreshes ask the provider.
-func (i *Issuer) Issue(ctx context.Context, id sdk.Identity) (Pair, error) {
+// the session too, so that its refreshes ask the provider. writes are
+// made in the transaction that stores the session (the login's lockout
+// settlement: chain.Login.SuccessWrites).
+func (i *Issuer) Issue(ctx context.Context, id sdk.Identity, writes ...storage.SessionWrite) (Pair, error) {
 	roles, err := storage.VouchedRoles(id.Roles)
 	if err != nil {
 		return Pair{}, err
@@ -170,7 +172,7 @@ func (i *Issuer) Issue(ctx context.Context, id sdk.Identity) (Pair, error) {
 	if err != nil {
 		return Pair{}, err
 	}
-	if p.Session, err = i.store.CreateSession(ctx, sess, p.Refresh); err != nil {
+	if p.Session, err = i.store.CreateSessionWith(ctx, sess, writes, p.Refresh); err != nil {
 		return Pair{}, err
 	}
 	i.created(ctx, access, p)
