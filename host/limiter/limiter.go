@@ -110,6 +110,7 @@ type Limiter struct {
 	refusals  *coalesce.Batcher[refusal]
 	snapshots *coalesce.Batcher[[]*storage.CounterState]
 	waiters   *waiters
+	seen      *seenLocked
 	opts      Options
 	lockouts  *metrics.Counter // clients that became locked out
 	refused   *metrics.Counter // logins refused because their client is locked out
@@ -141,7 +142,7 @@ func New(name string, rule attempts.Rule, store *storage.Store, opts Options) (*
 	l := &Limiter{
 		name: name, rule: rule, ipv6Bits: rule.IPv6Prefix, maxWait: rule.MaxWait,
 		store: store.Attempts(name).WithClock(opts.Now), logs: store,
-		refusals: coalesce.New[refusal](refusalGather), snapshots: coalesce.New[[]*storage.CounterState](refusalGather), waiters: newWaiters(), opts: opts,
+		refusals: coalesce.New[refusal](refusalGather), snapshots: coalesce.New[[]*storage.CounterState](refusalGather), waiters: newWaiters(), seen: newSeenLocked(), opts: opts,
 		lockouts: opts.Metrics.Counter("portcullis_lockouts_total", "Times a client became locked out (user_locked_out sent), by backend.", "backend"),
 		refused:  opts.Metrics.Counter("portcullis_lockout_refusals_total", "Logins refused because a lockout rule locked their client, by backend.", "backend"),
 	}
@@ -358,13 +359,17 @@ func (l *Limiter) Check(ctx context.Context, req *sdk.AuthenticateRequest) (Verd
 		}
 	}()
 	for locks, waited, woken := 0, false, false; ; {
-		// After a wait, a refusal is looked for only if the look below
-		// finds a counter locked: a waiting attempt costs one read a round.
-		if !l.rule.NeverLock && !waited {
+		// A refusal is looked for only if this host has seen one of the
+		// counters locked, or the admission below found one locked: an
+		// allowed attempt costs no read before its admission. After a
+		// wait, only if the look below finds a counter locked: a waiting
+		// attempt costs one read a round.
+		if !l.rule.NeverLock && !waited && (locks > 0 || l.seen.anyOf(counters, l.opts.Now())) {
 			refused, err := l.refuseIfLocked(ctx, c, req.Client, counters, groups)
 			if err != nil || refused != nil {
 				return Verdict{Refusal: refused}, err
 			}
+			l.seen.forget(counters)
 		}
 		adm, st, err := storage.Admitted, storage.CounterState{}, error(nil)
 		if waited && !woken {
@@ -386,8 +391,9 @@ func (l *Limiter) Check(ctx context.Context, req *sdk.AuthenticateRequest) (Verd
 		case storage.Admitted:
 			return Verdict{Attempt: &Attempt{l: l, id: id, client: c, raw: req.Client, counters: counters}}, nil
 		case storage.Locked:
-			// Locked since the last look: the refusal, in the next round,
-			// counts and answers it.
+			// Locked since the last look, or on another host: the
+			// refusal, in the next round, counts and answers it.
+			l.seen.add(st)
 			if locks++; locks < maxAdmissionRounds {
 				waited = false
 				continue
@@ -467,6 +473,7 @@ func (l *Limiter) refuseIfLocked(ctx context.Context, c Client, raw sdk.Client, 
 			return false, err
 		}
 		st := r.state
+		l.seen.add(st)
 		if per > 0 {
 			// This caller's own count, as if the batch had been counted
 			// one by one.
@@ -523,6 +530,7 @@ func (l *Limiter) refuseIfLocked(ctx context.Context, c Client, raw sdk.Client, 
 				continue
 			}
 			st := *p
+			l.seen.add(st)
 			if per[i] > 0 {
 				st.Failures = st.Failures - place.N + place.Index
 				if st.Failures > st.LockAt && l.reachesTier(i, st.Failures) {
@@ -637,6 +645,7 @@ func (a *Attempt) End(ctx context.Context, result sdk.LoginResult, sessionID str
 			l.opts.Logger.Debug("lockout: failure counted", l.masked(a.client, "backend", l.name)...)
 		}
 		for _, st := range states {
+			l.seen.add(st)
 			if i := l.groupOfKey(st.Key); i >= 0 && l.reachesTier(i, st.Failures) {
 				l.emitLockedOut(ctx, a.client, a.raw, l.groups[i], st.Failures)
 			}

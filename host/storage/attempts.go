@@ -259,8 +259,9 @@ func (a *Attempts) expiryCase(c AttemptCounter, n int64) (string, []any) {
 }
 
 // Admit reserves one attempt, under id, on every counter, with a lease:
-// unless a counter is locked (Locked) or its failures and attempts in
-// flight already reach its lock (Busy), in which case nothing is reserved.
+// unless a counter is locked (Locked; told before Busy) or its failures
+// and attempts in flight already reach its lock (Busy), in which case
+// nothing is reserved.
 // Counters that never lock are not reserved on. It is one transaction,
 // taking the counters in key order, so that concurrent admissions on any
 // host see each other.
@@ -291,13 +292,16 @@ func (a *Attempts) Admit(ctx context.Context, counters []AttemptCounter, id stri
 		if err != nil {
 			return err
 		}
+		// A counter locked is told before one busy: the attempt is
+		// refused at once rather than waiting for room it cannot use.
 		for _, c := range locking {
-			st := stored[c.Key]
-			if st.Failures >= c.LockAt {
+			if st := stored[c.Key]; st.Failures >= c.LockAt {
 				verdict, at = Locked, st
 				return errStop
 			}
-			if st.Failures+inFlight[c.Key] >= c.LockAt {
+		}
+		for _, c := range locking {
+			if st := stored[c.Key]; st.Failures+inFlight[c.Key] >= c.LockAt {
 				verdict, at = Busy, st
 				return errStop
 			}
@@ -325,6 +329,7 @@ func (a *Attempts) Admit(ctx context.Context, counters []AttemptCounter, id stri
 // looks before it tries to admit, so that waiting costs no write.
 func (a *Attempts) Look(ctx context.Context, counters []AttemptCounter) (Admission, CounterState, error) {
 	now := a.nowMS()
+	verdict, busy := Admitted, CounterState{}
 	for _, c := range counters {
 		if c.LockAt <= 0 {
 			continue
@@ -342,11 +347,11 @@ func (a *Attempts) Look(ctx context.Context, counters []AttemptCounter) (Admissi
 		switch {
 		case failures >= c.LockAt:
 			return Locked, stateOf(c.Key, failures, c.LockAt, exp), nil
-		case failures+inFlight >= c.LockAt:
-			return Busy, stateOf(c.Key, failures, c.LockAt, exp), nil
+		case failures+inFlight >= c.LockAt && verdict == Admitted:
+			verdict, busy = Busy, stateOf(c.Key, failures, c.LockAt, exp)
 		}
 	}
-	return Admitted, CounterState{}, nil
+	return verdict, busy, nil
 }
 
 // upsertCounters creates the counters (sorted by key) that do not exist

@@ -187,6 +187,30 @@ func TestAttemptLook(t *testing.T) {
 	})
 }
 
+// A counter locked is told before one busy, whatever their keys' order:
+// the attempt is refused at once rather than waiting for room on the busy
+// counter that it could not use.
+func TestAttemptLockedBeforeBusy(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, d db) {
+		ctx := context.Background()
+		a := d.store.Attempts("guard").WithClock(newTestClock().now)
+		busy := counter("a-busy", 1, time.Minute)
+		locked := counter("b-locked", 1, time.Minute)
+		admit(t, a, "in-flight", busy)
+		admit(t, a, "wrong", locked)
+		settle(t, a, storage.Settlement{ID: "wrong", Failed: true}, locked)
+		if adm, st := admit(t, a, "both", busy, locked); adm != storage.Locked || st.Key != locked.Key {
+			t.Fatalf("Admit on a busy and a locked counter: %s on %q, want locked on %q", admissionName(adm), st.Key, locked.Key)
+		}
+		if adm, st, err := a.Look(ctx, []storage.AttemptCounter{busy, locked}); err != nil || adm != storage.Locked || st.Key != locked.Key {
+			t.Fatalf("Look on a busy and a locked counter: %s on %q, %v; want locked on %q", admissionName(adm), st.Key, err, locked.Key)
+		}
+		if adm, st, err := a.Look(ctx, []storage.AttemptCounter{busy}); err != nil || adm != storage.Busy || st.Key != busy.Key {
+			t.Fatalf("Look on the busy counter: %s on %q, %v; want busy", admissionName(adm), st.Key, err)
+		}
+	})
+}
+
 func TestAttemptAdmissionIsAllOrNothing(t *testing.T) {
 	// An attempt on two counters is reserved on both or on neither.
 	eachDatabase(t, func(t *testing.T, d db) {

@@ -1,0 +1,69 @@
+package limiter
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/portcullis-auth/portcullis/host/storage"
+)
+
+func TestSeenLocked(t *testing.T) {
+	now := time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)
+	s := newSeenLocked()
+	a, b := storage.AttemptCounter{Key: "a"}, storage.AttemptCounter{Key: "b"}
+	s.add(storage.CounterState{Key: "a", Failures: 1, LockAt: 2}) // not locked: not kept
+	if s.anyOf([]storage.AttemptCounter{a, b}, now) {
+		t.Fatal("an open counter was kept as locked")
+	}
+	s.add(storage.CounterState{Key: "a", Failures: 2, LockAt: 2, ExpiresAt: now.Add(time.Minute)})
+	s.add(storage.CounterState{Key: "b", Failures: 9, LockAt: 2}) // no end
+	if !s.anyOf([]storage.AttemptCounter{a}, now) || !s.anyOf([]storage.AttemptCounter{b}, now.Add(time.Hour)) {
+		t.Fatal("a lock seen was not kept")
+	}
+	if s.anyOf([]storage.AttemptCounter{a}, now.Add(time.Minute)) {
+		t.Fatal("a lock was kept past its end")
+	}
+	if _, ok := s.until["a"]; ok {
+		t.Fatal("an ended lock was not forgotten")
+	}
+	s.forget([]storage.AttemptCounter{a, b})
+	if s.anyOf([]storage.AttemptCounter{a, b}, now) {
+		t.Fatal("forgotten counters are still kept")
+	}
+	for i := range maxSeenLocked + 10 {
+		s.add(storage.CounterState{Key: fmt.Sprint(i), Failures: 2, LockAt: 2})
+	}
+	if len(s.until) != maxSeenLocked {
+		t.Fatalf("%d counters kept; want at most %d", len(s.until), maxSeenLocked)
+	}
+}
+
+// What a host has not seen locked is found by the admission: a client
+// locked out on another host is refused here at its first attempt, and
+// its refusal counted as there; once an operator unlocked it elsewhere,
+// the lock this host saw does not refuse it.
+func TestLockSeenOnAnotherHost(t *testing.T) {
+	eachDB(t, func(t *testing.T, db *testDB) {
+		h := newHarness(t, db, `{"failure_limit":2,"cooloff":"10m"}`)
+		other := h.second()
+		other.tryN(alice, wrong, 2)
+		for i := range 3 {
+			if v := h.try(alice, right); !locked(v) {
+				t.Fatalf("attempt %d here after the lock there: %s, want locked", i+1, describe(v))
+			}
+		}
+		if got := h.failures("ip_address", alice); got != 5 {
+			t.Fatalf("counter %d after 2 failures and 3 refusals, want 5", got)
+		}
+		if _, err := reset(context.Background(), other.l.store, Filter{All: true}); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 3 {
+			if v := h.try(alice, right); !through(v) {
+				t.Fatalf("attempt %d after the reset there: %s, want it let through", i+1, describe(v))
+			}
+		}
+	})
+}
