@@ -208,8 +208,8 @@ func (a *Attempts) LockedAmong(ctx context.Context, counters []AttemptCounter) (
 		return out, nil
 	}
 	rows, err := a.store.db.WithContext(ctx).Raw(`SELECT key, failures, expires_at_ms FROM attempt_counters
-		WHERE namespace = ? AND key IN (?`+strings.Repeat(", ?", len(keys)-1)+`) AND `+live,
-		append(append([]any{a.namespace}, keys...), a.nowMS())...).Rows()
+		WHERE namespace = ? AND key IN ? AND `+live,
+		a.namespace, keys, a.nowMS()).Rows()
 	if err != nil {
 		return nil, fmt.Errorf("attempt counter: %w", err)
 	}
@@ -400,14 +400,12 @@ func (a *Attempts) upsertCounters(tx *gorm.DB, counters []AttemptCounter, leaseE
 // inFlight counts the live reservations on each of counters, by key (a
 // counter with none is absent).
 func (a *Attempts) inFlight(tx *gorm.DB, counters []AttemptCounter, now int64) (map[string]int64, error) {
-	args := make([]any, 0, len(counters)+2)
-	args = append(args, a.namespace)
-	for _, c := range counters {
-		args = append(args, c.Key)
+	keys := make([]any, len(counters))
+	for i, c := range counters {
+		keys[i] = c.Key
 	}
 	rows, err := tx.Raw(`SELECT key, COUNT(*) FROM attempt_reservations
-		WHERE namespace = ? AND key IN (?`+strings.Repeat(", ?", len(counters)-1)+`) AND expires_at_ms > ? GROUP BY key`,
-		append(args, now)...).Rows()
+		WHERE namespace = ? AND key IN ? AND expires_at_ms > ? GROUP BY key`, a.namespace, keys, now).Rows()
 	if err != nil {
 		return nil, err
 	}
@@ -489,14 +487,14 @@ func (a *Attempts) settle(tx *gorm.DB, counters []AttemptCounter, s Settlement) 
 		}
 	}
 	if len(reserved) > 0 {
-		if err := tx.Exec(`DELETE FROM attempt_reservations WHERE namespace = ? AND id = ? AND key IN (?`+strings.Repeat(", ?", len(reserved)-1)+`)`,
-			append([]any{a.namespace, s.ID}, reserved...)...).Error; err != nil {
+		if err := tx.Exec(`DELETE FROM attempt_reservations WHERE namespace = ? AND id = ? AND key IN ?`,
+			a.namespace, s.ID, reserved).Error; err != nil {
 			return nil, err
 		}
 	}
 	if len(reset) > 0 {
-		if err := tx.Exec(`DELETE FROM attempt_counters WHERE namespace = ? AND key IN (?`+strings.Repeat(", ?", len(reset)-1)+`) AND failures > 0`,
-			append([]any{a.namespace}, reset...)...).Error; err != nil {
+		if err := tx.Exec(`DELETE FROM attempt_counters WHERE namespace = ? AND key IN ? AND failures > 0`,
+			a.namespace, reset).Error; err != nil {
 			return nil, err
 		}
 	}
