@@ -24,9 +24,12 @@ func (s *hostServer) LookupUser(ctx context.Context, req *pb.LookupUserRequest) 
 	if err != nil {
 		return nil, errwire.ToStatus(err)
 	}
-	return &pb.LookupUserResponse{User: &pb.User{
-		Id: u.ID, Username: u.Username, PasswordHash: u.PasswordHash, Disabled: u.Disabled,
-	}}, nil
+	return &pb.LookupUserResponse{User: userToProto(u)}, nil
+}
+
+// userToProto is a user as the wire carries it.
+func userToProto(u sdk.User) *pb.User {
+	return &pb.User{Id: u.ID, Username: u.Username, PasswordHash: u.PasswordHash, Disabled: u.Disabled}
 }
 
 func (s *hostServer) ListUsers(ctx context.Context, req *pb.ListUsersRequest) (*pb.ListUsersResponse, error) {
@@ -36,7 +39,7 @@ func (s *hostServer) ListUsers(ctx context.Context, req *pb.ListUsersRequest) (*
 	}
 	resp := &pb.ListUsersResponse{Users: make([]*pb.User, len(users))}
 	for i, u := range users {
-		resp.Users[i] = &pb.User{Id: u.ID, Username: u.Username, PasswordHash: u.PasswordHash, Disabled: u.Disabled}
+		resp.Users[i] = userToProto(u)
 	}
 	return resp, nil
 }

@@ -285,7 +285,7 @@ func (a authenticatorClient) lookUp(ctx context.Context, username string) *pb.Us
 	u, err := a.users.LookupUser(ctx, username)
 	switch {
 	case err == nil:
-		return &pb.UserLookup{Found: true, User: &pb.User{Id: u.ID, Username: u.Username, PasswordHash: u.PasswordHash, Disabled: u.Disabled}}
+		return &pb.UserLookup{Found: true, User: userToProto(u)}
 	case errors.Is(err, sdk.ErrNotFound):
 		return &pb.UserLookup{}
 	}
