@@ -3,12 +3,12 @@ package e2e
 import (
 	"net/http"
 	"net/http/httptest"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/portcullis-auth/portcullis/client"
+	"github.com/portcullis-auth/portcullis/testkit/setcookie"
 )
 
 // TestCookieSessions: POST /v1/session sets an HttpOnly session cookie
@@ -385,17 +385,7 @@ func TestSessionCookieConfig(t *testing.T) {
 				t.Fatalf("DELETE /v1/session: %d %q", out.status, out.header.Values("Set-Cookie"))
 			}
 			for what, header := range map[string]string{"login": set, "logout": cleared} {
-				attrs := strings.Split(header, "; ")[1:]
-				for _, want := range append([]string{"Path=/", "HttpOnly"}, tt.want...) {
-					if !slices.Contains(attrs, want) {
-						t.Errorf("%s Set-Cookie %q lacks %s", what, header, want)
-					}
-				}
-				for _, not := range tt.not {
-					if slices.ContainsFunc(attrs, func(a string) bool { return strings.HasPrefix(a, not) }) {
-						t.Errorf("%s Set-Cookie %q has %s", what, header, not)
-					}
-				}
+				setcookie.CheckAttrs(t, what, header, append([]string{"Path=/", "HttpOnly"}, tt.want...), tt.not)
 			}
 		})
 	}

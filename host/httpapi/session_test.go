@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +19,7 @@ import (
 	"github.com/portcullis-auth/portcullis/host/storage/storagetest"
 	"github.com/portcullis-auth/portcullis/host/tokens"
 	"github.com/portcullis-auth/portcullis/sdk"
+	"github.com/portcullis-auth/portcullis/testkit/setcookie"
 )
 
 // sessionAPI is the API with a granting backend, for browser sessions
@@ -310,17 +310,7 @@ func TestSessionCookieAttributes(t *testing.T) {
 				t.Fatalf("logout Set-Cookie %q; want %s cleared", cleared, tt.cookie.Name)
 			}
 			for what, header := range map[string]string{"login": set[0], "logout": cleared[0]} {
-				attrs := strings.Split(header, "; ")[1:]
-				for _, want := range append([]string{"Path=/", "HttpOnly"}, tt.want...) {
-					if !slices.Contains(attrs, want) {
-						t.Errorf("%s Set-Cookie %q lacks %s", what, header, want)
-					}
-				}
-				for _, not := range tt.not {
-					if slices.ContainsFunc(attrs, func(a string) bool { return strings.HasPrefix(a, not) }) {
-						t.Errorf("%s Set-Cookie %q has %s", what, header, not)
-					}
-				}
+				setcookie.CheckAttrs(t, what, header, append([]string{"Path=/", "HttpOnly"}, tt.want...), tt.not)
 			}
 		})
 	}
