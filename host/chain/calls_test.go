@@ -103,3 +103,46 @@ func TestLimiterCallsAreObserved(t *testing.T) {
 		t.Fatalf("observed %q", got)
 	}
 }
+
+// RefuseEarly looks only at the lockouts at the head of the chain, and
+// only for a lock the host has seen: a lockout after a backend is left to
+// Run, which may never reach it.
+func TestRefuseEarly(t *testing.T) {
+	ctx := context.Background()
+	store, err := storage.Open(ctx, storage.SQLite, filepath.Join(t.TempDir(), "portcullis.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	rule := attempts.Rule{Counters: []attempts.Counter{{Fields: []string{attempts.FieldUsername}, Tiers: []attempts.Tier{{Failures: 1, Cooloff: time.Hour}}}}}
+	lim, err := limiter.New("lockout", rule, store, limiter.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log callLog
+	head := New(nil, Link{Name: "lockout", Limiter: lim}, Link{Name: "local", Authenticator: abstain(sdk.ReasonInvalidCredentials)}).ObserveCalls(log.observe)
+	tail := New(nil, Link{Name: "local", Authenticator: abstain(sdk.ReasonInvalidCredentials)}, Link{Name: "lockout", Limiter: lim})
+	req := &sdk.AuthenticateRequest{Username: "alice", Client: sdk.Client{IP: "192.0.2.1"}}
+	if login := head.RefuseEarly(ctx, req); login != nil {
+		t.Fatalf("before any lock: %+v, want nothing decided", login.Result)
+	}
+	// A wrong password locks alice; the refusal of her next login shows
+	// the lock to this host.
+	for range 2 {
+		_, _ = authenticate(head, ctx, req)
+	}
+	if login := tail.RefuseEarly(ctx, req); login != nil {
+		t.Fatalf("a lockout after a backend decided early: %+v", login.Result)
+	}
+	log.calls = nil
+	login := head.RefuseEarly(ctx, req)
+	if login == nil || login.Result.Outcome != Denied || login.Result.Reason != limiter.ReasonLockedOut {
+		t.Fatalf("the seen lock refused nothing: %+v", login)
+	}
+	if err := login.End(ctx, login.Result.LoginResult(), ""); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"lockout refused"}; !slices.Equal(log.calls, want) {
+		t.Fatalf("observed %q, want %q", log.calls, want)
+	}
+}

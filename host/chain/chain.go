@@ -180,28 +180,8 @@ func (c *Chain) run(ctx context.Context, login *Login) Result {
 	for i := range c.links {
 		l := &c.links[i]
 		if l.Limiter != nil {
-			lctx, span := linkSpan(ctx, l)
-			start := time.Now()
-			v, err := l.Limiter.Check(lctx, req)
-			c.timed(l.Name, start, limiterResult(v, err))
-			endLimiterSpan(span, v, err)
-			if err != nil {
-				l.Health.record(err)
-				return Result{Outcome: Unavailable, Backend: l.Name, Err: &BackendError{Backend: l.Name, Err: err}}
-			}
-			l.Health.record(nil)
-			login.asked = append(login.asked, asked{link: l})
-			switch {
-			case v.Busy:
-				return Result{Outcome: Busy, Backend: l.Name, Reason: "try_again"}
-			case v.Refusal != nil:
-				r := v.Refusal
-				return Result{
-					Outcome: Denied, Backend: l.Name, Reason: r.Reason, RetryAfter: r.RetryAfter,
-					Details: r.Details, HTTPStatus: r.Status, Description: r.Description,
-				}
-			case v.Attempt != nil:
-				login.attempts = append(login.attempts, v.Attempt)
+			if decided, ok := c.limit(ctx, login, l, l.Limiter.Check); ok {
+				return decided
 			}
 			continue
 		}
@@ -242,6 +222,61 @@ func (c *Chain) run(ctx context.Context, login *Login) Result {
 		}
 	}
 	return res
+}
+
+// limit enforces the rule of the limiter link l on the login with check
+// (Check, or RefuseSeen), and returns the login's result if that decides
+// it.
+func (c *Chain) limit(ctx context.Context, login *Login, l *Link, check func(context.Context, *sdk.AuthenticateRequest) (limiter.Verdict, error)) (Result, bool) {
+	lctx, span := linkSpan(ctx, l)
+	start := time.Now()
+	v, err := check(lctx, login.req)
+	c.timed(l.Name, start, limiterResult(v, err))
+	endLimiterSpan(span, v, err)
+	if err != nil {
+		l.Health.record(err)
+		return Result{Outcome: Unavailable, Backend: l.Name, Err: &BackendError{Backend: l.Name, Err: err}}, true
+	}
+	l.Health.record(nil)
+	login.asked = append(login.asked, asked{link: l})
+	switch {
+	case v.Busy:
+		return Result{Outcome: Busy, Backend: l.Name, Reason: "try_again"}, true
+	case v.Refusal != nil:
+		r := v.Refusal
+		return Result{
+			Outcome: Denied, Backend: l.Name, Reason: r.Reason, RetryAfter: r.RetryAfter,
+			Details: r.Details, HTTPStatus: r.Status, Description: r.Description,
+		}, true
+	case v.Attempt != nil:
+		login.attempts = append(login.attempts, v.Attempt)
+	}
+	return Result{}, false
+}
+
+// RefuseEarly turns req away, before the caller takes on the cost of
+// running the chain (a turn among the logins running at once), if the
+// lockouts at the head of the chain refuse it without counting an
+// attempt: the client is one this host has seen locked out (or its
+// address is blocked). It returns nil when they do not; Run must then
+// decide the login. A Login it returns is decided as Run would have
+// decided it, and End must be called on it as on Run's.
+func (c *Chain) RefuseEarly(ctx context.Context, req *sdk.AuthenticateRequest) *Login {
+	login := &Login{chain: c, req: req}
+	for i := range c.links {
+		l := &c.links[i]
+		if l.Limiter == nil {
+			break
+		}
+		if !l.Limiter.MayRefuse(req) {
+			continue
+		}
+		if decided, ok := c.limit(ctx, login, l, l.Limiter.RefuseSeen); ok {
+			login.Result = decided
+			return login
+		}
+	}
+	return nil
 }
 
 // End records how the login ended — result, and for a success the session

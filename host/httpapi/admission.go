@@ -69,39 +69,56 @@ func newAdmission(l LoginLimits, m *metrics.Registry, log *throttledLog) *admiss
 }
 
 // admit lets a login from the client address ip (as clientFacts gave it)
-// go on, or answers it. When ok, the caller must call done once the login
-// has ended.
+// go on, holding its address's place and a turn, or answers it. When ok,
+// the caller must call done once the login has ended.
 func (a *admission) admit(w http.ResponseWriter, r *http.Request, ip string) (done func(), ok bool) {
+	release, ok := a.holdAddress(w, r, ip)
+	if !ok {
+		return nil, false
+	}
+	leave, ok := a.takeTurn(w, r, ip)
+	if !ok {
+		release()
+		return nil, false
+	}
+	return func() { leave(); release() }, true
+}
+
+// holdAddress counts a login from the client address ip (as clientFacts
+// gave it) among its address's logins in progress, or answers it 429.
+// When ok, the caller must call release once the login has ended.
+func (a *admission) holdAddress(w http.ResponseWriter, r *http.Request, ip string) (release func(), ok bool) {
+	if a.perAddress == nil {
+		return func() {}, true
+	}
 	key := addressKey(ip)
-	if a.perAddress != nil && !a.perAddress.take(key) {
+	if !a.perAddress.take(key) {
 		a.refuse(w, refusedPerAddress, http.StatusTooManyRequests, codeTooManyLogins,
 			"too many logins from this address are in progress; try again in a moment", "ip", ip)
 		setLoginOutcome(r, outcomeRefused)
 		return nil, false
 	}
-	if a.queue != nil {
-		if err := a.queue.enter(r.Context()); err != nil {
-			if a.perAddress != nil {
-				a.perAddress.give(key)
-			}
-			reason := refusedQueueWait
-			if errors.Is(err, errQueueFull) {
-				reason = refusedQueueFull
-			}
-			a.refuse(w, reason, http.StatusServiceUnavailable, codeServerBusy,
-				"the server is busy with other logins; try again in a moment", "ip", ip)
-			setLoginOutcome(r, outcomeRefused)
-			return nil, false
-		}
+	return func() { a.perAddress.give(key) }, true
+}
+
+// takeTurn lets a login go on to run the chain once a turn is free, or
+// answers it 503. When ok, the caller must call leave once the login has
+// ended.
+func (a *admission) takeTurn(w http.ResponseWriter, r *http.Request, ip string) (leave func(), ok bool) {
+	if a.queue == nil {
+		return func() {}, true
 	}
-	return func() {
-		if a.queue != nil {
-			a.queue.leave()
+	if err := a.queue.enter(r.Context()); err != nil {
+		reason := refusedQueueWait
+		if errors.Is(err, errQueueFull) {
+			reason = refusedQueueFull
 		}
-		if a.perAddress != nil {
-			a.perAddress.give(key)
-		}
-	}, true
+		a.refuse(w, reason, http.StatusServiceUnavailable, codeServerBusy,
+			"the server is busy with other logins; try again in a moment", "ip", ip)
+		setLoginOutcome(r, outcomeRefused)
+		return nil, false
+	}
+	return a.queue.leave, true
 }
 
 // refuse answers a login over a limit, with Retry-After.

@@ -14,10 +14,12 @@ import (
 
 	"github.com/portcullis-auth/portcullis/host/chain"
 	"github.com/portcullis-auth/portcullis/host/httpapi"
+	"github.com/portcullis-auth/portcullis/host/limiter"
 	"github.com/portcullis-auth/portcullis/host/metrics"
 	"github.com/portcullis-auth/portcullis/host/storage"
 	"github.com/portcullis-auth/portcullis/host/storage/storagetest"
 	"github.com/portcullis-auth/portcullis/sdk"
+	"github.com/portcullis-auth/portcullis/sdk/attempts"
 )
 
 // holdingAuth is a backend that holds every login until open is called,
@@ -95,10 +97,18 @@ type limitedAPI struct {
 
 func newLimitedAPI(t *testing.T, limits httpapi.LoginLimits, backend *fakeAuth) *limitedAPI {
 	t.Helper()
+	return newLimitedChainAPI(t, limits, func(*storage.Store) []chain.Link {
+		return []chain.Link{{Name: "b0", Authenticator: backend, Timeout: 30 * time.Second}}
+	})
+}
+
+// newLimitedChainAPI is newLimitedAPI over the chain of links.
+func newLimitedChainAPI(t *testing.T, limits httpapi.LoginLimits, links func(*storage.Store) []chain.Link) *limitedAPI {
+	t.Helper()
 	store := storagetest.Open(t, storage.SQLite, storagetest.SQLitePath(t))
 	a := &limitedAPI{signals: &recordedSignals{}, metrics: metrics.New()}
 	a.handler = httpapi.New(httpapi.Options{
-		Chain:          chain.New(slog.New(slog.DiscardHandler), chain.Link{Name: "b0", Authenticator: backend, Timeout: 30 * time.Second}),
+		Chain:          chain.New(slog.New(slog.DiscardHandler), links(store)...),
 		Tokens:         newIssuer(t, store, accessTTL, 24*time.Hour),
 		Ready:          func(context.Context) (bool, any) { return true, nil },
 		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
@@ -380,5 +390,71 @@ func TestLoginQueueRefusalFreesTheAddress(t *testing.T) {
 	receive(t, running)
 	if w := a.login("203.0.113.2"); w.Code != http.StatusOK {
 		t.Errorf("%d %s, want 200", w.Code, w.Body)
+	}
+}
+
+// A client the lockout has turned away is turned away again, and its
+// refusal counted, without waiting for a turn to run: with every turn and
+// place in the queue taken, it is answered locked_out at once, not
+// server_busy.
+func TestLockedOutRefusedWithoutATurn(t *testing.T) {
+	backend := newHoldingAuth(t)
+	held := backend.authenticate
+	backend.authenticate = func(ctx context.Context, req *sdk.AuthenticateRequest, r *sdk.AuthenticateResponse) error {
+		if req.Username == "victim" {
+			r.Abstain(sdk.ReasonInvalidCredentials)
+			return nil
+		}
+		return held(ctx, req, r)
+	}
+	a := newLimitedChainAPI(t, httpapi.LoginLimits{Running: 1, Queued: 1, QueueWait: 30 * time.Second}, func(store *storage.Store) []chain.Link {
+		rule := attempts.Rule{Counters: []attempts.Counter{{Fields: []string{attempts.FieldUsername}, CountWhileLocked: true, Tiers: []attempts.Tier{{Failures: 2, Cooloff: time.Hour}}}}}
+		lim, err := limiter.New("lockout", rule, store, limiter.Options{Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return []chain.Link{{Name: "lockout", Limiter: lim}, {Name: "b0", Authenticator: backend.fakeAuth, Timeout: 30 * time.Second}}
+	})
+	victim := func() *httptest.ResponseRecorder {
+		return a.loginAs("127.0.0.1:9000", `{"username": "victim", "password": "wrong", "client": {"ip": "203.0.113.9"}}`, nil)
+	}
+	for _, want := range []int{http.StatusUnauthorized, http.StatusUnauthorized, http.StatusTooManyRequests} {
+		if w := victim(); w.Code != want {
+			t.Fatalf("%d %s, want %d", w.Code, w.Body, want)
+		}
+	}
+
+	// One login takes the only turn, another the only place in the queue.
+	running := background(func() *httptest.ResponseRecorder { return a.login("203.0.113.1") })
+	backend.waitArrivals(t, 1)
+	b := background(func() *httptest.ResponseRecorder { return a.login("203.0.113.2") })
+	c := background(func() *httptest.ResponseRecorder { return a.login("203.0.113.3") })
+	var queued <-chan *httptest.ResponseRecorder
+	select {
+	case w := <-b:
+		checkRefusal(t, w, http.StatusServiceUnavailable, "server_busy")
+		queued = c
+	case w := <-c:
+		checkRefusal(t, w, http.StatusServiceUnavailable, "server_busy")
+		queued = b
+	case <-time.After(10 * time.Second):
+		t.Fatal("with the queue full, neither login was refused")
+	}
+
+	for i := range 3 {
+		w := promptly(t, victim)
+		checkError(t, w, http.StatusTooManyRequests, "locked_out")
+		if !strings.Contains(w.Body.String(), fmt.Sprintf(`"failure_count":%d`, 4+i)) {
+			t.Errorf("refusal %d while the turns are taken: %s, want the refusal counted (failure_count %d)", i+1, w.Body, 4+i)
+		}
+	}
+	if n := backend.calls(); n != 3 {
+		t.Errorf("the backend was asked %d times, want 3 (two wrong passwords, one held)", n)
+	}
+	backend.open()
+	for _, c := range []<-chan *httptest.ResponseRecorder{running, queued} {
+		if w := receive(t, c); w.Code != http.StatusOK {
+			t.Errorf("%d %s, want 200", w.Code, w.Body)
+		}
 	}
 }

@@ -264,21 +264,31 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, kind string) {
 		bad.write(w)
 		return
 	}
-	done, ok := s.admit.admit(w, r, client.IP)
+	release, ok := s.admit.holdAddress(w, r, client.IP)
 	if !ok {
 		return
 	}
-	defer done()
-
-	requestID := w.Header().Get("X-Request-Id")
+	defer release()
 	req := &sdk.AuthenticateRequest{
-		RequestID:   requestID,
+		RequestID:   w.Header().Get("X-Request-Id"),
 		Username:    *body.Username,
 		Password:    *body.Password,
 		Credentials: body.Credentials,
 		Client:      client,
 		Path:        r.URL.Path,
 	}
+	// A client the lockout has turned away before is turned away again
+	// without waiting for a turn: a flood of them takes no turn from the
+	// other logins.
+	if login := s.opts.Chain.RefuseEarly(r.Context(), req); login != nil {
+		s.answer(w, r, login, req, kind, true)
+		return
+	}
+	leave, ok := s.admit.takeTurn(w, r, client.IP)
+	if !ok {
+		return
+	}
+	defer leave()
 	login := s.opts.Chain.Run(r.Context(), req)
 	s.answer(w, r, login, req, kind, true)
 }

@@ -334,20 +334,9 @@ func inAny(prefixes []netip.Prefix, a netip.Addr) bool {
 // An error means the host could not decide (its database failed): the
 // login must fail closed.
 func (l *Limiter) Check(ctx context.Context, req *sdk.AuthenticateRequest) (Verdict, error) {
-	ip, _ := netip.ParseAddr(req.Client.IP)
-	// As the counters key it (addressKey): a zone names no other client,
-	// and a prefix never contains a zoned address.
-	ip = ip.Unmap().WithZone("")
-	if inAny(l.rule.BlockIPs, ip) || (l.rule.OnlyAllowedIPs && !inAny(l.rule.AllowIPs, ip)) {
-		return Verdict{Refusal: &Refusal{Reason: ReasonIPBlocked, Status: http.StatusForbidden, Description: blockedMessage}}, nil
-	}
-	if inAny(l.rule.AllowIPs, ip) {
-		return Verdict{}, nil
-	}
-	c := l.clientOf(req.Username, req.Client)
-	counters, groups := l.countersOf(c)
-	if len(counters) == 0 {
-		return Verdict{}, nil
+	c, counters, groups, decided := l.attemptOf(req)
+	if decided != nil {
+		return *decided, nil
 	}
 	id := ""                              // made when first needed: a refusal needs none
 	deadline := time.Now().Add(l.maxWait) // a real wait, whatever the rule's clock
@@ -421,6 +410,63 @@ func (l *Limiter) Check(ctx context.Context, req *sdk.AuthenticateRequest) (Verd
 		}
 		waited = true
 	}
+}
+
+// attemptOf works out the counters of the login req, or decides it at
+// once: refused from an address the rule blocks, let through (a zero
+// Verdict) from one it allows or with no counter.
+func (l *Limiter) attemptOf(req *sdk.AuthenticateRequest) (Client, []storage.AttemptCounter, []group, *Verdict) {
+	ip, _ := netip.ParseAddr(req.Client.IP)
+	// As the counters key it (addressKey): a zone names no other client,
+	// and a prefix never contains a zoned address.
+	ip = ip.Unmap().WithZone("")
+	if inAny(l.rule.BlockIPs, ip) || (l.rule.OnlyAllowedIPs && !inAny(l.rule.AllowIPs, ip)) {
+		return Client{}, nil, nil, &Verdict{Refusal: &Refusal{Reason: ReasonIPBlocked, Status: http.StatusForbidden, Description: blockedMessage}}
+	}
+	if inAny(l.rule.AllowIPs, ip) {
+		return Client{}, nil, nil, &Verdict{}
+	}
+	c := l.clientOf(req.Username, req.Client)
+	counters, groups := l.countersOf(c)
+	if len(counters) == 0 {
+		return Client{}, nil, nil, &Verdict{}
+	}
+	return c, counters, groups, nil
+}
+
+// MayRefuse reports whether RefuseSeen could refuse the login req: the
+// rule blocks its address, or this host has seen one of its counters
+// locked. It reads nothing.
+func (l *Limiter) MayRefuse(req *sdk.AuthenticateRequest) bool {
+	_, counters, _, decided := l.attemptOf(req)
+	if decided != nil {
+		return decided.Refusal != nil
+	}
+	return !l.rule.NeverLock && l.seen.anyOf(counters, l.opts.Now())
+}
+
+// RefuseSeen refuses the login req, as Check would, if MayRefuse says it
+// could and its counters are still locked, and otherwise decides nothing:
+// a zero Verdict, and Check is still to be made. It admits nothing, so it
+// needs no End. It lets the host turn away a locked-out client before the
+// login waits for a turn to run, so that a flood of refusals takes no turn
+// from other logins.
+func (l *Limiter) RefuseSeen(ctx context.Context, req *sdk.AuthenticateRequest) (Verdict, error) {
+	c, counters, groups, decided := l.attemptOf(req)
+	if decided != nil {
+		if decided.Refusal != nil {
+			return *decided, nil
+		}
+		return Verdict{}, nil
+	}
+	if l.rule.NeverLock || !l.seen.anyOf(counters, l.opts.Now()) {
+		return Verdict{}, nil
+	}
+	refused, err := l.refuseIfLocked(ctx, c, req.Client, counters, groups)
+	if err == nil && refused == nil {
+		l.seen.forget(counters)
+	}
+	return Verdict{Refusal: refused}, err
 }
 
 // refusal is the result of a batch of refusal checks on one counter.

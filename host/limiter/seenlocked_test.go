@@ -67,3 +67,51 @@ func TestLockSeenOnAnotherHost(t *testing.T) {
 		}
 	})
 }
+
+// RefuseSeen refuses, and counts, only a client this host has seen locked
+// out; of any other it decides nothing and reads nothing. A lock an
+// operator lifted meanwhile refuses nothing, and is forgotten.
+func TestRefuseSeen(t *testing.T) {
+	eachDB(t, func(t *testing.T, db *testDB) {
+		h := newHarness(t, db, `{"failure_limit":2,"cooloff":"10m"}`)
+		early := func() Verdict {
+			t.Helper()
+			v, err := h.l.RefuseSeen(context.Background(), alice.request("early"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return v
+		}
+		other := h.second()
+		other.tryN(alice, wrong, 2) // locked there: not seen here
+		if h.l.MayRefuse(alice.request("early")) || !through(early()) {
+			t.Fatal("a lock this host has not seen was looked for")
+		}
+		if got := h.failures("ip_address", alice); got != 2 {
+			t.Fatalf("counter %d, want the 2 failures only", got)
+		}
+		if v := h.try(alice, right); !locked(v) { // seen here now
+			t.Fatalf("after the lock: %s, want locked", describe(v))
+		}
+		for i := range 2 {
+			if !h.l.MayRefuse(alice.request("early")) {
+				t.Fatal("a lock seen here is not one to look for")
+			}
+			if v := early(); !locked(v) || v.Attempt != nil {
+				t.Fatalf("early look %d: %s, want locked and no attempt", i+1, describe(v))
+			}
+		}
+		if got := h.failures("ip_address", alice); got != 5 {
+			t.Fatalf("counter %d after 2 failures and 3 refusals, want 5", got)
+		}
+		if _, err := reset(context.Background(), other.l.store, Filter{All: true}); err != nil {
+			t.Fatal(err)
+		}
+		if v := early(); !through(v) || v.Attempt != nil {
+			t.Fatalf("after the reset: %s, want nothing decided", describe(v))
+		}
+		if h.l.MayRefuse(alice.request("early")) {
+			t.Fatal("a lock found lifted is still looked for")
+		}
+	})
+}
