@@ -225,7 +225,7 @@ func (c *Chain) run(ctx context.Context, login *Login) Result {
 }
 
 // limit enforces the rule of the limiter link l on the login with check
-// (Check, or RefuseSeen), and returns the login's result if that decides
+// (Check, or the early one), and returns the login's result if that decides
 // it.
 func (c *Chain) limit(ctx context.Context, login *Login, l *Link, check func(context.Context, *sdk.AuthenticateRequest) (limiter.Verdict, error)) (Result, bool) {
 	lctx, span := linkSpan(ctx, l)
@@ -268,10 +268,11 @@ func (c *Chain) RefuseEarly(ctx context.Context, req *sdk.AuthenticateRequest) *
 		if l.Limiter == nil {
 			break
 		}
-		if !l.Limiter.MayRefuse(req) {
+		check := l.Limiter.Early(req)
+		if check == nil {
 			continue
 		}
-		if decided, ok := c.limit(ctx, login, l, l.Limiter.RefuseSeen); ok {
+		if decided, ok := c.limit(ctx, login, l, check); ok {
 			login.Result = decided
 			return login
 		}

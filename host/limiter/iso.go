@@ -1,8 +1,7 @@
 package limiter
 
 import (
-	"fmt"
-	"strings"
+	"strconv"
 	"time"
 )
 
@@ -20,22 +19,20 @@ func isoDuration(d time.Duration) string {
 	m := d / time.Minute
 	d -= m * time.Minute
 	sec := d / time.Second
-	var b strings.Builder
-	b.WriteString("P")
+	b := append(make([]byte, 0, 24), 'P')
 	if days > 0 {
-		fmt.Fprintf(&b, "%dD", days)
+		b = append(strconv.AppendInt(b, int64(days), 10), 'D')
 	}
 	if h > 0 || m > 0 || sec > 0 {
-		b.WriteString("T")
-		if h > 0 {
-			fmt.Fprintf(&b, "%dH", h)
-		}
-		if m > 0 {
-			fmt.Fprintf(&b, "%dM", m)
-		}
-		if sec > 0 {
-			fmt.Fprintf(&b, "%dS", sec)
+		b = append(b, 'T')
+		for _, part := range []struct {
+			n    time.Duration
+			unit byte
+		}{{h, 'H'}, {m, 'M'}, {sec, 'S'}} {
+			if part.n > 0 {
+				b = append(strconv.AppendInt(b, int64(part.n), 10), part.unit)
+			}
 		}
 	}
-	return b.String()
+	return string(b)
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/portcullis-auth/portcullis/host/internal/netaddr"
 	"github.com/portcullis-auth/portcullis/sdk/attempts"
 )
 
@@ -81,7 +82,8 @@ func counterKey(g group, c Client) (string, bool) {
 		if f == attempts.FieldUsername && v == "" {
 			return "", false
 		}
-		b.WriteString("|" + escaper.Replace(v))
+		b.WriteByte('|')
+		b.WriteString(escaper.Replace(v))
 	}
 	key := b.String()
 	if len(key) > maxKeyBytes {
@@ -132,7 +134,7 @@ func addressKey(ip string, ipv6Bits int) string {
 	}
 	a = a.Unmap().WithZone("")
 	if a.Is4() || ipv6Bits >= 128 {
-		return a.String()
+		return netaddr.Text(a, ip)
 	}
 	p, err := a.Prefix(ipv6Bits)
 	if err != nil {

@@ -434,39 +434,32 @@ func (l *Limiter) attemptOf(req *sdk.AuthenticateRequest) (Client, []storage.Att
 	return c, counters, groups, nil
 }
 
-// MayRefuse reports whether RefuseSeen could refuse the login req: the
-// rule blocks its address, or this host has seen one of its counters
-// locked. It reads nothing.
-func (l *Limiter) MayRefuse(req *sdk.AuthenticateRequest) bool {
-	_, counters, _, decided := l.attemptOf(req)
-	if decided != nil {
-		return decided.Refusal != nil
-	}
-	return !l.rule.NeverLock && l.seen.anyOf(counters, l.opts.Now())
-}
-
-// RefuseSeen refuses the login req, as Check would, if MayRefuse says it
-// could and its counters are still locked, and otherwise decides nothing:
-// a zero Verdict, and Check is still to be made. It admits nothing, so it
+// Early returns, when this host has seen one of the login req's counters
+// locked (or the rule blocks its address), the check that refuses req as
+// Check would if its counters are still locked; otherwise nil, and reads
+// nothing. The check decides nothing of a login it does not refuse: a
+// zero Verdict, and Check is still to be made. It admits nothing, so it
 // needs no End. It lets the host turn away a locked-out client before the
 // login waits for a turn to run, so that a flood of refusals takes no turn
 // from other logins.
-func (l *Limiter) RefuseSeen(ctx context.Context, req *sdk.AuthenticateRequest) (Verdict, error) {
+func (l *Limiter) Early(req *sdk.AuthenticateRequest) func(context.Context, *sdk.AuthenticateRequest) (Verdict, error) {
 	c, counters, groups, decided := l.attemptOf(req)
 	if decided != nil {
-		if decided.Refusal != nil {
-			return *decided, nil
+		if decided.Refusal == nil {
+			return nil
 		}
-		return Verdict{}, nil
+		return func(context.Context, *sdk.AuthenticateRequest) (Verdict, error) { return *decided, nil }
 	}
 	if l.rule.NeverLock || !l.seen.anyOf(counters, l.opts.Now()) {
-		return Verdict{}, nil
+		return nil
 	}
-	refused, err := l.refuseIfLocked(ctx, c, req.Client, counters, groups)
-	if err == nil && refused == nil {
-		l.seen.forget(counters)
+	return func(ctx context.Context, req *sdk.AuthenticateRequest) (Verdict, error) {
+		refused, err := l.refuseIfLocked(ctx, c, req.Client, counters, groups)
+		if err == nil && refused == nil {
+			l.seen.forget(counters)
+		}
+		return Verdict{Refusal: refused}, err
 	}
-	return Verdict{Refusal: refused}, err
 }
 
 // refusal is the result of a batch of refusal checks on one counter.

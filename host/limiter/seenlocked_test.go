@@ -68,15 +68,20 @@ func TestLockSeenOnAnotherHost(t *testing.T) {
 	})
 }
 
-// RefuseSeen refuses, and counts, only a client this host has seen locked
+// Early refuses, and counts, only a client this host has seen locked
 // out; of any other it decides nothing and reads nothing. A lock an
 // operator lifted meanwhile refuses nothing, and is forgotten.
-func TestRefuseSeen(t *testing.T) {
+func TestEarly(t *testing.T) {
 	eachDB(t, func(t *testing.T, db *testDB) {
 		h := newHarness(t, db, `{"failure_limit":2,"cooloff":"10m"}`)
+		req := alice.request("early")
 		early := func() Verdict {
 			t.Helper()
-			v, err := h.l.RefuseSeen(context.Background(), alice.request("early"))
+			check := h.l.Early(req)
+			if check == nil {
+				t.Fatal("a lock seen here is not one to look for")
+			}
+			v, err := check(context.Background(), req)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -84,7 +89,7 @@ func TestRefuseSeen(t *testing.T) {
 		}
 		other := h.second()
 		other.tryN(alice, wrong, 2) // locked there: not seen here
-		if h.l.MayRefuse(alice.request("early")) || !through(early()) {
+		if h.l.Early(req) != nil {
 			t.Fatal("a lock this host has not seen was looked for")
 		}
 		if got := h.failures("ip_address", alice); got != 2 {
@@ -94,9 +99,6 @@ func TestRefuseSeen(t *testing.T) {
 			t.Fatalf("after the lock: %s, want locked", describe(v))
 		}
 		for i := range 2 {
-			if !h.l.MayRefuse(alice.request("early")) {
-				t.Fatal("a lock seen here is not one to look for")
-			}
 			if v := early(); !locked(v) || v.Attempt != nil {
 				t.Fatalf("early look %d: %s, want locked and no attempt", i+1, describe(v))
 			}
@@ -110,7 +112,7 @@ func TestRefuseSeen(t *testing.T) {
 		if v := early(); !through(v) || v.Attempt != nil {
 			t.Fatalf("after the reset: %s, want nothing decided", describe(v))
 		}
-		if h.l.MayRefuse(alice.request("early")) {
+		if h.l.Early(req) != nil {
 			t.Fatal("a lock found lifted is still looked for")
 		}
 	})
