@@ -95,7 +95,7 @@ func (a *admission) holdAddress(w http.ResponseWriter, r *http.Request, ip strin
 	if !a.perAddress.take(key) {
 		a.refuse(w, refusedPerAddress, http.StatusTooManyRequests, codeTooManyLogins,
 			"too many logins from this address are in progress; try again in a moment", "ip", ip)
-		setLoginOutcome(r, outcomeRefused)
+		setLoginOutcome(w, outcomeRefused)
 		return nil, false
 	}
 	return func() { a.perAddress.give(key) }, true
@@ -115,7 +115,7 @@ func (a *admission) takeTurn(w http.ResponseWriter, r *http.Request, ip string) 
 		}
 		a.refuse(w, reason, http.StatusServiceUnavailable, codeServerBusy,
 			"the server is busy with other logins; try again in a moment", "ip", ip)
-		setLoginOutcome(r, outcomeRefused)
+		setLoginOutcome(w, outcomeRefused)
 		return nil, false
 	}
 	return a.queue.leave, true

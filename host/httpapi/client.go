@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/portcullis-auth/portcullis/host/internal/netaddr"
 	"github.com/portcullis-auth/portcullis/sdk"
 )
 
@@ -54,9 +55,10 @@ func (t trustedProxies) clientFacts(r *http.Request, body *clientBody) (c sdk.Cl
 // end user through body because it presented an app key (app).
 func (t trustedProxies) clientFactsFor(r *http.Request, body *clientBody, app bool) (c sdk.Client, ok bool) {
 	peer := peerAddr(r)
-	c = sdk.Client{IP: addrString(peer), UserAgent: r.UserAgent()}
+	c = sdk.Client{UserAgent: r.UserAgent()}
 	trusted := peer.IsValid() && t.contains(peer)
 	if !trusted && !app {
+		c.IP = addrString(peer)
 		return c, true
 	}
 	if body != nil && body.UserAgent != "" {
@@ -67,9 +69,10 @@ func (t trustedProxies) clientFactsFor(r *http.Request, body *clientBody, app bo
 		if err != nil {
 			return c, false
 		}
-		c.IP = addrString(a.Unmap().WithZone(""))
+		c.IP = netaddr.Text(a.Unmap().WithZone(""), body.IP)
 		return c, true
 	}
+	c.IP = addrString(peer) // unless the proxy names another below
 	if !trusted {
 		return c, true
 	}

@@ -42,7 +42,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // order, a newline at the end), written without reflection: a refused
 // login is the answer a flood gets, so it is built cheaply.
 func writeError(w http.ResponseWriter, status int, code, description string, extra map[string]any) {
-	keys := make([]string, 0, len(extra)+2)
+	var room [8]string // most errors have fewer keys: no allocation
+	keys := room[:0]
 	for k := range extra {
 		if k != "error" && k != "error_description" {
 			keys = append(keys, k)

@@ -69,14 +69,13 @@ func invalid(format string, args ...any) error {
 // it (413 past it).
 func readBody(r *http.Request) ([]byte, error) {
 	raw, err := io.ReadAll(r.Body)
-	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) {
+	if err == nil {
+		return raw, nil
+	}
+	if tooBig, ok := errors.AsType[*http.MaxBytesError](err); ok {
 		return nil, &badRequest{status: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("request body is larger than %d bytes", tooBig.Limit)}
 	}
-	if err != nil {
-		return nil, invalid("reading the request body: %v", err)
-	}
-	return raw, nil
+	return nil, invalid("reading the request body: %v", err)
 }
 
 // decodeJSON decodes exactly one JSON object into v, a pointer to a struct.
@@ -315,7 +314,7 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, login *chain.Log
 			need, err := s.opts.TwoFactor.applies(r.Context(), res.Identity)
 			if err != nil {
 				_ = login.End(r.Context(), sdk.LoginUnavailable, "")
-				s.countLogin(r, "unavailable", s.opts.TwoFactor.Backend)
+				s.countLogin(w, "unavailable", s.opts.TwoFactor.Backend)
 				log().Warn("login failed closed: whether it needs a second factor could not be told", "error", err)
 				s.emitUnavailable(r, req, s.opts.TwoFactor.Backend, codeBackendUnavailable)
 				writeError(w, http.StatusServiceUnavailable, codeBackendUnavailable, "the login could not be checked; try again later", nil)
@@ -332,13 +331,13 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, login *chain.Log
 	// A decided failure: it is counted before it is answered, and one that
 	// cannot be counted is not answered as a failure.
 	if err := login.End(r.Context(), res.LoginResult(), ""); err != nil {
-		s.countLogin(r, "unavailable", res.Backend)
+		s.countLogin(w, "unavailable", res.Backend)
 		log().Error("login failed closed: its failure could not be counted", "error", err)
 		s.emitUnavailable(r, req, res.Backend, codeBackendUnavailable)
 		writeError(w, http.StatusServiceUnavailable, codeBackendUnavailable, "the login could not be recorded; try again later", nil)
 		return
 	}
-	s.countLogin(r, res.Outcome.String(), res.Backend)
+	s.countLogin(w, res.Outcome.String(), res.Backend)
 	if s.log.Enabled(r.Context(), slog.LevelDebug) {
 		log().Debug("login failed", "outcome", res.Outcome.String(), "backend", res.Backend, "reason", res.Reason, "abstained", strings.Join(res.Abstained, " "))
 	}
@@ -357,7 +356,7 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, login *chain.Log
 func (s *Server) failClosed(w http.ResponseWriter, r *http.Request, login *chain.Login, log func() *slog.Logger, req *sdk.AuthenticateRequest) {
 	res := login.Result
 	_ = login.End(r.Context(), sdk.LoginUnavailable, "")
-	s.countLogin(r, "unavailable", res.Backend)
+	s.countLogin(w, "unavailable", res.Backend)
 	if res.Outcome == chain.Busy {
 		log().Warn("login failed closed: a lockout counter stayed full of attempts in flight", "backend", res.Backend)
 		s.emitUnavailable(r, req, res.Backend, codeTryAgain)
@@ -387,13 +386,13 @@ func (s *Server) succeed(w http.ResponseWriter, r *http.Request, login *chain.Lo
 	sessionID, answer, ok := grant(w, r, login, req)
 	if !ok {
 		_ = login.End(r.Context(), sdk.LoginUnavailable, "")
-		s.countLogin(r, "unavailable", res.Backend)
+		s.countLogin(w, "unavailable", res.Backend)
 		return
 	}
 	if err := login.End(r.Context(), sdk.LoginSucceeded, sessionID); err != nil {
 		log().Warn("recording a successful login", "error", err)
 	}
-	s.countLogin(r, "success", res.Backend)
+	s.countLogin(w, "success", res.Backend)
 	if s.log.Enabled(r.Context(), slog.LevelDebug) {
 		log().Debug("login succeeded", "backend", res.Backend, "subject", res.Identity.Subject)
 	}

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"net/http"
 	"strconv"
 	"time"
@@ -51,10 +50,12 @@ func newAPIMetrics(m *metrics.Registry) *apiMetrics {
 	}
 }
 
-// statusWriter remembers the status a handler answered with.
+// statusWriter remembers the status a handler answered with, and for a
+// login the outcome it was counted with (setLoginOutcome).
 type statusWriter struct {
 	http.ResponseWriter
-	status int
+	status       int
+	loginOutcome string
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -119,12 +120,6 @@ func methodLabel(m string) string {
 	return "other"
 }
 
-// loginTiming is where a login's handler leaves the outcome it was
-// counted with, for portcullis_login_duration_seconds.
-type loginTiming struct{ outcome string }
-
-type loginTimingKey struct{}
-
 // timedLogin times a login endpoint from the handler's start to its
 // answer.
 func (s *Server) timedLogin(h http.HandlerFunc) http.HandlerFunc {
@@ -134,9 +129,9 @@ func (s *Server) timedLogin(h http.HandlerFunc) http.HandlerFunc {
 		if !ok {
 			sw = &statusWriter{ResponseWriter: w}
 		}
-		t := &loginTiming{}
-		h(sw, r.WithContext(context.WithValue(r.Context(), loginTimingKey{}, t)))
-		outcome := t.outcome
+		sw.loginOutcome = ""
+		h(sw, r)
+		outcome := sw.loginOutcome
 		if outcome == "" {
 			switch status := sw.answered(); {
 			case status < 300:
@@ -151,19 +146,20 @@ func (s *Server) timedLogin(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-// setLoginOutcome records the outcome of the login r for its timing.
-func setLoginOutcome(r *http.Request, outcome string) {
-	if t, ok := r.Context().Value(loginTimingKey{}).(*loginTiming); ok {
-		t.outcome = outcome
+// setLoginOutcome records the outcome of the login answered through w
+// (the writer timedLogin gave its handler) for its timing.
+func setLoginOutcome(w http.ResponseWriter, outcome string) {
+	if sw, ok := w.(*statusWriter); ok {
+		sw.loginOutcome = outcome
 	}
 }
 
 // countLogin counts a login in portcullis_logins_total with the backend
 // that decided it, and records its outcome for its timing.
-func (s *Server) countLogin(r *http.Request, outcome, backend string) {
+func (s *Server) countLogin(w http.ResponseWriter, outcome, backend string) {
 	if backend == "" {
 		backend = noBackend
 	}
 	s.metrics.logins.Inc(outcome, backend)
-	setLoginOutcome(r, outcome)
+	setLoginOutcome(w, outcome)
 }

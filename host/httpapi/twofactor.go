@@ -52,19 +52,19 @@ func (s *Server) startSecondFactor(w http.ResponseWriter, r *http.Request, login
 		// the login a second factor completes comes back in another
 		// request, which does not carry it. Refused, rather than issuing
 		// tokens that would outlive the provider's say-so.
-		s.countLogin(r, "unavailable", login.Result.Backend)
+		s.countLogin(w, "unavailable", login.Result.Backend)
 		writeError(w, http.StatusBadRequest, codeInvalidRequest, "a sign-in that needs a second factor answers with a session only: start it without grant=tokens", nil)
 		return
 	}
 	ar, loginKey, err := tf.Service.StartSecondFactor(r.Context(), tf.Backend, login.Result.Identity, kind, tf.Expiration)
 	if err != nil {
-		s.countLogin(r, "unavailable", tf.Backend)
+		s.countLogin(w, "unavailable", tf.Backend)
 		log().Warn("login failed closed: its second factor could not be sent", "error", err)
 		s.emitUnavailable(r, req, tf.Backend, codeBackendUnavailable)
 		writeError(w, http.StatusServiceUnavailable, codeBackendUnavailable, "the second factor could not be sent; try again later", nil)
 		return
 	}
-	s.countLogin(r, "second_factor", login.Result.Backend)
+	s.countLogin(w, "second_factor", login.Result.Backend)
 	// What the user may answer with: the code sent, or, with an
 	// authenticator app, its code or a recovery code.
 	methods := []string{"code"}
