@@ -103,7 +103,7 @@ func newLimitedAPI(t *testing.T, limits httpapi.LoginLimits, backend *fakeAuth) 
 }
 
 // newLimitedChainAPI is newLimitedAPI over the chain of links.
-func newLimitedChainAPI(t *testing.T, limits httpapi.LoginLimits, links func(*storage.Store) []chain.Link) *limitedAPI {
+func newLimitedChainAPI(t testing.TB, limits httpapi.LoginLimits, links func(*storage.Store) []chain.Link) *limitedAPI {
 	t.Helper()
 	store := storagetest.Open(t, storage.SQLite, storagetest.SQLitePath(t))
 	a := &limitedAPI{signals: &recordedSignals{}, metrics: metrics.New()}
