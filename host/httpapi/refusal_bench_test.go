@@ -15,14 +15,16 @@ import (
 	"github.com/portcullis-auth/portcullis/host/storage"
 	"github.com/portcullis-auth/portcullis/sdk"
 	"github.com/portcullis-auth/portcullis/sdk/attempts"
+	"github.com/portcullis-auth/portcullis/testkit/barereject"
 )
 
 // BenchmarkLockedOutRefusal is the host's own cost of turning away a
 // locked-out client, without the network: the API's handler with the
 // default limits over [lockout, a backend] on SQLite, 32 logins at a time
 // (each refusal counted durably, in batches as under a flood). Its
-// yardstick in the same run is the bare handler's work: decoding the same
-// body and answering 429 from an in-memory counter.
+// yardstick, run alongside, is the bare handler of the wrk benchmark
+// (testkit/barereject): decoding the same body and answering 429 from an
+// in-memory counter.
 func BenchmarkLockedOutRefusal(b *testing.B) {
 	const body = `{"username":"victim","password":"wrong","client":{"ip":"203.0.113.7"}}`
 	wrong := &fakeAuth{authenticate: func(_ context.Context, _ *sdk.AuthenticateRequest, r *sdk.AuthenticateResponse) error {
@@ -37,12 +39,19 @@ func BenchmarkLockedOutRefusal(b *testing.B) {
 		}
 		return []chain.Link{{Name: "lockout", Limiter: lim}, {Name: "local", Authenticator: wrong, Timeout: 10 * time.Second}}
 	})
+	b.Run("host", func(b *testing.B) { refuseAll(b, a.handler, body) })
+	b.Run("bare", func(b *testing.B) { refuseAll(b, barereject.Handler(), body) })
+}
+
+// refuseAll sends body to h's POST /v1/login, 32 at a time, and checks
+// every answer is 429, after six first logins that lock the client out.
+func refuseAll(b *testing.B, h http.Handler, body string) {
 	login := func() int {
 		r := httptest.NewRequest("POST", "/v1/login", strings.NewReader(body))
 		r.Header.Set("Content-Type", "application/json")
 		r.RemoteAddr = "127.0.0.1:9000"
 		w := httptest.NewRecorder()
-		a.handler.ServeHTTP(w, r)
+		h.ServeHTTP(w, r)
 		return w.Code
 	}
 	for range 6 {

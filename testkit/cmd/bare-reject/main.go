@@ -1,34 +1,17 @@
-// Command bare-reject is the yardstick of the lockout's rejection
-// benchmarks: a bare net/http handler that decodes a login's JSON body as
-// the host's does (username, password, client) and answers 429 from an
-// in-memory counter of the username and address, with a JSON error body
-// like the host's. It keeps nothing durably: what it costs is the floor of
-// any HTTP service refusing a login. It listens on the address given as its
-// only argument (127.0.0.1:0 for any free port) and prints the address it
-// listens on as its first line of output.
+// Command bare-reject serves the yardstick of the lockout's rejection
+// benchmarks (package testkit/barereject) over HTTP. It listens on the
+// address given as its only argument (127.0.0.1:0 for any free port) and
+// prints the address it listens on as its first line of output.
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
-	"strconv"
-	"sync"
-	"sync/atomic"
-)
 
-// login is the body of POST /v1/login, as the host reads it.
-type login struct {
-	Username    *string           `json:"username"`
-	Password    *string           `json:"password"`
-	Credentials map[string]string `json:"credentials"`
-	Client      *struct {
-		IP        string `json:"ip"`
-		UserAgent string `json:"user_agent"`
-	} `json:"client"`
-}
+	"github.com/portcullis-auth/portcullis/testkit/barereject"
+)
 
 func main() {
 	addr := "127.0.0.1:0"
@@ -41,30 +24,5 @@ func main() {
 		os.Exit(1)
 	}
 	fmt.Println(ln.Addr().String())
-	var counters sync.Map // username + address → *atomic.Int64
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/login", func(w http.ResponseWriter, r *http.Request) {
-		var body login
-		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&body); err != nil || body.Username == nil || body.Password == nil {
-			http.Error(w, `{"error":"invalid_request"}`, http.StatusBadRequest)
-			return
-		}
-		key := *body.Username
-		if body.Client != nil {
-			key += "\x00" + body.Client.IP
-		}
-		c, _ := counters.LoadOrStore(key, new(atomic.Int64))
-		n := c.(*atomic.Int64).Add(1)
-		out, _ := json.Marshal(map[string]any{
-			"error": "locked_out", "error_description": "too many failed login attempts",
-			"failure_count": n, "failure_limit": 5,
-		})
-		h := w.Header()
-		h.Set("Content-Type", "application/json")
-		h.Set("Cache-Control", "no-store")
-		h.Set("Retry-After", strconv.Itoa(1800))
-		w.WriteHeader(http.StatusTooManyRequests)
-		_, _ = w.Write(out)
-	})
-	_ = http.Serve(ln, mux)
+	_ = http.Serve(ln, barereject.Handler())
 }
