@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"sync"
 )
 
 // Error codes.
@@ -51,7 +52,9 @@ func writeError(w http.ResponseWriter, status int, code, description string, ext
 	}
 	keys = append(keys, "error", "error_description")
 	slices.Sort(keys)
-	b := make([]byte, 0, 256)
+	buf := errorBodies.Get().(*[]byte)
+	defer errorBodies.Put(buf)
+	b := (*buf)[:0]
 	for i, k := range keys {
 		b = append(b, ',')
 		if i == 0 {
@@ -74,7 +77,18 @@ func writeError(w http.ResponseWriter, status int, code, description string, ext
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
+	*buf = b[:0] // kept, grown or not, unless it grew past the bound
+	if cap(b) > maxPooledErrorBody {
+		*buf = make([]byte, 0, 256)
+	}
 }
+
+// errorBodies keeps the buffers writeError writes its bodies in: one per
+// refused login would otherwise be made for each of a flood's answers.
+var errorBodies = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
+
+// maxPooledErrorBody bounds the buffers errorBodies keeps.
+const maxPooledErrorBody = 4 << 10
 
 // appendJSONValue appends v as encoding/json encodes it.
 func appendJSONValue(b []byte, v any) []byte {

@@ -68,7 +68,16 @@ func invalid(format string, args ...any) error {
 // readBody reads a request's body, within the limit the server set on
 // it (413 past it).
 func readBody(r *http.Request) ([]byte, error) {
-	raw, err := io.ReadAll(r.Body)
+	var raw []byte
+	var err error
+	if n := r.ContentLength; n > 0 && n <= maxBodyBytes {
+		// net/http ends the body at its announced length: read it into
+		// a buffer of that size (ReadAll would start at 512 bytes).
+		raw = make([]byte, n)
+		_, err = io.ReadFull(r.Body, raw)
+	} else {
+		raw, err = io.ReadAll(r.Body)
+	}
 	if err == nil {
 		return raw, nil
 	}
