@@ -262,7 +262,6 @@ func (c *Chain) limit(ctx context.Context, login *Login, l *Link, check func(con
 // decide the login. A Login it returns is decided as Run would have
 // decided it, and End must be called on it as on Run's.
 func (c *Chain) RefuseEarly(ctx context.Context, req *sdk.AuthenticateRequest) *Login {
-	login := &Login{chain: c, req: req}
 	for i := range c.links {
 		l := &c.links[i]
 		if l.Limiter == nil {
@@ -272,6 +271,7 @@ func (c *Chain) RefuseEarly(ctx context.Context, req *sdk.AuthenticateRequest) *
 		if check == nil {
 			continue
 		}
+		login := &Login{chain: c, req: req}
 		if decided, ok := c.limit(ctx, login, l, check); ok {
 			login.Result = decided
 			return login
