@@ -68,9 +68,11 @@ func TestCallsAreObservedWithTheirResult(t *testing.T) {
 	}
 }
 
-func TestLimiterCallsAreObserved(t *testing.T) {
-	ctx := context.Background()
-	store, err := storage.Open(ctx, storage.SQLite, filepath.Join(t.TempDir(), "portcullis.db"))
+// newLockout returns a store on SQLite and a lockout on it that locks a
+// username at its first failure, for an hour.
+func newLockout(t *testing.T) (*storage.Store, *limiter.Limiter) {
+	t.Helper()
+	store, err := storage.Open(context.Background(), storage.SQLite, filepath.Join(t.TempDir(), "portcullis.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,6 +82,12 @@ func TestLimiterCallsAreObserved(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return store, lim
+}
+
+func TestLimiterCallsAreObserved(t *testing.T) {
+	ctx := context.Background()
+	store, lim := newLockout(t)
 	var log callLog
 	c := New(nil, Link{Name: "lockout", Limiter: lim}, Link{Name: "local", Authenticator: abstain(sdk.ReasonInvalidCredentials)}).ObserveCalls(log.observe)
 	req := &sdk.AuthenticateRequest{Username: "alice", Client: sdk.Client{IP: "192.0.2.1"}}
@@ -109,16 +117,7 @@ func TestLimiterCallsAreObserved(t *testing.T) {
 // Run, which may never reach it.
 func TestRefuseEarly(t *testing.T) {
 	ctx := context.Background()
-	store, err := storage.Open(ctx, storage.SQLite, filepath.Join(t.TempDir(), "portcullis.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = store.Close() })
-	rule := attempts.Rule{Counters: []attempts.Counter{{Fields: []string{attempts.FieldUsername}, Tiers: []attempts.Tier{{Failures: 1, Cooloff: time.Hour}}}}}
-	lim, err := limiter.New("lockout", rule, store, limiter.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, lim := newLockout(t)
 	var log callLog
 	head := New(nil, Link{Name: "lockout", Limiter: lim}, Link{Name: "local", Authenticator: abstain(sdk.ReasonInvalidCredentials)}).ObserveCalls(log.observe)
 	tail := New(nil, Link{Name: "local", Authenticator: abstain(sdk.ReasonInvalidCredentials)}, Link{Name: "lockout", Limiter: lim})
