@@ -416,15 +416,8 @@ func (l *Limiter) Check(ctx context.Context, req *sdk.AuthenticateRequest) (Verd
 // once: refused from an address the rule blocks, let through (a zero
 // Verdict) from one it allows or with no counter.
 func (l *Limiter) attemptOf(req *sdk.AuthenticateRequest) (Client, []storage.AttemptCounter, []group, *Verdict) {
-	ip, _ := netip.ParseAddr(req.Client.IP)
-	// As the counters key it (addressKey): a zone names no other client,
-	// and a prefix never contains a zoned address.
-	ip = ip.Unmap().WithZone("")
-	if inAny(l.rule.BlockIPs, ip) || (l.rule.OnlyAllowedIPs && !inAny(l.rule.AllowIPs, ip)) {
-		return Client{}, nil, nil, &Verdict{Refusal: &Refusal{Reason: ReasonIPBlocked, Status: http.StatusForbidden, Description: blockedMessage}}
-	}
-	if inAny(l.rule.AllowIPs, ip) {
-		return Client{}, nil, nil, &Verdict{}
+	if v := l.addressVerdict(req); v != nil {
+		return Client{}, nil, nil, v
 	}
 	c := l.clientOf(req.Username, req.Client)
 	counters, groups := l.countersOf(c)
@@ -434,6 +427,23 @@ func (l *Limiter) attemptOf(req *sdk.AuthenticateRequest) (Client, []storage.Att
 	return c, counters, groups, nil
 }
 
+// addressVerdict decides the login req by its address alone: refused from
+// an address the rule blocks, let through (a zero Verdict) from one it
+// allows; nil for any other.
+func (l *Limiter) addressVerdict(req *sdk.AuthenticateRequest) *Verdict {
+	ip, _ := netip.ParseAddr(req.Client.IP)
+	// As the counters key it (addressKey): a zone names no other client,
+	// and a prefix never contains a zoned address.
+	ip = ip.Unmap().WithZone("")
+	if inAny(l.rule.BlockIPs, ip) || (l.rule.OnlyAllowedIPs && !inAny(l.rule.AllowIPs, ip)) {
+		return &Verdict{Refusal: &Refusal{Reason: ReasonIPBlocked, Status: http.StatusForbidden, Description: blockedMessage}}
+	}
+	if inAny(l.rule.AllowIPs, ip) {
+		return &Verdict{}
+	}
+	return nil
+}
+
 // Early returns, when this host has seen one of the login req's counters
 // locked (or the rule blocks its address), the check that refuses req as
 // Check would if its counters are still locked; otherwise nil, and reads
@@ -441,16 +451,21 @@ func (l *Limiter) attemptOf(req *sdk.AuthenticateRequest) (Client, []storage.Att
 // zero Verdict, and Check is still to be made. It admits nothing, so it
 // needs no End. It lets the host turn away a locked-out client before the
 // login waits for a turn to run, so that a flood of refusals takes no turn
-// from other logins.
+// from other logins. While the host has seen no lock, it works out no
+// counters: Check does, for the logins it admits.
 func (l *Limiter) Early(req *sdk.AuthenticateRequest) func(context.Context, *sdk.AuthenticateRequest) (Verdict, error) {
-	c, counters, groups, decided := l.attemptOf(req)
-	if decided != nil {
-		if decided.Refusal == nil {
+	if v := l.addressVerdict(req); v != nil {
+		if v.Refusal == nil {
 			return nil
 		}
-		return func(context.Context, *sdk.AuthenticateRequest) (Verdict, error) { return *decided, nil }
+		return func(context.Context, *sdk.AuthenticateRequest) (Verdict, error) { return *v, nil }
 	}
-	if l.rule.NeverLock || !l.seen.anyOf(counters, l.opts.Now()) {
+	if l.rule.NeverLock || l.seen.empty() {
+		return nil
+	}
+	c := l.clientOf(req.Username, req.Client)
+	counters, groups := l.countersOf(c)
+	if !l.seen.anyOf(counters, l.opts.Now()) {
 		return nil
 	}
 	return func(ctx context.Context, req *sdk.AuthenticateRequest) (Verdict, error) {

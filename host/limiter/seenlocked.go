@@ -60,6 +60,13 @@ func (s *seenLocked) anyOf(counters []storage.AttemptCounter, now time.Time) boo
 	return found
 }
 
+// empty reports whether no counter is held: no attempt needs looking up.
+func (s *seenLocked) empty() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.until) == 0
+}
+
 // forget drops counters, found not locked.
 func (s *seenLocked) forget(counters []storage.AttemptCounter) {
 	s.mu.Lock()
