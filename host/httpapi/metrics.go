@@ -129,7 +129,6 @@ func (s *Server) timedLogin(h http.HandlerFunc) http.HandlerFunc {
 		if !ok {
 			sw = &statusWriter{ResponseWriter: w}
 		}
-		sw.loginOutcome = ""
 		h(sw, r)
 		outcome := sw.loginOutcome
 		if outcome == "" {
