@@ -117,7 +117,7 @@ func TestLimiterCallsAreObserved(t *testing.T) {
 // Run, which may never reach it.
 func TestRefuseEarly(t *testing.T) {
 	ctx := context.Background()
-	_, lim := newLockout(t)
+	store, lim := newLockout(t)
 	var log callLog
 	head := New(nil, Link{Name: "lockout", Limiter: lim}, Link{Name: "local", Authenticator: abstain(sdk.ReasonInvalidCredentials)}).ObserveCalls(log.observe)
 	tail := New(nil, Link{Name: "local", Authenticator: abstain(sdk.ReasonInvalidCredentials)}, Link{Name: "lockout", Limiter: lim})
@@ -143,5 +143,12 @@ func TestRefuseEarly(t *testing.T) {
 	}
 	if want := []string{"lockout refused"}; !slices.Equal(log.calls, want) {
 		t.Fatalf("observed %q, want %q", log.calls, want)
+	}
+	// A look that cannot read the counter fails the login closed: never
+	// let through, never counted.
+	_ = store.Close()
+	login = head.RefuseEarly(ctx, req)
+	if login == nil || login.Result.Outcome != Unavailable || login.Result.LoginResult() != sdk.LoginUnavailable {
+		t.Fatalf("with the database closed: %+v, want the login unavailable", login)
 	}
 }
