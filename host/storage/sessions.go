@@ -79,16 +79,19 @@ func (s Session) Active(now time.Time) bool {
 }
 
 type sessionRow struct {
-	ID            string    `gorm:"primaryKey;size:36"`
-	Kind          string    `gorm:"size:16;not null;default:tokens"`
-	Subject       string    `gorm:"size:255;not null;index"`
-	Username      string    `gorm:"size:255;not null"`
-	SecretHash    *string   `gorm:"size:64;uniqueIndex"`
+	ID       string `gorm:"primaryKey;size:36"`
+	Kind     string `gorm:"size:16;not null;default:tokens"`
+	Subject  string `gorm:"size:255;not null;index"`
+	Username string `gorm:"size:255;not null"`
+	// SecretHash, RevokedAt: indexes of the rows that have one only, so
+	// that a new token session writes no entry to them (see
+	// replacedIndexes).
+	SecretHash    *string   `gorm:"size:64;uniqueIndex:sessions_by_secret,where:secret_hash IS NOT NULL"`
 	Local         bool      `gorm:"not null;default:false"`
 	CreatedAt     time.Time `gorm:"not null"`
 	ExpiresAt     time.Time `gorm:"not null;index"`
 	IdleExpiresAt *time.Time
-	RevokedAt     *time.Time `gorm:"index"`
+	RevokedAt     *time.Time `gorm:"index:sessions_revoked,where:revoked_at IS NOT NULL"`
 	// Roles is Session.Roles as a JSON array; NULL for none, as in the
 	// rows of hosts from before the column.
 	Roles *string `gorm:"type:text"`

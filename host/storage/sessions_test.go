@@ -106,3 +106,60 @@ func TestSessionsStoredBeforeUpstream(t *testing.T) {
 		}
 	})
 }
+
+// TestIndexesOfWhatIsNullWhenWritten: a session's secret hash (none for
+// token sessions) and the times sessions and tokens were revoked are
+// indexed only where set, so a new login writes no entry to those
+// indexes. A database of an older host, with full indexes, gets the
+// partial ones when a host opens it; the secret stays unique.
+func TestIndexesOfWhatIsNullWhenWritten(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, d db) {
+		ctx := t.Context()
+		// The indexes of an older host.
+		for _, stmt := range []string{
+			"DROP INDEX sessions_by_secret", "DROP INDEX sessions_revoked", "DROP INDEX tokens_revoked",
+			"CREATE UNIQUE INDEX idx_sessions_secret_hash ON sessions(secret_hash)",
+			"CREATE INDEX idx_sessions_revoked_at ON sessions(revoked_at)",
+			"CREATE INDEX idx_tokens_revoked_at ON tokens(revoked_at)",
+		} {
+			if err := storage.Exec(ctx, d.store, stmt); err != nil {
+				t.Fatalf("%s: %v", stmt, err)
+			}
+		}
+		s := d.open(t)
+		partial := "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = ? AND sql LIKE '%WHERE%IS NOT NULL%'"
+		exists := "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = ?"
+		if s.Driver() == storage.Postgres {
+			partial = "SELECT COUNT(*) FROM pg_indexes WHERE indexname = ? AND indexdef LIKE '%WHERE%IS NOT NULL%'"
+			exists = "SELECT COUNT(*) FROM pg_indexes WHERE indexname = ?"
+		}
+		for _, name := range []string{"sessions_by_secret", "sessions_revoked", "tokens_revoked"} {
+			if n, err := storage.Count(ctx, s, partial, name); err != nil || n != 1 {
+				t.Errorf("partial index %s: %d (%v), want 1", name, n, err)
+			}
+		}
+		for _, name := range []string{"idx_sessions_secret_hash", "idx_sessions_revoked_at", "idx_tokens_revoked_at"} {
+			if n, err := storage.Count(ctx, s, exists, name); err != nil || n != 0 {
+				t.Errorf("replaced index %s: %d (%v), want it dropped", name, n, err)
+			}
+		}
+
+		exp := time.Now().Add(time.Hour)
+		for _, id := range []string{"s-1", "s-2"} { // token sessions: no secret
+			if _, err := s.CreateSession(ctx, storage.Session{ID: id, Subject: "u1", Username: "alice", ExpiresAt: exp}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cookie := storage.Session{ID: "c-1", Kind: storage.SessionCookie, Subject: "u1", Username: "alice", SecretHash: "ab12", ExpiresAt: exp}
+		if _, err := s.CreateSession(ctx, cookie); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.SessionBySecret(ctx, "ab12"); err != nil || got.ID != "c-1" {
+			t.Fatalf("SessionBySecret = %+v, %v; want c-1", got, err)
+		}
+		cookie.ID = "c-2"
+		if _, err := s.CreateSession(ctx, cookie); err == nil {
+			t.Fatal("a second session with the same secret hash was stored")
+		}
+	})
+}

@@ -147,6 +147,9 @@ func (s *Store) migrate(ctx context.Context) error {
 		if err := tx.AutoMigrate(models...); err != nil {
 			return err
 		}
+		if err := dropReplacedIndexes(tx); err != nil {
+			return err
+		}
 		if err := clearExternalTokens(tx); err != nil {
 			return err
 		}
@@ -154,6 +157,24 @@ func (s *Store) migrate(ctx context.Context) error {
 	})
 	if err != nil {
 		return fmt.Errorf("storage: migrating the schema: %w", err)
+	}
+	return nil
+}
+
+// replacedIndexes are indexes of earlier versions that a partial index
+// replaced (created by AutoMigrate under its own name before these are
+// dropped). They indexed a column that is NULL when a row is written, so
+// every login wrote a page of each for an entry no query reads: a session's
+// secret hash (NULL for token sessions) and when a session or token was
+// revoked.
+var replacedIndexes = []string{"idx_sessions_secret_hash", "idx_sessions_revoked_at", "idx_tokens_revoked_at"}
+
+// dropReplacedIndexes drops replacedIndexes where they still exist.
+func dropReplacedIndexes(tx *gorm.DB) error {
+	for _, name := range replacedIndexes {
+		if err := tx.Exec("DROP INDEX IF EXISTS " + name).Error; err != nil {
+			return fmt.Errorf("dropping index %s: %w", name, err)
+		}
 	}
 	return nil
 }

@@ -34,7 +34,7 @@ type tokenRow struct {
 	Username  string     `gorm:"size:255;not null"`
 	FamilyID  string     `gorm:"size:36;not null;index"`
 	ExpiresAt time.Time  `gorm:"not null;index"`
-	RevokedAt *time.Time `gorm:"index"`
+	RevokedAt *time.Time `gorm:"index:tokens_revoked,where:revoked_at IS NOT NULL"`
 	CreatedAt time.Time
 }
 
