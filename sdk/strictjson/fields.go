@@ -1,10 +1,13 @@
 package strictjson
 
 import (
+	"encoding/json"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode"
 )
 
@@ -43,8 +46,36 @@ func fieldsOf(t reflect.Type) *fieldSet {
 	if len(fs.names) > 0 {
 		fs.unknown = "unknown key (known: " + strings.Join(fs.names, ", ") + ")"
 	}
-	stored, _ := fieldCache.LoadOrStore(t, fs)
+	stored, loaded := fieldCache.LoadOrStore(t, fs)
+	if !loaded {
+		addKeyTokens(fs.names)
+	}
 	return stored.(*fieldSet)
+}
+
+// keyTokens holds the JSON names of the fields of every struct type checked
+// so far, each already made a json.Token, for validTokens to hand out
+// without making a string and a Token for every key it reads. It only
+// grows, with the types a program checks (a fixed set), and is replaced
+// whole, so readers need no lock.
+var (
+	keyTokens   atomic.Pointer[map[string]json.Token]
+	keyTokensMu sync.Mutex
+)
+
+// addKeyTokens adds names to keyTokens.
+func addKeyTokens(names []string) {
+	keyTokensMu.Lock()
+	defer keyTokensMu.Unlock()
+	old := keyTokens.Load()
+	next := make(map[string]json.Token, len(names))
+	if old != nil {
+		next = maps.Clone(*old)
+	}
+	for _, name := range names {
+		next[name] = name
+	}
+	keyTokens.Store(&next)
 }
 
 // jsonFields returns the fields of struct t by name, and the names in the

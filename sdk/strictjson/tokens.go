@@ -90,6 +90,14 @@ func (v *validTokens) str(i int) (json.Token, error) {
 	}
 	v.pos = j + 1
 	body := v.raw[i+1 : j]
+	if plain {
+		// A field's name (most keys) is handed out as made once.
+		if known := keyTokens.Load(); known != nil {
+			if tok, ok := (*known)[string(body)]; ok {
+				return tok, nil
+			}
+		}
+	}
 	if plain && utf8.Valid(body) {
 		return string(body), nil
 	}
