@@ -99,9 +99,13 @@ func decodeJSON(r *http.Request, v any) error {
 	// Only a JSON body is read: a form or text/plain body is what a web
 	// page can send to the host without the browser asking first (CORS),
 	// so a login from another site must not get this far.
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		return &badRequest{status: http.StatusUnsupportedMediaType, code: codeUnsupportedMedia,
-			msg: "the request body must be JSON, sent with Content-Type: application/json"}
+	// The usual header is taken as it is, without parsing it (which
+	// makes a map for its parameters).
+	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+			return &badRequest{status: http.StatusUnsupportedMediaType, code: codeUnsupportedMedia,
+				msg: "the request body must be JSON, sent with Content-Type: application/json"}
+		}
 	}
 	raw, err := readBody(r)
 	if err != nil {
