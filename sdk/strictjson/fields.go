@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"unicode"
+	"unicode/utf8"
 )
 
 // field is a struct field as encoding/json sees it.
@@ -67,13 +68,18 @@ var (
 func addKeyTokens(names []string) {
 	keyTokensMu.Lock()
 	defer keyTokensMu.Unlock()
-	old := keyTokens.Load()
-	next := make(map[string]json.Token, len(names))
-	if old != nil {
+	var next map[string]json.Token
+	if old := keyTokens.Load(); old != nil {
 		next = maps.Clone(*old)
+	} else {
+		next = make(map[string]json.Token, len(names))
 	}
 	for _, name := range names {
-		next[name] = name
+		// Text that is not UTF-8 is read as encoding/json reads it
+		// (with U+FFFD), so it is never handed out from here.
+		if utf8.ValidString(name) {
+			next[name] = name
+		}
 	}
 	keyTokens.Store(&next)
 }
