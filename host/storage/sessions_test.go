@@ -130,8 +130,8 @@ func TestIndexesOfWhatIsNullWhenWritten(t *testing.T) {
 		partial := "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = ? AND sql LIKE '%WHERE%IS NOT NULL%'"
 		exists := "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = ?"
 		if s.Driver() == storage.Postgres {
-			partial = "SELECT COUNT(*) FROM pg_indexes WHERE indexname = ? AND indexdef LIKE '%WHERE%IS NOT NULL%'"
-			exists = "SELECT COUNT(*) FROM pg_indexes WHERE indexname = ?"
+			partial = "SELECT COUNT(*) FROM pg_indexes WHERE schemaname = current_schema() AND indexname = ? AND indexdef LIKE '%WHERE%IS NOT NULL%'"
+			exists = "SELECT COUNT(*) FROM pg_indexes WHERE schemaname = current_schema() AND indexname = ?"
 		}
 		for _, name := range []string{"sessions_by_secret", "sessions_revoked", "tokens_revoked"} {
 			if n, err := storage.Count(ctx, s, partial, name); err != nil || n != 1 {
