@@ -24,7 +24,9 @@ import (
 // (each refusal counted durably, in batches as under a flood). Its
 // yardstick, run alongside, is the bare handler of the wrk benchmark
 // (testkit/barereject): decoding the same body and answering 429 from an
-// in-memory counter.
+// in-memory counter. host-three-groups is the same with the built-in
+// chain's three counters (username and address, address, username), the
+// first of them locked.
 func BenchmarkLockedOutRefusal(b *testing.B) {
 	const body = `{"username":"victim","password":"wrong","client":{"ip":"203.0.113.7"}}`
 	wrong := &fakeAuth{authenticate: func(_ context.Context, _ *sdk.AuthenticateRequest, r *sdk.AuthenticateResponse) error {
@@ -40,6 +42,20 @@ func BenchmarkLockedOutRefusal(b *testing.B) {
 		return []chain.Link{{Name: "lockout", Limiter: lim}, {Name: "local", Authenticator: wrong, Timeout: 10 * time.Second}}
 	})
 	b.Run("host", func(b *testing.B) { refuseAll(b, a.handler, body) })
+	three := newLimitedChainAPI(b, httpapi.LoginLimits{PerAddress: 128, Running: 8, Queued: 256, QueueWait: 10 * time.Second}, func(store *storage.Store) []chain.Link {
+		tier := func(n int, d time.Duration) []attempts.Tier { return []attempts.Tier{{Failures: n, Cooloff: d}} }
+		rule := attempts.Rule{Counters: []attempts.Counter{
+			{Fields: []string{attempts.FieldUsername, attempts.FieldIPAddress}, CountWhileLocked: true, Tiers: tier(5, 30*time.Minute)},
+			{Fields: []string{attempts.FieldIPAddress}, CountWhileLocked: true, Tiers: tier(20, 30*time.Minute)},
+			{Fields: []string{attempts.FieldUsername}, Tiers: tier(20, 15*time.Minute)},
+		}}
+		lim, err := limiter.New("lockout", rule, store, limiter.Options{Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return []chain.Link{{Name: "lockout", Limiter: lim}, {Name: "local", Authenticator: wrong, Timeout: 10 * time.Second}}
+	})
+	b.Run("host-three-groups", func(b *testing.B) { refuseAll(b, three.handler, body) })
 	b.Run("bare", func(b *testing.B) { refuseAll(b, barereject.Handler(), body) })
 }
 
