@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -60,6 +61,10 @@ type group []string
 // name is the group's stable name, e.g. "ip_address+username".
 func (g group) name() string { return strings.Join(g, "+") }
 
+// same reports whether g and h are one group (as their names would, without
+// making them: the fields are sorted, and no field name holds a "+").
+func (g group) same(h group) bool { return slices.Equal(g, h) }
+
 func (g group) has(field string) bool {
 	for _, f := range g {
 		if f == field {
@@ -75,15 +80,28 @@ var knownFields = map[string]bool{attempts.FieldUsername: true, attempts.FieldIP
 // applies (a group with a username has no counter for a login without
 // one).
 func counterKey(g group, c Client) (string, bool) {
-	var b strings.Builder
-	b.WriteString(prefixCounter + g.name())
+	size := len(prefixCounter)
 	for _, f := range g {
 		v := c.value(f)
 		if f == attempts.FieldUsername && v == "" {
 			return "", false
 		}
+		size += len(f) + 2 + len(v) // "+" or the prefix's end, "|", the value unescaped
+	}
+	// Made in one allocation: a flood of refusals makes a key per group
+	// per attempt.
+	var b strings.Builder
+	b.Grow(size)
+	b.WriteString(prefixCounter)
+	for i, f := range g {
+		if i > 0 {
+			b.WriteByte('+')
+		}
+		b.WriteString(f)
+	}
+	for _, f := range g {
 		b.WriteByte('|')
-		b.WriteString(escaper.Replace(v))
+		b.WriteString(escaper.Replace(c.value(f)))
 	}
 	key := b.String()
 	if len(key) > maxKeyBytes {

@@ -1,6 +1,9 @@
 package limiter
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
 	"testing"
 	"time"
 )
@@ -67,5 +70,30 @@ func TestISODuration(t *testing.T) {
 				t.Fatalf("isoDuration(%v) = %q, want %q", tt.d, got, tt.want)
 			}
 		})
+	}
+}
+
+// TestCounterKeysAsStored pins the keys' text: counters are stored under
+// it, so a key made differently after an upgrade would start every client
+// again from zero.
+func TestCounterKeysAsStored(t *testing.T) {
+	for _, tt := range []struct {
+		g    group
+		c    Client
+		want string
+	}{
+		{group{"ip_address", "username"}, Client{Username: "victim", IPAddress: "203.0.113.7"}, "c|ip_address+username|203.0.113.7|victim"},
+		{group{"ip_address"}, Client{IPAddress: "2001:db8::/64"}, "c|ip_address|2001:db8::/64"},
+		{group{"user_agent", "username"}, Client{Username: "a|b%", UserAgent: ""}, "c|user_agent+username||a%7Cb%25"},
+	} {
+		if got, ok := counterKey(tt.g, tt.c); !ok || got != tt.want {
+			t.Errorf("counterKey(%v, %+v) = %q, %v; want %q", tt.g, tt.c, got, ok, tt.want)
+		}
+	}
+	long := Client{Username: strings.Repeat("x", maxKeyBytes)}
+	got, ok := counterKey(group{"username"}, long)
+	sum := sha256.Sum256([]byte("c|username|" + long.Username))
+	if want := "h|username|" + hex.EncodeToString(sum[:]); !ok || got != want {
+		t.Errorf("a key over %d bytes = %q, %v; want %q", maxKeyBytes, got, ok, want)
 	}
 }

@@ -733,7 +733,7 @@ func (a *Attempt) settlement(result sdk.LoginResult, sessionID string) storage.S
 // policyOf is the policy of group g.
 func (l *Limiter) policyOf(g group) counterPolicy {
 	for i, gg := range l.groups {
-		if gg.name() == g.name() {
+		if gg.same(g) {
 			return l.policies[i]
 		}
 	}
@@ -747,7 +747,7 @@ func (l *Limiter) groupOfKey(key string) int {
 		return -1
 	}
 	for i, g := range l.groups {
-		if g.name() == pk.Group.name() {
+		if g.same(pk.Group) {
 			return i
 		}
 	}
@@ -759,7 +759,7 @@ func (l *Limiter) groupOfKey(key string) int {
 func (l *Limiter) emitLockedOut(ctx context.Context, c Client, raw sdk.Client, g group, n int64) {
 	var until time.Time
 	for i, gg := range l.groups {
-		if gg.name() == g.name() {
+		if gg.same(g) {
 			p := storage.AttemptCounter{Cooloffs: l.policies[i].cooloffs}
 			if d := p.CooloffFor(n); d > 0 {
 				until = l.opts.Now().Add(d).UTC()
