@@ -758,13 +758,9 @@ func (l *Limiter) groupOfKey(key string) int {
 // g reached n failures.
 func (l *Limiter) emitLockedOut(ctx context.Context, c Client, raw sdk.Client, g group, n int64) {
 	var until time.Time
-	for i, gg := range l.groups {
-		if gg.same(g) {
-			p := storage.AttemptCounter{Cooloffs: l.policies[i].cooloffs}
-			if d := p.CooloffFor(n); d > 0 {
-				until = l.opts.Now().Add(d).UTC()
-			}
-		}
+	p := storage.AttemptCounter{Cooloffs: l.policyOf(g).cooloffs}
+	if d := p.CooloffFor(n); d > 0 {
+		until = l.opts.Now().Add(d).UTC()
 	}
 	l.opts.Logger.Warn("lockout: client locked out", l.masked(c, "backend", l.name, "group", g.name(), "failures", n)...)
 	l.lockouts.Inc(l.name)
