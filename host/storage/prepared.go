@@ -3,6 +3,9 @@ package storage
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -25,8 +28,24 @@ const maxPrepared = 512
 // a parse costs more than most statements take to run). The statements of
 // a login's transactions (admission, settlement, tokens) were parsed anew
 // for every login.
+//
+// Every transaction runs on one connection of the pool, the writer, one
+// transaction at a time; statements outside transactions run on the
+// others. Every transaction of the store writes, and SQLite lets one
+// connection write at a time whatever the pool, so this costs no
+// concurrency. What it saves: a connection drops its whole page cache
+// when it finds that another connection has written since its last
+// transaction, and reads the pages again. With transactions spread over
+// the pool, each found the others' writes and read about ten pages back
+// per login (docs/design/login-speed.md, "One connection writes"); the
+// writer finds only its own. Transactions waiting for the writer wait in
+// turn, instead of in SQLite's busy handler, which sleeps between tries.
 type preparedPool struct {
-	db        *sql.DB
+	db *sql.DB
+	// writer holds the writer connection while no transaction has it: a
+	// transaction takes it and gives it back when it ends. nil in it means
+	// none is open yet (or the last one broke): the taker opens one.
+	writer    chan *sql.Conn
 	mu        sync.RWMutex
 	stmts     map[string]*sql.Stmt
 	pending   map[string]bool // being prepared for a transaction
@@ -35,7 +54,54 @@ type preparedPool struct {
 }
 
 func newPreparedPool(db *sql.DB) *preparedPool {
-	return &preparedPool{db: db, stmts: map[string]*sql.Stmt{}, pending: map[string]bool{}}
+	p := &preparedPool{db: db, writer: make(chan *sql.Conn, 1), stmts: map[string]*sql.Stmt{}, pending: map[string]bool{}}
+	p.writer <- nil
+	return p
+}
+
+// writerWait is how long a transaction waits for the writer connection
+// before it fails as SQLite's busy timeout would (the DSN's 10 s), rather
+// than for as long as its context lasts: a transaction begun by another's
+// callback, outside it, would otherwise wait for ever. A variable for
+// tests.
+var writerWait = 10 * time.Second
+
+// errWriterBusy is the error of a transaction that waited writerWait for
+// the writer connection. Its text says "database is locked", as SQLite's
+// own busy error does.
+var errWriterBusy = errors.New("database is locked: another transaction held the writer connection")
+
+// takeWriter waits for the writer connection, opening it if none is.
+func (p *preparedPool) takeWriter(ctx context.Context) (*sql.Conn, error) {
+	timer := time.NewTimer(writerWait)
+	defer timer.Stop()
+	select {
+	case c := <-p.writer:
+		if c != nil {
+			return c, nil
+		}
+		c, err := p.db.Conn(ctx)
+		if err != nil {
+			p.writer <- nil
+			return nil, err
+		}
+		return c, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-timer.C:
+		return nil, fmt.Errorf("%w for %s", errWriterBusy, writerWait)
+	}
+}
+
+// giveWriter gives the writer connection back after a transaction that
+// ended with err; a connection the driver called bad is closed, and the
+// next transaction opens another.
+func (p *preparedPool) giveWriter(c *sql.Conn, err error) {
+	if err != nil && (errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone)) {
+		_ = c.Close()
+		c = nil
+	}
+	p.writer <- c
 }
 
 // stmt returns query prepared on the database, or nil if it cannot be kept
@@ -113,6 +179,17 @@ func (p *preparedPool) close() {
 	p.mu.Lock()
 	p.closed = true
 	p.mu.Unlock()
+	// The writer goes back to the pool, to be closed with it; a
+	// transaction still running gives it back to nobody waiting, and the
+	// pool closes it when it is released.
+	select {
+	case c := <-p.writer:
+		if c != nil {
+			_ = c.Close()
+		}
+		p.writer <- nil
+	default:
+	}
 	// A statement being prepared holds a connection; the database's files
 	// are not closed until it is given back.
 	p.preparing.Wait()
@@ -149,23 +226,32 @@ func (p *preparedPool) QueryRowContext(ctx context.Context, query string, args .
 	return p.db.QueryRowContext(ctx, query, args...)
 }
 
-// BeginTx implements gorm.ConnPoolBeginner.
+// BeginTx implements gorm.ConnPoolBeginner: the transaction runs on the
+// writer connection, once the one before it has ended.
 func (p *preparedPool) BeginTx(ctx context.Context, opts *sql.TxOptions) (gorm.ConnPool, error) {
-	tx, err := p.db.BeginTx(ctx, opts)
+	conn, err := p.takeWriter(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return &preparedTx{tx: tx, p: p}, nil
+	tx, err := conn.BeginTx(ctx, opts)
+	if err != nil {
+		p.giveWriter(conn, err)
+		return nil, err
+	}
+	return &preparedTx{tx: tx, p: p, conn: conn}, nil
 }
 
 // GetDBConn implements gorm.GetDBConnector.
 func (p *preparedPool) GetDBConn() (*sql.DB, error) { return p.db, nil }
 
 // preparedTx is a transaction of a preparedPool: it runs the pool's
-// statements on the transaction's connection.
+// statements on the transaction's connection, the writer, which it gives
+// back when it ends.
 type preparedTx struct {
-	tx *sql.Tx
-	p  *preparedPool
+	tx   *sql.Tx
+	p    *preparedPool
+	mu   sync.Mutex
+	conn *sql.Conn // the writer; nil once given back
 }
 
 func (t *preparedTx) PrepareContext(ctx context.Context, query string) (*sql.Stmt, error) {
@@ -198,8 +284,34 @@ func (t *preparedTx) StmtContext(ctx context.Context, s *sql.Stmt) *sql.Stmt {
 	return t.tx.StmtContext(ctx, s)
 }
 
-func (t *preparedTx) Commit() error   { return t.tx.Commit() }
-func (t *preparedTx) Rollback() error { return t.tx.Rollback() }
+func (t *preparedTx) Commit() error {
+	err := t.tx.Commit()
+	t.end(err)
+	return err
+}
+
+// Rollback ends the transaction; gorm rolls back after a commit that
+// failed too, which finds the writer already given back.
+func (t *preparedTx) Rollback() error {
+	err := t.tx.Rollback()
+	t.end(err)
+	return err
+}
+
+// end gives the writer back, once.
+func (t *preparedTx) end(err error) {
+	t.mu.Lock()
+	conn := t.conn
+	t.conn = nil
+	t.mu.Unlock()
+	if conn == nil {
+		return
+	}
+	if errors.Is(err, sql.ErrTxDone) {
+		err = nil // the transaction ended before (its context's end)
+	}
+	t.p.giveWriter(conn, err)
+}
 
 // GetDBConn implements gorm.GetDBConnector.
 func (t *preparedTx) GetDBConn() (*sql.DB, error) { return t.p.db, nil }

@@ -35,7 +35,16 @@ func TestSQLiteStatementsStayPrepared(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sqlDB.SetMaxOpenConns(1) // so that every call below uses one connection
+	// Two connections: the writer, which transactions hold (prepared.go),
+	// and one other, which every statement below then runs on.
+	w, err := s.prepared.takeWriter(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.prepared.giveWriter(w, nil)
+	sqlDB.SetMaxIdleConns(0) // closes the others open now
+	sqlDB.SetMaxOpenConns(2)
+	sqlDB.SetMaxIdleConns(1)
 
 	stmtMemory := func() int {
 		t.Helper()
@@ -236,4 +245,71 @@ func TestTransactionsDoNotWaitToPrepare(t *testing.T) {
 		}
 	}
 	waitPrepared(t, s)
+}
+
+// TestWriterKeepsItsPageCache: the transactions of a hundred logins read
+// next to no page again. They all run on the writer connection, which
+// drops its page cache only when another connection has written; spread
+// over the pool, each transaction found the others' writes and read its
+// pages again (about ten per login, docs/design/login-speed.md).
+func TestWriterKeepsItsPageCache(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, SQLite, filepath.Join(t.TempDir(), "portcullis.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	a := s.Attempts("lockout")
+	counters := []AttemptCounter{{Key: "u:alice", LockAt: 1000, ResetOnSuccess: true}, {Key: "i:203.0.113.9", LockAt: 1000}}
+	login := func(i int) {
+		t.Helper()
+		id := fmt.Sprintf("attempt-%d", i)
+		if adm, _, err := a.Admit(ctx, counters, id, time.Minute); err != nil || adm != Admitted {
+			t.Fatalf("admission %d: %v %v", i, adm, err)
+		}
+		// A read outside a transaction, as a login's user lookup is.
+		if _, _, err := a.Look(ctx, counters); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.Settle(ctx, counters, Settlement{ID: id, Failed: i%2 == 0, Reset: i%2 == 1}); err != nil {
+			t.Fatalf("settlement %d: %v", i, err)
+		}
+	}
+	for i := range 20 {
+		login(i)
+	}
+	misses := func(reset bool) int {
+		t.Helper()
+		w, err := s.prepared.takeWriter(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.prepared.giveWriter(w, nil)
+		var n int
+		err = w.Raw(func(dc any) error {
+			st, ok := dc.(moderncsqlite.DBStatus)
+			if !ok {
+				return fmt.Errorf("the driver's connection (%T) cannot report its cache", dc)
+			}
+			n, _, err = st.Status(moderncsqlite.DBStatusCacheMiss, reset)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	misses(true)
+	var wg sync.WaitGroup
+	for g := range 4 { // four at a time, as logins come
+		wg.Go(func() {
+			for i := range 25 {
+				login(100 + 25*g + i)
+			}
+		})
+	}
+	wg.Wait()
+	if n := misses(false); n > 20 {
+		t.Errorf("the transactions of 100 logins, four at a time, read %d pages into the writer's cache again; want next to none", n)
+	}
 }
