@@ -45,7 +45,11 @@ type preparedPool struct {
 	// writer holds the writer connection while no transaction has it: a
 	// transaction takes it and gives it back when it ends. nil in it means
 	// none is open yet (or the last one broke): the taker opens one.
-	writer    chan *sql.Conn
+	writer chan *sql.Conn
+	// wmu orders giving the writer back with closing the pool, so that a
+	// transaction that ends after close closes the writer.
+	wmu       sync.Mutex
+	wclosed   bool
 	mu        sync.RWMutex
 	stmts     map[string]*sql.Stmt
 	pending   map[string]bool // being prepared for a transaction
@@ -73,35 +77,46 @@ var errWriterBusy = errors.New("database is locked: another transaction held the
 
 // takeWriter waits for the writer connection, opening it if none is.
 func (p *preparedPool) takeWriter(ctx context.Context) (*sql.Conn, error) {
-	timer := time.NewTimer(writerWait)
-	defer timer.Stop()
+	var c *sql.Conn
 	select {
-	case c := <-p.writer:
-		if c != nil {
-			return c, nil
+	case c = <-p.writer:
+	default:
+		timer := time.NewTimer(writerWait)
+		defer timer.Stop()
+		select {
+		case c = <-p.writer:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-timer.C:
+			return nil, fmt.Errorf("%w for %s", errWriterBusy, writerWait)
 		}
-		c, err := p.db.Conn(ctx)
-		if err != nil {
-			p.writer <- nil
-			return nil, err
-		}
-		return c, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-timer.C:
-		return nil, fmt.Errorf("%w for %s", errWriterBusy, writerWait)
 	}
+	if c != nil {
+		return c, nil
+	}
+	c, err := p.db.Conn(ctx)
+	if err != nil {
+		p.writer <- nil
+		return nil, err
+	}
+	return c, nil
 }
 
 // giveWriter gives the writer connection back after a transaction that
-// ended with err; a connection the driver called bad is closed, and the
-// next transaction opens another.
+// ended with err. A connection the driver called bad is closed, and the
+// next transaction opens another; so is one given back after close.
 func (p *preparedPool) giveWriter(c *sql.Conn, err error) {
 	if err != nil && (errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone)) {
 		_ = c.Close()
 		c = nil
 	}
-	p.writer <- c
+	p.wmu.Lock()
+	defer p.wmu.Unlock()
+	if p.wclosed && c != nil {
+		_ = c.Close()
+		c = nil
+	}
+	p.writer <- c // the one place it goes back: never full
 }
 
 // stmt returns query prepared on the database, or nil if it cannot be kept
@@ -116,10 +131,10 @@ func (p *preparedPool) stmt(ctx context.Context, query string) *sql.Stmt {
 
 // stmtInTx returns query prepared on the database if it already is, and
 // otherwise has it prepared in the background and returns nil: the
-// transaction runs this one unprepared. A transaction holds a connection
-// (and, on SQLite, the write lock); waiting in it for a second connection
-// to prepare on would deadlock once every connection of the pool is a
-// transaction doing the same.
+// transaction runs this one unprepared. A transaction holds the writer
+// connection and SQLite's write lock; waiting in it for another
+// connection to prepare on would hold up every transaction behind it
+// for as long as the reads on the other connections take.
 func (p *preparedPool) stmtInTx(query string) *sql.Stmt {
 	if s := p.lookup(query); s != nil {
 		return s
@@ -180,8 +195,9 @@ func (p *preparedPool) close() {
 	p.closed = true
 	p.mu.Unlock()
 	// The writer goes back to the pool, to be closed with it; a
-	// transaction still running gives it back to nobody waiting, and the
-	// pool closes it when it is released.
+	// transaction still running closes it when it ends (giveWriter).
+	p.wmu.Lock()
+	p.wclosed = true
 	select {
 	case c := <-p.writer:
 		if c != nil {
@@ -190,6 +206,7 @@ func (p *preparedPool) close() {
 		p.writer <- nil
 	default:
 	}
+	p.wmu.Unlock()
 	// A statement being prepared holds a connection; the database's files
 	// are not closed until it is given back.
 	p.preparing.Wait()

@@ -135,3 +135,45 @@ func TestTransactionWaitingForTheWriterGivesUp(t *testing.T) {
 		}
 	}
 }
+
+// TestCloseWhileATransactionRuns: closing the store while a transaction
+// holds the writer neither waits for it nor leaves the transaction
+// stuck when it ends, and no transaction begins after.
+func TestCloseWhileATransactionRuns(t *testing.T) {
+	s, err := Open(context.Background(), SQLite, filepath.Join(t.TempDir(), "portcullis.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inside, release := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- s.db.Transaction(func(tx *gorm.DB) error {
+			if err := tx.Exec(`DELETE FROM plugin_kv WHERE namespace = 'none'`).Error; err != nil {
+				return err
+			}
+			close(inside)
+			<-release
+			return nil
+		})
+	}()
+	<-inside
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close waited for the transaction")
+	}
+	close(release)
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the transaction did not end after Close")
+	}
+	if err := s.db.Transaction(func(*gorm.DB) error { return nil }); err == nil {
+		t.Error("a transaction began after Close")
+	}
+}
