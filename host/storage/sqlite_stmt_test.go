@@ -53,19 +53,7 @@ func TestSQLiteStatementsStayPrepared(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer conn.Close()
-		var used int
-		err = conn.Raw(func(dc any) error {
-			st, ok := dc.(moderncsqlite.DBStatus)
-			if !ok {
-				return fmt.Errorf("the driver's connection (%T) cannot report its prepared statements", dc)
-			}
-			used, _, err = st.Status(moderncsqlite.DBStatusStmtUsed, false)
-			return err
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return used
+		return dbStatus(t, conn, moderncsqlite.DBStatusStmtUsed, false)
 	}
 	kv := s.KV("lockout")
 	increment := func() {
@@ -254,11 +242,7 @@ func TestTransactionsDoNotWaitToPrepare(t *testing.T) {
 // pages again (about ten per login, docs/design/login-speed.md).
 func TestWriterKeepsItsPageCache(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, SQLite, filepath.Join(t.TempDir(), "portcullis.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openSQLiteForTest(t)
 	a := s.Attempts("lockout")
 	counters := []AttemptCounter{{Key: "u:alice", LockAt: 1000, ResetOnSuccess: true}, {Key: "i:203.0.113.9", LockAt: 1000}}
 	login := func(i int) {
@@ -285,19 +269,7 @@ func TestWriterKeepsItsPageCache(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer s.prepared.giveWriter(w, nil)
-		var n int
-		err = w.Raw(func(dc any) error {
-			st, ok := dc.(moderncsqlite.DBStatus)
-			if !ok {
-				return fmt.Errorf("the driver's connection (%T) cannot report its cache", dc)
-			}
-			n, _, err = st.Status(moderncsqlite.DBStatusCacheMiss, reset)
-			return err
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return n
+		return dbStatus(t, w, moderncsqlite.DBStatusCacheMiss, reset)
 	}
 	misses(true)
 	var wg sync.WaitGroup
@@ -312,4 +284,24 @@ func TestWriterKeepsItsPageCache(t *testing.T) {
 	if n := misses(false); n > 20 {
 		t.Errorf("the transactions of 100 logins, four at a time, read %d pages into the writer's cache again; want next to none", n)
 	}
+}
+
+// dbStatus is the current value of one of SQLite's counters of conn
+// (sqlite3_db_status), reset to zero after if reset.
+func dbStatus(t *testing.T, conn *sql.Conn, op moderncsqlite.DBStatusOp, reset bool) int {
+	t.Helper()
+	var n int
+	err := conn.Raw(func(dc any) error {
+		st, ok := dc.(moderncsqlite.DBStatus)
+		if !ok {
+			return fmt.Errorf("the driver's connection (%T) cannot report its status", dc)
+		}
+		var err error
+		n, _, err = st.Status(op, reset)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

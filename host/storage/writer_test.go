@@ -21,6 +21,30 @@ func openSQLiteForTest(t *testing.T) *Store {
 	return s
 }
 
+// holdWriter begins a transaction that writes and then holds the writer
+// until release is called; done tells how it ended.
+func holdWriter(t *testing.T, s *Store) (release func(), done <-chan error) {
+	t.Helper()
+	inside, held := make(chan struct{}), make(chan struct{})
+	ended := make(chan error, 1)
+	go func() {
+		ended <- s.db.Transaction(func(tx *gorm.DB) error {
+			if err := tx.Exec(`DELETE FROM plugin_kv WHERE namespace = 'none'`).Error; err != nil {
+				return err
+			}
+			close(inside)
+			<-held
+			return nil
+		})
+	}()
+	select {
+	case <-inside:
+	case err := <-ended:
+		t.Fatalf("the transaction ended before it held the writer: %v", err)
+	}
+	return func() { close(held) }, ended
+}
+
 // TestTransactionsRunOnOneConnection: forty transactions at once all run,
 // one after the other, on the same connection: a temporary table (which
 // only the connection that made it sees) made by the first is seen by all
@@ -70,26 +94,14 @@ func TestTransactionsRunOnOneConnection(t *testing.T) {
 // not wait for the writer connection.
 func TestReadsRunBesideATransaction(t *testing.T) {
 	s := openSQLiteForTest(t)
-	inside, release := make(chan struct{}), make(chan struct{})
-	done := make(chan error, 1)
-	go func() {
-		done <- s.db.Transaction(func(tx *gorm.DB) error {
-			if err := tx.Exec(`DELETE FROM plugin_kv WHERE namespace = 'none'`).Error; err != nil {
-				return err
-			}
-			close(inside)
-			<-release
-			return nil
-		})
-	}()
-	<-inside
+	release, done := holdWriter(t, s)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var n int
 	if err := s.db.WithContext(ctx).Raw(`SELECT count(*) FROM plugin_kv`).Scan(&n).Error; err != nil {
 		t.Errorf("a read while a transaction holds the writer: %v", err)
 	}
-	close(release)
+	release()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
@@ -144,19 +156,7 @@ func TestCloseWhileATransactionRuns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	inside, release := make(chan struct{}), make(chan struct{})
-	done := make(chan error, 1)
-	go func() {
-		done <- s.db.Transaction(func(tx *gorm.DB) error {
-			if err := tx.Exec(`DELETE FROM plugin_kv WHERE namespace = 'none'`).Error; err != nil {
-				return err
-			}
-			close(inside)
-			<-release
-			return nil
-		})
-	}()
-	<-inside
+	release, done := holdWriter(t, s)
 	closed := make(chan error, 1)
 	go func() { closed <- s.Close() }()
 	select {
@@ -167,7 +167,7 @@ func TestCloseWhileATransactionRuns(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Close waited for the transaction")
 	}
-	close(release)
+	release()
 	select {
 	case <-done:
 	case <-time.After(5 * time.Second):
