@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"gorm.io/gorm"
 )
 
 // TestSQLiteTimeFormat checks that times are stored as the text every
@@ -96,41 +94,19 @@ func TestSQLiteOperatorDSNTimeFormat(t *testing.T) {
 // another connection waits until it ends.
 func TestSQLiteImmediateTransactions(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, SQLite, filepath.Join(t.TempDir(), "portcullis.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openSQLiteForTest(t)
 	kv := s.KV("ns")
-	release := make(chan struct{})
-	began := make(chan struct{})
-	txDone := make(chan error, 1)
-	go func() {
-		txDone <- s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-			var n int
-			if err := tx.Raw("SELECT count(*) FROM plugin_kv").Scan(&n).Error; err != nil {
-				return err
-			}
-			close(began)
-			<-release
-			return nil
-		})
-	}()
-	select {
-	case <-began:
-	case err := <-txDone:
-		t.Fatalf("transaction ended early: %v", err)
-	}
+	release, txDone := holdWriter(t, s)
 	written := make(chan error, 1)
 	go func() { written <- kv.Put(ctx, "k", []byte("v"), 0) }()
 	select {
 	case err := <-written:
-		close(release)
+		release()
 		t.Fatalf("a write from another connection went through during a transaction that had only read (err %v): "+
 			"transactions are not immediate", err)
 	case <-time.After(200 * time.Millisecond):
 	}
-	close(release)
+	release()
 	if err := <-txDone; err != nil {
 		t.Fatal(err)
 	}
