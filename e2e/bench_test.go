@@ -349,7 +349,9 @@ func BenchmarkRejectionYardstick(b *testing.B) {
 // asks to be at least 90%. The host is measured with one user logging in
 // on every connection from one address (her lockout counter full of
 // attempts in flight, most logins waiting for room on it) and with 32
-// users, one per connection, each from an address of its own.
+// users, one per connection, each from an address of its own; and the
+// first of those again with the yardstick in turns (interleaved/...), the
+// ratio docs/benchmarks.md quotes.
 func BenchmarkPasswordLogins(b *testing.B) {
 	b.Run("yardstick=argon2id-verify", func(b *testing.B) {
 		hash, err := password.Hash("pw-alice", password.DefaultArgon2Params)
