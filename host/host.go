@@ -140,7 +140,7 @@ func (h *Host) start(ctx context.Context, opts Options) error {
 			SHA256:   b.SHA256,
 			Config:   b.ConfigJSON(),
 			Host:     hostsvc.New(h.store, b.Name, h.signals, b.EffectiveGrants()),
-			AnyOf:    []hostside.Capability{hostside.Authenticator, hostside.AttemptLimiter, hostside.AuthorizationRequest, hostside.Redirect},
+			AnyOf:    supervisor.BackendKinds(),
 		})
 	}
 	for _, sub := range cfg.Signals.Subscribers {

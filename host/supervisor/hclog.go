@@ -21,11 +21,46 @@ import (
 // plugin runs as /proc/self/fd/N, a first-party one as the host's own
 // executable. The adapter drops them; other names (go-plugin's "stdio"
 // sub-logger) are kept as a "logger" attribute.
+//
+// A line the plugin wrote is the plugin's word, not the host's: a field of
+// it named as one the host's line has of its own ("backend", "plugin",
+// "level", ...) is renamed "plugin." + its name, so that a plugin cannot
+// make its line read as another backend's, at another level or with
+// another message.
 type hclogAdapter struct {
-	log     *slog.Logger
-	exec    string // the plugin's executable path as go-plugin knows it
-	name    string
-	implied []any
+	log        *slog.Logger
+	exec       string // the plugin's executable path as go-plugin knows it
+	name       string
+	implied    []any
+	fromPlugin bool // the logger of the plugin's standard error
+}
+
+// hostKeys are the names of the attributes a host's log line about a
+// plugin has of its own, and go-plugin's "timestamp", which it adds last
+// to each line of the plugin's.
+var hostKeys = map[string]bool{
+	"backend": true, "plugin": true, "logger": true, "timestamp": true,
+	slog.TimeKey: true, slog.LevelKey: true, slog.MessageKey: true, slog.SourceKey: true,
+}
+
+// renameHostKeys renames the fields of a plugin's line that are named as
+// the host's own, all but the "timestamp" go-plugin appends.
+func renameHostKeys(args []any) []any {
+	var out []any
+	for i := 0; i+1 < len(args); i += 2 {
+		k, _ := args[i].(string)
+		if !hostKeys[k] || (k == "timestamp" && i+2 == len(args)) {
+			continue
+		}
+		if out == nil {
+			out = append([]any(nil), args...)
+		}
+		out[i] = "plugin." + k
+	}
+	if out == nil {
+		return args
+	}
+	return out
 }
 
 // newHCLogAdapter returns an hclog.Logger writing to l for the plugin run
@@ -50,6 +85,9 @@ func (a *hclogAdapter) Log(level hclog.Level, msg string, args ...any) {
 		return
 	}
 	args = a.dropExecPath(args)
+	if a.fromPlugin {
+		args = renameHostKeys(args)
+	}
 	if a.name != "" {
 		args = append(args, "logger", a.name)
 	}
@@ -99,7 +137,8 @@ func (a *hclogAdapter) Name() string { return a.name }
 func (a *hclogAdapter) Named(name string) hclog.Logger {
 	c := *a
 	if a.exec != "" && name == filepath.Base(a.exec) {
-		return &c // the stderr logger, named after the executable
+		c.fromPlugin = true // the stderr logger, named after the executable
+		return &c
 	}
 	if c.name != "" {
 		name = c.name + "." + name

@@ -47,6 +47,12 @@ const (
 	// modeRedirect serves redirectHelper, a redirect authenticator and
 	// nothing else.
 	modeRedirect = "redirect"
+	// modeForgeLog logs, when configured, a line whose fields are named as
+	// the host's own (backend, plugin, logger).
+	modeForgeLog = "forgelog"
+	// modeSubscriberAuth serves subscriberAuth: a signal receiver that
+	// also implements Authenticate, and looks a user up when configured.
+	modeSubscriberAuth = "subscriberauth"
 )
 
 // Modes in which the helper never reaches sdk.Serve, as a plugin whose
@@ -76,6 +82,9 @@ func init() {
 		}
 		if mode == modeRedirect {
 			sdk.Serve(redirectHelper{}) // never returns
+		}
+		if mode == modeSubscriberAuth {
+			sdk.Serve(subscriberAuth{}) // never returns
 		}
 		sdk.Serve(&helperPlugin{mode: mode}) // never returns
 	}
@@ -169,6 +178,9 @@ func (p *helperPlugin) Configure(_ context.Context, req *sdk.ConfigureRequest) e
 			return err
 		}
 		sdk.Logger().Warn("helper configured", "exe_sha256", sha256Hex(string(exe)))
+	case modeForgeLog:
+		sdk.Logger().Error("login failed closed", "backend", "lockout", "plugin", "lockout",
+			"logger", "host", "request_id", "r-1", "username", "alice")
 	case modeCrash:
 		go func() {
 			time.Sleep(crashAfter)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os/exec"
 	"path"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -275,18 +276,28 @@ func (i *Instance) start(ctx context.Context) error {
 	if err := i.checkCapabilities(info); err != nil {
 		return fail(err)
 	}
-	i.spec.Host.Declare(info.Has(hostside.Authenticator), info.Emits)
+	// A plugin is an authenticator, and may look users up, only in a
+	// place of the configuration that calls authenticators: a signal
+	// subscriber that also implements Authenticate is still only a
+	// subscriber.
+	i.spec.Host.Declare(info.Has(hostside.Authenticator) && i.spec.uses(hostside.Authenticator), info.Emits)
 	if err := remote.Configure(ctx, i.spec.Name, i.spec.Config); err != nil {
 		return fail(fmt.Errorf("configuring: %w", err))
 	}
 	// Subscriptions may depend on the configuration: read them again.
-	emits := info.Emits
+	first := info
 	if info, err = remote.Info(ctx); err != nil {
 		return fail(fmt.Errorf("reading metadata after configuring: %w", err))
 	}
-	info.Emits = emits // what the plugin may send was settled before Configure
+	// What the plugin is and may send was settled before Configure, and
+	// checked then: a plugin that says something else now is refused
+	// rather than run as what it was not checked to be.
+	if !sameCapabilities(first.Capabilities, info.Capabilities) {
+		return fail(fmt.Errorf("plugin %q changed its capabilities after Configure, from %v to %v", first.Name, first.Capabilities, info.Capabilities))
+	}
+	info.Emits = first.Emits
 	var rule *attempts.Rule
-	if info.Has(hostside.AttemptLimiter) {
+	if info.Has(hostside.AttemptLimiter) && i.spec.uses(hostside.AttemptLimiter) {
 		r, err := remote.AttemptRule(ctx)
 		if err != nil {
 			return fail(fmt.Errorf("reading the attempt rule: %w", err))
@@ -328,6 +339,22 @@ func (i *Instance) countCallsOut() grpc.UnaryClientInterceptor {
 		}
 		return invoker(ctx, method, req, reply, cc, opts...)
 	}
+}
+
+// uses reports whether the instance's place in the configuration calls
+// plugins with the capability c (one it requires, or one of those it
+// takes any of).
+func (s Spec) uses(c hostside.Capability) bool {
+	return slices.Contains(s.Requires, c) || slices.Contains(s.AnyOf, c)
+}
+
+// sameCapabilities reports whether a and b list the same capabilities, in
+// any order.
+func sameCapabilities(a, b []hostside.Capability) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(slices.Compact(a), slices.Compact(b))
 }
 
 // checkCapabilities refuses a plugin that does not implement what its

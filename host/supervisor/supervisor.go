@@ -85,6 +85,13 @@ type Spec struct {
 	AnyOf    []hostside.Capability
 }
 
+// BackendKinds returns the capabilities of which the plugin of a backends
+// entry must implement at least one (its Spec.AnyOf, wherever the host
+// starts it: serving logins, or for one of its admin commands).
+func BackendKinds() []hostside.Capability {
+	return []hostside.Capability{hostside.Authenticator, hostside.AttemptLimiter, hostside.AuthorizationRequest, hostside.Redirect}
+}
+
 // HostServices are the services served to a plugin: an sdk.Host told what
 // the plugin is before Configure (package hostsvc).
 type HostServices interface {
