@@ -23,7 +23,7 @@ import (
 )
 
 // maxMemoBytes bounds an AuthenticateResponse's Memo.
-const maxMemoBytes = 4 << 10
+const maxMemoBytes = wire.MaxMemo
 
 // grpcPlugin is the plugin side of the go-plugin wiring: it registers a
 // gRPC server for each capability the plugin implements.

@@ -53,7 +53,14 @@ const (
 	// modeSubscriberAuth serves subscriberAuth: a signal receiver that
 	// also implements Authenticate, and looks a user up when configured.
 	modeSubscriberAuth = "subscriberauth"
+	// modeHugeAnswer denies every login with a description of hugeAnswer
+	// bytes.
+	modeHugeAnswer = "hugeanswer"
 )
+
+// hugeAnswer is the size of a modeHugeAnswer description: over the bound
+// of any one message the host takes from a plugin.
+const hugeAnswer = 5 << 20
 
 // Modes in which the helper never reaches sdk.Serve, as a plugin whose
 // main fails does (see beforeServe).
@@ -191,6 +198,11 @@ func (p *helperPlugin) Configure(_ context.Context, req *sdk.ConfigureRequest) e
 }
 
 func (p *helperPlugin) Authenticate(_ context.Context, _ *sdk.AuthenticateRequest, resp *sdk.AuthenticateResponse) error {
+	if p.mode == modeHugeAnswer {
+		resp.Deny("permission_denied", 0)
+		resp.Description = strings.Repeat("a", hugeAnswer)
+		return nil
+	}
 	resp.Abstain("")
 	return nil
 }

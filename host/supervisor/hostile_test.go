@@ -194,3 +194,22 @@ func TestSameCapabilities(t *testing.T) {
 		}
 	}
 }
+
+// An answer larger than the host takes in one message is refused by gRPC
+// before the host holds it (go-plugin would take 2 GiB).
+func TestHugeAnswerRefused(t *testing.T) {
+	sup := New(testOptions(slog.New(slog.DiscardHandler), modeHugeAnswer))
+	t.Cleanup(sup.Stop)
+	spec := Spec{Name: "huge", Plugin: "helper", Config: emptyConfig, Host: newTestHost(), AnyOf: BackendKinds()}
+	if err := sup.Start(context.Background(), []Spec{spec}); err != nil {
+		t.Fatal(err)
+	}
+	var resp sdk.AuthenticateResponse
+	err := sup.Instance("huge").Authenticator().Authenticate(context.Background(), &sdk.AuthenticateRequest{RequestID: "r", Username: "alice"}, &resp)
+	if err == nil || !strings.Contains(err.Error(), "larger than max") {
+		t.Fatalf("a %d-byte answer: err = %v, want gRPC's refusal of a message larger than the host takes", hugeAnswer, err)
+	}
+	if resp.Description != "" {
+		t.Errorf("the answer's description reached the host: %d bytes", len(resp.Description))
+	}
+}

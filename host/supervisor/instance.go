@@ -228,7 +228,7 @@ func (i *Instance) start(ctx context.Context) error {
 	log := opts.Logger.With("backend", i.spec.Name, "plugin", i.spec.Plugin)
 	proc := newProcessRunner(cmd, i.sup.spawn, i.spec.Plugin, exe.image())
 	serverOpts := []grpc.ServerOption{grpc.ChainUnaryInterceptor(i.countCalls(FromPlugin))}
-	dialOpts := []grpc.DialOption{grpc.WithChainUnaryInterceptor(i.countCallsOut())}
+	dialOpts := append(hostside.DialOptions(), grpc.WithChainUnaryInterceptor(i.countCallsOut()))
 	if tp := opts.TracerProvider; tp != nil {
 		serverOpts = append(serverOpts, grpc.StatsHandler(hostside.TraceServerHandler(tp)))
 		dialOpts = append(dialOpts, grpc.WithStatsHandler(hostside.TraceClientHandler(tp)))

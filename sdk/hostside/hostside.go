@@ -63,6 +63,14 @@ type Info struct {
 // Has reports whether the plugin implements the capability.
 func (i Info) Has(c Capability) bool { return slices.Contains(i.Capabilities, c) }
 
+// DialOptions are the gRPC options the host dials a plugin with, after
+// go-plugin's own: any one message the host receives from the plugin is
+// bounded (wire.MaxMessage) where go-plugin allows 2 GiB, so that a
+// plugin cannot make the host hold more for one answer.
+func DialOptions() []grpc.DialOption {
+	return []grpc.DialOption{grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(wire.MaxMessage))}
+}
+
 // PluginSet is the go-plugin plugin set to dispense PluginName from. host
 // is served to the plugin for the life of its process, by a gRPC server
 // made with serverOpts (added to go-plugin's own).
@@ -310,6 +318,9 @@ func (a authenticatorClient) Authenticate(ctx context.Context, req *sdk.Authenti
 	if err != nil {
 		return errwire.FromStatus(err)
 	}
+	if err := checkAnswerSize(out); err != nil {
+		return err
+	}
 	*resp = sdk.AuthenticateResponse{
 		Reason:      out.GetReason(),
 		HTTPStatus:  int(out.GetHttpStatus()),
@@ -342,6 +353,33 @@ func (a authenticatorClient) Authenticate(ctx context.Context, req *sdk.Authenti
 		resp.Decision = sdk.DecisionDeny
 	default:
 		return fmt.Errorf("%w: %v", ErrNoDecision, out.GetDecision())
+	}
+	return nil
+}
+
+// checkAnswerSize refuses, as no decision, an answer with a field over its
+// bound (package wire): a backend, hostile or broken, must not make the
+// host hold megabytes for every login, or send them to the client.
+func checkAnswerSize(out *pb.AuthenticateResponse) error {
+	attrs := 0
+	for k, v := range out.GetIdentity().GetAttributes() {
+		attrs += len(k) + len(v)
+	}
+	for _, f := range []struct {
+		name      string
+		size, max int
+	}{
+		{"reason", len(out.GetReason()), wire.MaxReason},
+		{"description", len(out.GetDescription()), wire.MaxDescription},
+		{"memo", len(out.GetMemo()), wire.MaxMemo},
+		{"details_json", len(out.GetDetailsJson()), wire.MaxDetails},
+		{"identity's subject", len(out.GetIdentity().GetSubject()), wire.MaxSubject},
+		{"identity's username", len(out.GetIdentity().GetUsername()), wire.MaxSubject},
+		{"identity's attributes", attrs, wire.MaxDetails},
+	} {
+		if f.size > f.max {
+			return fmt.Errorf("%w: the %s is %d bytes, more than %d", ErrNoDecision, f.name, f.size, f.max)
+		}
 	}
 	return nil
 }

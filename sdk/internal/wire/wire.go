@@ -51,6 +51,25 @@ const (
 	RedirectAuth         Capability = "redirect_authenticator"
 )
 
+// Bounds of a plugin's answers, which the host enforces (package hostside)
+// and the Go SDK keeps to before sending (package sdk).
+const (
+	// MaxMemo bounds an AuthenticateResponse's memo, in bytes.
+	MaxMemo = 4 << 10
+	// MaxDescription bounds an answer's description, in bytes.
+	MaxDescription = 1 << 10
+	// MaxReason bounds an answer's reason code, in bytes.
+	MaxReason = 128
+	// MaxDetails bounds an answer's details_json and an identity's
+	// attributes (their keys and values together), in bytes.
+	MaxDetails = 16 << 10
+	// MaxSubject bounds an identity's subject and username, in bytes.
+	MaxSubject = 512
+	// MaxMessage bounds any one message the host receives from a plugin,
+	// in bytes (gRPC's own default; go-plugin raises it to 2 GiB).
+	MaxMessage = 4 << 20
+)
+
 // ServeInProcess serves a plugin value (an sdk.Plugin) inside the calling
 // process until ctx is done, without TLS, and returns the configuration a
 // host reattaches with and a channel closed once serving has stopped after
