@@ -24,9 +24,9 @@ import (
 //
 // A line the plugin wrote is the plugin's word, not the host's: a field of
 // it named as one the host's line has of its own ("backend", "plugin",
-// "level", ...) is renamed "plugin." + its name, so that a plugin cannot
-// make its line read as another backend's, at another level or with
-// another message.
+// "level", ...) is renamed "plugin." + its name, so that a plugin's line
+// carries no second backend, plugin, level or message for a reader to
+// take instead of the host's.
 type hclogAdapter struct {
 	log        *slog.Logger
 	exec       string // the plugin's executable path as go-plugin knows it
