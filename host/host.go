@@ -141,6 +141,7 @@ func (h *Host) start(ctx context.Context, opts Options) error {
 			Config:   b.ConfigJSON(),
 			Host:     hostsvc.New(h.store, b.Name, h.signals, b.EffectiveGrants()),
 			AnyOf:    supervisor.BackendKinds(),
+			Backend:  true,
 		})
 	}
 	for _, sub := range cfg.Signals.Subscribers {

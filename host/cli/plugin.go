@@ -44,7 +44,7 @@ func adminCommand(ctx context.Context, cfg *config.Config, store *storage.Store,
 		Config:   b.ConfigJSON(),
 		Host:     hostsvc.New(store, b.Name, dispatcher, b.EffectiveGrants()),
 		Requires: []hostside.Capability{hostside.Admin},
-		AnyOf:    supervisor.BackendKinds(), // the backend's own place: it may look users up as it does serving
+		Backend:  true, // it may look users up as it does serving logins
 	}})
 	if err != nil {
 		return sdk.AdminResponse{}, err

@@ -68,7 +68,7 @@ func (h *declaringHost) declared() []bool {
 // A signal subscriber whose plugin also implements Authenticate is not
 // declared an authenticator, so its host services answer no user lookup
 // (docs/plugins.md: a subscriber gets no grant and no user lookups); the
-// same plugin in a backend's place is one.
+// same plugin as a backend is one, also when started for an admin command.
 func TestSubscriberIsNoAuthenticator(t *testing.T) {
 	cfg := json.RawMessage(`{"victim": "alice"}`)
 	for _, tc := range []struct {
@@ -77,8 +77,8 @@ func TestSubscriberIsNoAuthenticator(t *testing.T) {
 		want bool
 	}{
 		{"subscriber", Spec{Requires: []hostside.Capability{hostside.SignalReceiver}}, false},
-		{"backend", Spec{AnyOf: BackendKinds()}, true},
-		{"backend, for an admin command", Spec{Requires: []hostside.Capability{hostside.SignalReceiver}, AnyOf: BackendKinds()}, true},
+		{"backend", Spec{AnyOf: BackendKinds(), Backend: true}, true},
+		{"backend, for an admin command", Spec{Requires: []hostside.Capability{hostside.SignalReceiver}, Backend: true}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			host := &declaringHost{testHost: newTestHost()}
@@ -104,7 +104,7 @@ func TestPluginCannotLogAsTheHost(t *testing.T) {
 	log := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	sup := New(testOptions(log, modeForgeLog))
 	t.Cleanup(sup.Stop)
-	spec := Spec{Name: "hostile", Plugin: "helper", Config: emptyConfig, Host: newTestHost(), AnyOf: BackendKinds()}
+	spec := Spec{Name: "hostile", Plugin: "helper", Config: emptyConfig, Host: newTestHost(), AnyOf: BackendKinds(), Backend: true}
 	if err := sup.Start(context.Background(), []Spec{spec}); err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +200,7 @@ func TestSameCapabilities(t *testing.T) {
 func TestHugeAnswerRefused(t *testing.T) {
 	sup := New(testOptions(slog.New(slog.DiscardHandler), modeHugeAnswer))
 	t.Cleanup(sup.Stop)
-	spec := Spec{Name: "huge", Plugin: "helper", Config: emptyConfig, Host: newTestHost(), AnyOf: BackendKinds()}
+	spec := Spec{Name: "huge", Plugin: "helper", Config: emptyConfig, Host: newTestHost(), AnyOf: BackendKinds(), Backend: true}
 	if err := sup.Start(context.Background(), []Spec{spec}); err != nil {
 		t.Fatal(err)
 	}

@@ -276,11 +276,10 @@ func (i *Instance) start(ctx context.Context) error {
 	if err := i.checkCapabilities(info); err != nil {
 		return fail(err)
 	}
-	// A plugin is an authenticator, and may look users up, only in a
-	// place of the configuration that calls authenticators: a signal
-	// subscriber that also implements Authenticate is still only a
-	// subscriber.
-	i.spec.Host.Declare(info.Has(hostside.Authenticator) && i.spec.uses(hostside.Authenticator), info.Emits)
+	// A plugin is an authenticator, and may look users up, only as a
+	// backend: a signal subscriber that also implements Authenticate is
+	// still only a subscriber.
+	i.spec.Host.Declare(info.Has(hostside.Authenticator) && i.spec.Backend, info.Emits)
 	if err := remote.Configure(ctx, i.spec.Name, i.spec.Config); err != nil {
 		return fail(fmt.Errorf("configuring: %w", err))
 	}
@@ -297,7 +296,7 @@ func (i *Instance) start(ctx context.Context) error {
 	}
 	info.Emits = first.Emits
 	var rule *attempts.Rule
-	if info.Has(hostside.AttemptLimiter) && i.spec.uses(hostside.AttemptLimiter) {
+	if info.Has(hostside.AttemptLimiter) && i.spec.Backend {
 		r, err := remote.AttemptRule(ctx)
 		if err != nil {
 			return fail(fmt.Errorf("reading the attempt rule: %w", err))
@@ -339,13 +338,6 @@ func (i *Instance) countCallsOut() grpc.UnaryClientInterceptor {
 		}
 		return invoker(ctx, method, req, reply, cc, opts...)
 	}
-}
-
-// uses reports whether the instance's place in the configuration calls
-// plugins with the capability c (one it requires, or one of those it
-// takes any of).
-func (s Spec) uses(c hostside.Capability) bool {
-	return slices.Contains(s.Requires, c) || slices.Contains(s.AnyOf, c)
 }
 
 // sameCapabilities reports whether a and b list the same capabilities, in

@@ -83,6 +83,12 @@ type Spec struct {
 	// implement at least one of AnyOf, when set.
 	Requires []hostside.Capability
 	AnyOf    []hostside.Capability
+	// Backend says the instance is a backends entry, serving logins or
+	// started for one of its admin commands: only there is a plugin that
+	// implements Authenticator an authenticator, which may look users up,
+	// and an AttemptLimiter's rule read. A signal subscriber is not one,
+	// whatever else its plugin implements.
+	Backend bool
 }
 
 // BackendKinds returns the capabilities of which the plugin of a backends
