@@ -11,6 +11,7 @@ import (
 
 	"github.com/portcullis-auth/portcullis/sdk"
 	"github.com/portcullis-auth/portcullis/sdk/hostside"
+	"github.com/portcullis-auth/portcullis/testkit/syncbuf"
 )
 
 // subscriberAuth is a signal receiver that also implements Authenticate,
@@ -100,7 +101,7 @@ func TestSubscriberIsNoAuthenticator(t *testing.T) {
 // as the host's own are renamed. (Its level and message are its own to
 // choose; TestRenameHostKeys covers fields named level, msg and time.)
 func TestPluginCannotLogAsTheHost(t *testing.T) {
-	var buf syncBuffer
+	var buf syncbuf.Buffer
 	log := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	sup := New(testOptions(log, modeForgeLog))
 	t.Cleanup(sup.Stop)
@@ -155,23 +156,6 @@ func TestRenameHostKeys(t *testing.T) {
 	if got := renameHostKeys(in); &got[0] != &in[0] {
 		t.Error("a line without host keys was copied")
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // A plugin that lists other capabilities after Configure than before is
