@@ -180,3 +180,43 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// TestHostLoggerKeepsItsOwnKeys: an attribute named as one of the line's
+// own keys does not become the line's message, level or time; it is
+// written as plugin.<name>. Inside a group it is left alone.
+func TestHostLoggerKeepsItsOwnKeys(t *testing.T) {
+	var buf bytes.Buffer
+	log := newHostLogger(&buf)
+	log.With("msg", "from With").Warn("saved", "level", 3, "time", "noon", "@level", "error", "@message", "m", "user", "alice")
+	log.WithGroup("g").Warn("grouped", "level", 1)
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("got %d lines, want 2:\n%s", len(lines), buf.String())
+	}
+	for _, k := range []string{`"@message":`, `"@level":`, `"@timestamp":`} {
+		if n := strings.Count(lines[0], k); n != 1 {
+			t.Errorf("%s %d times in %s", k, n, lines[0])
+		}
+	}
+	var got map[string]any
+	if err := json.Unmarshal([]byte(lines[0]), &got); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{
+		"@message": "saved", "@level": "warn", "user": "alice",
+		"plugin.msg": "from With", "plugin.level": float64(3), "plugin.time": "noon",
+		"plugin.@level": "error", "plugin.@message": "m",
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %v, want %v\nline: %s", k, got[k], v, lines[0])
+		}
+	}
+	var grouped map[string]any
+	if err := json.Unmarshal([]byte(lines[1]), &grouped); err != nil {
+		t.Fatal(err)
+	}
+	if g, _ := grouped["g"].(map[string]any); g["level"] != float64(1) || grouped["@level"] != "warn" {
+		t.Errorf("grouped line: %s, want g.level 1 at warn", lines[1])
+	}
+}

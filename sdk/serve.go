@@ -407,7 +407,7 @@ func logLevelFromEnv() slog.Level {
 // it logs the whole line verbatim at debug level instead, so a line whose
 // timestamp or level it does not understand is as good as lost.
 func newHostLogger(w io.Writer) *slog.Logger {
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{
+	return slog.New(ownKeysRenamed{Handler: slog.NewJSONHandler(w, &slog.HandlerOptions{
 		Level: logLevelFromEnv(),
 		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
 			if len(groups) > 0 {
@@ -430,7 +430,7 @@ func newHostLogger(w io.Writer) *slog.Logger {
 			}
 			return a
 		},
-	}))
+	})})
 }
 
 // hclogLevel names l as hclog does, so that go-plugin's host recognises
