@@ -5,6 +5,7 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -78,7 +79,12 @@ func TestACallInATraceCarriesItAcross(t *testing.T) {
 	if call == nil || call.Parent().SpanID() != parent.SpanContext().SpanID() {
 		t.Fatalf("client spans %v: want a client span under the caller's", clientSpans.Ended())
 	}
+	// The server ends its span after it has sent the answer, so the
+	// client can have the answer first.
 	served := serverSpans.Ended()
+	for deadline := time.Now().Add(5 * time.Second); len(served) == 0 && time.Now().Before(deadline); served = serverSpans.Ended() {
+		time.Sleep(time.Millisecond)
+	}
 	if len(served) != 1 {
 		t.Fatalf("%d server spans, want 1", len(served))
 	}
