@@ -110,6 +110,45 @@ backends:
 	}
 }
 
+// An end user behind a trusted reverse proxy cannot escape an address's
+// lock by naming an address of their own in the login body the proxy
+// passes on: the proxy's X-Forwarded-For counts.
+func TestClientFieldThroughAProxyIsIgnored(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, `
+storage: {driver: sqlite, dsn: ./portcullis.db}
+trusted_proxies: [127.0.0.1]
+backends:
+  - name: lockout
+    plugin: lockout
+    config: {failure_limit: 2, cooloff: 1m, lockout_parameters: [ip_address]}
+  - {name: local, plugin: password}
+`)
+	h := startHost(t, cfg)
+	for i := 0; i < 4; i++ {
+		body := fmt.Sprintf(`{"username":"u%d","password":"x","client":{"ip":"198.51.100.%d"}}`, i, i)
+		req, _ := newRequest(h.url+"/v1/login", body)
+		// What nginx's proxy_add_x_forwarded_for sends for this end user.
+		req.Header.Set("X-Forwarded-For", "203.0.113.9")
+		resp, err := httpClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := readResponse(t, resp)
+		want := 401
+		if i >= 2 {
+			want = 429
+		}
+		if r.status != want {
+			t.Fatalf("attempt %d naming client.ip 198.51.100.%d through the proxy: %d %s, want %d", i, i, r.status, r.raw, want)
+		}
+	}
+	out := mustRun(t, cfg, "", "lockout", "list")
+	if !strings.Contains(out, "203.0.113.9") || strings.Contains(out, "198.51.100.") {
+		t.Fatalf("lockout did not count the proxy's address alone:\n%s", out)
+	}
+}
+
 // lockoutFailures returns the FAILURES column of the username's row in
 // `portcullis lockout list`, 0 if there is no such row.
 func lockoutFailures(t testing.TB, cfg, username string) int64 {

@@ -42,11 +42,17 @@ func peerAddr(r *http.Request) netip.Addr {
 }
 
 // clientFacts establishes the end user's IP and user agent. Only a peer in
-// the trusted proxies may speak for someone else: through the login's
-// "client" object, or else X-Forwarded-For, read from the right and taking
-// the first address that is not itself a trusted proxy. Anyone else's
-// claims are ignored. ok is false when a trusted peer sent an invalid
-// client.ip.
+// the trusted proxies may speak for someone else: a proxy through
+// X-Forwarded-For, read from the right and taking the first address that
+// is not itself a trusted proxy; an application beside the host, which
+// sends no X-Forwarded-For, through the login's "client" object. Anyone
+// else's claims are ignored. ok is false when a trusted peer's client.ip
+// that counts is invalid.
+//
+// A trusted peer that sends X-Forwarded-For is a proxy, and the body it
+// passes on is its end user's: a "client" in it is ignored, or anyone
+// behind the proxy could name an address of their choosing and escape the
+// lockout's address groups (or fill another address's counter).
 func (t trustedProxies) clientFacts(r *http.Request, body *clientBody) (c sdk.Client, ok bool) {
 	return t.clientFactsFor(r, body, false)
 }
@@ -60,6 +66,10 @@ func (t trustedProxies) clientFactsFor(r *http.Request, body *clientBody, app bo
 	if !trusted && !app {
 		c.IP = addrString(peer)
 		return c, true
+	}
+	forwarded := r.Header.Values("X-Forwarded-For")
+	if !app && forwards(forwarded) {
+		body = nil // a proxy's: the body is its end user's own word
 	}
 	if body != nil && body.UserAgent != "" {
 		c.UserAgent = body.UserAgent
@@ -76,10 +86,21 @@ func (t trustedProxies) clientFactsFor(r *http.Request, body *clientBody, app bo
 	if !trusted {
 		return c, true
 	}
-	if a, found := t.fromForwardedFor(r.Header.Values("X-Forwarded-For")); found {
+	if a, found := t.fromForwardedFor(forwarded); found {
 		c.IP = addrString(a)
 	}
 	return c, true
+}
+
+// forwards reports whether X-Forwarded-For lines say anything: a peer that
+// sends one that is not blank is a proxy.
+func forwards(lines []string) bool {
+	for _, l := range lines {
+		if strings.TrimSpace(l) != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // fromForwardedFor walks the X-Forwarded-For chain right to left. An entry

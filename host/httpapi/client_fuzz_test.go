@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http/httptest"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -50,9 +51,9 @@ func FuzzClientFacts(f *testing.F) {
 		if err != nil || a.Zone() != "" || a.Is4In6() || a.String() != c.IP {
 			t.Fatalf("client %q from X-Forwarded-For %q, client.ip %q: not an address as the host writes one", c.IP, xff, bodyIP)
 		}
-		given := []string{"10.0.0.1", bodyIP}
-		if bodyIP == "" {
-			given = append(given, strings.Split(xff, ",")...)
+		given := append([]string{"10.0.0.1", bodyIP}, strings.Split(xff, ",")...)
+		if strings.TrimSpace(xff) != "" && c.IP == bodyIP && bodyIP != "10.0.0.1" && !slices.ContainsFunc(strings.Split(xff, ","), func(h string) bool { return strings.TrimSpace(h) == bodyIP }) {
+			t.Fatalf("client %q from a proxy's body, though it sent X-Forwarded-For %q", c.IP, xff)
 		}
 		for _, g := range given {
 			if b, err := netip.ParseAddr(strings.TrimSpace(g)); err == nil && b.Unmap().WithZone("") == a {

@@ -253,7 +253,10 @@ func TestLoginClientFromTrustedProxy(t *testing.T) {
 		xff  string
 		want sdk.Client
 	}{
-		{"trusted proxy's body client", "127.0.0.1:5000", "198.51.100.9", sdk.Client{IP: "198.51.100.7", UserAgent: "Firefox"}},
+		{"an app's body client", "127.0.0.1:5000", "", sdk.Client{IP: "198.51.100.7", UserAgent: "Firefox"}},
+		// A proxy passes its end user's body on: a client in it is theirs.
+		{"a proxy's X-Forwarded-For, not the body it passes on", "127.0.0.1:5000", "198.51.100.9", sdk.Client{IP: "198.51.100.9", UserAgent: "app/2"}},
+		{"a blank X-Forwarded-For is none", "127.0.0.1:5000", " ", sdk.Client{IP: "198.51.100.7", UserAgent: "Firefox"}},
 		{"untrusted peer's claims are ignored", "192.0.2.44:5000", "198.51.100.9", sdk.Client{IP: "192.0.2.44", UserAgent: "app/2"}},
 	}
 	for _, tt := range tests {
@@ -263,7 +266,9 @@ func TestLoginClientFromTrustedProxy(t *testing.T) {
 			w := a.do(t, "POST", "/v1/login", `{"username": "alice", "password": "x", "client": {"ip": "198.51.100.7", "user_agent": "Firefox"}}`,
 				fromPeer(tt.peer), func(r *http.Request) {
 					r.Header.Set("User-Agent", "app/2")
-					r.Header.Set("X-Forwarded-For", tt.xff)
+					if tt.xff != "" {
+						r.Header.Set("X-Forwarded-For", tt.xff)
+					}
 				})
 			if w.Code != http.StatusOK {
 				t.Fatalf("status = %d (body %s)", w.Code, w.Body)
