@@ -74,12 +74,16 @@ backends:
 	}
 }
 
-func TestSpoofedForwardedForIsIgnored(t *testing.T) {
-	dir := t.TempDir()
-	// Nobody is a trusted proxy: the peer's own address counts.
-	cfg := writeConfig(t, dir, `
+// addressLockout starts a host whose lockout counts by address alone
+// (failure_limit 2) and trusts the given proxies, and returns it with
+// its configuration and a function that sends four wrong logins, the i-th
+// naming client.ip 198.51.100.i in its body and sending the
+// X-Forwarded-For xff(i), and checks the first two are 401 and the others
+// 429: whatever they claimed, the address that counts was locked.
+func addressLockout(t *testing.T, trusted string) (cfg string, fourWrong func(xff func(i int) string)) {
+	cfg = writeConfig(t, t.TempDir(), `
 storage: {driver: sqlite, dsn: ./portcullis.db}
-trusted_proxies: []
+trusted_proxies: `+trusted+`
 backends:
   - name: lockout
     plugin: lockout
@@ -87,23 +91,31 @@ backends:
   - {name: local, plugin: password}
 `)
 	h := startHost(t, cfg)
-	for i := 0; i < 4; i++ {
-		body := fmt.Sprintf(`{"username":"u%d","password":"x","client":{"ip":"198.51.100.%d"}}`, i, i)
-		req, _ := newRequest(h.url+"/v1/login", body)
-		req.Header.Set("X-Forwarded-For", fmt.Sprintf("192.0.2.%d", i))
-		resp, err := httpClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r := readResponse(t, resp)
-		want := 401
-		if i >= 2 {
-			want = 429 // the rotating headers and client fields did not help
-		}
-		if r.status != want {
-			t.Fatalf("attempt %d with spoofed addresses: %d %s, want %d", i, r.status, r.raw, want)
+	return cfg, func(xff func(i int) string) {
+		for i := 0; i < 4; i++ {
+			body := fmt.Sprintf(`{"username":"u%d","password":"x","client":{"ip":"198.51.100.%d"}}`, i, i)
+			req, _ := newRequest(h.url+"/v1/login", body)
+			req.Header.Set("X-Forwarded-For", xff(i))
+			resp, err := httpClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := readResponse(t, resp)
+			want := 401
+			if i >= 2 {
+				want = 429 // the claimed addresses did not help
+			}
+			if r.status != want {
+				t.Fatalf("attempt %d claiming client.ip 198.51.100.%d and X-Forwarded-For %s: %d %s, want %d", i, i, xff(i), r.status, r.raw, want)
+			}
 		}
 	}
+}
+
+func TestSpoofedForwardedForIsIgnored(t *testing.T) {
+	// Nobody is a trusted proxy: the peer's own address counts.
+	cfg, fourWrong := addressLockout(t, "[]")
+	fourWrong(func(i int) string { return fmt.Sprintf("192.0.2.%d", i) })
 	out := mustRun(t, cfg, "", "lockout", "list")
 	if !strings.Contains(out, "127.0.0.1") || strings.Contains(out, "192.0.2.") || strings.Contains(out, "198.51.100.") {
 		t.Fatalf("lockout counted a spoofed address:\n%s", out)
@@ -114,35 +126,9 @@ backends:
 // lock by naming an address of their own in the login body the proxy
 // passes on: the proxy's X-Forwarded-For counts.
 func TestClientFieldThroughAProxyIsIgnored(t *testing.T) {
-	dir := t.TempDir()
-	cfg := writeConfig(t, dir, `
-storage: {driver: sqlite, dsn: ./portcullis.db}
-trusted_proxies: [127.0.0.1]
-backends:
-  - name: lockout
-    plugin: lockout
-    config: {failure_limit: 2, cooloff: 1m, lockout_parameters: [ip_address]}
-  - {name: local, plugin: password}
-`)
-	h := startHost(t, cfg)
-	for i := 0; i < 4; i++ {
-		body := fmt.Sprintf(`{"username":"u%d","password":"x","client":{"ip":"198.51.100.%d"}}`, i, i)
-		req, _ := newRequest(h.url+"/v1/login", body)
-		// What nginx's proxy_add_x_forwarded_for sends for this end user.
-		req.Header.Set("X-Forwarded-For", "203.0.113.9")
-		resp, err := httpClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r := readResponse(t, resp)
-		want := 401
-		if i >= 2 {
-			want = 429
-		}
-		if r.status != want {
-			t.Fatalf("attempt %d naming client.ip 198.51.100.%d through the proxy: %d %s, want %d", i, i, r.status, r.raw, want)
-		}
-	}
+	cfg, fourWrong := addressLockout(t, "[127.0.0.1]")
+	// What nginx's proxy_add_x_forwarded_for sends for this end user.
+	fourWrong(func(int) string { return "203.0.113.9" })
 	out := mustRun(t, cfg, "", "lockout", "list")
 	if !strings.Contains(out, "203.0.113.9") || strings.Contains(out, "198.51.100.") {
 		t.Fatalf("lockout did not count the proxy's address alone:\n%s", out)
