@@ -92,8 +92,8 @@ type Spec struct {
 }
 
 // BackendKinds returns the capabilities of which the plugin of a backends
-// entry must implement at least one (its Spec.AnyOf, wherever the host
-// starts it: serving logins, or for one of its admin commands).
+// entry must implement at least one (its Spec.AnyOf when the host serves
+// logins; started for an admin command, it need only implement Admin).
 func BackendKinds() []hostside.Capability {
 	return []hostside.Capability{hostside.Authenticator, hostside.AttemptLimiter, hostside.AuthorizationRequest, hostside.Redirect}
 }

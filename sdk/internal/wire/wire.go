@@ -51,8 +51,9 @@ const (
 	RedirectAuth         Capability = "redirect_authenticator"
 )
 
-// Bounds of a plugin's answers, which the host enforces (package hostside)
-// and the Go SDK keeps to before sending (package sdk).
+// Bounds of a plugin's answers, which the host enforces (package
+// hostside). The Go SDK checks the memo's before sending too (package
+// sdk); an answer over any other bound reaches the host and fails there.
 const (
 	// MaxMemo bounds an AuthenticateResponse's memo, in bytes.
 	MaxMemo = 4 << 10
