@@ -423,3 +423,13 @@ func newRequest(url, body string) (*http.Request, error) {
 	}
 	return req, err
 }
+
+// emptyFile creates an empty file at path, for a plugin to write to, and
+// returns path: a plugin's sandbox can name only a file that exists.
+func emptyFile(t testing.TB, path string) string {
+	t.Helper()
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}

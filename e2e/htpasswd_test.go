@@ -21,7 +21,12 @@ func TestHtpasswdExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	file := filepath.Join(dir, "htpasswd")
+	// The file has a directory of its own, which the plugin's sandbox
+	// lists, as plugin-guide.md has it.
+	if err := os.Mkdir(filepath.Join(dir, "users"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "users", "htpasswd")
 	line := "dave:$2y$" + strings.TrimPrefix(string(h), "$2a$") + "\n"
 	if err := os.WriteFile(file, []byte(line), 0o600); err != nil {
 		t.Fatal(err)
@@ -35,7 +40,8 @@ backends:
     plugin: %s
     sha256: %s
     config: {file: %s}
-`, bin, sum, file))
+    sandbox: {read: [%s]}
+`, bin, sum, file, filepath.Dir(file)))
 	}
 
 	cfg := config(sum)
@@ -54,6 +60,22 @@ backends:
 	}
 	if r := host.login("nobody", "dave's password"); r.status != 401 {
 		t.Fatalf("an unknown user: %d %s", r.status, r.raw)
+	}
+	// A new file renamed over the old one, as the guide says to change it,
+	// is read: the sandbox lists its directory.
+	erin, err := bcrypt.GenerateFromPassword([]byte("erin's password"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := filepath.Join(filepath.Dir(file), "new")
+	if err := os.WriteFile(next, []byte(line+"erin:$2y$"+strings.TrimPrefix(string(erin), "$2a$")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(next, file); err != nil {
+		t.Fatal(err)
+	}
+	if r := host.login("erin", "erin's password"); r.status != 200 {
+		t.Fatalf("erin's login after the file was replaced: %d %s", r.status, r.raw)
 	}
 	host.kill(syscall.SIGTERM)
 

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -35,11 +36,14 @@ func ldapFixture() string {
 
 // ldapBackend is a backend entry of the ldap plugin, over LDAPS with the
 // directory's CA, searching as the service account whose password is
-// given by password (a config line).
-func ldapBackend(d *slapd.Server, onError, password string) string {
+// given by password (a config line). Its sandbox lets it read the CA's
+// file and the files in read.
+func ldapBackend(d *slapd.Server, onError, password string, read ...string) string {
+	files, _ := json.Marshal(append([]string{d.CAFile}, read...))
 	return fmt.Sprintf(`  - name: corp
     plugin: ldap
     on_error: %s
+    sandbox: {read: %s}
     config:
       url: %s
       ca_file: %s
@@ -49,7 +53,7 @@ func ldapBackend(d *slapd.Server, onError, password string) string {
       groups: {base: "ou=groups,dc=example,dc=org"}
       roles: {admins: [admin]}
       timeout: 2s
-`, onError, d.LDAPSURL, d.CAFile, ldapServiceDN, password)
+`, onError, files, d.LDAPSURL, d.CAFile, ldapServiceDN, password)
 }
 
 // TestLDAPLogin: a host with an ldap backend against a real slapd logs a
@@ -80,7 +84,7 @@ func TestLDAPLogin(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfgB := writeConfig(t, dirB, "storage: {driver: sqlite, dsn: ./portcullis.db}\nbackends:\n"+
-		ldapBackend(d, "skip", "bind_password_file: "+pwFile)+"  - {name: local, plugin: password}\n")
+		ldapBackend(d, "skip", "bind_password_file: "+pwFile, pwFile)+"  - {name: local, plugin: password}\n")
 	mustRun(t, cfgB, "carol-local-pw\n", "users", "add", "carol", "--password-stdin")
 	b := startHost(t, cfgB)
 

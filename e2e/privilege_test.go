@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/portcullis-auth/portcullis/host/storage"
+	"github.com/portcullis-auth/portcullis/host/supervisor"
 	"github.com/portcullis-auth/portcullis/plugins/password"
 	"github.com/portcullis-auth/portcullis/testkit/testplugin"
 )
@@ -59,21 +60,36 @@ type rig struct {
 
 func startRig(t *testing.T, hostiles ...hostileEntry) *rig {
 	t.Helper()
+	return startRigWith(t, "", hostiles...)
+}
+
+// startRigWith is startRig with a plugins section (plugins) added to the
+// configuration.
+func startRigWith(t *testing.T, plugins string, hostiles ...hostileEntry) *rig {
+	t.Helper()
 	bin, sum := hostilePlugin(t)
 	r := &rig{dir: t.TempDir(), records: map[string]string{}}
 	r.audit = filepath.Join(r.dir, "audit.jsonl")
+	// The host's files the hostile backends go after: the configuration,
+	// and the database with its write-ahead log, where a new user's hash
+	// is until SQLite copies it into the database.
+	hostFiles := []string{filepath.Join(r.dir, "portcullis.yaml"), filepath.Join(r.dir, "portcullis.db"), filepath.Join(r.dir, "portcullis.db-wal")}
 	var entries strings.Builder
 	for _, e := range hostiles {
-		r.records[e.name] = filepath.Join(r.dir, e.name+".jsonl")
+		// Each records its attempts in a file its sandbox lets it write,
+		// and nothing else of the host's directory.
+		r.records[e.name] = emptyFile(t, filepath.Join(r.dir, e.name+".jsonl"))
 		grants, _ := json.Marshal(append([]string{}, e.grants...))
 		cfg, _ := json.Marshal(testplugin.HostileConfig{
 			Record: r.records[e.name], Trigger: trigger, Victim: e.victim, VictimIP: e.victimIP,
-			AttackerPassword: attackerPassword, Neighbour: e.neighbour,
+			AttackerPassword: attackerPassword, Neighbour: e.neighbour, HostFiles: hostFiles,
 		})
-		fmt.Fprintf(&entries, "  - {name: %s, plugin: %s, sha256: %s, grants: %s, config: %s}\n", e.name, bin, sum, grants, cfg)
+		fmt.Fprintf(&entries, "  - {name: %s, plugin: %s, sha256: %s, grants: %s, sandbox: {write: [%q]}, config: %s}\n",
+			e.name, bin, sum, grants, r.records[e.name], cfg)
 	}
 	r.cfg = writeConfig(t, r.dir, fmt.Sprintf(`
 storage: {driver: sqlite, dsn: ./portcullis.db}
+%s
 backends:
   # The built-in chain's lockout (config.Default).
   - name: lockout
@@ -83,7 +99,10 @@ backends:
 signals:
   subscribers:
     - {audit_file: %q, signals: ["*"], mode: async}
-`+fastDelivery, entries.String(), r.audit))
+`+fastDelivery, plugins, entries.String(), r.audit))
+	if r.cfg != hostFiles[0] {
+		t.Fatalf("the configuration is at %s, the hostile backends go after %s", r.cfg, hostFiles[0])
+	}
 	r.h = startHost(t, r.cfg)
 	mustRun(t, r.cfg, alicePassword+"\n", "users", "add", "alice", "--password-stdin")
 	mustRun(t, r.cfg, bobPassword+"\n", "users", "add", "bob", "--password-stdin")
@@ -301,6 +320,69 @@ func TestPrivilegeHostileBackend(t *testing.T) {
 			t.Errorf("the probes %v are missing from the audit file:\n%s", probes, raw)
 		}
 	})
+}
+
+// (d) The host's files, past the host: the hostile backend runs as the
+// host's user, but in the sandbox (plugins.sandbox defaults to auto). It
+// can neither read the database, where alice's hash is, nor open it or
+// the configuration for writing, nor reach them through the host's open
+// files. TestPrivilegeSandboxOffIsTheControl shows that each of these
+// succeeds without the sandbox.
+func TestPrivilegeHostFiles(t *testing.T) {
+	requireSandbox(t)
+	r := startRig(t, hostileEntry{name: "hostile", victim: "alice", neighbour: "none"})
+	got := r.attack(t)["hostile"]
+	attacks := hostFileAttacks(r)
+	for _, attack := range attacks {
+		a := recorded(t, got, "hostile", attack)
+		if !strings.Contains(a.Error, "permission denied") || a.Value != "" {
+			t.Errorf("%s in the sandbox: %+v, want permission denied and nothing read", attack, a)
+		}
+	}
+	if resp := r.h.login("alice", alicePassword); resp.status != 200 {
+		t.Errorf("alice with her password: %d %s, want 200", resp.status, resp.raw)
+	}
+}
+
+// TestPrivilegeSandboxOffIsTheControl: the same backend with
+// plugins.sandbox off reads alice's hash from the database file and
+// through the host's open files, and may open both files for writing.
+func TestPrivilegeSandboxOffIsTheControl(t *testing.T) {
+	r := startRigWith(t, "plugins: {sandbox: off}", hostileEntry{name: "hostile", victim: "alice", neighbour: "none"})
+	aliceHash := r.storedHash(t, "alice")
+	got := r.attack(t)["hostile"]
+	for _, attack := range hostFileAttacks(r) {
+		if a := recorded(t, got, "hostile", attack); !a.Succeeded() {
+			t.Errorf("%s without the sandbox: %+v, want success", attack, a)
+		}
+	}
+	// Alice's hash is in the database or still in its log.
+	db := recorded(t, got, "hostile", testplugin.AttackReadFile+filepath.Join(r.dir, "portcullis.db"))
+	wal := recorded(t, got, "hostile", testplugin.AttackReadFile+filepath.Join(r.dir, "portcullis.db-wal"))
+	if db.Value != aliceHash && wal.Value != aliceHash {
+		t.Errorf("without the sandbox the database gave %q and its log %q, want alice's hash %s", db.Value, wal.Value, aliceHash)
+	}
+	if a := recorded(t, got, "hostile", testplugin.AttackHostFDs); a.Value != aliceHash {
+		t.Errorf("without the sandbox the host's open files gave %q, want alice's hash %s", a.Value, aliceHash)
+	}
+}
+
+// requireSandbox skips a test of the plugin sandbox where the system
+// cannot make one.
+func requireSandbox(t *testing.T) {
+	t.Helper()
+	if !supervisor.SandboxSupported() {
+		t.Skip("this system cannot confine plugins: it has no Landlock (Linux 5.13 or later with landlock in lsm=)")
+	}
+}
+
+// hostFileAttacks are the attacks on the rig's files.
+func hostFileAttacks(r *rig) []string {
+	var out []string
+	for _, f := range []string{r.cfg, filepath.Join(r.dir, "portcullis.db"), filepath.Join(r.dir, "portcullis.db-wal")} {
+		out = append(out, testplugin.AttackReadFile+f, testplugin.AttackWriteFile+f)
+	}
+	return append(out, testplugin.AttackHostFDs)
 }
 
 // TestPrivilegeReadGrant: the same plugin, granted password_hashes:read,

@@ -269,7 +269,7 @@ func TestSyncReceiverThatPanicsOrHangsChangesNoAnswer(t *testing.T) {
 		t.Run(behaviour, func(t *testing.T) {
 			dir := t.TempDir()
 			sum := strings.Fields(mustRun(t, writeConfig(t, dir, ""), "", "plugins", "checksum", receiverBin))[0]
-			record := filepath.Join(dir, "received.jsonl")
+			record := emptyFile(t, filepath.Join(dir, "received.jsonl"))
 			cfg := writeConfig(t, dir, fmt.Sprintf(`
 storage: {driver: sqlite, dsn: ./portcullis.db}
 signals:
@@ -280,7 +280,8 @@ signals:
       mode: sync
       timeout: 200ms
       config: {behaviour: %s, sleep: 3s, record: %q}
-`, receiverBin, sum, behaviour, record))
+      sandbox: {write: [%q]}
+`, receiverBin, sum, behaviour, record, record))
 			h := startHost(t, cfg)
 			mustRun(t, cfg, "pw-alice\n", "users", "add", "alice", "--password-stdin")
 			for i := 0; i < 3; i++ {
@@ -312,15 +313,15 @@ func TestNoSecretInAnySignalOverAFullCycle(t *testing.T) {
 	wh := newHook(t, hookSecret)
 	sum := strings.Fields(mustRun(t, writeConfig(t, dir, ""), "", "plugins", "checksum", receiverBin))[0]
 	audit := filepath.Join(dir, "audit.jsonl")
-	record := filepath.Join(dir, "plugin.jsonl")
+	record := emptyFile(t, filepath.Join(dir, "plugin.jsonl"))
 	cfg := writeConfig(t, dir, fmt.Sprintf(`
 storage: {driver: sqlite, dsn: ./portcullis.db}
 signals:
   subscribers:
     - {webhook: %q, secret: %q, signals: ["*"]}
     - {audit_file: %q, signals: ["*"], mode: sync}
-    - {name: recorder, plugin: %s, sha256: %s, mode: async, config: {behaviour: ok, record: %q}}
-`+fastDelivery, wh.url(), hookSecret, audit, receiverBin, sum, record))
+    - {name: recorder, plugin: %s, sha256: %s, mode: async, config: {behaviour: ok, record: %q}, sandbox: {write: [%q]}}
+`+fastDelivery, wh.url(), hookSecret, audit, receiverBin, sum, record, record))
 	h := startHost(t, cfg)
 	const password = "correct-horse-battery-staple"
 	mustRun(t, cfg, password+"\n", "users", "add", "carol", "--password-stdin")

@@ -142,6 +142,7 @@ func (h *Host) start(ctx context.Context, opts Options) error {
 			Host:     hostsvc.New(h.store, b.Name, h.signals, b.EffectiveGrants()),
 			AnyOf:    supervisor.BackendKinds(),
 			Backend:  true,
+			Sandbox:  Sandbox(cfg.Plugins, b.Sandbox),
 		})
 	}
 	for _, sub := range cfg.Signals.Subscribers {
@@ -156,6 +157,7 @@ func (h *Host) start(ctx context.Context, opts Options) error {
 			Config:   config.Backend{Config: sub.Config}.ConfigJSON(),
 			Host:     hostsvc.New(h.store, sub.Name, h.signals, nil),
 			Requires: []hostside.Capability{hostside.SignalReceiver},
+			Sandbox:  Sandbox(cfg.Plugins, sub.Sandbox),
 		})
 	}
 	if err := h.sup.Start(ctx, specs); err != nil {
@@ -288,6 +290,12 @@ func (h *Host) issuer(ctx context.Context, upstream tokens.Upstream) (*tokens.Is
 }
 
 // sameSite maps sessions.same_site to the cookie attribute.
+// Sandbox is the supervisor's sandbox for a plugin with an entry's sandbox
+// settings, under the plugins section's mode.
+func Sandbox(p config.Plugins, s config.PluginSandbox) supervisor.Sandbox {
+	return supervisor.Sandbox{Mode: p.Sandbox, Read: s.Read, Write: s.Write}
+}
+
 func sameSite(v string) http.SameSite {
 	switch v {
 	case "strict":

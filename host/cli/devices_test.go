@@ -114,7 +114,13 @@ func newDevicesFixture(t *testing.T) *devicesFixture {
 		t.Fatal(checksumErr)
 	}
 	f := &devicesFixture{dir: t.TempDir()}
-	f.record = filepath.Join(f.dir, "commands.txt")
+	// The plugin records into a directory of its own: its sandbox lets it
+	// write there, and not beside the database.
+	records := filepath.Join(f.dir, "records")
+	if err := os.Mkdir(records, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	f.record = filepath.Join(records, "commands.txt")
 	s, err := storage.Open(t.Context(), storage.SQLite, filepath.Join(f.dir, "portcullis.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -138,7 +144,8 @@ func (f *devicesFixture) config(t *testing.T, named bool, devices []deviceRecord
 	cfg := map[string]any{
 		"storage": map[string]any{"driver": "sqlite", "dsn": filepath.Join(f.dir, "portcullis.db")},
 		"backends": []any{map[string]any{"name": "phones", "plugin": testBinary, "sha256": testChecksum,
-			"config": map[string]any{"devices": devices, "record": f.record}}},
+			"config":  map[string]any{"devices": devices, "record": f.record},
+			"sandbox": map[string]any{"write": []string{filepath.Dir(f.record)}}}},
 		"authorization_requests": map[string]any{"backends": []string{"phones"}},
 	}
 	if named {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/portcullis-auth/portcullis/host"
 	"github.com/portcullis-auth/portcullis/host/config"
 	"github.com/portcullis-auth/portcullis/host/hostsvc"
 	"github.com/portcullis-auth/portcullis/host/storage"
@@ -45,6 +46,7 @@ func adminCommand(ctx context.Context, cfg *config.Config, store *storage.Store,
 		Host:     hostsvc.New(store, b.Name, dispatcher, b.EffectiveGrants()),
 		Requires: []hostside.Capability{hostside.Admin},
 		Backend:  true, // it may look users up as it does serving logins
+		Sandbox:  host.Sandbox(cfg.Plugins, b.Sandbox),
 	}})
 	if err != nil {
 		return sdk.AdminResponse{}, err

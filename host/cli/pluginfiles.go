@@ -63,8 +63,9 @@ func (p pluginFile) check() (string, *config.Problem) {
 	}
 }
 
-// pluginFileError checks every external plugin of cfg and returns their
-// problems as one configuration error (exit status 2), or nil.
+// pluginFileError checks every external plugin of cfg, and the files the
+// plugins' sandboxes name, and returns their problems as one configuration
+// error (exit status 2), or nil.
 func (e *env) pluginFileError(cfg *config.Config) error {
 	var ps []config.Problem
 	for _, p := range externalPlugins(cfg) {
@@ -72,10 +73,47 @@ func (e *env) pluginFileError(cfg *config.Config) error {
 			ps = append(ps, *problem)
 		}
 	}
+	ps = append(ps, sandboxProblems(cfg)...)
 	if len(ps) == 0 {
 		return nil
 	}
 	return &config.Error{Source: e.configSource(), Problems: ps}
+}
+
+// sandboxProblems reports what would keep the host from confining a
+// plugin as cfg says: a required sandbox on a system that cannot make one,
+// and a path a sandbox lists that does not exist (made absolute against
+// the working directory, as the host does).
+func sandboxProblems(cfg *config.Config) []config.Problem {
+	if cfg.Plugins.Sandbox == supervisor.SandboxOff {
+		return nil
+	}
+	var ps []config.Problem
+	if cfg.Plugins.Sandbox == supervisor.SandboxRequired && !supervisor.SandboxSupported() {
+		ps = append(ps, config.Problem{Path: "plugins.sandbox", Message: "is required, but " + supervisor.ErrNoSandbox.Error()})
+	}
+	check := func(at string, s config.PluginSandbox) {
+		for _, list := range []struct {
+			key   string
+			paths []string
+		}{{"read", s.Read}, {"write", s.Write}} {
+			for i, p := range list.paths {
+				if _, err := os.Stat(p); err != nil {
+					ps = append(ps, config.Problem{Path: fmt.Sprintf("%s.sandbox.%s[%d]", at, list.key, i),
+						Message: fmt.Sprintf("%v: the plugin would not start", err)})
+				}
+			}
+		}
+	}
+	for i, b := range cfg.Backends {
+		check(fmt.Sprintf("backends[%d]", i), b.Sandbox)
+	}
+	for i, s := range cfg.Signals.Subscribers {
+		if s.Plugin != "" {
+			check(fmt.Sprintf("signals.subscribers[%d]", i), s.Sandbox)
+		}
+	}
+	return ps
 }
 
 // configSource names the configuration the commands read, as config.Resolve

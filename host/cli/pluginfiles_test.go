@@ -210,3 +210,34 @@ func TestPluginsListExitStatus(t *testing.T) {
 func tableRow(plugin, status string) string {
 	return plugin + "  external     " + status
 }
+
+// TestConfigCheckSandboxPaths: config check reports each path a plugin's
+// sandbox lists that does not exist, where the host would refuse to start
+// the plugin, and passes a configuration whose paths all exist.
+func TestConfigCheckSandboxPaths(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "nope.pem")
+	write := func(sandbox string) string {
+		path := filepath.Join(dir, "portcullis.yaml")
+		cfg := "storage: {driver: sqlite, dsn: " + filepath.Join(dir, "p.db") + "}\nbackends:\n  - {name: local, plugin: password, sandbox: " + sandbox + "}\n"
+		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+
+	cfg := write(fmt.Sprintf("{read: [/etc/hosts, %s], write: [%s]}", missing, dir))
+	_, err, code := run(t, "config", "check", "--config", cfg)
+	if code != 2 {
+		t.Fatalf("config check with a missing sandbox path: exit status %d, want 2; error %v", code, err)
+	}
+	want := "\n  backends[0].sandbox.read[1]: stat " + missing + ": no such file or directory: the plugin would not start"
+	if msg := err.Error(); !strings.Contains(msg, want) || strings.Count(msg, "sandbox.") != 1 {
+		t.Errorf("config check said %q, want only %q", msg, want)
+	}
+
+	cfg = write(fmt.Sprintf("{read: [/etc/hosts], write: [%s]}", dir))
+	if out, err, code := run(t, "config", "check", "--config", cfg); code != 0 || !strings.Contains(out, "is valid") {
+		t.Errorf("config check with existing sandbox paths: exit status %d, error %v\n%s", code, err, out)
+	}
+}

@@ -86,6 +86,20 @@ type Plugins struct {
 	RestartBackoffMax Duration `json:"restart_backoff_max"`
 	// StopGrace is how long a plugin may take to stop before it is killed.
 	StopGrace Duration `json:"stop_grace"`
+	// Sandbox is whether plugins are confined to the files they need:
+	// "auto" (the default: where the system can, with a warning where it
+	// cannot), "required" (a plugin that cannot be confined does not
+	// start) or "off".
+	Sandbox string `json:"sandbox"`
+}
+
+// PluginSandbox is what one plugin's process may reach of the file system
+// beyond the system's files (supervisor.Sandbox).
+type PluginSandbox struct {
+	// Read lists files and directories the plugin may read.
+	Read []string `json:"read"`
+	// Write lists files and directories the plugin may read and change.
+	Write []string `json:"write"`
 }
 
 // Backend is one link of the chain.
@@ -106,6 +120,9 @@ type Backend struct {
 	// capabilities give it (password_hashes:read, password_hashes:write).
 	// First-party plugins have theirs built in.
 	Grants []string `json:"grants"`
+	// Sandbox lists what the plugin may reach of the file system beyond
+	// the system's files.
+	Sandbox PluginSandbox `json:"sandbox"`
 	// Config is handed to the plugin as JSON.
 	Config map[string]any `json:"config"`
 }
@@ -279,6 +296,9 @@ func (c *Config) applyDefaults() {
 	setDefault(&c.Plugins.RestartBackoff, 100*time.Millisecond)
 	setDefault(&c.Plugins.RestartBackoffMax, 30*time.Second)
 	setDefault(&c.Plugins.StopGrace, 5*time.Second)
+	if c.Plugins.Sandbox == "" {
+		c.Plugins.Sandbox = "auto"
+	}
 	for i := range c.Backends {
 		setDefault(&c.Backends[i].Timeout, 5*time.Second)
 		if c.Backends[i].OnError == "" {
@@ -375,6 +395,11 @@ func (c *Config) validate() []Problem {
 	if c.Plugins.RestartBackoffMax < c.Plugins.RestartBackoff {
 		fail("plugins.restart_backoff_max", "must be >= plugins.restart_backoff")
 	}
+	switch c.Plugins.Sandbox {
+	case "auto", "required", "off":
+	default:
+		fail("plugins.sandbox", "must be auto, required or off, not %q", c.Plugins.Sandbox)
+	}
 	if len(c.Backends) == 0 {
 		fail("backends", "must list at least one backend")
 	}
@@ -429,6 +454,16 @@ func validatePlugin(path string, b Backend) []Problem {
 	var ps []Problem
 	if b.Plugin == "" {
 		return []Problem{{Path: path + ".plugin", Message: "is required"}}
+	}
+	for _, list := range []struct {
+		key   string
+		paths []string
+	}{{"read", b.Sandbox.Read}, {"write", b.Sandbox.Write}} {
+		for i, p := range list.paths {
+			if p == "" || strings.ContainsRune(p, 0) {
+				ps = append(ps, Problem{Path: fmt.Sprintf("%s.sandbox.%s[%d]", path, list.key, i), Message: "must be a path"})
+			}
+		}
 	}
 	if !IsExternal(b.Plugin) {
 		p, ok := builtin.Plugins[b.Plugin]

@@ -105,6 +105,7 @@ func checkDefaults(t *testing.T, cfg *Config) {
 		RestartBackoff:    Duration(100 * time.Millisecond),
 		RestartBackoffMax: Duration(30 * time.Second),
 		StopGrace:         Duration(5 * time.Second),
+		Sandbox:           "auto",
 	}
 	if cfg.Plugins != wantPlugins {
 		t.Errorf("plugins = %+v, want %+v", cfg.Plugins, wantPlugins)
@@ -194,10 +195,12 @@ plugins:
   restart_backoff: 200ms
   restart_backoff_max: 1m
   stop_grace: 2s
+  sandbox: required
 backends:
   - name: local
     plugin: password
     timeout: 1500ms
+    sandbox: {read: [/etc/ldap/ca.pem], write: [relative/dir]}
     config:
       argon2id: {memory_kib: 65536, iterations: 3, parallelism: 2}
       max_concurrent_hashes: 4
@@ -223,7 +226,7 @@ log:
 	}
 	wantPlugins := Plugins{
 		StartTimeout: Duration(3 * time.Second), RestartBackoff: Duration(200 * time.Millisecond),
-		RestartBackoffMax: Duration(time.Minute), StopGrace: Duration(2 * time.Second),
+		RestartBackoffMax: Duration(time.Minute), StopGrace: Duration(2 * time.Second), Sandbox: "required",
 	}
 	if cfg.Plugins != wantPlugins {
 		t.Errorf("plugins = %+v, want %+v", cfg.Plugins, wantPlugins)
@@ -236,6 +239,9 @@ log:
 	}
 	if b := cfg.Backends[0]; b.Name != "local" || b.Plugin != "password" || b.Timeout.D() != 1500*time.Millisecond {
 		t.Errorf("backends[0] = %+v", b)
+	}
+	if got, want := cfg.Backends[0].Sandbox, (PluginSandbox{Read: []string{"/etc/ldap/ca.pem"}, Write: []string{"relative/dir"}}); !reflect.DeepEqual(got, want) {
+		t.Errorf("backends[0].sandbox = %+v, want %+v", got, want)
 	}
 	if got, want := string(cfg.Backends[0].ConfigJSON()), `{"argon2id":{"iterations":3,"memory_kib":65536,"parallelism":2},"max_concurrent_hashes":4}`; got != want {
 		t.Errorf("backends[0] config JSON = %s, want %s", got, want)
@@ -302,6 +308,13 @@ func TestParseProblems(t *testing.T) {
 			[]want{{"backends[0].config", "must be a mapping"}}},
 		{"duration without unit", "tokens: {access_ttl: 15}\n", []want{{"tokens.access_ttl", "must be a duration"}}},
 		{"duration not a duration", "plugins: {stop_grace: soon}\n", []want{{"plugins.stop_grace", `not "soon"`}}},
+		{"unknown sandbox mode", "plugins: {sandbox: strict}\n", []want{{"plugins.sandbox", `must be auto, required or off, not "strict"`}}},
+		{"empty sandbox path", "backends: [{name: a, plugin: password, sandbox: {read: [/etc/x], write: [\"\"]}}]\n",
+			[]want{{"backends[0].sandbox.write[0]", "must be a path"}}},
+		{"sandbox given a list", "backends: [{name: a, plugin: password, sandbox: [/etc/x]}]\n",
+			[]want{{"backends[0].sandbox", "must be a mapping, not a list"}}},
+		{"sandbox of a webhook", "signals: {subscribers: [{webhook: \"https://h/x\", secret: 0123456789abcdef, signals: [\"*\"], sandbox: {read: [/x]}}]}\n",
+			[]want{{"signals.subscribers[0]", "sha256, config and sandbox are only for a plugin subscriber"}}},
 		{"duration given a list", "backends: [{name: a, plugin: password, timeout: [1s]}]\n",
 			[]want{{"backends[0].timeout", "must be a string, not a list"}}},
 		{"first-party config int given a string", "backends: [{name: a, plugin: password, config: {max_concurrent_hashes: many}}]\n",
@@ -526,6 +539,7 @@ func TestParseZeroDurations(t *testing.T) {
 		RestartBackoff:    Duration(100 * time.Millisecond),
 		RestartBackoffMax: Duration(30 * time.Second),
 		StopGrace:         Duration(5 * time.Second),
+		Sandbox:           "auto",
 	}
 	if cfg.Plugins != wantPlugins {
 		t.Errorf("plugins = %+v, want the defaults %+v", cfg.Plugins, wantPlugins)

@@ -41,6 +41,9 @@ type Subscriber struct {
 	SHA256 string `json:"sha256"`
 	// Config is handed to the plugin.
 	Config map[string]any `json:"config"`
+	// Sandbox lists what the plugin may reach of the file system beyond
+	// the system's files.
+	Sandbox PluginSandbox `json:"sandbox"`
 	// Signals selects signal names ("*" for all). For a plugin it narrows
 	// the plugin's own subscriptions; for others it is required.
 	Signals []string `json:"signals"`
@@ -148,10 +151,10 @@ func (s *Signals) validate(backendNames map[string]int) []Problem {
 			if _, clash := backendNames[sub.Name]; clash {
 				fail(path+".name", "%q is also a backend's name", sub.Name)
 			}
-			ps = append(ps, validatePlugin(path, Backend{Plugin: sub.Plugin, SHA256: sub.SHA256, Config: sub.Config})...)
+			ps = append(ps, validatePlugin(path, Backend{Plugin: sub.Plugin, SHA256: sub.SHA256, Config: sub.Config, Sandbox: sub.Sandbox})...)
 		} else {
-			if sub.SHA256 != "" || sub.Config != nil {
-				fail(path, "sha256 and config are only for a plugin subscriber")
+			if sub.SHA256 != "" || sub.Config != nil || sub.Sandbox.Read != nil || sub.Sandbox.Write != nil {
+				fail(path, "sha256, config and sandbox are only for a plugin subscriber")
 			}
 			if len(sub.Signals) == 0 {
 				fail(path+".signals", "must list the signals to receive (\"*\" for all)")

@@ -56,6 +56,9 @@ const (
 	// modeHugeAnswer denies every login with a description of hugeAnswer
 	// bytes.
 	modeHugeAnswer = "hugeanswer"
+	// modeSnoop serves snooper: a backend that, configured, tries to
+	// reach files it was not given.
+	modeSnoop = "snoop"
 )
 
 // hugeAnswer is the size of a modeHugeAnswer description: over the bound
@@ -92,6 +95,9 @@ func init() {
 		}
 		if mode == modeSubscriberAuth {
 			sdk.Serve(subscriberAuth{}) // never returns
+		}
+		if mode == modeSnoop {
+			sdk.Serve(snooper{}) // never returns
 		}
 		sdk.Serve(&helperPlugin{mode: mode}) // never returns
 	}

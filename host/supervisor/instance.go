@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os/exec"
 	"path"
 	"slices"
@@ -226,7 +227,11 @@ func (i *Instance) start(ctx context.Context) error {
 		defer exe.Close()
 	}
 	log := opts.Logger.With("backend", i.spec.Name, "plugin", i.spec.Plugin)
-	proc := newProcessRunner(cmd, i.sup.spawn, i.spec.Plugin, exe.image())
+	sandbox, confined, err := i.confinement(log)
+	if err != nil {
+		return err
+	}
+	proc := newProcessRunner(cmd, i.sup.spawn, i.spec.Plugin, exe.image(), sandbox)
 	serverOpts := []grpc.ServerOption{grpc.ChainUnaryInterceptor(i.countCalls(FromPlugin))}
 	dialOpts := append(hostside.DialOptions(), grpc.WithChainUnaryInterceptor(i.countCallsOut()))
 	if tp := opts.TracerProvider; tp != nil {
@@ -315,7 +320,7 @@ func (i *Instance) start(ctx context.Context) error {
 	i.lastErr = nil
 	ev := Event{Instance: i.spec.Name, Plugin: i.spec.Plugin, Started: true, PID: i.pid, Restart: i.starts - 1}
 	i.mu.Unlock()
-	log.Info("plugin started", "pid", ev.PID, "restart", ev.Restart)
+	log.Info("plugin started", "pid", ev.PID, "restart", ev.Restart, "sandbox", confined)
 	opts.OnEvent(ev)
 	return nil
 }
@@ -370,6 +375,26 @@ func (i *Instance) checkCapabilities(info hostside.Info) error {
 		names[k] = string(c)
 	}
 	return fmt.Errorf("plugin %q implements none of the capabilities %v (it implements %v)", info.Name, names, info.Capabilities)
+}
+
+// confinement returns the sandbox the plugin is started in (nil for none),
+// and what the "plugin started" line says of it: "landlock", "off" or
+// "unavailable". A required sandbox the system cannot make fails the
+// start; one in the auto mode is logged as a warning, and the plugin runs
+// unconfined.
+func (i *Instance) confinement(log *slog.Logger) (*Sandbox, string, error) {
+	s := i.spec.Sandbox
+	switch {
+	case s.Mode == SandboxOff:
+		return nil, "off", nil
+	case SandboxSupported():
+		return &s, "landlock", nil
+	case s.Mode == SandboxRequired:
+		return nil, "", fmt.Errorf("plugins.sandbox is required: %w", ErrNoSandbox)
+	default:
+		log.Warn("plugin runs without a sandbox", "reason", ErrNoSandbox.Error())
+		return nil, "unavailable", nil
+	}
 }
 
 // command builds the command for the plugin; for an external plugin it

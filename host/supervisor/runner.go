@@ -27,9 +27,11 @@ type processRunner struct {
 	spawn  *spawner
 	plugin string      // the plugin as configured, for messages
 	image  io.ReaderAt // the program executed, when it is a copy
-	stdout io.ReadCloser
-	stderr io.ReadCloser
-	pid    int
+	// sandbox, when set, confines the process (see Sandbox).
+	sandbox *Sandbox
+	stdout  io.ReadCloser
+	stderr  io.ReadCloser
+	pid     int
 	// socketDir is the directory go-plugin made for this start's sockets.
 	// go-plugin removes it when it kills a process it started, but not
 	// when the process could not be started at all.
@@ -54,10 +56,10 @@ const startExitGrace = time.Second
 
 // newProcessRunner returns the runner for cmd, which runs plugin (its name
 // or path as configured); image, if not nil, reads the program cmd
-// executes.
-func newProcessRunner(cmd *exec.Cmd, spawn *spawner, plugin string, image io.ReaderAt) *processRunner {
+// executes; sandbox, if not nil, confines the process.
+func newProcessRunner(cmd *exec.Cmd, spawn *spawner, plugin string, image io.ReaderAt, sandbox *Sandbox) *processRunner {
 	return &processRunner{
-		cmd: cmd, spawn: spawn, plugin: plugin, image: image,
+		cmd: cmd, spawn: spawn, plugin: plugin, image: image, sandbox: sandbox,
 		outTail: newTail(stdoutTailBytes), errTail: newTail(stderrTailBytes),
 		exited: make(chan struct{}),
 	}
@@ -67,10 +69,14 @@ func newProcessRunner(cmd *exec.Cmd, spawn *spawner, plugin string, image io.Rea
 // that carries what it set up for the plugin: its environment (handshake
 // cookie, protocol versions, the host's certificate, the socket directory)
 // and its standard input. The plugin's command gets them on top of the
-// environment the supervisor chose.
+// environment the supervisor chose. A confined plugin's TMPDIR is its
+// socket directory, the one directory it may write in.
 func (r *processRunner) attach(_ hclog.Logger, blank *exec.Cmd, socketDir string) (runner.Runner, error) {
 	r.socketDir = socketDir
 	r.cmd.Env = append(r.cmd.Env, blank.Env...)
+	if r.sandbox != nil {
+		r.cmd.Env = withTempDir(r.cmd.Env, socketDir)
+	}
 	r.cmd.Stdin = blank.Stdin
 	stdout, err := r.cmd.StdoutPipe()
 	if err != nil {
@@ -93,9 +99,20 @@ func (r *processRunner) removeSocketDir() {
 	}
 }
 
-// Start forks the plugin from the spawner's thread.
+// Start forks the plugin from the spawner's thread, or, to confine it,
+// from a thread of its own (spawnConfined).
 func (r *processRunner) Start(context.Context) error {
-	if err := r.spawn.run(r.cmd.Start); err != nil {
+	start := func() error { return r.spawn.run(r.cmd.Start) }
+	if r.sandbox != nil {
+		start = func() error {
+			rules, err := r.sandbox.rules(r.cmd, r.socketDir)
+			if err != nil {
+				return &confineError{err}
+			}
+			return spawnConfined(r.cmd, rules, r.exited)
+		}
+	}
+	if err := start(); err != nil {
 		r.mu.Lock()
 		r.startErr = err
 		r.mu.Unlock()

@@ -48,6 +48,10 @@ func killedBySIGKILL(state *os.ProcessState) bool {
 
 // execError explains an error from executing the plugin's program.
 func (r *processRunner) execError(err error) error {
+	var confine *confineError
+	if errors.As(err, &confine) {
+		return fmt.Errorf("cannot confine plugin %s: %w", r.plugin, confine.err)
+	}
 	var errno syscall.Errno
 	if !errors.As(err, &errno) {
 		return fmt.Errorf("cannot execute plugin %s: %w", r.plugin, err)
@@ -62,6 +66,9 @@ func (r *processRunner) execError(err error) error {
 		}
 	case syscall.EACCES:
 		why = "the file system that holds the program the host executes may be mounted noexec"
+		if r.sandbox != nil {
+			why += ", or the program needs a file (such as its dynamic loader) outside the plugin's sandbox"
+		}
 	}
 	if why != "" {
 		return fmt.Errorf("cannot execute plugin %s: %w: %s", r.plugin, errno, why)

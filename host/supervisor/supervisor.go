@@ -89,6 +89,8 @@ type Spec struct {
 	// and an AttemptLimiter's rule read. A signal subscriber is not one,
 	// whatever else its plugin implements.
 	Backend bool
+	// Sandbox is what of the file system the plugin's process may reach.
+	Sandbox Sandbox
 }
 
 // BackendKinds returns the capabilities of which the plugin of a backends

@@ -4,7 +4,9 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"net"
 	"net/url"
@@ -281,7 +283,7 @@ func (s *Settings) connection(c Config, ps *problems) {
 	if c.CAFile != "" {
 		pem, err := os.ReadFile(c.CAFile)
 		if err != nil {
-			ps.Add("ca_file", "cannot be read: %v", err)
+			ps.Add("ca_file", "cannot be read: %v%s", err, sandboxHint(err))
 			return
 		}
 		pool := x509.NewCertPool()
@@ -367,7 +369,7 @@ func (s *Settings) bindPassword(c Config, ps *problems) {
 		}
 		data, err := os.ReadFile(c.BindPasswordFile)
 		if err != nil {
-			ps.Add("bind_password_file", "cannot be read: %v", err)
+			ps.Add("bind_password_file", "cannot be read: %v%s", err, sandboxHint(err))
 			return
 		}
 		pw := strings.TrimSuffix(strings.TrimSuffix(string(data), "\n"), "\r")
@@ -521,4 +523,13 @@ func orDefault(v, def string) string {
 		return def
 	}
 	return v
+}
+
+// sandboxHint explains a file the plugin may not read: the host confines
+// its plugins to the files their entries list (docs/plugins.md).
+func sandboxHint(err error) string {
+	if errors.Is(err, fs.ErrPermission) {
+		return " (the host lets a plugin read only the files its backend entry lists in sandbox.read)"
+	}
+	return ""
 }

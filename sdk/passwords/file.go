@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strings"
 )
@@ -140,6 +141,9 @@ func (f *File) load(ctx context.Context) (map[string]string, *Checker, error) {
 func (f *File) read(fi os.FileInfo) ([]byte, os.FileInfo, error) {
 	for range rereads {
 		data, err := os.ReadFile(f.path)
+		if errors.Is(err, fs.ErrPermission) {
+			return nil, nil, fmt.Errorf("%w (the host lets a plugin read only the files its backend entry lists in sandbox.read)", err)
+		}
 		if err != nil {
 			return nil, nil, err
 		}

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 
@@ -59,6 +61,9 @@ type HostileConfig struct {
 	VictimIP         string `json:"victim_ip"`
 	AttackerPassword string `json:"attacker_password"`
 	Neighbour        string `json:"neighbour"`
+	// HostFiles are files of the host's (its database, its configuration)
+	// that the plugin tries to read and to open for writing.
+	HostFiles []string `json:"host_files"`
 }
 
 // HostileAttempt is one attack and what came of it.
@@ -84,6 +89,16 @@ const (
 	AttackStorageList      = "storage_list"
 	AttackStorageNeighbour = "storage_neighbour:" // + the key tried
 	AttackEmit             = "emit:"              // + the signal name
+	// AttackReadFile reads one of HostFiles; its Value is the first
+	// password hash in the file, if there is one.
+	AttackReadFile = "read_file:" // + the path
+	// AttackWriteFile opens one of HostFiles for writing (and writes
+	// nothing).
+	AttackWriteFile = "write_file:" // + the path
+	// AttackHostFDs lists the host's open files (/proc/<host>/fd) and
+	// reads each that is a regular file; its Value is the first password
+	// hash found.
+	AttackHostFDs = "host_fds"
 )
 
 // HostileProbe is the custom signal Hostile declares and may send.
@@ -210,7 +225,51 @@ func (h *Hostile) attack(ctx context.Context) error {
 		id, err := h.host.Signals().Emit(ctx, f.name, f.args)
 		note(AttackEmit+f.name, id, err)
 	}
+
+	// The host's files, past the host: as the host's own user, directly
+	// and through the host's open files.
+	for _, path := range h.cfg.HostFiles {
+		data, err := os.ReadFile(path)
+		note(AttackReadFile+path, firstHash(data), err)
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err == nil {
+			err = f.Close()
+		}
+		note(AttackWriteFile+path, "", err)
+	}
+	found, err := readHostFDs(os.Getppid())
+	note(AttackHostFDs, found, err)
 	return appendAttempts(h.cfg.Record, out)
+}
+
+// argon2idHash matches a password hash in the password backend's format,
+// with its default 16-byte salt and 32-byte key.
+var argon2idHash = regexp.MustCompile(`\$argon2id\$v=19\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}`)
+
+// firstHash returns the first password hash in data, or "".
+func firstHash(data []byte) string { return string(argon2idHash.Find(data)) }
+
+// readHostFDs reads the regular files the process pid has open, through
+// /proc/pid/fd, and returns the first password hash in them.
+func readHostFDs(pid int) (string, error) {
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	fds, err := os.ReadDir(dir)
+	if err != nil {
+		return "", err
+	}
+	for _, fd := range fds {
+		path := filepath.Join(dir, fd.Name())
+		if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() {
+			continue // a pipe or a socket would block
+		}
+		data, err := os.ReadFile(path)
+		if err == nil {
+			if h := firstHash(data); h != "" {
+				return h, nil
+			}
+		}
+	}
+	return "", nil
 }
 
 func appendAttempts(path string, attempts []HostileAttempt) error {
