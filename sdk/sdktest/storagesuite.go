@@ -59,6 +59,7 @@ func (s StorageSuite) Run(t *testing.T) {
 		{"Values", checkValues},
 		{"InvalidArguments", checkInvalidArguments},
 		{"List", checkList},
+		{"LargeList", checkLargeList},
 		{"Increment", checkIncrement},
 		{"NotACounter", checkNotACounter},
 		{"ConcurrentIncrements", checkConcurrentIncrements},

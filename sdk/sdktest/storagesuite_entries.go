@@ -2,6 +2,7 @@ package sdktest
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -167,6 +168,49 @@ func checkList(t *testing.T, u StorageUnderTest) {
 		if string(e.Value) != want || e.ExpiresAt.IsZero() == expires {
 			t.Errorf("listed %s = %q expiring at %v; want %q, expiring: %v", e.Key, e.Value, e.ExpiresAt, want, expires)
 		}
+	}
+}
+
+// checkLargeList: a List returns every entry, in key order, however many
+// there are and however large together: more than fit in one message
+// between a plugin and its host (4 MiB), and more entries than a store
+// reads at once.
+func checkLargeList(t *testing.T, u StorageUnderTest) {
+	kv := u.Storage
+	var want []string
+	for i := range 6 {
+		key := fmt.Sprintf("big:%d", i)
+		v := bytes.Repeat([]byte{byte('a' + i)}, maxValueBytes)
+		if err := kv.Put(t.Context(), key, v, 0); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, key)
+	}
+	for i := range 1200 {
+		key := fmt.Sprintf("small:%04d", i)
+		put(t, kv, key, key, 0)
+		want = append(want, key)
+	}
+	entries, err := kv.List(t.Context(), "")
+	if err != nil {
+		t.Fatalf("List of %d entries, 6 MiB in all: %v", len(want), err)
+	}
+	if len(entries) != len(want) {
+		t.Fatalf("List returned %d entries, want %d", len(entries), len(want))
+	}
+	for i, e := range entries {
+		if e.Key != want[i] {
+			t.Fatalf("List's entry %d is %s, want %s", i, e.Key, want[i])
+		}
+		if i < 6 && (len(e.Value) != maxValueBytes || e.Value[0] != byte('a'+i)) {
+			t.Errorf("listed %s: %d bytes starting %q, want %d of %q", e.Key, len(e.Value), e.Value[:1], maxValueBytes, rune('a'+i))
+		}
+		if i >= 6 && string(e.Value) != e.Key {
+			t.Errorf("listed %s = %q", e.Key, e.Value)
+		}
+	}
+	if got := keys(t, kv, "small:11"); got != strings.Join(want[6+1100:], ",") {
+		t.Errorf("List(small:11) = %s", got)
 	}
 }
 
