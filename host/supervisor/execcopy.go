@@ -76,6 +76,14 @@ func (c *execCopy) image() io.ReaderAt {
 	return c.file
 }
 
+// osFile is the copy's open file; nil for no copy.
+func (c *execCopy) osFile() *os.File {
+	if c == nil {
+		return nil
+	}
+	return c.file
+}
+
 // checksum returns the hex SHA-256 of the copy's content.
 func (c *execCopy) checksum() (string, error) {
 	if _, err := c.file.Seek(0, io.SeekStart); err != nil {

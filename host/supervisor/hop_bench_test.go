@@ -77,7 +77,7 @@ func TestMain(m *testing.M) {
 	if n := len(os.Args); n > 2 && os.Args[n-2] == benchEchoArg {
 		runEchoChild(os.Args[n-1:]) // never returns
 	}
-	os.Exit(notrace.Run("pcst-", func() int { return supervisor.ServingMainThread(m.Run) }))
+	os.Exit(notrace.Run("pcst-", m.Run))
 }
 
 // benchPluginCommand is Options.BuiltinCommand for the benchmarks: this test

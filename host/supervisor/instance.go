@@ -231,7 +231,7 @@ func (i *Instance) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	proc := newProcessRunner(cmd, i.sup.spawn, i.spec.Plugin, exe.image(), sandbox)
+	proc := newProcessRunner(cmd, i.sup.spawn, i.spec.Plugin, exe, sandbox)
 	serverOpts := []grpc.ServerOption{grpc.ChainUnaryInterceptor(i.countCalls(FromPlugin))}
 	dialOpts := append(hostside.DialOptions(), grpc.WithChainUnaryInterceptor(i.countCallsOut()))
 	if tp := opts.TracerProvider; tp != nil {

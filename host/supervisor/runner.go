@@ -24,9 +24,11 @@ import (
 // buffers, and how the process ended.
 type processRunner struct {
 	cmd    *exec.Cmd
+	name   string // the program cmd runs, as go-plugin names it
 	spawn  *spawner
 	plugin string      // the plugin as configured, for messages
-	image  io.ReaderAt // the program executed, when it is a copy
+	exe    *execCopy   // the copy of the program executed, if any
+	image  io.ReaderAt // reads exe's program, for explaining a failed exec
 	// sandbox, when set, confines the process (see Sandbox).
 	sandbox *Sandbox
 	stdout  io.ReadCloser
@@ -55,11 +57,11 @@ type processRunner struct {
 const startExitGrace = time.Second
 
 // newProcessRunner returns the runner for cmd, which runs plugin (its name
-// or path as configured); image, if not nil, reads the program cmd
+// or path as configured); exe, if not nil, is the copy of the program cmd
 // executes; sandbox, if not nil, confines the process.
-func newProcessRunner(cmd *exec.Cmd, spawn *spawner, plugin string, image io.ReaderAt, sandbox *Sandbox) *processRunner {
+func newProcessRunner(cmd *exec.Cmd, spawn *spawner, plugin string, exe *execCopy, sandbox *Sandbox) *processRunner {
 	return &processRunner{
-		cmd: cmd, spawn: spawn, plugin: plugin, image: image, sandbox: sandbox,
+		cmd: cmd, name: cmd.Path, spawn: spawn, plugin: plugin, exe: exe, image: exe.image(), sandbox: sandbox,
 		outTail: newTail(stdoutTailBytes), errTail: newTail(stderrTailBytes),
 		exited: make(chan struct{}),
 	}
@@ -99,26 +101,53 @@ func (r *processRunner) removeSocketDir() {
 	}
 }
 
-// Start forks the plugin from the spawner's thread, or, to confine it,
-// from a thread of its own (spawnConfined).
-func (r *processRunner) Start(context.Context) error {
-	start := func() error { return r.spawn.run(r.cmd.Start) }
+// Start forks the plugin from the spawner's thread; a confined plugin
+// through the trampoline (Sandbox.confine).
+func (r *processRunner) Start(ctx context.Context) error {
+	var err error
 	if r.sandbox != nil {
-		start = func() error {
-			rules, err := r.sandbox.rules(r.cmd, r.socketDir)
-			if err != nil {
-				return &confineError{err}
-			}
-			return spawnConfined(r.cmd, rules, r.exited)
-		}
+		err = r.startConfined(ctx)
+	} else {
+		err = r.spawn.run(r.cmd.Start)
 	}
-	if err := start(); err != nil {
+	if err != nil {
 		r.mu.Lock()
 		r.startErr = err
 		r.mu.Unlock()
 		return err
 	}
 	r.pid = r.cmd.Process.Pid
+	return nil
+}
+
+// startConfined starts the plugin through the trampoline (Sandbox.confine)
+// and waits for the trampoline's report: the trampoline replaced itself
+// with the plugin, or why it could not (an error from executing the
+// plugin's program is a syscall.Errno, as from an unconfined start).
+func (r *processRunner) startConfined(ctx context.Context) error {
+	report, err := r.sandbox.confine(r.cmd, r.socketDir, r.exe.osFile())
+	if err != nil {
+		return &confineError{err}
+	}
+	defer report.Close()
+	err = r.spawn.run(r.cmd.Start)
+	r.cmd.ExtraFiles[0].Close() // the trampoline's end of the report
+	if err != nil {
+		return err
+	}
+	if d, ok := ctx.Deadline(); ok {
+		_ = report.SetReadDeadline(d)
+	}
+	if err := readTrampolineReport(report); err != nil {
+		// The trampoline exits: reap it, as go-plugin does not wait for
+		// a process whose start failed.
+		_ = r.cmd.Wait()
+		r.mu.Lock()
+		r.state = r.cmd.ProcessState
+		r.mu.Unlock()
+		close(r.exited)
+		return err
+	}
 	return nil
 }
 
@@ -182,7 +211,7 @@ func (r *processRunner) Stderr() io.ReadCloser { return r.stderr }
 
 // Name is the path executed, which go-plugin puts in its log lines (and
 // hclogAdapter takes out again).
-func (r *processRunner) Name() string { return r.cmd.Path }
+func (r *processRunner) Name() string { return r.name }
 
 // ID is the pid, or "" before the process started.
 func (r *processRunner) ID() string {

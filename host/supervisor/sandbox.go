@@ -1,11 +1,19 @@
 package supervisor
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
+
+	"github.com/portcullis-auth/portcullis/host/supervisor/internal/landlock"
 )
 
 // The modes of a Sandbox.
@@ -43,31 +51,21 @@ type Sandbox struct {
 }
 
 // ErrNoSandbox means the system cannot confine a plugin (Sandbox).
-var ErrNoSandbox = errors.New("this system cannot confine plugins: it needs Linux 5.13 or later with Landlock among its security modules (lsm=)")
+var ErrNoSandbox = landlock.ErrUnsupported
 
-// confineError is a failure to confine a plugin, before its program ran.
+// landlockABI is the kernel's Landlock version, 0 for none (tests replace
+// it).
+var landlockABI = landlock.ABI
+
+// SandboxSupported reports whether this system can confine a plugin
+// (Sandbox).
+func SandboxSupported() bool { return landlockABI() > 0 }
+
+// confineError is a failure to confine a plugin, found before it started.
 type confineError struct{ err error }
 
 func (e *confineError) Error() string { return e.err.Error() }
 func (e *confineError) Unwrap() error { return e.err }
-
-// The access a path is given.
-type access int
-
-const (
-	readAccess  access = iota // read files, list directories, run programs
-	writeAccess               // everything readAccess gives, and changes
-	devAccess                 // read and write the file, not run it
-)
-
-// pathRule gives a path, and for a directory everything beneath it, an
-// access. A rule whose path does not exist is dropped when optional, and
-// fails the start otherwise.
-type pathRule struct {
-	path     string
-	access   access
-	optional bool
-}
 
 // systemPaths are what every confined plugin may read: the system's
 // programs and libraries, and the files in /etc that a program reads to
@@ -84,36 +82,107 @@ var systemPaths = []string{
 	"/dev/zero", "/dev/random", "/dev/urandom",
 }
 
-// rules returns what the plugin of cmd may reach: the system's paths, its
-// own program, /dev/null, the directory of its socket (socketDir), the
-// coverage directory a coverage build writes to, and the sandbox's own
-// Read and Write, made absolute against the working directory.
-func (s Sandbox) rules(cmd *exec.Cmd, socketDir string) ([]pathRule, error) {
-	var rs []pathRule
+// rules returns what the plugin of cmd, once it runs the program at
+// target, may reach: the system's paths, that program, /dev/null, the
+// directory of its socket (socketDir), the coverage directory a coverage
+// build writes to, and the sandbox's own Read and Write, made absolute
+// against the working directory.
+func (s Sandbox) rules(cmd *exec.Cmd, target, socketDir string) ([]landlock.Rule, error) {
+	var rs []landlock.Rule
 	for _, p := range systemPaths {
-		rs = append(rs, pathRule{path: p, access: readAccess, optional: true})
+		rs = append(rs, landlock.Rule{Path: p, Access: landlock.Read, Optional: true})
 	}
 	rs = append(rs,
-		pathRule{path: cmd.Path, access: readAccess},
-		pathRule{path: "/dev/null", access: devAccess},
-		pathRule{path: socketDir, access: writeAccess},
+		landlock.Rule{Path: target, Access: landlock.Read},
+		landlock.Rule{Path: "/dev/null", Access: landlock.Device},
+		landlock.Rule{Path: socketDir, Access: landlock.Write},
 	)
 	if dir := envValue(cmd.Env, "GOCOVERDIR"); dir != "" {
-		rs = append(rs, pathRule{path: dir, access: writeAccess, optional: true})
+		rs = append(rs, landlock.Rule{Path: dir, Access: landlock.Write, Optional: true})
 	}
 	for _, list := range []struct {
 		paths  []string
-		access access
-	}{{s.Read, readAccess}, {s.Write, writeAccess}} {
+		access landlock.Access
+	}{{s.Read, landlock.Read}, {s.Write, landlock.Write}} {
 		for _, p := range list.paths {
 			abs, err := filepath.Abs(p)
 			if err != nil {
 				return nil, fmt.Errorf("sandbox path %s: %w", p, err)
 			}
-			rs = append(rs, pathRule{path: abs, access: list.access})
+			if _, err := os.Stat(abs); err != nil {
+				return nil, fmt.Errorf("sandbox path %s: %w", abs, unwrapPathError(err))
+			}
+			rs = append(rs, landlock.Rule{Path: abs, Access: list.access})
 		}
 	}
 	return rs, nil
+}
+
+// unwrapPathError returns the cause of a *fs.PathError, whose own text
+// would repeat the path.
+func unwrapPathError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// confine turns cmd, which would run the plugin, into the trampoline
+// (package landlock) that runs it confined to the sandbox, and returns the
+// read end of the trampoline's report; cmd.ExtraFiles[0] is the write end,
+// for the caller to close once the trampoline started. execFile, if not
+// nil, is the sealed copy cmd would execute through /proc/self/fd: it is
+// passed on to the trampoline, which executes it in turn.
+func (s Sandbox) confine(cmd *exec.Cmd, socketDir string, execFile *os.File) (*os.File, error) {
+	report, w, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	target := cmd.Path
+	files := []*os.File{w}
+	if execFile != nil && strings.HasPrefix(target, "/proc/self/fd/") {
+		files = append(files, execFile)
+		target = fmt.Sprintf("/proc/self/fd/%d", landlock.ReportFD+1)
+	}
+	rules, err := s.rules(cmd, target, socketDir)
+	if err == nil {
+		var payload []byte
+		payload, err = json.Marshal(landlock.Payload{Rules: rules, Path: target, Args: cmd.Args})
+		cmd.Env = append(cmd.Env, landlock.Env+"="+string(payload))
+	}
+	if err != nil {
+		report.Close()
+		w.Close()
+		return nil, err
+	}
+	cmd.Path, cmd.Args = "/proc/self/exe", []string{landlock.Arg0}
+	cmd.ExtraFiles = append(files, cmd.ExtraFiles...)
+	return report, nil
+}
+
+// readTrampolineReport reads the trampoline's report to its end: nil if
+// there was none (the plugin runs), else the error it reports.
+func readTrampolineReport(r io.Reader) error {
+	msg, err := io.ReadAll(io.LimitReader(r, 4096))
+	if err != nil {
+		return fmt.Errorf("reading the sandbox's report: %w", err)
+	}
+	text := string(msg)
+	switch {
+	case text == "":
+		return nil
+	case strings.HasPrefix(text, landlock.ReportExec):
+		n, err := strconv.Atoi(strings.TrimPrefix(text, landlock.ReportExec))
+		if err != nil {
+			return fmt.Errorf("the sandbox reports %q", text)
+		}
+		return syscall.Errno(n)
+	case strings.HasPrefix(text, landlock.ReportConfine):
+		return &confineError{errors.New(strings.TrimPrefix(text, landlock.ReportConfine))}
+	default:
+		return errors.New(strings.TrimPrefix(text, landlock.ReportFail))
+	}
 }
 
 // envValue returns the last value of key in env, as exec.Cmd would pass it.

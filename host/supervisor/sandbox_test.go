@@ -29,9 +29,11 @@ type snoopConfig struct {
 	Create   []string `json:"create"`
 	HostFDs  bool     `json:"host_fds"`
 	TempFile bool     `json:"temp_file"`
-	// SignalHost asks whether the plugin may signal the host (signal 0,
-	// which only checks).
-	SignalHost bool `json:"signal_host"`
+	// ReachHost asks whether the plugin may reach the host's process: signal
+	// it (signal 0, which only checks), signal any one of its threads
+	// (tgkill, on every thread id from the host's to the plugin's), or take
+	// one of its open files (pidfd_getfd, through the process or a thread).
+	ReachHost bool `json:"reach_host"`
 }
 
 func (snooper) Metadata() sdk.Metadata { return sdk.Metadata{Name: "snooper", Version: "test"} }
@@ -63,8 +65,12 @@ func (snooper) Configure(_ context.Context, req *sdk.ConfigureRequest) error {
 		_, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", os.Getppid()))
 		tried("host fds", err)
 	}
-	if cfg.SignalHost {
-		tried("signal host", syscall.Kill(os.Getppid(), 0))
+	if cfg.ReachHost {
+		host := os.Getppid()
+		tried("signal host", syscall.Kill(host, 0))
+		tids := hostThreads(host, os.Getpid())
+		tried("signal a host thread", signalAThread(host, tids))
+		tried("take a host file", takeAFile(host, tids))
 	}
 	if cfg.TempFile {
 		f, err := os.CreateTemp("", "snoop-")
@@ -183,25 +189,33 @@ func TestSandboxConfinesPlugin(t *testing.T) {
 	}
 }
 
-// No confined plugin may signal the host, nor so trace it, however many
-// are started: the first is not confined from the host's main thread,
-// whose confinement the kernel would take for the host's.
-func TestSandboxedPluginsCannotSignalTheHost(t *testing.T) {
-	if SandboxSupported() && landlockABI() < 6 {
-		t.Skip("this system's Landlock is older than version 6, which confines signals")
-	}
+// No confined plugin can reach the host's process: not signal it, not
+// signal any of its threads (a thread of the host confined for the plugin
+// would share the plugin's confinement, and the kernel would let the
+// plugin signal it), and not take its open files, however many plugins
+// have been started. Unconfined, the same plugin can do all three (the
+// control).
+func TestSandboxedPluginsCannotReachTheHost(t *testing.T) {
 	if !SandboxSupported() {
 		t.Skip("this system cannot confine plugins (no Landlock): " + ErrNoSandbox.Error())
 	}
-	for i := range 4 {
-		got, _ := snoop(t, Sandbox{}, snoopConfig{SignalHost: true})
-		if e := got["signal host"]; !strings.Contains(e, "operation not permitted") {
-			t.Errorf("confined plugin #%d signalling the host: %q, want operation not permitted", i+1, e)
+	if landlockABI() < 6 {
+		t.Skip("this system's Landlock is older than version 6, which confines signals")
+	}
+	attempts := []string{"signal host", "signal a host thread", "take a host file"}
+	for i := range 3 {
+		got, _ := snoop(t, Sandbox{}, snoopConfig{ReachHost: true})
+		for _, a := range attempts {
+			if e := got[a]; !strings.Contains(e, "operation not permitted") {
+				t.Errorf("confined plugin #%d, %s: %q, want operation not permitted", i+1, a, e)
+			}
 		}
 	}
-	got, _ := snoop(t, Sandbox{Mode: SandboxOff}, snoopConfig{SignalHost: true})
-	if e := got["signal host"]; e != "" {
-		t.Errorf("unconfined plugin (the control) signalling the host: %q, want success", e)
+	got, _ := snoop(t, Sandbox{Mode: SandboxOff}, snoopConfig{ReachHost: true})
+	for _, a := range attempts {
+		if e, ok := got[a]; !ok || e != "" {
+			t.Errorf("unconfined plugin (the control), %s: %q (made: %v), want success", a, e, ok)
+		}
 	}
 }
 

@@ -1,31 +1,30 @@
 //go:build linux
 
-package supervisor
+package landlock
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
-	"os/exec"
+	"os"
 	"runtime"
+	"strconv"
 	"sync"
+	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
-// landlockABI returns the version of the kernel's Landlock interface, or 0
-// where the kernel has none (older than 5.13, or Landlock not enabled).
-var landlockABI = sync.OnceValue(func() int {
+// ABI returns the version of the kernel's Landlock interface, or 0 where
+// the kernel has none (older than 5.13, or Landlock not enabled).
+var ABI = sync.OnceValue(func() int {
 	v, _, errno := unix.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, 0, 0, unix.LANDLOCK_CREATE_RULESET_VERSION)
 	if errno != 0 {
 		return 0
 	}
 	return int(v)
 })
-
-// SandboxSupported reports whether this system can confine a plugin
-// (Sandbox).
-func SandboxSupported() bool { return landlockABI() > 0 }
 
 // The file access rights a confined plugin is denied except where a rule
 // allows them, by the Landlock version that introduced them. Rights of
@@ -64,73 +63,76 @@ const fileRights = unix.LANDLOCK_ACCESS_FS_EXECUTE | unix.LANDLOCK_ACCESS_FS_WRI
 	unix.LANDLOCK_ACCESS_FS_TRUNCATE | unix.LANDLOCK_ACCESS_FS_IOCTL_DEV
 
 // rights returns the Landlock rights of an access, within handled.
-func (a access) rights(handled uint64) uint64 {
+func (a Access) rights(handled uint64) uint64 {
 	switch a {
-	case readAccess:
+	case Read:
 		return handled & (unix.LANDLOCK_ACCESS_FS_EXECUTE | unix.LANDLOCK_ACCESS_FS_READ_FILE | unix.LANDLOCK_ACCESS_FS_READ_DIR)
-	case devAccess:
+	case Device:
 		return handled & (unix.LANDLOCK_ACCESS_FS_READ_FILE | unix.LANDLOCK_ACCESS_FS_WRITE_FILE | unix.LANDLOCK_ACCESS_FS_TRUNCATE)
 	default:
 		return handled
 	}
 }
 
-// spawnConfined starts cmd from a new OS thread that it first confines to
-// rules, and keeps that thread until exited is closed.
-//
-// Landlock confines a thread and what it starts; a confinement cannot be
-// lifted. So the host's own threads stay free: the thread is made for this
-// one process and is never given back to the Go runtime (its goroutine
-// ends locked to it, and the runtime then ends the thread). It lives as
-// long as the process because the kernel sends a child its parent-death
-// signal when the thread that forked it ends.
-func spawnConfined(cmd *exec.Cmd, rules []pathRule, exited <-chan struct{}) error {
-	abi := landlockABI()
-	if abi == 0 {
-		return &confineError{ErrNoSandbox}
+// The trampoline runs here, in every program that links this package (the
+// host, and the test programs that start plugins).
+func init() {
+	if len(os.Args) == 1 && os.Args[0] == Arg0 {
+		if payload, ok := os.LookupEnv(Env); ok {
+			trampoline(payload) // returns only if it could not run the plugin
+			os.Exit(Failed)
+		}
 	}
-	started := make(chan error, 1)
-	go startConfined(abi, cmd, rules, exited, started)
-	return <-started
 }
 
-// startConfined is spawnConfined's goroutine: it confines its thread,
-// starts cmd and sends the outcome on started, then holds the thread until
-// exited is closed.
-func startConfined(abi int, cmd *exec.Cmd, rules []pathRule, exited <-chan struct{}, started chan<- error) {
-	runtime.LockOSThread() // never unlocked once confined: see spawnConfined
-	if unix.Gettid() == unix.Getpid() {
-		// The process's main thread, which the kernel checks, for the
-		// whole process, when another process signals or traces it: a
-		// plugin confined from it would share its confinement, and so
-		// could signal and trace the host. Start again on a goroutine that
-		// cannot land here, since this one holds the thread until that one
-		// has a thread of its own.
-		own := make(chan struct{})
-		go func() {
-			runtime.LockOSThread()
-			close(own)
-			startConfined(abi, cmd, rules, exited, started)
-		}()
-		<-own
-		runtime.UnlockOSThread()
+// trampoline confines this process as payload (a Payload) says, and
+// replaces it with the plugin's program. It reports why it could not on
+// its report pipe.
+func trampoline(payload string) {
+	report := os.NewFile(ReportFD, "report")
+	say := func(kind, msg string) {
+		_, _ = report.WriteString(kind + msg)
+		fmt.Fprintf(os.Stderr, "portcullis sandbox: %s%s\n", kind, msg)
+	}
+	var p Payload
+	if err := json.Unmarshal([]byte(payload), &p); err != nil {
+		say(ReportFail, "reading what to run: "+err.Error())
 		return
 	}
-	if err := confineThread(abi, rules); err != nil {
-		started <- &confineError{err}
+	if err := os.Unsetenv(Env); err != nil {
+		say(ReportFail, err.Error())
 		return
 	}
-	if err := cmd.Start(); err != nil {
-		started <- err
+	// Landlock confines the thread that asks, and exec keeps only the
+	// thread that calls it: both on this one.
+	runtime.LockOSThread()
+	abi := ABI()
+	if abi == 0 {
+		say(ReportConfine, ErrUnsupported.Error())
 		return
 	}
-	started <- nil
-	<-exited
+	if err := confineThread(abi, p.Rules); err != nil {
+		say(ReportConfine, err.Error())
+		return
+	}
+	// Descriptors the host inherited without close-on-exec, from whatever
+	// started it, are not the plugin's to have; the report closes on exec.
+	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		say(ReportFail, "closing inherited descriptors: "+err.Error())
+		return
+	}
+	err := syscall.Exec(p.Path, p.Args, os.Environ())
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		_, _ = report.WriteString(ReportExec + strconv.Itoa(int(errno)))
+		return
+	}
+	say(ReportFail, err.Error())
 }
 
 // confineThread confines the calling thread, and whatever it starts, to
 // rules.
-func confineThread(abi int, rules []pathRule) error {
+func confineThread(abi int, rules []Rule) error {
 	handled := handledRights(abi)
 	attr := unix.LandlockRulesetAttr{Handled_access_fs: handled}
 	// The size of the fields up to Scoped, which every Landlock version
@@ -146,7 +148,7 @@ func confineThread(abi int, rules []pathRule) error {
 	}
 	defer unix.Close(int(fd))
 	for _, r := range rules {
-		if err := addRule(int(fd), r, r.access.rights(handled)); err != nil {
+		if err := addRule(int(fd), r, r.Access.rights(handled)); err != nil {
 			return err
 		}
 	}
@@ -162,18 +164,18 @@ func confineThread(abi int, rules []pathRule) error {
 }
 
 // addRule adds r to the ruleset rulesetFD.
-func addRule(rulesetFD int, r pathRule, rights uint64) error {
-	fd, err := unix.Open(r.path, unix.O_PATH|unix.O_CLOEXEC, 0)
+func addRule(rulesetFD int, r Rule, rights uint64) error {
+	fd, err := unix.Open(r.Path, unix.O_PATH|unix.O_CLOEXEC, 0)
 	if err != nil {
-		if r.optional && (errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR)) {
+		if r.Optional && (errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR)) {
 			return nil
 		}
-		return fmt.Errorf("sandbox path %s: %w", r.path, err)
+		return fmt.Errorf("sandbox path %s: %w", r.Path, err)
 	}
 	defer unix.Close(fd)
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
-		return fmt.Errorf("sandbox path %s: %w", r.path, err)
+		return fmt.Errorf("sandbox path %s: %w", r.Path, err)
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
 		rights &= fileRights
@@ -190,6 +192,6 @@ func addRule(rulesetFD int, r pathRule, rights uint64) error {
 		// not restrict such files, so there is nothing to allow.
 		return nil
 	default:
-		return fmt.Errorf("sandbox path %s: %w", r.path, errno)
+		return fmt.Errorf("sandbox path %s: %w", r.Path, errno)
 	}
 }
