@@ -326,7 +326,7 @@ func TestPrivilegeHostileBackend(t *testing.T) {
 // host's user, but in the sandbox (plugins.sandbox defaults to auto). It
 // can neither read the database, where alice's hash is, nor open it or
 // the configuration for writing, nor reach them through the host's open
-// files. TestPrivilegeSandboxOffIsTheControl shows that each of these
+// files, nor signal the host's threads or take its descriptors. TestPrivilegeSandboxOffIsTheControl shows that each of these
 // succeeds without the sandbox.
 func TestPrivilegeHostFiles(t *testing.T) {
 	requireSandbox(t)
@@ -337,6 +337,13 @@ func TestPrivilegeHostFiles(t *testing.T) {
 		a := recorded(t, got, "hostile", attack)
 		if !strings.Contains(a.Error, "permission denied") || a.Value != "" {
 			t.Errorf("%s in the sandbox: %+v, want permission denied and nothing read", attack, a)
+		}
+	}
+	// Nor through the host's process: none of its threads shares the
+	// plugin's confinement.
+	for _, attack := range []string{testplugin.AttackHostThreads, testplugin.AttackHostFileThroughThread} {
+		if a := recorded(t, got, "hostile", attack); !strings.Contains(a.Error, "operation not permitted") {
+			t.Errorf("%s in the sandbox: %+v, want operation not permitted", attack, a)
 		}
 	}
 	if resp := r.h.login("alice", alicePassword); resp.status != 200 {
@@ -364,6 +371,11 @@ func TestPrivilegeSandboxOffIsTheControl(t *testing.T) {
 	}
 	if a := recorded(t, got, "hostile", testplugin.AttackHostFDs); a.Value != aliceHash {
 		t.Errorf("without the sandbox the host's open files gave %q, want alice's hash %s", a.Value, aliceHash)
+	}
+	for _, attack := range []string{testplugin.AttackHostThreads, testplugin.AttackHostFileThroughThread} {
+		if a := recorded(t, got, "hostile", attack); !a.Succeeded() {
+			t.Errorf("%s without the sandbox: %+v, want success", attack, a)
+		}
 	}
 }
 

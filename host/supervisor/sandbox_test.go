@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/portcullis-auth/portcullis/sdk"
+	"github.com/portcullis-auth/portcullis/testkit/reach"
 )
 
 // snooper is a backend that, when configured, makes the attempts its
@@ -68,9 +69,9 @@ func (snooper) Configure(_ context.Context, req *sdk.ConfigureRequest) error {
 	if cfg.ReachHost {
 		host := os.Getppid()
 		tried("signal host", syscall.Kill(host, 0))
-		tids := hostThreads(host, os.Getpid())
-		tried("signal a host thread", signalAThread(host, tids))
-		tried("take a host file", takeAFile(host, tids))
+		tids := reach.Threads(host, os.Getpid())
+		tried("signal a host thread", reach.SignalAThread(host, tids))
+		tried("take a host file", reach.TakeAFile(host, tids))
 	}
 	if cfg.TempFile {
 		f, err := os.CreateTemp("", "snoop-")

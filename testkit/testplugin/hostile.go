@@ -15,6 +15,7 @@ import (
 	"github.com/portcullis-auth/portcullis/plugins/password"
 	"github.com/portcullis-auth/portcullis/sdk"
 	"github.com/portcullis-auth/portcullis/sdk/signals"
+	"github.com/portcullis-auth/portcullis/testkit/reach"
 )
 
 // Hostile is an Authenticator that attacks the host from inside a real
@@ -99,6 +100,12 @@ const (
 	// reads each that is a regular file; its Value is the first password
 	// hash found.
 	AttackHostFDs = "host_fds"
+	// AttackHostThreads signals 0 to each of the host's threads (tgkill,
+	// on the thread ids from the host's to the plugin's), and
+	// AttackHostFileThroughThread takes a host descriptor (pidfd_getfd)
+	// through the host or any of those threads.
+	AttackHostThreads           = "host_threads"
+	AttackHostFileThroughThread = "host_file_through_thread"
 )
 
 // HostileProbe is the custom signal Hostile declares and may send.
@@ -239,6 +246,9 @@ func (h *Hostile) attack(ctx context.Context) error {
 	}
 	found, err := readHostFDs(os.Getppid())
 	note(AttackHostFDs, found, err)
+	tids := reach.Threads(os.Getppid(), os.Getpid())
+	note(AttackHostThreads, "", reach.SignalAThread(os.Getppid(), tids))
+	note(AttackHostFileThroughThread, "", reach.TakeAFile(os.Getppid(), tids))
 	return appendAttempts(h.cfg.Record, out)
 }
 

@@ -1,4 +1,7 @@
-package supervisor
+// Package reach tries, from one process, to reach another that it should
+// not: signal its threads and take its open files. A confined plugin uses
+// it in the tests of the sandbox.
+package reach
 
 import (
 	"syscall"
@@ -6,10 +9,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// hostThreads returns the ids of pid's threads among those from pid to
+// Threads returns the ids of pid's threads among those from pid to
 // below max: those that a signal 0 does not find absent (ESRCH), whether
 // it was let through or not.
-func hostThreads(pid, max int) []int {
+func Threads(pid, max int) []int {
 	var tids []int
 	for tid := pid; tid < max; tid++ {
 		if err := unix.Tgkill(pid, tid, 0); err != syscall.ESRCH {
@@ -19,9 +22,9 @@ func hostThreads(pid, max int) []int {
 	return tids
 }
 
-// signalAThread tries signal 0 on each of pid's threads tids, and returns
+// SignalAThread tries signal 0 on each of pid's threads tids, and returns
 // nil if one took it, else the last error.
-func signalAThread(pid int, tids []int) error {
+func SignalAThread(pid int, tids []int) error {
 	err := error(syscall.ESRCH)
 	for _, tid := range tids {
 		if err = unix.Tgkill(pid, tid, 0); err == nil {
@@ -31,11 +34,11 @@ func signalAThread(pid int, tids []int) error {
 	return err
 }
 
-// takeAFile tries to take a duplicate of each of the first 64 file
+// TakeAFile tries to take a duplicate of each of the first 64 file
 // descriptors of pid, through the process and through each of its threads
 // tids (the descriptors are the process's), and returns nil if it took
 // one, else the last error.
-func takeAFile(pid int, tids []int) error {
+func TakeAFile(pid int, tids []int) error {
 	err := error(syscall.ESRCH)
 	for i, tid := range append([]int{pid}, tids...) {
 		flags := 0

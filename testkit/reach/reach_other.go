@@ -1,0 +1,17 @@
+//go:build !linux
+
+// Package reach tries, from one process, to reach another that it should
+// not: signal its threads and take its open files. It is Linux's: here
+// every attempt is unsupported.
+package reach
+
+import "errors"
+
+// Threads finds none here.
+func Threads(int, int) []int { return nil }
+
+// SignalAThread is unsupported here.
+func SignalAThread(int, []int) error { return errors.ErrUnsupported }
+
+// TakeAFile is unsupported here.
+func TakeAFile(int, []int) error { return errors.ErrUnsupported }
