@@ -13,6 +13,7 @@ import (
 	"github.com/portcullis-auth/portcullis/host/storage"
 	"github.com/portcullis-auth/portcullis/host/supervisor"
 	"github.com/portcullis-auth/portcullis/plugins/password"
+	"github.com/portcullis-auth/portcullis/testkit/reach"
 	"github.com/portcullis-auth/portcullis/testkit/testplugin"
 )
 
@@ -82,7 +83,7 @@ func startRigWith(t *testing.T, plugins string, hostiles ...hostileEntry) *rig {
 		grants, _ := json.Marshal(append([]string{}, e.grants...))
 		cfg, _ := json.Marshal(testplugin.HostileConfig{
 			Record: r.records[e.name], Trigger: trigger, Victim: e.victim, VictimIP: e.victimIP,
-			AttackerPassword: attackerPassword, Neighbour: e.neighbour, HostFiles: hostFiles,
+			AttackerPassword: attackerPassword, Neighbour: e.neighbour, HostFiles: hostFiles, PidMax: reach.PidMax(),
 		})
 		fmt.Fprintf(&entries, "  - {name: %s, plugin: %s, sha256: %s, grants: %s, sandbox: {write: [%q]}, config: %s}\n",
 			e.name, bin, sum, grants, r.records[e.name], cfg)

@@ -35,6 +35,9 @@ type snoopConfig struct {
 	// (tgkill, on every thread id from the host's to the plugin's), or take
 	// one of its open files (pidfd_getfd, through the process or a thread).
 	ReachHost bool `json:"reach_host"`
+	// PidMax is the kernel's pid_max, which the confined plugin cannot
+	// read, for ReachHost's search of the host's threads.
+	PidMax int `json:"pid_max"`
 }
 
 func (snooper) Metadata() sdk.Metadata { return sdk.Metadata{Name: "snooper", Version: "test"} }
@@ -69,7 +72,7 @@ func (snooper) Configure(_ context.Context, req *sdk.ConfigureRequest) error {
 	if cfg.ReachHost {
 		host := os.Getppid()
 		tried("signal host", syscall.Kill(host, 0))
-		tids := reach.Threads(host, os.Getpid())
+		tids := reach.Threads(host, os.Getpid(), cfg.PidMax)
 		tried("signal a host thread", reach.SignalAThread(host, tids))
 		tried("take a host file", reach.TakeAFile(host, tids))
 	}
@@ -205,14 +208,14 @@ func TestSandboxedPluginsCannotReachTheHost(t *testing.T) {
 	}
 	attempts := []string{"signal host", "signal a host thread", "take a host file"}
 	for i := range 3 {
-		got, _ := snoop(t, Sandbox{}, snoopConfig{ReachHost: true})
+		got, _ := snoop(t, Sandbox{}, snoopConfig{ReachHost: true, PidMax: reach.PidMax()})
 		for _, a := range attempts {
 			if e := got[a]; !strings.Contains(e, "operation not permitted") {
 				t.Errorf("confined plugin #%d, %s: %q, want operation not permitted", i+1, a, e)
 			}
 		}
 	}
-	got, _ := snoop(t, Sandbox{Mode: SandboxOff}, snoopConfig{ReachHost: true})
+	got, _ := snoop(t, Sandbox{Mode: SandboxOff}, snoopConfig{ReachHost: true, PidMax: reach.PidMax()})
 	for _, a := range attempts {
 		if e, ok := got[a]; !ok || e != "" {
 			t.Errorf("unconfined plugin (the control), %s: %q (made: %v), want success", a, e, ok)

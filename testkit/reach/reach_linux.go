@@ -4,22 +4,49 @@
 package reach
 
 import (
+	"os"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
 )
 
-// Threads returns the ids of pid's threads among those from pid to
-// below max: those that a signal 0 does not find absent (ESRCH), whether
-// it was let through or not.
-func Threads(pid, max int) []int {
+// Threads returns the ids of pid's threads among those the kernel handed
+// out from pid up to self, the caller's own pid, which it handed out
+// later: those that a signal 0 does not find absent (ESRCH), whether it
+// was let through or not. Ids wrap around at pidMax (the kernel's
+// /proc/sys/kernel/pid_max, which the caller may not be able to read).
+func Threads(pid, self, pidMax int) []int {
 	var tids []int
-	for tid := pid; tid < max; tid++ {
-		if err := unix.Tgkill(pid, tid, 0); err != syscall.ESRCH {
-			tids = append(tids, tid)
+	try := func(from, to int) {
+		for tid := from; tid < to; tid++ {
+			if err := unix.Tgkill(pid, tid, 0); err != syscall.ESRCH {
+				tids = append(tids, tid)
+			}
 		}
 	}
+	if self > pid {
+		try(pid, self)
+	} else {
+		try(pid, pidMax)
+		try(1, self)
+	}
 	return tids
+}
+
+// PidMax returns the kernel's largest process id plus one, as
+// /proc/sys/kernel/pid_max says, or 1<<22, the largest it can be.
+func PidMax() int {
+	data, err := os.ReadFile("/proc/sys/kernel/pid_max")
+	if err != nil {
+		return 1 << 22
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil || n <= 0 {
+		return 1 << 22
+	}
+	return n
 }
 
 // SignalAThread tries signal 0 on each of pid's threads tids, and returns

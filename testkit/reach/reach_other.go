@@ -8,7 +8,10 @@ package reach
 import "errors"
 
 // Threads finds none here.
-func Threads(int, int) []int { return nil }
+func Threads(int, int, int) []int { return nil }
+
+// PidMax is of no use here.
+func PidMax() int { return 1 << 22 }
 
 // SignalAThread is unsupported here.
 func SignalAThread(int, []int) error { return errors.ErrUnsupported }

@@ -65,6 +65,9 @@ type HostileConfig struct {
 	// HostFiles are files of the host's (its database, its configuration)
 	// that the plugin tries to read and to open for writing.
 	HostFiles []string `json:"host_files"`
+	// PidMax is the kernel's pid_max, which a confined plugin cannot read,
+	// for the search of the host's threads.
+	PidMax int `json:"pid_max"`
 }
 
 // HostileAttempt is one attack and what came of it.
@@ -246,7 +249,7 @@ func (h *Hostile) attack(ctx context.Context) error {
 	}
 	found, err := readHostFDs(os.Getppid())
 	note(AttackHostFDs, found, err)
-	tids := reach.Threads(os.Getppid(), os.Getpid())
+	tids := reach.Threads(os.Getppid(), os.Getpid(), h.cfg.PidMax)
 	note(AttackHostThreads, "", reach.SignalAThread(os.Getppid(), tids))
 	note(AttackHostFileThroughThread, "", reach.TakeAFile(os.Getppid(), tids))
 	return appendAttempts(h.cfg.Record, out)
