@@ -8,4 +8,7 @@ import (
 	"github.com/portcullis-auth/portcullis/host/cli"
 )
 
-func main() { os.Exit(cli.Main(os.Args[1:])) }
+func main() {
+	closeInheritedOnExec()
+	os.Exit(cli.Main(os.Args[1:]))
+}
