@@ -139,8 +139,10 @@ func (r *processRunner) startConfined(ctx context.Context) error {
 		_ = report.SetReadDeadline(d)
 	}
 	if err := readTrampolineReport(report); err != nil {
-		// The trampoline exits: reap it, as go-plugin does not wait for
-		// a process whose start failed.
+		// Stop the process, which may be the trampoline still or, if the
+		// report came too late, the plugin, and reap it: go-plugin does
+		// not wait for a process whose start failed.
+		_ = r.cmd.Process.Kill()
 		_ = r.cmd.Wait()
 		r.mu.Lock()
 		r.state = r.cmd.ProcessState

@@ -84,9 +84,10 @@ var systemPaths = []string{
 
 // rules returns what the plugin of cmd, once it runs the program at
 // target, may reach: the system's paths, that program, /dev/null, the
-// directory of its socket (socketDir), the coverage directory a coverage
-// build writes to, and the sandbox's own Read and Write, made absolute
-// against the working directory.
+// directory of its socket (socketDir), and the sandbox's own Read and
+// Write, made absolute against the working directory. (Not GOCOVERDIR,
+// which the host passes on: a variable in the host's environment must not
+// open a directory to every plugin; a coverage build lists it in Write.)
 func (s Sandbox) rules(cmd *exec.Cmd, target, socketDir string) ([]landlock.Rule, error) {
 	var rs []landlock.Rule
 	for _, p := range systemPaths {
@@ -97,9 +98,6 @@ func (s Sandbox) rules(cmd *exec.Cmd, target, socketDir string) ([]landlock.Rule
 		landlock.Rule{Path: "/dev/null", Access: landlock.Device},
 		landlock.Rule{Path: socketDir, Access: landlock.Write},
 	)
-	if dir := envValue(cmd.Env, "GOCOVERDIR"); dir != "" {
-		rs = append(rs, landlock.Rule{Path: dir, Access: landlock.Write, Optional: true})
-	}
 	for _, list := range []struct {
 		paths  []string
 		access landlock.Access
@@ -183,17 +181,6 @@ func readTrampolineReport(r io.Reader) error {
 	default:
 		return errors.New(strings.TrimPrefix(text, landlock.ReportFail))
 	}
-}
-
-// envValue returns the last value of key in env, as exec.Cmd would pass it.
-func envValue(env []string, key string) string {
-	v := ""
-	for _, kv := range env {
-		if k, val, ok := strings.Cut(kv, "="); ok && k == key {
-			v = val
-		}
-	}
-	return v
 }
 
 // withTempDir returns env with TMPDIR set to dir, in place of the host's.

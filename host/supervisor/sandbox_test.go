@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/portcullis-auth/portcullis/sdk"
 	"github.com/portcullis-auth/portcullis/testkit/reach"
@@ -25,11 +26,14 @@ type snooper struct{}
 // files to create, and whether to list the host's open files
 // (/proc/<host>/fd) and to write a file in $TMPDIR.
 type snoopConfig struct {
-	Read     []string `json:"read"`
-	List     []string `json:"list"`
-	Create   []string `json:"create"`
-	HostFDs  bool     `json:"host_fds"`
-	TempFile bool     `json:"temp_file"`
+	Read    []string `json:"read"`
+	List    []string `json:"list"`
+	Create  []string `json:"create"`
+	Chmod   []string `json:"chmod"`
+	HostFDs bool     `json:"host_fds"`
+	// Capabilities asks whether the plugin holds any capability.
+	Capabilities bool `json:"capabilities"`
+	TempFile     bool `json:"temp_file"`
 	// ReachHost asks whether the plugin may reach the host's process: signal
 	// it (signal 0, which only checks), signal any one of its threads
 	// (tgkill, on every thread id from the host's to the plugin's), or take
@@ -64,6 +68,12 @@ func (snooper) Configure(_ context.Context, req *sdk.ConfigureRequest) error {
 	}
 	for _, p := range cfg.Create {
 		tried("create "+p, os.WriteFile(p, []byte("planted"), 0o600))
+	}
+	for _, p := range cfg.Chmod {
+		tried("chmod "+p, os.Chmod(p, 0o644))
+	}
+	if cfg.Capabilities {
+		tried("capabilities", reach.Capabilities())
 	}
 	if cfg.HostFDs {
 		_, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", os.Getppid()))
@@ -148,11 +158,13 @@ func TestSandboxConfinesPlugin(t *testing.T) {
 	}
 	out := t.TempDir()
 	cfg := snoopConfig{
-		Read:     []string{db, given, "/etc/hosts"},
-		List:     []string{hostDir},
-		Create:   []string{filepath.Join(hostDir, "planted"), filepath.Join(out, "allowed")},
-		HostFDs:  true,
-		TempFile: true,
+		Read:         []string{db, given, "/etc/hosts"},
+		List:         []string{hostDir},
+		Create:       []string{filepath.Join(hostDir, "planted"), filepath.Join(out, "allowed")},
+		Chmod:        []string{db},
+		HostFDs:      true,
+		TempFile:     true,
+		Capabilities: true,
 	}
 	sandbox := Sandbox{Read: []string{given}, Write: []string{out}}
 
@@ -162,6 +174,17 @@ func TestSandboxConfinesPlugin(t *testing.T) {
 		if e, ok := got[name]; !ok || !strings.Contains(e, "permission denied") {
 			t.Errorf("confined, %s: error %q (made: %v), want permission denied", name, e, ok)
 		}
+	}
+	// Landlock does not cover a file's mode; the sandbox's seccomp filter
+	// does (EPERM, "operation not permitted").
+	if e := got["chmod "+db]; !strings.Contains(e, "operation not permitted") {
+		t.Errorf("confined, chmod of the database: %q, want operation not permitted", e)
+	}
+	if fi, err := os.Stat(db); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("the database's mode after the confined plugin's chmod: %v %v, want 0600", fi.Mode(), err)
+	}
+	if e := got["capabilities"]; e == "" {
+		t.Error("the confined plugin holds capabilities")
 	}
 	allowed := []string{"read " + given, "read /etc/hosts", "create " + filepath.Join(out, "allowed"), "temp file"}
 	for _, name := range allowed {
@@ -186,7 +209,10 @@ func TestSandboxConfinesPlugin(t *testing.T) {
 		os.Remove(temp) // in the host's temporary directory
 	}
 	os.Remove(filepath.Join(hostDir, "planted"))
-	for _, name := range denied {
+	if os.Geteuid() == 0 && got["capabilities"] != "" {
+		t.Errorf("unconfined (the control), run as root: %q, want the capabilities held", got["capabilities"])
+	}
+	for _, name := range append(denied, "chmod "+db) {
 		if e := got[name]; e != "" {
 			t.Errorf("unconfined (the control), %s: %q, want success", name, e)
 		}
@@ -292,4 +318,46 @@ func BenchmarkPluginStart(b *testing.B) {
 			}
 		})
 	}
+}
+
+// A confined start that runs out of time before the trampoline reports
+// fails, and leaves no process behind, rather than wait for the process
+// forever.
+func TestSandboxStartTimeout(t *testing.T) {
+	if !SandboxSupported() {
+		t.Skip("this system cannot confine plugins (no Landlock): " + ErrNoSandbox.Error())
+	}
+	opts := testOptions(slog.New(slog.DiscardHandler), modeSnoop)
+	opts.StartTimeout = time.Millisecond
+	sup := New(opts)
+	t.Cleanup(sup.Stop)
+	spec := Spec{Name: "snooper", Plugin: "helper", Config: emptyConfig, Host: newTestHost(), AnyOf: BackendKinds(), Backend: true}
+	done := make(chan error, 1)
+	go func() { done <- sup.Start(context.Background(), []Spec{spec}) }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("a start with 1 ms to go succeeded")
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("a confined start that ran out of time did not return")
+	}
+	if kids := children(t); len(kids) > 0 {
+		t.Errorf("processes left behind: %v", kids)
+	}
+}
+
+// children lists the pids of this process's children, of all its threads.
+func children(t *testing.T) []string {
+	t.Helper()
+	tasks, err := filepath.Glob("/proc/self/task/*/children")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, f := range tasks {
+		data, _ := os.ReadFile(f)
+		out = append(out, strings.Fields(string(data))...)
+	}
+	return out
 }

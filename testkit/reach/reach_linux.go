@@ -4,6 +4,7 @@
 package reach
 
 import (
+	"errors"
 	"os"
 	"strconv"
 	"strings"
@@ -88,4 +89,20 @@ func TakeAFile(pid int, tids []int) error {
 		unix.Close(pidfd)
 	}
 	return err
+}
+
+// Capabilities returns nil if the calling thread holds any capability in
+// its effective or permitted set, else an error saying it holds none.
+func Capabilities() error {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return err
+	}
+	for _, d := range data {
+		if d.Effective != 0 || d.Permitted != 0 {
+			return nil
+		}
+	}
+	return errors.New("no capability held")
 }

@@ -18,3 +18,6 @@ func SignalAThread(int, []int) error { return errors.ErrUnsupported }
 
 // TakeAFile is unsupported here.
 func TakeAFile(int, []int) error { return errors.ErrUnsupported }
+
+// Capabilities is unsupported here.
+func Capabilities() error { return errors.ErrUnsupported }

@@ -111,7 +111,15 @@ func trampoline(payload string) {
 		say(ReportConfine, ErrUnsupported.Error())
 		return
 	}
+	if err := dropCapabilities(); err != nil {
+		say(ReportConfine, err.Error())
+		return
+	}
 	if err := confineThread(abi, p.Rules); err != nil {
+		say(ReportConfine, err.Error())
+		return
+	}
+	if err := forbidMetadataChanges(); err != nil {
 		say(ReportConfine, err.Error())
 		return
 	}
