@@ -93,15 +93,9 @@ func sandboxProblems(cfg *config.Config) []config.Problem {
 		ps = append(ps, config.Problem{Path: "plugins.sandbox", Message: "is required, but " + supervisor.ErrNoSandbox.Error()})
 	}
 	check := func(at string, s config.PluginSandbox) {
-		for _, list := range []struct {
-			key   string
-			paths []string
-		}{{"read", s.Read}, {"write", s.Write}} {
-			for i, p := range list.paths {
-				if _, err := os.Stat(p); err != nil {
-					ps = append(ps, config.Problem{Path: fmt.Sprintf("%s.sandbox.%s[%d]", at, list.key, i),
-						Message: fmt.Sprintf("%v: the plugin would not start", err)})
-				}
+		for _, p := range s.Paths() {
+			if _, err := os.Stat(p.Path); err != nil {
+				ps = append(ps, config.Problem{Path: at + "." + p.At, Message: fmt.Sprintf("%v: the plugin would not start", err)})
 			}
 		}
 	}

@@ -102,6 +102,25 @@ type PluginSandbox struct {
 	Write []string `json:"write"`
 }
 
+// SandboxPath is one path a PluginSandbox lists, and where in the entry it
+// is listed ("sandbox.read[0]").
+type SandboxPath struct {
+	At, Path string
+}
+
+// Paths lists the sandbox's paths, Read's first, each with where it is
+// listed.
+func (s PluginSandbox) Paths() []SandboxPath {
+	var out []SandboxPath
+	for i, p := range s.Read {
+		out = append(out, SandboxPath{At: fmt.Sprintf("sandbox.read[%d]", i), Path: p})
+	}
+	for i, p := range s.Write {
+		out = append(out, SandboxPath{At: fmt.Sprintf("sandbox.write[%d]", i), Path: p})
+	}
+	return out
+}
+
 // Backend is one link of the chain.
 type Backend struct {
 	// Name identifies the backend in logs, signals and errors.
@@ -455,14 +474,9 @@ func validatePlugin(path string, b Backend) []Problem {
 	if b.Plugin == "" {
 		return []Problem{{Path: path + ".plugin", Message: "is required"}}
 	}
-	for _, list := range []struct {
-		key   string
-		paths []string
-	}{{"read", b.Sandbox.Read}, {"write", b.Sandbox.Write}} {
-		for i, p := range list.paths {
-			if p == "" || strings.ContainsRune(p, 0) {
-				ps = append(ps, Problem{Path: fmt.Sprintf("%s.sandbox.%s[%d]", path, list.key, i), Message: "must be a path"})
-			}
+	for _, p := range b.Sandbox.Paths() {
+		if p.Path == "" || strings.ContainsRune(p.Path, 0) {
+			ps = append(ps, Problem{Path: path + "." + p.At, Message: "must be a path"})
 		}
 	}
 	if !IsExternal(b.Plugin) {

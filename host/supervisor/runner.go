@@ -26,9 +26,8 @@ type processRunner struct {
 	cmd    *exec.Cmd
 	name   string // the program cmd runs, as go-plugin names it
 	spawn  *spawner
-	plugin string      // the plugin as configured, for messages
-	exe    *execCopy   // the copy of the program executed, if any
-	image  io.ReaderAt // reads exe's program, for explaining a failed exec
+	plugin string    // the plugin as configured, for messages
+	exe    *execCopy // the copy of the program executed, if any
 	// sandbox, when set, confines the process (see Sandbox).
 	sandbox *Sandbox
 	stdout  io.ReadCloser
@@ -61,7 +60,7 @@ const startExitGrace = time.Second
 // executes; sandbox, if not nil, confines the process.
 func newProcessRunner(cmd *exec.Cmd, spawn *spawner, plugin string, exe *execCopy, sandbox *Sandbox) *processRunner {
 	return &processRunner{
-		cmd: cmd, name: cmd.Path, spawn: spawn, plugin: plugin, exe: exe, image: exe.image(), sandbox: sandbox,
+		cmd: cmd, name: cmd.Path, spawn: spawn, plugin: plugin, exe: exe, sandbox: sandbox,
 		outTail: newTail(stdoutTailBytes), errTail: newTail(stderrTailBytes),
 		exited: make(chan struct{}),
 	}

@@ -82,13 +82,13 @@ var systemPaths = []string{
 	"/dev/zero", "/dev/random", "/dev/urandom",
 }
 
-// rules returns what the plugin of cmd, once it runs the program at
-// target, may reach: the system's paths, that program, /dev/null, the
+// rules returns what a plugin, once it runs the program at target, may
+// reach: the system's paths, that program, /dev/null, the
 // directory of its socket (socketDir), and the sandbox's own Read and
 // Write, made absolute against the working directory. (Not GOCOVERDIR,
 // which the host passes on: a variable in the host's environment must not
 // open a directory to every plugin; a coverage build lists it in Write.)
-func (s Sandbox) rules(cmd *exec.Cmd, target, socketDir string) ([]landlock.Rule, error) {
+func (s Sandbox) rules(target, socketDir string) ([]landlock.Rule, error) {
 	var rs []landlock.Rule
 	for _, p := range systemPaths {
 		rs = append(rs, landlock.Rule{Path: p, Access: landlock.Read, Optional: true})
@@ -143,7 +143,7 @@ func (s Sandbox) confine(cmd *exec.Cmd, socketDir string, execFile *os.File) (*o
 		files = append(files, execFile)
 		target = fmt.Sprintf("/proc/self/fd/%d", landlock.ReportFD+1)
 	}
-	rules, err := s.rules(cmd, target, socketDir)
+	rules, err := s.rules(target, socketDir)
 	if err == nil {
 		var payload []byte
 		payload, err = json.Marshal(landlock.Payload{Rules: rules, Path: target, Args: cmd.Args})

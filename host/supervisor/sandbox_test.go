@@ -103,6 +103,11 @@ func (snooper) Authenticate(_ context.Context, _ *sdk.AuthenticateRequest, resp 
 	return nil
 }
 
+// snooperSpec is a snooper backend with its configuration and sandbox.
+func snooperSpec(config json.RawMessage, sandbox Sandbox) Spec {
+	return Spec{Name: "snooper", Plugin: "helper", Config: config, Host: newTestHost(), AnyOf: BackendKinds(), Backend: true, Sandbox: sandbox}
+}
+
 // snoop starts a snooper confined by sandbox, has it make the attempts of
 // cfg, and returns each attempt's error text ("" for success) by name, and
 // the path of the temporary file it made, if it made one.
@@ -115,7 +120,7 @@ func snoop(t *testing.T, sandbox Sandbox, cfg snoopConfig) (map[string]string, s
 	if err != nil {
 		t.Fatal(err)
 	}
-	spec := Spec{Name: "snooper", Plugin: "helper", Config: raw, Host: newTestHost(), AnyOf: BackendKinds(), Backend: true, Sandbox: sandbox}
+	spec := snooperSpec(raw, sandbox)
 	if err := sup.Start(context.Background(), []Spec{spec}); err != nil {
 		t.Fatal(err)
 	}
@@ -259,8 +264,7 @@ func TestSandboxUnavailable(t *testing.T) {
 
 	sup := New(testOptions(slog.New(slog.DiscardHandler), modeSnoop))
 	t.Cleanup(sup.Stop)
-	spec := Spec{Name: "snooper", Plugin: "helper", Config: emptyConfig, Host: newTestHost(), AnyOf: BackendKinds(), Backend: true,
-		Sandbox: Sandbox{Mode: SandboxRequired}}
+	spec := snooperSpec(emptyConfig, Sandbox{Mode: SandboxRequired})
 	err := sup.Start(context.Background(), []Spec{spec})
 	if err == nil || !strings.Contains(err.Error(), "plugins.sandbox is required: this system cannot confine plugins") {
 		t.Fatalf("a required sandbox without Landlock: %v, want the reason", err)
@@ -290,8 +294,7 @@ func TestSandboxMissingPath(t *testing.T) {
 	sup := New(testOptions(slog.New(slog.DiscardHandler), modeSnoop))
 	t.Cleanup(sup.Stop)
 	missing := filepath.Join(t.TempDir(), "nope")
-	spec := Spec{Name: "snooper", Plugin: "helper", Config: emptyConfig, Host: newTestHost(), AnyOf: BackendKinds(), Backend: true,
-		Sandbox: Sandbox{Read: []string{missing}}}
+	spec := snooperSpec(emptyConfig, Sandbox{Read: []string{missing}})
 	err := sup.Start(context.Background(), []Spec{spec})
 	if err == nil || !strings.Contains(err.Error(), "cannot confine plugin helper: sandbox path "+missing+": no such file or directory") {
 		t.Fatalf("a sandbox listing a missing path: %v, want it named", err)
@@ -307,8 +310,7 @@ func BenchmarkPluginStart(b *testing.B) {
 			if mode == SandboxRequired && !SandboxSupported() {
 				b.Skip(ErrNoSandbox.Error())
 			}
-			spec := Spec{Name: "snooper", Plugin: "helper", Config: emptyConfig, Host: newTestHost(), AnyOf: BackendKinds(), Backend: true,
-				Sandbox: Sandbox{Mode: mode}}
+			spec := snooperSpec(emptyConfig, Sandbox{Mode: mode})
 			for b.Loop() {
 				sup := New(testOptions(slog.New(slog.DiscardHandler), modeSnoop))
 				if err := sup.Start(context.Background(), []Spec{spec}); err != nil {
@@ -331,7 +333,7 @@ func TestSandboxStartTimeout(t *testing.T) {
 	opts.StartTimeout = time.Millisecond
 	sup := New(opts)
 	t.Cleanup(sup.Stop)
-	spec := Spec{Name: "snooper", Plugin: "helper", Config: emptyConfig, Host: newTestHost(), AnyOf: BackendKinds(), Backend: true}
+	spec := snooperSpec(emptyConfig, Sandbox{})
 	done := make(chan error, 1)
 	go func() { done <- sup.Start(context.Background(), []Spec{spec}) }()
 	select {

@@ -59,9 +59,9 @@ func (r *processRunner) execError(err error) error {
 	var why string
 	switch errno {
 	case syscall.ENOEXEC:
-		why = notRunnable(r.image)
+		why = notRunnable(r.exe.image())
 	case syscall.ENOENT:
-		if interp := interpreter(r.image); interp != "" {
+		if interp := interpreter(r.exe.image()); interp != "" {
 			why = "its program interpreter (dynamic loader) " + interp + " does not exist on this system: it was built for another system, or needs a C library this one does not have"
 		}
 	case syscall.EACCES:
