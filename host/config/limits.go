@@ -54,8 +54,8 @@ const (
 )
 
 // DefaultMaxConcurrentLogins is the default for max_concurrent_logins on a
-// machine with cpus CPUs: four logins per CPU, twice the password
-// backend's default number of hashes at once (two per CPU), so that the
+// machine with cpus CPUs: four logins per CPU, four times the password
+// backend's default number of hashes at once (one per CPU), so that the
 // hashing stays busy while other logins wait on the lockout or the
 // database.
 func DefaultMaxConcurrentLogins(cpus int) int { return 4 * max(cpus, 1) }
