@@ -20,6 +20,7 @@ import (
 	"github.com/portcullis-auth/portcullis/host/config"
 	"github.com/portcullis-auth/portcullis/host/hostsvc"
 	"github.com/portcullis-auth/portcullis/host/httpapi"
+	"github.com/portcullis-auth/portcullis/host/internal/timerslack"
 	"github.com/portcullis-auth/portcullis/host/limiter"
 	"github.com/portcullis-auth/portcullis/host/metrics"
 	"github.com/portcullis-auth/portcullis/host/signals"
@@ -38,6 +39,10 @@ type Options struct {
 	// BuiltinCommand overrides how first-party plugins are run (tests run
 	// them from the test binary).
 	BuiltinCommand func(name string) (*exec.Cmd, error)
+	// TimerSlack is what serve did to its timer slack: plugins are started
+	// with the slack the host was given (TimerSlack.Before), when it
+	// raised its own.
+	TimerSlack timerslack.Result
 }
 
 // Host is a running host: its database is open and its plugins started.
@@ -63,6 +68,8 @@ type Host struct {
 	// sealer holds the key-encryption key (signing keys, providers'
 	// refresh tokens, derived keys).
 	sealer *tokens.Sealer
+	// timerSlack is the host's timer slack, for the log (0: not known).
+	timerSlack time.Duration
 }
 
 // New opens the database (migrating it), starts every backend's and
@@ -89,7 +96,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Host, error) {
 	for _, w := range store.Warnings() {
 		log.Warn(w)
 	}
-	h := &Host{cfg: cfg, log: log, store: store, metrics: metrics.New(), tracing: tracing}
+	h := &Host{cfg: cfg, log: log, store: store, metrics: metrics.New(), tracing: tracing, timerSlack: opts.TimerSlack.Slack}
 	h.signals = signals.NewDispatcher(store, log, h.metrics)
 	if err := h.start(ctx, opts); err != nil {
 		_ = h.Close()
@@ -117,6 +124,7 @@ func (h *Host) start(ctx context.Context, opts Options) error {
 		Logger:         h.log,
 		LogLevel:       cfg.Log.Level,
 		BuiltinCommand: opts.BuiltinCommand,
+		TimerSlack:     opts.TimerSlack.Before,
 		OnCall:         func(instance, direction, method string) { calls.Inc(instance, direction, method) },
 		TracerProvider: h.tracerProvider(),
 		PluginEnv:      h.pluginEnv(),
@@ -551,8 +559,12 @@ func (h *Host) Serve(ctx context.Context, ln net.Listener, drain time.Duration) 
 	srv.RegisterOnShutdown(h.api.EndLongPolls)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(limited) }()
-	h.log.Info("portcullis is serving", "listen", ln.Addr().String(), "backends", len(h.cfg.Backends), "storage", h.cfg.Storage.Driver,
-		"max_connections", h.cfg.Limits.MaxConnections, "max_concurrent_logins", h.cfg.Limits.MaxConcurrentLogins)
+	attrs := []any{"listen", ln.Addr().String(), "backends", len(h.cfg.Backends), "storage", h.cfg.Storage.Driver,
+		"max_connections", h.cfg.Limits.MaxConnections, "max_concurrent_logins", h.cfg.Limits.MaxConcurrentLogins}
+	if h.timerSlack > 0 {
+		attrs = append(attrs, "timer_slack", h.timerSlack.String())
+	}
+	h.log.Info("portcullis is serving", attrs...)
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serving HTTP: %w", err)

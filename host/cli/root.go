@@ -9,10 +9,12 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/portcullis-auth/portcullis/host/config"
+	"github.com/portcullis-auth/portcullis/host/internal/timerslack"
 	"github.com/portcullis-auth/portcullis/host/storage"
 )
 
@@ -25,6 +27,11 @@ type env struct {
 	// cfg is the configuration loadConfig read, for redacting what the
 	// command prints (redactErrors).
 	cfg *config.Config
+	// timerSlack, when set, raises serve's timer slack to at least the
+	// given one (timerslack.Ensure), executing the program again. Only
+	// Main sets it: a test that runs serve in its own process must not
+	// execute the test binary again.
+	timerSlack func(time.Duration) (timerslack.Result, error)
 }
 
 // loadConfig resolves the configuration the way every command does.
@@ -54,7 +61,7 @@ func (e *env) openStore(ctx context.Context) (*config.Config, *storage.Store, er
 func Main(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	root := NewRoot(os.Stdin, os.Stdout, os.Stderr)
+	root := newRoot(&env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, timerSlack: timerslack.Ensure})
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	code := exitStatus(err)
@@ -83,16 +90,19 @@ func exitStatus(err error) int {
 
 // NewRoot returns the root command.
 func NewRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
-	e := &env{stdin: stdin, stdout: stdout, stderr: stderr}
+	return newRoot(&env{stdin: stdin, stdout: stdout, stderr: stderr})
+}
+
+func newRoot(e *env) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "portcullis",
 		Short:         "Portcullis is an authentication host with plugin backends.",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.SetIn(stdin)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
+	root.SetIn(e.stdin)
+	root.SetOut(e.stdout)
+	root.SetErr(e.stderr)
 	root.PersistentFlags().StringVar(&e.configPath, "config", "", "configuration file (default: "+config.DefaultFile+" if present, else built-in defaults)")
 	root.AddCommand(
 		serveCmd(e),

@@ -46,6 +46,10 @@ type Options struct {
 	// PluginEnv, if set, returns variables added to the environment of an
 	// instance's process: the tracing settings its SDK exports with.
 	PluginEnv func(instance string) []string
+	// TimerSlack, if set, is the timer slack plugin processes start with
+	// (Linux), when the host runs with another: a host that raised its own
+	// (host/internal/timerslack) starts them with the one it was given.
+	TimerSlack time.Duration
 }
 
 // The directions of a call, for Options.OnCall.
@@ -134,7 +138,7 @@ func New(opts Options) *Supervisor {
 		opts.OnEvent = func(Event) {}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Supervisor{opts: opts, stableAfter: stableAfter, spawn: newSpawner(), ctx: ctx, cancel: cancel}
+	return &Supervisor{opts: opts, stableAfter: stableAfter, spawn: newSpawner(opts.TimerSlack), ctx: ctx, cancel: cancel}
 }
 
 // Start starts one instance per spec, in order, and then watches them. If
