@@ -9,6 +9,8 @@ import (
 )
 
 func main() {
-	closeInheritedOnExec()
-	os.Exit(cli.Main(os.Args[1:]))
+	// Descriptors are marked once serve has raised its timer slack, which
+	// executes the program again: what it inherited (a configuration given
+	// as /dev/fd/N) must reach that second image.
+	os.Exit(cli.Main(os.Args[1:], closeInheritedOnExec))
 }

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -27,11 +26,11 @@ type env struct {
 	// cfg is the configuration loadConfig read, for redacting what the
 	// command prints (redactErrors).
 	cfg *config.Config
-	// timerSlack, when set, raises serve's timer slack to at least the
-	// given one (timerslack.Ensure), executing the program again. Only
-	// Main sets it: a test that runs serve in its own process must not
-	// execute the test binary again.
-	timerSlack func(time.Duration) (timerslack.Result, error)
+	// slack is what Main did to serve's timer slack, and slackErr why it
+	// could not (timerslack.Ensure). A test that runs serve in its own
+	// process leaves both zero: it must not execute the test binary again.
+	slack    timerslack.Result
+	slackErr error
 }
 
 // loadConfig resolves the configuration the way every command does.
@@ -57,12 +56,31 @@ func (e *env) openStore(ctx context.Context) (*config.Config, *storage.Store, er
 }
 
 // Main runs the command line with args (without the program name) and
-// returns the process exit status.
-func Main(args []string) int {
+// returns the process exit status. started, if set, is called once the
+// program will not execute itself again (serve may, to raise its timer
+// slack), before any command runs.
+func Main(args []string, started func()) int {
+	e := &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}
+	root := newRoot(e)
+	root.SetArgs(args)
+	// serve raises its timer slack first of all: by executing the
+	// program again, which must happen before anything has been read (the
+	// configuration may be a pipe) and before a signal can be caught.
+	if cmd, _, err := root.Find(args); err == nil && cmd.Name() == "serve" {
+		want, on, err := timerslack.Setting()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "portcullis:", err)
+			return 2
+		}
+		if on {
+			e.slack, e.slackErr = timerslack.Ensure(want)
+		}
+	}
+	if started != nil {
+		started()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	root := newRoot(&env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, timerSlack: timerslack.Ensure})
-	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	code := exitStatus(err)
 	switch code {

@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/portcullis-auth/portcullis/host"
-	"github.com/portcullis-auth/portcullis/host/internal/timerslack"
 )
 
 // drainTimeout bounds how long serve waits for in-flight requests on stop.
@@ -26,17 +25,12 @@ func serveCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var slack timerslack.Result
-			var slackErr error
-			if e.timerSlack != nil {
-				slack, slackErr = e.timerSlack(cfg.TimerSlack.D())
-			}
 			log := newLogger(e.stderr, cfg)
-			if slackErr != nil {
-				log.Warn("running with the timer slack the host was given", "slack", slack.Slack, "error", slackErr)
+			if e.slackErr != nil {
+				log.Warn("running with the timer slack the host was given", "slack", e.slack.Slack.String(), "error", e.slackErr)
 			}
 			ctx := cmd.Context()
-			h, err := host.New(ctx, cfg, host.Options{Logger: log, TimerSlack: slack})
+			h, err := host.New(ctx, cfg, host.Options{Logger: log, TimerSlack: e.slack})
 			if err != nil {
 				return err
 			}

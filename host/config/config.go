@@ -59,11 +59,6 @@ type Config struct {
 	Limits Limits `json:"limits"`
 	// Telemetry configures tracing; off by default.
 	Telemetry Telemetry `json:"telemetry"`
-	// TimerSlack is the least timer slack serve runs with (Linux): how
-	// much later than asked the kernel may end its threads' timed waits.
-	// The host raises its own to it, never lowers it, and starts its
-	// plugins with the slack it was given.
-	TimerSlack Duration `json:"timer_slack"`
 
 	// trusted is TrustedProxies parsed by Validate.
 	trusted []netip.Prefix
@@ -329,7 +324,6 @@ func (c *Config) applyDefaults() {
 			c.Backends[i].OnError = OnErrorFail
 		}
 	}
-	setDefault(&c.TimerSlack, DefaultTimerSlack)
 	c.Signals.applyDefaults()
 	c.Limits.applyDefaults()
 	c.Telemetry.applyDefaults()
@@ -344,16 +338,6 @@ func (c *Config) applyDefaults() {
 		c.Log.Format = "text"
 	}
 }
-
-// DefaultTimerSlack is timer_slack's default: the resolution Go's timers
-// have anyway when a thread waits in the network poller, and enough for
-// the kernel to group the Go runtime's monitor's wake-ups
-// (host/internal/timerslack).
-const DefaultTimerSlack = time.Millisecond
-
-// MaxTimerSlack bounds timer_slack: a slack is added to every timed wait
-// of the host, its deadlines' included.
-const MaxTimerSlack = 10 * time.Millisecond
 
 func setDefault(d *Duration, v time.Duration) {
 	if *d == 0 {
@@ -427,10 +411,6 @@ func (c *Config) validate() []Problem {
 	positive("plugins.start_timeout", c.Plugins.StartTimeout)
 	positive("plugins.restart_backoff", c.Plugins.RestartBackoff)
 	positive("plugins.stop_grace", c.Plugins.StopGrace)
-	positive("timer_slack", c.TimerSlack)
-	if c.TimerSlack.D() > MaxTimerSlack {
-		fail("timer_slack", "must be at most %s: every timer of the host may fire that late", MaxTimerSlack)
-	}
 	if c.Plugins.RestartBackoffMax < c.Plugins.RestartBackoff {
 		fail("plugins.restart_backoff_max", "must be >= plugins.restart_backoff")
 	}

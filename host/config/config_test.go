@@ -120,9 +120,6 @@ func checkDefaults(t *testing.T, cfg *Config) {
 	if want := (Log{Level: "info", Format: "text"}); cfg.Log != want {
 		t.Errorf("log = %+v, want %+v", cfg.Log, want)
 	}
-	if cfg.TimerSlack != Duration(time.Millisecond) {
-		t.Errorf("timer_slack = %s, want 1ms", cfg.TimerSlack.D())
-	}
 }
 
 func TestParseDefaults(t *testing.T) {

@@ -21,9 +21,43 @@
 // the new image starts with the slack. Plugins are started from a thread
 // set back to the slack the host was given (SetThread), so that their
 // timed waits, such as the password backend's, keep their precision.
+//
+// The slack wanted comes from the environment (Setting), as GOMAXPROCS
+// does, because it must be known before the program reads anything: the
+// configuration file may be a pipe that only one image could read.
 package timerslack
 
-import "time"
+import (
+	"fmt"
+	"os"
+	"time"
+)
+
+// Env names the environment variable that sets the slack serve raises
+// its own to: a duration up to Max, or "off" to leave it as it is.
+const Env = "PORTCULLIS_TIMER_SLACK"
+
+// Default is the slack serve raises its own to when Env is not set.
+const Default = time.Millisecond
+
+// Max bounds Env: every timed wait of the host may end that much late.
+const Max = 10 * time.Millisecond
+
+// Setting returns the slack Env asks for, and false for "off".
+func Setting() (time.Duration, bool, error) {
+	v, ok := os.LookupEnv(Env)
+	if !ok || v == "" {
+		return Default, true, nil
+	}
+	if v == "off" {
+		return 0, false, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 || d > Max {
+		return 0, false, fmt.Errorf("%s=%q: must be a duration above 0 and at most %s (such as 1ms), or off", Env, v, Max)
+	}
+	return d, true, nil
+}
 
 // Result is what Ensure found or did.
 type Result struct {

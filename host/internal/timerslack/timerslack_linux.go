@@ -16,9 +16,10 @@ import (
 // Ensure sets it on the calling thread and executes the program again
 // (/proc/self/exe, with the same arguments and environment): on success
 // it does not return, and the new image's call returns the raised slack.
-// Call it before the program has opened anything it must not lose or
-// started anything it would start twice; descriptors marked close-on-exec
-// are closed. An error leaves the process running with the slack it had.
+// Call it first thing, before the program has read its input, opened
+// anything it must not lose or asked for any signal; descriptors marked
+// close-on-exec are closed. An error leaves the process running with the
+// slack it had.
 func Ensure(want time.Duration) (Result, error) {
 	if s, again := os.LookupEnv(beforeEnv); again {
 		_ = os.Unsetenv(beforeEnv)
@@ -26,23 +27,31 @@ func Ensure(want time.Duration) (Result, error) {
 		if err != nil {
 			return Result{}, err
 		}
-		before, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || before <= 0 {
-			return Result{Slack: now}, fmt.Errorf("timer slack: %s=%q is not a slack in nanoseconds", beforeEnv, s)
-		}
 		if now < want {
 			return Result{Slack: now}, fmt.Errorf("timer slack: %s after executing again, not %s", now, want)
+		}
+		// Only a slack below the one this image runs with can be the one
+		// it was given: anything else did not come from Ensure, and is not
+		// passed on to the plugins.
+		before, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || before <= 0 || time.Duration(before) >= want {
+			return Result{Slack: now}, fmt.Errorf("timer slack: %s=%q is not the slack the host was given; plugins start with this one", beforeEnv, s)
 		}
 		return Result{Slack: now, Before: time.Duration(before)}, nil
 	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	now, err := get()
-	if err != nil || now >= want {
+	// A real-time thread has no slack (0), and would ignore one set.
+	if err != nil || now == 0 || now >= want {
 		return Result{Slack: now}, err
 	}
 	if err := SetThread(want); err != nil {
 		return Result{Slack: now}, err
+	}
+	if got, err := get(); err != nil || got != want {
+		_ = SetThread(now)
+		return Result{Slack: now}, fmt.Errorf("timer slack: %s asked, %s set", want, got)
 	}
 	env := append(os.Environ(), beforeEnv+"="+strconv.FormatInt(int64(now), 10))
 	err = syscall.Exec("/proc/self/exe", os.Args, env)

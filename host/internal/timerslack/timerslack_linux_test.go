@@ -98,22 +98,59 @@ func TestEnsureLeavesAHigherSlack(t *testing.T) {
 }
 
 // A variable that says the program was already executed again is never
-// followed by another execution, whatever it holds.
+// followed by another execution, whatever it holds, and only a slack below
+// the one the image runs with is taken as the one the host was given.
 func TestEnsureNeverExecutesTwice(t *testing.T) {
-	for _, v := range []string{"50000", "not-a-number", "-1"} {
-		got := runHelper(t, 0, beforeEnv+"="+v)
+	for _, tt := range []struct {
+		slack time.Duration // of the thread starting the program
+		value string
+		want  string
+	}{
+		{2 * time.Millisecond, "50000", "slack=2ms before=50µs err=<nil>\n"},
+		{2 * time.Millisecond, "not-a-number", "is not the slack the host was given"},
+		{2 * time.Millisecond, "-1", "is not the slack the host was given"},
+		{2 * time.Millisecond, "2000000", "is not the slack the host was given"},
+		{2 * time.Millisecond, "50000000", "is not the slack the host was given"},
+		{0, "50000", "after executing again, not 1ms"},
+	} {
+		got := runHelper(t, tt.slack, beforeEnv+"="+tt.value)
 		if n := strings.Count(got, "start\n"); n != 1 {
-			t.Errorf("%s=%s: the program started %d times, want 1:\n%s", beforeEnv, v, n, got)
+			t.Errorf("%s=%s: the program started %d times, want 1:\n%s", beforeEnv, tt.value, n, got)
 		}
-		if v == "50000" {
-			if !strings.Contains(got, "err=timer slack: ") || !strings.Contains(got, "after executing again, not 1ms") {
-				t.Errorf("%s=%s with the slack not raised: want an error:\n%s", beforeEnv, v, got)
-			}
-		} else if !strings.Contains(got, "is not a slack in nanoseconds") {
-			t.Errorf("%s=%s: want an error about the variable:\n%s", beforeEnv, v, got)
+		if !strings.Contains(got, tt.want) {
+			t.Errorf("%s=%s from a thread at %s: output lacks %q:\n%s", beforeEnv, tt.value, tt.slack, tt.want, got)
+		}
+		if !strings.Contains(tt.want, "err=<nil>") && !strings.Contains(got, "before=0s") {
+			t.Errorf("%s=%s: a slack to pass on was taken from it:\n%s", beforeEnv, tt.value, got)
 		}
 		if !strings.Contains(got, "marker=false") {
-			t.Errorf("%s=%s: the variable is left set:\n%s", beforeEnv, v, got)
+			t.Errorf("%s=%s: the variable is left set:\n%s", beforeEnv, tt.value, got)
+		}
+	}
+}
+
+func TestSetting(t *testing.T) {
+	for _, tt := range []struct {
+		value string
+		want  time.Duration
+		on    bool
+		err   bool
+	}{
+		{"", Default, true, false},
+		{"2ms", 2 * time.Millisecond, true, false},
+		{"10ms", Max, true, false},
+		{"50us", 50 * time.Microsecond, true, false},
+		{"off", 0, false, false},
+		{"11ms", 0, false, true},
+		{"0", 0, false, true},
+		{"-1ms", 0, false, true},
+		{"1", 0, false, true},
+		{"fast", 0, false, true},
+	} {
+		t.Setenv(Env, tt.value)
+		d, on, err := Setting()
+		if d != tt.want || on != tt.on || (err != nil) != tt.err {
+			t.Errorf("%s=%q: Setting() = %s, %v, %v; want %s, %v, error %v", Env, tt.value, d, on, err, tt.want, tt.on, tt.err)
 		}
 	}
 }
