@@ -41,6 +41,22 @@ func threadSlacks(t *testing.T, pid int) map[time.Duration]int {
 	return n
 }
 
+// threadNames counts the threads of process pid by name (comm).
+func threadNames(t *testing.T, pid int) map[string]int {
+	t.Helper()
+	tasks, err := filepath.Glob("/proc/" + strconv.Itoa(pid) + "/task/*/comm")
+	if err != nil || len(tasks) == 0 {
+		t.Fatalf("threads of %d: %v", pid, err)
+	}
+	n := map[string]int{}
+	for _, comm := range tasks {
+		if b, err := os.ReadFile(comm); err == nil {
+			n[strings.TrimSuffix(string(b), "\n")]++
+		}
+	}
+	return n
+}
+
 // serve raises its timer slack to PORTCULLIS_TIMER_SLACK (1ms by default),
 // in every thread, and starts its plugins, confined or not, with the slack
 // it was given, so that their timed waits (the password backend's) keep
@@ -82,6 +98,13 @@ func TestTimerSlack(t *testing.T) {
 			}
 			if len(slacks) != 1 || slacks[tt.host] == 0 {
 				t.Errorf("the host's threads by timer slack: %v; want all at %s, but for one at %s", slacks, tt.host, given)
+			}
+			// Executed again from /proc/self/exe, the host keeps its name
+			// (ps, top, pgrep and the journal go by it).
+			name := filepath.Base(h.cmd.Path)
+			name = name[:min(15, len(name))]
+			if names := threadNames(t, h.cmd.Process.Pid); len(names) != 1 || names[name] == 0 {
+				t.Errorf("the host's threads by name: %v; want all named %q", names, name)
 			}
 			if tt.host != given {
 				if want := `"timer_slack":"` + tt.host.String() + `"`; !strings.Contains(h.output(), want) {

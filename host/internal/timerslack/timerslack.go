@@ -68,7 +68,8 @@ type Result struct {
 	Before time.Duration
 }
 
-// beforeEnv carries the slack the host was started with across the
-// execution that raises it, and tells the new image that it is the
-// second: it never executes itself again.
+// beforeEnv carries the slack the host was started with, and the name its
+// threads had (after a space), across the execution that raises it, and
+// tells the new image that it is the second: it never executes itself
+// again.
 const beforeEnv = "PORTCULLIS_TIMER_SLACK_BEFORE"

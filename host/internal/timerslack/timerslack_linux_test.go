@@ -2,9 +2,12 @@ package timerslack
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,13 +18,15 @@ import (
 const helperEnv = "TIMERSLACK_TEST_HELPER"
 
 // TestHelperProcess is the program: it prints a line as it starts (once per
-// image), calls Ensure for 1ms and prints what it got and the slack of a
-// thread it did not run on.
+// image), calls Ensure for 1ms and prints what it got, the slack of a
+// thread it did not run on, and the names of the process's threads as
+// they were before and after the call.
 func TestHelperProcess(t *testing.T) {
 	if os.Getenv(helperEnv) == "" {
 		t.Skip("run by the other tests")
 	}
 	fmt.Println("start")
+	before := threadNames()
 	res, err := Ensure(time.Millisecond)
 	fmt.Printf("slack=%s before=%s err=%v\n", res.Slack, res.Before, err)
 	_, marked := os.LookupEnv(beforeEnv)
@@ -33,7 +38,21 @@ func TestHelperProcess(t *testing.T) {
 		other <- d
 	}()
 	fmt.Printf("thread=%s\n", <-other)
+	fmt.Printf("names before=%s after=%s\n", before, threadNames())
 	os.Exit(0)
+}
+
+// threadNames returns the names of the process's threads, each different
+// name once, sorted.
+func threadNames() string {
+	tasks, _ := os.ReadDir("/proc/self/task")
+	seen := map[string]bool{}
+	for _, t := range tasks {
+		if b, err := os.ReadFile("/proc/self/task/" + t.Name() + "/comm"); err == nil {
+			seen[strings.TrimSuffix(string(b), "\n")] = true
+		}
+	}
+	return strings.Join(slices.Sorted(maps.Keys(seen)), ",")
 }
 
 // runHelper runs the program with extra environment variables, from a
@@ -74,10 +93,15 @@ func TestEnsureRaisesAndExecutesOnce(t *testing.T) {
 	if n := strings.Count(got, "start\n"); n != 2 {
 		t.Errorf("the program started %d times, want 2 (once more with the slack):\n%s", n, got)
 	}
+	// The test binary's own name, as the kernel keeps it (15 bytes).
+	name := filepath.Base(os.Args[0])[:min(15, len(filepath.Base(os.Args[0])))]
 	for _, want := range []string{
 		fmt.Sprintf("slack=1ms before=%s err=<nil>\n", mine),
 		"marker=false\n", // the variable is gone once read
 		"thread=1ms\n",   // every thread of the new image has it
+		// The new image's threads are named "exe" until Ensure gives
+		// them all the program's name.
+		fmt.Sprintf("names before=exe after=%s\n", name),
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("output lacks %q:\n%s", want, got)
@@ -102,29 +126,29 @@ func TestEnsureLeavesAHigherSlack(t *testing.T) {
 // the one the image runs with is taken as the one the host was given.
 func TestEnsureNeverExecutesTwice(t *testing.T) {
 	for _, tt := range []struct {
-		slack time.Duration // of the thread starting the program
-		value string
-		want  string
+		slack  time.Duration // of the thread starting the program
+		value  string
+		want   string
+		before string // the slack taken from it to pass on
+		names  string // the threads' names after Ensure
 	}{
-		{2 * time.Millisecond, "50000", "slack=2ms before=50µs err=<nil>\n"},
-		{2 * time.Millisecond, "not-a-number", "is not the slack the host was given"},
-		{2 * time.Millisecond, "-1", "is not the slack the host was given"},
-		{2 * time.Millisecond, "2000000", "is not the slack the host was given"},
-		{2 * time.Millisecond, "50000000", "is not the slack the host was given"},
-		{0, "50000", "after executing again, not 1ms"},
+		{2 * time.Millisecond, "50000 planted", "err=<nil>", "50µs", "planted"},
+		{2 * time.Millisecond, "50000", `"" is not a program's name`, "50µs", "timerslack.test"},
+		{2 * time.Millisecond, "50000 a-name-of-16-byte", "is not a program's name", "50µs", "timerslack.test"},
+		{2 * time.Millisecond, "not-a-number", "is not the slack the host was given", "0s", "timerslack.test"},
+		{2 * time.Millisecond, "-1 planted", "is not the slack the host was given", "0s", "timerslack.test"},
+		{2 * time.Millisecond, "2000000 planted", "is not the slack the host was given", "0s", "timerslack.test"},
+		{2 * time.Millisecond, "50000000", "is not the slack the host was given", "0s", "timerslack.test"},
+		{0, "50000 planted", "after executing again, not 1ms", "0s", "timerslack.test"},
 	} {
 		got := runHelper(t, tt.slack, beforeEnv+"="+tt.value)
 		if n := strings.Count(got, "start\n"); n != 1 {
 			t.Errorf("%s=%s: the program started %d times, want 1:\n%s", beforeEnv, tt.value, n, got)
 		}
-		if !strings.Contains(got, tt.want) {
-			t.Errorf("%s=%s from a thread at %s: output lacks %q:\n%s", beforeEnv, tt.value, tt.slack, tt.want, got)
-		}
-		if !strings.Contains(tt.want, "err=<nil>") && !strings.Contains(got, "before=0s") {
-			t.Errorf("%s=%s: a slack to pass on was taken from it:\n%s", beforeEnv, tt.value, got)
-		}
-		if !strings.Contains(got, "marker=false") {
-			t.Errorf("%s=%s: the variable is left set:\n%s", beforeEnv, tt.value, got)
+		for _, want := range []string{tt.want, "before=" + tt.before + " ", "after=" + tt.names + "\n", "marker=false"} {
+			if !strings.Contains(got, want) {
+				t.Errorf("%s=%s from a thread at %s: output lacks %q:\n%s", beforeEnv, tt.value, tt.slack, want, got)
+			}
 		}
 	}
 }
