@@ -78,6 +78,8 @@ type Backend struct {
 	verifyHash func(stored, password string) (bool, error)
 	newHash    func(password string, p Argon2Params) (string, error)
 	pick       func(n int) int
+	// idle gives memory back once no hash has run for a while (gc.go).
+	idle *idleMemory
 }
 
 // New returns an unconfigured backend.
@@ -89,6 +91,7 @@ func New() *Backend {
 		verifyHash: Verify,
 		newHash:    Hash,
 		pick:       rand.IntN,
+		idle:       newIdleMemory(),
 	}
 }
 
@@ -111,6 +114,9 @@ func (b *Backend) Configure(_ context.Context, req *sdk.ConfigureRequest) error 
 	}
 	b.cfg, b.users = cfg, req.Host.Users()
 	b.pool = passwords.NewPool(cfg.MaxConcurrentHashes)
+	// The backend has its process to itself, as every plugin does; the
+	// process's collector is sized for the hashes it runs (gc.go).
+	tuneGC(cfg.MaxConcurrentHashes)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), prepareTimeout)
 		defer cancel()
@@ -161,7 +167,11 @@ func (b *Backend) Authenticate(ctx context.Context, req *sdk.AuthenticateRequest
 func inSlot[T any](ctx context.Context, b *Backend, f func() (T, error)) (T, error) {
 	var out T
 	var err error
-	if perr := b.pool.Do(ctx, func() { out, err = f() }); perr != nil {
+	if perr := b.pool.Do(ctx, func() {
+		b.idle.begin()
+		defer b.idle.end()
+		out, err = f()
+	}); perr != nil {
 		var zero T
 		return zero, perr
 	}
