@@ -29,6 +29,9 @@ func serveCmd(e *env) *cobra.Command {
 			if e.slackErr != nil {
 				log.Warn("running with the timer slack the host was given", "slack", e.slack.Slack.String(), "error", e.slackErr)
 			}
+			if e.slack.NameErr != nil {
+				log.Warn(`executed again for its timer slack, the host's threads keep the name "exe"`, "error", e.slack.NameErr)
+			}
 			ctx := cmd.Context()
 			h, err := host.New(ctx, cfg, host.Options{Logger: log, TimerSlack: e.slack})
 			if err != nil {

@@ -78,8 +78,6 @@ type Backend struct {
 	verifyHash func(stored, password string) (bool, error)
 	newHash    func(password string, p Argon2Params) (string, error)
 	pick       func(n int) int
-	// idle gives memory back once no hash has run for a while (gc.go).
-	idle *idleMemory
 }
 
 // New returns an unconfigured backend.
@@ -91,7 +89,6 @@ func New() *Backend {
 		verifyHash: Verify,
 		newHash:    Hash,
 		pick:       rand.IntN,
-		idle:       newIdleMemory(),
 	}
 }
 
@@ -167,11 +164,7 @@ func (b *Backend) Authenticate(ctx context.Context, req *sdk.AuthenticateRequest
 func inSlot[T any](ctx context.Context, b *Backend, f func() (T, error)) (T, error) {
 	var out T
 	var err error
-	if perr := b.pool.Do(ctx, func() {
-		b.idle.begin()
-		defer b.idle.end()
-		out, err = f()
-	}); perr != nil {
+	if perr := b.pool.Do(ctx, func() { out, err = f() }); perr != nil {
 		var zero T
 		return zero, perr
 	}

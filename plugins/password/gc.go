@@ -3,7 +3,6 @@ package password
 import (
 	"runtime/debug"
 	"sync"
-	"time"
 )
 
 // gcVerifications is how many verifications' memory the backend's process
@@ -19,10 +18,14 @@ import (
 // again for the next hash (about 25–50 page faults and two madvise calls,
 // each a TLB shootdown on the other CPU, a login). Letting six
 // verifications' memory go to garbage between runs made the password
-// plugin's CPU a login 4–12% lower and took its page faults to under one
+// plugin's CPU a login 2–12% lower and took its page faults to under one
 // a login (docs/design/login-speed.md, "The password plugin's collector").
-// The heap a burst leaves behind is given back once the backend has been
-// idle for idleFree (idleMemory).
+//
+// The memory a burst leaves is not handed back on purpose (by
+// debug.FreeOSMemory after an idle spell, say): the next verifications
+// would fault their whole memory in again and take several times as long,
+// while a legacy hash's attempt, padded to a recent warm verification,
+// would not, and the time of an answer would tell the two apart.
 const gcVerifications = 6
 
 // gcPercent is the GOGC that makes a process verifying slots hashes at
@@ -34,71 +37,25 @@ func gcPercent(slots int) int {
 	return max(100, 100*gcVerifications/max(slots, 1))
 }
 
+// tuned is the GC percent tuneGC last set, so that a configuration with
+// other slots replaces it (0 until it sets one).
+var tuned struct {
+	sync.Mutex
+	percent int
+}
+
 // tuneGC sets the process's GC percent for slots concurrent hashes. It
-// never lowers a percent set before (nor turns on a collector that was
-// turned off), and returns the percent in force.
+// never lowers a percent set by anything else (nor turns on a collector
+// that was turned off), and returns the percent in force.
 func tuneGC(slots int) int {
+	tuned.Lock()
+	defer tuned.Unlock()
 	want := gcPercent(slots)
 	prev := debug.SetGCPercent(want)
-	if prev < 0 || prev > want {
+	if prev != tuned.percent && (prev < 0 || prev > want) {
 		debug.SetGCPercent(prev)
 		return prev
 	}
+	tuned.percent = want
 	return want
-}
-
-// idleFree is how long the backend's hashing slots stay empty before the
-// memory a burst left behind is given back to the system.
-const idleFree = 10 * time.Second
-
-// idleMemory gives the process's free memory back to the system once no
-// hash has run for a while. With the collector sized for bursts
-// (gcPercent), the runtime would otherwise keep about four times what is
-// live after a burst, at least until its next forced collection, and
-// hold on to much of it afterwards.
-type idleMemory struct {
-	after  time.Duration
-	free   func() // debug.FreeOSMemory; tests replace it
-	mu     sync.Mutex
-	active int
-	timer  *time.Timer
-}
-
-func newIdleMemory() *idleMemory {
-	return &idleMemory{after: idleFree, free: debug.FreeOSMemory}
-}
-
-// begin marks a hash started.
-func (m *idleMemory) begin() {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.active++
-	if m.timer != nil {
-		m.timer.Stop()
-	}
-}
-
-// end marks a hash done; the last one to end starts the wait.
-func (m *idleMemory) end() {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.active--
-	if m.active > 0 {
-		return
-	}
-	if m.timer == nil {
-		m.timer = time.AfterFunc(m.after, m.fire)
-	} else {
-		m.timer.Reset(m.after)
-	}
-}
-
-// fire gives the memory back if no hash started meanwhile.
-func (m *idleMemory) fire() {
-	m.mu.Lock()
-	idle := m.active == 0
-	m.mu.Unlock()
-	if idle {
-		m.free()
-	}
 }

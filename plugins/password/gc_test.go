@@ -3,9 +3,9 @@ package password
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"runtime/debug"
 	"testing"
-	"time"
 
 	"github.com/portcullis-auth/portcullis/sdk"
 )
@@ -48,6 +48,7 @@ func TestConfigureTunesTheCollector(t *testing.T) {
 		{"higher before", `{"max_concurrent_hashes": 2}`, 800, 800},
 		{"off before", `{"max_concurrent_hashes": 2}`, -1, -1},
 	} {
+		tuned.percent = 0 // as in a new process
 		t.Run(tt.name, func(t *testing.T) {
 			current := setGCPercent(t, tt.before)
 			b := New()
@@ -62,35 +63,19 @@ func TestConfigureTunesTheCollector(t *testing.T) {
 	}
 }
 
-// The memory is given back once, after the last hash of a burst ends and
-// none starts for the wait; a hash that starts meanwhile puts it off.
-func TestIdleMemoryFreedAfterTheLastHash(t *testing.T) {
-	freed := make(chan struct{}, 10)
-	m := &idleMemory{after: 20 * time.Millisecond, free: func() { freed <- struct{}{} }}
-	waitFreed := func(want bool) {
-		t.Helper()
-		select {
-		case <-freed:
-			if !want {
-				t.Fatal("memory freed while a hash ran, or twice")
-			}
-		case <-time.After(map[bool]time.Duration{true: 5 * time.Second, false: 200 * time.Millisecond}[want]):
-			if want {
-				t.Fatal("memory not freed after the backend went idle")
-			}
+// A second configuration with other slots replaces the percent the first
+// set, down as well as up.
+func TestConfigureAgainRetunes(t *testing.T) {
+	current := setGCPercent(t, 100)
+	tuned.percent = 0
+	for _, tt := range []struct{ slots, want int }{{1, 600}, {8, 100}, {2, 300}} {
+		b := New()
+		cfg := json.RawMessage(fmt.Sprintf(`{"argon2id":{"memory_kib":64,"iterations":1,"parallelism":1},"max_concurrent_hashes":%d}`, tt.slots))
+		if err := b.Configure(context.Background(), &sdk.ConfigureRequest{Instance: "local", Config: cfg, Host: seededHost(t)}); err != nil {
+			t.Fatal(err)
+		}
+		if got := current(); got != tt.want {
+			t.Errorf("%d slots after another configuration: GC percent %d, want %d", tt.slots, got, tt.want)
 		}
 	}
-	m.begin()
-	m.begin()
-	m.end()
-	waitFreed(false) // one hash still runs
-	m.end()
-	waitFreed(true)
-	waitFreed(false) // once per idle spell
-	m.begin()
-	m.end()
-	m.begin() // starts before the wait is over
-	waitFreed(false)
-	m.end()
-	waitFreed(true)
 }

@@ -66,6 +66,10 @@ type Result struct {
 	// Before is the slack the process was started with, when Ensure
 	// raised it (0 when it did not): the slack for processes it starts.
 	Before time.Duration
+	// NameErr says why the threads of the image Ensure executed keep the
+	// name the kernel gave them ("exe") instead of the program's; nil when
+	// they were named, or when Ensure did not execute the program.
+	NameErr error
 }
 
 // beforeEnv carries the slack the host was started with, and the name its

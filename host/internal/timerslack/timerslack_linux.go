@@ -46,7 +46,7 @@ func Ensure(want time.Duration) (Result, error) {
 		}
 		res := Result{Slack: now, Before: time.Duration(before)}
 		if err := nameThreads(name); err != nil {
-			return res, fmt.Errorf("timer slack: after executing again: %w", err)
+			res.NameErr = err
 		}
 		return res, nil
 	}
@@ -57,16 +57,16 @@ func Ensure(want time.Duration) (Result, error) {
 	if err != nil || now == 0 || now >= want {
 		return Result{Slack: now}, err
 	}
+	name, err := threadName()
+	if err != nil {
+		return Result{Slack: now}, err
+	}
 	if err := SetThread(want); err != nil {
 		return Result{Slack: now}, err
 	}
 	if got, err := get(); err != nil || got != want {
 		_ = SetThread(now)
 		return Result{Slack: now}, fmt.Errorf("timer slack: %s asked, %s set", want, got)
-	}
-	name, err := threadName()
-	if err != nil {
-		return Result{Slack: now}, err
 	}
 	env := append(os.Environ(), beforeEnv+"="+strconv.FormatInt(int64(now), 10)+" "+name)
 	err = syscall.Exec("/proc/self/exe", os.Args, env)

@@ -28,7 +28,7 @@ func TestHelperProcess(t *testing.T) {
 	fmt.Println("start")
 	before := threadNames()
 	res, err := Ensure(time.Millisecond)
-	fmt.Printf("slack=%s before=%s err=%v\n", res.Slack, res.Before, err)
+	fmt.Printf("slack=%s before=%s err=%v nameErr=%v\n", res.Slack, res.Before, err, res.NameErr)
 	_, marked := os.LookupEnv(beforeEnv)
 	fmt.Printf("marker=%v\n", marked)
 	other := make(chan time.Duration)
@@ -96,7 +96,7 @@ func TestEnsureRaisesAndExecutesOnce(t *testing.T) {
 	// The test binary's own name, as the kernel keeps it (15 bytes).
 	name := filepath.Base(os.Args[0])[:min(15, len(filepath.Base(os.Args[0])))]
 	for _, want := range []string{
-		fmt.Sprintf("slack=1ms before=%s err=<nil>\n", mine),
+		fmt.Sprintf("slack=1ms before=%s err=<nil> nameErr=<nil>\n", mine),
 		"marker=false\n", // the variable is gone once read
 		"thread=1ms\n",   // every thread of the new image has it
 		// The new image's threads are named "exe" until Ensure gives
@@ -114,7 +114,7 @@ func TestEnsureLeavesAHigherSlack(t *testing.T) {
 	if n := strings.Count(got, "start\n"); n != 1 {
 		t.Errorf("the program started %d times, want 1:\n%s", n, got)
 	}
-	for _, want := range []string{"slack=2ms before=0s err=<nil>\n", "thread=2ms\n"} {
+	for _, want := range []string{"slack=2ms before=0s err=<nil> nameErr=<nil>\n", "thread=2ms\n"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("output lacks %q:\n%s", want, got)
 		}
@@ -132,9 +132,9 @@ func TestEnsureNeverExecutesTwice(t *testing.T) {
 		before string // the slack taken from it to pass on
 		names  string // the threads' names after Ensure
 	}{
-		{2 * time.Millisecond, "50000 planted", "err=<nil>", "50µs", "planted"},
-		{2 * time.Millisecond, "50000", `"" is not a program's name`, "50µs", "timerslack.test"},
-		{2 * time.Millisecond, "50000 a-name-of-16-byte", "is not a program's name", "50µs", "timerslack.test"},
+		{2 * time.Millisecond, "50000 planted", "err=<nil> nameErr=<nil>", "50µs", "planted"},
+		{2 * time.Millisecond, "50000", `err=<nil> nameErr="" is not a program's name`, "50µs", "timerslack.test"},
+		{2 * time.Millisecond, "50000 a-name-of-16-byte", "err=<nil> nameErr=\"a-name-of-16-byte\" is not a program's name", "50µs", "timerslack.test"},
 		{2 * time.Millisecond, "not-a-number", "is not the slack the host was given", "0s", "timerslack.test"},
 		{2 * time.Millisecond, "-1 planted", "is not the slack the host was given", "0s", "timerslack.test"},
 		{2 * time.Millisecond, "2000000 planted", "is not the slack the host was given", "0s", "timerslack.test"},
