@@ -13,10 +13,10 @@ import (
 // its heap: what is live when the collector marks is about the hashes in
 // flight. At the runtime's default (GOGC=100) the collector then runs
 // once every max_concurrent_hashes verifications. On two CPUs that was
-// every 2.5 logins: each run stopped both hashing threads twice, and the
+// every 2.8 logins: each run stopped both hashing threads twice, and the
 // runtime gave pages back to the system between runs and faulted them in
-// again for the next hash (about 25–50 page faults and two madvise calls,
-// each a TLB shootdown on the other CPU, a login). Letting six
+// again for the next hash (26–56 page faults and two or three madvise
+// calls, each a TLB shootdown on the other CPU, a login). Letting six
 // verifications' memory go to garbage between runs made the password
 // plugin's CPU a login 2–12% lower and took its page faults to under one
 // a login (docs/design/login-speed.md, "The password plugin's collector").
